@@ -1,0 +1,248 @@
+"""Collector benchmarks on generated Claude Code-like JSONL (no network, temporary folders only).
+
+1. Initial `devlog collect` of ~150 MB of transcripts: throughput (MB/s) and the process's peak RSS.
+2. A re-run of `devlog collect` with nothing new over 5,000 tracked files: wall time.
+3. Start-up: `devlog --help` and `devlog status` wall time (median of 7).
+
+Each run is a real `devlog` subprocess (`python -m devlog_collector`) with its own DEVLOG_HOME and a
+config pointing the `claude` source at the generated folder. Every figure is reported as wall time and
+as the CPU time (user + sys) of the devlog process, so runs on a shared, loaded machine stay
+comparable; the load average is printed too. The child runs with Python's bytecode cache allowed (as
+an installed devlog does: pip and uv tool compile it, or Python writes it on first run) and after a
+warm-up run, even when the caller sets PYTHONDONTWRITEBYTECODE. Usage:
+
+    .venv/bin/python bench/bench_collect.py [--mb 150] [--source claude|generic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+WORDS = (
+    "the",
+    "function",
+    "returns",
+    "a",
+    "list",
+    "of",
+    "parsed",
+    "records",
+    "and",
+    "the",
+    "test",
+    "checks",
+    "each",
+    "field",
+    "against",
+    "the",
+    "fixture",
+    "refactor",
+    "module",
+    "config",
+    "loader",
+    "retry",
+    "backoff",
+    "database",
+    "cursor",
+    "index",
+    "query",
+    "token",
+    "cache",
+    "session",
+)
+
+
+def _text(rng: random.Random, low: int, high: int) -> str:
+    n = int(10 ** rng.uniform(low, high))
+    return " ".join(rng.choice(WORDS) for _ in range(max(1, n // 6)))[:n]
+
+
+def _session_lines(rng: random.Random, cwd: str, turns: int) -> list[str]:
+    session = str(uuid.UUID(int=rng.getrandbits(128)))
+    base = {"isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session, "version": "2.0.14"}
+    base["gitBranch"] = "main"
+    lines: list[str] = []
+    ts = 1_760_000_000.0 + rng.uniform(0, 3e6)
+    parent = None
+
+    def emit(record: dict[str, object]) -> None:
+        nonlocal parent, ts
+        ts += rng.uniform(0.5, 20)
+        uid = str(uuid.UUID(int=rng.getrandbits(128)))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+        lines.append(json.dumps({"parentUuid": parent, **base, **record, "uuid": uid, "timestamp": stamp}))
+        parent = uid
+
+    for _ in range(turns):
+        emit({"type": "user", "message": {"role": "user", "content": _text(rng, 1.5, 3)}})
+        for _step in range(rng.randint(1, 4)):
+            msg_id = f"msg_{rng.getrandbits(64):016x}"
+            request = f"req_{rng.getrandbits(64):016x}"
+            usage = {
+                "input_tokens": rng.randint(1, 50),
+                "cache_creation_input_tokens": rng.randint(0, 5000),
+                "cache_read_input_tokens": rng.randint(0, 80000),
+                "output_tokens": rng.randint(20, 2000),
+                "service_tier": "standard",
+            }
+            message = {
+                "id": msg_id, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                "stop_reason": None, "stop_sequence": None, "usage": usage,
+            }  # fmt: skip
+            emit(
+                {
+                    "type": "assistant",
+                    "requestId": request,
+                    "message": {**message, "content": [{"type": "text", "text": _text(rng, 2, 3.3)}]},
+                }
+            )
+            tool_id = f"toolu_{rng.getrandbits(64):016x}"
+            command = {"command": "pytest -q tests/" + rng.choice(WORDS), "description": "Run the tests"}
+            emit(
+                {
+                    "type": "assistant",
+                    "requestId": request,
+                    "message": {
+                        **message,
+                        "content": [{"type": "tool_use", "id": tool_id, "name": "Bash", "input": command}],
+                    },
+                }
+            )
+            output = _text(rng, 2, 3.8)
+            result = {"tool_use_id": tool_id, "type": "tool_result", "content": output, "is_error": False}
+            emit(
+                {
+                    "type": "user",
+                    "message": {"role": "user", "content": [result]},
+                    "toolUseResult": {"stdout": output, "stderr": "", "interrupted": False, "isImage": False},
+                }
+            )
+    return lines
+
+
+def generate(root: Path, total_mb: float, files: int, seed: int = 42) -> int:
+    """Write ~`total_mb` MB of transcripts in `files` files under `root/projects/`; returns bytes."""
+    rng = random.Random(seed)
+    target = int(total_mb * 1_000_000)
+    per_file = max(1, target // files)
+    written = 0
+    for index in range(files):
+        project = root / "projects" / f"-home-dev-work-project-{index % 12}"
+        project.mkdir(parents=True, exist_ok=True)
+        cwd = f"/home/dev/work/project-{index % 12}"
+        with (project / f"{uuid.UUID(int=rng.getrandbits(128))}.jsonl").open("w") as handle:
+            size = 0
+            while size < per_file:
+                chunk = "\n".join(_session_lines(rng, cwd, rng.randint(2, 6))) + "\n"
+                handle.write(chunk)
+                size += len(chunk)
+            written += size
+    return written
+
+
+def _config(home: Path, data: Path, source: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.yaml"
+    if source == "claude":
+        path.write_text(
+            f"collect:\n  agents: [claude]\n  roots: {{claude: ['{data}']}}\nstorage:\n  min_free_bytes: 0\n"
+        )
+    else:
+        mapping = "{ts: timestamp, session_id: sessionId, id: uuid, workspace: cwd, model: message.model}"
+        path.write_text(
+            "collect:\n  agents: []\n  generic:\n"
+            f"    - {{name: claudelike, glob: '{data}/projects/**/*.jsonl', mapping: {mapping}}}\n"
+            "storage:\n  min_free_bytes: 0\n"
+        )
+    return path
+
+
+def _run_measured(args: list[str], home: Path) -> tuple[float, int, str, float]:
+    """(wall seconds, peak RSS KiB, stdout, CPU seconds) of one devlog run."""
+    env = dict(os.environ, DEVLOG_HOME=str(home), DEVLOG_CONFIG=str(home / "config.yaml"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devlog_collector", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, rusage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"devlog {' '.join(args)} failed: {err.decode(errors='replace')[-2000:]}")
+    return elapsed, rusage.ru_maxrss, out.decode(), rusage.ru_utime + rusage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=150)
+    parser.add_argument("--files", type=int, default=60)
+    parser.add_argument("--tracked", type=int, default=5000)
+    parser.add_argument("--source", choices=["claude", "generic"], default="claude")
+    args = parser.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="devlog-bench-") as tmp:
+        base = Path(tmp)
+        data = base / "claude"
+        size = generate(data, args.mb, args.files)
+        home = base / "home"
+        _config(home, data, args.source)
+        results["load_avg_before"] = [round(x, 2) for x in os.getloadavg()]
+        _run_measured(["--help"], home)  # warm-up: bytecode cache
+        elapsed, rss_kib, out, cpu = _run_measured(["collect", "--json"], home)
+        report = json.loads(out)
+        results["initial"] = {
+            "bytes": size, "seconds": round(elapsed, 2), "mb_per_s": round(size / 1e6 / elapsed, 1),
+            "cpu_seconds": round(cpu, 2), "mb_per_cpu_s": round(size / 1e6 / cpu, 1),
+            "peak_rss_mib": round(rss_kib / 1024, 1), "events": report["events_added"], "problems": report["problems"],
+        }  # fmt: skip
+        elapsed, _, out, cpu = _run_measured(["collect", "--json"], home)
+        results["rerun_same_files"] = {
+            "seconds": round(elapsed, 3),
+            "cpu_seconds": round(cpu, 3),
+            "events": json.loads(out)["events_added"],
+        }
+
+        many = base / "many"
+        generate(many, args.tracked * 0.004, args.tracked, seed=7)
+        home2 = base / "home2"
+        _config(home2, many, args.source)
+        old = time.time() - 60
+        for path in (many / "projects").rglob("*.jsonl"):
+            os.utime(path, (old, old))
+        _run_measured(["collect", "--json"], home2)
+        reruns = [_run_measured(["collect", "--json"], home2) for _ in range(5)]
+        results["rerun_nothing_new"] = {
+            "files": args.tracked,
+            "median_seconds": round(statistics.median(r[0] for r in reruns), 3),
+            "median_cpu_seconds": round(statistics.median(r[3] for r in reruns), 3),
+        }
+        # start-up with a config file that has a remote (the config is read and validated)
+        with (home2 / "config.yaml").open("a") as handle:
+            handle.write("export:\n  remotes:\n    team: {url: 'http://127.0.0.1:9', api_key: '${BENCH_KEY:-x}'}\n")
+        startup: dict[str, float] = {}
+        for name, command in (("help", ["--help"]), ("status", ["status"]), ("status_json", ["status", "--json"])):
+            runs = [_run_measured(command, home2) for _ in range(7)]
+            startup[f"{name}_median_seconds"] = round(statistics.median(r[0] for r in runs), 3)
+            startup[f"{name}_median_cpu_seconds"] = round(statistics.median(r[3] for r in runs), 3)
+        results["startup"] = startup
+    results["source"] = args.source
+    results["python"] = sys.version.split()[0]
+    results["cpus"] = os.cpu_count()
+    results["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

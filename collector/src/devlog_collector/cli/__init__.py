@@ -1,0 +1,95 @@
+"""The `devlog` command line: a click group whose subcommands are imported only when used.
+
+Each command lives in its own module under `devlog_collector.cli` (listed in `COMMANDS`), so
+`devlog --help` imports almost nothing and stays fast. Errors are shaped once, here: a
+`CollectorError` becomes one clear message on stderr (exit 2 for user errors, 1 otherwise); any other
+exception keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+#: command name -> ("module", "attribute", "one-line help")
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "start": ("devlog_collector.cli.collect_cmds", "start", "Collect all history, then watch agent logs live."),
+    "collect": ("devlog_collector.cli.collect_cmds", "collect", "Collect once: read what is new, then exit."),
+    "status": ("devlog_collector.cli.status_cmd", "status", "Show sources, tracked files, events and errors."),
+    "config": ("devlog_collector.cli.config_cmd", "config", "Show, locate or check the configuration."),
+    "export": ("devlog_collector.cli.export_cmd", "export", "Send stored events to remotes (or show status)."),
+    "remote": ("devlog_collector.cli.remote_cmd", "remote", "Add, list, test or remove export remotes."),
+    "query": ("devlog_collector.cli.query_cmd", "query", "List stored events with filters."),
+    "stats": ("devlog_collector.cli.query_cmd", "stats", "Token, cost and activity totals, grouped."),
+    "sessions": ("devlog_collector.cli.query_cmd", "sessions", "One line per agent session."),
+    "show": ("devlog_collector.cli.query_cmd", "show", "Print one session as a readable conversation."),
+    "sql": ("devlog_collector.cli.query_cmd", "sql", "Run read-only SQL over the local store."),
+    "prune": ("devlog_collector.cli.query_cmd", "prune", "Delete old events (retention)."),
+    "demo": ("devlog_collector.cli.demo_cmd", "demo", "Write realistic demo agent logs into a folder."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module on first use and handles errors once."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, attr, _ = spec
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from devlog_collector.errors import CollectorError, UserError
+
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except CollectorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+@click.version_option(package_name="devlog", prog_name="devlog")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """devlog: collect what your AI coding agents do into a local store; query it; export what you choose.
+
+    Nothing leaves this machine unless an export remote's rules select it.
+    """
+    from devlog_collector.log import configure_logging
+
+    configure_logging(verbose)
+    ctx.obj = {"verbose": verbose}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="devlog")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""`devlog start` (history, then live) and `devlog collect` (one pass, then exit).
+
+Thin commands: the work is in `devlog_collector.collect` (engine) and `devlog_collector.watch`
+(daemon). Both take the store's writer lock; a second collector fails with a clear message (exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["collect", "start"]
+
+
+def _load_config() -> Any:
+    from devlog_collector.config import load_config
+
+    config, warnings = load_config()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return config
+
+
+@click.command("start")
+@click.option("--no-history", is_flag=True, help="Skip existing history: only collect what agents write from now on.")
+@click.option("--once", is_flag=True, help="Collect history, then exit instead of watching (scripts, tests).")
+@click.option(
+    "--poll", is_flag=True, help="Poll for changes instead of native file events (also DEVLOG_FORCE_POLLING=1)."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar for the history pass.")
+def start(no_history: bool, once: bool, poll: bool, no_progress: bool) -> None:
+    """Collect all history not yet collected, then watch agent logs live (Ctrl-C stops)."""
+    from devlog_collector.watch import CollectDaemon, DaemonOptions, announce_to_stderr
+
+    config = _load_config()
+    if not config.collect.enabled:
+        click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
+        return
+    options = DaemonOptions(
+        no_history=no_history,
+        once=once,
+        progress=not no_progress and sys.stderr.isatty(),
+        force_polling=True if poll else None,
+        announce=announce_to_stderr,
+    )
+    CollectDaemon(config, options).run()
+
+
+@click.command("collect")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def collect(as_json: bool) -> None:
+    """Read what is new in every agent's logs into the local store, then exit."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.errors import StoreError
+    from devlog_collector.store import Store
+
+    config = _load_config()
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        collector = Collector(store, config)
+        for warning in collector.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        run_id = collector.begin_run()
+        result = collector.collect()
+        collector.finish_run(run_id, result)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_table(result)
+    if not any(totals.files for totals in result.agents.values()):
+        click.echo(
+            "no agent logs found: `devlog status` shows where devlog looked; add other folders under "
+            "collect.roots in the config (`devlog config path`), or try `devlog demo DIR`",
+            err=True,
+        )
+    if result.paused:
+        raise StoreError(f"collection paused: {result.paused}")
+
+
+def _print_table(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="devlog collect", title_justify="left")
+    table.add_column("source")
+    table.add_column("files", justify="right")
+    table.add_column("read", justify="right")
+    table.add_column("events added", justify="right")
+    table.add_column("problems", justify="right")
+    for name, totals in sorted(result.agents.items()):
+        table.add_row(name, str(totals.files), str(totals.files_read), str(totals.events_added), str(totals.problems))
+    table.add_row(
+        "[bold]total",
+        str(sum(t.files for t in result.agents.values())),
+        str(result.files_read),
+        f"[bold]{result.events_added}",
+        str(result.problems),
+    )
+    console = Console()
+    if not result.agents:
+        console.print("no agent logs found (see `devlog status` for where devlog looks)")
+        return
+    console.print(table)
+    if result.problems:
+        console.print("problems were recorded: `devlog status` shows where", style="yellow")

@@ -1,0 +1,205 @@
+"""`devlog export`: send what is pending to remotes now, preview it, or show per-remote status.
+
+Thin: the work is in `devlog_collector.export`. Data (status tables, dry-run counts, `--json`) goes to
+stdout; progress and problems go to stderr. Unlike the background daemon, which retries transient
+failures forever, a manual export gives up after `--retries` consecutive failures and says so; the
+events stay pending and nothing is lost. A manual export also resumes a paused remote.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import click
+
+from devlog_collector.config import Config, load_config
+from devlog_collector.errors import UserError
+
+__all__ = ["export"]
+
+
+def _open_store(db: Path, *, readonly: bool = True):  # type: ignore[no-untyped-def]
+    from devlog_collector.store import Store
+
+    return Store.open(db, readonly=readonly) if db.exists() else None
+
+
+def _chosen(config: Config, remotes: tuple[str, ...]) -> list[str]:
+    from devlog_collector.export.routing import Router
+
+    known = config.export.remotes
+    if not known:
+        raise UserError("no remotes configured: add one with `devlog remote add NAME URL --include GLOB`")
+    unknown = [r for r in remotes if r not in known]
+    if unknown:
+        raise UserError(f"unknown remote(s): {', '.join(unknown)} (configured: {', '.join(sorted(known))})")
+    if not remotes:
+        router = Router(config)
+        return [name for name in sorted(known) if router.has_rules(name)]
+    return list(dict.fromkeys(remotes))
+
+
+def _show_status(config: Config, db: Path, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from devlog_collector.export.status import remote_statuses
+
+    store = _open_store(db)
+    try:
+        rows = remote_statuses(config, store)
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no remotes configured (devlog remote add NAME URL --include GLOB)")
+        return
+    table = Table(box=None)
+    for column in ("remote", "status", "pending", "sent", "last success", "dead letters", "last error"):
+        table.add_column(column, justify="right" if column in ("pending", "sent", "dead letters") else "left")
+    for r in rows:
+        error = r.paused_reason if r.status == "paused" else r.last_error
+        if error and r.status != "paused" and r.last_error_at is not None:
+            when = r.last_error_at.isoformat(timespec="seconds")
+            recovered = r.last_success_at is not None and r.last_success_at >= r.last_error_at
+            error = f"{when} {error}" + (" (recovered since)" if recovered else "")
+        table.add_row(
+            r.name,
+            r.status,
+            f"{r.pending:,}",
+            f"{r.sent_total:,}",
+            r.last_success_at.isoformat(timespec="seconds") if r.last_success_at else "-",
+            str(r.dead_letters),
+            (error or "-")[:110],
+        )
+    Console().print(table)
+
+
+def _dry_run(config: Config, db: Path, names: list[str], from_start: bool, as_json: bool) -> None:
+    from devlog_collector.export.status import pending_by_workspace
+
+    store = _open_store(db)
+    try:
+        plan = {name: pending_by_workspace(config, store, name, from_start=from_start) for name in names}
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        data = {
+            name: {"content": config.export.remotes[name].content, "total": sum(c.values()),
+                   "workspaces": {str(ws) if ws is not None else "(none)": n for ws, n in sorted(c.items(), key=str)}}
+            for name, c in plan.items()
+        }  # fmt: skip
+        click.echo(json.dumps(data, indent=2))
+        return
+    for name, counts in plan.items():
+        content = config.export.remotes[name].content
+        click.echo(f"{name} ({content}): {sum(counts.values()):,} events would be sent")
+        for ws, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+            click.echo(f"  {n:>10,}  {ws if ws is not None else '(no workspace)'}")
+
+
+def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: int) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from devlog_collector.export.client import Backoff
+    from devlog_collector.export.exporter import RemoteExporter, ensure_cursor, export_with_retries
+    from devlog_collector.export.status import pending_by_workspace
+
+    console = Console(stderr=True)
+    failed = 0
+    for name in names:
+        exporter = RemoteExporter.open(name, config, db)
+        try:
+            if from_start:
+                with exporter.store.transaction() as tx:
+                    ensure_cursor(tx, config, name)
+                    tx.execute("UPDATE export_cursors SET last_seq = 0 WHERE remote = ?", (name,))
+            total = sum(pending_by_workspace(config, exporter.store, name).values())
+            progress = Progress(
+                TextColumn(f"[bold]{name}[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+                disable=total < 2000 or not console.is_terminal,
+            )
+            with progress:
+                task = progress.add_task(name, total=total)
+                outcome = export_with_retries(
+                    exporter,
+                    Backoff(),
+                    max_failures=retries + 1,
+                    progress=functools.partial(progress.advance, task),
+                    resume=True,
+                    lock_wait=60.0,
+                )
+        finally:
+            exporter.close()
+        summary = f"{name}: sent {outcome.sent:,} ({outcome.created:,} new, {outcome.duplicates:,} already there)"
+        if outcome.dead_lettered:
+            summary += f", {outcome.dead_lettered:,} rejected (see devlog export --status)"
+        if outcome.busy:
+            click.echo(f"{name}: another devlog process is exporting to it right now; try again shortly", err=True)
+            failed += 1
+        elif outcome.paused:
+            click.echo(f"{summary}; PAUSED: {outcome.paused_reason}", err=True)
+            failed += 1
+        elif outcome.error is not None:
+            click.echo(
+                f"{summary}; FAILED after {retries + 1} attempts: {outcome.error} (events stay pending)", err=True
+            )
+            failed += 1
+        else:
+            click.echo(summary, err=True)
+    return 1 if failed else 0
+
+
+@click.command()
+@click.option("--remote", "remotes", multiple=True, metavar="NAME",
+              help="Export to this remote (repeatable; default: every remote that has routing rules).")  # fmt: skip
+@click.option("--all", "from_start", is_flag=True,
+              help="Send everything that matches, from the beginning, not only what is pending "
+              "(the server skips what it already has).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Show what would be sent (counts per workspace); send nothing.")
+@click.option("--status", "show_status", is_flag=True, help="Show each remote's state and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with --status or --dry-run).")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 100),
+              help="Retries of transient failures before giving up.")  # fmt: skip
+def export(
+    remotes: tuple[str, ...],
+    from_start: bool,
+    dry_run: bool,
+    show_status: bool,
+    as_json: bool,
+    retries: int,
+) -> None:
+    """Send stored events to remotes now (or show --status, or --dry-run).
+
+    Only events whose workspace a remote's rules select are sent, shaped by its content policy
+    (redacted by default). A paused remote is resumed.
+    """
+    config, warnings = load_config()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    db = config.storage.db_path()
+    if show_status:
+        _show_status(config, db, as_json)
+        return
+    names = _chosen(config, remotes)
+    if dry_run:
+        _dry_run(config, db, names, from_start, as_json)
+        return
+    if not names:
+        click.echo("no remote has routing rules (workspaces.include) or is the export_default", err=True)
+        return
+    if not db.exists():
+        raise UserError(f"no devlog store at {db} yet: run `devlog collect` first")
+    click.get_current_context().exit(_run(config, db, names, from_start, retries))

@@ -1,0 +1,197 @@
+"""`devlog remote add|list|remove|test`: manage export remotes in config.yaml, keeping its comments.
+
+Edits go through `config_edit.py` (round-trip, validated, atomic, 0600). API keys are never written
+or printed: `--api-key-env VAR` writes `api_key: ${VAR}`, and listings mask resolved keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import click
+
+from devlog_collector.errors import UserError
+
+__all__ = ["remote"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@click.group()
+def remote() -> None:
+    """Add, list, test or remove export remotes (edits config.yaml, keeping comments)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key (written as ${VAR}).")
+@click.option(
+    "--include", multiple=True, metavar="GLOB", help="Workspace glob to export (repeatable), e.g. '~/work/**'."
+)
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Workspace glob never to export (repeatable; wins).")
+@click.option(
+    "--auto-sync/--manual", default=False, show_default=True, help="Export in the background of `devlog start`."
+)
+@click.option("--interval", default=None, metavar="DURATION", help="Auto-sync interval, e.g. 30s, 5m.")
+@click.option("--content", type=click.Choice(["full", "redacted", "metadata"]), default=None,
+              help="What of each event is sent (default: redacted).")  # fmt: skip
+def add(
+    name: str,
+    url: str,
+    api_key_env: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    auto_sync: bool,
+    interval: str | None,
+    content: str | None,
+) -> None:
+    """Add remote NAME at URL."""
+    from devlog_collector.config_edit import add_remote
+    from devlog_collector.paths import config_path
+
+    if not _NAME.match(name):
+        raise UserError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    if api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", api_key_env):
+        raise UserError(f"--api-key-env must be an environment variable name, got {api_key_env!r}")
+    spec: dict[str, Any] = {"url": url}
+    if api_key_env:
+        spec["api_key"] = "${" + api_key_env + "}"
+    spec["auto_sync"] = auto_sync
+    if interval:
+        spec["sync_interval"] = interval
+    if include or exclude:
+        spec["workspaces"] = {}
+        if include:
+            spec["workspaces"]["include"] = list(include)
+        if exclude:
+            spec["workspaces"]["exclude"] = list(exclude)
+    if content:
+        spec["content"] = content
+    path = config_path()
+    config = add_remote(path, name, spec)
+    click.echo(f"added remote {name} ({config.export.remotes[name].url}) to {path}", err=True)
+    if not include:
+        click.echo("note: it has no --include globs, so nothing is exported to it yet", err=True)
+    if api_key_env and config.export.remotes[name].api_key in (None, ""):
+        click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
+
+
+@remote.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove remote NAME (its export cursor is forgotten; re-adding it backfills again)."""
+    from devlog_collector.config_edit import remove_remote
+    from devlog_collector.paths import config_path
+    from devlog_collector.store import Store
+
+    path = config_path()
+    config = remove_remote(path, name)
+    db = config.storage.db_path()
+    if db.exists():
+        with Store.open(db) as store, store.transaction() as tx:
+            tx.execute("DELETE FROM export_cursors WHERE remote = ?", (name,))
+    click.echo(f"removed remote {name} from {path}", err=True)
+
+
+@remote.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_remotes(as_json: bool) -> None:
+    """List configured remotes (API keys masked)."""
+    from devlog_collector.config import load_config, mask_secret
+
+    config, _ = load_config()
+    rows: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "url": r.url,
+            "api_key": mask_secret(r.api_key),
+            "auto_sync": r.auto_sync,
+            "sync_interval_s": r.sync_interval.total_seconds(),
+            "content": r.content,
+            "include": r.workspaces.include,
+            "exclude": r.workspaces.exclude,
+            "default": config.export_default == name,
+        }
+        for name, r in sorted(config.export.remotes.items())
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no remotes configured (devlog remote add NAME URL --include GLOB)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("name", "url", "key", "sync", "content", "include", "exclude"):
+        table.add_column(column)
+    for row in rows:
+        sync = f"auto {row['sync_interval_s']:g}s" if row["auto_sync"] else "manual"
+        include = ", ".join(row["include"]) + (" (+ default)" if row["default"] else "")
+        table.add_row(row["name"], row["url"], row["api_key"] or "-", sync, row["content"], include or "-",
+                      ", ".join(row["exclude"]) or "-")  # fmt: skip
+    Console().print(table)
+
+
+@remote.command("test")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def test(name: str, as_json: bool) -> None:
+    """Check remote NAME: reachable, key valid (whoami), and which local workspaces its rules select."""
+    from devlog_collector.config import load_config
+    from devlog_collector.errors import ExportError, RemoteUnavailable
+    from devlog_collector.export.client import RemoteClient
+    from devlog_collector.export.routing import Router
+    from devlog_collector.export.status import workspace_counts
+    from devlog_collector.store import Store
+
+    config, _ = load_config()
+    if name not in config.export.remotes:
+        raise UserError(f"no remote named {name!r} (configured: {', '.join(sorted(config.export.remotes)) or 'none'})")
+    rc = config.export.remotes[name]
+    result: dict[str, Any] = {"name": name, "url": rc.url, "reachable": False, "key_valid": False}
+    client = RemoteClient(name, rc)
+    try:
+        who = client.whoami()
+        result.update(reachable=True, key_valid=True, key_name=who.key_name, scopes=who.scopes,
+                      allowed_workspaces=who.workspaces, server_version=who.server_version,
+                      limits={"max_events_per_batch": who.limits.max_events_per_batch,
+                              "max_body_bytes": who.limits.max_body_bytes})  # fmt: skip
+    except RemoteUnavailable as exc:
+        result["error"] = str(exc)
+        result["reachable"] = exc.status_code is not None
+    except ExportError as exc:
+        result["error"] = str(exc)
+        result["reachable"] = True
+    finally:
+        client.close()
+    db = config.storage.db_path()
+    store = Store.open(db, readonly=True) if db.exists() else None
+    try:
+        counts = workspace_counts(store)
+    finally:
+        if store is not None:
+            store.close()
+    router = Router(config)
+    selected = {ws: n for ws, n in counts.items() if router.matches(name, ws)}
+    result["workspaces"] = {str(ws) if ws is not None else "(none)": n for ws, n in sorted(selected.items(), key=str)}
+    result["events"] = sum(selected.values())
+    ok = result["key_valid"]
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"{name}  {rc.url}")
+        click.echo(f"  reachable: {'yes' if result['reachable'] else 'no'}")
+        click.echo(f"  key valid: {'yes' if result['key_valid'] else 'no'}"
+                   + (f" (key {result['key_name']}, scopes {', '.join(result['scopes'])})" if ok else ""))  # fmt: skip
+        if "error" in result:
+            click.echo(f"  error: {result['error']}")
+        click.echo(f"  selects {len(selected)} local workspace(s), {result['events']:,} events ({rc.content}):")
+        for ws, n in sorted(selected.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+            click.echo(f"    {n:>10,}  {ws if ws is not None else '(no workspace)'}")
+    if not ok:
+        click.get_current_context().exit(1)

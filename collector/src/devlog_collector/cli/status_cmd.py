@@ -1,0 +1,240 @@
+"""`devlog status`: where devlog looks, what it has, and what went wrong.
+
+Opens the store read-only (works while `devlog start` runs) and imports only what it needs, so it
+answers quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["gather_status", "status"]
+
+
+def _sources(config: Any) -> list[dict[str, Any]]:
+    from devlog_collector.sources import load_source_class
+
+    found: list[dict[str, Any]] = []
+    if not config.collect.enabled:
+        return found
+    for name in config.collect.agents:
+        configured = config.collect.roots.get(name)
+        try:
+            cls = load_source_class(name)
+        except (ImportError, AttributeError) as exc:
+            found.append({"source": name, "roots": [], "found": False, "error": f"source not available: {exc}"})
+            continue
+        import os
+
+        roots = [Path(os.path.expandvars(r)).expanduser() for r in configured] if configured else cls.default_roots()
+        entry = {
+            "source": name,
+            "roots": [{"path": str(r), "exists": r.exists()} for r in roots],
+            "found": any(r.exists() for r in roots),
+            "configured": bool(configured),
+        }
+        if cls.env_var:
+            entry["env_var"] = cls.env_var
+        found.append(entry)
+    for generic in config.collect.generic:
+        from devlog_collector.sources.generic import GenericJsonlSource
+
+        source = GenericJsonlSource(generic)
+        root = source.roots[0]
+        found.append(
+            {
+                "source": source.source_id,
+                "roots": [{"path": source.pattern, "exists": root.exists()}],
+                "found": root.exists(),
+                "configured": True,
+            }
+        )
+    return found
+
+
+def _collector_running(db_path: Path) -> bool | None:
+    """True if a collector holds the store's writer lock (None if unknown)."""
+    import fcntl
+
+    lock = Path(f"{db_path}.lock")
+    if not lock.exists():
+        return False
+    try:
+        with lock.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return None
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+
+
+def _store_facts(db_path: Path) -> dict[str, Any]:
+    size = sum(Path(f"{db_path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db_path}{s}").exists())
+    facts: dict[str, Any] = {"path": str(db_path), "exists": db_path.exists(), "size_bytes": size}
+    if not db_path.exists():
+        return facts
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        db.execute("PRAGMA query_only = ON")
+        facts["events"] = {
+            agent: {"events": n, "newest": _iso(newest)}
+            for agent, n, newest in db.execute("SELECT agent, count(*), max(ts) FROM events GROUP BY agent")
+        }
+        facts["files_tracked"] = dict(db.execute("SELECT source, count(*) FROM collect_cursors GROUP BY source"))
+        run = db.execute(
+            "SELECT started_at, finished_at, events_added, files_read FROM collect_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        facts["last_collect"] = (
+            None
+            if run is None
+            else {
+                "started_at": _iso(run[0]),
+                "finished_at": _iso(run[1]),
+                "events_added": run[2],
+                "files_read": run[3],
+            }
+        )
+        errors: dict[str, Any] = {}
+        for source, problems, occurrences in db.execute(
+            "SELECT source, count(*), sum(count) FROM parse_errors GROUP BY source"
+        ):
+            latest = db.execute(
+                "SELECT path, position, message, last_seen FROM parse_errors WHERE source = ? "
+                "ORDER BY last_seen DESC, id DESC LIMIT 1",
+                (source,),
+            ).fetchone()
+            errors[source] = {
+                "problems": problems,
+                "occurrences": occurrences,
+                "latest": {"path": latest[0], "position": latest[1], "message": latest[2], "seen": _iso(latest[3])},
+            }
+        facts["parse_errors"] = errors
+    except sqlite3.Error as exc:
+        facts["error"] = f"cannot read the store: {exc}"
+    finally:
+        db.close()
+    return facts
+
+
+def default_config_view() -> Any:
+    """The parts of the default `Config()` status reads, without loading the config module.
+
+    With no config file there is nothing to read or validate (no YAML parser to import), so status
+    answers from these defaults (a test keeps them equal to `Config()`'s).
+    """
+    from types import SimpleNamespace
+
+    from devlog_collector.paths import home_dir
+    from devlog_shared.events import KNOWN_AGENTS
+
+    db_path = home_dir() / "data" / "events.db"
+    return SimpleNamespace(
+        collect=SimpleNamespace(enabled=True, agents=list(KNOWN_AGENTS), roots={}, generic=[]),
+        storage=SimpleNamespace(db_path=lambda: db_path),
+    )
+
+
+def gather_status() -> dict[str, Any]:
+    """Everything `devlog status` shows, as plain data."""
+    from devlog_collector.paths import config_path
+
+    if config_path().exists():
+        from devlog_collector.config import load_config
+
+        config, warnings = load_config()
+    else:
+        config, warnings = default_config_view(), []
+    db_path = config.storage.db_path()
+    return {
+        "config": {"path": str(config_path()), "exists": config_path().exists(), "warnings": warnings},
+        "collector_running": _collector_running(db_path),
+        "sources": _sources(config),
+        "store": _store_facts(db_path),
+    }
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(as_json: bool) -> None:
+    """Sources found, files tracked, events per agent, last collect, parse errors, store size."""
+    facts = gather_status()
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    _render(facts)
+
+
+def _render(facts: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    store = facts["store"]
+    running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
+    console.print(f"[bold]store[/] {escape(store['path'])} ({_size(store['size_bytes'])}) · collector {running}")
+    config = facts["config"]
+    console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
+    for warning in config["warnings"]:
+        console.print(f"  warning: {warning}", style="yellow")
+    last = store.get("last_collect")
+    if last:
+        when = last["finished_at"] or f"{last['started_at']} (running or interrupted)"
+        console.print(f"[bold]last collect[/] {when}: {last['events_added']} events from {last['files_read']} files")
+    else:
+        console.print("[bold]last collect[/] never: run `devlog collect` or `devlog start`")
+
+    tracked = store.get("files_tracked", {})
+    events = store.get("events", {})
+    errors = store.get("parse_errors", {})
+    table = Table(title="sources", title_justify="left")
+    for column in ("source", "found", "roots", "files", "events", "problems"):
+        table.add_column(column, justify="right" if column in ("files", "events", "problems") else "left")
+    for source in facts["sources"]:
+        name = source["source"]
+        agent = name.split(":", 1)[1] if name.startswith("generic:") else name
+        roots = "\n".join(f"{r['path']}{'' if r['exists'] else ' (missing)'}" for r in source["roots"])
+        if source.get("error"):
+            roots = source["error"]
+        table.add_row(
+            escape(name),
+            "yes" if source["found"] else "no",
+            escape(roots),
+            str(tracked.get(name, 0)),
+            str(events.get(agent, {}).get("events", 0)),
+            str(errors.get(name, {}).get("problems", 0)),
+        )
+    console.print(table)
+    for name, info in sorted(errors.items()):
+        latest = info["latest"]
+        console.print(
+            f"[yellow]{escape(name)}[/]: {info['problems']} problems; latest {escape(latest['path'])} "
+            f"{escape(latest['position'])}: {escape(latest['message'])}"
+        )
+    if store.get("error"):
+        console.print(store["error"], style="red")
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover

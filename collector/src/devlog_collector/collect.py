@@ -1,0 +1,816 @@
+"""The collect engine: every enabled source's files into the store, incrementally and exactly once.
+
+Why it is built this way (see docs/collector.md and pipeline-reliability §1/§2/§8):
+
+* **One transaction per step.** The events parsed from a chunk of a file, the file's advanced cursor
+  and the chunk's parse problems are committed together (`Store.commit`). A crash at any instant
+  keeps all of a step or none of it; event ids are deterministic, so re-reading a step after a crash
+  inserts nothing twice.
+* **Append-mode files are tailed by byte offset.** The cursor points just past the last complete
+  `\\n`; a partial last line is never parsed until its newline arrives (no idle flush that could
+  re-frame a record). The file's identity is (dev, inode) plus a hash of its first <=1 KiB, and a
+  marker (hash of the <=64 bytes before the offset) is checked on every open: truncation,
+  copy-truncate, replacement or an in-place rewrite all mean "re-read from 0 with empty state".
+* **Streaming.** Files are read in chunks (`CHUNK_BYTES`), so memory is bounded by the chunk plus
+  `collect.max_line_bytes`; longer lines are skipped and reported, never loaded.
+* **Document and SQLite files** (whole-file rewrites, agent databases) are re-parsed when their
+  size/mtime (and for SQLite the `-wal` file's) change; ids make re-emission harmless.
+* **Fast skip.** All cursors are loaded with one query and each file costs one `stat` when unchanged.
+* **Bad input never stops collection.** Whatever one file does (invalid bytes, a parser bug, a
+  vanished file, permission denied, a symlink loop, a locked database) becomes a `ParseProblem`
+  with its file and position, recorded once, and the pass goes on with the next file.
+* **Disk pressure pauses, never corrupts.** Before each commit the store's free space is checked
+  against `storage.min_free_bytes`; below it (or on SQLITE_FULL) the pass stops without advancing
+  any cursor (the agents' files still hold the data) and reports why; the next pass resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+import stat as stat_mod
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from devlog_collector.config import Config
+from devlog_collector.errors import StoreError
+from devlog_collector.log import get_logger
+from devlog_collector.sources import load_source_class
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.store import CollectCursor, ParseProblem, Store, now_ms
+from devlog_collector.workspace import WorkspaceResolver, current_user, machine_id, normalise_workspace
+from devlog_shared import Event, GitInfo
+
+__all__ = [
+    "CHUNK_BYTES",
+    "AgentTotals",
+    "CollectResult",
+    "Collector",
+    "DiskPressure",
+    "Tracked",
+    "build_sources",
+    "source_agent",
+    "source_id",
+]
+
+log = get_logger("collect")
+
+#: Bytes read from an append-mode file per step (one transaction per step).
+CHUNK_BYTES: Final = 4 * 1024 * 1024
+#: Document-mode events are committed in batches of this many (the cursor goes with the last batch).
+DOCUMENT_BATCH: Final = 5000
+HEAD_BYTES: Final = 1024
+MARKER_BYTES: Final = 64
+#: A file modified less than this long before we stat it is "racy" (file-system timestamps are
+#: coarse: a rewrite within the same tick can keep size and mtime): its size/mtime are not trusted
+#: for the fast skip, so the next pass verifies it by content (as git does for its index).
+RACY_NS: Final = 1_000_000_000
+#: Key the engine keeps its own per-file data under inside a cursor's `state` (hidden from sources).
+ENGINE_STATE_KEY: Final = "__devlog"
+_SQLITE_FULL: Final = 13
+
+
+class DiskPressure(StoreError):
+    """The store's disk is (nearly) full: collection pauses until space returns."""
+
+
+def source_id(source: Source) -> str:
+    """The key of a source's cursors and parse errors (`claude`, `generic:<name>`, ...)."""
+    return str(getattr(source, "source_id", source.name))
+
+
+def source_agent(source: Source) -> str:
+    """The agent name a source's events carry."""
+    return str(getattr(source, "agent", source.name))
+
+
+def build_sources(config: Config) -> tuple[list[Source], list[str]]:
+    """The enabled sources of `config` (built-in agents, then generic entries).
+
+    Roots come from `collect.roots.<agent>` when set, else the source's `default_roots()` (which
+    honour the agent's own environment variable). Returns the sources and warnings about sources
+    that could not be loaded.
+    """
+    from devlog_collector.sources.generic import GenericJsonlSource
+
+    sources: list[Source] = []
+    warnings: list[str] = []
+    if not config.collect.enabled:
+        return sources, warnings
+    for name in config.collect.agents:
+        try:
+            cls = load_source_class(name)
+        except (ImportError, AttributeError) as exc:
+            warnings.append(f"{name}: source not available ({exc})")
+            continue
+        configured = config.collect.roots.get(name)
+        roots = [Path(os.path.expandvars(r)).expanduser() for r in configured] if configured else cls.default_roots()
+        sources.append(cls(roots))
+    sources.extend(GenericJsonlSource(entry) for entry in config.collect.generic)
+    return sources, warnings
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """One file of one source."""
+
+    source: Source
+    file: SourceFile
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return source_id(self.source), str(self.file.path)
+
+
+@dataclass
+class AgentTotals:
+    """What one pass did for one source."""
+
+    files: int = 0
+    files_read: int = 0
+    events_added: int = 0
+    problems: int = 0
+    bytes_read: int = 0
+
+
+@dataclass
+class CollectResult:
+    """The outcome of a pass: per-source totals, and why it stopped early (if it did)."""
+
+    agents: dict[str, AgentTotals] = field(default_factory=dict)
+    paused: str | None = None
+    interrupted: bool = False
+
+    def totals(self, name: str) -> AgentTotals:
+        return self.agents.setdefault(name, AgentTotals())
+
+    @property
+    def events_added(self) -> int:
+        return sum(t.events_added for t in self.agents.values())
+
+    @property
+    def files_read(self) -> int:
+        return sum(t.files_read for t in self.agents.values())
+
+    @property
+    def problems(self) -> int:
+        return sum(t.problems for t in self.agents.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agents": {name: vars(t) for name, t in sorted(self.agents.items())},
+            "events_added": self.events_added,
+            "files_read": self.files_read,
+            "problems": self.problems,
+            "paused": self.paused,
+            "interrupted": self.interrupted,
+        }
+
+
+class _Stop(Exception):
+    """Internal: the caller asked the pass to stop."""
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _head_fingerprint(head: bytes) -> str:
+    return f"{len(head)}:{_sha(head)}"
+
+
+def _head_matches(fingerprint: str | None, head: bytes) -> bool:
+    if not fingerprint:
+        return True
+    length, _, digest = fingerprint.partition(":")
+    if not length.isdigit() or len(head) < int(length):
+        return False
+    return _sha(head[: int(length)]) == digest
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    chunks = []
+    while size > 0:
+        data = os.pread(fd, size, offset)
+        if not data:
+            break
+        chunks.append(data)
+        size -= len(data)
+        offset += len(data)
+    return b"".join(chunks)
+
+
+def _last_newline_end(fd: int, size: int) -> int:
+    """Offset just past the last `\\n` of the first `size` bytes (0 if there is none)."""
+    block = 64 * 1024
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        data = _pread(fd, end - start, start)
+        index = data.rfind(b"\n")
+        if index >= 0:
+            return start + index + 1
+        end = start
+    return 0
+
+
+class Collector:
+    """Runs collection passes over a set of sources into one store (the caller holds the writer lock).
+
+    Args:
+        store: the store, opened for writing.
+        config: the collector configuration (`collect.max_line_bytes`, `storage.min_free_bytes`).
+        sources: the sources to read (default: `build_sources(config)`).
+        should_stop: polled between steps; a True stops the pass after the current commit.
+        chunk_bytes: bytes per append-mode step (tests use small chunks).
+        resolver: workspace metadata cache (shared across passes by the daemon).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        sources: list[Source] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        resolver: WorkspaceResolver | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.warnings: list[str] = []
+        if sources is None:
+            sources, self.warnings = build_sources(config)
+        self.sources = sources
+        self.should_stop = should_stop or (lambda: False)
+        self.chunk_bytes = max(1, chunk_bytes)
+        self.max_line = config.collect.max_line_bytes
+        self.min_free = config.storage.min_free_bytes
+        self.resolver = resolver or WorkspaceResolver()
+        self.machine = machine_id()
+        self.user = current_user()
+        self._known_problems: set[tuple[str, str, str, str]] = {
+            (s, p, pos, msg)
+            for s, p, pos, msg in store.db.execute("SELECT source, path, position, message FROM parse_errors")
+        }
+        self._progress: ProgressCallback | None = None
+        self._files_done = 0
+        self._bytes_done = 0
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def discover(self, result: CollectResult | None = None) -> list[Tracked]:
+        """Every file of every source; a source whose discovery fails is reported, not fatal."""
+        tracked: list[Tracked] = []
+        seen: set[tuple[str, str]] = set()
+        for source in self.sources:
+            sid = source_id(source)
+            try:
+                for file in source.discover():
+                    item = Tracked(source, file)
+                    if item.key not in seen:
+                        seen.add(item.key)
+                        tracked.append(item)
+            except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
+                message = f"discovery failed: {type(exc).__name__}: {exc}"
+                log.warning("source_discovery_failed", source=sid, error=type(exc).__name__)
+                added = self._record_standalone(
+                    [ParseProblem(sid, str(source.roots[0]) if source.roots else "", "discovery", message)]
+                )
+                if result is not None:
+                    result.totals(sid).problems += added
+        return tracked
+
+    # -- passes --------------------------------------------------------------------------------
+
+    def collect(
+        self,
+        tracked: Iterable[Tracked] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        result: CollectResult | None = None,
+    ) -> CollectResult:
+        """One pass over `tracked` (default: everything discovered now).
+
+        Returns per-source totals; `paused` says why the pass stopped early for disk pressure.
+        """
+        result = result or CollectResult()
+        for source in self.sources:
+            result.totals(source_id(source))  # every enabled source shows up, even with no files
+        items = list(tracked) if tracked is not None else self.discover(result)
+        cursors = self.store.all_cursors()
+        self._progress = progress
+        self._files_done = 0
+        self._bytes_done = 0
+        for item in items:
+            sid = source_id(item.source)
+            totals = result.totals(sid)
+            totals.files += 1
+            if self.should_stop():
+                result.interrupted = True
+                break
+            try:
+                self._collect_file(item, cursors.get(item.key), totals)
+            except DiskPressure as exc:
+                result.paused = str(exc)
+                log.warning("collection_paused", reason=str(exc))
+                break
+            except _Stop:
+                result.interrupted = True
+                break
+            self._files_done += 1
+            if progress is not None:
+                progress(self._files_done, self._bytes_done)
+        self._progress = None
+        return result
+
+    def pending(self, tracked: Iterable[Tracked]) -> tuple[int, int]:
+        """(files, bytes) that a pass over `tracked` would read, estimated from stat (for progress)."""
+        cursors = self.store.all_cursors()
+        files = 0
+        total = 0
+        for item in tracked:
+            try:
+                st = item.file.path.stat()
+            except OSError:
+                continue
+            cursor = cursors.get(item.key)
+            if cursor is not None and self._unchanged(item, cursor, st):
+                continue
+            files += 1
+            if (
+                item.file.mode == "append"
+                and cursor is not None
+                and cursor.ino == st.st_ino
+                and cursor.offset <= st.st_size
+            ):
+                total += st.st_size - cursor.offset
+            else:
+                total += st.st_size
+        return files, total
+
+    def mark_current(self, tracked: Iterable[Tracked]) -> int:
+        """`start --no-history`: remember files as read up to now without parsing them.
+
+        Append files get a cursor at their last complete line; document and SQLite files record
+        their current size/mtime and that events older than now are history (they are dropped
+        when the document is re-parsed after a change). Files that already have a cursor are left
+        alone. Returns the number of files marked.
+        """
+        cursors = self.store.all_cursors()
+        marked = 0
+        now = now_ms()
+        for item in tracked:
+            if item.key in cursors:
+                continue
+            sid, path = item.key
+            try:
+                with open(item.file.path, "rb", buffering=0) as handle:
+                    fd = handle.fileno()
+                    st = os.fstat(fd)
+                    if item.file.mode == "append":
+                        offset = _last_newline_end(fd, st.st_size)
+                        head = _pread(fd, HEAD_BYTES, 0)
+                        marker = _pread(fd, min(MARKER_BYTES, offset), offset - min(MARKER_BYTES, offset))
+                        cursor = CollectCursor(
+                            sid, path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, offset,
+                            _head_fingerprint(head), _sha(marker), {}, 0,
+                        )  # fmt: skip
+                    else:
+                        size, mtime = self._document_signature(item.file, st)
+                        cursor = CollectCursor(
+                            sid, path, st.st_dev, st.st_ino, size, mtime, 0, None, None,
+                            {ENGINE_STATE_KEY: {"not_before_ms": now}}, 0,
+                        )  # fmt: skip
+            except OSError:
+                continue
+            self._commit([], cursor, [])
+            marked += 1
+        return marked
+
+    # -- run records ---------------------------------------------------------------------------
+
+    def begin_run(self) -> int:
+        """Record the start of a collect run (shown by `devlog status`); returns its id."""
+        with self.store.transaction() as db:
+            cur = db.execute("INSERT INTO collect_runs (started_at) VALUES (?)", (now_ms(),))
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, result: CollectResult) -> None:
+        """Record the end (or latest progress) of a run."""
+        with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
+            db.execute(
+                "UPDATE collect_runs SET finished_at = ?, events_added = ?, files_read = ? WHERE id = ?",
+                (now_ms(), result.events_added, result.files_read, run_id),
+            )
+
+    # -- one file ------------------------------------------------------------------------------
+
+    def _document_signature(self, file: SourceFile, st: os.stat_result) -> tuple[int, int]:
+        size, mtime = st.st_size, st.st_mtime_ns
+        if file.mode == "sqlite":
+            with contextlib.suppress(OSError):
+                wal = Path(f"{file.path}-wal").stat()
+                size += wal.st_size
+                mtime = max(mtime, wal.st_mtime_ns)
+        return size, mtime
+
+    def _unchanged(self, item: Tracked, cursor: CollectCursor, st: os.stat_result) -> bool:
+        if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
+            return False
+        if item.file.mode == "append":
+            return cursor.size == st.st_size and cursor.mtime_ns == st.st_mtime_ns
+        return (cursor.size, cursor.mtime_ns) == self._document_signature(item.file, st)
+
+    def _collect_file(self, item: Tracked, cursor: CollectCursor | None, totals: AgentTotals) -> None:
+        sid, path = item.key
+        try:
+            st = item.file.path.stat()
+        except FileNotFoundError:
+            return  # gone since discovery (rotation, cleanup): nothing to read
+        except OSError as exc:
+            totals.problems += self._record_standalone(
+                [ParseProblem(sid, path, "file", _os_message("cannot stat", exc))]
+            )
+            return
+        if not stat_mod.S_ISREG(st.st_mode):
+            totals.problems += self._record_standalone([ParseProblem(sid, path, "file", "not a regular file")])
+            return
+        if cursor is not None and self._unchanged(item, cursor, st):
+            return
+        totals.files_read += 1
+        if item.file.mode == "append":
+            self._collect_append(item, cursor, totals)
+        else:
+            self._collect_document(item, cursor, st, totals)
+
+    def _collect_append(self, item: Tracked, cursor: CollectCursor | None, totals: AgentTotals) -> None:
+        sid, path = item.key
+        try:
+            handle = open(item.file.path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            totals.problems += self._record_standalone(
+                [ParseProblem(sid, path, "file", _os_message("cannot open", exc))]
+            )
+            return
+        with handle:
+            fd = handle.fileno()
+            try:
+                self._tail(item, cursor, fd, totals)
+            except OSError as exc:
+                totals.problems += self._record_standalone(
+                    [ParseProblem(sid, path, "file", _os_message("read failed", exc))]
+                )
+
+    def _resume_point(
+        self, cursor: CollectCursor | None, st: os.stat_result, fd: int, head: bytes
+    ) -> tuple[int, int, dict[str, Any]]:
+        """(offset, lines before it, source state) to continue from; (0, 0, {}) to re-read."""
+        if cursor is None or cursor.offset == 0:
+            return 0, 0, {}
+        if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
+            reason = "replaced"
+        elif st.st_size < cursor.offset:
+            reason = "truncated"
+        elif not _head_matches(cursor.head_hash, head):
+            reason = "rewritten"
+        else:
+            length = min(MARKER_BYTES, cursor.offset)
+            if cursor.marker is not None and _sha(_pread(fd, length, cursor.offset - length)) != cursor.marker:
+                reason = "rewritten"
+            else:
+                return cursor.offset, cursor.line_no, dict(cursor.state)
+        log.info("file_reread", path=cursor.path, reason=reason)
+        return 0, 0, {}
+
+    def _tail(self, item: Tracked, cursor: CollectCursor | None, fd: int, totals: AgentTotals) -> None:
+        sid, path = item.key
+        st = os.fstat(fd)
+        head = _pread(fd, HEAD_BYTES, 0)
+        offset, line_no, state = self._resume_point(cursor, st, fd, head)
+        engine_state = state.pop(ENGINE_STATE_KEY, None)
+        os.lseek(fd, offset, os.SEEK_SET)
+        base = offset  # file offset where `parts` begins
+        parts: list[bytes] = []
+        parts_len = 0
+        skipping = 0  # > 0: bytes of an over-long line being skipped
+        committed = cursor if cursor is not None and offset == cursor.offset else None
+        problems: list[ParseProblem] = []
+        while True:
+            if self.should_stop():
+                raise _Stop
+            chunk = os.read(fd, self.chunk_bytes)
+            if not chunk:
+                break
+            totals.bytes_read += len(chunk)
+            self._bytes_done += len(chunk)
+            if skipping:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    skipping += len(chunk)
+                    base += len(chunk)
+                    continue
+                line_no += 1
+                problems.append(ParseProblem(sid, path, f"line {line_no}", self._long_line_message(skipping + newline)))
+                base += newline + 1
+                chunk = chunk[newline + 1 :]
+                skipping = 0
+                # Move the cursor past the skipped line now (a line boundary), reporting it once.
+                committed = self._commit_step(
+                    item, fd, st, head, base, line_no, state, engine_state, [], problems, totals
+                )
+                problems = []
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                parts.append(chunk)
+                parts_len += len(chunk)
+                if parts_len > self.max_line:
+                    skipping, base, parts, parts_len = parts_len, base + parts_len, [], 0
+                continue
+            data = b"".join([*parts, chunk[: last + 1]]) if parts else chunk[: last + 1]
+            rest = chunk[last + 1 :]
+            end = base + len(data)
+            lines: list[tuple[int, bytes]] = []
+            for raw in data[:-1].split(b"\n"):
+                line_no += 1
+                if len(raw) > self.max_line:
+                    problems.append(ParseProblem(sid, path, f"line {line_no}", self._long_line_message(len(raw))))
+                    continue
+                if raw.endswith(b"\r"):
+                    raw = raw[:-1]
+                if raw.strip():
+                    lines.append((line_no, raw))
+            del data
+            events = self._parse_lines(item, lines, state, problems)
+            committed = self._commit_step(
+                item, fd, st, head, end, line_no, state, engine_state, events, problems, totals
+            )
+            problems = []
+            base, parts, parts_len = end, ([rest] if rest else []), len(rest)
+            if parts_len > self.max_line:
+                skipping, base, parts, parts_len = parts_len, base + parts_len, [], 0
+        if committed is None or committed.size != st.st_size or committed.mtime_ns != st.st_mtime_ns:
+            # Nothing (more) to parse, but remember the file's size/mtime so the next pass skips it.
+            resume = base if not skipping else base - skipping
+            self._commit_step(item, fd, st, head, resume, line_no, state, engine_state, [], [], totals, final=True)
+
+    def _long_line_message(self, length: int) -> str:
+        return f"line of {length} bytes is longer than collect.max_line_bytes ({self.max_line}); skipped"
+
+    def _parse_lines(
+        self, item: Tracked, lines: list[tuple[int, bytes]], state: dict[str, Any], problems: list[ParseProblem]
+    ) -> list[Event]:
+        if not lines:
+            return []
+        sid, path = item.key
+        before = msgspec.json.encode(state)
+        try:
+            return self._gather(item.source.parse_lines(item.file, lines, state), sid, path, problems)
+        except Exception:  # noqa: BLE001 - isolate the line that breaks the parser, keep the rest
+            log.warning("parser_failed_chunk", source=sid, path=path)
+        state.clear()
+        state.update(msgspec.json.decode(before))
+        events: list[Event] = []
+        for line in lines:
+            mark = len(problems)
+            try:
+                events.extend(self._gather(item.source.parse_lines(item.file, [line], state), sid, path, problems))
+            except Exception as exc:  # noqa: BLE001
+                del problems[mark:]
+                problems.append(
+                    ParseProblem(sid, path, f"line {line[0]}", f"parser error: {type(exc).__name__}: {exc}")
+                )
+        return events
+
+    def _gather(
+        self, items: Iterator[Event | Problem], sid: str, path: str, problems: list[ParseProblem]
+    ) -> list[Event]:
+        events: list[Event] = []
+        for entry in items:
+            if isinstance(entry, Event):
+                events.append(self.enrich(entry))
+            else:
+                problems.append(ParseProblem(sid, path, entry.position, entry.message))
+        return events
+
+    def _commit_step(
+        self,
+        item: Tracked,
+        fd: int,
+        st: os.stat_result,
+        head: bytes,
+        offset: int,
+        line_no: int,
+        state: dict[str, Any],
+        engine_state: Any,
+        events: list[Event],
+        problems: list[ParseProblem],
+        totals: AgentTotals,
+        *,
+        final: bool = False,
+    ) -> CollectCursor:
+        sid, path = item.key
+        length = min(MARKER_BYTES, offset)
+        marker = _sha(_pread(fd, length, offset - length))
+        # Size/mtime say "read up to here as of this stat"; stored only once every byte the stat
+        # knew of has been consumed, so an interrupted read is never fast-skipped later.
+        done = (final or offset >= st.st_size) and not _racy(st)
+        saved_state = dict(state)
+        if engine_state is not None:
+            saved_state[ENGINE_STATE_KEY] = engine_state
+        cursor = CollectCursor(
+            sid, path, st.st_dev, st.st_ino, st.st_size if done else None, st.st_mtime_ns if done else None,
+            offset, _head_fingerprint(head), marker, saved_state, line_no,
+        )  # fmt: skip
+        added, recorded = self._commit(events, cursor, problems)
+        totals.events_added += added
+        totals.problems += recorded
+        return cursor
+
+    def _collect_document(
+        self, item: Tracked, cursor: CollectCursor | None, st: os.stat_result, totals: AgentTotals
+    ) -> None:
+        sid, path = item.key
+        same_file = cursor is not None and cursor.dev == st.st_dev and cursor.ino == st.st_ino
+        state = dict(cursor.state) if cursor is not None and same_file else {}
+        engine_state = state.pop(ENGINE_STATE_KEY, None)
+        not_before = engine_state.get("not_before_ms") if isinstance(engine_state, dict) else None
+        events: list[Event] = []
+        problems: list[ParseProblem] = []
+        try:
+            for entry in item.source.parse_document(item.file, state):
+                if self.should_stop():
+                    raise _Stop
+                if isinstance(entry, Event):
+                    if not_before is not None and entry.ts.timestamp() * 1000 < not_before:
+                        continue
+                    events.append(self.enrich(entry))
+                    if len(events) >= DOCUMENT_BATCH:
+                        added, _ = self._commit(events, None, [])
+                        totals.events_added += added
+                        events = []
+                else:
+                    problems.append(ParseProblem(sid, path, entry.position, entry.message))
+        except _Stop:
+            raise
+        except DiskPressure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a parser bug costs this file, not the pass
+            problems.append(ParseProblem(sid, path, "file", f"parser error: {type(exc).__name__}: {exc}"))
+        size, mtime = self._document_signature(item.file, st)
+        retry = False
+        try:
+            after = item.file.path.stat()
+            if self._document_signature(item.file, after) != (size, mtime) or after.st_ino != st.st_ino:
+                retry = True  # changed while we read it: read it again next pass
+                problems = []  # (likely artefacts of a half-written file)
+        except OSError:
+            retry = True
+        if _racy(st):
+            retry = True
+        if item.file.mode == "sqlite" and not events and any(p.position == "database" for p in problems):
+            retry = True  # locked or unreadable right now: try again next pass (reported once)
+        if engine_state is not None:
+            state[ENGINE_STATE_KEY] = engine_state
+        new_cursor = CollectCursor(
+            sid, path, st.st_dev, st.st_ino, None if retry else size, None if retry else mtime,
+            0, None, None, state, 0,
+        )  # fmt: skip
+        self._bytes_done += st.st_size
+        totals.bytes_read += st.st_size
+        added, recorded = self._commit(events, new_cursor, problems)
+        totals.events_added += added
+        totals.problems += recorded
+
+    # -- enrichment ----------------------------------------------------------------------------
+
+    def enrich(self, event: Event) -> Event:
+        """Normalised workspace, project, git, machine and user (fields the source left unset)."""
+        changes: dict[str, Any] = {}
+        if event.workspace:
+            workspace = normalise_workspace(event.workspace)
+            if workspace != event.workspace:
+                changes["workspace"] = workspace or None
+            if workspace:
+                info = self.resolver.resolve(workspace)
+                if not event.project and info.project:
+                    changes["project"] = info.project
+                git = _merge_git(event.git, info.git)
+                if git is not event.git:
+                    changes["git"] = git
+        if not event.machine:
+            changes["machine"] = self.machine
+        if not event.user:
+            changes["user"] = self.user
+        return msgspec.structs.replace(event, **changes) if changes else event
+
+    # -- the write path ------------------------------------------------------------------------
+
+    def disk_ok(self) -> bool:
+        """True when the store's disk has at least `storage.min_free_bytes` free."""
+        try:
+            self._check_disk()
+        except DiskPressure:
+            return False
+        return True
+
+    def _check_disk(self) -> None:
+        if self.min_free <= 0:
+            return
+        try:
+            free = shutil.disk_usage(self.store.path.parent).free
+        except OSError:
+            return
+        if free < self.min_free:
+            raise DiskPressure(
+                f"only {free} bytes free on the store's disk ({self.store.path.parent}), "
+                f"below storage.min_free_bytes ({self.min_free}); collection paused until space returns"
+            )
+
+    def _commit(
+        self, events: list[Event], cursor: CollectCursor | None, problems: list[ParseProblem]
+    ) -> tuple[int, int]:
+        """Store a step atomically; returns (events added, new problems recorded)."""
+        fresh: list[ParseProblem] = []
+        for problem in problems:
+            key = (problem.source, problem.path, problem.position, problem.message[:1000])
+            if key not in self._known_problems and problem not in fresh:
+                fresh.append(problem)
+        self._check_disk()
+        try:
+            added = self.store.commit(events, cursor, fresh, search_index=False)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
+                raise DiskPressure(f"the store's disk is full ({exc}); collection paused until space returns") from exc
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskPressure(f"the store's disk is full ({exc.strerror}); collection paused") from exc
+            raise
+        for problem in fresh:
+            self._known_problems.add((problem.source, problem.path, problem.position, problem.message[:1000]))
+        for problem in fresh:
+            log.info("parse_problem", source=problem.source, path=problem.path, position=problem.position)
+        return added, len(fresh)
+
+    def _record_standalone(self, problems: list[ParseProblem]) -> int:
+        try:
+            return self._commit([], None, problems)[1]
+        except DiskPressure:
+            raise
+        except sqlite3.Error:
+            return 0
+
+
+def _racy(st: os.stat_result) -> bool:
+    return time.time_ns() - st.st_mtime_ns < RACY_NS
+
+
+def _merge_git(from_source: GitInfo | None, from_disk: GitInfo | None) -> GitInfo | None:
+    """The source's git facts win; the repository's files fill what it left out.
+
+    The commit on disk is only added when the branch agrees (a historical event recorded on
+    another branch does not get today's commit).
+    """
+    if from_disk is None:
+        return from_source
+    if from_source is None:
+        return from_disk
+    remote = from_source.remote or from_disk.remote
+    branch = from_source.branch or from_disk.branch
+    commit = from_source.commit
+    if commit is None and (from_source.branch is None or from_source.branch == from_disk.branch):
+        commit = from_disk.commit
+    if (remote, branch, commit) == (from_source.remote, from_source.branch, from_source.commit):
+        return from_source
+    return GitInfo(remote=remote, branch=branch, commit=commit)
+
+
+def _os_message(what: str, exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ELOOP:
+        reason = "symlink loop"
+    return f"{what}: {reason}"
+
+
+def newest_event_time(store: Store) -> datetime | None:  # pragma: no cover - convenience for status
+    """Timestamp of the newest stored event."""
+    from devlog_collector.store import ms_to_datetime
+
+    row = store.db.execute("SELECT max(ts) FROM events").fetchone()
+    return ms_to_datetime(row[0]) if row and row[0] is not None else None

@@ -1,0 +1,325 @@
+"""The collector's configuration: `<home>/config.yaml` in the design card's schema.
+
+No file is needed to start collecting: every key has a default, and the defaults export nothing
+(`export_default: none`). Values may reference the environment as `${VAR}` (or `${VAR:-default}`);
+that is how API keys stay out of the file. Loading reports every problem at once, each naming the
+key (`export.remotes.team.url: ...`), and never prints secrets.
+
+`devlog remote add|remove` edits the file with ruamel.yaml round-tripping (see `config_edit.py`)
+so users' comments survive.
+
+The sections are msgspec Structs rather than pydantic models: `devlog status`, `collect` and `start`
+read the config on every run, and pydantic's import and model build cost more than the whole 0.3 s
+start-up budget on a loaded laptop. msgspec stops at the first problem, so `parse_config` walks the
+data along the Struct types itself to name every bad key at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import typing
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+from devlog_collector.durations import parse_duration
+from devlog_collector.errors import UserError
+from devlog_collector.paths import config_path, home_dir
+
+__all__ = [
+    "BUILTIN_AGENTS",
+    "CollectConfig",
+    "Config",
+    "ExportConfig",
+    "GenericSourceConfig",
+    "RemoteConfig",
+    "StorageConfig",
+    "WorkspaceRules",
+    "load_config",
+    "mask_secrets",
+    "parse_config",
+]
+
+BUILTIN_AGENTS = ("claude", "copilot", "cursor", "codex", "gemini")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Model(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Config sections: immutable msgspec Structs (a fast import; `devlog status` reads the config)."""
+
+
+class GenericSourceConfig(_Model, frozen=True):
+    """A JSONL source for agents without a built-in parser: a glob plus a field mapping.
+
+    `mapping` maps event fields to dotted paths in each JSON line, e.g.
+    `{ts: time, kind: type, session_id: conversation.id, text: message, workspace: cwd, model: model,
+    input_tokens: usage.in, output_tokens: usage.out, id: uuid}`. `ts` and `session_id` are required;
+    `kind` defaults to `kind_default`; values of `kind` are translated through `kind_map` first.
+    """
+
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+    glob: str
+    mapping: dict[str, str]
+    kind_map: dict[str, str] = field(default_factory=dict)
+    kind_default: str = "response"
+
+
+class CollectConfig(_Model, frozen=True):
+    """What to collect and from where."""
+
+    enabled: bool = True
+    agents: list[str] = field(default_factory=lambda: list(BUILTIN_AGENTS))
+    roots: dict[str, list[str]] = field(default_factory=dict)
+    generic: list[GenericSourceConfig] = field(default_factory=list)
+    poll_interval: timedelta = timedelta(seconds=1)
+    max_line_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1024 * 1024
+
+
+class StorageConfig(_Model, frozen=True):
+    """Where the local store lives and how long it keeps events."""
+
+    path: str = "~/.devlog/data/"
+    events_db: str = "events.db"
+    #: Accepted for compatibility with the design card; cursors live in events_db so that events
+    #: and cursor advances commit in one transaction.
+    cursors_db: str = "cursors.db"
+    retention_days: Annotated[int, Meta(ge=1)] | None = None
+    min_free_bytes: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
+
+    def db_path(self) -> Path:
+        """Absolute path of the events database."""
+        base = self.path
+        if "DEVLOG_HOME" in os.environ and base == "~/.devlog/data/":
+            return home_dir() / "data" / self.events_db
+        return Path(base).expanduser() / self.events_db
+
+
+class WorkspaceRules(_Model, frozen=True):
+    """Glob rules over an event's workspace path; `exclude` wins over `include`."""
+
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+class RemoteConfig(_Model, frozen=True):
+    """One export destination."""
+
+    url: str
+    api_key: str | None = None
+    auto_sync: bool = False
+    sync_interval: timedelta = timedelta(seconds=30)
+    workspaces: WorkspaceRules = field(default_factory=WorkspaceRules)
+    content: Literal["full", "redacted", "metadata"] = "redacted"
+    batch_size: Annotated[int, Meta(ge=1, le=10000)] = 1000
+    batch_bytes: Annotated[int, Meta(ge=1024)] = 4 * 1024 * 1024
+    timeout: timedelta = timedelta(seconds=30)
+
+
+class ExportConfig(_Model, frozen=True):
+    """Export destinations by name."""
+
+    remotes: dict[str, RemoteConfig] = field(default_factory=dict)
+
+
+class Config(_Model, frozen=True):
+    """The whole collector configuration."""
+
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    export_default: str = "none"
+
+
+# -- validation ------------------------------------------------------------------------------------
+# msgspec stops at the first problem; a config check must name every bad key at once. So the raw data
+# is walked along the Struct types, each leaf converted on its own (collecting every problem with its
+# dotted path), durations parsed (`30s`), field rules applied, and only then converted as a whole.
+
+
+def _known_agents(value: list[str]) -> list[str]:
+    unknown = [a for a in value if a not in BUILTIN_AGENTS]
+    if unknown:
+        raise ValueError(f"unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
+    return value
+
+
+def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    unknown = [a for a in value if a not in BUILTIN_AGENTS]
+    if unknown:
+        raise ValueError(f"roots for unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
+    return value
+
+
+def _required_mapping(value: dict[str, str]) -> dict[str, str]:
+    missing = [k for k in ("ts", "session_id") if k not in value]
+    if missing:
+        raise ValueError(f"mapping must name {', '.join(missing)}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+_FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
+    (CollectConfig, "agents"): _known_agents,
+    (CollectConfig, "roots"): _known_roots,
+    (GenericSourceConfig, "mapping"): _required_mapping,
+    (RemoteConfig, "url"): _http_url,
+}
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _struct_of(typ: Any) -> type[Struct] | None:
+    return typ if isinstance(typ, type) and issubclass(typ, Struct) else None
+
+
+def _leaf_message(exc: msgspec.ValidationError) -> str:
+    message = str(exc).split(" - at `", 1)[0]
+    return message.replace("Expected `object`", "Expected a mapping").replace("Expected `array`", "Expected a list")
+
+
+def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
+    """`value` checked as `typ`; problems are appended as `dotted.path: message`."""
+    struct = _struct_of(typ)
+    if struct is not None:
+        if not isinstance(value, dict):
+            problems.append(f"{where or '(top level)'}: expected a mapping of keys, got {type(value).__name__}")
+            return value
+        fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            info = fields.get(key)
+            if info is None:
+                problems.append(f"{_join(where, key)}: unknown key")
+                continue
+            before = len(problems)
+            checked = _walk(item, info.type, _join(where, key), problems)
+            rule = _FIELD_RULES.get((struct, info.name))
+            if rule is not None and len(problems) == before:
+                try:
+                    checked = rule(checked)
+                except ValueError as exc:
+                    problems.append(f"{_join(where, key)}: {exc}")
+            out[key] = checked
+        for info in fields.values():
+            if info.required and info.encode_name not in value:
+                problems.append(f"{_join(where, info.encode_name)}: field required")
+        return out
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin is dict and _struct_of(args[1]) is not None:
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping of names, got {type(value).__name__}")
+            return value
+        return {k: _walk(v, args[1], _join(where, k), problems) for k, v in value.items()}
+    if origin is list and _struct_of(args[0]) is not None:
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected a list, got {type(value).__name__}")
+            return value
+        return [_walk(v, args[0], f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if origin is Literal and value not in args:
+        problems.append(f"{where}: must be one of {', '.join(repr(a) for a in args)}, got {value!r}")
+        return value
+    if typ is timedelta and isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            return value
+    try:
+        return msgspec.convert(value, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        problems.append(f"{where}: {_leaf_message(exc)}")
+        return value
+
+
+def _interpolate(value: Any, where: str, problems: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{where}.{k}" if where else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            problems.append(f"{where}: environment variable {name} is not set")
+            return ""
+
+        return _ENV_REF.sub(repl, value)
+    return value
+
+
+def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple[Config, list[str]]:
+    """Validate raw (already loaded) YAML data; returns the config and env-interpolation warnings."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: the top level must be a mapping of keys (collect, storage, export, ...)")
+    env_problems: list[str] = []
+    data = _interpolate(raw, "", env_problems)
+    problems: list[str] = []
+    checked = _walk(data, Config, "", problems)
+    if not problems:
+        default = checked.get("export_default", "none")
+        remotes = (checked.get("export") or {}).get("remotes") or {}
+        if default != "none" and default not in remotes:
+            names = ", ".join(sorted(remotes)) or "none configured"
+            problems.append(f"export_default: names unknown remote {default!r} (remotes: {names})")
+    if problems:
+        raise UserError(f"{source} is not valid", problems)
+    try:
+        return msgspec.convert(checked, Config, strict=False), env_problems
+    except msgspec.ValidationError as exc:  # pragma: no cover - the walk reports every problem first
+        raise UserError(f"{source} is not valid", [_leaf_message(exc)]) from None
+
+
+def load_config(path: Path | None = None) -> tuple[Config, list[str]]:
+    """Load the config file (defaults if it does not exist).
+
+    Returns the config and a list of warnings (unset environment variables); raises UserError
+    naming every invalid key.
+    """
+    path = path or config_path()
+    if not path.exists():
+        return Config(), []
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_config(raw, source=str(path))
+
+
+def mask_secret(value: str | None) -> str | None:
+    """`abcd…wxyz`-style hint of a secret (never the secret itself)."""
+    if not value:
+        return value
+    if len(value) <= 8:
+        return "****"
+    return f"{value[:4]}…{value[-4:]}"
+
+
+def mask_secrets(config: Config) -> dict[str, Any]:
+    """The effective config as plain data with API keys masked (for `devlog config show`)."""
+    data: dict[str, Any] = msgspec.to_builtins(config)
+    for remote in data["export"]["remotes"].values():
+        remote["api_key"] = mask_secret(remote.get("api_key"))
+    return data

@@ -1,0 +1,119 @@
+"""Edits of `config.yaml` that keep the user's comments, order and formatting.
+
+`devlog remote add|remove` change one part of a file the user also edits by hand, so the file is
+loaded with ruamel.yaml's round-trip mode, changed in place, and dumped back: comments, key order and
+quoting elsewhere stay as they were. The result is validated (exactly the text about to be written,
+through the same loader `devlog` uses) before anything is written, and written atomically (temp file
+in the same folder, fsync, rename) with mode 0600, so a failed or interrupted edit never leaves a
+broken or half-written config. Secrets are never written: API keys go in as `${ENV_VAR}` references.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from devlog_collector.config import Config, parse_config
+from devlog_collector.errors import UserError
+from devlog_collector.paths import ensure_private_dir
+
+__all__ = ["add_remote", "load_document", "remove_remote", "save_document"]
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def load_document(path: Path) -> CommentedMap:
+    """The config file as a round-trip document (an empty one if the file does not exist)."""
+    if not path.exists():
+        return CommentedMap()
+    try:
+        doc = _yaml().load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    if doc is None:
+        return CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise UserError(f"{path}: the top level must be a mapping of keys (collect, storage, export, ...)")
+    return doc
+
+
+def _render(doc: CommentedMap) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def save_document(path: Path, doc: CommentedMap) -> Config:
+    """Validate `doc` and write it atomically (0600); returns the validated config."""
+    text = _render(doc)
+    config, _warnings = parse_config(YAML(typ="safe").load(text), source=str(path))
+    ensure_private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+    return config
+
+
+def add_remote(path: Path, name: str, spec: dict[str, Any]) -> Config:
+    """Add remote `name` (refuses to overwrite an existing one); returns the new config."""
+    doc = load_document(path)
+    export = doc.setdefault("export", CommentedMap())
+    if not isinstance(export, dict):
+        raise UserError(f"{path}: `export` must be a mapping")
+    remotes = export.get("remotes")
+    if remotes is None:
+        remotes = export["remotes"] = CommentedMap()
+    if not isinstance(remotes, dict):
+        raise UserError(f"{path}: `export.remotes` must be a mapping")
+    if name in remotes:
+        raise UserError(f"remote {name!r} already exists in {path} (remove it first: devlog remote remove {name})")
+    remotes[name] = _commented(spec)
+    return save_document(path, doc)
+
+
+def remove_remote(path: Path, name: str) -> Config:
+    """Remove remote `name`; returns the new config."""
+    doc = load_document(path)
+    remotes = (doc.get("export") or {}).get("remotes") or {}
+    if name not in remotes:
+        raise UserError(f"no remote named {name!r} in {path}")
+    if doc.get("export_default") == name:
+        raise UserError(f"remote {name!r} is the export_default; set `export_default: none` (or another remote) first")
+    del remotes[name]
+    return save_document(path, doc)
+
+
+def _commented(value: Any) -> Any:
+    if isinstance(value, dict):
+        mapping = CommentedMap()
+        for key, item in value.items():
+            mapping[key] = _commented(item)
+        return mapping
+    if isinstance(value, list):
+        return [_commented(v) for v in value]
+    return value

@@ -1,0 +1,304 @@
+"""What of an event leaves the machine: the per-remote content policies and secret redaction.
+
+Policies (`export.remotes.<name>.content`):
+
+* `full`      the event as stored.
+* `redacted`  (default) secrets in `text` and in every string inside `attrs` are replaced by markers
+  such as `[REDACTED:github-token]` before the event is encoded for the wire; the number of masks is
+  added as `attrs.redactions`. The local store keeps the original (it never leaves the machine).
+* `metadata`  no content at all: `text` and `source` are dropped and `attrs` is pruned to scalar
+  values (numbers, booleans) and a short allow-list of non-content string keys (`METADATA_ATTR_KEYS`).
+  Ids, kinds, times, workspace, project, git, model, usage, cost, tool (name, status, duration) and
+  file (path, lines added/removed) are kept.
+
+Redaction rules come from detect-secrets (the collector's dependency): the regexes of its plugins
+that match a secret by its own format (AWS, GitHub, GitLab, Slack, Stripe, SendGrid, Twilio, npm,
+PyPI, Discord, Telegram, Azure storage, Mailchimp, Square, OpenAI, basic-auth passwords in URLs).
+Its keyword and high-entropy plugins are not used: they would mask git SHAs, UUIDs and ordinary
+base64. A small documented set of extra patterns covers formats it lacks (Anthropic and current
+OpenAI keys, GitHub fine-grained tokens, Google API keys, full JWTs, whole private-key blocks,
+`Authorization: Bearer` values, and `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` lines).
+Each rule may carry a cheap literal hint so text that cannot contain it skips the regex.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import msgspec
+
+from devlog_shared.events import Event
+
+__all__ = [
+    "METADATA_ATTR_KEYS",
+    "ContentPolicy",
+    "RedactionRule",
+    "Redactor",
+    "apply_policy",
+    "default_redactor",
+]
+
+ContentPolicy = Literal["full", "redacted", "metadata"]
+
+#: String-valued attrs kept under the `metadata` policy (numbers and booleans are always kept).
+METADATA_ATTR_KEYS: Final = frozenset(
+    {
+        "mode",
+        "stop_reason",
+        "finish_reason",
+        "request_id",
+        "message_id",
+        "provider",
+        "model_provider",
+        "language",
+        "exit_code",
+        "status",
+        "decision",
+        "decision_source",
+        "is_sidechain",
+        "version",
+        "source_format",
+        "subagent",
+        "agent_id",
+        "effort",
+        "redactions",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RedactionRule:
+    """One secret format: `label` names it in the marker; `group` is the capture to mask (0 = all)."""
+
+    label: str
+    pattern: re.Pattern[str]
+    group: int = 0
+    #: The regex only runs on text containing one of these (lower-cased when `hint_ci`).
+    hints: tuple[str, ...] = ()
+    hint_ci: bool = False
+
+
+def _detect_secrets_rules() -> list[RedactionRule]:
+    """The format-specific regexes of detect-secrets' plugins (see the module docstring)."""
+    from detect_secrets.plugins import (
+        aws,
+        azure_storage_key,
+        basic_auth,
+        discord,
+        github_token,
+        gitlab_token,
+        mailchimp,
+        npm,
+        openai,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        stripe,
+        telegram_token,
+        twilio,
+    )
+
+    # (marker label, detector, literals one of which any match must contain: a cheap pre-check)
+    plugins: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("aws-access-key", aws.AWSKeyDetector, ("A3T", "ABIA", "ACCA", "AKIA", "ASIA")),
+        ("azure-storage-key", azure_storage_key.AzureStorageKeyDetector, ("AccountKey=",)),
+        ("url-password", basic_auth.BasicAuthDetector, ("://",)),
+        ("discord-token", discord.DiscordBotTokenDetector, (".",)),
+        ("github-token", github_token.GitHubTokenDetector, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+        ("gitlab-token", gitlab_token.GitLabTokenDetector, ("gl", "GR1348941")),
+        ("mailchimp-key", mailchimp.MailchimpDetector, ("-us",)),
+        ("npm-token", npm.NpmDetector, ("_authToken",)),
+        ("openai-key", openai.OpenAIDetector, ("T3BlbkFJ",)),
+        ("pypi-token", pypi_token.PypiTokenDetector, ("pypi-",)),
+        ("sendgrid-key", sendgrid.SendGridDetector, ("SG.",)),
+        ("slack-token", slack.SlackDetector, ("xox", "hooks.slack.com")),
+        ("square-secret", square_oauth.SquareOAuthDetector, ("sq0csp-",)),
+        ("stripe-key", stripe.StripeDetector, ("k_live_",)),
+        ("telegram-token", telegram_token.TelegramBotTokenDetector, (":",)),
+        ("twilio-key", twilio.TwilioKeyDetector, ("AC", "SK")),
+    ]
+    rules = []
+    for label, detector, hints in plugins:
+        for pattern in detector.denylist:
+            group = 1 if pattern.groups >= 1 and label in ("url-password", "npm-token") else 0
+            if label == "aws-access-key" and pattern.groups >= 1:
+                rules.append(RedactionRule("aws-secret-key", pattern, 1, ("aws",), hint_ci=True))
+                continue
+            if label == "twilio-key":
+                # Bound it as a word so it cannot fire inside longer identifiers.
+                pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{pattern.pattern})(?![A-Za-z0-9])")
+            rules.append(RedactionRule(label, pattern, group, hints))
+    return rules
+
+
+_ENV_KEYWORDS = r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)"
+
+#: Formats detect-secrets does not know (or only matches partly), documented in docs/export.md.
+_EXTRA_RULES: Final = [
+    RedactionRule(
+        "private-key",
+        re.compile(
+            r"-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
+            r"[\s\S]*?(?:-----END \1-----|\Z)"
+        ),
+        hints=("PRIVATE KEY",),
+    ),
+    RedactionRule(
+        "url-password",
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]+:((?!\[REDACTED)[^\s@/]{3,})@"),
+        group=1,
+        hints=("://",),
+    ),
+    RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{20,}"), hints=("sk-ant-",)),
+    RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}"), hints=("sk-",)),
+    RedactionRule("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}"), hints=("github_pat_",)),
+    RedactionRule("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), hints=("AIza",)),
+    RedactionRule("stripe-key", re.compile(r"\b(?:sk|rk)_test_[0-9a-zA-Z]{24,}"), hints=("k_test_",)),
+    RedactionRule("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), hints=("xox",)),
+    RedactionRule(
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        hints=("eyJ",),
+    ),
+    RedactionRule(
+        "bearer-token",
+        re.compile(r"(?i)\b(?:authorization\s*[:=]\s*[\"']?\s*)?bearer\s+([A-Za-z0-9_\-.~+/]{16,}=*)"),
+        group=1,
+        hints=("bearer",),
+        hint_ci=True,
+    ),
+    RedactionRule(
+        "env-secret",
+        re.compile(
+            rf"(?im)^[ \t]*(?:export[ \t]+)?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[ \t]*=[ \t]*"
+            r"(?!\[REDACTED|\$)([\"']?)([^\s\"'#()\[\]{}]{4,})\1(?=[\s#]|$)"
+        ),
+        group=2,
+        hints=("=",),
+    ),
+    RedactionRule(
+        "password-field",
+        re.compile(
+            r"(?i)[\"']?(?:password|passwd|secret|api_?key|access_?token|client_?secret)[\"']?\s*[:=]\s*"
+            r"[\"']((?!\[REDACTED)[^\"'\s]{4,})[\"']"
+        ),
+        group=1,
+        hints=("password", "passwd", "secret", "api_key", "apikey", "access_token", "accesstoken"),
+        hint_ci=True,
+    ),
+]
+
+
+class Redactor:
+    """Masks secrets in strings; `redact()` returns the new text and how many secrets it masked."""
+
+    def __init__(self, rules: list[RedactionRule]) -> None:
+        self.rules = rules
+
+    def redact(self, text: str) -> tuple[str, int]:
+        """Replace every secret in `text` by `[REDACTED:<label>]`."""
+        count = 0
+        lowered: str | None = None
+        for rule in self.rules:
+            if rule.hints:
+                if rule.hint_ci:
+                    if lowered is None:
+                        lowered = text.lower()
+                    haystack = lowered
+                else:
+                    haystack = text
+                if not any(hint in haystack for hint in rule.hints):
+                    continue
+            text, n = self._apply(rule, text)
+            if n:
+                count += n
+                lowered = None
+        return text, count
+
+    @staticmethod
+    def _apply(rule: RedactionRule, text: str) -> tuple[str, int]:
+        marker = f"[REDACTED:{rule.label}]"
+        found = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal found
+            if rule.group == 0:
+                found += 1
+                return marker
+            start, end = match.span(rule.group)
+            if start < 0 or match.group(rule.group).startswith("[REDACTED"):
+                return match.group(0)
+            found += 1
+            base = match.start()
+            whole = match.group(0)
+            return whole[: start - base] + marker + whole[end - base :]
+
+        return rule.pattern.sub(replace, text), found
+
+    def redact_value(self, value: Any) -> tuple[Any, int]:
+        """Redact every string inside a JSON-like value (dicts, lists, strings)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            total = 0
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                out[key], n = self.redact_value(item)
+                total += n
+            return out, total
+        if isinstance(value, list):
+            total = 0
+            items = []
+            for item in value:
+                new, n = self.redact_value(item)
+                items.append(new)
+                total += n
+            return items, total
+        return value, 0
+
+
+_default: Redactor | None = None
+
+
+def default_redactor() -> Redactor:
+    """The shared rule set (detect-secrets' format rules first, then the extras)."""
+    global _default
+    if _default is None:
+        _default = Redactor([*_EXTRA_RULES[:1], *_detect_secrets_rules(), *_EXTRA_RULES[1:]])
+    return _default
+
+
+def _metadata_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, bool | int | float) or (
+            isinstance(value, str) and key in METADATA_ATTR_KEYS and len(value) <= 200
+        ):
+            kept[key] = value
+    return kept
+
+
+def apply_policy(event: Event, policy: ContentPolicy, redactor: Redactor | None = None) -> Event:
+    """The copy of `event` that may be sent to a remote with `policy`."""
+    if policy == "full":
+        return event
+    if policy == "metadata":
+        return msgspec.structs.replace(event, text=None, source=None, attrs=_metadata_attrs(event.attrs))
+    redactor = redactor or default_redactor()
+    count = 0
+    text = event.text
+    if text:
+        text, count = redactor.redact(text)
+    attrs = event.attrs
+    if attrs:
+        attrs, n = redactor.redact_value(attrs)
+        count += n
+    if count == 0:
+        return event
+    attrs = dict(attrs)
+    previous = attrs.get("redactions")
+    attrs["redactions"] = count + (previous if isinstance(previous, int) and not isinstance(previous, bool) else 0)
+    return msgspec.structs.replace(event, text=text, attrs=attrs)

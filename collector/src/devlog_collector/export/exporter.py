@@ -1,0 +1,561 @@
+"""Exporting one remote: read after its cursor, route, shape, send, and commit the outcome atomically.
+
+The store is the buffer. Each remote has a cursor over `events.seq` (`export_cursors.last_seq`: every
+event with a smaller or equal seq was confirmed by the remote or is not routed to it). One pass:
+
+1. Scan `(seq, workspace)` after the cursor in pages and keep the events the router sends to this
+   remote. Only those bodies are read and decoded, so a remote that selects 1 % of a 1M-event store
+   skips the rest cheaply, and stretches with no match just advance the cursor.
+2. Shape each event by the remote's content policy (`content.py`), encode, and cut a batch at
+   `batch_size` events or `batch_bytes` of JSON; gzip it.
+3. POST it with an `Idempotency-Key` derived from (remote, first seq, last seq, count).
+4. Only when the server answered with per-item results: in ONE transaction, dead-letter the rejected
+   items, advance the cursor and record the status. A crash before that commit resends this one
+   batch on restart; the server's idempotent ingest answers `duplicate`, so nothing is stored twice.
+
+Failures (see `client.py`): transient ones end the pass with an error for the caller's backoff; 413 and
+batch-level 400/422 split the batch in halves down to one event, which is then dead-lettered with the
+reason; 401/403/404 and other non-retryable answers pause the remote with the reason.
+
+Rules changes: the cursor row stores a hash of the remote's effective rules (url, include/exclude,
+content policy, and whether it is the default remote and what the others claim). When the hash
+changes the cursor restarts at 0, so history the new rules select becomes eligible; what the server
+already holds comes back `duplicate`. A paused remote stays paused until `devlog export` resumes it
+or its url or api key changes.
+
+One exporter per remote at a time across processes: a pass holds `flock` on `<db>.export-<remote>.lock`,
+so `devlog export` and `devlog start` never race on a cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final
+
+import httpx
+import msgspec
+
+from devlog_collector.config import Config, RemoteConfig
+from devlog_collector.errors import ExportError, RemoteUnavailable, StoreError, UserError
+from devlog_collector.export.client import (
+    Backoff,
+    BatchInvalid,
+    PayloadTooLarge,
+    RemoteClient,
+    RemotePaused,
+    user_agent,
+)
+from devlog_collector.export.content import Redactor, apply_policy, default_redactor
+from devlog_collector.export.routing import Router
+from devlog_collector.log import get_logger
+from devlog_collector.store import Store, event_from_row, now_ms
+from devlog_shared import Event
+from devlog_shared.codec import encode
+
+if TYPE_CHECKING:
+    from devlog_collector.query.pricing import Pricer
+
+__all__ = [
+    "Batch",
+    "RemoteExporter",
+    "SyncOutcome",
+    "ensure_cursor",
+    "export_with_retries",
+    "rules_hash",
+]
+
+log = get_logger("export")
+
+#: Rows of (seq, workspace) read per scan step.
+SCAN_PAGE: Final = 5000
+#: A pass commits its scan progress at least every this many rows, even when nothing matched.
+MAX_SCAN_PER_BATCH: Final = 100_000
+GZIP_LEVEL: Final = 5
+
+
+@dataclass
+class SyncOutcome:
+    """What one `sync()` pass did."""
+
+    sent: int = 0
+    created: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    caught_up: bool = False
+    paused: bool = False
+    paused_reason: str | None = None
+    busy: bool = False
+    error: ExportError | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class Batch:
+    """Encoded events ready to send: parallel lists of seq, id and JSON."""
+
+    seqs: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    size: int = 0
+    scanned_to: int = 0
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def split(self) -> tuple[Batch, Batch]:
+        mid = len(self) // 2
+        first = Batch(self.seqs[:mid], self.ids[:mid], self.blobs[:mid], sum(map(len, self.blobs[:mid])))
+        second = Batch(self.seqs[mid:], self.ids[mid:], self.blobs[mid:], sum(map(len, self.blobs[mid:])))
+        first.scanned_to = first.seqs[-1]
+        second.scanned_to = self.scanned_to
+        return first, second
+
+    def body(self) -> bytes:
+        sent_at = encode(datetime.now(UTC))
+        collector = encode({"name": "devlog", "version": user_agent().partition("/")[2]})
+        return b"".join(
+            (
+                b'{"schema_version":1,"sent_at":',
+                sent_at,
+                b',"collector":',
+                collector,
+                b',"events":[',
+                b",".join(self.blobs),
+                b"]}",
+            )
+        )
+
+    def idempotency_key(self, remote: str) -> str:
+        raw = f"{remote}\x1f{self.seqs[0]}\x1f{self.seqs[-1]}\x1f{len(self)}".encode()
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def rules_hash(config: Config, remote: str) -> str:
+    """A fingerprint of everything that decides which events, and what of them, `remote` receives."""
+    rc = config.export.remotes[remote]
+    rules: dict[str, object] = {
+        "url": rc.url,
+        "include": rc.workspaces.include,
+        "exclude": rc.workspaces.exclude,
+        "content": rc.content,
+    }
+    if config.export_default == remote:
+        rules["default"] = True
+        rules["others"] = {
+            name: [other.workspaces.include, other.workspaces.exclude]
+            for name, other in sorted(config.export.remotes.items())
+            if name != remote
+        }
+    return hashlib.sha256(msgspec.json.encode(rules, order="sorted")).hexdigest()[:32]
+
+
+def connection_fingerprint(remote: RemoteConfig) -> str:
+    """Identifies the url + api key a pause was recorded under (a change of either un-pauses)."""
+    return hashlib.sha256(f"{remote.url}\x1f{remote.api_key or ''}".encode()).hexdigest()[:32]
+
+
+def ensure_cursor(db: sqlite3.Connection, config: Config, remote: str) -> tuple[int, str]:
+    """Create or refresh the remote's cursor row (inside a transaction); returns (last_seq, status).
+
+    A changed rules hash restarts the cursor at 0 (see the module docstring).
+    """
+    digest = rules_hash(config, remote)
+    now = now_ms()
+    row = db.execute("SELECT last_seq, rules_hash, status FROM export_cursors WHERE remote = ?", (remote,)).fetchone()
+    if row is None:
+        db.execute(
+            "INSERT INTO export_cursors (remote, last_seq, rules_hash, status, updated_at) "
+            "VALUES (?, 0, ?, 'pending', ?)",
+            (remote, digest, now),
+        )
+        return 0, "pending"
+    last_seq, old_digest, status = row
+    if old_digest != digest:
+        log.info("export_rules_changed", remote=remote, restart_from=0, previous_seq=last_seq)
+        db.execute(
+            "UPDATE export_cursors SET last_seq = 0, rules_hash = ?, status = 'pending', paused_reason = NULL, "
+            "paused_fingerprint = NULL, updated_at = ? WHERE remote = ?",
+            (digest, now, remote),
+        )
+        return 0, "pending"
+    return int(last_seq), str(status)
+
+
+class RemoteExporter:
+    """Exports the store to one remote (thread-confined; see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        store: Store,
+        client: RemoteClient,
+        *,
+        redactor: Redactor | None = None,
+    ) -> None:
+        if name not in config.export.remotes:
+            raise UserError(f"no remote named {name!r} in the config")
+        self.name = name
+        self.config = config
+        self.remote = config.export.remotes[name]
+        self.store = store
+        self.client = client
+        self.router = Router(config)
+        self._redactor = redactor
+        self._pricer: Pricer | None = None
+        self.max_events = self.remote.batch_size
+        self.max_bytes = self.remote.batch_bytes
+        self._limits_checked = False
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        config: Config,
+        db_path: Path,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> RemoteExporter:
+        """Open the store and an HTTP client for `name`."""
+        if name not in config.export.remotes:
+            raise UserError(f"no remote named {name!r} in the config")
+        store = Store.open(db_path)
+        return cls(name, config, store, RemoteClient(name, config.export.remotes[name], transport=transport))
+
+    def close(self) -> None:
+        """Close the HTTP client and the store connection."""
+        self.client.close()
+        self.store.close()
+
+    # -- locking -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _remote_lock(self, wait: float) -> Iterator[bool]:
+        path = Path(f"{self.store.path}.export-{self.name}.lock")
+        handle: IO[bytes] = path.open("a+b")
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+        deadline = time.monotonic() + wait
+        locked = False
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
+            yield locked
+        finally:
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # -- the pass ------------------------------------------------------------------------------
+
+    def sync(
+        self,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        progress: Callable[[int], None] | None = None,
+        resume: bool = False,
+        lock_wait: float = 0.0,
+        max_batches: int | None = None,
+    ) -> SyncOutcome:
+        """Send what is pending until caught up, stopped, or a failure (see the module docstring).
+
+        Args:
+            should_stop: checked between batches (the batch in flight always completes).
+            progress: called with the number of events confirmed or dead-lettered per batch.
+            resume: un-pause a paused remote (what `devlog export` does).
+            lock_wait: seconds to wait for another process exporting this remote.
+            max_batches: stop after this many batches (tests, fairness).
+        """
+        outcome = SyncOutcome()
+        with self._remote_lock(lock_wait) as locked:
+            if not locked:
+                outcome.busy = True
+                return outcome
+            try:
+                self._run(outcome, should_stop, progress, resume, max_batches)
+            except sqlite3.Error as exc:
+                raise StoreError(f"export to {self.name}: the store failed: {exc}") from exc
+        return outcome
+
+    def _run(
+        self,
+        outcome: SyncOutcome,
+        should_stop: Callable[[], bool],
+        progress: Callable[[int], None] | None,
+        resume: bool,
+        max_batches: int | None,
+    ) -> None:
+        with self.store.transaction() as db:
+            cursor, status = ensure_cursor(db, self.config, self.name)
+            if status == "paused":
+                row = db.execute(
+                    "SELECT paused_reason, paused_fingerprint FROM export_cursors WHERE remote = ?", (self.name,)
+                ).fetchone()
+                if resume or row[1] != connection_fingerprint(self.remote):
+                    db.execute(
+                        "UPDATE export_cursors SET status = 'pending', paused_reason = NULL, paused_fingerprint = NULL "
+                        "WHERE remote = ?",
+                        (self.name,),
+                    )
+                    log.info("export_resumed", remote=self.name)
+                else:
+                    outcome.paused = True
+                    outcome.paused_reason = row[0]
+                    return
+        if not self.router.has_rules(self.name):
+            outcome.caught_up = True
+            return
+        self._check_limits()
+        while not should_stop():
+            if max_batches is not None and outcome.batches >= max_batches:
+                return
+            batch = self._next_batch(cursor)
+            if batch.scanned_to == cursor:
+                self._commit(cursor, [], outcome, final=True)
+                outcome.caught_up = True
+                return
+            if not batch:
+                self._commit(batch.scanned_to, [], outcome, final=False)
+                cursor = batch.scanned_to
+                continue
+            try:
+                self._deliver(batch, outcome, progress)
+            except RemotePaused as exc:
+                self._record_failure(exc, paused=True)
+                outcome.paused = True
+                outcome.paused_reason = str(exc)
+                log.warning("export_paused", remote=self.name, reason=str(exc), status_code=exc.status_code)
+                return
+            except RemoteUnavailable as exc:
+                self._record_failure(exc, paused=False)
+                outcome.error = exc
+                outcome.retry_after = exc.retry_after
+                log.info("export_failed_transient", remote=self.name, reason=str(exc), status_code=exc.status_code)
+                return
+            cursor = batch.scanned_to
+
+    def _check_limits(self) -> None:
+        """Size batches by the server's advertised limits (best effort: `whoami` may not be reachable)."""
+        if self._limits_checked:
+            return
+        self._limits_checked = True
+        try:
+            limits = self.client.whoami().limits
+        except ExportError as exc:
+            log.debug("export_whoami_skipped", remote=self.name, reason=str(exc))
+            return
+        if limits.max_events_per_batch > 0:
+            self.max_events = max(1, min(self.max_events, limits.max_events_per_batch))
+        if limits.max_body_bytes > 0:
+            # Leave room for the envelope; the JSON we bound is uncompressed, so this is conservative.
+            self.max_bytes = max(1024, min(self.max_bytes, limits.max_body_bytes - 4096))
+
+    def _next_batch(self, cursor: int) -> Batch:
+        """Up to `max_events` / `max_bytes` of routed events after `cursor`, and how far the scan got."""
+        batch = Batch(scanned_to=cursor)
+        db = self.store.db
+        scanned = 0
+        position = cursor
+        while scanned < MAX_SCAN_PER_BATCH:
+            rows = db.execute(
+                "SELECT seq, workspace FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (position, SCAN_PAGE)
+            ).fetchall()
+            if not rows:
+                return batch
+            scanned += len(rows)
+            matched = [seq for seq, workspace in rows if self.router.matches(self.name, workspace)]
+            for start in range(0, len(matched), 500):
+                chunk = matched[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                bodies = db.execute(
+                    f"SELECT seq, id, body, text FROM events WHERE seq IN ({marks}) ORDER BY seq", chunk
+                ).fetchall()
+                for seq, event_id, body, text in bodies:
+                    blob = self._encode(body, text)
+                    if batch and (len(batch) >= self.max_events or batch.size + len(blob) > self.max_bytes):
+                        return batch
+                    batch.seqs.append(seq)
+                    batch.ids.append(event_id)
+                    batch.blobs.append(blob)
+                    batch.size += len(blob) + 1
+                    batch.scanned_to = seq
+            position = rows[-1][0]
+            batch.scanned_to = position
+            if len(batch) >= self.max_events or len(rows) < SCAN_PAGE:
+                return batch
+        return batch
+
+    @property
+    def redactor(self) -> Redactor:
+        """The secret rules (built on first use: `full` and `metadata` remotes never load them)."""
+        if self._redactor is None:
+            self._redactor = default_redactor()
+        return self._redactor
+
+    def _with_cost(self, event: Event) -> Event:
+        """Price an event that has usage but no recorded cost, so servers can show spend.
+
+        The local store keeps what the agent recorded; the exported copy carries the estimate from the
+        same maintained price data `devlog stats` uses, marked `attrs.cost_estimated`.
+        """
+        usage = event.usage
+        if usage is None or event.cost_usd is not None or not event.model or usage.total == 0:
+            return event
+        if self._pricer is None:
+            from devlog_collector.query.pricing import Pricer
+
+            self._pricer = Pricer.load()
+        from devlog_collector.query.pricing import TokenSums
+
+        tokens = TokenSums(
+            usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens, usage.cache_read_tokens
+        )
+        cost = self._pricer.event_cost(event.model, event.ts, tokens)
+        if cost is None:
+            return event
+        return msgspec.structs.replace(event, cost_usd=round(cost, 10), attrs={**event.attrs, "cost_estimated": True})
+
+    def _encode(self, body: bytes, text: str | None) -> bytes:
+        event = self._with_cost(event_from_row(body, text))
+        content = self.remote.content
+        return encode(apply_policy(event, content, self.redactor if content == "redacted" else None))
+
+    def _deliver(self, batch: Batch, outcome: SyncOutcome, progress: Callable[[int], None] | None) -> None:
+        """Send `batch`, splitting on 413/400/422; commits after every confirmed part."""
+        pending = [batch]
+        while pending:
+            part = pending.pop(0)
+            try:
+                response = self.client.post_events(
+                    gzip.compress(part.body(), compresslevel=GZIP_LEVEL),
+                    gzipped=True,
+                    idempotency_key=part.idempotency_key(self.name),
+                    count=len(part),
+                )
+            except (PayloadTooLarge, BatchInvalid) as exc:
+                if len(part) > 1:
+                    first, second = part.split()
+                    pending[:0] = [first, second]
+                    log.info("export_batch_split", remote=self.name, size=len(part), status_code=exc.status_code)
+                    continue
+                letters = [(part.ids[0], part.seqs[0], str(exc)[:4096], exc.status_code)]
+                self._commit(part.scanned_to, letters, outcome, final=False)
+                outcome.dead_lettered += 1
+                if progress:
+                    progress(1)
+                continue
+            letters = []
+            for item in response.results:
+                if item.status == "rejected" and 0 <= item.index < len(part):
+                    reason = (item.reason or "rejected")[:4096]
+                    letters.append((part.ids[item.index], part.seqs[item.index], reason, 422))
+            self._commit(part.scanned_to, letters, outcome, final=False, confirmed=len(part) - len(letters))
+            outcome.batches += 1
+            outcome.created += response.created
+            outcome.duplicates += response.duplicates
+            outcome.dead_lettered += len(letters)
+            outcome.sent += len(part) - len(letters)
+            if progress:
+                progress(len(part))
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def _commit(
+        self,
+        last_seq: int,
+        letters: list[tuple[str, int, str, int | None]],
+        outcome: SyncOutcome,
+        *,
+        final: bool,
+        confirmed: int = 0,
+    ) -> None:
+        """Dead letters + cursor + status in one transaction."""
+        now = now_ms()
+        with self.store.transaction() as db:
+            if letters:
+                db.executemany(
+                    "INSERT INTO dead_letters (remote, event_id, seq, reason, status_code, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (remote, event_id) DO UPDATE SET seq = excluded.seq, "
+                    "reason = excluded.reason, status_code = excluded.status_code, created_at = excluded.created_at",
+                    [(self.name, event_id, seq, reason, code, now) for event_id, seq, reason, code in letters],
+                )
+                for event_id, _seq, reason, _code in letters:
+                    log.warning("export_event_dead_lettered", remote=self.name, event_id=event_id, reason=reason)
+            sent = confirmed + len(letters)
+            db.execute(
+                "UPDATE export_cursors SET last_seq = max(last_seq, ?), status = ?, "
+                "last_success_at = CASE WHEN ? > 0 THEN ? ELSE last_success_at END, "
+                "last_attempt_at = ?, sent_total = sent_total + ?, updated_at = ? WHERE remote = ?",
+                (last_seq, "synced" if final else "pending", sent, now, now, confirmed, now, self.name),
+            )
+
+    def _record_failure(self, exc: ExportError, *, paused: bool) -> None:
+        now = now_ms()
+        message = str(exc)[:1000]
+        with self.store.transaction() as db:
+            if paused:
+                db.execute(
+                    "UPDATE export_cursors SET status = 'paused', paused_reason = ?, paused_fingerprint = ?, "
+                    "last_error = ?, last_error_at = ?, last_attempt_at = ?, updated_at = ? WHERE remote = ?",
+                    (message, connection_fingerprint(self.remote), message, now, now, now, self.name),
+                )
+            else:
+                db.execute(
+                    "UPDATE export_cursors SET status = 'error', last_error = ?, last_error_at = ?, "
+                    "last_attempt_at = ?, updated_at = ? WHERE remote = ?",
+                    (message, now, now, now, self.name),
+                )
+
+
+def export_with_retries(
+    exporter: RemoteExporter,
+    backoff: Backoff,
+    *,
+    max_failures: int | None,
+    should_stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int], None] | None = None,
+    resume: bool = False,
+    lock_wait: float = 0.0,
+) -> SyncOutcome:
+    """Run passes until caught up, paused, stopped, or `max_failures` consecutive transient failures.
+
+    `max_failures=None` retries forever (the daemon's policy: the store is the buffer); the CLI gives up
+    after a few attempts and reports, leaving everything pending.
+    """
+    total = SyncOutcome()
+    failures = 0
+    while True:
+        outcome = exporter.sync(should_stop=should_stop, progress=progress, resume=resume, lock_wait=lock_wait)
+        resume = False
+        for name in ("sent", "created", "duplicates", "dead_lettered", "batches"):
+            setattr(total, name, getattr(total, name) + getattr(outcome, name))
+        total.caught_up, total.paused, total.busy = outcome.caught_up, outcome.paused, outcome.busy
+        total.paused_reason, total.error, total.retry_after = outcome.paused_reason, outcome.error, outcome.retry_after
+        if outcome.error is None:
+            backoff.reset()
+            failures = 0
+            if outcome.caught_up or outcome.paused or outcome.busy or should_stop():
+                return total
+            continue
+        failures += 1
+        if (max_failures is not None and failures >= max_failures) or should_stop():
+            return total
+        sleep(backoff.next_delay(outcome.retry_after))

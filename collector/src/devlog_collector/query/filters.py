@@ -1,0 +1,258 @@
+"""Command-line filters (`--workspace`, `--last`, `--agent`, ...) validated once into a SQL WHERE clause.
+
+Why one module: `query`, `stats` and `sessions` accept the same filters and must reject the same bad
+input the same way: one clear line naming the problem, exit code 2 (`UserError`). Validation looks at
+the store where the answer depends on it (is this path a workspace we have events for? is this agent
+one we know or have seen?), so a typo is reported instead of silently printing nothing.
+
+Every condition is written so that SQLite can use the store's indexes: the workspace "folder and
+everything under it" match is a range over `events_workspace_ts` rather than a LIKE, and full-text
+search goes through the FTS5 table `events_fts`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from devlog_collector.durations import parse_duration, parse_time
+from devlog_collector.errors import UserError
+from devlog_collector.store import Store
+from devlog_shared import EVENT_KINDS, KNOWN_AGENTS
+
+__all__ = [
+    "FilterArgs",
+    "Filters",
+    "build_filters",
+    "distinct_values",
+    "resolve_session",
+    "resolve_workspace",
+    "workspace_condition",
+]
+
+
+@dataclass(frozen=True)
+class FilterArgs:
+    """Filters as typed on the command line (strings, not yet validated)."""
+
+    workspace: str | None = None
+    last: str | None = None
+    since: str | None = None
+    until: str | None = None
+    agents: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    session: str | None = None
+    model: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Validated filters; `where()` turns them into SQL over the `events` table."""
+
+    workspace: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    agents: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    session: str | None = None
+    model: str | None = None
+    search: str | None = None
+
+    def where(self, table: str = "events") -> tuple[str, list[Any]]:
+        """`(sql, params)` where sql is `WHERE ...` (or an empty string when nothing is filtered)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        t = f"{table}." if table else ""
+        if self.workspace is not None:
+            sql, values = workspace_condition(self.workspace, f"{t}workspace")
+            clauses.append(sql)
+            params += values
+        if self.since_ms is not None:
+            clauses.append(f"{t}ts >= ?")
+            params.append(self.since_ms)
+        if self.until_ms is not None:
+            clauses.append(f"{t}ts < ?")
+            params.append(self.until_ms)
+        if self.agents:
+            clauses.append(f"{t}agent IN ({', '.join('?' * len(self.agents))})")
+            params += self.agents
+        if self.kinds:
+            clauses.append(f"{t}kind IN ({', '.join('?' * len(self.kinds))})")
+            params += self.kinds
+        if self.session is not None:
+            clauses.append(f"{t}session_id = ?")
+            params.append(self.session)
+        if self.model is not None:
+            clauses.append(f"{t}model = ?")
+            params.append(self.model)
+        if self.search is not None:
+            clauses.append(f"{t}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            params.append(self.search)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no filter is set (the whole store)."""
+        return self == Filters()
+
+
+def workspace_condition(workspace: str, column: str = "workspace") -> tuple[str, list[Any]]:
+    """SQL matching `workspace` and every folder below it, as index-friendly ranges."""
+    if workspace == "/":
+        return f"{column} >= '/' AND {column} < '0'", []
+    # '0' is the character after '/', so [ws + '/', ws + '0') is exactly "under ws/".
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [workspace, workspace + "/", workspace + "0"]
+
+
+def _normalise_path(text: str) -> str:
+    expanded = os.path.expanduser(text.strip())  # noqa: PTH111 - string semantics, no symlink resolution
+    return os.path.normpath(os.path.abspath(expanded))  # noqa: PTH100
+
+
+def resolve_workspace(store: Store, text: str) -> str:
+    """The normalised absolute path for `--workspace`; UserError if no stored event is in or under it."""
+    if not text.strip():
+        raise UserError("--workspace: empty path")
+    path = _normalise_path(text)
+    sql, params = workspace_condition(path)
+    if store.db.execute(f"SELECT 1 FROM events WHERE {sql} LIMIT 1", params).fetchone() is None:
+        raise UserError(f"--workspace: no events recorded in {path} or any folder under it")
+    return path
+
+
+def distinct_values(store: Store, column: str) -> list[str]:
+    """Distinct non-null values of an indexed column, read by skipping through its index.
+
+    Only for columns that lead an index (`agent`, `kind`, `session_id`, `workspace`): each step is one
+    index seek, so this costs O(distinct values), not O(events).
+    """
+    if column not in ("agent", "kind", "session_id", "workspace"):
+        raise ValueError(f"not an indexed column: {column}")
+    sql = (
+        f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM events "
+        f"UNION ALL SELECT (SELECT min({column}) FROM events WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
+        "SELECT x FROM v WHERE x IS NOT NULL"
+    )
+    return [row[0] for row in store.db.execute(sql)]
+
+
+def _check_agents(store: Store, agents: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(a.strip().lower() for a in agents))
+    unknown = [a for a in wanted if a not in KNOWN_AGENTS]
+    if unknown:
+        seen = distinct_values(store, "agent")
+        unknown = [a for a in unknown if a not in seen]
+        if unknown:
+            valid = sorted(set(KNOWN_AGENTS) | set(seen))
+            raise UserError(f"--agent: unknown agent {', '.join(unknown)} (valid: {', '.join(valid)})")
+    return wanted
+
+
+def _check_kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(k.strip().lower() for k in kinds))
+    unknown = [k for k in wanted if k not in EVENT_KINDS]
+    if unknown:
+        raise UserError(f"--kind: unknown kind {', '.join(unknown)} (valid: {', '.join(EVENT_KINDS)})")
+    return wanted
+
+
+def resolve_session(store: Store, text: str, flag: str = "--session") -> str:
+    """The full session id for an id or a unique prefix of one; UserError otherwise."""
+    value = text.strip()
+    if not value:
+        raise UserError(f"{flag}: empty session id")
+    if store.db.execute("SELECT 1 FROM events WHERE session_id = ? LIMIT 1", (value,)).fetchone():
+        return value
+    rows = store.db.execute(
+        "SELECT DISTINCT session_id FROM events WHERE session_id > ? AND session_id < ? ORDER BY session_id LIMIT 6",
+        (value, value + "\U0010ffff"),
+    ).fetchall()
+    if not rows:
+        raise UserError(f"{flag}: no session with id or id prefix {value!r}")
+    if len(rows) > 1:
+        shown = ", ".join(r[0] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise UserError(f"{flag}: {value!r} matches several sessions ({shown}); give more of the id")
+    return str(rows[0][0])
+
+
+def _check_model(store: Store, model: str) -> str:
+    value = model.strip()
+    if store.db.execute("SELECT 1 FROM events WHERE model = ? LIMIT 1", (value,)).fetchone():
+        return value
+    known = [r[0] for r in store.db.execute("SELECT DISTINCT model FROM events WHERE model IS NOT NULL LIMIT 50")]
+    shown = ", ".join(sorted(known)) or "none recorded"
+    raise UserError(f"--model: no events with model {value!r} (models in the store: {shown})")
+
+
+def _check_search(store: Store, text: str) -> str:
+    if not text.strip():
+        raise UserError("--search: empty search text")
+    store.update_search_index()  # the index is filled behind the events (docs/collector.md)
+    try:
+        store.db.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT 1", (text,)).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise UserError(
+            f"--search: not a valid full-text query {text!r} ({exc}); put phrases and words with punctuation "
+            "in double quotes, e.g. --search '\"foo-bar\"' (syntax: https://www.sqlite.org/fts5.html#full_text_query_syntax)"
+        ) from None
+    return text
+
+
+def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int | None, int | None]:
+    if args.last is not None and (args.since is not None or args.until is not None):
+        raise UserError("use either --last or --since/--until, not both")
+    if args.last is not None:
+        try:
+            span = parse_duration(args.last)
+        except ValueError as exc:
+            raise UserError(f"--last: {exc}") from None
+        if span <= timedelta(0):
+            raise UserError(f"--last: must be a positive duration, got {args.last!r}")
+        return int((now - span).timestamp() * 1000), None
+    since = until = None
+    if args.since is not None:
+        try:
+            since = int(parse_time(args.since, tz).timestamp() * 1000)
+        except ValueError as exc:
+            raise UserError(f"--since: {exc}") from None
+    if args.until is not None:
+        try:
+            end = parse_time(args.until, tz)
+        except ValueError as exc:
+            raise UserError(f"--until: {exc}") from None
+        if len(args.until.strip()) == 10:  # a bare date is inclusive: up to the end of that day
+            local = end.astimezone(tz) if tz is not None else end.astimezone()
+            end = (local + timedelta(days=1)).astimezone(UTC)
+        until = int(end.timestamp() * 1000)
+    if since is not None and until is not None and since >= until:
+        raise UserError(f"--since {args.since} is not before --until {args.until}")
+    return since, until
+
+
+def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, now: datetime | None = None) -> Filters:
+    """Validate command-line filters against the store.
+
+    Args:
+        store: The open store (read-only is fine).
+        args: The raw flag values.
+        tz: Zone for dates without an offset in --since/--until (default: the local zone).
+        now: The reference time for --last (default: the current time).
+
+    Raises:
+        UserError: naming the first bad filter (exit code 2 at the CLI).
+    """
+    since_ms, until_ms = _time_range(args, tz, now or datetime.now(UTC))
+    return Filters(
+        workspace=resolve_workspace(store, args.workspace) if args.workspace is not None else None,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        agents=_check_agents(store, args.agents) if args.agents else (),
+        kinds=_check_kinds(args.kinds) if args.kinds else (),
+        session=resolve_session(store, args.session) if args.session is not None else None,
+        model=_check_model(store, args.model) if args.model is not None else None,
+        search=_check_search(store, args.search) if args.search is not None else None,
+    )

@@ -1,0 +1,280 @@
+"""Output formats of the query commands: aligned tables for people, json/jsonl/csv for pipes.
+
+Tables fit the terminal: one line per row, long text cut with an ellipsis, least important columns
+dropped when even that is not enough (piped tables are not cut unless COLUMNS is set). They are laid
+out here rather than with rich because rich needs about a second for a year of daily rows, more than
+the whole stats computation. The machine formats carry every field: json/jsonl are full schema-v1
+events, csv flattens them (nested objects become dotted columns, `attrs` a JSON string). Data goes to
+stdout only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+from typing import Any, TextIO
+
+from devlog_collector.query.sessions import SessionSummary
+from devlog_collector.query.stats import StatsReport, Totals
+from devlog_collector.query.table import Column, format_table, terminal_width
+from devlog_shared import Event, encode_event, to_builtins
+
+__all__ = [
+    "EVENT_CSV_COLUMNS",
+    "event_row",
+    "render_conversation",
+    "write_events",
+    "write_rows",
+    "write_sessions",
+    "write_stats",
+]
+
+EVENT_CSV_COLUMNS = (
+    "id", "schema_version", "ts", "agent", "kind", "session_id", "agent_version", "parent_id", "workspace",
+    "project", "git.remote", "git.branch", "git.commit", "machine", "user", "model", "usage.input_tokens",
+    "usage.output_tokens", "usage.cache_creation_tokens", "usage.cache_read_tokens", "usage.reasoning_tokens",
+    "cost_usd", "tool.name", "tool.call_id", "tool.status", "tool.duration_ms", "file.path", "file.lines_added",
+    "file.lines_removed", "text", "source.path", "source.key", "attrs",
+)  # fmt: skip
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """One event flattened for csv (every field of the schema, nested objects as dotted keys)."""
+    data = to_builtins(event)
+    row: dict[str, Any] = {}
+    for column in EVENT_CSV_COLUMNS:
+        if column == "attrs":
+            row[column] = json.dumps(event.attrs, sort_keys=True) if event.attrs else ""
+            continue
+        head, _, tail = column.partition(".")
+        value = data.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, dict) else None
+        if column == "schema_version" and value is None:
+            value = event.schema_version
+        row[column] = "" if value is None else value
+    return row
+
+
+def _one_line(text: str | None, limit: int = 400) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _home_short(path: str | None) -> str:
+    import os
+
+    if not path:
+        return ""
+    home = os.path.expanduser("~")  # noqa: PTH111
+    return "~" + path[len(home) :] if home not in ("", "/") and (path == home or path.startswith(home + "/")) else path
+
+
+def _local(ts: datetime, tz: tzinfo | None) -> str:
+    return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _event_summary(event: Event) -> str:
+    parts = []
+    if event.tool is not None:
+        parts.append(f"[{event.tool.name}]")
+    if event.file is not None:
+        parts.append(_home_short(event.file.path))
+    text = _one_line(event.text)
+    if text:
+        parts.append(text)
+    return " ".join(parts)
+
+
+def write_events(events: Sequence[Event], fmt: str, out: TextIO, *, tz: tzinfo | None = None) -> None:
+    """Write events as `table`, `json`, `jsonl` or `csv`."""
+    if fmt == "jsonl":
+        for event in events:
+            out.write(encode_event(event).decode() + "\n")
+    elif fmt == "json":
+        out.write(json.dumps([to_builtins(e) for e in events], indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(EVENT_CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for event in events:
+            writer.writerow(event_row(event))
+    else:
+        columns = [
+            Column("time"), Column("agent", drop_order=3), Column("kind"),
+            Column("workspace", flexible=True, min_width=10, drop_order=1),
+            Column("model", flexible=True, drop_order=2),
+            Column("tokens", right=True, drop_order=4), Column("text", flexible=True, min_width=20),
+        ]  # fmt: skip
+        rows = []
+        for e in events:
+            tokens = e.usage.total if e.usage else 0
+            rows.append([
+                _local(e.ts, tz), e.agent, e.kind, _home_short(e.workspace), e.model or "",
+                f"{tokens:,}" if tokens else "", _event_summary(e),
+            ])  # fmt: skip
+        out.write(format_table(columns, rows, width=terminal_width(out)))
+
+
+def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, out: TextIO) -> None:
+    """Write generic result rows (used by `devlog sql`) as table, json, jsonl or csv."""
+    if fmt in ("json", "jsonl"):
+        records = [dict(zip(columns, (_plain(v) for v in row), strict=False)) for row in rows]
+        if fmt == "json":
+            out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        else:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else _plain(v) for v in row])
+    else:
+        cols = [Column(c, flexible=True, min_width=8) for c in columns]
+        cells = [["" if v is None else _one_line(str(_plain(v)), 200) for v in row] for row in rows]
+        out.write(format_table(cols, cells, width=terminal_width(out)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return value.hex()
+    return value
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
+    """Write a stats report as a table (with a total line and unpriced models) or json."""
+    if fmt == "json":
+        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+        return
+    if not report.groups:
+        out.write("no events match\n")
+        return
+    first = {"day": "date", "week": "week of", "month": "month"}.get(report.by, report.by)
+    columns = [
+        Column(first, flexible=True, min_width=10), Column("sessions", right=True, drop_order=2),
+        Column("prompts", right=True, drop_order=4), Column("tool calls", right=True, drop_order=3),
+        Column("edits", right=True, drop_order=1), Column("input", right=True, drop_order=5),
+        Column("output", right=True, drop_order=6), Column("cache write", right=True, drop_order=7),
+        Column("cache read", right=True, drop_order=8), Column("total tokens", right=True),
+        Column("cost", right=True),
+    ]  # fmt: skip
+
+    def cells(g: Totals, key: str) -> list[str]:
+        return [
+            key, f"{len(g.sessions):,}", f"{g.kinds['prompt']:,}", f"{g.kinds['tool_call']:,}",
+            f"{g.kinds['file_edit']:,}", _tokens(g.input_tokens), _tokens(g.output_tokens),
+            _tokens(g.cache_creation_tokens), _tokens(g.cache_read_tokens), _tokens(g.total_tokens),
+            _usd(g.cost_usd) + ("*" if g.unpriced_tokens else ""),
+        ]  # fmt: skip
+
+    rows = [cells(g, _home_short(g.key) if report.by == "workspace" else g.key) for g in report.groups]
+    out.write(format_table(columns, rows, width=terminal_width(out), footer=cells(report.total, "total")))
+    if report.unpriced_models:
+        names = ", ".join(f"{m} ({n:,} tokens)" for m, n in sorted(report.unpriced_models.items()))
+        out.write(f"* not priced (unknown to genai-prices, counted as $0): {names}\n")
+
+
+def _tokens(n: int) -> str:
+    """Compact token counts: 950, 12.3K, 4.56M, 20.1B."""
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
+        if n >= size:
+            value = n / size
+            return f"{value:.3g}{suffix}" if value < 1000 else f"{value:,.0f}{suffix}"
+    return str(n)
+
+
+def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *, tz: tzinfo | None = None) -> None:
+    """Write session summaries as table, json or csv."""
+    if fmt == "json":
+        out.write(json.dumps([s.to_json() for s in sessions], indent=2) + "\n")
+        return
+    if fmt == "csv":
+        records = [s.to_json() for s in sessions]
+        fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return
+    if not sessions:
+        out.write("no sessions match\n")
+        return
+    columns = [
+        Column("session", flexible=True, min_width=12), Column("agent", drop_order=2),
+        Column("workspace", flexible=True, min_width=10, drop_order=1), Column("start"),
+        Column("duration", right=True, drop_order=3), Column("prompts", right=True, drop_order=4),
+        Column("tokens", right=True), Column("cost", right=True),
+    ]  # fmt: skip
+    rows = []
+    for s in sessions:
+        minutes, seconds = divmod(int(s.duration_s), 60)
+        hours, minutes = divmod(minutes, 60)
+        duration = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+        rows.append([
+            s.session_id, s.agent, _home_short(s.workspace), _local(s.start, tz)[:16], duration, f"{s.prompts:,}",
+            _tokens(s.total_tokens), _usd(s.cost_usd) + ("*" if s.unpriced_models else ""),
+        ])  # fmt: skip
+    out.write(format_table(columns, rows, width=terminal_width(out)))
+    unpriced = sorted({m for s in sessions for m in s.unpriced_models})
+    if unpriced:
+        out.write(f"* not priced (unknown to genai-prices, counted as $0): {', '.join(unpriced)}\n")
+
+
+_HEADINGS = {
+    "session_start": "session started",
+    "prompt": "USER",
+    "response": "ASSISTANT",
+    "tool_call": "TOOL CALL",
+    "tool_result": "TOOL RESULT",
+    "file_edit": "FILE EDIT",
+    "command": "COMMAND",
+    "error": "ERROR",
+}
+
+
+def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, width: int = 100) -> str:
+    """A session as readable plain text: prompts, responses, tool calls and results, edits, in order."""
+    if not events:
+        return ""
+    first = events[0]
+    lines = [
+        f"session {first.session_id} · {first.agent} · {_home_short(first.workspace) or '(no workspace)'}",
+        f"{_local(first.ts, tz)} → {_local(events[-1].ts, tz)} · {len(events)} events",
+        "",
+    ]
+    for e in events:
+        head = f"── {_HEADINGS.get(e.kind, e.kind.upper())} · {_local(e.ts, tz)}"
+        if e.model:
+            head += f" · {e.model}"
+        if e.tool is not None:
+            head += f" · {e.tool.name}" + (f" ({e.tool.status})" if e.tool.status else "")
+        if e.usage is not None and e.usage.total:
+            head += f" · {e.usage.total:,} tokens"
+        lines.append(head + " " + "─" * max(0, width - len(head) - 1))
+        if e.file is not None:
+            change = ""
+            if e.file.lines_added is not None or e.file.lines_removed is not None:
+                change = f" (+{e.file.lines_added or 0} −{e.file.lines_removed or 0})"
+            lines.append(f"{_home_short(e.file.path)}{change}")
+        if e.text:
+            lines.append(e.text.rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def rows_to_csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text of rows (convenience for tests and callers without a stream)."""
+    buffer = io.StringIO()
+    write_rows(columns, rows, "csv", buffer)
+    return buffer.getvalue()

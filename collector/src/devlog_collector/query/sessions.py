@@ -1,0 +1,144 @@
+"""`devlog sessions` (one line per agent session) and `devlog show` (one session as a conversation).
+
+A session's cost follows the same rule as `devlog stats`: an event's recorded `cost_usd` wins,
+otherwise its tokens are priced with genai-prices; the models that could not be priced are named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from devlog_collector.query.filters import Filters
+from devlog_collector.query.pricing import Pricer, TokenSums, band_case
+from devlog_collector.store import Store, event_from_row
+from devlog_shared import Event
+
+__all__ = ["SessionSummary", "list_sessions", "session_events"]
+
+
+@dataclass
+class SessionSummary:
+    """One agent session, summarised."""
+
+    session_id: str
+    agent: str
+    workspace: str | None
+    project: str | None
+    start: datetime
+    end: datetime
+    events: int = 0
+    prompts: int = 0
+    tool_calls: int = 0
+    file_edits: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    models: set[str] = field(default_factory=set)
+    unpriced_models: set[str] = field(default_factory=set)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from the first to the last event."""
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def total_tokens(self) -> int:
+        """Input + output + cache creation + cache read."""
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for json/csv output."""
+        return {
+            "session_id": self.session_id,
+            "agent": self.agent,
+            "workspace": self.workspace,
+            "project": self.project,
+            "start": self.start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "end": self.end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "duration_s": round(self.duration_s, 3),
+            "events": self.events,
+            "prompts": self.prompts,
+            "tool_calls": self.tool_calls,
+            "file_edits": self.file_edits,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "models": ";".join(sorted(self.models)),
+            "unpriced_models": ";".join(sorted(self.unpriced_models)),
+        }
+
+
+def _ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def list_sessions(
+    store: Store, filters: Filters, *, limit: int | None = 50, pricer: Pricer | None = None
+) -> list[SessionSummary]:
+    """The most recently active `limit` sessions with events matching `filters`, oldest first."""
+    own_pricer = pricer is None
+    pricer = pricer or Pricer.load()
+    where, params = filters.where()
+    sql = (
+        "SELECT session_id, min(agent), min(workspace), min(project), min(ts), max(ts), count(*), "
+        "sum(kind = 'prompt'), sum(kind = 'tool_call'), sum(kind = 'file_edit') "
+        f"FROM events {where} GROUP BY session_id ORDER BY max(ts) DESC"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+    rows = store.db.execute(sql, [*params, limit] if limit is not None else params).fetchall()
+    sessions = {
+        r[0]: SessionSummary(r[0], r[1], r[2], r[3], _ms(r[4]), _ms(r[5]), r[6], r[7], r[8], r[9]) for r in rows
+    }
+    if not sessions:
+        return []
+    band = band_case(pricer.bands, "(input_tokens + cache_creation_tokens + cache_read_tokens)")
+    ids = list(sessions)
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        usage_where = (where + " AND " if where else "WHERE ") + f"session_id IN ({', '.join('?' * len(chunk))})"
+        usage_sql = (
+            f"SELECT session_id, model, {band}, cost_usd IS NOT NULL, (ts / 86400000) * 86400000, "
+            "sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0), sum(input_tokens), "
+            "sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens), sum(reasoning_tokens), "
+            f"coalesce(sum(cost_usd), 0) FROM events {usage_where} GROUP BY 1, 2, 3, 4, 5"
+        )
+        for sid, model, b, has_cost, day_ms, requests, inp, out, cc, cr, reasoning, cost_sum in store.db.execute(
+            usage_sql, [*params, *chunk]
+        ):
+            s = sessions[sid]
+            s.input_tokens += inp
+            s.output_tokens += out
+            s.cache_creation_tokens += cc
+            s.cache_read_tokens += cr
+            s.reasoning_tokens += reasoning
+            if model and inp + out + cc + cr:
+                s.models.add(model)
+            if has_cost:
+                s.cost_usd += cost_sum
+            elif inp + out + cc + cr:
+                cost = pricer.cost(model, b, _ms(day_ms), TokenSums(inp, out, cc, cr, requests))
+                if cost is None:
+                    s.unpriced_models.add(model or "(no model)")
+                else:
+                    s.cost_usd += cost
+    if own_pricer:
+        pricer.save()
+    return sorted(sessions.values(), key=lambda s: (s.end, s.session_id))
+
+
+def session_events(store: Store, session_id: str) -> list[Event]:
+    """Every event of one session in the order it happened."""
+    rows = store.db.execute(
+        "SELECT body, text FROM events WHERE session_id = ? ORDER BY ts, seq", (session_id,)
+    ).fetchall()
+    return [event_from_row(body, text) for body, text in rows]

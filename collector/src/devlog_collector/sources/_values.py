@@ -1,0 +1,143 @@
+"""Tolerant readers for the loosely typed values agents write (Copilot, Cursor, Gemini sources).
+
+Agent formats drift: a field that was a string becomes `{value, uris}`, an array, or disappears; a
+timestamp is epoch milliseconds in one build and ISO-8601 in the next. The original devlog failed
+whole files on such drift and turned unparsable timestamps into "now". These helpers never raise,
+return `None`/`""` for what they cannot use, and leave the decision about fallbacks to the caller
+(which marks `attrs.ts_inferred` instead of inventing a time).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "JsonDocument",
+    "as_dict",
+    "as_int",
+    "as_list",
+    "as_str",
+    "clip",
+    "file_mtime",
+    "load_json_bytes",
+    "parse_ts",
+    "text_of",
+]
+
+#: Epoch numbers above this are milliseconds, below it seconds (1e11 s is in the year 5138).
+_MS_THRESHOLD = 100_000_000_000
+#: Tool input/output copied into `text` is clipped to this many characters.
+MAX_TOOL_TEXT = 16_384
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a dict, else an empty dict."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    """`value` if it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def as_int(value: Any) -> int:
+    """A non-negative int from a number (or numeric string); 0 for anything else."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        return max(int(value), 0)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return 0
+
+
+def text_of(value: Any) -> str:
+    """Text from a value that may be a string, `{value}`/`{text}`/`{content}`, or a list of those.
+
+    Lists are joined with newlines, skipping parts that hold no text (`value: []`, null, numbers),
+    which is what VS Code's thinking parts and Gemini's Part lists need.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("value", "text", "content"):
+            if key in value:
+                return text_of(value[key])
+        return ""
+    if isinstance(value, list):
+        parts = [text_of(item) for item in value]
+        return "\n".join(p for p in parts if p)
+    return ""
+
+
+def clip(text: str, limit: int = MAX_TOOL_TEXT) -> str:
+    """`text` cut to `limit` characters, with a marker when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {len(text) - limit} characters clipped by devlog]"
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """A UTC datetime from epoch seconds/milliseconds or an ISO-8601 string; None if unusable.
+
+    Naive ISO strings are taken as UTC (the agents handled here write UTC). Numbers are
+    milliseconds when large enough to be, else seconds.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.isdigit():
+            return parse_ts(int(text))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if isinstance(value, int | float):
+        if value != value or value <= 0:
+            return None
+        seconds = value / 1000 if value >= _MS_THRESHOLD else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def file_mtime(path: Path) -> datetime | None:
+    """The file's modification time in UTC, or None if it cannot be read."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    except OSError:
+        return None
+
+
+JsonDocument = tuple[Any, str | None]
+
+
+def load_json_bytes(data: bytes) -> JsonDocument:
+    """Decode one JSON document: `(value, None)`, or `(None, reason)` when it is not valid JSON."""
+    try:
+        return msgspec.json.decode(data), None
+    except msgspec.DecodeError as exc:
+        # msgspec rejects a few things JSON.parse accepts (e.g. lone surrogates); retry with the
+        # standard library before calling the document broken.
+        try:
+            return json.loads(data.decode("utf-8", "surrogatepass")), None
+        except (ValueError, UnicodeDecodeError):
+            return None, str(exc)

@@ -1,0 +1,108 @@
+"""The interface every agent source implements, and what the collect engine gives it.
+
+A source knows one agent's on-disk format and nothing about cursors, transactions or watching: the
+engine (`devlog_collector.collect`) discovers files through the source, reads them incrementally and
+commits what the source parsed together with the file's cursor.
+
+Three read modes, chosen per file by the source (never by sniffing content):
+
+* `append`   — JSONL written by appending (Claude Code, Codex, Gemini .jsonl). The engine hands the
+  source only complete lines (bytes up to the last `\\n`) from the cursor's offset on, with their
+  1-based line numbers, and persists `state` (a JSON-able dict the source may use to carry context
+  across reads, e.g. Codex's previous cumulative token totals) with the offset.
+* `document` — a whole file rewritten in place (Copilot .json/.jsonl op-logs, Gemini legacy .json).
+  The engine calls `parse_document` when size/mtime changed; ids make re-emission harmless.
+* `sqlite`   — a database owned by the agent (Cursor `state.vscdb`). Same as `document`, but the
+  source opens the file read-only itself.
+
+Parsers never raise on bad input: they yield `Problem`s (counted and shown by `devlog status`) and
+carry on. Events they yield carry the raw workspace path the agent recorded; the engine normalises
+it and adds project, git, machine and user (`workspace.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from devlog_shared import Event
+
+__all__ = ["Problem", "ReadMode", "Source", "SourceFile", "vscode_user_dirs"]
+
+ReadMode = Literal["append", "document", "sqlite"]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file a source reads, and how."""
+
+    path: Path
+    mode: ReadMode
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record the source could not use: `position` is e.g. "line 12" or "key bubbleId:..."."""
+
+    position: str
+    message: str
+
+
+class Source(ABC):
+    """Base class of agent sources; subclasses set `name` and implement discovery and parsing."""
+
+    #: The agent name written into events and used in config (`collect.roots.<name>`).
+    name: ClassVar[str]
+    #: The agent's own environment variable that relocates its home folder, if any.
+    env_var: ClassVar[str | None] = None
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = [Path(r).expanduser() for r in roots]
+
+    # -- where ---------------------------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def default_roots(cls) -> list[Path]:
+        """The agent's standard home folder(s) on this OS (honouring `env_var`)."""
+
+    @abstractmethod
+    def discover(self) -> Iterator[SourceFile]:
+        """Every file under `self.roots` this source reads (missing roots yield nothing)."""
+
+    def watch_paths(self) -> list[Path]:
+        """Folders to watch for changes (existing roots by default)."""
+        return [r for r in self.roots if r.exists()]
+
+    # -- how -----------------------------------------------------------------------------------
+
+    def parse_lines(
+        self, file: SourceFile, lines: Iterable[tuple[int, bytes]], state: dict[str, Any]
+    ) -> Iterator[Event | Problem]:
+        """Parse complete lines of an append-mode file (each without its newline).
+
+        `state` is the dict persisted with the cursor; mutate it to carry context to the next read.
+        It starts empty for a new (or re-read from 0) file.
+        """
+        raise NotImplementedError(f"{self.name} has no append-mode files")
+
+    def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        """Parse a whole document (document/sqlite mode)."""
+        raise NotImplementedError(f"{self.name} has no document-mode files")
+
+
+def vscode_user_dirs(product_names: Iterable[str]) -> list[Path]:
+    """VS Code-style `User` folders for the given products on this OS (existing or not)."""
+    home = Path.home()
+    if sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", home / "AppData" / "Roaming"))
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [base / product / "User" for product in product_names]

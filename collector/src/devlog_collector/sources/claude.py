@@ -1,0 +1,804 @@
+"""Claude Code transcripts (`<config dir>/projects/**/*.jsonl`, sub-agent files included).
+
+Claude Code appends one JSON object per line: user prompts, one line per assistant content block
+(thinking, text, each tool_use), tool results, system notices and bookkeeping records (summary,
+file-history-snapshot, queue-operation, progress, ...). Files are tailed in append mode.
+
+Events and their ids (deterministic, so re-reads, resumed sessions that replay the same lines and
+copies of a file in another folder all collapse):
+
+* `prompt`      a user line with real typed text (not `isMeta` injected context, not a compact
+                summary, not a tool_result carrier): id from the line `uuid`.
+* `response`    each assistant `text` block: id from `uuid` + block index.
+* `tool_call`   each `tool_use` block: id from the tool_use id (`toolu_...`), which the matching
+                `tool_result` also names, so results link to calls with no lookup.
+* `command`     additionally for `Bash` tool_use blocks (text = the command line), child of the call.
+* `tool_result` each `tool_result` block: status from `is_error`, output capped at 64 KiB.
+* `file_edit`   from the structured result of Edit/MultiEdit/Write/NotebookEdit (`toolUseResult`):
+                the path and the +/- lines of `structuredPatch` (for a created file, its lines).
+                Emitted on the result, so failed edits are not counted as edits.
+* `error`       API error lines (`isApiErrorMessage`, `system`/`api_error`).
+* `session_start` once per session (id from the session id), from the first dated line of a file.
+
+Token usage — the key pitfall (formats reference §2.6). Every line of one streamed response repeats
+the response's `usage`, older builds wrote a placeholder `output_tokens` on most of them, and the
+same response reappears in resumed sessions, sub-agent files, `agent_progress` records and `/btw`
+side-question logs (which replay parent messages under a new `requestId`). So usage never rides on
+the content events: usage yields a `response` event whose id is derived from the response's *usage
+key* only (`attrs.usage_record` marks it; it has no text). Every copy of a response therefore maps to
+one id and the store keeps the copy with the largest token total. Within one read the parser already
+keeps only the largest copy per key, so a streamed response costs the store one row, not one per line.
+
+The usage key is the one that makes devlog's daily totals equal ccusage's (v20) on real logs:
+
+* `message.id` alone when the line has a `requestId`. Anthropic message ids are unique per response;
+  keying on the id alone is what lets a `/btw` replay (same message id, new request id) collapse
+  into the parent's copy, which ccusage achieves with a special sidechain rule. (ccusage would count
+  two non-sidechain lines with one message id and two request ids twice; Claude Code does not write
+  those.)
+* `message.id` + `sessionId` + timestamp when `requestId` is missing (gateways), ccusage's rule.
+* the line `uuid` (else a hash of the line) when there is no message id: never merged with others.
+
+Like ccusage, usage lines with a non-semver `version`, an empty id or model, a missing timestamp or
+non-integer token counts are not counted (each is reported as a Problem). The `<synthetic>` model of
+locally generated messages is not a model: such usage (always zero in practice) has `model` unset.
+Fast mode (`usage.speed == "fast"`) keeps the plain model name (so prices resolve) and sets
+`attrs.speed = "fast"`; ccusage reports the model as `<model>-fast`; token totals are the same.
+
+The workspace is the line's `cwd` (the folder name under `projects/` is a lossy encoding and is never
+decoded); the git branch is `gitBranch`; `agent_version` is `version`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import msgspec
+
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, event_id
+
+__all__ = [
+    "EDIT_TOOLS",
+    "MESSAGE_TEXT_LIMIT",
+    "SHELL_TOOLS",
+    "TOOL_TEXT_LIMIT",
+    "ClaudeCodeSource",
+    "cap_text",
+    "parse_iso",
+]
+
+AGENT: Final = "claude"
+#: Tool output and tool input copied into `text` are capped at this many characters.
+TOOL_TEXT_LIMIT: Final = 64 * 1024
+#: Prompts and responses are capped at this many characters (pasted files, huge answers).
+MESSAGE_TEXT_LIMIT: Final = 1024 * 1024
+EDIT_TOOLS: Final = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+SHELL_TOOLS: Final = frozenset({"Bash"})
+SYNTHETIC_MODEL: Final = "<synthetic>"
+#: Tool-use ids remembered per file to name the tool on its result (oldest dropped beyond this).
+MAX_PENDING_TOOLS: Final = 256
+#: Input keys copied (when short scalars) into a tool call's `attrs.input` summary.
+_INPUT_SUMMARY_KEYS: Final = (
+    "file_path",
+    "notebook_path",
+    "path",
+    "pattern",
+    "glob",
+    "command",
+    "description",
+    "url",
+    "query",
+    "subagent_type",
+    "skill",
+    "replace_all",
+    "offset",
+    "limit",
+)
+_SUMMARY_VALUE_LIMIT: Final = 300
+_LOCAL_OUTPUT_PREFIXES: Final = ("<local-command-stdout>", "<local-command-stderr>")
+_TOKEN_FIELDS: Final = (
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cache_creation_input_tokens", "cache_creation_tokens"),
+    ("cache_read_input_tokens", "cache_read_tokens"),
+)
+
+_decode = msgspec.json.Decoder().decode
+
+
+def parse_iso(value: Any) -> datetime | None:
+    """A UTC datetime from an ISO-8601 string (`...Z` or with an offset; naive means UTC)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+
+
+def cap_text(text: str, limit: int, attrs: dict[str, Any]) -> str:
+    """`text` cut to `limit` characters; records `truncated` and the original length in `attrs`."""
+    if len(text) <= limit:
+        return text
+    attrs["truncated"] = True
+    attrs["text_length"] = len(text)
+    return text[:limit]
+
+
+def _is_semver_prefix(value: str) -> bool:
+    """`MAJOR.MINOR.PATCH...` the way ccusage checks Claude Code's `version`."""
+    major, _, rest = value.partition(".")
+    minor, _, patch = rest.partition(".")
+    return major.isdigit() and minor.isdigit() and patch[:1].isdigit()
+
+
+def _token(value: Any) -> int | None:
+    """A token count: a non-negative int (not bool); None when the value is not one."""
+    if type(value) is int and value >= 0:
+        return value
+    return None
+
+
+def _block_text(content: Any) -> str:
+    """Text of a tool_result `content`: a string, or the text of its blocks (images noted)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, dict):
+            kind = block.get("type")
+            if kind == "text" and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            elif kind == "image":
+                parts.append("[image]")
+        elif isinstance(block, str):
+            parts.append(block)
+    return "\n".join(parts)
+
+
+def _summarise_input(tool_input: Any) -> dict[str, Any]:
+    """The short, telling fields of a tool input (paths, patterns, command), for `attrs.input`."""
+    if not isinstance(tool_input, dict):
+        return {}
+    summary: dict[str, Any] = {}
+    for key in _INPUT_SUMMARY_KEYS:
+        value = tool_input.get(key)
+        if isinstance(value, str):
+            summary[key] = value if len(value) <= _SUMMARY_VALUE_LIMIT else value[:_SUMMARY_VALUE_LIMIT] + "..."
+        elif isinstance(value, bool | int | float):
+            summary[key] = value
+    return summary
+
+
+def _patch_counts(patch: Any) -> tuple[int, int] | None:
+    """(+lines, -lines) of a `structuredPatch` hunk list; None when it is not one."""
+    if not isinstance(patch, list):
+        return None
+    added = removed = 0
+    for hunk in patch:
+        lines = hunk.get("lines") if isinstance(hunk, dict) else None
+        if not isinstance(lines, list):
+            continue
+        for line in lines:
+            if isinstance(line, str) and line:
+                first = line[0]
+                if first == "+":
+                    added += 1
+                elif first == "-":
+                    removed += 1
+    return added, removed
+
+
+def _line_count(text: str) -> int:
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+class ClaudeCodeSource(Source):
+    """Claude Code session transcripts (main sessions and sub-agents)."""
+
+    name: ClassVar[str] = "claude"
+    env_var: ClassVar[str | None] = "CLAUDE_CONFIG_DIR"
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        """`$CLAUDE_CONFIG_DIR` (comma-separated list allowed), else `~/.claude` and `~/.config/claude`."""
+        configured = os.environ.get("CLAUDE_CONFIG_DIR", "")
+        roots = [Path(part.strip()).expanduser() for part in configured.split(",") if part.strip()]
+        if roots:
+            return roots
+        home = Path.home()
+        return [home / ".claude", home / ".config" / "claude"]
+
+    def discover(self) -> Iterator[SourceFile]:
+        """Every `projects/**/*.jsonl` under every root (sub-agent files included), each once.
+
+        Roots naming the same folder (a symlink, `~/.claude` listed twice) are read once; files are
+        not resolved one by one (that cost more than everything else in a re-run over many files).
+        """
+        seen_roots: set[Path] = set()
+        for root in self.roots:
+            projects = root / "projects"
+            try:
+                real = projects.resolve()
+            except OSError:
+                continue
+            if real in seen_roots or not projects.is_dir():
+                continue
+            seen_roots.add(real)
+            # Sorted as strings: `<session>.jsonl` before `<session>/subagents/...`, so a response's
+            # parent copy is stored before any sub-agent or `/btw` replay of it.
+            for path in sorted(projects.rglob("*.jsonl"), key=str):
+                if path.is_file():
+                    yield SourceFile(path=path, mode="append")
+
+    def parse_lines(
+        self, file: SourceFile, lines: Iterable[tuple[int, bytes]], state: dict[str, Any]
+    ) -> Iterator[Event | Problem]:
+        """Events of complete transcript lines (see the module docstring)."""
+        return _TranscriptParser(file, state).parse(lines)
+
+
+class _TranscriptParser:
+    """Parses the lines of one transcript file; `state` carries the session-start flag and tool names."""
+
+    __slots__ = ("file_session", "git_cache", "path_ref", "pending", "state", "usage")
+
+    def __init__(self, file: SourceFile, state: dict[str, Any]) -> None:
+        self.state = state
+        self.path_ref = str(file.path)
+        self.file_session = file.path.stem
+        pending = state.get("tools")
+        if not isinstance(pending, dict):
+            pending = {}
+            state["tools"] = pending
+        self.pending: dict[str, str] = pending
+        self.git_cache: dict[str, GitInfo] = {}
+        #: Usage records of this read, largest copy per id: the lines of one streamed response
+        #: reach the store as one row instead of one per content block.
+        self.usage: dict[str, Event] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def parse(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event | Problem]:
+        for line_no, raw in lines:
+            if not raw or raw.isspace():
+                continue
+            try:
+                record = _decode(raw)
+            except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
+                yield Problem(f"line {line_no}", _decode_problem(raw, exc))
+                continue
+            if not isinstance(record, dict):
+                yield Problem(f"line {line_no}", "record is not a JSON object")
+                continue
+            kind = record.get("type")
+            if kind == "assistant":
+                yield from self._assistant(record, line_no, raw)
+            elif kind == "user":
+                yield from self._user(record, line_no)
+            elif kind == "system":
+                yield from self._system(record, line_no)
+            elif kind == "progress":
+                yield from self._progress(record, line_no, raw)
+            elif kind is None and isinstance(record.get("message"), dict):
+                # Very old transcripts (and ccusage's fixtures) have usage lines without a type.
+                yield from self._usage(record, record["message"], line_no, raw, None)
+            # summary, file-history-snapshot, queue-operation, attachment, ... carry no activity
+        yield from self.usage.values()
+
+    def _session_start(self, record: dict[str, Any], session: str, ts: datetime, fields: dict[str, Any]) -> Event:
+        attrs: dict[str, Any] = {}
+        if record.get("isSidechain") is True:
+            attrs["is_sidechain"] = True
+        agent_id = record.get("agentId")
+        if isinstance(agent_id, str) and agent_id:
+            attrs["agent_id"] = agent_id
+        for key, attr in (("entrypoint", "entrypoint"), ("permissionMode", "permission_mode"), ("slug", "slug")):
+            value = record.get(key)
+            if isinstance(value, str) and value:
+                attrs[attr] = value
+        return Event(id=event_id(AGENT, "session", session), ts=ts, kind="session_start", attrs=attrs, **fields)
+
+    def _start_events(
+        self, record: dict[str, Any], session: str, ts: datetime | None, fields: dict[str, Any]
+    ) -> Iterator[Event]:
+        # A sub-agent's lines carry the parent's session id: its file does not start a session.
+        if ts is not None and not self.state.get("started") and record.get("isSidechain") is not True:
+            self.state["started"] = True
+            yield self._session_start(record, session, ts, fields)
+
+    # -- user lines ----------------------------------------------------------------------------
+
+    def _user(self, record: dict[str, Any], line_no: int) -> Iterator[Event | Problem]:
+        message = record.get("message")
+        if not isinstance(message, dict):
+            yield Problem(f"line {line_no}", "user line without a message object")
+            return
+        session, ts, fields = self._fields(record, line_no)
+        if ts is None:
+            yield Problem(f"line {line_no}", "user line without a usable timestamp")
+            return
+        yield from self._start_events(record, session, ts, fields)
+        line_key = _line_key(record, session, ts, line_no)
+        content = message.get("content")
+        if isinstance(content, str):
+            if not _is_injected(record, content):
+                yield self._prompt(line_key, content, 0, ts, fields, record)
+            return
+        if not isinstance(content, list):
+            return
+        texts: list[str] = []
+        images = 0
+        results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "text" and isinstance(block.get("text"), str):
+                texts.append(block["text"])
+            elif kind == "image":
+                images += 1
+        if texts and not results:
+            text = "\n".join(texts)
+            if not _is_injected(record, text):
+                yield self._prompt(line_key, text, images, ts, fields, record)
+        elif images and not results and record.get("isMeta") is not True:
+            yield self._prompt(line_key, "", images, ts, fields, record)
+        structured = record.get("toolUseResult") if len(results) == 1 else None
+        for block in results:
+            yield from self._tool_result(block, structured, ts, fields)
+
+    def _prompt(
+        self, key: Any, text: str, images: int, ts: datetime, fields: dict[str, Any], record: dict[str, Any]
+    ) -> Event:
+        attrs: dict[str, Any] = {}
+        if images:
+            attrs["images"] = images
+        if record.get("isSidechain") is True:
+            attrs["is_sidechain"] = True
+        return Event(
+            id=event_id(AGENT, key),
+            ts=ts,
+            kind="prompt",
+            text=cap_text(text, MESSAGE_TEXT_LIMIT, attrs),
+            attrs=attrs,
+            **fields,
+        )
+
+    def _tool_result(
+        self, block: dict[str, Any], structured: Any, ts: datetime, fields: dict[str, Any]
+    ) -> Iterator[Event]:
+        call_id = block.get("tool_use_id")
+        if not isinstance(call_id, str) or not call_id:
+            return
+        name = self.pending.pop(call_id, None) or "unknown"
+        failed = block.get("is_error") is True
+        attrs: dict[str, Any] = {}
+        text = _block_text(block.get("content"))
+        if isinstance(structured, dict) and structured.get("interrupted") is True:
+            attrs["interrupted"] = True
+        call_event = event_id(AGENT, "tool_call", call_id)
+        tool = ToolInfo(name=name, call_id=call_id, status="error" if failed else "ok")
+        yield Event(
+            id=event_id(AGENT, "tool_result", call_id),
+            ts=ts,
+            kind="tool_result",
+            parent_id=call_event,
+            tool=tool,
+            text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
+            attrs=attrs,
+            **fields,
+        )
+        if not failed and isinstance(structured, dict):
+            edit = _file_edit(structured, name)
+            if edit is not None:
+                edit_tool, info = edit
+                yield Event(
+                    id=event_id(AGENT, "file_edit", call_id),
+                    ts=ts,
+                    kind="file_edit",
+                    parent_id=call_event,
+                    tool=ToolInfo(name=edit_tool, call_id=call_id, status="ok"),
+                    file=info,
+                    **fields,
+                )
+
+    # -- assistant lines -----------------------------------------------------------------------
+
+    def _assistant(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
+        message = record.get("message")
+        if not isinstance(message, dict):
+            yield Problem(f"line {line_no}", "assistant line without a message object")
+            return
+        session, ts, fields = self._fields(record, line_no)
+        if ts is None:
+            yield Problem(f"line {line_no}", "assistant line without a usable timestamp")
+            return
+        yield from self._start_events(record, session, ts, fields)
+        model = message.get("model")
+        model = model if isinstance(model, str) and model and model != SYNTHETIC_MODEL else None
+        line_key = _line_key(record, session, ts, line_no)
+        content = message.get("content")
+        if record.get("isApiErrorMessage") is True:
+            attrs: dict[str, Any] = {}
+            status = record.get("apiErrorStatus")
+            if isinstance(status, int | str) and not isinstance(status, bool):
+                attrs["status"] = str(status)
+            error = record.get("error")
+            if isinstance(error, str) and error:
+                attrs["error"] = error
+            text = content if isinstance(content, str) else _block_text(content)
+            yield Event(
+                id=event_id(AGENT, line_key, "error"),
+                ts=ts,
+                kind="error",
+                text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
+                attrs=attrs,
+                **fields,
+            )
+        elif isinstance(content, list):
+            yield from self._blocks(content, line_key, ts, model, message, record, fields)
+        elif isinstance(content, str) and content:
+            yield self._text_response(line_key, 0, content, ts, model, message, record, fields)
+        yield from self._usage(record, message, line_no, raw, (session, ts, fields))
+
+    def _blocks(
+        self,
+        content: list[Any],
+        line_key: str,
+        ts: datetime,
+        model: str | None,
+        message: dict[str, Any],
+        record: dict[str, Any],
+        fields: dict[str, Any],
+    ) -> Iterator[Event]:
+        for index, block in enumerate(content):
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "text":
+                text = block.get("text")
+                if isinstance(text, str) and text:
+                    yield self._text_response(line_key, index, text, ts, model, message, record, fields)
+            elif kind in ("tool_use", "server_tool_use"):
+                yield from self._tool_use(block, line_key, index, ts, model, message, fields)
+            # thinking / redacted_thinking: reasoning is counted in the tokens, its text is not kept
+
+    def _text_response(
+        self,
+        line_key: str,
+        index: int,
+        text: str,
+        ts: datetime,
+        model: str | None,
+        message: dict[str, Any],
+        record: dict[str, Any],
+        fields: dict[str, Any],
+    ) -> Event:
+        attrs: dict[str, Any] = {}
+        message_id = message.get("id")
+        if isinstance(message_id, str) and message_id:
+            attrs["message_id"] = message_id
+        if record.get("isSidechain") is True:
+            attrs["is_sidechain"] = True
+        return Event(
+            id=event_id(AGENT, line_key, index),
+            ts=ts,
+            kind="response",
+            model=model,
+            text=cap_text(text, MESSAGE_TEXT_LIMIT, attrs),
+            attrs=attrs,
+            **fields,
+        )
+
+    def _tool_use(
+        self,
+        block: dict[str, Any],
+        line_key: str,
+        index: int,
+        ts: datetime,
+        model: str | None,
+        message: dict[str, Any],
+        fields: dict[str, Any],
+    ) -> Iterator[Event]:
+        name = block.get("name")
+        name = name if isinstance(name, str) and name else "unknown"
+        call_id = block.get("id")
+        if isinstance(call_id, str) and call_id:
+            call_event = event_id(AGENT, "tool_call", call_id)
+            self._remember_tool(call_id, name)
+        else:
+            call_id = None
+            call_event = event_id(AGENT, line_key, index)
+        tool_input = block.get("input")
+        attrs: dict[str, Any] = {}
+        summary = _summarise_input(tool_input)
+        if summary:
+            attrs["input"] = summary
+        message_id = message.get("id")
+        if isinstance(message_id, str) and message_id:
+            attrs["message_id"] = message_id
+        if block.get("type") == "server_tool_use":
+            attrs["server_tool"] = True
+        text = msgspec.json.encode(tool_input).decode() if tool_input not in (None, {}) else None
+        tool = ToolInfo(name=name, call_id=call_id)
+        yield Event(
+            id=call_event,
+            ts=ts,
+            kind="tool_call",
+            model=model,
+            tool=tool,
+            text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
+            attrs=attrs,
+            **fields,
+        )
+        if name in SHELL_TOOLS and isinstance(tool_input, dict):
+            command = tool_input.get("command")
+            if isinstance(command, str) and command:
+                command_attrs: dict[str, Any] = {}
+                description = tool_input.get("description")
+                if isinstance(description, str) and description:
+                    command_attrs["description"] = description
+                if tool_input.get("run_in_background") is True:
+                    command_attrs["background"] = True
+                yield Event(
+                    id=event_id(AGENT, "command", call_id or call_event),
+                    ts=ts,
+                    kind="command",
+                    parent_id=call_event,
+                    model=model,
+                    tool=tool,
+                    text=cap_text(command, TOOL_TEXT_LIMIT, command_attrs),
+                    attrs=command_attrs,
+                    **fields,
+                )
+
+    def _remember_tool(self, call_id: str, name: str) -> None:
+        pending = self.pending
+        pending[call_id] = name
+        if len(pending) > MAX_PENDING_TOOLS:
+            for stale in list(pending)[: len(pending) - MAX_PENDING_TOOLS]:
+                del pending[stale]
+
+    # -- usage ---------------------------------------------------------------------------------
+
+    def _usage(
+        self,
+        record: dict[str, Any],
+        message: dict[str, Any],
+        line_no: int,
+        raw: bytes,
+        base: tuple[str, datetime, dict[str, Any]] | None,
+    ) -> Iterator[Event | Problem]:
+        usage = message.get("usage")
+        if not isinstance(usage, dict):
+            return
+        position = f"line {line_no}"
+        counts: dict[str, int] = {}
+        for field, target in _TOKEN_FIELDS:
+            if field in usage:
+                value = _token(usage[field])
+                if value is None:
+                    yield Problem(position, f"usage not counted: `{field}` is not a non-negative integer")
+                    return
+                counts[target] = value
+        if "input_tokens" not in counts or "output_tokens" not in counts:
+            yield Problem(position, "usage not counted: `input_tokens`/`output_tokens` missing")
+            return
+        message_id = message.get("id")
+        request_id = record.get("requestId")
+        model = message.get("model")
+        version = record.get("version")
+        reason = None
+        if message_id is not None and not (isinstance(message_id, str) and message_id):
+            reason = "empty or non-string message id"
+        elif request_id is not None and not (isinstance(request_id, str) and request_id):
+            reason = "empty or non-string requestId"
+        elif model is not None and not (isinstance(model, str) and model):
+            reason = "empty model"
+        elif version is not None and not (isinstance(version, str) and _is_semver_prefix(version)):
+            reason = "version is not semver"
+        if reason:
+            yield Problem(position, f"usage not counted: {reason}")
+            return
+        if model == SYNTHETIC_MODEL and not any(counts.values()):
+            return  # locally generated message (API error notice): nothing was billed
+        if base is None:
+            session, maybe_ts, fields = self._fields(record, line_no)
+            if maybe_ts is None:
+                yield Problem(position, "usage not counted: no usable timestamp")
+                return
+            ts = maybe_ts
+        else:
+            session, ts, fields = base
+        if message_id and request_id:
+            usage_id = event_id(AGENT, "usage", message_id)
+        elif message_id:
+            usage_id = event_id(AGENT, "usage", message_id, session, int(ts.timestamp() * 1000))
+        else:
+            uuid = record.get("uuid")
+            usage_id = event_id(AGENT, "usage-line", uuid if isinstance(uuid, str) and uuid else content_hash(raw))
+        attrs: dict[str, Any] = {"usage_record": True}
+        if message_id:
+            attrs["message_id"] = message_id
+        if request_id:
+            attrs["request_id"] = request_id
+        stop = message.get("stop_reason")
+        if isinstance(stop, str):
+            attrs["stop_reason"] = stop
+        if usage.get("speed") == "fast":
+            attrs["speed"] = "fast"
+        if record.get("isSidechain") is True:
+            attrs["is_sidechain"] = True
+        cache = usage.get("cache_creation")
+        if isinstance(cache, dict):
+            one_hour = _token(cache.get("ephemeral_1h_input_tokens"))
+            if one_hour:
+                attrs["cache_creation_1h_tokens"] = one_hour
+        previous = self.usage.get(usage_id)
+        if previous is not None and previous.usage is not None and previous.usage.total >= sum(counts.values()):
+            return  # an earlier line of this read already carries this response's (larger) usage
+        cost = record.get("costUSD")
+        self.usage[usage_id] = Event(
+            id=usage_id,
+            ts=ts,
+            kind="response",
+            model=model if model and model != SYNTHETIC_MODEL else None,
+            usage=Usage(**counts),
+            cost_usd=float(cost)
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
+            else None,
+            attrs=attrs,
+            **fields,
+        )
+
+    # -- system and progress lines -------------------------------------------------------------
+
+    def _system(self, record: dict[str, Any], line_no: int) -> Iterator[Event | Problem]:
+        subtype = record.get("subtype")
+        if subtype != "api_error" and record.get("level") != "error":
+            return
+        session, ts, fields = self._fields(record, line_no)
+        if ts is None:
+            return
+        yield from self._start_events(record, session, ts, fields)
+        attrs: dict[str, Any] = {"subtype": subtype} if isinstance(subtype, str) else {}
+        for name, attr in (
+            ("retryAttempt", "retry_attempt"),
+            ("maxRetries", "max_retries"),
+            ("retryInMs", "retry_in_ms"),
+        ):
+            value = record.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                attrs[attr] = value
+        error = record.get("error")
+        text = record.get("content") if isinstance(record.get("content"), str) else None
+        if isinstance(error, dict):
+            status = error.get("status")
+            if isinstance(status, int) and not isinstance(status, bool):
+                attrs["status"] = str(status)
+            text = text or _error_message(error)
+        elif isinstance(error, str):
+            text = text or error
+        key = _line_key(record, session, ts, line_no)
+        yield Event(id=event_id(AGENT, key, "error"), ts=ts, kind="error", text=text, attrs=attrs, **fields)
+
+    def _progress(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
+        """`agent_progress` records embed a sub-agent's assistant lines: count their usage (deduped)."""
+        data = record.get("data")
+        inner = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(inner, dict):
+            return
+        message = inner.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+            return
+        merged = dict(inner)
+        for key in ("sessionId", "cwd", "gitBranch"):
+            if key not in merged and key in record:
+                merged[key] = record[key]
+        merged.pop("version", None)  # ccusage ignores the parent line's version here
+        yield from self._usage(merged, message, line_no, raw, None)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _fields(self, record: dict[str, Any], line_no: int) -> tuple[str, datetime | None, dict[str, Any]]:
+        session = record.get("sessionId")
+        if not isinstance(session, str) or not session:
+            session = self.file_session
+        ts = parse_iso(record.get("timestamp"))
+        fields: dict[str, Any] = {
+            "agent": AGENT,
+            "session_id": session,
+            "source": SourceRef(path=self.path_ref, key=f"line {line_no}"),
+        }
+        version = record.get("version")
+        if isinstance(version, str) and version:
+            fields["agent_version"] = version
+        cwd = record.get("cwd")
+        if isinstance(cwd, str) and cwd:
+            fields["workspace"] = cwd
+        branch = record.get("gitBranch")
+        if isinstance(branch, str) and branch:
+            git = self.git_cache.get(branch)
+            if git is None:
+                git = self.git_cache[branch] = GitInfo(branch=branch)
+            fields["git"] = git
+        return session, ts, fields
+
+
+def _line_key(record: dict[str, Any], session: str, ts: datetime, line_no: int) -> str:
+    """The line's `uuid`; lines without one (very old builds) are keyed by session, time and line."""
+    uuid = record.get("uuid")
+    if isinstance(uuid, str) and uuid:
+        return uuid
+    return f"{session}:{ts.isoformat()}:{line_no}"
+
+
+def _is_injected(record: dict[str, Any], text: str) -> bool:
+    """User lines that are not typed by the user: injected context, compact summaries, command output."""
+    if record.get("isMeta") is True or record.get("isCompactSummary") is True:
+        return True
+    if record.get("isVisibleInTranscriptOnly") is True:
+        return True
+    return text.startswith(_LOCAL_OUTPUT_PREFIXES)
+
+
+def _file_edit(result: dict[str, Any], tool_name: str) -> tuple[str, FileInfo] | None:
+    """(tool name, file info) of a successful edit's structured result, else None."""
+    notebook = result.get("notebook_path")
+    if isinstance(notebook, str) and notebook:
+        return "NotebookEdit", FileInfo(path=notebook)
+    path = result.get("filePath")
+    if not isinstance(path, str) or not path:
+        return None
+    patch = result.get("structuredPatch")
+    counts = _patch_counts(patch)
+    kind = result.get("type")
+    if kind == "create" and not patch:
+        content = result.get("content")
+        counts = (_line_count(content), 0) if isinstance(content, str) else None
+    if counts is None and kind not in ("create", "update"):
+        return None
+    if tool_name in EDIT_TOOLS:
+        name = tool_name
+    elif kind in ("create", "update"):
+        name = "Write"
+    elif isinstance(result.get("edits"), list):
+        name = "MultiEdit"
+    else:
+        name = "Edit"
+    added, removed = counts if counts is not None else (None, None)
+    return name, FileInfo(path=path, lines_added=added, lines_removed=removed)
+
+
+def _error_message(error: dict[str, Any]) -> str | None:
+    """The innermost `message` of an API error object (`{error: {error: {message}}}` nests vary)."""
+    current: Any = error
+    found: str | None = None
+    for _ in range(4):
+        if not isinstance(current, dict):
+            break
+        if isinstance(current.get("message"), str):
+            found = current["message"]
+        current = current.get("error")
+    return found
+
+
+def _decode_problem(raw: bytes, exc: ValueError) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "line is not valid UTF-8"
+    return f"invalid JSON: {exc}"

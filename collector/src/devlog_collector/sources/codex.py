@@ -1,0 +1,771 @@
+"""OpenAI Codex CLI rollouts (`$CODEX_HOME/sessions/**/rollout-*.jsonl`, and `archived_sessions/`).
+
+Codex appends one `{timestamp, type, payload}` line per item (`session_meta`, `turn_context`,
+`response_item`, `event_msg`, `compacted`); files are tailed in append mode and the context a line
+needs from earlier lines (session id, cwd, git, model, previous token totals) travels in `state`.
+Pre-September-2025 rollouts (a bare `{id, timestamp, instructions}` first line, unwrapped items,
+`{"record_type": "state"}` markers) are read too.
+
+Events and ids:
+
+* `session_start` once per session (the first `session_meta`; a forked child's file also holds its
+  parent's meta, which is ignored).
+* `prompt` / `response` from `event_msg` `user_message` / `agent_message`, and from `response_item`
+  messages (older rollouts have only those). Newer rollouts write every message twice, once per
+  channel, a few milliseconds apart: both copies get the same id (session, role, hash of the text,
+  and how many times that text occurred before in the file on that channel), so they collapse.
+  Injected context (`<environment_context>`, `<user_instructions>`, AGENTS.md, developer messages)
+  is not a prompt.
+* `tool_call` / `tool_result` from `function_call`, `custom_tool_call`, `local_shell_call`,
+  `web_search_call` and their outputs (keyed by `call_id`); `command` for shell tools
+  (`shell`, `exec_command`, `shell_command`, `local_shell_call`); `file_edit` per file of an
+  `apply_patch` (`*** Add/Update/Delete File:`, +/- lines counted).
+* `error` from `event_msg` `error` / `stream_error`.
+
+Tokens follow ccusage (v20) exactly, because daily totals must equal its report:
+
+* `token_count.info.total_token_usage` is cumulative per session file. An event whose total equals
+  the previous total is a re-emission (rate-limit refreshes) and is skipped; otherwise the call's
+  usage is `last_token_usage` when present, else the per-field difference from the previous total
+  (never negative: a reset makes the next total a new baseline). `info: null` is skipped, as are
+  all-zero usages.
+* Normalised like ccusage: `input_tokens` = input - cached (cached is clamped to input),
+  `cache_read_tokens` = cached, `output_tokens` = output, `reasoning_tokens` = reasoning (part of
+  output).
+* The model is `payload.model`/`info.model` when given, else the latest `turn_context` model, else
+  `gpt-5` with `attrs.model_fallback` (early rollouts have no model; ccusage does the same).
+* A usage event's id is derived from (time, model, token tuple) only, not the file or session: the
+  same usage copied into another file (an archived copy, a forked or goal session replaying its
+  history) collapses into one event, which is ccusage's cross-file dedupe.
+* Forked / sub-agent threads (`thread_spawn` in the file's first 16 KiB) start by replaying the
+  parent's `token_count` rows within one second: when the file's first two `token_count` rows share
+  a second, every row of that second is replay and only advances the baseline. The first row is held
+  in `state` until the second row (or any later-dated line) decides.
+
+Discovery: `sessions/**/rollout-*.jsonl`, then `archived_sessions/**/rollout-*.jsonl` except files
+whose path relative to `archived_sessions/` also exists under `sessions/` (the active copy wins).
+An archived file whose active copy has gone (Codex moved it) is read again from the start, but its
+events carry the same ids as the active copy's, so nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import msgspec
+
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
+from devlog_shared import Event, EventKind, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, event_id
+
+__all__ = ["CodexSource", "patch_files"]
+
+AGENT: Final = "codex"
+FALLBACK_MODEL: Final = "gpt-5"
+SHELL_TOOLS: Final = frozenset({"shell", "exec_command", "shell_command", "local_shell", "container.exec"})
+PATCH_TOOLS: Final = frozenset({"apply_patch"})
+#: Bytes at the head of a file in which ccusage looks for `thread_spawn` (a forked sub-agent thread).
+SUBAGENT_HEAD_BYTES: Final = 16 * 1024
+#: Distinct message texts whose occurrences are counted per file (for the two-channel dedupe).
+MAX_COUNTED_TEXTS: Final = 20_000
+MAX_PENDING_TOOLS: Final = 256
+_INJECTED_PREFIXES: Final = (
+    "<environment_context>",
+    "<user_instructions>",
+    "<permissions instructions>",
+    "<user_shell_command>",
+    "# AGENTS.md instructions",
+    "# Context from my IDE setup:",
+)
+#: Item types written unwrapped (no `payload`) by pre-September-2025 rollouts.
+_LEGACY_ITEM_TYPES: Final = frozenset(
+    {
+        "message",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "local_shell_call",
+        "web_search_call",
+    }
+)
+_UUID_TAIL: Final = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_USAGE_FIELDS: Final = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+
+_decode = msgspec.json.Decoder().decode
+
+
+def patch_files(patch: str) -> list[tuple[str, str, int, int]]:
+    """(action, path, +lines, -lines) per file of an `apply_patch` body.
+
+    Actions are `add`, `update`, `delete`; a `*** Move to:` renames the updated file.
+    """
+    files: list[list[Any]] = []
+    current: list[Any] | None = None
+    for line in patch.splitlines():
+        if line.startswith("*** "):
+            header = line[4:]
+            for prefix, action in (("Add File: ", "add"), ("Update File: ", "update"), ("Delete File: ", "delete")):
+                if header.startswith(prefix):
+                    current = [action, header[len(prefix) :].strip(), 0, 0]
+                    files.append(current)
+                    break
+            else:
+                if header.startswith("Move to: ") and current is not None:
+                    current[1] = header[len("Move to: ") :].strip()
+                elif header.startswith(("End Patch", "Begin Patch")):
+                    current = None
+            continue
+        if current is None or not line:
+            continue
+        if line[0] == "+":
+            current[2] += 1
+        elif line[0] == "-":
+            current[3] += 1
+    return [(a, p, added, removed) for a, p, added, removed in files if p]
+
+
+class CodexSource(Source):
+    """Codex CLI / IDE rollouts."""
+
+    name: ClassVar[str] = "codex"
+    env_var: ClassVar[str | None] = "CODEX_HOME"
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        """`$CODEX_HOME` (comma-separated list allowed), else `~/.codex`."""
+        configured = os.environ.get("CODEX_HOME", "")
+        roots = [Path(part.strip()).expanduser() for part in configured.split(",") if part.strip()]
+        return roots or [Path.home() / ".codex"]
+
+    def discover(self) -> Iterator[SourceFile]:
+        """Active rollouts, then archived ones that have no active copy at the same relative path."""
+        seen: set[Path] = set()
+        for root in self.roots:
+            sessions = root / "sessions"
+            active: set[Path] = set()
+            if sessions.is_dir():
+                for path in sorted(sessions.rglob("rollout-*.jsonl")):
+                    if not path.is_file():
+                        continue
+                    active.add(path.relative_to(sessions))
+                    if path not in seen:
+                        seen.add(path)
+                        yield SourceFile(path=path, mode="append")
+            archived = root / "archived_sessions"
+            if archived.is_dir():
+                for path in sorted(archived.rglob("rollout-*.jsonl")):
+                    if path.is_file() and path not in seen and path.relative_to(archived) not in active:
+                        seen.add(path)
+                        yield SourceFile(path=path, mode="append")
+
+    def watch_paths(self) -> list[Path]:
+        """The roots that exist (new day folders appear under `sessions/`)."""
+        return [r for r in self.roots if r.exists()]
+
+    def parse_lines(
+        self, file: SourceFile, lines: Iterable[tuple[int, bytes]], state: dict[str, Any]
+    ) -> Iterator[Event | Problem]:
+        """Events of complete rollout lines (see the module docstring)."""
+        return _RolloutParser(file, state).parse(lines)
+
+
+class _RolloutParser:
+    """Parses the lines of one rollout; everything it must remember lives in `state` (JSON-able)."""
+
+    def __init__(self, file: SourceFile, state: dict[str, Any]) -> None:
+        self.state = state
+        self.path_ref = str(file.path)
+        if "sid" not in state:
+            match = _UUID_TAIL.search(file.path.stem)
+            state["sid"] = match.group(1) if match else file.path.stem
+        self.git: GitInfo | None = None
+        git = state.get("git")
+        if isinstance(git, dict) and git:
+            self.git = GitInfo(**git)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def parse(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event | Problem]:
+        state = self.state
+        for line_no, raw in lines:
+            if not raw or raw.isspace():
+                continue
+            head = state.get("hb", 0)
+            if head < SUBAGENT_HEAD_BYTES:
+                if b"thread_spawn" in raw[: SUBAGENT_HEAD_BYTES - head]:
+                    state["sub"] = True
+                state["hb"] = head + len(raw) + 1
+            try:
+                record = _decode(raw)
+            except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
+                yield Problem(f"line {line_no}", _decode_problem(raw, exc))
+                continue
+            if not isinstance(record, dict):
+                yield Problem(f"line {line_no}", "record is not a JSON object")
+                continue
+            try:
+                yield from self._record(record, line_no, raw)
+            except _BadShape as exc:
+                yield Problem(f"line {line_no}", str(exc))
+
+    def _record(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
+        kind = record.get("type")
+        payload = record.get("payload")
+        ts = parse_iso(record.get("timestamp"))
+        if ts is not None:
+            self.state["ts"] = record["timestamp"]
+            yield from self._resolve_pending_by_time(record["timestamp"])
+        if kind in ("session_meta", "turn_context", "response_item", "event_msg", "compacted"):
+            if not isinstance(payload, dict):
+                raise _BadShape(f"`{kind}` line without a payload object")
+        elif "record_type" in record:
+            return  # pre-2025-09 state marker
+        elif "payload" not in record and isinstance(record.get("id"), str) and "instructions" in record:
+            kind, payload = "session_meta", record  # pre-2025-09 first line
+        elif "payload" not in record and kind in _LEGACY_ITEM_TYPES:
+            kind, payload = "response_item", record  # pre-2025-09 unwrapped item
+        else:
+            return  # unknown record type: newer Codex, ignored
+        if ts is None:
+            ts = parse_iso(self.state.get("ts")) or parse_iso(self.state.get("start"))
+            if ts is None:
+                yield Problem(f"line {line_no}", f"`{kind}` line without a usable timestamp")
+                return
+        if kind == "session_meta":
+            yield from self._session_meta(payload, ts, line_no)
+        elif kind == "turn_context":
+            self._turn_context(payload)
+        elif kind == "event_msg":
+            yield from self._event_msg(payload, record, ts, line_no, raw)
+        elif kind == "response_item":
+            yield from self._response_item(payload, ts, line_no)
+
+    def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, line_no: int, **fields: Any) -> Event:
+        state = self.state
+        cwd = state.get("cwd")
+        return Event(
+            id=event_id(AGENT, state["sid"], *key),
+            ts=ts,
+            agent=AGENT,
+            kind=kind,
+            session_id=state["sid"],
+            agent_version=state.get("version"),
+            workspace=cwd if isinstance(cwd, str) and cwd else None,
+            git=self.git,
+            source=SourceRef(path=self.path_ref, key=f"line {line_no}"),
+            **fields,
+        )
+
+    # -- session metadata ----------------------------------------------------------------------
+
+    def _session_meta(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
+        state = self.state
+        if state.get("meta"):
+            return  # a forked child's copy of its parent's meta
+        state["meta"] = True
+        session = payload.get("id") or payload.get("session_id")
+        if isinstance(session, str) and session:
+            state["sid"] = session
+        for key, target in (("cwd", "cwd"), ("cli_version", "version")):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                state[target] = value
+        started = parse_iso(payload.get("timestamp")) or ts
+        state["start"] = started.isoformat()
+        git = payload.get("git")
+        if isinstance(git, dict):
+            info = {
+                target: git[key]
+                for key, target in (("repository_url", "remote"), ("branch", "branch"), ("commit_hash", "commit"))
+                if isinstance(git.get(key), str) and git[key]
+            }
+            if info:
+                state["git"] = info
+                self.git = GitInfo(**info)
+        attrs: dict[str, Any] = {}
+        for key, target in (("originator", "originator"), ("model_provider", "model_provider")):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                attrs[target] = value
+        source = payload.get("source")
+        if isinstance(source, str):
+            attrs["source_kind"] = source
+        elif isinstance(source, dict):
+            spawn = _dict(_dict(source.get("subagent")).get("thread_spawn"))
+            parent = spawn.get("parent_thread_id")
+            attrs["subagent"] = True
+            if isinstance(parent, str) and parent:
+                attrs["parent_session"] = parent
+        for key, target in (("forked_from_id", "forked_from"), ("agent_nickname", "agent_nickname")):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                attrs[target] = value
+        yield self._event("session_start", ("session",), started, line_no, attrs=attrs)
+
+    def _turn_context(self, payload: dict[str, Any]) -> None:
+        model = _model_of(payload)
+        if model:
+            self.state["model"] = model
+            self.state.pop("model_fb", None)
+        cwd = payload.get("cwd")
+        if isinstance(cwd, str) and cwd:
+            self.state["cwd"] = cwd
+        effort = payload.get("effort")
+        if isinstance(effort, str) and effort:
+            self.state["effort"] = effort
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def _occurrence(self, channel: str, role: str, text: str) -> tuple[str, int]:
+        digest = content_hash(text)[:20]
+        counts = self.state.setdefault("n", {})
+        key = f"{channel}:{role}:{digest}"
+        number = counts.get(key, 0)
+        if number or len(counts) < MAX_COUNTED_TEXTS:
+            counts[key] = number + 1
+        return digest, number
+
+    def _message(
+        self, channel: str, role: str, text: str, ts: datetime, line_no: int, attrs: dict[str, Any]
+    ) -> Event | None:
+        if not text.strip():
+            return None
+        if role == "user" and text.lstrip().startswith(_INJECTED_PREFIXES):
+            return None
+        digest, number = self._occurrence(channel, role, text)
+        kind: EventKind = "prompt" if role == "user" else "response"
+        model = self.state.get("model") if kind == "response" else None
+        return self._event(
+            kind,
+            (kind, digest, number),
+            ts,
+            line_no,
+            model=model,
+            text=cap_text(text, MESSAGE_TEXT_LIMIT, attrs),
+            attrs=attrs,
+        )
+
+    # -- event_msg -------------------------------------------------------------------------------
+
+    def _event_msg(
+        self, payload: dict[str, Any], record: dict[str, Any], ts: datetime, line_no: int, raw: bytes
+    ) -> Iterator[Event | Problem]:
+        kind = payload.get("type")
+        if kind == "token_count":
+            yield from self._token_count(payload, record, ts, line_no)
+        elif kind == "user_message":
+            message = payload.get("message")
+            if isinstance(message, str):
+                attrs: dict[str, Any] = {}
+                images = payload.get("images")
+                if isinstance(images, list) and images:
+                    attrs["images"] = len(images)
+                event = self._message("event", "user", message, ts, line_no, attrs)
+                if event is not None:
+                    yield event
+        elif kind == "agent_message":
+            message = payload.get("message")
+            if isinstance(message, str):
+                event = self._message("event", "assistant", message, ts, line_no, {})
+                if event is not None:
+                    yield event
+        elif kind in ("error", "stream_error"):
+            message = payload.get("message")
+            yield self._event(
+                "error",
+                ("error", content_hash(raw)),
+                ts,
+                line_no,
+                text=message if isinstance(message, str) else None,
+                attrs={"subtype": kind},
+            )
+
+    # -- response_item ---------------------------------------------------------------------------
+
+    def _response_item(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
+        kind = payload.get("type")
+        if kind == "message" or (kind is None and "role" in payload):
+            role = payload.get("role")
+            if role in ("user", "assistant"):
+                text = _content_text(payload.get("content"))
+                event = self._message("item", str(role), text, ts, line_no, {})
+                if event is not None:
+                    yield event
+        elif kind in ("function_call", "custom_tool_call"):
+            yield from self._tool_call(payload, ts, line_no)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            yield from self._tool_output(payload, ts, line_no)
+        elif kind == "local_shell_call":
+            action = _dict(payload.get("action"))
+            command = _command_text(action.get("command"))
+            call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
+            yield from self._call_events("local_shell", call_id, None, command, ts, line_no, {})
+        elif kind == "web_search_call":
+            action = _dict(payload.get("action"))
+            attrs: dict[str, Any] = {}
+            query = action.get("query")
+            if isinstance(query, str) and query:
+                attrs["input"] = {"query": query[:300]}
+            call_id = _str(payload.get("id")) or _str(payload.get("call_id"))
+            yield from self._call_events("web_search", call_id, None, None, ts, line_no, attrs)
+        # reasoning, ghost_snapshot, compaction and unknown item types carry no activity
+
+    def _tool_call(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
+        name = _str(payload.get("name")) or "unknown"
+        call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
+        arguments = payload.get("arguments") if payload.get("type") == "function_call" else payload.get("input")
+        parsed: Any = None
+        if isinstance(arguments, str) and payload.get("type") == "function_call":
+            try:
+                parsed = _decode(arguments)
+            except msgspec.DecodeError:
+                parsed = None
+        elif isinstance(arguments, dict):
+            parsed = arguments
+            arguments = msgspec.json.encode(arguments).decode()
+        args = _dict(parsed)
+        attrs: dict[str, Any] = {}
+        summary = {
+            key: value if not isinstance(value, str) or len(value) <= 300 else value[:300] + "..."
+            for key in ("workdir", "path", "query", "server", "timeout_ms")
+            if isinstance(value := args.get(key), str | int | float) and not isinstance(value, bool)
+        }
+        if summary:
+            attrs["input"] = summary
+        command = None
+        if name in SHELL_TOOLS:
+            command = _command_text(args.get("cmd") if "cmd" in args else args.get("command"))
+        patch = None
+        if name in PATCH_TOOLS:
+            patch = arguments if payload.get("type") == "custom_tool_call" else args.get("input") or args.get("patch")
+        text = arguments if isinstance(arguments, str) and arguments else None
+        yield from self._call_events(
+            name, call_id, text, command, ts, line_no, attrs, patch=patch if isinstance(patch, str) else None
+        )
+
+    def _call_events(
+        self,
+        name: str,
+        call_id: str | None,
+        text: str | None,
+        command: str | None,
+        ts: datetime,
+        line_no: int,
+        attrs: dict[str, Any],
+        *,
+        patch: str | None = None,
+    ) -> Iterator[Event]:
+        key = call_id or f"line-{ts.isoformat()}-{name}"
+        if call_id:
+            pending = self.state.setdefault("calls", {})
+            pending[call_id] = name
+            if len(pending) > MAX_PENDING_TOOLS:
+                for stale in list(pending)[: len(pending) - MAX_PENDING_TOOLS]:
+                    del pending[stale]
+        model = self.state.get("model")
+        tool = ToolInfo(name=name, call_id=call_id)
+        call_id_event = event_id(AGENT, self.state["sid"], "tool_call", key)
+        yield self._event(
+            "tool_call",
+            ("tool_call", key),
+            ts,
+            line_no,
+            model=model,
+            tool=tool,
+            text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
+            attrs=attrs,
+        )
+        if command:
+            command_attrs: dict[str, Any] = {}
+            yield self._event(
+                "command",
+                ("command", key),
+                ts,
+                line_no,
+                parent_id=call_id_event,
+                model=model,
+                tool=tool,
+                text=cap_text(command, TOOL_TEXT_LIMIT, command_attrs),
+                attrs=command_attrs,
+            )
+        if patch:
+            for action, path, added, removed in patch_files(patch):
+                yield self._event(
+                    "file_edit",
+                    ("file_edit", key, path),
+                    ts,
+                    line_no,
+                    parent_id=call_id_event,
+                    model=model,
+                    tool=tool,
+                    file=FileInfo(path=path, lines_added=added, lines_removed=removed),
+                    attrs={"action": action},
+                )
+
+    def _tool_output(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
+        call_id = _str(payload.get("call_id"))
+        if not call_id:
+            return
+        name = self.state.get("calls", {}).pop(call_id, None) or "unknown"
+        output = payload.get("output")
+        text, exit_code = _output_text(output)
+        attrs: dict[str, Any] = {}
+        if exit_code is not None:
+            attrs["exit_code"] = exit_code
+        status = "error" if (exit_code not in (None, 0)) or _dict(output).get("success") is False else "ok"
+        yield self._event(
+            "tool_result",
+            ("tool_result", call_id),
+            ts,
+            line_no,
+            parent_id=event_id(AGENT, self.state["sid"], "tool_call", call_id),
+            tool=ToolInfo(name=name, call_id=call_id, status=status),
+            text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
+            attrs=attrs,
+        )
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def _token_count(
+        self, payload: dict[str, Any], record: dict[str, Any], ts: datetime, line_no: int
+    ) -> Iterator[Event | Problem]:
+        info = payload.get("info")
+        if info is None:
+            return  # a rate-limit refresh
+        if not isinstance(info, dict):
+            raise _BadShape("token_count `info` is not an object")
+        total = _usage_tuple(info.get("total_token_usage"), "total_token_usage")
+        last = _usage_tuple(info.get("last_token_usage"), "last_token_usage")
+        stamp = record.get("timestamp")
+        second = stamp.strip()[:19] if isinstance(stamp, str) else None
+        model, fallback = self._usage_model(payload, info)
+        row = {"ts": stamp, "line": line_no, "total": total, "last": last, "model": model, "fb": fallback}
+        state = self.state
+        phase = state.get("replay")
+        if state.get("sub") and phase is None and (total or last) and second:
+            state["replay"] = "pending"
+            state["pending"] = row
+            return
+        if phase == "pending":
+            if not (total or last):
+                return  # ccusage's burst detection looks at rows with usage only
+            first = state.pop("pending")
+            if second and first["ts"] and first["ts"].strip()[:19] == second:
+                state["replay"] = second
+                self._skip_replayed(first)
+            else:
+                state["replay"] = "off"
+                yield from self._count(first)
+                yield from self._count(row)
+                return
+            phase = second
+        if isinstance(phase, str) and phase not in ("off", "pending"):
+            if second == phase:
+                self._skip_replayed(row)
+                return
+            state["replay"] = "off"
+        yield from self._count(row)
+
+    def _resolve_pending_by_time(self, stamp: str) -> Iterator[Event]:
+        """A line dated after the held first `token_count`'s second means it was not a replay burst."""
+        state = self.state
+        if state.get("replay") != "pending":
+            return
+        first = state["pending"]
+        held = first["ts"].strip()[:19] if isinstance(first["ts"], str) else ""
+        if stamp.strip()[:19] > held:
+            state.pop("pending")
+            state["replay"] = "off"
+            yield from self._count(first)
+
+    def _skip_replayed(self, row: dict[str, Any]) -> None:
+        if row["total"] is not None:
+            self.state["prev"] = row["total"]
+
+    def _usage_model(self, payload: dict[str, Any], info: dict[str, Any]) -> tuple[str, bool]:
+        state = self.state
+        model = _model_of(payload) or _model_of(info)
+        if model:
+            state["model"] = model
+            state.pop("model_fb", None)
+            return model, False
+        current = state.get("model")
+        if isinstance(current, str) and current:
+            return current, bool(state.get("model_fb"))
+        state["model"] = FALLBACK_MODEL
+        state["model_fb"] = True
+        return FALLBACK_MODEL, True
+
+    def _count(self, row: dict[str, Any]) -> Iterator[Event]:
+        state = self.state
+        total: list[int] | None = row["total"]
+        last: list[int] | None = row["last"]
+        previous: list[int] | None = state.get("prev")
+        if total is not None and previous is not None and total == previous:
+            return  # re-emitted unchanged totals
+        if last is not None:
+            raw = last
+        elif total is not None:
+            raw = [max(t - p, 0) for t, p in zip(total, previous, strict=True)] if previous else list(total)
+        else:
+            return
+        if total is not None:
+            state["prev"] = total
+        if not any(raw[:4]):
+            return
+        ts = parse_iso(row["ts"])
+        if ts is None:
+            return
+        input_tokens, cached, output, reasoning, total_tokens = raw
+        cached = min(cached, input_tokens)
+        model = row["model"]
+        attrs: dict[str, Any] = {"usage_record": True}
+        if row["fb"]:
+            attrs["model_fallback"] = True
+        effort = state.get("effort")
+        if isinstance(effort, str):
+            attrs["effort"] = effort
+        cwd = state.get("cwd")
+        yield Event(
+            id=event_id(
+                AGENT,
+                "usage",
+                int(ts.timestamp() * 1000),
+                model,
+                input_tokens,
+                cached,
+                output,
+                reasoning,
+                total_tokens,
+            ),
+            ts=ts,
+            agent=AGENT,
+            kind="response",
+            session_id=state["sid"],
+            agent_version=state.get("version"),
+            workspace=cwd if isinstance(cwd, str) and cwd else None,
+            git=self.git,
+            model=model,
+            usage=Usage(
+                input_tokens=input_tokens - cached,
+                output_tokens=output,
+                cache_read_tokens=cached,
+                reasoning_tokens=reasoning,
+            ),
+            source=SourceRef(path=self.path_ref, key=f"line {row['line']}"),
+            attrs=attrs,
+        )
+
+
+class _BadShape(Exception):
+    """A record whose structure is wrong (becomes a Problem for its line)."""
+
+
+def _usage_tuple(value: Any, what: str) -> list[int] | None:
+    """[input, cached, output, reasoning, total] of a Codex usage object; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _BadShape(f"token_count `{what}` is not an object")
+    numbers: list[int] = []
+    for field in _USAGE_FIELDS:
+        number = value.get(field, 0)
+        if field == "cached_input_tokens" and field not in value:
+            number = value.get("cache_read_input_tokens", 0)
+        if type(number) is not int or number < 0:
+            raise _BadShape(f"token_count `{what}.{field}` is not a non-negative integer")
+        numbers.append(number)
+    total = value.get("total_tokens")
+    if type(total) is not int or total < 0:
+        total = numbers[0] + numbers[2]
+    numbers.append(total)
+    return numbers
+
+
+def _model_of(value: dict[str, Any]) -> str | None:
+    for key in ("model", "model_name"):
+        model = value.get(key)
+        if isinstance(model, str) and model.strip():
+            return model.strip()
+    metadata = value.get("metadata")
+    if isinstance(metadata, dict):
+        model = metadata.get("model")
+        if isinstance(model, str) and model.strip():
+            return model.strip()
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _content_text(content: Any) -> str:
+    """Text of a response_item message's content parts (`input_text`/`output_text`)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "\n".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+
+
+def _command_text(command: Any) -> str | None:
+    """A shell command from `cmd`/`command` (a string, or an argv list such as ["bash", "-lc", "..."])."""
+    if isinstance(command, str):
+        return command or None
+    if isinstance(command, list) and all(isinstance(part, str) for part in command) and command:
+        if (
+            len(command) == 3
+            and command[0] in ("bash", "sh", "zsh", "/bin/bash", "/bin/sh")
+            and command[1]
+            in (
+                "-lc",
+                "-c",
+            )
+        ):
+            return str(command[2])
+        return " ".join(command)
+    return None
+
+
+def _output_text(output: Any) -> tuple[str, int | None]:
+    """(text, exit code) of a tool output: a string, a JSON string `{output, metadata}`, or parts."""
+    if isinstance(output, list):
+        return _content_text(output), None
+    if isinstance(output, dict):
+        content = output.get("content")
+        return (content if isinstance(content, str) else _content_text(content)), None
+    if not isinstance(output, str):
+        return "", None
+    if output.startswith("{") and '"output"' in output:
+        try:
+            parsed = _decode(output)
+        except msgspec.DecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("output"), str):
+            code = _dict(parsed.get("metadata")).get("exit_code")
+            return parsed["output"], code if type(code) is int else None
+    if output.startswith(("Exit code: ", "Process exited with code ")):
+        first = output.split("\n", 1)[0]
+        digits = first.rsplit(" ", 1)[-1]
+        if digits.lstrip("-").isdigit():
+            return output, int(digits)
+    return output, None
+
+
+def _decode_problem(raw: bytes, exc: ValueError) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "line is not valid UTF-8"
+    return f"invalid JSON: {exc}"

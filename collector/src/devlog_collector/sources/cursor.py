@@ -1,0 +1,575 @@
+"""Cursor (the IDE): composer conversations from its SQLite `state.vscdb` databases.
+
+Cursor keeps chats in `<User>/globalStorage/state.vscdb`, table `cursorDiskKV`:
+`composerData:<composerId>` is one conversation (header list, model config, timestamps) and
+`bubbleId:<composerId>:<bubbleId>` one message (type 1 = user, 2 = assistant). Older builds kept the
+messages inline in `composerData.conversation[]`. Which folder a composer belongs to is only in the
+per-workspace databases: `workspaceStorage/<hash>/state.vscdb` `ItemTable['composer.composerData']`
+lists `allComposers[].composerId`, and `workspaceStorage/<hash>/workspace.json` names the folder.
+
+Reading rules, because the database belongs to a running editor and can be gigabytes:
+
+* open with `mode=ro` (never `immutable`: Cursor writes while we read) and a short busy timeout; a
+  locked database is one Problem and the engine retries on the next change. If a read-only open is
+  impossible (e.g. a WAL database whose `-shm` cannot be created), copy the db and its `-wal` to a
+  private temp dir and read the copy.
+* query only the key ranges this source needs (`composerData:*`, `bubbleId:<composer>:*`, and
+  `composer.composerData` in workspace DBs) with range predicates that use the key index. Never
+  `ItemTable` of the global DB: it holds `cursorAuth/*` tokens.
+* `state["composers"]` remembers each composer's `lastUpdatedAt`; unchanged composers cost one
+  small `json_extract` row and are not re-read.
+
+Token counts: `tokenCount{inputTokens,outputTokens}` is 0/0 in builds since early 2026; devlog
+attaches usage only when it is non-zero. A composer still `generating` has its trailing turn held
+back (its text is incomplete) until it finishes or has been idle for an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from devlog_collector.sources._values import (
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    clip,
+    file_mtime,
+    load_json_bytes,
+    parse_ts,
+    text_of,
+)
+from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
+from devlog_collector.sources.base import Problem, Source, SourceFile, vscode_user_dirs
+from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
+
+__all__ = ["CursorDatabaseLocked", "CursorSource", "open_readonly"]
+
+#: Tool names (`toolFormerData.name`) that write a file named in their arguments.
+EDIT_TOOLS = frozenset(
+    {"edit_file", "edit_file_v2", "search_replace", "write", "apply_patch", "multi_edit", "create_file", "MultiEdit"}
+)
+#: Tool names that run a terminal command.
+TERMINAL_TOOLS = frozenset({"run_terminal_cmd", "run_terminal_command", "run_terminal_command_v2"})
+_PATH_ARGS = ("target_file", "file_path", "relative_workspace_path", "path", "filePath")
+#: A composer still marked `generating` after this long is treated as finished (Cursor crashed).
+STALE_GENERATING_MS = 3_600_000
+
+
+class CursorDatabaseLocked(Exception):
+    """The database is locked by Cursor right now."""
+
+
+def open_readonly(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, Path | None]:
+    """Open `path` read-only without blocking its writer; returns the connection and a temp dir to remove.
+
+    Raises:
+        CursorDatabaseLocked: the database is locked right now.
+        sqlite3.Error: it cannot be read at all.
+    """
+    uri = f"file:{quote(str(path))}?mode=ro"
+    db: sqlite3.Connection | None = None
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return db, None
+    except sqlite3.OperationalError as exc:
+        if db is not None:
+            db.close()
+        if _is_locked(exc):
+            raise CursorDatabaseLocked(str(exc)) from exc
+    # Read-only open failed (typically WAL without a writable -shm): read a private copy instead.
+    scratch = Path(tempfile.mkdtemp(prefix="devlog-cursor-"))
+    try:
+        for suffix in ("", "-wal"):
+            source = path.with_name(path.name + suffix)
+            if source.exists():
+                shutil.copyfile(source, scratch / (path.name + suffix))
+        copy = scratch / path.name
+        db = sqlite3.connect(f"file:{quote(str(copy))}?mode=ro", uri=True, timeout=busy_timeout)
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            db.close()
+            db = sqlite3.connect(str(copy), timeout=busy_timeout)  # private copy: recovery may write
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return db, scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """`key >= lo AND key < hi` bounds selecting exactly the keys starting with `prefix` (ends in ':')."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _decode(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogatepass")
+    if not isinstance(value, bytes):
+        return None, "value is not text"
+    return load_json_bytes(value)
+
+
+class CursorSource(Source):
+    """Composer chats of the Cursor IDE."""
+
+    name: ClassVar[str] = "cursor"
+    env_var: ClassVar[str | None] = None
+    #: Seconds to wait for a lock held by Cursor before giving up until the next pass.
+    busy_timeout: ClassVar[float] = 0.25
+
+    def __init__(self, roots: Any) -> None:
+        super().__init__(roots)
+        self._workspaces = WorkspaceResolver()
+        self._composer_maps: dict[Path, tuple[int, list[str]]] = {}
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        """Cursor's `User` folder on this OS."""
+        return vscode_user_dirs(["Cursor"])
+
+    def discover(self) -> Iterator[SourceFile]:
+        """The global `state.vscdb` of every root."""
+        for root in self.roots:
+            db = root / "globalStorage" / "state.vscdb"
+            if db.is_file():
+                yield SourceFile(path=db, mode="sqlite")
+
+    def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        """Yield events of composers that changed since `state` last saw them."""
+        try:
+            db, scratch = open_readonly(file.path, self.busy_timeout)
+        except CursorDatabaseLocked:
+            yield Problem("database", "locked by Cursor; will retry when it changes again")
+            return
+        except (sqlite3.Error, OSError) as exc:
+            yield Problem("database", f"cannot open read-only: {exc}")
+            return
+        try:
+            yield from self._parse_db(db, file, state)
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                yield Problem("database", "locked by Cursor; will retry when it changes again")
+            else:
+                yield Problem("database", f"read failed: {exc}")
+        except sqlite3.DatabaseError as exc:
+            yield Problem("database", f"read failed: {exc}")
+        finally:
+            db.close()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    # -- database ----------------------------------------------------------------------------
+
+    def _parse_db(self, db: sqlite3.Connection, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cursorDiskKV'").fetchone()
+        if not has_table:
+            return  # builds before composers: nothing this source reads
+        seen: dict[str, Any] = as_dict(state.get("composers"))
+        lo, hi = _prefix_range("composerData:")
+        stamps = db.execute(
+            "SELECT key, CASE WHEN json_valid(CAST(value AS TEXT)) "
+            "THEN json_extract(CAST(value AS TEXT), '$.lastUpdatedAt') END "
+            "FROM cursorDiskKV WHERE key >= ? AND key < ?",
+            (lo, hi),
+        ).fetchall()
+        changed = [key for key, stamp in stamps if stamp is None or seen.get(key[len(lo) :]) != stamp]
+        if not changed:
+            return
+        workspace_of = self._workspace_map(file.path.parent.parent)
+        now_ms = int(time.time() * 1000)
+        for key in changed:
+            composer_id = key[len(lo) :]
+            row = db.execute("SELECT value FROM cursorDiskKV WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                continue
+            data, error = _decode(row[0])
+            if error is not None or not isinstance(data, dict):
+                yield Problem(f"key {key}", f"invalid composer JSON: {error or 'not an object'}")
+                continue
+            workspace = workspace_of.get(composer_id, WorkspaceInfo(None))
+            parser = _ComposerParser(db, file, composer_id, data, workspace, now_ms)
+            yield from parser.parse()
+            if parser.finished and data.get("lastUpdatedAt") is not None:
+                seen[composer_id] = data["lastUpdatedAt"]
+        state["composers"] = seen
+
+    def _workspace_map(self, user_dir: Path) -> dict[str, WorkspaceInfo]:
+        """composerId -> workspace, from every `workspaceStorage/<hash>/state.vscdb`."""
+        mapping: dict[str, WorkspaceInfo] = {}
+        storage = user_dir / "workspaceStorage"
+        try:
+            folders = sorted(p for p in storage.iterdir() if p.is_dir())
+        except OSError:
+            return mapping
+        for folder in folders:
+            ids = self._composer_ids(folder / "state.vscdb")
+            if not ids:
+                continue
+            info = self._workspaces.resolve(folder)
+            for composer_id in ids:
+                mapping.setdefault(composer_id, info)
+        return mapping
+
+    def _composer_ids(self, db_path: Path) -> list[str]:
+        try:
+            stamp = db_path.stat().st_mtime_ns
+            wal = db_path.with_name(db_path.name + "-wal")
+            if wal.exists():
+                stamp ^= wal.stat().st_mtime_ns
+        except OSError:
+            return []
+        cached = self._composer_maps.get(db_path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        ids: list[str] = []
+        try:
+            db, scratch = open_readonly(db_path, self.busy_timeout)
+        except (CursorDatabaseLocked, sqlite3.Error, OSError):
+            return cached[1] if cached else []
+        try:
+            row = db.execute("SELECT value FROM ItemTable WHERE key = ?", ("composer.composerData",)).fetchone()
+            data, _ = _decode(row[0]) if row else (None, None)
+            for composer in as_list(as_dict(data).get("allComposers")):
+                composer_id = as_str(as_dict(composer).get("composerId"))
+                if composer_id:
+                    ids.append(composer_id)
+        except sqlite3.Error:
+            return cached[1] if cached else []
+        finally:
+            db.close()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        self._composer_maps[db_path] = (stamp, ids)
+        return ids
+
+
+class _ComposerParser:
+    """Events of one composer (conversation)."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        file: SourceFile,
+        composer_id: str,
+        data: dict[str, Any],
+        workspace: WorkspaceInfo,
+        now_ms: int,
+    ) -> None:
+        self.db = db
+        self.file = file
+        self.composer_id = composer_id
+        self.data = data
+        self.workspace = workspace
+        self.now_ms = now_ms
+        self.created = parse_ts(data.get("createdAt"))
+        self.default_model = _model_name(as_dict(data.get("modelConfig")).get("modelName"))
+        #: False when the trailing turn was held back (still generating): re-read next time.
+        self.finished = True
+
+    def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
+        return Event(
+            id=event_id("cursor", self.composer_id, *key),
+            ts=ts,
+            agent="cursor",
+            kind=kind,
+            session_id=self.composer_id,
+            workspace=self.workspace.path,
+            source=SourceRef(path=str(self.file.path), key=position),
+            **fields,
+        )
+
+    def _fallback_ts(self) -> datetime | None:
+        return self.created or parse_ts(self.data.get("lastUpdatedAt")) or file_mtime(self.file.path)
+
+    def parse(self) -> Iterator[Event | Problem]:
+        bubbles = list(self._bubbles())
+        if not bubbles:
+            return  # an empty composer (a new chat tab nobody typed into) is not a session
+        yield from self._session_start()
+        bubbles = self._hold_back_generating_tail(bubbles)
+        for bubble_id, position, bubble in bubbles:
+            if isinstance(bubble, Problem):
+                yield bubble
+                continue
+            try:
+                yield from self._bubble(bubble_id, position, bubble)
+            except Exception as exc:  # noqa: BLE001 - one odd bubble must not stop the others
+                yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
+
+    def _session_start(self) -> Iterator[Event | Problem]:
+        attrs: dict[str, Any] = dict(self.workspace.attrs)
+        ts = self.created
+        if ts is None:
+            ts = self._fallback_ts()
+            attrs["ts_inferred"] = True
+        if ts is None:
+            yield Problem(f"key composerData:{self.composer_id}", "composer has no usable timestamp")
+            return
+        data = self.data
+        for key, attr in (
+            ("name", "title"),
+            ("status", "status"),
+            ("unifiedMode", "mode"),
+            ("forceMode", "force_mode"),
+            ("createdOnBranch", "branch"),
+            ("_v", "format_version"),
+            ("isAgentic", "agentic"),
+            ("totalLinesAdded", "lines_added"),
+            ("totalLinesRemoved", "lines_removed"),
+            ("filesChangedCount", "files_changed"),
+        ):
+            value = data.get(key)
+            if isinstance(value, str | int | bool) and value != "":
+                attrs[attr] = value
+        model_config = as_dict(data.get("modelConfig"))
+        if model_config.get("maxMode") is True:
+            attrs["max_mode"] = True
+        context_tokens = as_int(as_dict(data.get("promptTokenBreakdown")).get("totalUsedTokens"))
+        if context_tokens:
+            attrs["context_tokens"] = context_tokens  # a snapshot of the context, not spend
+        sub = [s for s in as_list(data.get("subComposerIds")) if isinstance(s, str)]
+        if sub:
+            attrs["sub_composers"] = sub
+        yield self._event(
+            "session_start",
+            ("session_start",),
+            ts,
+            f"key composerData:{self.composer_id}",
+            model=self.default_model,
+            attrs=attrs,
+        )
+
+    # -- bubbles -----------------------------------------------------------------------------
+
+    def _bubbles(self) -> Iterator[tuple[str, str, dict[str, Any] | Problem]]:
+        """(bubbleId, position, bubble or Problem) in conversation order; orphans are skipped."""
+        data = self.data
+        inline = data.get("conversation")
+        if isinstance(inline, list) and inline:
+            for index, bubble in enumerate(inline):
+                position = f"key composerData:{self.composer_id} conversation[{index}]"
+                if not isinstance(bubble, dict):
+                    yield "", position, Problem(position, "bubble is not an object")
+                    continue
+                yield as_str(bubble.get("bubbleId")) or f"index-{index}", position, bubble
+            return
+        headers = [as_dict(h) for h in as_list(data.get("fullConversationHeadersOnly"))]
+        inline_map = as_dict(data.get("conversationMap"))
+        stored = self._stored_bubbles() if not inline_map else {}
+        if not headers:
+            # No header list: take every stored bubble, oldest first.
+            ordered = sorted(stored, key=lambda b: str(as_dict(stored[b][1]).get("createdAt") or ""))
+            headers = [{"bubbleId": b} for b in ordered]
+        for header in headers:
+            bubble_id = as_str(header.get("bubbleId"))
+            if bubble_id is None:
+                continue
+            position = f"key bubbleId:{self.composer_id}:{bubble_id}"
+            if bubble_id in inline_map:
+                bubble = inline_map[bubble_id]
+                if isinstance(bubble, dict):
+                    yield bubble_id, position, bubble
+                continue
+            if bubble_id not in stored:
+                continue  # header without a stored bubble yet (being written) or deleted
+            raw, error = stored[bubble_id]
+            if error is not None or not isinstance(raw, dict):
+                yield bubble_id, position, Problem(position, f"invalid bubble JSON: {error or 'not an object'}")
+                continue
+            if "type" not in raw and "type" in header:
+                raw = {**raw, "type": header["type"]}
+            yield bubble_id, position, raw
+
+    def _stored_bubbles(self) -> dict[str, tuple[Any, str | None]]:
+        lo, hi = _prefix_range(f"bubbleId:{self.composer_id}:")
+        rows = self.db.execute("SELECT key, value FROM cursorDiskKV WHERE key >= ? AND key < ?", (lo, hi))
+        return {key[len(lo) :]: _decode(value) for key, value in rows}
+
+    def _hold_back_generating_tail(
+        self, bubbles: list[tuple[str, str, dict[str, Any] | Problem]]
+    ) -> list[tuple[str, str, dict[str, Any] | Problem]]:
+        """Drop the assistant bubbles after the last prompt while Cursor is still generating them."""
+        if self.data.get("status") != "generating":
+            return bubbles
+        updated = as_int(self.data.get("lastUpdatedAt"))
+        if updated and self.now_ms - updated > STALE_GENERATING_MS:
+            return bubbles
+        last_prompt = max(
+            (i for i, (_, _, b) in enumerate(bubbles) if isinstance(b, dict) and _bubble_type(b) == 1),
+            default=-1,
+        )
+        if last_prompt < len(bubbles) - 1:
+            self.finished = False
+        return bubbles[: last_prompt + 1]
+
+    def _bubble(self, bubble_id: str, position: str, bubble: dict[str, Any]) -> Iterator[Event | Problem]:
+        kind = _bubble_type(bubble)
+        attrs: dict[str, Any] = {}
+        ts = parse_ts(bubble.get("createdAt")) or parse_ts(as_dict(bubble.get("timingInfo")).get("clientStartTime"))
+        if ts is None:
+            ts = self._fallback_ts()
+            attrs["ts_inferred"] = True
+        if ts is None:
+            yield Problem(position, "no usable timestamp")
+            return
+        model = (
+            _model_name(as_dict(bubble.get("modelInfo")).get("modelName"))
+            or _model_name(bubble.get("modelType"))  # inline bubbles of older builds
+            or self.default_model
+        )
+        if as_str(bubble.get("requestId")):
+            attrs["request_id"] = bubble["requestId"]
+        text = as_str(bubble.get("text")) or as_str(bubble.get("rawText"))
+        if kind == 1:
+            yield self._event("prompt", (bubble_id, "prompt"), ts, position, text=text or "", model=model, attrs=attrs)
+            return
+        if kind != 2:
+            return  # unknown bubble type: newer Cursor; nothing we can name
+        usage = _usage(bubble)
+        thinking = text_of(as_dict(bubble.get("thinking")).get("text"))
+        if thinking:
+            attrs["thinking_chars"] = len(thinking)
+        timing = as_dict(bubble.get("timingInfo"))
+        start, end = as_int(timing.get("clientRpcSendTime")), as_int(timing.get("clientEndTime"))
+        if start and end >= start:
+            attrs["duration_ms"] = end - start
+        tool = as_dict(bubble.get("toolFormerData"))
+        response_id = event_id("cursor", self.composer_id, bubble_id, "response")
+        if text or usage is not None or not tool:
+            yield self._event(
+                "response",
+                (bubble_id, "response"),
+                ts,
+                position,
+                text=text,
+                model=model,
+                usage=usage,
+                attrs=attrs,
+            )
+        if tool:
+            yield from self._tool(bubble_id, position, tool, ts, model)
+        for index, block in enumerate(as_list(bubble.get("codeBlocks"))):
+            block = as_dict(block)
+            path, _ = uri_to_path(block.get("uri"))
+            if path:
+                yield self._event(
+                    "file_edit",
+                    (bubble_id, "code_block", as_int(block.get("codeBlockIdx")) if "codeBlockIdx" in block else index),
+                    ts,
+                    position,
+                    parent_id=response_id,
+                    model=model,
+                    file=FileInfo(path=path),
+                    attrs={
+                        "from": "code_block",
+                        **({"language": block["languageId"]} if as_str(block.get("languageId")) else {}),
+                    },
+                )
+
+    def _tool(
+        self, bubble_id: str, position: str, tool: dict[str, Any], ts: datetime, model: str | None
+    ) -> Iterator[Event]:
+        name = as_str(tool.get("name")) or "unknown"
+        call_id = as_str(tool.get("toolCallId"))
+        status = as_str(tool.get("status"))
+        args = _tool_args(tool)
+        raw_args = tool.get("rawArgs")
+        args_text = raw_args if isinstance(raw_args, str) else json.dumps(args) if args else None
+        tool_id = event_id("cursor", self.composer_id, bubble_id, "tool")
+        info = ToolInfo(name=name, call_id=call_id, status=status)
+        yield self._event(
+            "tool_call",
+            (bubble_id, "tool"),
+            ts,
+            position,
+            text=clip(args_text) if args_text else None,
+            model=model,
+            tool=info,
+        )
+        result = tool.get("result")
+        if result not in (None, "") and status not in (None, "loading", "pending"):
+            yield self._event(
+                "tool_result",
+                (bubble_id, "tool_result"),
+                ts,
+                position,
+                parent_id=tool_id,
+                text=clip(result if isinstance(result, str) else json.dumps(result)),
+                model=model,
+                tool=info,
+            )
+        if name in TERMINAL_TOOLS and as_str(args.get("command")):
+            yield self._event(
+                "command",
+                (bubble_id, "command"),
+                ts,
+                position,
+                parent_id=tool_id,
+                text=args["command"],
+                model=model,
+                tool=info,
+            )
+        if name in EDIT_TOOLS:
+            path = next((args[k] for k in _PATH_ARGS if as_str(args.get(k))), None)
+            if path:
+                yield self._event(
+                    "file_edit",
+                    (bubble_id, "edit"),
+                    ts,
+                    position,
+                    parent_id=tool_id,
+                    model=model,
+                    file=FileInfo(path=path),
+                    tool=info,
+                    attrs={"from": "tool"},
+                )
+
+
+def _bubble_type(bubble: dict[str, Any]) -> int | None:
+    kind = bubble.get("type")
+    if kind in (1, "user"):
+        return 1
+    if kind in (2, "ai", "assistant"):
+        return 2
+    return None
+
+
+def _model_name(value: Any) -> str | None:
+    """The model name as Cursor recorded it (`default`/`auto` when Cursor chose it)."""
+    return as_str(value)
+
+
+def _usage(bubble: dict[str, Any]) -> Usage | None:
+    counts = as_dict(bubble.get("tokenCount"))
+    input_tokens, output_tokens = as_int(counts.get("inputTokens")), as_int(counts.get("outputTokens"))
+    if not input_tokens and not output_tokens:
+        return None
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+
+
+def _tool_args(tool: dict[str, Any]) -> dict[str, Any]:
+    for key in ("rawArgs", "params", "args"):
+        value = tool.get(key)
+        if isinstance(value, str):
+            parsed, _ = load_json_bytes(value.encode("utf-8", "surrogatepass"))
+            value = parsed
+        if isinstance(value, dict) and value:
+            return value
+    return {}

@@ -1,0 +1,452 @@
+"""Gemini CLI chat recordings (`<gemini home>/tmp/<project>/chats/`).
+
+Two shapes, both read in document mode (the whole file is re-read when it changes):
+
+* `session-*.json` — legacy: the whole `ConversationRecord` rewritten (non-atomically) on every
+  update. A read that races a rewrite is invalid JSON: one Problem, no events, retried on change.
+* `session-*.jsonl` (and sub-agents' `chats/<parentSessionId>/<sessionId>.jsonl`) — a metadata
+  line, then message records that are **re-appended whole** whenever their tokens or tool calls
+  arrive (the last copy of an id wins), `{"$set": {...}}` metadata patches (which may carry a
+  whole `messages` list) and `{"$rewindTo": "<id>"}` markers.
+
+Why document mode for the append-only `.jsonl` too: the same message id is written several times
+and only the last copy is final, and `$set.messages` replaces history in place. Tailing would emit
+the first, incomplete copy of each message (and the store keeps the first copy unless its token
+total grows). Re-reading the whole file is cheap at Gemini's session sizes and yields every
+message's final copy when collecting history.
+
+What devlog keeps: every message ever recorded in the file, last copy per id. `$rewindTo` and
+`$set.messages` change what Gemini shows and sends to the model next, not what happened: a rewound
+turn was still typed, answered and billed, so it stays (ccusage counts it too).
+
+Usage follows ccusage's Gemini rules: `cached` is part of `input` when `total` says so
+(`total == input + output + thoughts + tool`), then `input_tokens = input - cached`; tool-use prompt
+tokens count as input; `thoughts` are billed as output, so `output_tokens = output + thoughts` and
+`reasoning_tokens = thoughts`.
+
+The project folder comes from `tmp/<dir>/.project_root`, else `projects.json` (slug -> path, or a
+legacy sha256 dir name matched against the registered paths), else the session's `directories`;
+otherwise it is unknown (a sha256 cannot be reversed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from devlog_collector.sources._values import (
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    clip,
+    file_mtime,
+    load_json_bytes,
+    parse_ts,
+    text_of,
+)
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
+
+__all__ = ["GeminiSource", "gemini_usage", "replay_jsonl"]
+
+EDIT_TOOLS = frozenset({"replace", "write_file", "edit", "smart_edit"})
+SHELL_TOOLS = frozenset({"run_shell_command"})
+_FINAL_STATUSES = frozenset({"success", "error", "cancelled", "canceled"})
+
+
+def gemini_usage(tokens: Any) -> Usage | None:
+    """Normalised usage from a message's `tokens` (see module docstring); None when all zero."""
+    tokens = as_dict(tokens)
+    if not tokens:
+        return None
+    raw_input = as_int(tokens.get("input"))
+    output = as_int(tokens.get("output"))
+    cached = as_int(tokens.get("cached"))
+    thoughts = as_int(tokens.get("thoughts"))
+    tool = as_int(tokens.get("tool"))
+    total = tokens.get("total")
+    inclusive = raw_input + output + thoughts + tool
+    input_tokens = raw_input
+    if cached and isinstance(total, int | float) and total == inclusive and total != inclusive + cached:
+        input_tokens = max(raw_input - cached, 0)
+    input_tokens += tool
+    if not (input_tokens or output or cached or thoughts):
+        total_only = as_int(total)
+        return Usage(output_tokens=total_only) if total_only else None
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output + thoughts,
+        cache_read_tokens=cached,
+        reasoning_tokens=thoughts,
+    )
+
+
+def replay_jsonl(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], list[Problem]]:
+    """Metadata, every message (last copy per id, first-seen order) and problems of a `.jsonl` log."""
+    metadata: dict[str, Any] = {}
+    messages: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    lines = data.split(b"\n")
+    last = len(lines) - 1
+    for index, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        record, error = load_json_bytes(raw)
+        if error is not None or not isinstance(record, dict):
+            if index == last and not data.endswith(b"\n"):
+                break  # Gemini is still writing this line
+            problems.append(Problem(f"line {index + 1}", f"invalid record: {error or 'not an object'}"))
+            continue
+        if "$rewindTo" in record:
+            continue  # history rewound in Gemini; what happened stays collected (module docstring)
+        if "$set" in record:
+            patch = as_dict(record["$set"])
+            for message in as_list(patch.get("messages")):
+                _remember(messages, message)
+            metadata.update({k: v for k, v in patch.items() if k != "messages"})
+        elif isinstance(record.get("id"), str) and "type" in record:
+            _remember(messages, record)
+        else:
+            for message in as_list(record.get("messages")):
+                _remember(messages, message)
+            metadata.update({k: v for k, v in record.items() if k != "messages"})
+    return metadata, list(messages.values()), problems
+
+
+def _remember(messages: dict[str, dict[str, Any]], message: Any) -> None:
+    if isinstance(message, dict) and isinstance(message.get("id"), str):
+        messages[message["id"]] = message  # re-assignment keeps first-seen order
+
+
+class GeminiSource(Source):
+    """Gemini CLI sessions."""
+
+    name: ClassVar[str] = "gemini"
+    #: Gemini CLI's home-directory override: its data lives in `$GEMINI_CLI_HOME/.gemini`.
+    env_var: ClassVar[str | None] = "GEMINI_CLI_HOME"
+
+    def __init__(self, roots: Any) -> None:
+        super().__init__(roots)
+        self._projects: dict[Path, tuple[int, dict[str, str]]] = {}
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        """`$GEMINI_CLI_HOME/.gemini` if set, else `~/.gemini`."""
+        home = os.environ.get("GEMINI_CLI_HOME")
+        return [(Path(home).expanduser() if home else Path.home()) / ".gemini"]
+
+    def discover(self) -> Iterator[SourceFile]:
+        """`tmp/*/chats/*.json` and `tmp/*/chats/**/*.jsonl` under every root."""
+        for root in self.roots:
+            tmp = root / "tmp"
+            if not tmp.is_dir():
+                continue
+            for chats in sorted(tmp.glob("*/chats")):
+                if not chats.is_dir():
+                    continue
+                for path in sorted(chats.glob("*.json")):
+                    if path.is_file():
+                        yield SourceFile(path=path, mode="document")
+                for path in sorted(chats.rglob("*.jsonl")):
+                    if path.is_file():
+                        yield SourceFile(path=path, mode="document")
+
+    def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        """All events of the session in `file`."""
+        try:
+            data = file.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            yield Problem("file", f"cannot read: {exc.strerror or exc}")
+            return
+        if file.path.suffix == ".jsonl":
+            metadata, messages, problems = replay_jsonl(data)
+            yield from problems
+        else:
+            record, error = load_json_bytes(data)
+            if error is not None:
+                yield Problem("file", f"invalid JSON (file being rewritten?): {error}")
+                return
+            if not isinstance(record, dict):
+                yield Problem("file", "conversation is not a JSON object")
+                return
+            metadata = {k: v for k, v in record.items() if k != "messages"}
+            messages = [m for m in as_list(record.get("messages")) if isinstance(m, dict)]
+        chats_dir = next((p for p in file.path.parents if p.name == "chats"), file.path.parent)
+        workspace = self._project_path(chats_dir.parent, metadata)
+        yield from _SessionParser(file, metadata, messages, workspace, chats_dir).parse()
+
+    # -- project folder ------------------------------------------------------------------------
+
+    def _project_path(self, project_tmp: Path, metadata: dict[str, Any]) -> str | None:
+        marker = project_tmp / ".project_root"
+        try:
+            text = marker.read_text(encoding="utf-8").strip()
+            if text:
+                return text
+        except (OSError, UnicodeDecodeError):
+            pass
+        registry = self._registry(project_tmp.parent.parent / "projects.json")
+        if project_tmp.name in registry:
+            return registry[project_tmp.name]
+        directories = [d for d in as_list(metadata.get("directories")) if isinstance(d, str) and d]
+        if directories:
+            return directories[0]
+        return None
+
+    def _registry(self, path: Path) -> dict[str, str]:
+        """Temp-dir name -> project path: slugs from `projects.json`, plus legacy sha256 names."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return {}
+        cached = self._projects.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        mapping: dict[str, str] = {}
+        try:
+            projects = as_dict(as_dict(json.loads(path.read_bytes())).get("projects"))
+        except (OSError, ValueError):
+            projects = {}
+        for project_path, slug in projects.items():
+            if not isinstance(project_path, str):
+                continue
+            if isinstance(slug, str) and slug:
+                mapping[slug] = project_path
+            digest = hashlib.sha256(project_path.encode("utf-8")).hexdigest()
+            mapping.setdefault(digest, project_path)
+            mapping.setdefault(digest[:16], project_path)
+        self._projects[path] = (stamp, mapping)
+        return mapping
+
+
+class _SessionParser:
+    def __init__(
+        self,
+        file: SourceFile,
+        metadata: dict[str, Any],
+        messages: list[dict[str, Any]],
+        workspace: str | None,
+        chats_dir: Path,
+    ) -> None:
+        self.file = file
+        self.metadata = metadata
+        self.messages = messages
+        self.workspace = workspace
+        self.chats_dir = chats_dir
+        self.session_id = as_str(metadata.get("sessionId")) or file.path.stem
+        self.start = parse_ts(metadata.get("startTime"))
+        self._mtime: datetime | None = None
+
+    def _fallback_ts(self) -> datetime | None:
+        if self.start is not None:
+            return self.start
+        if self._mtime is None:
+            self._mtime = file_mtime(self.file.path)
+        return self._mtime
+
+    def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
+        return Event(
+            id=event_id("gemini", self.session_id, *key),
+            ts=ts,
+            agent="gemini",
+            kind=kind,
+            session_id=self.session_id,
+            workspace=self.workspace,
+            source=SourceRef(path=str(self.file.path), key=position),
+            **fields,
+        )
+
+    def parse(self) -> Iterator[Event | Problem]:
+        yield from self._session_start()
+        for index, message in enumerate(self.messages):
+            position = f"message {as_str(message.get('id')) or index}"
+            try:
+                yield from self._message(index, message, position)
+            except Exception as exc:  # noqa: BLE001 - one odd message must not stop the others
+                yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
+
+    def _session_start(self) -> Iterator[Event | Problem]:
+        attrs: dict[str, Any] = {}
+        ts = self.start
+        if ts is None:
+            first = next((parse_ts(m.get("timestamp")) for m in self.messages if parse_ts(m.get("timestamp"))), None)
+            ts = first or self._fallback_ts()
+            attrs["ts_inferred"] = True
+        if ts is None:
+            yield Problem("file", "session has no usable timestamp")
+            return
+        for key, attr in (("projectHash", "project_hash"), ("summary", "summary"), ("kind", "session_kind")):
+            if as_str(self.metadata.get(key)):
+                attrs[attr] = self.metadata[key]
+        directories = [d for d in as_list(self.metadata.get("directories")) if isinstance(d, str)]
+        if directories:
+            attrs["directories"] = directories
+        if self.file.path.parent != self.chats_dir:
+            attrs["parent_session"] = self.file.path.parent.name
+        attrs["file_format"] = "jsonl" if self.file.path.suffix == ".jsonl" else "json"
+        yield self._event("session_start", ("session_start",), ts, "session", attrs=attrs)
+
+    def _message(self, index: int, message: dict[str, Any], position: str) -> Iterator[Event | Problem]:
+        message_id = as_str(message.get("id")) or f"index-{index}"
+        attrs: dict[str, Any] = {"message_id": message_id}
+        ts = parse_ts(message.get("timestamp"))
+        if ts is None:
+            ts = self._fallback_ts()
+            attrs["ts_inferred"] = True
+        if ts is None:
+            yield Problem(position, "no usable timestamp")
+            return
+        kind = message.get("type")
+        if kind == "user":
+            display = message.get("displayContent")
+            text = text_of(display) if display not in (None, "", []) else _content_text(message.get("content"))
+            yield self._event("prompt", (message_id, "prompt"), ts, position, text=text, attrs=attrs)
+        elif kind == "gemini":
+            yield from self._response(message_id, message, ts, position, attrs)
+        elif kind == "error":
+            text = _content_text(message.get("content"))
+            yield self._event("error", (message_id, "error"), ts, position, text=text or None, attrs=attrs)
+        # info / warning / unknown types: notices, not agent activity
+
+    def _response(
+        self, message_id: str, message: dict[str, Any], ts: datetime, position: str, attrs: dict[str, Any]
+    ) -> Iterator[Event]:
+        model = as_str(message.get("model"))
+        thoughts = as_list(message.get("thoughts"))
+        if thoughts:
+            attrs["thoughts"] = len(thoughts)
+        tokens = as_dict(message.get("tokens"))
+        if tokens:
+            attrs["tokens"] = {k: v for k, v in tokens.items() if isinstance(v, int | float)}
+        response_id = event_id("gemini", self.session_id, message_id, "response")
+        yield self._event(
+            "response",
+            (message_id, "response"),
+            ts,
+            position,
+            text=_content_text(message.get("content")) or None,
+            model=model,
+            usage=gemini_usage(tokens),
+            attrs=attrs,
+        )
+        for number, call in enumerate(as_list(message.get("toolCalls"))):
+            if isinstance(call, dict):
+                yield from self._tool_call(message_id, number, call, ts, model, response_id, position)
+
+    def _tool_call(
+        self,
+        message_id: str,
+        number: int,
+        call: dict[str, Any],
+        message_ts: datetime,
+        model: str | None,
+        response_id: str,
+        position: str,
+    ) -> Iterator[Event]:
+        name = as_str(call.get("name")) or "unknown"
+        call_id = as_str(call.get("id"))
+        call_key = call_id or f"call-{number}"
+        status = as_str(call.get("status"))
+        ts = parse_ts(call.get("timestamp")) or message_ts
+        args = as_dict(call.get("args"))
+        info = ToolInfo(name=name, call_id=call_id, status=status)
+        attrs: dict[str, Any] = {"message_id": message_id}
+        if as_str(call.get("displayName")):
+            attrs["display_name"] = call["displayName"]
+        call_event_id = event_id("gemini", self.session_id, message_id, "tool", call_key)
+        yield self._event(
+            "tool_call",
+            (message_id, "tool", call_key),
+            ts,
+            position,
+            parent_id=response_id,
+            text=clip(json.dumps(args, ensure_ascii=False)) if args else None,
+            model=model,
+            tool=info,
+            attrs=attrs,
+        )
+        if status in _FINAL_STATUSES:
+            output = _result_text(call.get("result"))
+            yield self._event(
+                "tool_result",
+                (message_id, "tool_result", call_key),
+                ts,
+                position,
+                parent_id=call_event_id,
+                text=clip(output) if output else None,
+                model=model,
+                tool=info,
+                attrs={"message_id": message_id},
+            )
+        if name in SHELL_TOOLS and as_str(args.get("command")):
+            command_attrs: dict[str, Any] = {"message_id": message_id}
+            if as_str(args.get("directory")):
+                command_attrs["directory"] = args["directory"]
+            yield self._event(
+                "command",
+                (message_id, "command", call_key),
+                ts,
+                position,
+                parent_id=call_event_id,
+                text=args["command"],
+                model=model,
+                tool=info,
+                attrs=command_attrs,
+            )
+        if name in EDIT_TOOLS and status != "error":
+            display = as_dict(call.get("resultDisplay"))
+            path = as_str(display.get("filePath")) or as_str(args.get("file_path")) or as_str(args.get("absolute_path"))
+            if path:
+                stat = as_dict(display.get("diffStat"))
+                added = stat.get("model_added_lines")
+                removed = stat.get("model_removed_lines")
+                yield self._event(
+                    "file_edit",
+                    (message_id, "edit", call_key),
+                    ts,
+                    position,
+                    parent_id=call_event_id,
+                    model=model,
+                    tool=info,
+                    file=FileInfo(
+                        path=path,
+                        lines_added=as_int(added) if isinstance(added, int) else None,
+                        lines_removed=as_int(removed) if isinstance(removed, int) else None,
+                    ),
+                    attrs={"message_id": message_id},
+                )
+
+
+def _content_text(content: Any) -> str:
+    """Text of a message's `content`: a string or a Part list (function parts carry no text)."""
+    if isinstance(content, str):
+        return content
+    texts = [p["text"] for p in as_list(content) if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return "\n".join(t for t in texts if t)
+
+
+def _result_text(result: Any) -> str:
+    """Output of a tool call's `result` Part list (functionResponse.response.output/error)."""
+    if isinstance(result, str):
+        return result
+    texts: list[str] = []
+    for part in as_list(result):
+        part = as_dict(part)
+        response = as_dict(as_dict(part.get("functionResponse")).get("response"))
+        for key in ("output", "error", "llmContent"):
+            value = response.get(key)
+            if value not in (None, "", []):
+                texts.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                break
+        else:
+            if isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    return "\n".join(texts)

@@ -1,0 +1,584 @@
+"""The local SQLite store: every collected event, the collect cursors, and the export cursors.
+
+One writer at a time (an exclusive `flock` on `<db>.lock`, held by `devlog start`/`collect`), any
+number of readers (WAL mode). The store migrates itself on open, and its files are 0600.
+
+The write path is `commit()`: the events parsed from a chunk of a source file, that file's advanced
+cursor and any parse problems are written in ONE transaction. A crash at any instant therefore
+either keeps all of it or none of it, and because event ids are deterministic a re-read after a
+crash inserts nothing twice.
+
+Insert policy: an event whose id is already stored is ignored, except when the new copy carries a
+larger token total (Claude Code streams one response over several lines and only some carry the
+final usage): then the stored copy is replaced and gets a new `seq`, so exporters see it again.
+Rows go in with one `executemany` per commit; only when some ids were already present does the
+replacement check look at the stored totals (a history load almost never pays for it).
+
+The full-text index (`events_fts`) is filled *behind* the events, up to a watermark (meta key
+`fts_indexed_seq`: every event with `seq` <= it is indexed, none above it). Tokenising `text` was
+about half the cost of storing an event, so a bulk history load leaves it to `update_search_index()`,
+which `devlog start` runs in the background and `--search` runs before searching. A commit made with
+`search_index=True` (the default; small and live writes) indexes its own events in the same
+transaction when the index is caught up, so it stays caught up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final
+
+import msgspec
+
+from devlog_collector.errors import StoreError, StoreLocked
+from devlog_collector.log import get_logger
+from devlog_collector.paths import ensure_private_dir, home_dir
+from devlog_collector.store.migrations import migrate, usage_rollup_batch_sql, usage_rollup_insert_trigger_sql
+from devlog_shared import Event, decode_event, encode_event
+
+__all__ = [
+    "FTS_WATERMARK_KEY",
+    "SEARCH_INDEX_BATCH",
+    "CollectCursor",
+    "ParseProblem",
+    "Store",
+    "event_from_row",
+    "now_ms",
+]
+
+log = get_logger("store")
+
+#: Meta key of the full-text index watermark: events with `seq` <= it are in `events_fts`, none above.
+FTS_WATERMARK_KEY: Final = "fts_indexed_seq"
+#: Events indexed per write transaction by `update_search_index` (keeps each transaction short, so a
+#: search or the background indexer never holds up the collector for long).
+SEARCH_INDEX_BATCH: Final = 2000
+#: Page cache of the writer connection (KiB, as a negative `cache_size`). SQLite's default 2 MiB
+#: cannot hold the event-id index's pages; random UUIDs then cost a cache miss per insert.
+WRITER_CACHE_KIB: Final = 32 * 1024
+#: WAL pages before an automatic checkpoint on the writer (default 1000 = 4 MiB): fewer, larger
+#: checkpoints (each one syncs) during a history load; the WAL file is reset after each.
+WRITER_WAL_AUTOCHECKPOINT: Final = 4000
+_SELECT_WATERMARK: Final = f"SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{FTS_WATERMARK_KEY}'"
+_SET_WATERMARK: Final = f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{FTS_WATERMARK_KEY}', ?)"
+_ROLLUP_BATCH: Final = usage_rollup_batch_sql()
+#: Commits with at least this many events maintain the usage rollup once per commit (see
+#: `_store_events`); smaller (live) ones leave it to the per-row trigger and change no schema.
+ROLLUP_BATCH_MIN_EVENTS: Final = 64
+#: Page size of new stores: rows are ~1 KiB (body JSON + text), 8 KiB pages cost fewer splits.
+NEW_STORE_PAGE_SIZE: Final = 8192
+_INDEX_RANGE: Final = (
+    "INSERT INTO events_fts (rowid, text) SELECT seq, text FROM events WHERE seq > ? AND seq <= ? AND text IS NOT NULL"
+)
+
+_EVENT_COLUMNS = (
+    "id, ts, agent, kind, session_id, workspace, project, model, user, tool_name, file_path, "
+    "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, reasoning_tokens, "
+    "cost_usd, text, body, collected_at"
+)
+_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) ON CONFLICT (id) DO NOTHING"
+
+
+def now_ms() -> int:
+    """Current time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class CollectCursor:
+    """How far a source file has been consumed (see migrations.py for the columns)."""
+
+    source: str
+    path: str
+    dev: int | None = None
+    ino: int | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    offset: int = 0
+    head_hash: str | None = None
+    marker: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    line_no: int = 0
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """A record that could not be used, reported once per (file, position, message)."""
+
+    source: str
+    path: str
+    position: str
+    message: str
+
+
+def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
+    usage = event.usage
+    body = encode_event(msgspec.structs.replace(event, text=None)) if event.text is not None else encode_event(event)
+    return (
+        event.id,
+        int(event.ts.timestamp() * 1000),
+        event.agent,
+        event.kind,
+        event.session_id,
+        event.workspace,
+        event.project,
+        event.model,
+        event.user,
+        event.tool.name if event.tool else None,
+        event.file.path if event.file else None,
+        usage.input_tokens if usage else 0,
+        usage.output_tokens if usage else 0,
+        usage.cache_creation_tokens if usage else 0,
+        usage.cache_read_tokens if usage else 0,
+        usage.reasoning_tokens if usage else 0,
+        event.cost_usd,
+        event.text,
+        body,
+        collected_at,
+    )
+
+
+def _total(event: Event) -> int:
+    return event.usage.total if event.usage is not None else 0
+
+
+def _normalised_sql(sql: str) -> str:
+    return " ".join(sql.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").replace(";", " ; ").split())
+
+
+def _batchable_rollup_trigger(db: sqlite3.Connection) -> str | None:
+    """The stored SQL of the rollup insert trigger if it is exactly m030's, else None."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'usage_rollup_insert'").fetchone()
+    if row is None or not row[0]:
+        return None
+    if _normalised_sql(row[0]) != _normalised_sql(usage_rollup_insert_trigger_sql()):
+        return None
+    return str(row[0])
+
+
+def event_from_row(body: bytes, text: str | None) -> Event:
+    """Rebuild the full event from its stored `body` and `text` columns."""
+    event = decode_event(body)
+    return msgspec.structs.replace(event, text=text) if text is not None else event
+
+
+class Store:
+    """Connection to the local store. Use `Store.open(path)`; close with `close()` or `with`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self.db = db
+        self.path = path
+        self.readonly = readonly
+        self._lock_file: IO[bytes] | None = None
+        self._added = 0
+        #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
+        #: `_store_events`); None when a later migration changed it: then the trigger always runs.
+        self._rollup_trigger = None if readonly else _batchable_rollup_trigger(db)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> Store:
+        """Open (creating and migrating if needed) the store at `path`.
+
+        Read-only opens never create or migrate anything; they fail with StoreError if the store
+        does not exist yet.
+        """
+        path = path.expanduser()
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"no devlog store at {path} yet: run `devlog collect` (or `devlog start`) first")
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA query_only = ON")
+                db.execute("PRAGMA busy_timeout = 5000")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+            return cls(db, path, readonly=True)
+        try:
+            # devlog's home (and the store's folder) hold everything the agents saw: 0700.
+            home = home_dir()
+            if home in path.parents:
+                ensure_private_dir(home)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.chmod(0o700)
+            if not path.exists():
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            if path.stat().st_size == 0:
+                db.execute(f"PRAGMA page_size = {NEW_STORE_PAGE_SIZE}")  # only before the first table
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            db.execute("PRAGMA temp_store = MEMORY")
+            db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_WAL_AUTOCHECKPOINT}")
+            migrate(db)
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    Path(f"{path}{suffix}").chmod(0o600)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from exc
+        return cls(db, path, readonly=False)
+
+    def close(self) -> None:
+        """Release the writer lock (if held) and close the connection."""
+        self.release_writer_lock()
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the writer lock -----------------------------------------------------------------------
+
+    def acquire_writer_lock(self, *, wait: bool = False) -> None:
+        """Become the single writer (collector); raises StoreLocked if another process is."""
+        if self._lock_file is not None:
+            return
+        lock_path = Path(f"{self.path}.lock")
+        handle = lock_path.open("a+b")
+        with contextlib.suppress(OSError):
+            lock_path.chmod(0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StoreLocked(
+                f"another devlog process is collecting into {self.path} (is `devlog start` running?)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()).encode())
+        handle.flush()
+        self._lock_file = handle
+
+    def release_writer_lock(self) -> None:
+        """Give up the writer lock."""
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` ... `COMMIT` (rolled back on any exception)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- the collect write path ----------------------------------------------------------------
+
+    def commit(
+        self,
+        events: Sequence[Event],
+        cursor: CollectCursor | None = None,
+        problems: Sequence[ParseProblem] = (),
+        *,
+        search_index: bool = True,
+    ) -> int:
+        """Store events, advance `cursor` and record `problems` atomically; returns events added.
+
+        Args:
+            events: the events to insert (see the module docstring for the insert policy).
+            cursor: the file cursor to save in the same transaction.
+            problems: parse problems to record in the same transaction.
+            search_index: also add the new events to the full-text index in this transaction when
+                the index is caught up. The collector passes False (history loads are indexed
+                later, in bounded batches, by `update_search_index`).
+        """
+        with self.transaction() as db:
+            if events:
+                self._store_events(db, events, search_index=search_index)
+                added = self._added
+            else:
+                added = 0
+            if cursor is not None:
+                self._save_cursor(db, cursor)
+            if problems:
+                self._record_problems(db, problems)
+        return added
+
+    def _store_events(self, db: sqlite3.Connection, events: Sequence[Event], *, search_index: bool) -> None:
+        """Insert `events` in the open transaction, keeping the usage rollup and the search index.
+
+        The usage rollup (m030) is kept by a per-row insert trigger, about a third of the cost of
+        storing an event. For a large commit the trigger is dropped inside this transaction, the
+        batch's rollup rows are added with one grouped upsert (the same expressions, summed), and the
+        trigger is re-created from its own stored SQL before the commit. Other connections never see
+        the store without it (transactions are atomic, DDL included); a failure rolls all of it back.
+        Rows deleted meanwhile (a replaced usage copy) are subtracted by the delete trigger as usual.
+        """
+        before = db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+        watermark = self._watermark(db) if search_index else None
+        trigger = self._rollup_trigger if len(events) >= ROLLUP_BATCH_MIN_EVENTS else None
+        if trigger is not None:
+            db.execute("DROP TRIGGER usage_rollup_insert")
+        self._added = self._insert_events(db, events)
+        if trigger is not None:
+            db.execute(_ROLLUP_BATCH, (before,))
+            db.execute(trigger)
+        if watermark is not None and watermark >= before:
+            self._index_range(db, watermark, None)  # the index was caught up: keep it so
+
+    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> int:
+        # One copy per id first: the first copy, unless a later one carries a strictly larger token
+        # total (what inserting them one by one under the insert policy would leave stored).
+        chosen: dict[str, Event] = {}
+        for event in events:
+            kept = chosen.get(event.id)
+            larger = kept is not None and event.usage is not None and event.usage.total > _total(kept)
+            if kept is None or larger:
+                chosen[event.id] = event
+        collected = now_ms()
+        unique = list(chosen.values())
+        rows = [_row_values(event, collected) for event in unique]
+        added: int = db.executemany(_INSERT, rows).rowcount
+        if added < len(rows):
+            self._replace_larger_usage(db, unique, rows)
+        return added
+
+    @staticmethod
+    def _replace_larger_usage(db: sqlite3.Connection, events: list[Event], rows: list[tuple[Any, ...]]) -> None:
+        """Some ids were stored before this batch: replace those whose new copy has a larger token total."""
+        totals = {
+            event.id: (event.usage.total, row)
+            for event, row in zip(events, rows, strict=True)
+            if event.usage is not None and event.usage.total > 0
+        }
+        ids = list(totals)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            stored = db.execute(
+                "SELECT id, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens FROM events "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for event_id, stored_total in stored:
+                total, row = totals[event_id]
+                if total > stored_total:  # (a copy inserted by this batch has an equal total)
+                    db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+                    db.execute(_INSERT, row)
+
+    # -- the full-text index -------------------------------------------------------------------
+
+    @staticmethod
+    def _watermark(db: sqlite3.Connection) -> int | None:
+        """The full-text watermark; None on a store whose index is still kept by a trigger (pre-m011)."""
+        row = db.execute(_SELECT_WATERMARK).fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def _index_range(db: sqlite3.Connection, after: int, limit: int | None) -> tuple[int, int] | None:
+        """Index the events after seq `after` (at most `limit`) and move the watermark past them.
+
+        Returns (events covered, new watermark), or None when there was nothing to index.
+        """
+        if limit is None:
+            row = db.execute("SELECT count(*), max(seq) FROM events WHERE seq > ?", (after,)).fetchone()
+        else:
+            row = db.execute(
+                "SELECT count(*), max(seq) FROM (SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (after, limit),
+            ).fetchone()
+        count, upto = row
+        if not count:
+            return None
+        db.execute(_INDEX_RANGE, (after, upto))
+        db.execute(_SET_WATERMARK, (str(upto),))
+        return int(count), int(upto)
+
+    def search_index_backlog(self) -> int:
+        """Events stored but not yet in the full-text index (0 on a pre-m011 store)."""
+        watermark = self._watermark(self.db)
+        if watermark is None:
+            return 0
+        return int(self.db.execute("SELECT count(*) FROM events WHERE seq > ?", (watermark,)).fetchone()[0])
+
+    def update_search_index(self, limit: int | None = None, *, should_stop: Callable[[], bool] | None = None) -> int:
+        """Bring the full-text index up to date, in transactions of `SEARCH_INDEX_BATCH` events.
+
+        Safe next to a running collector (each batch is a short write transaction; WAL readers are
+        never blocked) and on a store opened read-only: then a second, writable connection is used
+        just for this. Where the store cannot be written (permissions), the index is left as it is
+        and searches see the events indexed so far.
+
+        Args:
+            limit: index at most this many events (None: everything not yet indexed).
+            should_stop: polled between batches; True stops early (the rest stays for later).
+
+        Returns:
+            The number of events the index now covers that it did not before.
+        """
+        if not self.readonly:
+            return self._update_search_index(self.db, limit, should_stop)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            log.warning("search_index_not_updated", path=str(self.path), error=str(exc))
+            return 0
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            return self._update_search_index(db, limit, should_stop)
+        except sqlite3.Error as exc:
+            log.warning("search_index_not_updated", path=str(self.path), error=str(exc))
+            return 0
+        finally:
+            db.close()
+
+    def _update_search_index(
+        self, db: sqlite3.Connection, limit: int | None, should_stop: Callable[[], bool] | None
+    ) -> int:
+        if self._watermark(db) is None:
+            return 0  # a store not migrated to m011 yet: its trigger keeps the index complete
+        done = 0
+        while limit is None or done < limit:
+            if should_stop is not None and should_stop():
+                break
+            batch = SEARCH_INDEX_BATCH if limit is None else min(SEARCH_INDEX_BATCH, limit - done)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Read under the write lock: a concurrent indexer cannot have moved it meanwhile.
+                watermark = self._watermark(db) or 0
+                result = self._index_range(db, watermark, batch)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            if result is None:
+                break
+            done += result[0]
+        if done:
+            log.debug("search_index_updated", events=done)
+        return done
+
+    @staticmethod
+    def _save_cursor(db: sqlite3.Connection, c: CollectCursor) -> None:
+        db.execute(
+            "INSERT INTO collect_cursors (source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, "
+            "line_no, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, offset = excluded.offset, head_hash = excluded.head_hash, "
+            "marker = excluded.marker, state = excluded.state, line_no = excluded.line_no, "
+            "updated_at = excluded.updated_at",
+            (
+                c.source,
+                c.path,
+                c.dev,
+                c.ino,
+                c.size,
+                c.mtime_ns,
+                c.offset,
+                c.head_hash,
+                c.marker,
+                msgspec.json.encode(c.state) if c.state else None,
+                c.line_no,
+                now_ms(),
+            ),
+        )
+
+    @staticmethod
+    def _record_problems(db: sqlite3.Connection, problems: Sequence[ParseProblem]) -> None:
+        now = now_ms()
+        db.executemany(
+            "INSERT INTO parse_errors (source, path, position, message, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, path, position, message) "
+            "DO UPDATE SET count = count + 1, last_seen = excluded.last_seen",
+            [(p.source, p.path, p.position, p.message[:1000], now, now) for p in problems],
+        )
+
+    def record_problems(self, problems: Sequence[ParseProblem]) -> None:
+        """Record problems outside a collect commit (e.g. a file that vanished)."""
+        if problems:
+            with self.transaction() as db:
+                self._record_problems(db, problems)
+
+    def get_cursor(self, source: str, path: str) -> CollectCursor | None:
+        """The stored cursor of one file, if any."""
+        row = self.db.execute(
+            "SELECT dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no FROM collect_cursors "
+            "WHERE source = ? AND path = ?",
+            (source, path),
+        ).fetchone()
+        if row is None:
+            return None
+        dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no = row
+        return CollectCursor(
+            source=source,
+            path=path,
+            dev=dev,
+            ino=ino,
+            size=size,
+            mtime_ns=mtime_ns,
+            offset=offset,
+            head_hash=head_hash,
+            marker=marker,
+            state=msgspec.json.decode(state) if state else {},
+            line_no=line_no,
+        )
+
+    def all_cursors(self, source: str | None = None) -> dict[tuple[str, str], CollectCursor]:
+        """Every stored cursor (one query; used to skip unchanged files fast)."""
+        sql = (
+            "SELECT source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no "
+            "FROM collect_cursors"
+        )
+        rows = self.db.execute(sql + (" WHERE source = ?" if source else ""), (source,) if source else ()).fetchall()
+        result = {}
+        for src, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no in rows:
+            result[(src, path)] = CollectCursor(
+                src, path, dev, ino, size, mtime_ns, offset, head_hash, marker,
+                msgspec.json.decode(state) if state else {}, line_no,
+            )  # fmt: skip
+        return result
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def events_after(self, seq: int, limit: int) -> list[tuple[int, Event]]:
+        """Up to `limit` events with seq > `seq`, in seq order (the exporter's read path)."""
+        rows = self.db.execute(
+            "SELECT seq, body, text FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [(s, event_from_row(body, text)) for s, body, text in rows]
+
+    def max_seq(self) -> int:
+        """The newest insertion position (0 for an empty store)."""
+        row = self.db.execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the store's `meta` table."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the store's `meta` table."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Epoch milliseconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,0 +1,375 @@
+"""Versioned, append-only schema migrations of the local store.
+
+Each migration is a function registered in order; its name is recorded in `_migrations` in the same
+transaction that applies it, so a crash mid-migration leaves the store at the previous version. A
+released migration is never edited: change the schema by appending a new one.
+
+Design notes (why the tables look like this):
+
+* `events.seq` is the insertion order; export cursors are positions in it, so a remote added later
+  can start from 0 and backfill exactly what its rules match.
+* `events.id` is the deterministic event id (UNIQUE): re-reading a file is a no-op.
+* Filterable fields are columns (indexed for time, workspace, agent, session and kind); the full
+  event (minus `text`, which has its own column for FTS) is kept in `body` as schema-v1 JSON so
+  exports reproduce exactly what was parsed.
+* `collect_cursors` lives in the same database as `events` so that events and the cursor advance
+  commit in one transaction (SQLite in WAL mode is not atomic across attached databases).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+__all__ = ["MIGRATIONS", "migrate", "migration", "run_script"]
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            ts INTEGER NOT NULL,                 -- epoch milliseconds, UTC
+            agent TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            workspace TEXT,
+            project TEXT,
+            model TEXT,
+            user TEXT,
+            tool_name TEXT,
+            file_path TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            text TEXT,
+            body BLOB NOT NULL,                  -- the event as schema-v1 JSON, without `text`
+            collected_at INTEGER NOT NULL        -- epoch milliseconds
+        );
+        CREATE INDEX events_ts ON events (ts);
+        CREATE INDEX events_workspace_ts ON events (workspace, ts);
+        CREATE INDEX events_agent_ts ON events (agent, ts);
+        CREATE INDEX events_session_ts ON events (session_id, ts);
+        CREATE INDEX events_kind_ts ON events (kind, ts);
+
+        CREATE VIRTUAL TABLE events_fts USING fts5 (text, content='events', content_rowid='seq');
+        CREATE TRIGGER events_fts_insert AFTER INSERT ON events WHEN new.text IS NOT NULL BEGIN
+            INSERT INTO events_fts (rowid, text) VALUES (new.seq, new.text);
+        END;
+        CREATE TRIGGER events_fts_delete AFTER DELETE ON events WHEN old.text IS NOT NULL BEGIN
+            INSERT INTO events_fts (events_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+        END;
+
+        CREATE TABLE collect_cursors (
+            source TEXT NOT NULL,                -- source name (claude, codex, generic:<name>, ...)
+            path TEXT NOT NULL,
+            dev INTEGER,
+            ino INTEGER,
+            size INTEGER,
+            mtime_ns INTEGER,
+            offset INTEGER NOT NULL DEFAULT 0,   -- just past the last complete line consumed
+            head_hash TEXT,                      -- sha256 of the first <=1 KiB: detects replacement
+            marker TEXT,                         -- sha256 of the <=64 bytes before offset: detects rewrites
+            state BLOB,                          -- source-specific JSON carried between reads
+            line_no INTEGER NOT NULL DEFAULT 0,  -- lines consumed (for error positions)
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (source, path)
+        );
+
+        CREATE TABLE parse_errors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            path TEXT NOT NULL,
+            position TEXT NOT NULL,              -- "line 12", "byte 4096", "key composerData:..."
+            message TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            UNIQUE (source, path, position, message)
+        );
+
+        CREATE TABLE collect_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            events_added INTEGER NOT NULL DEFAULT 0,
+            files_read INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE export_cursors (
+            remote TEXT PRIMARY KEY,
+            last_seq INTEGER NOT NULL DEFAULT 0, -- every event with seq <= last_seq was confirmed
+            rules_hash TEXT,                     -- routing rules the cursor was built under
+            status TEXT NOT NULL DEFAULT 'pending',
+            paused_reason TEXT,
+            last_success_at INTEGER,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            last_error_at INTEGER,
+            sent_total INTEGER NOT NULL DEFAULT 0,
+            updated_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            remote TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            status_code INTEGER,
+            created_at INTEGER NOT NULL,
+            UNIQUE (remote, event_id)
+        );
+        """,
+    )
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute several statements inside the current transaction.
+
+    (`executescript` would COMMIT first, breaking the one-transaction-per-migration rule.)
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time() * 1000)))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+@migration
+def m020_export_pause_fingerprint(db: sqlite3.Connection) -> None:
+    """Exporter: remember the url + api key a remote was paused under (a change of either resumes it)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE export_cursors ADD COLUMN paused_fingerprint TEXT;
+        CREATE INDEX dead_letters_remote_created ON dead_letters (remote, created_at);
+        """,
+    )
+
+
+#: Query: request-size bands of the usage rollup (the tier starts of the genai-prices data when m030 was
+#: written). A price list with other tier starts makes `devlog stats` fall back to scanning events.
+USAGE_ROLLUP_BANDS = (32000, 100000, 128000, 199999, 200000, 256000, 272000, 512000, 524288)
+_ROLLUP_KINDS = (
+    ("session_starts", "session_start"),
+    ("prompts", "prompt"),
+    ("responses", "response"),
+    ("tool_calls", "tool_call"),
+    ("tool_results", "tool_result"),
+    ("file_edits", "file_edit"),
+    ("commands", "command"),
+    ("errors", "error"),
+)
+_ROLLUP_TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
+
+
+def _rollup_values(row: str) -> tuple[list[str], list[str]]:
+    """(key expressions, value expressions) of one event row (`new` or `old`) in the usage rollup."""
+    total_input = f"({row}.input_tokens + {row}.cache_creation_tokens + {row}.cache_read_tokens)"
+    whens = " ".join(f"WHEN {total_input} <= {b} THEN {i}" for i, b in enumerate(USAGE_ROLLUP_BANDS))
+    keys = [
+        f"{row}.ts / 900000",
+        f"{row}.agent",
+        f"coalesce({row}.workspace, '')",
+        f"coalesce({row}.project, '')",
+        f"{row}.session_id",
+        f"coalesce({row}.model, '')",
+        f"(CASE {whens} ELSE {len(USAGE_ROLLUP_BANDS)} END)",
+        f"({row}.cost_usd IS NOT NULL)",
+    ]
+    values = ["1", *(f"({row}.kind = '{kind}')" for _, kind in _ROLLUP_KINDS)]
+    values.append(
+        f"({row}.input_tokens + {row}.output_tokens + {row}.cache_creation_tokens + {row}.cache_read_tokens > 0)"
+    )
+    values += [f"{row}.{t}" for t in _ROLLUP_TOKENS]
+    values.append(f"coalesce({row}.cost_usd, 0)")
+    return keys, values
+
+
+@migration
+def m030_usage_rollup(db: sqlite3.Connection) -> None:
+    """Query: a trigger-maintained rollup of events per 15-minute UTC bucket, plus views for `devlog sql`.
+
+    `devlog stats` must answer over a million events in well under a second; scanning them cannot.
+    The rollup holds one row per (15-minute bucket, agent, workspace, project, session, model, price
+    band, has recorded cost) with event counts per kind and token sums, kept exact by triggers on
+    insert, delete and update of `events` (15 minutes divides every UTC offset in use, so local days
+    fold exactly from buckets). '' stands for a missing workspace, project or model.
+    """
+    counts = [name for name, _ in _ROLLUP_KINDS]
+    value_columns = ["events", *counts, "requests", *_ROLLUP_TOKENS, "cost_usd"]
+    key_columns = ["bucket", "agent", "workspace", "project", "session_id", "model", "band", "has_cost"]
+    new_keys, new_values = _rollup_values("new")
+    old_keys, old_values = _rollup_values("old")
+    upsert = (
+        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
+        f"VALUES ({', '.join(new_keys + new_values)}) ON CONFLICT DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
+        + ";"
+    )
+    match_old = " AND ".join(f"{c} = {e}" for c, e in zip(key_columns, old_keys, strict=True))
+    subtract = (
+        "UPDATE usage_rollup SET "
+        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(value_columns, old_values, strict=True))
+        + f" WHERE {match_old};\n"
+        f"DELETE FROM usage_rollup WHERE {match_old} AND events <= 0;"
+    )
+    columns_sql = ",\n".join(
+        [f"{c} INTEGER NOT NULL" if c in ("bucket", "band", "has_cost") else f"{c} TEXT NOT NULL" for c in key_columns]
+        + [f"{c} {'REAL' if c == 'cost_usd' else 'INTEGER'} NOT NULL" for c in value_columns]
+    )
+    run_script(
+        db,
+        f"""
+        CREATE TABLE usage_rollup (
+            {columns_sql},
+            PRIMARY KEY ({", ".join(key_columns)})
+        ) WITHOUT ROWID;
+        CREATE TRIGGER usage_rollup_insert AFTER INSERT ON events BEGIN
+            {upsert}
+        END;
+        CREATE TRIGGER usage_rollup_delete AFTER DELETE ON events BEGIN
+            {subtract}
+        END;
+        CREATE TRIGGER usage_rollup_update AFTER UPDATE OF
+            ts, agent, workspace, project, session_id, model, kind, {", ".join(_ROLLUP_TOKENS)}, cost_usd
+        ON events BEGIN
+            {subtract}
+            {upsert}
+        END;
+        INSERT INTO usage_rollup ({", ".join(key_columns + value_columns)})
+            SELECT {", ".join(k.replace("new.", "") for k in new_keys)},
+                   {", ".join(f"sum({v.replace('new.', '')})" for v in new_values)}
+            FROM events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+
+        CREATE VIEW v_events AS
+            SELECT seq, id, strftime('%Y-%m-%dT%H:%M:%fZ', ts / 1000.0, 'unixepoch') AS time, ts, agent, kind,
+                   session_id, workspace, project, model, user, tool_name, file_path, input_tokens, output_tokens,
+                   cache_creation_tokens, cache_read_tokens, reasoning_tokens,
+                   input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens AS total_tokens,
+                   cost_usd, text, json(body) AS body
+            FROM events;
+        CREATE VIEW v_sessions AS
+            SELECT session_id, min(agent) AS agent, min(workspace) AS workspace, min(project) AS project,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', min(ts) / 1000.0, 'unixepoch') AS started,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', max(ts) / 1000.0, 'unixepoch') AS ended,
+                   (max(ts) - min(ts)) / 1000.0 AS duration_s, count(*) AS events,
+                   sum(kind = 'prompt') AS prompts, sum(kind = 'tool_call') AS tool_calls,
+                   sum(kind = 'file_edit') AS file_edits,
+                   sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) AS total_tokens,
+                   sum(cost_usd) AS recorded_cost_usd
+            FROM events GROUP BY session_id;
+        """,
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('usage_rollup_bands', ?)",
+        (",".join(str(b) for b in USAGE_ROLLUP_BANDS),),
+    )
+
+
+@migration
+def m011_deferred_search_index(db: sqlite3.Connection) -> None:
+    """Collector: fill the full-text index behind the events, up to a watermark, instead of by trigger.
+
+    Tokenising `text` in an insert trigger was about half the cost of storing an event, so history
+    loads now leave it to `Store.update_search_index()` (run in the background by `devlog start` and
+    before every `--search`). The meta key `fts_indexed_seq` is the watermark: every event with
+    `seq` <= it is in `events_fts`, none above it. The delete trigger removes only indexed rows (an
+    FTS5 'delete' of a row that was never indexed would corrupt an external-content index). A store
+    created by m001 had every row indexed by the old trigger, so its watermark starts at max(seq).
+    """
+    run_script(
+        db,
+        """
+        DROP TRIGGER events_fts_insert;
+        DROP TRIGGER events_fts_delete;
+        CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+        WHEN old.text IS NOT NULL
+            AND old.seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_indexed_seq')
+        BEGIN
+            INSERT INTO events_fts (events_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+        END;
+        INSERT OR REPLACE INTO meta (key, value) SELECT 'fts_indexed_seq', coalesce(max(seq), 0) FROM events;
+        """,
+    )
+
+
+def _rollup_columns() -> tuple[list[str], list[str]]:
+    """(key columns, value columns) of `usage_rollup`, as m030 created it."""
+    key_columns = ["bucket", "agent", "workspace", "project", "session_id", "model", "band", "has_cost"]
+    value_columns = ["events", *(name for name, _ in _ROLLUP_KINDS), "requests", *_ROLLUP_TOKENS, "cost_usd"]
+    return key_columns, value_columns
+
+
+def usage_rollup_insert_trigger_sql() -> str:
+    """m030's per-row insert trigger, as that migration wrote it (whitespace aside).
+
+    The store compares the trigger it finds with this before it maintains the rollup per batch, so a
+    later migration that changes the trigger turns batching off instead of double counting.
+    """
+    key_columns, value_columns = _rollup_columns()
+    new_keys, new_values = _rollup_values("new")
+    upsert = (
+        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
+        f"VALUES ({', '.join(new_keys + new_values)}) ON CONFLICT DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
+        + ";"
+    )
+    return f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON events BEGIN {upsert} END"
+
+
+def usage_rollup_batch_sql() -> str:
+    """The rollup rows of every event with `seq > ?` (one parameter), grouped and upserted.
+
+    The same key and value expressions as m030's per-row trigger, summed per key: a batch of thousands
+    of events from one session becomes a few dozen upserts instead of one per event.
+    """
+    key_columns, value_columns = _rollup_columns()
+    keys, values = _rollup_values("e")
+    return (
+        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
+        f"SELECT {', '.join(keys)}, {', '.join(f'sum({v})' for v in values)} FROM events AS e WHERE e.seq > ? "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} "
+        "ON CONFLICT DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
+    )

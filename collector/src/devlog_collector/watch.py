@@ -1,0 +1,466 @@
+"""`devlog start`: collect all history not yet collected, then follow the agents' logs live.
+
+Why it looks like this:
+
+* **File events are hints, passes are the truth.** watchfiles (inotify/FSEvents/ReadDirectoryChanges)
+  says *which* files probably changed so they are read within a fraction of a second; a full
+  re-discovery and pass every `rescan_interval` seconds catches whatever the OS did not report
+  (overflowed queues, network file systems, new agent folders). When native watching cannot start
+  (e.g. the inotify watch limit) or `DEVLOG_FORCE_POLLING=1`, watchfiles polls instead.
+* **One writer.** The daemon holds the store's writer lock for its whole life; a second `devlog
+  start` or `devlog collect` fails fast with a clear message.
+* **Clean stop.** SIGINT/SIGTERM set a flag that the engine checks between steps, so the current
+  commit finishes, the exporter threads finish their in-flight batch, and the lock is released.
+* **Disk pressure pauses.** When the engine reports the store's disk as (nearly) full, nothing more
+  is committed; the daemon says so once and resumes when space is back.
+* **The search index follows in the background.** Collection commits leave full-text indexing to a
+  thread with its own connection (`Store.update_search_index`, short batches), woken after the
+  history pass and after every live pass that added events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Protocol
+
+from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tracked
+from devlog_collector.config import Config
+from devlog_collector.log import get_logger
+from devlog_collector.store import Store
+
+__all__ = ["CollectDaemon", "DaemonOptions"]
+
+log = get_logger("watch")
+
+#: How often the retention policy runs while the daemon is up.
+RETENTION_INTERVAL_S: Final = 3600.0
+#: Suffixes of files that belong to a database we track (changes to them mean the database changed).
+_SQLITE_SIDE_FILES: Final = ("-wal", "-journal", "-shm")
+
+
+class _SearchIndexer:
+    """Brings the full-text index up to date on its own connection whenever it is woken."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="devlog-search-index", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current batch (what is left is indexed by the next search or start)."""
+        self._done.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            store = Store.open(self.db_path)
+        except Exception:  # noqa: BLE001 - indexing must never stop collection
+            log.warning("search_index_unavailable", path=str(self.db_path))
+            return
+        try:
+            while not self._done.is_set():
+                self._wake.wait()
+                self._wake.clear()
+                if self._done.is_set():
+                    break
+                try:
+                    indexed = store.update_search_index(should_stop=self._done.is_set)
+                except sqlite3.Error as exc:
+                    log.warning("search_index_failed", error=str(exc))
+                    continue
+                if indexed:
+                    log.info("search_index_updated", events=indexed)
+        finally:
+            store.close()
+
+
+class _Exporter(Protocol):
+    def start(self) -> None: ...
+
+    def notify_new_events(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+@dataclass
+class DaemonOptions:
+    """How `devlog start` runs (the CLI fills it from flags)."""
+
+    no_history: bool = False
+    #: Leave after the history pass (and one live pass); for scripts and tests.
+    once: bool = False
+    #: Show a progress bar for the history pass (rich, on stderr).
+    progress: bool = False
+    #: None: native watching, falling back to polling; True: always poll.
+    force_polling: bool | None = None
+    rescan_interval: float = 5.0
+    #: Seconds watchfiles waits to group a burst of changes.
+    debounce_ms: int = 200
+    #: Print what the daemon does (started, paused, resumed, stopped) on stderr.
+    announce: Callable[[str], None] | None = None
+
+
+class CollectDaemon:
+    """The collector daemon (see the module docstring).
+
+    Args:
+        config: the collector configuration.
+        options: behaviour flags.
+        stop_event: set it to stop the daemon (signal handlers set it too).
+    """
+
+    def __init__(
+        self, config: Config, options: DaemonOptions | None = None, stop_event: threading.Event | None = None
+    ) -> None:
+        self.config = config
+        self.options = options or DaemonOptions()
+        self.stopping = stop_event or threading.Event()
+        self.db_path = config.storage.db_path()
+        self._paused: str | None = None
+        self._last_retention = 0.0
+        self._exporter: _Exporter | None = None
+        self._config_seen = _config_stamp()
+        self.totals = CollectResult()
+        if self.options.force_polling is None and os.environ.get("DEVLOG_FORCE_POLLING", "").lower() in (
+            "1",
+            "true",
+            "yes",
+        ):
+            self.options.force_polling = True
+
+    def _say(self, message: str) -> None:
+        if self.options.announce is not None:
+            self.options.announce(message)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def run(self) -> CollectResult:
+        """Run until stopped (or after the first passes with `once`); returns what was collected.
+
+        Raises:
+            StoreLocked: another collector holds the store.
+        """
+        store = Store.open(self.db_path)
+        try:
+            store.acquire_writer_lock()
+            restore = self._install_signal_handlers()
+            collector = Collector(store, self.config, should_stop=self.stopping.is_set)
+            for warning in collector.warnings:
+                log.warning("source_unavailable", detail=warning)
+            run_id = collector.begin_run()
+            indexer = _SearchIndexer(self.db_path)
+            try:
+                self._apply_retention(store)
+                self._exporter = self._start_exporter()
+                self._history(collector, self._exporter)
+                indexer.start()
+                indexer.notify()
+                if not self.stopping.is_set() and not self.options.once:
+                    self._say("watching agent logs for changes (Ctrl-C to stop)")
+                    self._watch(collector, store, run_id, indexer)
+            finally:
+                collector.finish_run(run_id, self.totals)
+                indexer.stop()
+                if self._exporter is not None:
+                    self._exporter.stop()
+                restore()
+        finally:
+            store.close()
+        self._say(f"stopped: {self.totals.events_added} events collected in this session")
+        return self.totals
+
+    def stop(self) -> None:
+        """Ask the daemon to stop after the current commit."""
+        self.stopping.set()
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous: dict[int, Any] = {}
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("stop_requested", signal=signal.Signals(signum).name)
+            self.stopping.set()
+            for sig, old in previous.items():  # a second signal acts as usual
+                signal.signal(sig, old)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                with contextlib.suppress(ValueError, OSError):
+                    signal.signal(sig, old)
+
+        return restore
+
+    def _start_exporter(self) -> _Exporter | None:
+        if not self.config.export.remotes:
+            return None
+        from devlog_collector.export.daemon import ExportDaemon
+
+        exporter = ExportDaemon(self.config, self.db_path)
+        exporter.start()
+        return exporter
+
+    def _reload_exports(self) -> None:
+        """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
+
+        Only the `export` and `export_default` sections are reloaded; collection settings need a
+        restart. An invalid file keeps the previous settings and says why.
+        """
+        stamp = _config_stamp()
+        if stamp == self._config_seen:
+            return
+        self._config_seen = stamp
+        from devlog_collector.config import load_config
+        from devlog_collector.errors import UserError
+
+        try:
+            fresh, _warnings = load_config()
+        except UserError as exc:
+            log.warning("config_reload_failed", detail=exc.message)
+            self._say(f"config changed but is not valid, keeping the previous export settings: {exc}")
+            return
+        if fresh.export == self.config.export and fresh.export_default == self.config.export_default:
+            return
+        import msgspec
+
+        if self._exporter is not None:
+            self._exporter.stop()
+        self.config = msgspec.structs.replace(self.config, export=fresh.export, export_default=fresh.export_default)
+        self._exporter = self._start_exporter()
+        if self._exporter is not None:
+            self._exporter.notify_new_events()
+        names = ", ".join(sorted(self.config.export.remotes)) or "none"
+        log.info("export_config_reloaded", remotes=names)
+        self._say(f"export settings reloaded (remotes: {names})")
+
+    def _apply_retention(self, store: Store) -> None:
+        if self.config.storage.retention_days is None:
+            return
+        now = time.monotonic()
+        if self._last_retention and now - self._last_retention < RETENTION_INTERVAL_S:
+            return
+        self._last_retention = now
+        from devlog_collector.query.retention import apply_retention
+
+        try:
+            deleted = apply_retention(store, self.config)
+        except Exception:  # retention must never stop collection
+            log.exception("retention_failed")
+            return
+        if deleted:
+            log.info("retention_applied", deleted=deleted)
+
+    # -- history -------------------------------------------------------------------------------
+
+    def _history(self, collector: Collector, exporter: _Exporter | None) -> None:
+        tracked = collector.discover(self.totals)
+        if self.options.no_history:
+            marked = collector.mark_current(tracked)
+            self._say(f"skipping history: {marked} existing files marked as read")
+            return
+        files, size = collector.pending(tracked)
+        self._say(f"collecting history: {files} files, {_human_bytes(size)} to read")
+        if self.options.progress and files:
+            self._pass_with_progress(collector, tracked, files, size)
+        else:
+            self._pass(collector, tracked)
+        if exporter is not None and self.totals.events_added:
+            exporter.notify_new_events()
+        self._say(f"history collected: {self.totals.events_added} events added")
+
+    def _pass_with_progress(self, collector: Collector, tracked: list[Tracked], files: int, size: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (
+            TextColumn("[bold]collecting history"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[files]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("history", total=max(size, 1), files=f"0/{files} files")
+
+            def update(files_done: int, bytes_done: int) -> None:
+                progress.update(task, completed=min(bytes_done, size), files=f"{min(files_done, files)}/{files} files")
+
+            self._pass(collector, tracked, progress=update)
+
+    def _pass(
+        self,
+        collector: Collector,
+        tracked: Iterable[Tracked] | None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CollectResult:
+        result = collector.collect(tracked, progress=progress, result=None)
+        for name, totals in result.agents.items():
+            mine = self.totals.totals(name)
+            mine.files_read += totals.files_read
+            mine.events_added += totals.events_added
+            mine.problems += totals.problems
+            mine.bytes_read += totals.bytes_read
+            mine.files = max(mine.files, totals.files)
+        self._note_pause(collector, result.paused)
+        return result
+
+    def _note_pause(self, collector: Collector, reason: str | None) -> None:
+        if reason is not None and self._paused is None:
+            self._paused = reason
+            self._say(f"collection paused: {reason}")
+        elif reason is None and self._paused is not None:
+            self._paused = None
+            self._say("collection resumed: disk space is available again")
+
+    # -- live ----------------------------------------------------------------------------------
+
+    def _watch_roots(self, collector: Collector) -> list[Path]:
+        roots: set[Path] = set()
+        for source in collector.sources:
+            with contextlib.suppress(OSError):
+                roots.update(p for p in source.watch_paths() if p.is_dir())
+        # Watching a folder and one of its subfolders would report changes twice.
+        ordered = sorted(roots, key=lambda p: len(p.parts))
+        kept: list[Path] = []
+        for root in ordered:
+            if not any(root.is_relative_to(k) for k in kept):
+                kept.append(root)
+        return kept
+
+    def _watch(self, collector: Collector, store: Store, run_id: int, indexer: _SearchIndexer) -> None:
+        from watchfiles import watch
+
+        tracked = collector.discover(self.totals)
+        by_path = _index(tracked)
+        last_scan = time.monotonic()
+        last_run_record = time.monotonic()
+        while not self.stopping.is_set():
+            roots = self._watch_roots(collector)
+            if not roots:
+                if self.stopping.wait(self.options.rescan_interval):
+                    break
+                tracked = collector.discover(self.totals)
+                by_path = _index(tracked)
+                continue
+            polling = bool(self.options.force_polling)
+            log.info("watching", roots=[str(r) for r in roots], polling=polling)
+            try:
+                for changes in watch(
+                    *roots,
+                    watch_filter=None,
+                    debounce=self.options.debounce_ms,
+                    step=50,
+                    stop_event=self.stopping,
+                    rust_timeout=1000,
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
+                    force_polling=polling,
+                    poll_delay_ms=300,
+                    ignore_permission_denied=True,
+                ):
+                    if self.stopping.is_set():
+                        break
+                    now = time.monotonic()
+                    rescan = now - last_scan >= self.options.rescan_interval
+                    changed: list[Tracked] = []
+                    unknown = False
+                    for _change, raw_path in changes:
+                        item = by_path.get(_owner_path(raw_path))
+                        if item is None:
+                            unknown = True
+                        elif item not in changed:
+                            changed.append(item)
+                    if self._paused is not None:
+                        if not collector.disk_ok():
+                            continue
+                        rescan = True
+                    if rescan:
+                        self._reload_exports()
+                    if rescan or unknown:
+                        tracked = collector.discover(self.totals)
+                        by_path = _index(tracked)
+                        last_scan = now
+                        changed = tracked
+                    if changed:
+                        result = self._pass(collector, changed)
+                        if result.events_added:
+                            indexer.notify()
+                            if self._exporter is not None:
+                                self._exporter.notify_new_events()
+                    if now - last_run_record >= 10:
+                        collector.finish_run(run_id, self.totals)
+                        last_run_record = now
+                    self._apply_retention(store)
+                    if rescan and self._watch_roots(collector) != roots:
+                        break  # a new agent folder appeared (or one vanished): watch the new set
+            except DiskPressure:  # pragma: no cover - the engine reports pressure in its result
+                continue
+            except (OSError, RuntimeError) as exc:
+                if self.stopping.is_set():
+                    break
+                if polling:
+                    log.warning("watch_failed", error=str(exc))
+                    self.stopping.wait(self.options.rescan_interval)
+                else:
+                    log.warning("watch_fallback_polling", error=str(exc))
+                    self._say(f"native file watching failed ({exc}); polling instead")
+                    self.options.force_polling = True
+
+
+def _config_stamp() -> tuple[int, int] | None:
+    """(mtime, size) of the config file, None when there is none."""
+    from devlog_collector.paths import config_path
+
+    try:
+        st = config_path().stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _owner_path(raw: str) -> str:
+    for suffix in _SQLITE_SIDE_FILES:
+        if raw.endswith(suffix):
+            return raw[: -len(suffix)]
+    return raw
+
+
+def _index(tracked: list[Tracked]) -> dict[str, Tracked]:
+    return {str(item.file.path): item for item in tracked}
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def announce_to_stderr(message: str) -> None:
+    """Print a daemon status line on stderr."""
+    sys.stderr.write(f"devlog: {message}\n")
+    sys.stderr.flush()

@@ -1,0 +1,109 @@
+"""Admin endpoints (scope `admin`): manage API keys and read ingest health over HTTP.
+
+The same operations as `devlog-server keys ...`; a revocation made here takes effect at once in this
+process (its key cache is busted) and within `key_cache_seconds` in other workers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.params import JSONBody, Parameter
+
+from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
+from devlog_server.auth import authenticate
+from devlog_server.errors import ApiError, UserInputError
+from devlog_server.keys import ApiKey, create_key, list_keys, revoke_key
+from devlog_server.queries import collectors_health, recent_rejections
+from devlog_server.schemas import CreatedKeyInfo, IngestHealth, KeyCreate, KeyInfo
+from devlog_server.state import server_state
+from devlog_server.text import text_problem
+
+__all__ = ["create_key_endpoint", "ingest_health", "list_keys_endpoint", "revoke_key_endpoint"]
+
+_ERRORS = problem_responses(400, 401, 403, 429, 503)
+
+
+def _info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=key.id,
+        name=key.name,
+        scopes=list(key.scopes),
+        workspaces=list(key.workspaces),
+        hint=key.hint,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+    )
+
+
+@get("/api/v1/keys", operation_id="listKeys", tags=["admin"], security=BEARER_SECURITY, responses=_ERRORS)
+async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
+    """Every API key (never the secrets)."""
+    state = server_state(request)
+    await authenticate(request, "admin")
+    async with state.db.read() as conn:
+        return [_info(key) for key in await list_keys(conn)]
+
+
+@post(
+    "/api/v1/keys",
+    operation_id="createKey",
+    tags=["admin"],
+    security=BEARER_SECURITY,
+    status_code=201,
+    responses=_ERRORS,
+)
+async def create_key_endpoint(request: Request[Any, Any, Any], data: JSONBody[KeyCreate]) -> CreatedKeyInfo:
+    """Create a key; the response holds its token, shown only this once."""
+    state = server_state(request)
+    await authenticate(request, "admin")
+    try:
+        async with state.db.write() as conn:
+            created = await create_key(
+                conn, data.name, pepper=state.settings.pepper_bytes, scopes=data.scopes, workspaces=data.workspaces
+            )
+    except UserInputError as exc:
+        raise ApiError(400, str(exc), code="invalid_key") from exc
+    return CreatedKeyInfo(key=_info(created.key), token=created.token)
+
+
+@post(
+    "/api/v1/keys/{name_or_id:str}/revoke",
+    operation_id="revokeKey",
+    tags=["admin"],
+    security=BEARER_SECURITY,
+    status_code=200,
+    responses=problem_responses(400, 401, 403, 404, 429, 503),
+)
+async def revoke_key_endpoint(
+    request: Request[Any, Any, Any], name_or_id: Annotated[str, Parameter(max_length=128)]
+) -> KeyInfo:
+    """Revoke a key by name or id (idempotent)."""
+    state = server_state(request)
+    await authenticate(request, "admin")
+    if text_problem(name_or_id) is not None:
+        raise ApiError(404, f"no key named {name_or_id!r}", code="unknown_key")
+    try:
+        async with state.db.write() as conn:
+            key = await revoke_key(conn, name_or_id)
+    except UserInputError as exc:
+        raise ApiError(404, str(exc), code="unknown_key") from exc
+    state.keys.forget_key(key.id)
+    return _info(key)
+
+
+@get("/api/v1/ingest-health", operation_id="ingestHealth", tags=["admin"], security=BEARER_SECURITY, responses=_ERRORS)
+async def ingest_health(
+    request: Request[Any, Any, Any],
+    rejections: Annotated[int, Parameter(ge=0, le=1000, description="How many recent rejections.")] = 100,
+) -> IngestHealth:
+    """Per-collector last seen and created/duplicate/rejected counters, and the newest rejections."""
+    state = server_state(request)
+    await authenticate(request, "admin")
+    async with state.db.read() as conn:
+        return IngestHealth(
+            collectors=await collectors_health(conn),
+            recent_rejections=await recent_rejections(conn, limit=rejections),
+        )

@@ -1,0 +1,227 @@
+"""The `devlog-server` command: serve, migrate, and manage API keys.
+
+Commands are thin: they read `ServerSettings` from the environment, apply their options and call
+importable functions. Operator mistakes (`UserInputError`, invalid settings) become one line on stderr
+and exit status 2; tokens are printed once, on creation, to stdout and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pydantic
+
+from devlog_server.errors import UserInputError
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+def _settings(**overrides: Any) -> Any:
+    from devlog_server.settings import ServerSettings
+
+    try:
+        settings = ServerSettings()
+        updates = {k: v for k, v in overrides.items() if v is not None}
+        return ServerSettings(**{**settings.model_dump(), **updates}) if updates else settings
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise UserInputError(f"invalid DEVLOG_SERVER_* settings: {problems}") from exc
+
+
+def _handle_errors(func: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except UserInputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """devlog ingest server: receives events from devlog collectors, serves the API."""
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default DEVLOG_SERVER_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default DEVLOG_SERVER_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default 1).")
+@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations before serving.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS certificate.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS private key.")
+@_handle_errors
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    no_migrate: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+) -> None:
+    """Run the server (uvicorn) until interrupted; migrates the database first."""
+    from devlog_server.db.migrate import upgrade_sync
+    from devlog_server.log import configure_logging
+    from devlog_server.runner import run_server
+
+    settings = _settings(host=host, port=port, workers=workers, certfile=certfile, keyfile=keyfile)
+    configure_logging(settings.log_level, settings.log_json)
+    if not no_migrate:
+        upgrade_sync(settings.database_url)
+    run_server(settings)
+
+
+@main.command()
+@_handle_errors
+def migrate() -> None:
+    """Apply pending database migrations (idempotent)."""
+    from devlog_server.db.engine import Database
+    from devlog_server.db.migrate import current_revision, upgrade_sync
+
+    settings = _settings()
+    upgrade_sync(settings.database_url)
+
+    async def revision() -> str | None:
+        db = Database(settings.database_url)
+        try:
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    click.echo(f"database at revision {_run(revision())}")
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+async def _with_db(settings: Any, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    from devlog_server.db.engine import Database
+    from devlog_server.db.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def _key_dict(key: Any) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "workspaces": list(key.workspaces),
+        "hint": key.hint,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+    }
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["ingest", "read", "admin"]),
+    help="Scope to grant (repeatable; default ingest and read).",
+)
+@click.option(
+    "--workspace", "workspaces", multiple=True, help="Limit the key to workspaces matching GLOB (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
+@_handle_errors
+def keys_create(name: str, scopes: tuple[str, ...], workspaces: tuple[str, ...], as_json: bool) -> None:
+    """Create a key named NAME and print its token (shown only this once)."""
+    from devlog_server.keys import DEFAULT_SCOPES, create_key
+
+    settings = _settings()
+
+    async def work(db: Any) -> Any:
+        async with db.write() as conn:
+            return await create_key(
+                conn, name, pepper=settings.pepper_bytes, scopes=scopes or DEFAULT_SCOPES, workspaces=workspaces
+            )
+
+    created = _run(_with_db(settings, work))
+    if as_json:
+        click.echo(json.dumps({**_key_dict(created.key), "token": created.token}))
+        return
+    click.echo(created.token)
+    click.echo(
+        f"created key {created.key.name!r} (id {created.key.id}, scopes {' '.join(created.key.scopes)}"
+        + (f", workspaces {' '.join(created.key.workspaces)}" if created.key.workspaces else "")
+        + "): store the token now, it is not shown again",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_handle_errors
+def keys_list(as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    from devlog_server.keys import list_keys
+
+    settings = _settings()
+
+    async def work(db: Any) -> Any:
+        async with db.read() as conn:
+            return await list_keys(conn)
+
+    found = _run(_with_db(settings, work))
+    if as_json:
+        for key in found:
+            click.echo(json.dumps(_key_dict(key)))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "id", "scopes", "workspaces", "created", "last used", "status")
+    for key in found:
+        table.add_row(
+            key.name,
+            key.id,
+            " ".join(key.scopes),
+            " ".join(key.workspaces) or "(all)",
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "-",
+            "revoked" if key.revoked else "active",
+        )
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("name_or_id")
+@_handle_errors
+def keys_revoke(name_or_id: str) -> None:
+    """Revoke the key NAME_OR_ID; requests with it get 401 (within the key cache time)."""
+    from devlog_server.keys import revoke_key
+
+    settings = _settings()
+
+    async def work(db: Any) -> Any:
+        async with db.write() as conn:
+            return await revoke_key(conn, name_or_id)
+
+    key = _run(_with_db(settings, work))
+    click.echo(f"revoked key {key.name!r} (id {key.id})")

@@ -1,0 +1,151 @@
+"""The filter bar shared by every page: period, workspace, agent, user, model, day/week buckets.
+
+Periods are whole UTC days (`since_day` inclusive, `until_day` exclusive), the unit the rollup table
+stores, so a page's totals equal `GET /api/v1/stats?since=<since_day>T00:00Z&until=<until_day>T00:00Z`
+exactly. Values come from the query string; anything unparseable falls back to the default rather
+than failing the page (a bookmarked URL with an old parameter still opens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Final, Literal
+from urllib.parse import urlencode
+
+__all__ = ["PERIODS", "Filters", "parse_filters"]
+
+Bucket = Literal["day", "week"]
+
+#: Period choices shown in the filter bar: value -> (label, days or None for all time).
+PERIODS: Final[dict[str, tuple[str, int | None]]] = {
+    "7d": ("Last 7 days", 7),
+    "30d": ("Last 30 days", 30),
+    "90d": ("Last 90 days", 90),
+    "365d": ("Last 12 months", 365),
+    "all": ("All time", None),
+}
+DEFAULT_PERIOD: Final = "30d"
+_MAX_TEXT: Final = 4096
+
+
+def _day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    # Outside the years events may have (see ingest) a date is ignored, not an overflow later on.
+    return day if 1970 <= day.year <= 2999 else None
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value[:_MAX_TEXT] or None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The resolved filters of one page request."""
+
+    period: str = DEFAULT_PERIOD
+    since_day: date | None = None
+    until_day: date | None = None
+    workspace: str | None = None
+    agent: str | None = None
+    user: str | None = None
+    model: str | None = None
+    bucket: Bucket = "day"
+
+    @property
+    def since(self) -> datetime | None:
+        """Start of the period as a UTC datetime (None: from the beginning)."""
+        return datetime.combine(self.since_day, datetime.min.time(), UTC) if self.since_day else None
+
+    @property
+    def until(self) -> datetime | None:
+        """End of the period (exclusive) as a UTC datetime (None: up to now)."""
+        return datetime.combine(self.until_day, datetime.min.time(), UTC) if self.until_day else None
+
+    @property
+    def since_key(self) -> str | None:
+        """`since_day` as the rollup's 'YYYY-MM-DD' day key."""
+        return self.since_day.isoformat() if self.since_day else None
+
+    @property
+    def until_key(self) -> str | None:
+        """`until_day` as the rollup's 'YYYY-MM-DD' day key."""
+        return self.until_day.isoformat() if self.until_day else None
+
+    def params(self, **overrides: str | None) -> dict[str, str]:
+        """The query parameters that reproduce these filters (with `overrides`; None drops one)."""
+        values: dict[str, str | None] = {
+            "period": self.period,
+            "from": self.since_key if self.period == "custom" else None,
+            "to": (self.until_day - timedelta(days=1)).isoformat()
+            if self.period == "custom" and self.until_day
+            else None,
+            "workspace": self.workspace,
+            "agent": self.agent,
+            "user": self.user,
+            "model": self.model,
+            "every": self.bucket,
+        }
+        values.update(overrides)
+        return {k: v for k, v in values.items() if v}
+
+    def query(self, **overrides: str | None) -> str:
+        """`params()` as a query string (with a leading '?', or '' when empty)."""
+        params = self.params(**overrides)
+        return "?" + urlencode(params) if params else ""
+
+    @property
+    def label(self) -> str:
+        """Human description of the period."""
+        if self.period in PERIODS:
+            return PERIODS[self.period][0]
+        start = self.since_key or "the beginning"
+        end = (self.until_day - timedelta(days=1)).isoformat() if self.until_day else "now"
+        return f"{start} – {end}"
+
+
+def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filters:
+    """Resolve the page's query-string parameters into `Filters` (see the module docstring)."""
+    today = today or datetime.now(UTC).date()
+    period = query.get("period") or DEFAULT_PERIOD
+    since_day: date | None
+    until_day: date | None
+    start, end = _day(query.get("from")), _day(query.get("to"))
+    if start is not None or end is not None:
+        period = "custom"
+    if period == "custom":
+        since_day = start
+        until_day = (end + timedelta(days=1)) if end else None
+        if since_day and until_day and since_day >= until_day:
+            since_day, until_day = until_day - timedelta(days=1), since_day + timedelta(days=1)
+        if since_day is None and until_day is None:
+            period = DEFAULT_PERIOD
+    if period != "custom":
+        if period not in PERIODS:
+            period = DEFAULT_PERIOD
+        days = PERIODS[period][1]
+        since_day = today - timedelta(days=days - 1) if days else None
+        until_day = today + timedelta(days=1) if days else None
+    every = query.get("every")
+    bucket: Bucket
+    if every in ("day", "week"):
+        bucket = every  # type: ignore[assignment]
+    else:
+        span = (until_day - since_day).days if since_day and until_day else None
+        bucket = "week" if span is None or span > 120 else "day"
+    return Filters(
+        period=period,
+        since_day=since_day,
+        until_day=until_day,
+        workspace=_text(query.get("workspace")),
+        agent=_text(query.get("agent")),
+        user=_text(query.get("user")),
+        model=_text(query.get("model")),
+        bucket=bucket,
+    )

@@ -1,0 +1,284 @@
+"""Session-day slices: one rollup scan per page, every total, split and trend computed from it.
+
+Why: the overview shows a dozen aggregates (totals, per-day trends, splits by agent and model,
+top developers and workspaces), several of them distinct counts (sessions, developers, active
+days). As separate `COUNT(DISTINCT ...)` queries over the rollup they cost ~200 ms each on a
+million events; instead one hash-aggregated query collapses the period's rollup rows to one row per
+(day, session, agent, model, developer, workspace, project) - a few thousand rows for a 90-day,
+1,000,000-event table - and the page's numbers are computed from those rows in Python. Distinct
+counts stay exact because the session and the developer are part of each slice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, Literal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from devlog_server.dashboard.filters import Filters
+from devlog_server.dashboard.queries import R, conditions
+
+__all__ = ["Breakdown", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "load_slices"]
+
+Dimension = Literal["agent", "model", "user", "workspace", "project"]
+Metric = Literal["events", "sessions", "developers", "tokens", "cost"]
+MAX_SLICES: Final = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Summed counters of one session on one day (for one agent, model, developer, workspace)."""
+
+    day: str
+    session_id: str
+    agent: str
+    model: str | None
+    user: str | None
+    workspace: str | None
+    project: str | None
+    events: int
+    prompts: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    cost_usd: float
+    last_ts: datetime
+
+    @property
+    def tokens(self) -> int:
+        """Input + output + cache creation + cache read (the schema's `Usage.total`)."""
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+    def key(self, dimension: Dimension) -> str | None:
+        """This slice's value of a dimension."""
+        return getattr(self, dimension)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Totals over a set of slices (a KPI card row, or one row of a table)."""
+
+    events: int = 0
+    sessions: int = 0
+    developers: int = 0
+    prompts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    active_days: int = 0
+    last_ts: datetime | None = None
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """cache_read / (input + cache_read): how much input was served from the prompt cache."""
+        denominator = self.input_tokens + self.cache_read_tokens
+        return self.cache_read_tokens / denominator if denominator else None
+
+    def metric(self, name: Metric) -> float:
+        """The value of one chart metric."""
+        values: dict[str, float] = {"events": self.events, "sessions": self.sessions, "developers": self.developers}
+        values |= {"tokens": self.tokens, "cost": self.cost_usd}
+        return values[name]
+
+
+def totals_of(slices: Iterable[Slice]) -> Totals:
+    """Totals of some slices (distinct sessions, developers and days counted exactly)."""
+    items = list(slices)
+    if not items:
+        return Totals()
+    return Totals(
+        events=sum(s.events for s in items),
+        sessions=len({s.session_id for s in items}),
+        developers=len({s.user for s in items if s.user}),
+        prompts=sum(s.prompts for s in items),
+        input_tokens=sum(s.input_tokens for s in items),
+        output_tokens=sum(s.output_tokens for s in items),
+        cache_creation_tokens=sum(s.cache_creation_tokens for s in items),
+        cache_read_tokens=sum(s.cache_read_tokens for s in items),
+        tokens=sum(s.tokens for s in items),
+        cost_usd=round(sum(s.cost_usd for s in items), 6),
+        active_days=len({s.day for s in items}),
+        last_ts=max(s.last_ts for s in items),
+    )
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Totals of one value of a dimension (an agent, a model, a developer, a workspace, ...)."""
+
+    key: str | None
+    totals: Totals
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Series:
+    """Values per bucket for each value of a split dimension (a stacked chart's datasets)."""
+
+    labels: list[str]
+    stacks: dict[str, list[float]]
+    metric: Metric
+
+    @property
+    def total(self) -> float:
+        """Sum over every bucket and stack (what the chart adds up to)."""
+        return sum(sum(values) for values in self.stacks.values())
+
+
+def bucket_labels(filters: Filters, first: date | None, last: date | None) -> list[str]:
+    """Every bucket of the period in order (empty days/weeks included, so the x axis is honest)."""
+    start = filters.since_day or first
+    end = (filters.until_day - timedelta(days=1)) if filters.until_day else last
+    if start is None or end is None or start > end:
+        return []
+    if filters.bucket == "week":
+        start -= timedelta(days=start.weekday())
+        step = timedelta(days=7)
+    else:
+        step = timedelta(days=1)
+    labels: list[str] = []
+    day = start
+    while day <= end and len(labels) < 4000:
+        labels.append(day.isoformat())
+        day += step
+    return labels
+
+
+class SliceSet:
+    """The slices of one page request, and everything the pages compute from them."""
+
+    def __init__(self, slices: list[Slice], filters: Filters) -> None:
+        self.slices = slices
+        self.filters = filters
+        days = [date.fromisoformat(s.day) for s in slices]
+        self.labels = bucket_labels(filters, min(days, default=None), max(days, default=None))
+        self._index = {label: i for i, label in enumerate(self.labels)}
+        self._bucket_of: Callable[[str], str] = (lambda day: day) if filters.bucket == "day" else _week_start
+
+    def totals(self) -> Totals:
+        """Totals over the whole selection."""
+        return totals_of(self.slices)
+
+    def per_bucket(self) -> list[Totals]:
+        """Totals per day or week of the period (every bucket present)."""
+        groups: dict[int, list[Slice]] = defaultdict(list)
+        for s in self.slices:
+            position = self._index.get(self._bucket_of(s.day))
+            if position is not None:
+                groups[position].append(s)
+        return [totals_of(groups.get(i, ())) for i in range(len(self.labels))]
+
+    def breakdown(self, by: Dimension, *, limit: int = 500) -> list[Breakdown]:
+        """Totals per value of `by`, highest cost first (then most events, then name)."""
+        groups: dict[str | None, list[Slice]] = defaultdict(list)
+        for s in self.slices:
+            groups[s.key(by)].append(s)
+        rows = []
+        for key, items in groups.items():
+            extra = {"project": next((s.project for s in items if s.project), None)} if by == "workspace" else {}
+            rows.append(Breakdown(key=key, totals=totals_of(items), extra=extra))
+        rows.sort(key=lambda b: (-b.totals.cost_usd, -b.totals.events, b.key or ""))
+        return rows[:limit]
+
+    def series(self, split: Literal["agent", "model"], metric: Metric, *, max_stacks: int = 8) -> Series:
+        """`metric` per bucket split by agent or model; small stacks are summed as 'other'."""
+        groups: dict[str, dict[int, list[Slice]]] = defaultdict(lambda: defaultdict(list))
+        for s in self.slices:
+            position = self._index.get(self._bucket_of(s.day))
+            if position is not None:
+                groups[s.key(split) or "(none)"][position].append(s)
+        per_stack = {
+            name: [totals_of(buckets.get(i, ())).metric(metric) for i in range(len(self.labels))]
+            for name, buckets in groups.items()
+        }
+        ordered = sorted(((k, v) for k, v in per_stack.items() if any(v)), key=lambda item: (-sum(item[1]), item[0]))
+        if len(ordered) > max_stacks and metric not in ("sessions", "developers"):
+            head, tail = ordered[: max_stacks - 1], ordered[max_stacks - 1 :]
+            other = [sum(values[i] for _, values in tail) for i in range(len(self.labels))]
+            ordered = [*head, ("other", other)]
+        return Series(
+            labels=self.labels,
+            stacks={name: [round(v, 6) for v in values] for name, values in ordered},
+            metric=metric,
+        )
+
+    def sparklines(self, by: Dimension) -> dict[str | None, list[float]]:
+        """Per value of `by`: events per bucket over the period (the tables' trend lines)."""
+        lines: dict[str | None, list[float]] = defaultdict(lambda: [0.0] * len(self.labels))
+        for s in self.slices:
+            position = self._index.get(self._bucket_of(s.day))
+            if position is not None:
+                lines[s.key(by)][position] += s.events
+        return dict(lines)
+
+    def choices(self) -> dict[str, list[str]]:
+        """Distinct workspaces, agents, developers and models (the filter bar's options)."""
+        seen: dict[str, set[str]] = {"workspace": set(), "agent": set(), "user": set(), "model": set()}
+        for s in self.slices:
+            for name, value in (("workspace", s.workspace), ("agent", s.agent), ("user", s.user), ("model", s.model)):
+                if value:
+                    seen[name].add(value)
+        return {name: sorted(values) for name, values in seen.items()}
+
+
+def _week_start(day: str) -> str:
+    value = date.fromisoformat(day)
+    return (value - timedelta(days=value.weekday())).isoformat()
+
+
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite returns aggregates of DateTime columns as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def load_slices(conn: AsyncConnection, filters: Filters, allowed: Sequence[str] | None) -> SliceSet:
+    """The session-day slices the filters select among the workspaces the key may read."""
+    dimensions = (R.day, R.session_id, R.agent, R.model, R.user_name, R.workspace, R.project)
+    query = (
+        select(
+            *dimensions,
+            func.sum(R.events),
+            func.sum(case((R.kind == "prompt", R.events), else_=0)),
+            func.sum(R.input_tokens),
+            func.sum(R.output_tokens),
+            func.sum(R.cache_creation_tokens),
+            func.sum(R.cache_read_tokens),
+            func.sum(R.cost_usd),
+            func.max(R.last_ts),
+        )
+        .where(*conditions(filters, allowed))
+        .group_by(*dimensions)
+        .limit(MAX_SLICES)
+    )
+    result = await conn.execute(query)
+    slices = [
+        Slice(
+            day=str(row[0]),
+            session_id=row[1],
+            agent=row[2],
+            model=row[3] or None,
+            user=row[4] or None,
+            workspace=row[5] or None,
+            project=row[6] or None,
+            events=int(row[7]),
+            prompts=int(row[8]),
+            input_tokens=int(row[9]),
+            output_tokens=int(row[10]),
+            cache_creation_tokens=int(row[11]),
+            cache_read_tokens=int(row[12]),
+            cost_usd=float(row[13] or 0.0),
+            last_ts=_utc(row[14]),
+        )
+        for row in result
+    ]
+    return SliceSet(slices, filters)

@@ -1,0 +1,64 @@
+/* devlog dashboard: draw the charts embedded in a page, and submit the filter bar on change.
+ * Charts are declared in the HTML: <canvas data-chart="ID"> plus <script type="application/json" id="ID">
+ * holding labels and datasets computed by the server. Runs on first load and after every htmx swap. */
+(function () {
+  "use strict";
+  var formatters = {
+    USD: function (v) { return "$" + Number(v).toLocaleString(undefined, {minimumFractionDigits: 2, maximumFractionDigits: 2}); }
+  };
+  function format(unit, value) {
+    return formatters[unit] ? formatters[unit](value) : Number(value).toLocaleString();
+  }
+  function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+
+  function draw(canvas) {
+    if (!window.Chart || canvas.dataset.drawn) return;
+    var source = document.getElementById(canvas.dataset.chart);
+    if (!source) return;
+    var spec = JSON.parse(source.textContent);
+    var horizontal = !!spec.horizontal;
+    var ink = css("--muted") || "#6b7280", grid = css("--line") || "#e3e6eb";
+    var valueAxis = {stacked: true, beginAtZero: true, grid: {color: grid}, ticks: {color: ink, callback: function (v) { return format(spec.unit, v); }}};
+    var categoryAxis = {stacked: true, grid: {display: false}, ticks: {color: ink, maxRotation: 0, autoSkipPadding: 12}};
+    var chart = new window.Chart(canvas, {
+      type: "bar",
+      data: {labels: spec.labels, datasets: spec.datasets.map(function (d) {
+        return {label: d.label, data: d.data, backgroundColor: d.backgroundColor, stack: d.stack, borderRadius: 2, maxBarThickness: 42};
+      })},
+      options: {
+        indexAxis: horizontal ? "y" : "x",
+        responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: {mode: "index", intersect: false},
+        scales: horizontal ? {x: valueAxis, y: categoryAxis} : {x: categoryAxis, y: valueAxis},
+        plugins: {
+          legend: {position: "bottom", labels: {color: ink, boxWidth: 10, boxHeight: 10, usePointStyle: false}},
+          tooltip: {callbacks: {label: function (ctx) { return ctx.dataset.label + ": " + format(spec.unit, ctx.parsed[horizontal ? "x" : "y"]); }}}
+        }
+      }
+    });
+    canvas.dataset.drawn = "1";
+    window.devlogCharts = window.devlogCharts || {};
+    window.devlogCharts[canvas.id] = chart;
+  }
+
+  function init(root) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+    (root || document).querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+      if (form.dataset.bound) return;
+      form.dataset.bound = "1";
+      form.addEventListener("change", function (event) {
+        var name = event.target.name;
+        if (name === "period") { form.elements.from.value = ""; form.elements.to.value = ""; }
+        if ((name === "from" || name === "to") && form.elements.period) {
+          var custom = form.elements.period.querySelector("option[value=custom]");
+          if (!custom) { custom = new Option("Custom", "custom"); form.elements.period.add(custom); }
+          form.elements.period.value = "custom";
+        }
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.target); });
+})();

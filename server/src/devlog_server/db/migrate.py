@@ -1,0 +1,79 @@
+"""Alembic, run programmatically: `devlog-server migrate`, `serve` at start-up, and the tests.
+
+The Alembic config is built in code (no alembic.ini to find); the migration scripts live in
+`devlog_server/db/migrations`. Upgrading is idempotent. On Postgres the upgrade holds an advisory
+lock so several replicas starting at once migrate one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from devlog_server.db.engine import Database
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade", "upgrade_sync"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_ADVISORY_LOCK_ID = 0x64_65_76_6C  # "devl"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic `Config` pointing at the packaged migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this build."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _upgrade_with(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _current_with(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Apply every pending migration up to `revision` in one transaction."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_upgrade_with, revision)
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision the database is at (None when never migrated)."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_current_with)
+
+
+def upgrade_sync(url: str, revision: str = "head", **engine_options: Any) -> None:
+    """`upgrade` for synchronous callers (the CLI): creates and disposes its own engine."""
+
+    async def run() -> None:
+        db = Database(url, **engine_options)
+        try:
+            await upgrade(db, revision)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())

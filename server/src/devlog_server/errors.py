@@ -1,0 +1,131 @@
+"""The server's errors, and how every failure becomes an RFC 9457 problem JSON response.
+
+    ServerError
+    ├── UserInputError      bad operator input (CLI arguments, settings, bootstrap keys): exit 2
+    └── ApiError            a request that cannot be served; carries its HTTP status and headers
+
+HTTP errors from Litestar itself (404, 405, parameter validation), our `ApiError`s, database outages
+(503 with Retry-After) and unexpected exceptions (500, details only in the log) are all rendered by
+`problem_details_config()` as `application/problem+json` bodies, so a client always gets
+`{"status", "title", "detail"}` and never a stack trace.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, Final
+
+import structlog
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+__all__ = ["ApiError", "ServerError", "UserInputError", "problem_details_config"]
+
+PROBLEM_BASE: Final = "https://devlog.dev/problems/"
+DB_RETRY_AFTER_SECONDS: Final = 5
+
+_log = structlog.get_logger("devlog_server.errors")
+
+
+class ServerError(Exception):
+    """Root of the server's own errors."""
+
+
+class UserInputError(ServerError, ValueError):
+    """Operator input that cannot be used (named argument, key, setting); the message says what to fix."""
+
+
+class ApiError(ServerError):
+    """A request that cannot be served; rendered as a problem details response."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def _problem(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ProblemDetailsException:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return ProblemDetailsException(
+        status_code=status,
+        title=phrase,
+        detail=detail,
+        type_=PROBLEM_BASE + code if code else None,
+        headers=headers,
+        extra=extra,
+    )
+
+
+def _from_api_error(exc: ApiError) -> ProblemDetailsException:
+    return _problem(exc.status, exc.detail, code=exc.code, headers=exc.headers, extra=exc.extra)
+
+
+def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    if isinstance(exc, ProblemDetailsException):
+        return exc
+    extra: dict[str, Any] | None = None
+    if isinstance(exc.extra, dict):
+        extra = exc.extra
+    elif isinstance(exc.extra, list):
+        extra = {"errors": exc.extra}
+    return _problem(exc.status_code, str(exc.detail), headers=exc.headers, extra=extra)
+
+
+def _from_database_error(exc: Exception) -> ProblemDetailsException:
+    _log.warning("database_unavailable", error=type(exc).__name__)
+    return _problem(
+        503,
+        "the database is unavailable; retry later",
+        code="database_unavailable",
+        headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _from_dbapi_error(exc: DBAPIError) -> ProblemDetailsException:
+    return _from_database_error(exc) if is_database_outage(exc) else _from_unexpected(exc)
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    _log.error("request_failed", error=type(exc).__name__, exc_info=exc)
+    return _problem(500, "internal server error", code="internal")
+
+
+def problem_details_config() -> ProblemDetailsConfig:
+    """Problem details for every error path (see the module docstring)."""
+    mapping: dict[type[Exception], Any] = {
+        ApiError: _from_api_error,
+        HTTPException: _from_http_exception,
+        DBAPIError: _from_dbapi_error,
+        PoolTimeoutError: _from_database_error,
+        ConnectionError: _from_database_error,
+        TimeoutError: _from_database_error,
+        Exception: _from_unexpected,
+    }
+    return ProblemDetailsConfig(exception_to_problem_detail_map=mapping)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (as opposed to a bug)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -1,0 +1,456 @@
+"""The ingest hot path: validate a batch item by item, store it idempotently in one statement.
+
+Order of work for `POST /api/v1/events` (after authentication and body limits):
+
+1. decode the envelope (events stay raw JSON) - a malformed envelope is a 400 for the whole batch;
+2. validate each event on its own (`decode_event`, size cap, values the database can store, the
+   key's workspace globs) so a bad event is `rejected` alone, with a reason naming the field;
+3. drop repeats of an id within the batch (the second is `duplicate`);
+4. insert every valid row with ONE statement (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id)
+   DO NOTHING RETURNING id` on Postgres; a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING id`
+   on SQLite): ids returned were created, the others already existed (`duplicate`);
+5. in the same transaction, update the per-collector health counters, the bounded list of recent
+   rejections and the set of known workspaces.
+
+No ORM objects are built; rows are plain tuples/dicts. The stored `body` is the event JSON exactly as
+received (validated, so it holds only what the schema allows plus any newer optional fields).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+import structlog
+from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from devlog_server.db.models import COLLECTORS, EVENTS, REJECTIONS, WORKSPACES
+from devlog_server.errors import ApiError
+from devlog_server.keys import ApiKey
+from devlog_server.state import ServerState
+from devlog_server.text import safe_text, text_problem
+from devlog_shared import (
+    SCHEMA_VERSION,
+    Event,
+    IngestResponse,
+    InvalidEvent,
+    ItemResult,
+    decode_batch_envelope,
+    decode_event,
+)
+from devlog_shared.wire import BatchEnvelope, CollectorInfo
+
+__all__ = ["FORBIDDEN_WORKSPACE", "IngestResult", "ingest_batch"]
+
+FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
+#: Per-event plausibility caps: far above any real model call, low enough that sums over millions of
+#: events fit the databases' integer and float types (an overflowing SUM would fail every stats query).
+MAX_TOKENS: Final = 10**12
+MAX_COST_USD: Final = 1e9
+#: Timestamps outside these years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 2999
+_MAX_REJECTIONS_RECORDED_PER_BATCH: Final = 100
+_YIELD_EVERY: Final = 200
+_log = structlog.get_logger("devlog_server.ingest")
+
+#: Column order of a row tuple (and of the unnest arrays on Postgres).
+_COLUMNS: Final = (
+    "id",
+    "ts",
+    "agent",
+    "kind",
+    "session_id",
+    "workspace",
+    "project",
+    "user_name",
+    "model",
+    "machine",
+    "tool_name",
+    "file_path",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "body",
+)
+_PG_TYPES: Final = {
+    "ts": "timestamptz[]",
+    "input_tokens": "bigint[]",
+    "output_tokens": "bigint[]",
+    "cache_creation_tokens": "bigint[]",
+    "cache_read_tokens": "bigint[]",
+    "reasoning_tokens": "bigint[]",
+    "cost_usd": "float8[]",
+}
+_PG_INSERT: Final = text(
+    f"INSERT INTO events ({', '.join(_COLUMNS)}, received_at, key_id, collector) "
+    "SELECT u.*, :received_at, :key_id, :collector FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'text[]')})" for c in _COLUMNS)
+    + ") AS u ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_SQLITE_INSERT: Final = sqlite.insert(EVENTS).on_conflict_do_nothing(index_elements=["id"]).returning(EVENTS.c.id)
+
+
+class _IdOnly(msgspec.Struct):
+    id: Any = None
+
+
+_id_decoder: Final = msgspec.json.Decoder(_IdOnly)
+
+
+def _peek_id(raw: bytes) -> str | None:
+    """The `id` of an event that failed validation, when it has a usable one (for the response)."""
+    try:
+        value = _id_decoder.decode(raw).id
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, str) and 0 < len(value) <= 128 and text_problem(value) is None else None
+
+
+def _storable(event: Event) -> str | None:
+    """Why the database could not store this (schema-valid) event's columns, or None."""
+    tool, file = event.tool, event.file
+    texts = (
+        ("id", event.id),
+        ("agent", event.agent),
+        ("session_id", event.session_id),
+        ("workspace", event.workspace),
+        ("project", event.project),
+        ("user", event.user),
+        ("model", event.model),
+        ("machine", event.machine),
+        ("tool.name", tool.name if tool else None),
+        ("file.path", file.path if file else None),
+    )
+    joined = "".join(value for _, value in texts if value)
+    if not (joined.isascii() and "\x00" not in joined):  # the common case costs one join and two scans
+        for name, value in texts:
+            problem = text_problem(value)
+            if problem:
+                return f"invalid event: {problem} (field `{name}`)"
+    if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
+        return f"invalid event: implausible timestamp, outside years {MIN_YEAR}-{MAX_YEAR} (field `ts`)"
+    usage = event.usage
+    if usage is not None:
+        for name in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens"):
+            if getattr(usage, name) > MAX_TOKENS:
+                return f"invalid event: implausibly large, over {MAX_TOKENS} (field `usage.{name}`)"
+    if event.cost_usd is not None and not (math.isfinite(event.cost_usd) and event.cost_usd <= MAX_COST_USD):
+        return f"invalid event: implausibly large or not finite, over {MAX_COST_USD:.0e} (field `cost_usd`)"
+    return None
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _body_text(raw: bytes) -> str:
+    """The event JSON to store: as received, except that NUL characters inside strings (valid JSON,
+    but not storable in Postgres text/jsonb) become U+FFFD. Only events containing `\\u0000` pay for
+    the re-encoding."""
+    if b"\\u0000" not in raw:
+        return raw.decode("utf-8")
+    return msgspec.json.encode(_without_nul(msgspec.json.decode(raw))).decode("utf-8")
+
+
+def _row(event: Event, body: str) -> tuple[Any, ...]:
+    usage = event.usage
+    return (
+        event.id,
+        event.ts,
+        event.agent,
+        event.kind,
+        event.session_id,
+        event.workspace,
+        event.project,
+        event.user,
+        event.model,
+        event.machine,
+        event.tool.name if event.tool else None,
+        event.file.path if event.file else None,
+        usage.input_tokens if usage else 0,
+        usage.output_tokens if usage else 0,
+        usage.cache_creation_tokens if usage else 0,
+        usage.cache_read_tokens if usage else 0,
+        usage.reasoning_tokens if usage else 0,
+        event.cost_usd,
+        body,
+    )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The response body and its HTTP status (200, or 422 when some item was rejected)."""
+
+    response: IngestResponse
+    status_code: int
+
+
+@dataclass
+class _Validated:
+    rows: list[tuple[Any, ...]]
+    row_indexes: list[int]
+    results: list[ItemResult | None]
+    rejected: list[ItemResult]
+    forbidden: int
+    workspaces: set[str]
+
+
+def _decode_envelope(body: bytes) -> BatchEnvelope:
+    try:
+        envelope = decode_batch_envelope(body)
+    except InvalidEvent as exc:
+        raise ApiError(400, exc.message, code="invalid_batch") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"invalid batch: {type(exc).__name__}", code="invalid_batch") from exc
+    if envelope.schema_version > SCHEMA_VERSION:
+        raise ApiError(
+            400,
+            f"unsupported batch schema_version {envelope.schema_version} (this server speaks {SCHEMA_VERSION})",
+            code="unsupported_schema_version",
+        )
+    return envelope
+
+
+async def _validate(events: Sequence[msgspec.Raw], key: ApiKey, max_event_bytes: int) -> _Validated:
+    out = _Validated(rows=[], row_indexes=[], results=[None] * len(events), rejected=[], forbidden=0, workspaces=set())
+    seen: set[str] = set()
+    allows = key.matcher.allows
+
+    def reject(index: int, raw: bytes, reason: str, event_id: str | None = None) -> None:
+        item = ItemResult(
+            index=index, id=event_id if event_id is not None else _peek_id(raw), status="rejected", reason=reason
+        )
+        out.results[index] = item
+        out.rejected.append(item)
+
+    for index, raw_item in enumerate(events):
+        if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+            # Validation is CPU work; letting other requests run between chunks keeps a small batch from
+            # waiting behind a large one on the same worker (tail latency under load).
+            await asyncio.sleep(0)
+        raw = bytes(raw_item)
+        if len(raw) > max_event_bytes:
+            reject(index, raw, f"event_too_large: {len(raw)} bytes > {max_event_bytes}")
+            continue
+        try:
+            event = decode_event(raw)
+            body = _body_text(raw)
+        except InvalidEvent as exc:
+            reject(index, raw, exc.message)
+            continue
+        except (ValueError, RecursionError) as exc:
+            reject(index, raw, f"invalid event: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        problem = _storable(event)
+        if problem is not None:
+            reject(index, raw, problem, event.id if text_problem(event.id) is None else None)
+            continue
+        if not allows(event.workspace):
+            out.forbidden += 1
+            reject(index, raw, FORBIDDEN_WORKSPACE, event.id)
+            continue
+        if event.id in seen:
+            out.results[index] = ItemResult(index=index, id=event.id, status="duplicate")
+            continue
+        seen.add(event.id)
+        out.rows.append(_row(event, body))
+        out.row_indexes.append(index)
+        if event.workspace is not None:
+            out.workspaces.add(event.workspace)
+    return out
+
+
+async def _insert_events(
+    conn: AsyncConnection,
+    dialect: str,
+    rows: list[tuple[Any, ...]],
+    received_at: datetime,
+    key_id: str,
+    collector: str | None,
+) -> set[str]:
+    if not rows:
+        return set()
+    if dialect == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        params: dict[str, Any] = {name: list(values) for name, values in zip(_COLUMNS, columns, strict=True)}
+        params.update(received_at=received_at, key_id=key_id, collector=collector)
+        result = await conn.execute(_PG_INSERT, params)
+        return set(result.scalars().all())
+    extra = {"received_at": received_at, "key_id": key_id, "collector": collector}
+    result = await conn.execute(_SQLITE_INSERT, [{**dict(zip(_COLUMNS, row, strict=True)), **extra} for row in rows])
+    return set(result.scalars().all())
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+async def _record_health(
+    conn: AsyncConnection,
+    dialect: str,
+    *,
+    key_id: str,
+    collector: CollectorInfo,
+    now: datetime,
+    created: int,
+    duplicates: int,
+    rejected: int,
+) -> None:
+    table = COLLECTORS
+    stmt = _dialect_insert(dialect, table).values(
+        key_id=key_id,
+        machine=safe_text(collector.machine or "", 1024),
+        name=safe_text(collector.name or "devlog", 128),
+        version=safe_text(collector.version, 128) if collector.version else None,
+        first_seen=now,
+        last_seen=now,
+        batches=1,
+        created=created,
+        duplicates=duplicates,
+        rejected=rejected,
+    )
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key_id", "machine"],
+        set_={
+            "name": excluded.name,
+            "version": excluded.version,
+            "last_seen": excluded.last_seen,
+            "batches": table.c.batches + 1,
+            "created": table.c.created + excluded.created,
+            "duplicates": table.c.duplicates + excluded.duplicates,
+            "rejected": table.c.rejected + excluded.rejected,
+        },
+    )
+    await conn.execute(stmt)
+
+
+async def _record_rejections(
+    conn: AsyncConnection, *, key_id: str, machine: str, now: datetime, items: list[ItemResult], keep: int
+) -> None:
+    if keep <= 0 or not items:
+        return
+    table = REJECTIONS
+    rows = [
+        {
+            "received_at": now,
+            "key_id": key_id,
+            "machine": safe_text(machine, 1024),
+            "event_id": item.id,
+            "item_index": item.index,
+            "reason": safe_text(item.reason or "", 500),
+        }
+        for item in items[:_MAX_REJECTIONS_RECORDED_PER_BATCH]
+    ]
+    await conn.execute(table.insert(), rows)
+    newest = select(func.max(table.c.id)).scalar_subquery()
+    await conn.execute(delete(table).where(table.c.id <= newest - bindparam("keep", keep)))
+
+
+async def _record_workspaces(conn: AsyncConnection, dialect: str, workspaces: set[str], now: datetime) -> None:
+    if not workspaces:
+        return
+    stmt = _dialect_insert(dialect, WORKSPACES).on_conflict_do_nothing(index_elements=["workspace"])
+    await conn.execute(stmt, [{"workspace": w, "first_seen": now} for w in sorted(workspaces)])
+
+
+def _reason_code(reason: str | None) -> str:
+    if not reason:
+        return "unknown"
+    if reason == FORBIDDEN_WORKSPACE:
+        return reason
+    return reason.split(":", 1)[0].replace(" ", "_")
+
+
+async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestResult:
+    """Validate and store one batch (see the module docstring); raises ApiError for whole-batch failures."""
+    started = time.perf_counter()
+    settings = state.settings
+    envelope = _decode_envelope(body)
+    count = len(envelope.events)
+    if count > settings.max_events_per_batch:
+        raise ApiError(
+            413,
+            f"batch has {count} events; the limit is {settings.max_events_per_batch}: send smaller batches",
+            code="too_many_events",
+            extra={"max_events_per_batch": settings.max_events_per_batch},
+        )
+    checked = await _validate(envelope.events, key, settings.max_event_bytes)
+    if count and checked.forbidden == count:
+        raise ApiError(
+            403,
+            "this API key may not write any workspace of this batch (outside its workspace globs)",
+            code=FORBIDDEN_WORKSPACE,
+        )
+    now = datetime.now(UTC)
+    machine = safe_text(envelope.collector.machine or "", 1024)
+    db = state.db
+    async with db.write() as conn:
+        created_ids = await _insert_events(conn, db.dialect, checked.rows, now, key.id, machine or None)
+        new_workspaces = checked.workspaces - state.known_workspaces
+        await _record_workspaces(conn, db.dialect, new_workspaces, now)
+        await _record_rejections(
+            conn,
+            key_id=key.id,
+            machine=machine,
+            now=now,
+            items=checked.rejected,
+            keep=settings.recent_rejections_kept,
+        )
+        created = len(created_ids)
+        duplicates = count - created - len(checked.rejected)
+        await _record_health(
+            conn,
+            db.dialect,
+            key_id=key.id,
+            collector=envelope.collector,
+            now=now,
+            created=created,
+            duplicates=duplicates,
+            rejected=len(checked.rejected),
+        )
+    state.known_workspaces |= new_workspaces
+    results = checked.results
+    for index, row in zip(checked.row_indexes, checked.rows, strict=True):
+        results[index] = ItemResult(index=index, id=row[0], status="created" if row[0] in created_ids else "duplicate")
+    items = [item for item in results if item is not None]
+    response = IngestResponse(created=created, duplicates=duplicates, rejected=len(checked.rejected), results=items)
+    metrics = state.metrics
+    metrics.batches.inc()
+    metrics.events.labels("created").inc(created)
+    metrics.events.labels("duplicate").inc(duplicates)
+    if checked.rejected:
+        metrics.events.labels("rejected").inc(len(checked.rejected))
+        for item in checked.rejected:
+            metrics.rejections.labels(_reason_code(item.reason)).inc()
+    elapsed = time.perf_counter() - started
+    metrics.ingest_latency.observe(elapsed)
+    _log.info(
+        "batch_ingested",
+        key_id=key.id,
+        machine=machine,
+        events=count,
+        created=created,
+        duplicates=duplicates,
+        rejected=len(checked.rejected),
+        ms=round(elapsed * 1000, 1),
+    )
+    return IngestResult(response=response, status_code=422 if checked.rejected else 200)

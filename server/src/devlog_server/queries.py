@@ -1,0 +1,256 @@
+"""The read side: event listing with keyset pagination, grouped stats, workspace scoping.
+
+Filters are shared by `GET /api/v1/events` and `GET /api/v1/stats`. `workspace` is a folder prefix:
+`/srv/app` matches `/srv/app` and everything below it (`/srv/app/api`), not `/srv/application`; it is
+an index range scan on (workspace, ts). A key limited to workspace globs only ever sees workspaces its
+globs match: the globs are resolved against the table of known workspaces (exactly as on ingest) and
+become an `IN` list, so no filter combination can reach another workspace's rows.
+
+Pagination is keyset on (ts, id) in the requested order, with an opaque cursor; rows inserted while
+paging never shift or repeat pages.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import msgspec
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from devlog_server.db.models import API_KEYS, COLLECTORS, EVENTS, REJECTIONS, WORKSPACES
+from devlog_server.errors import ApiError
+from devlog_server.globs import WorkspaceMatcher
+from devlog_server.schemas import CollectorHealth, EventPage, GroupBy, RecentRejection, StatsGroup, StatsResponse
+from devlog_shared import EVENT_KINDS, decode_event
+
+__all__ = [
+    "EventFilters",
+    "allowed_workspaces",
+    "collectors_health",
+    "decode_cursor",
+    "encode_cursor",
+    "list_events",
+    "recent_rejections",
+    "stats",
+    "workspace_prefix_condition",
+]
+
+Order = Literal["asc", "desc"]
+events_table: Final = EVENTS
+_cursor_decoder: Final = msgspec.json.Decoder(tuple[str, str])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """Filters of the read endpoints (all optional; combined with AND)."""
+
+    workspace: str | None = None
+    agent: str | None = None
+    kind: str | None = None
+    session_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = None
+
+
+def workspace_prefix_condition(column: Any, prefix: str) -> ColumnElement[bool]:
+    """`column` is the folder `prefix` or below it (an index range scan; the API and dashboard share it)."""
+    stripped = prefix.rstrip("/\\") or prefix[:1]
+    if stripped in ("/", "\\"):
+        return and_(column >= stripped, column < chr(ord(stripped) + 1))
+    return or_(
+        column == stripped,
+        and_(column >= stripped + "/", column < stripped + "0"),
+        and_(column >= stripped + "\\", column < stripped + "]"),
+    )
+
+
+def _conditions(filters: EventFilters, allowed: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    c = events_table.c
+    conds: list[ColumnElement[bool]] = []
+    if allowed is not None:
+        conds.append(c.workspace.in_(list(allowed)) if allowed else false())
+    if filters.workspace:
+        conds.append(workspace_prefix_condition(events_table.c.workspace, filters.workspace))
+    if filters.agent:
+        conds.append(c.agent == filters.agent)
+    if filters.kind:
+        conds.append(c.kind == filters.kind)
+    if filters.session_id:
+        conds.append(c.session_id == filters.session_id)
+    if filters.user:
+        conds.append(c.user_name == filters.user)
+    if filters.since:
+        conds.append(c.ts >= _utc(filters.since))
+    if filters.until:
+        conds.append(c.ts < _utc(filters.until))
+    return conds
+
+
+async def allowed_workspaces(conn: AsyncConnection, matcher: WorkspaceMatcher) -> list[str] | None:
+    """The known workspaces a key's globs allow (None when the key is unrestricted)."""
+    if matcher.unrestricted:
+        return None
+    result = await conn.execute(select(WORKSPACES.c.workspace))
+    return [w for w in result.scalars() if matcher.allows(w)]
+
+
+def encode_cursor(ts: datetime, event_id: str) -> str:
+    """An opaque cursor for the position just after (ts, id)."""
+    raw = msgspec.json.encode([_utc(ts).isoformat(), event_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (ts, id) position of a cursor; ApiError 400 when it was not made by this server."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts_text, event_id = _cursor_decoder.decode(raw)
+        return _utc(datetime.fromisoformat(ts_text)), event_id
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise ApiError(400, "invalid cursor: pass the next_cursor of a previous page", code="invalid_cursor") from exc
+
+
+async def list_events(
+    conn: AsyncConnection,
+    filters: EventFilters,
+    *,
+    allowed: Sequence[str] | None,
+    limit: int,
+    cursor: str | None = None,
+    order: Order = "desc",
+) -> EventPage:
+    """One page of events matching `filters`, ordered by (ts, id)."""
+    c = events_table.c
+    conds = _conditions(filters, allowed)
+    if cursor:
+        ts, event_id = decode_cursor(cursor)
+        position = tuple_(c.ts, c.id)
+        conds.append(
+            position < tuple_(literal(ts, c.ts.type), literal(event_id))
+            if order == "desc"
+            else position > tuple_(literal(ts, c.ts.type), literal(event_id))
+        )
+    ordering = (c.ts.desc(), c.id.desc()) if order == "desc" else (c.ts.asc(), c.id.asc())
+    query = select(c.ts, c.id, c.body).where(*conds).order_by(*ordering).limit(limit + 1)
+    rows = (await conn.execute(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    events = [decode_event(row.body) for row in rows]
+    next_cursor = encode_cursor(rows[-1].ts, rows[-1].id) if more and rows else None
+    return EventPage(events=events, next_cursor=next_cursor)
+
+
+def _group_expression(by: GroupBy, dialect: str) -> Any:
+    c = events_table.c
+    if by == "day":
+        if dialect == "postgresql":
+            return func.to_char(func.timezone("UTC", c.ts), "YYYY-MM-DD")
+        return func.substr(c.ts, 1, 10)
+    return {"agent": c.agent, "workspace": c.workspace, "project": c.project, "model": c.model, "user": c.user_name}[by]
+
+
+def _aggregates() -> list[Any]:
+    c = events_table.c
+    columns: list[Any] = [
+        func.count().label("events"),
+        func.count(func.distinct(c.session_id)).label("sessions"),
+    ]
+    columns += [
+        func.coalesce(func.sum(case((c.kind == kind, 1), else_=0)), 0).label(f"k_{kind}") for kind in EVENT_KINDS
+    ]
+    for name in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens"):
+        columns.append(func.coalesce(func.sum(c[name]), 0).label(name))
+    columns.append(func.coalesce(func.sum(c.cost_usd), 0.0).label("cost_usd"))
+    return columns
+
+
+def _to_group(key: Any, row: Any) -> StatsGroup:
+    return StatsGroup(
+        key=None if key is None else str(key),
+        events=int(row.events),
+        sessions=int(row.sessions),
+        kinds={kind: int(getattr(row, f"k_{kind}")) for kind in EVENT_KINDS if getattr(row, f"k_{kind}")},
+        input_tokens=int(row.input_tokens),
+        output_tokens=int(row.output_tokens),
+        cache_creation_tokens=int(row.cache_creation_tokens),
+        cache_read_tokens=int(row.cache_read_tokens),
+        reasoning_tokens=int(row.reasoning_tokens),
+        cost_usd=round(float(row.cost_usd), 6),
+    )
+
+
+async def stats(
+    conn: AsyncConnection,
+    filters: EventFilters,
+    *,
+    by: GroupBy,
+    allowed: Sequence[str] | None,
+    dialect: str,
+    limit: int = 1000,
+) -> StatsResponse:
+    """Counts (by kind, sessions) and token/cost totals grouped `by`, plus the overall total."""
+    conds = _conditions(filters, allowed)
+    group = _group_expression(by, dialect).label("group_key")
+    aggregates = _aggregates()
+    grouped = select(group, *aggregates).where(*conds).group_by(group)
+    grouped = grouped.order_by(group) if by == "day" else grouped.order_by(func.count().desc(), group)
+    rows = (await conn.execute(grouped.limit(limit))).all()
+    total_row = (await conn.execute(select(*aggregates).where(*conds))).one()
+    return StatsResponse(
+        by=by,
+        groups=[_to_group(row.group_key, row) for row in rows],
+        total=_to_group(None, total_row),
+    )
+
+
+async def collectors_health(conn: AsyncConnection) -> list[CollectorHealth]:
+    """Every collector that has sent a batch, most recently seen first (for the ingest-health view)."""
+    t = COLLECTORS.c
+    query = (
+        select(COLLECTORS, API_KEYS.c.name.label("key_name"))
+        .select_from(COLLECTORS.outerjoin(API_KEYS, API_KEYS.c.id == t.key_id))
+        .order_by(t.last_seen.desc())
+    )
+    return [
+        CollectorHealth(
+            key_id=row.key_id,
+            key_name=row.key_name,
+            machine=row.machine,
+            name=row.name,
+            version=row.version,
+            first_seen=_utc(row.first_seen),
+            last_seen=_utc(row.last_seen),
+            batches=row.batches,
+            created=row.created,
+            duplicates=row.duplicates,
+            rejected=row.rejected,
+        )
+        for row in await conn.execute(query)
+    ]
+
+
+async def recent_rejections(conn: AsyncConnection, limit: int = 100) -> list[RecentRejection]:
+    """The newest per-item rejections, newest first."""
+    t = REJECTIONS.c
+    query = select(REJECTIONS).order_by(t.id.desc()).limit(limit)
+    return [
+        RecentRejection(
+            received_at=_utc(row.received_at),
+            key_id=row.key_id,
+            machine=row.machine,
+            event_id=row.event_id,
+            index=row.item_index,
+            reason=row.reason,
+        )
+        for row in await conn.execute(query)
+    ]

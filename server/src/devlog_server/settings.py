@@ -1,0 +1,133 @@
+"""Server settings, read from the environment (`DEVLOG_SERVER_*`) only.
+
+The server is configured 12-factor style: every setting is an environment variable, nothing is read
+at import time, and `create_app(settings)` takes a `ServerSettings` explicitly, so tests and embedding
+code build apps with their own settings side by side.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "ServerSettings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./devlog-server.db"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ServerSettings(BaseSettings):
+    """Everything the server can be told; each field is `DEVLOG_SERVER_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVLOG_SERVER_", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy async URL: `sqlite+aiosqlite:///path.db` (default, a file in the working directory)
+    or `postgresql+asyncpg://user:pass@host/db` (production)."""
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    """Postgres connection pool size per worker process."""
+
+    db_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a request waits for a connection or a statement before answering 503."""
+
+    host: str = "127.0.0.1"
+    """Address `devlog-server serve` binds to (`--host` overrides)."""
+
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port `devlog-server serve` listens on (`--port` overrides)."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """uvicorn worker processes (`--workers` overrides). Rate limits and key caches are per process."""
+
+    certfile: Path | None = None
+    """TLS certificate (PEM). With `keyfile`, the server speaks HTTPS itself."""
+
+    keyfile: Path | None = None
+    """TLS private key (PEM) for `certfile`."""
+
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For/-Proto are trusted."""
+
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+    """On SIGTERM/SIGINT, how long in-flight requests may take to finish."""
+
+    key_pepper: SecretStr | None = None
+    """Server-wide secret mixed into every API key hash (recommended). Changing it invalidates all keys."""
+
+    bootstrap_keys: SecretStr | None = None
+    """`name:secret[:scopes[:globs]],...`: keys created at start-up when absent (see docs/server.md)."""
+
+    key_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a verified key is cached per process; a revocation elsewhere takes effect within this."""
+
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """Largest request body, on the wire and again after decompression (413 beyond)."""
+
+    max_events_per_batch: int = Field(default=5000, ge=1)
+    """Most events in one batch (413 beyond)."""
+
+    max_event_bytes: int = Field(default=1024 * 1024, ge=256)
+    """Largest single event's JSON; a bigger event is rejected alone (`event_too_large`)."""
+
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
+    """Requests per minute per key (token bucket, per process); 0 disables rate limiting."""
+
+    rate_limit_burst: int = Field(default=200, ge=1)
+    """Requests a key may send back to back before the per-minute rate applies."""
+
+    max_page_size: int = Field(default=1000, ge=1)
+    """Most events `GET /api/v1/events` returns per page."""
+
+    recent_rejections_kept: int = Field(default=1000, ge=0)
+    """How many recent per-item rejections are kept for the ingest-health view."""
+
+    log_level: str = "info"
+    """Log level of the server's JSON logs (debug, info, warning, error)."""
+
+    log_json: bool = True
+    """JSON log lines (default); false renders human-readable console lines."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            if value.startswith(("postgresql://", "postgres://")):
+                return "postgresql+asyncpg://" + value.split("://", 1)[1]
+            if value.startswith("sqlite://"):
+                return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+            raise ValueError("database_url must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> ServerSettings:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("certfile and keyfile must be given together")
+        return self
+
+    @property
+    def pepper_bytes(self) -> bytes:
+        """The key pepper as bytes (empty when none is configured)."""
+        return self.key_pepper.get_secret_value().encode() if self.key_pepper else b""

@@ -1,0 +1,88 @@
+"""Shared helpers of the collector-core suites: a generic JSONL source config, runs, store reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from devlog_collector.collect import Collector, CollectResult
+from devlog_collector.config import Config, parse_config
+from devlog_collector.store import Store
+from devlog_shared import event_id
+
+AGENT = "testagent"
+MAPPING = {"ts": "ts", "session_id": "sid", "kind": "kind", "text": "text", "id": "uuid", "workspace": "cwd"}
+
+
+def make_config(logs: Path, *, pattern: str = "**/*.jsonl", **sections: Any) -> Config:
+    """A config with every built-in agent off and one generic source over `logs/<pattern>`."""
+    raw: dict[str, Any] = {
+        "collect": {
+            "agents": [],
+            "generic": [{"name": AGENT, "glob": str(logs / pattern), "mapping": MAPPING}],
+        },
+        "storage": {"min_free_bytes": 0},
+    }
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    config, _ = parse_config(raw)
+    return config
+
+
+def record(n: int, *, session: str = "s1", cwd: str | None = None, text: str | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {"uuid": f"u{n}", "ts": 1_760_000_000_000 + n, "sid": session, "kind": "prompt"}
+    rec["text"] = text if text is not None else f"line {n}"
+    if cwd is not None:
+        rec["cwd"] = cwd
+    return rec
+
+
+def line(n: int, **kwargs: Any) -> bytes:
+    return json.dumps(record(n, **kwargs)).encode() + b"\n"
+
+
+def expected_id(n: int) -> str:
+    return event_id(AGENT, "id", f"u{n}")
+
+
+def collect(config: Config, **kwargs: Any) -> CollectResult:
+    """One pass with a fresh store connection and collector (as `devlog collect` does)."""
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        return Collector(store, config, **kwargs).collect()
+
+
+def stored_ids(config: Config) -> list[str]:
+    path = config.storage.db_path()
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        return [row[0] for row in db.execute("SELECT id FROM events ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def problems(config: Config) -> list[tuple[str, str, str, int]]:
+    db = sqlite3.connect(config.storage.db_path())
+    try:
+        return list(db.execute("SELECT path, position, message, count FROM parse_errors ORDER BY id"))
+    finally:
+        db.close()
+
+
+def age(*paths: Path, seconds: float = 10.0) -> None:
+    """Move files' mtime into the past (files modified within the last second are re-verified)."""
+    import os
+    import time
+
+    for path in paths:
+        then = time.time() - seconds
+        os.utime(path, (then, then))
+
+
+def append(path: Path, data: bytes) -> None:
+    with path.open("ab") as handle:
+        handle.write(data)

@@ -1,0 +1,176 @@
+"""`devlog remote ...` and `devlog export ...` end to end (config file, real store, loopback server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devlog_collector.cli import cli
+from devlog_collector.config import load_config
+from devlog_collector.paths import config_path
+from tests.collector.export.faultserver import Fault, FaultServer
+from tests.collector.export.helpers import fill_store, make_events
+
+WORK = "/home/dev/work"
+
+USER_CONFIG = """\
+# my devlog config -- hand written
+collect:
+  agents: [claude, codex]   # only these two
+
+# where things go
+export:
+  remotes:
+    # the team server (keep!)
+    team:
+      url: http://127.0.0.1:9  # placeholder
+      workspaces:
+        include: ["/nowhere/**"]
+export_default: none  # privacy first
+"""
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def db_path() -> Path:
+    return Path(os.environ["DEVLOG_HOME"]) / "data" / "events.db"
+
+
+def test_remote_add_list_remove_keep_comments_and_never_write_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(USER_CONFIG)
+    monkeypatch.setenv("MY_KEY", "aik_supersecretvalue123456")
+    code, _, err = invoke(
+        "remote", "add", "personal", "http://127.0.0.1:8123", "--api-key-env", "MY_KEY",
+        "--include", "~/personal/**", "--exclude", "**/scratch/**", "--auto-sync", "--interval", "45s",
+        "--content", "metadata",
+    )  # fmt: skip
+    assert code == 0, err
+    text = path.read_text()
+    for comment in ("# my devlog config -- hand written", "# only these two", "# the team server (keep!)",
+                    "# placeholder", "# privacy first", "# where things go"):  # fmt: skip
+        assert comment in text
+    assert "${MY_KEY}" in text and "supersecret" not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    config, _ = load_config()
+    personal = config.export.remotes["personal"]
+    assert personal.api_key == "aik_supersecretvalue123456"
+    assert personal.auto_sync and personal.sync_interval.total_seconds() == 45 and personal.content == "metadata"
+    assert personal.workspaces.include == ["~/personal/**"]
+
+    code, out, _ = invoke("remote", "list", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["personal"]["api_key"] == "aik_…3456"
+    assert "supersecret" not in out
+
+    code, _, err = invoke("remote", "add", "personal", "http://127.0.0.1:1")
+    assert code == 2 and "already exists" in err
+
+    assert invoke("remote", "remove", "personal")[0] == 0
+    text = path.read_text()
+    assert "personal" not in text and "# the team server (keep!)" in text and "# privacy first" in text
+
+
+def test_invalid_edit_is_refused_and_the_file_is_untouched() -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(USER_CONFIG)
+    code, _, err = invoke("remote", "add", "bad", "ftp://example")
+    assert code == 2 and "export.remotes.bad.url" in err
+    assert path.read_text() == USER_CONFIG
+
+
+def test_export_dry_run_status_and_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = make_events(30, [f"{WORK}/a", f"{WORK}/b", "/home/dev/private"])
+    fill_store(db_path(), events)
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        assert invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")[0] == 0
+
+        code, out, _ = invoke("export", "--remote", "team", "--dry-run", "--json")
+        plan = json.loads(out)
+        assert plan["team"]["total"] == 20
+        assert plan["team"]["workspaces"] == {f"{WORK}/a": 10, f"{WORK}/b": 10}
+        assert not srv.requests  # nothing sent
+
+        code, out, _ = invoke("export", "--status", "--json")
+        (row,) = json.loads(out)
+        assert (row["name"], row["status"], row["pending"]) == ("team", "pending", 20)
+
+        code, _, err = invoke("export", "--remote", "team")
+        assert code == 0, err
+        assert "sent 20" in err
+        assert len(srv.events) == 20
+
+        code, out, _ = invoke("export", "--status", "--json")
+        (row,) = json.loads(out)
+        assert (row["status"], row["pending"], row["sent_total"]) == ("synced", 0, 20)
+        assert row["last_success_at"] is not None
+
+        code, out, _ = invoke("export", "--all", "--dry-run", "--json")
+        assert json.loads(out)["team"]["total"] == 20
+
+
+def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db_path(), make_events(5, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", "wrong")
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        code, _, err = invoke("export", "--remote", "team")
+        assert code == 1 and "PAUSED" in err and "401" in err
+        code, out, _ = invoke("export", "--status", "--json")
+        (row,) = json.loads(out)
+        assert (row["status"], row["pending"]) == ("paused", 5)
+        assert "401" in row["paused_reason"]
+
+
+def test_export_gives_up_after_retries_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db_path(), make_events(5, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        srv.script(
+            Fault("status", 503, headers={"Retry-After": "0"}), Fault("status", 503, headers={"Retry-After": "0"})
+        )
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        monkeypatch.setattr("devlog_collector.export.client.Backoff.next_delay", lambda self, ra=None: 0.0)
+        code, _, err = invoke("export", "--remote", "team", "--retries", "1")
+        assert code == 1 and "FAILED after 2 attempts" in err and "503" in err
+        code, out, _ = invoke("export", "--status", "--json")
+        assert json.loads(out)[0]["status"] == "error"
+        assert invoke("export", "--remote", "team")[0] == 0
+        assert len(srv.events) == 5
+
+
+def test_remote_test_reports_key_and_selected_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db_path(), make_events(9, [f"{WORK}/a", "/elsewhere"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        code, out, _ = invoke("remote", "test", "team", "--json")
+        result = json.loads(out)
+        assert code == 0 and result["reachable"] and result["key_valid"]
+        assert result["workspaces"] == {f"{WORK}/a": 5}
+        monkeypatch.setenv("TEAM_KEY", "nope")
+        code, out, _ = invoke("remote", "test", "team")
+        assert code == 1 and "key valid: no" in out
+    code, out, _ = invoke("remote", "test", "team", "--json")
+    assert code == 1 and json.loads(out)["reachable"] is False
+
+
+def test_export_refuses_unknown_remotes_and_a_missing_store() -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(USER_CONFIG)
+    code, _, err = invoke("export")
+    assert code == 2 and "no devlog store" in err and "devlog collect" in err
+    code, _, err = invoke("export", "--remote", "nope")
+    assert code == 2 and "unknown remote" in err

@@ -1,0 +1,141 @@
+"""Content policies: a corpus of real-looking (fake, format-valid) secrets and of near-misses."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from devlog_collector.export.content import apply_policy, default_redactor
+from tests.collector.export.helpers import make_events
+
+# Obviously fake values in the real formats (built by concatenation so no scanner flags this file).
+AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
+GH = "ghp_" + "1234567890abcdefghijABCDEFGHIJ123456"
+GH_FINE = "github_pat_" + "11ABCDEFG0123456789_" + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
+GITLAB = "glpat-" + "abcdefghij0123456789"
+SLACK = "xoxb-" + "123456789012-1234567890123-" + "abcdefghijklmnopqrstuvwx"
+SLACK_HOOK = "https://hooks.slack.com/services/" + "T00000000/B00000000/" + "XXXXXXXXXXXXXXXXXXXXXXXX"
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+OPENAI = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"
+OPENAI_OLD = "sk-" + "abcdefghijklmnopqrst" + "T3BlbkFJ" + "abcdefghijklmnopqrst"
+ANTHROPIC = "sk-ant-api03-" + "abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJ_klmnop"
+GOOGLE = "AIza" + "SyA-1234567890abcdefghijklmnopqrstu"
+SENDGRID = "SG." + "abcdefghijklmnopqrstuv" + "." + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    + ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
+    + ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+PYPI = "pypi-AgEIcHlwaS5vcmc" + "A" * 70
+NPM = "//registry.example.org/:_authToken=" + "npm_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+PRIVATE_KEY = (
+    "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Fj0sAmPlEfakefakefake\nZm9vYmFyYmF6\n"
+    "-----END " + "RSA PRIVATE KEY-----"
+)
+OPENSSH_KEY = (
+    "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA\n-----END OPENSSH PRIVATE KEY-----"
+)
+
+SECRETS = [
+    ("aws-access-key", f"export AWS_ACCESS_KEY_ID_X={AWS_ID}", AWS_ID),
+    ("aws-secret-key", f'aws_secret_access_key = "{AWS_SECRET}"', AWS_SECRET),
+    ("env-secret", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", AWS_SECRET),
+    ("github-token", f"git clone https://{GH}@github.com/acme/app.git", GH),
+    ("github-token", f"token: {GH_FINE}", GH_FINE),
+    ("gitlab-token", f"GL={GITLAB} in CI", GITLAB),
+    ("slack-token", f"curl -H 'Authorization: {SLACK}'", SLACK),
+    ("slack-token", f"webhook {SLACK_HOOK}", "XXXXXXXXXXXXXXXXXXXXXXXX"),
+    ("stripe-key", f"stripe.api_key = {STRIPE}", STRIPE),
+    ("openai-key", f"OPENAI={OPENAI}", OPENAI),
+    ("openai-key", f"key {OPENAI_OLD} here", OPENAI_OLD),
+    ("anthropic-key", f"ANTHROPIC_API_KEY is {ANTHROPIC}", ANTHROPIC),
+    ("google-api-key", f"maps?key={GOOGLE}&q=x", GOOGLE),
+    ("sendgrid-key", f"SENDGRID {SENDGRID}", SENDGRID),
+    ("jwt", f"cookie: session={JWT}", JWT),
+    ("pypi-token", f"password = {PYPI}", PYPI),
+    ("npm-token", NPM, "npm_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("private-key", f"here is the key:\n{PRIVATE_KEY}\nthanks", "MIIEowIBAAKCAQEA7bq9Fj0sAmPlEfakefakefake"),
+    ("private-key", OPENSSH_KEY, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA"),
+    ("url-password", "postgres://app:hunter2secret@db.internal:5432/app", "hunter2secret"),
+    ("url-password", "DATABASE_URL=mysql://root:S3cr3t!pass@localhost/db", "S3cr3t!pass"),
+    ("env-secret", "DB_PASSWORD=correct-horse-battery", "correct-horse-battery"),
+    ("env-secret", "export API_TOKEN='tok_live_998877665544'", "tok_live_998877665544"),
+    ("password-field", '{"username": "bob", "password": "pa55word!x"}', "pa55word!x"),
+    ("bearer-token", "Authorization: Bearer abcdef0123456789ABCDEF.xyz", "abcdef0123456789ABCDEF.xyz"),
+]
+
+NEAR_MISSES = [
+    "commit 3f786850e387550fdab836ed7e6dc881de23001b fixed the parser",
+    f"request id {uuid.UUID(int=0x1234567890ABCDEF1234567890ABCDEF)} failed",
+    "payload: " + base64.b64encode(b"The quick brown fox jumps over the lazy dog, twice over.").decode(),
+    "Please enter your password in the login form, then reset the token cache.",
+    "The password policy requires 12 characters; the API key rotates monthly.",
+    "Use `git log --format=%H` to print SHAs like 9fceb02d0ae598e95dc970b74767f19372d61af8.",
+    "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "password = os.environ['DB_PASSWORD']",
+    "token = get_token()",
+    "Visit https://example.org/docs/auth#tokens for details",
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC user@host is a PUBLIC key",
+    "def authorize(bearer: str) -> None: ...",
+    "Skipping: AKIA is the prefix of AWS access key ids",
+    "sk-learn is spelled scikit-learn",
+    "SECRET_KEY=${SECRET_KEY}",
+    "The Stripe test mode uses keys starting with sk_test_ (never commit them).",
+]
+
+
+@pytest.mark.parametrize(("label", "text", "secret"), SECRETS, ids=[f"{i}-{s[0]}" for i, s in enumerate(SECRETS)])
+def test_each_secret_is_masked_with_its_label(label: str, text: str, secret: str) -> None:
+    redacted, count = default_redactor().redact(text)
+    assert secret not in redacted
+    assert count >= 1
+    assert f"[REDACTED:{label}]" in redacted
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_stay_intact(text: str) -> None:
+    redacted, count = default_redactor().redact(text)
+    assert (redacted, count) == (text, 0)
+
+
+def test_redacted_policy_masks_text_and_attrs_and_counts() -> None:
+    text = "\n".join(t for _, t, _ in SECRETS[:5]) + "\nand a normal sentence."
+    event = make_events(1, ["/w"], text=text, attrs={"cmd": {"argv": ["curl", f"-u user:{STRIPE}"]}, "n": 3})[0]
+    shaped = apply_policy(event, "redacted")
+    assert shaped.text is not None and "and a normal sentence." in shaped.text
+    for _, _, secret in SECRETS[:5]:
+        assert secret not in shaped.text
+    assert STRIPE not in str(shaped.attrs)
+    assert shaped.attrs["n"] == 3
+    assert shaped.attrs["redactions"] >= 6
+    assert event.text == text  # the stored event is untouched
+
+
+def test_redacted_policy_leaves_clean_events_identical() -> None:
+    event = make_events(1, ["/w"], text=NEAR_MISSES[0])[0]
+    assert apply_policy(event, "redacted") is event
+
+
+def test_metadata_policy_sends_no_text() -> None:
+    event = make_events(
+        3, ["/w"], text=f"secret plan {GH}", attrs={"stop_reason": "end_turn", "tokens": 5, "output": "ls -la\n..."}
+    )[1]
+    shaped = apply_policy(event, "metadata")
+    assert shaped.text is None and shaped.source is None
+    assert shaped.attrs == {"stop_reason": "end_turn", "tokens": 5}
+    assert (shaped.id, shaped.kind, shaped.ts, shaped.workspace, shaped.model, shaped.usage) == (
+        event.id,
+        event.kind,
+        event.ts,
+        event.workspace,
+        event.model,
+        event.usage,
+    )
+
+
+def test_full_policy_is_the_event() -> None:
+    event = make_events(1, ["/w"], text=GH)[0]
+    assert apply_policy(event, "full") is event

@@ -1,0 +1,269 @@
+"""The exporter against a real HTTP server on loopback that injects faults (see faultserver.py)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.export.client import Backoff
+from devlog_collector.export.exporter import RemoteExporter, export_with_retries
+from devlog_collector.store import Store
+from tests.collector.export.faultserver import Fault, FaultServer
+from tests.collector.export.helpers import config, cursor_row, dead_letters, fill_store, make_events, remote
+
+WORK = "/home/dev/work"
+PERSONAL = "/home/dev/personal"
+
+
+def fast_backoff() -> Backoff:
+    return Backoff(initial=0.01, cap=0.05, rng=random.Random(7))
+
+
+def run(name: str, cfg, db: Path, **kwargs):  # type: ignore[no-untyped-def]
+    exporter = RemoteExporter.open(name, cfg, db)
+    try:
+        return export_with_retries(
+            exporter, kwargs.pop("backoff", fast_backoff()), max_failures=kwargs.pop("max_failures", 20), **kwargs
+        )
+    finally:
+        exporter.close()
+
+
+def ids_for(events, workspaces):  # type: ignore[no-untyped-def]
+    return {e.id for e in events if e.workspace in workspaces}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+def test_routing_across_three_remotes_each_gets_exactly_its_events(db: Path) -> None:
+    workspaces = [f"{WORK}/api", f"{WORK}/personal/notes", f"{PERSONAL}/blog", "/tmp/scratch", None]
+    events = make_events(600, workspaces)
+    fill_store(db, events)
+    with FaultServer() as team, FaultServer() as personal, FaultServer() as catchall:
+        cfg = config(
+            {
+                "team": remote(team.url, [f"{WORK}/**"], ["**/personal/**"]),
+                "personal": remote(personal.url, [f"{PERSONAL}/**"]),
+                "catchall": remote(catchall.url, ["/nothing/**"], ["/tmp/**"]),
+            },
+            export_default="catchall",
+        )
+        for name in ("team", "personal", "catchall"):
+            outcome = run(name, cfg, db)
+            assert outcome.caught_up and outcome.error is None
+        assert set(team.events) == ids_for(events, {f"{WORK}/api"})
+        assert set(personal.events) == ids_for(events, {f"{PERSONAL}/blog"})
+        # The default takes what nobody selects (work/personal excluded by team, events without a
+        # workspace) minus its own exclude (/tmp/**).
+        assert set(catchall.events) == ids_for(events, {f"{WORK}/personal/notes", None})
+        assert all(r.headers.get("Content-Encoding") == "gzip" for r in team.post_requests())
+        assert all(r.headers.get("User-Agent", "").startswith("devlog/") for r in team.post_requests())
+        assert all(r.headers.get("Idempotency-Key") for r in team.post_requests())
+
+
+def test_remote_added_later_backfills_exactly_its_history_and_then_live(db: Path) -> None:
+    events = make_events(900, [f"{WORK}/a", f"{PERSONAL}/b"])
+    fill_store(db, events[:600])
+    with FaultServer() as team, FaultServer() as personal:
+        cfg1 = config({"team": remote(team.url, [f"{WORK}/**"])})
+        run("team", cfg1, db)
+        fill_store(db, events[600:])
+        cfg2 = config({"team": remote(team.url, [f"{WORK}/**"]), "personal": remote(personal.url, [f"{PERSONAL}/**"])})
+        assert run("personal", cfg2, db).caught_up
+        assert set(personal.events) == ids_for(events, {f"{PERSONAL}/b"})
+        assert run("team", cfg2, db).caught_up
+        assert set(team.events) == ids_for(events, {f"{WORK}/a"})
+        assert team.insert_attempts == len(team.events)  # the unchanged team remote resent nothing
+
+
+def test_rules_change_makes_newly_matching_history_eligible(db: Path) -> None:
+    events = make_events(300, [f"{WORK}/a", f"{WORK}/b"])
+    fill_store(db, events)
+    with FaultServer() as srv:
+        run("team", config({"team": remote(srv.url, [f"{WORK}/a"])}), db)
+        assert set(srv.events) == ids_for(events, {f"{WORK}/a"})
+        run("team", config({"team": remote(srv.url, [f"{WORK}/*"])}), db)
+        assert set(srv.events) == ids_for(events, {f"{WORK}/a", f"{WORK}/b"})
+
+
+def test_remote_down_then_back_nothing_lost(db: Path) -> None:
+    events = make_events(500, [f"{WORK}/a"])
+    fill_store(db, events[:200])
+    srv = FaultServer().start()
+    cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+    run("team", cfg, db)
+    srv.stop()  # connections are now refused
+    fill_store(db, events[200:400])  # collection goes on
+    outcome = run("team", cfg, db, max_failures=3)
+    assert outcome.error is not None and not outcome.caught_up
+    assert cursor_row(db, "team")[1] == "error"
+    fill_store(db, events[400:])
+    srv.start()  # same port
+    try:
+        outcome = run("team", cfg, db)
+        assert outcome.caught_up
+        assert set(srv.events) == {e.id for e in events}
+        assert cursor_row(db, "team")[1] == "synced"
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", 500),
+        Fault("status", 502),
+        Fault("status", 503, headers={"Retry-After": "0"}),
+        Fault("status", 504),
+        Fault("status", 408),
+        Fault("hang", seconds=3.0),
+        Fault("reset"),
+        Fault("lose_response"),
+    ],
+    ids=["500", "502", "503", "504", "408", "hang", "reset", "lost-2xx"],
+)
+def test_transient_faults_are_retried_nothing_lost_nothing_duplicated(db: Path, fault: Fault) -> None:
+    events = make_events(250, [f"{WORK}/a"])
+    fill_store(db, events)
+    with FaultServer() as srv:
+        srv.script(Fault("ok"), fault, fault)
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"], batch_size=100, timeout="0.5s")})
+        backoff = fast_backoff()
+        outcome = run("team", cfg, db, backoff=backoff)
+        assert outcome.caught_up and outcome.error is None
+        assert set(srv.events) == {e.id for e in events}
+        assert len(backoff.history) == 2
+        redelivered = srv.insert_attempts - len(srv.events)
+        assert redelivered <= (200 if fault.kind == "lose_response" else 0)  # at most the in-flight batch, twice
+        if fault.kind == "lose_response":
+            # Both lost answers stored the batch; the third attempt is answered "duplicate".
+            assert redelivered == 200 and outcome.duplicates == 100
+
+
+def test_429_retry_after_is_honoured(db: Path) -> None:
+    fill_store(db, make_events(10, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        srv.script(Fault("status", 429, headers={"Retry-After": "0.2"}))
+        slept: list[float] = []
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        outcome = run("team", cfg, db, backoff=Backoff(initial=0.001, cap=0.002), sleep=slept.append)
+        assert outcome.caught_up
+        assert slept == [pytest.approx(0.2)]
+        assert len(srv.events) == 10
+
+
+def test_backoff_schedule_grows_with_full_jitter_and_is_capped(db: Path) -> None:
+    fill_store(db, make_events(5, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        srv.script(*[Fault("status", 503)] * 8)
+        slept: list[float] = []
+        backoff = Backoff(initial=1.0, cap=8.0, rng=random.Random(3))
+        outcome = run(
+            "team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db, backoff=backoff, sleep=slept.append
+        )
+        assert outcome.caught_up and len(slept) == 8
+        ceilings = [min(8.0, 2.0**n) for n in range(8)]
+        assert all(0 <= d <= c for d, c in zip(slept, ceilings, strict=True))
+        assert max(slept[4:]) > 2.0  # later attempts reach past the early ceilings
+
+
+def test_413_splits_the_batch_and_a_single_oversized_event_is_dead_lettered(db: Path) -> None:
+    events = make_events(64, [f"{WORK}/a"])
+    big = make_events(1, [f"{WORK}/a"], start=1000, text="x" * 300_000)
+    fill_store(db, events[:30] + big + events[30:])
+    with FaultServer(max_body_bytes=200_000) as srv:
+        srv.script(Fault("status", 413), Fault("status", 413))
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db)
+        assert outcome.caught_up
+        assert set(srv.events) == {e.id for e in events}
+        letters = dead_letters(db, "team")
+        assert [eid for eid, _ in letters] == [big[0].id]
+        assert "413" in letters[0][1]
+        counts = [r.count for r in srv.post_requests() if r.status == 200]
+        assert max(counts) < 64  # it was split
+
+
+def test_rejected_items_are_dead_lettered_and_the_rest_continue(db: Path) -> None:
+    events = make_events(50, [f"{WORK}/a"])
+    bad = {events[7].id, events[31].id}
+    fill_store(db, events)
+    with FaultServer(reject=lambda e: "forbidden_workspace" if e["id"] in bad else None) as srv:
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db)
+        assert outcome.caught_up and outcome.dead_lettered == 2
+        assert set(srv.events) == {e.id for e in events} - bad
+        assert {eid for eid, _ in dead_letters(db, "team")} == bad
+        assert all(reason == "forbidden_workspace" for _, reason in dead_letters(db, "team"))
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_auth_errors_pause_the_remote_and_drop_nothing(db: Path, status: int) -> None:
+    events = make_events(20, [f"{WORK}/a"])
+    fill_store(db, events)
+    with FaultServer() as srv:
+        srv.script(Fault("status", status))
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        outcome = run("team", cfg, db)
+        assert outcome.paused and str(status) in (outcome.paused_reason or "")
+        assert cursor_row(db, "team")[:2] == (0, "paused")
+        # Still paused on the next automatic pass; nothing was sent.
+        assert run("team", cfg, db).paused and not srv.events
+        # `devlog export` resumes it.
+        assert run("team", cfg, db, resume=True).caught_up
+        assert set(srv.events) == {e.id for e in events}
+
+
+def test_a_new_api_key_unpauses(db: Path) -> None:
+    fill_store(db, make_events(5, [f"{WORK}/a"]))
+    with FaultServer(api_key="right") as srv:
+        wrong = config({"team": remote(srv.url, [f"{WORK}/**"], api_key="wrong")})
+        assert run("team", wrong, db).paused
+        right = config({"team": remote(srv.url, [f"{WORK}/**"], api_key="right")})
+        assert run("team", right, db).caught_up and len(srv.events) == 5
+
+
+def test_no_rules_no_default_sends_nothing(db: Path) -> None:
+    fill_store(db, make_events(5, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        assert run("team", config({"team": remote(srv.url)}), db).caught_up
+        assert not srv.requests
+
+
+def test_stretches_without_matches_advance_the_cursor_without_requests(db: Path) -> None:
+    fill_store(db, make_events(12_000, ["/elsewhere"]) + make_events(3, [f"{WORK}/a"], start=20_000))
+    with FaultServer() as srv:
+        assert run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db).caught_up
+        assert len(srv.events) == 3 and len(srv.post_requests()) == 1
+        with Store.open(db) as store:
+            assert cursor_row(db, "team")[0] == store.max_seq()
+
+
+def test_exported_events_carry_estimated_cost_unless_the_agent_recorded_one(db: Path) -> None:
+    import msgspec
+
+    from devlog_collector.query.pricing import Pricer, TokenSums
+
+    base = make_events(3, [f"{WORK}/api"])[1]  # a response with usage and a priced model
+    priced = base
+    unknown = msgspec.structs.replace(base, id="unknown-model", model="no-such-model-9000")
+    recorded = msgspec.structs.replace(base, id="recorded-cost", cost_usd=1.25)
+    fill_store(db, [priced, unknown, recorded])
+    with FaultServer() as team:
+        cfg = config({"team": remote(team.url, [f"{WORK}/**"])})
+        assert run("team", cfg, db).caught_up
+        usage = base.usage
+        assert usage is not None
+        expected = Pricer.load().event_cost(
+            base.model, base.ts, TokenSums(usage.input_tokens, usage.output_tokens, 0, 0)
+        )
+        assert expected is not None and expected > 0
+        got = team.events[priced.id]
+        assert got["cost_usd"] == pytest.approx(expected)
+        assert got["attrs"]["cost_estimated"] is True
+        assert "cost_usd" not in team.events["unknown-model"]
+        assert team.events["recorded-cost"]["cost_usd"] == 1.25
+        assert "cost_estimated" not in team.events["recorded-cost"].get("attrs", {})

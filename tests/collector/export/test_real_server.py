@@ -1,0 +1,140 @@
+"""The exporter against the project's own ingest server (`devlog-server serve`, SQLite, subprocess on loopback)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devlog_collector.export.client import Backoff
+from devlog_collector.export.exporter import RemoteExporter, export_with_retries
+from tests.collector.export.faultserver import free_port
+from tests.collector.export.helpers import config, fill_store, make_events, remote
+from tests.collector.export.test_content import GH, STRIPE
+from tests.collector.export.test_crash import Zygote
+
+WORK = "/home/dev/work"
+PERSONAL = "/home/dev/personal"
+KEYS = {"team": "team-key-0123456789abcdef", "meta": "meta-key-0123456789abcdef"}
+
+
+class IngestServer:
+    def __init__(self, tmp: Path) -> None:
+        self.db = tmp / "server.db"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
+            "DEVLOG_SERVER_BOOTSTRAP_KEYS": ",".join(f"{k}:{v}" for k, v in KEYS.items()),
+        }
+        self.log = (tmp / "server.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "devlog-server"), "serve",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"devlog-server exited: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("devlog-server did not become healthy in 60 s")
+
+    def rows(self) -> list[tuple[str, str | None, str]]:
+        with sqlite3.connect(self.db) as db:
+            return db.execute("SELECT id, workspace, body FROM events").fetchall()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestServer]:
+    pytest.importorskip("devlog_server.cli")
+    srv = IngestServer(tmp_path_factory.mktemp("ingest"))
+    yield srv
+    srv.stop()
+
+
+def test_routing_policies_and_backfill_against_the_ingest_server(server: IngestServer, tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    secret_text = f"deploy with {GH} and stripe {STRIPE} please"
+    events = make_events(400, [f"{WORK}/api", f"{PERSONAL}/blog", "/home/dev/private"], text=secret_text)
+    fill_store(db, events[:250])
+    team = remote(server.url, [f"{WORK}/**"], api_key=KEYS["team"])
+    meta = remote(server.url, [f"{PERSONAL}/**"], api_key=KEYS["meta"], content="metadata")
+    backoff = Backoff(0.01, 0.1, rng=random.Random(1))
+
+    cfg1 = config({"team": team})
+    exporter = RemoteExporter.open("team", cfg1, db)
+    assert export_with_retries(exporter, backoff, max_failures=10).caught_up
+    exporter.close()
+    fill_store(db, events[250:])  # collection goes on; then a second remote is added later
+    cfg2 = config({"team": team, "meta": meta})
+    for name in ("team", "meta"):
+        exporter = RemoteExporter.open(name, cfg2, db)
+        outcome = export_with_retries(exporter, backoff, max_failures=10)
+        exporter.close()
+        assert outcome.caught_up and outcome.dead_lettered == 0, outcome
+
+    rows = server.rows()
+    stored = {row[0]: row for row in rows}
+    assert len(rows) == len(stored)
+    assert set(stored) == {e.id for e in events if e.workspace != "/home/dev/private"}
+    for event_id, workspace, body in rows:
+        assert GH not in body and STRIPE not in body
+        data = json.loads(body)
+        if workspace.startswith(WORK):
+            assert "[REDACTED:github-token]" in data["text"] and data["attrs"]["redactions"] == 2
+        else:
+            assert "text" not in data or data["text"] is None
+
+
+def test_kill_minus_9_against_the_ingest_server(server: IngestServer, tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    rng = random.Random(5)
+    workspace = f"{WORK}/crash-{tmp_path.name}"
+    zygote = Zygote()
+    spec = {"remote": "team", "db": str(db), "config": {"export": {"remotes": {"team": {
+        "url": server.url, "api_key": KEYS["team"], "batch_size": 40, "content": "full",
+        "workspaces": {"include": [workspace]}}}}}}  # fmt: skip
+    produced = 0
+    try:
+        for _ in range(12):
+            n = rng.randint(20, 200)
+            fill_store(db, make_events(n, [workspace], start=produced, agent="codex"))
+            produced += n
+            pid = zygote.spawn(spec)
+            time.sleep(rng.uniform(0.05, 0.4))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            zygote.wait_exit()
+        zygote.spawn(spec)
+        assert zygote.wait_exit() == 0
+    finally:
+        zygote.close()
+    ids = [row[0] for row in server.rows() if row[1] == workspace]
+    assert len(ids) == len(set(ids)) == produced
+    assert set(ids) == {e.id for e in make_events(produced, [workspace], agent="codex")}

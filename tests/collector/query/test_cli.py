@@ -1,0 +1,178 @@
+"""The query commands from the command line: output, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from devlog_collector.cli import cli
+from devlog_collector.paths import config_path
+from tests.collector.query.helpers import default_db, ev, store_with
+
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+@pytest.fixture(autouse=True)
+def populated(isolated_home: Path) -> Path:
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text="add a health endpoint", session="sess-one", ident="p1"),
+        ev(
+            "2026-03-01T10:00:05",
+            "response",
+            model=SONNET,
+            usage=(10, 20, 30, 40),
+            text="I'll add the route",
+            session="sess-one",
+            ident="r1",
+        ),
+        ev("2026-03-01T10:00:06", "tool_call", tool="Edit", text="edit app.py", session="sess-one", ident="t1"),
+        ev("2026-03-01T10:00:07", "tool_result", tool="Edit", text="updated", session="sess-one", ident="t2"),
+        ev("2026-03-01T10:00:08", "file_edit", file="/w/work/api/app.py", session="sess-one", ident="f1"),
+        ev(
+            "2026-03-02T09:00:00",
+            "response",
+            agent="codex",
+            model="unknown-model-x",
+            usage=(5, 5, 0, 0),
+            workspace="/w/personal/blog",
+            session="sess-two",
+            ident="r2",
+        ),
+    ]
+    store_with(default_db(), events).close()
+    return isolated_home
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_query_formats() -> None:
+    table = run("query", "--workspace", "/w/work")
+    assert table.exit_code == 0 and table.stdout.splitlines()[0].startswith("time")
+    assert "add a health endpoint" in table.stdout and "sess-two" not in table.stdout
+    jsonl = run("query", "--format", "jsonl", "--kind", "file_edit")
+    assert [json.loads(line)["id"] for line in jsonl.stdout.splitlines()] == ["f1"]
+    data = json.loads(run("query", "-f", "json", "--agent", "codex").stdout)
+    assert data[0]["usage"] == {"input_tokens": 5, "output_tokens": 5}
+    rows = list(csv.DictReader(io.StringIO(run("query", "-f", "csv", "--search", "route").stdout)))
+    assert [r["id"] for r in rows] == ["r1"] and rows[0]["model"] == SONNET
+    assert [json.loads(x)["id"] for x in run("query", "-f", "jsonl", "-n", "2").stdout.splitlines()] == ["f1", "r2"]
+    assert len(run("query", "-f", "jsonl", "-n", "0").stdout.splitlines()) == 6
+
+
+def test_stats_table_and_json() -> None:
+    table = run("stats", "--local", "--by", "day", "--timezone", "UTC")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:2] == ["date", "sessions"]
+    assert lines[1].startswith("2026-03-01") and lines[2].startswith("2026-03-02") and lines[4].startswith("total")
+    assert "not priced" in lines[-1] and "unknown-model-x (10 tokens)" in lines[-1]
+    report = json.loads(run("stats", "--by", "agent", "-f", "json").stdout)
+    assert [g["key"] for g in report["groups"]] == ["claude", "codex"]
+    assert report["total"]["total_tokens"] == 110 and report["total"]["file_edits"] == 1
+    assert report["unpriced_models"] == [{"model": "unknown-model-x", "tokens": 10}]
+    assert report["groups"][0]["cost_usd"] > 0
+
+
+def test_sessions_and_show() -> None:
+    listed = json.loads(run("sessions", "-f", "json").stdout)
+    assert [s["session_id"] for s in listed] == ["sess-one", "sess-two"]
+    one = listed[0]
+    assert (one["prompts"], one["total_tokens"], one["duration_s"], one["file_edits"]) == (1, 100, 8.0, 1)
+    assert listed[1]["unpriced_models"] == "unknown-model-x"
+    rows = list(csv.DictReader(io.StringIO(run("sessions", "-f", "csv", "--agent", "codex").stdout)))
+    assert [r["session_id"] for r in rows] == ["sess-two"]
+    assert "sess-one" in run("sessions").stdout
+    shown = run("show", "sess-o", "--tz", "UTC")
+    assert shown.exit_code == 0
+    text = shown.stdout
+    order = [
+        text.index(s)
+        for s in (
+            "USER",
+            "add a health endpoint",
+            "ASSISTANT",
+            "I'll add the route",
+            "TOOL CALL",
+            "TOOL RESULT",
+            "FILE EDIT",
+            "/w/work/api/app.py (+3 −1)",
+        )
+    ]
+    assert order == sorted(order)
+    assert run("show", "sess-one", "-f", "jsonl").stdout.splitlines()[0].startswith('{"id":"p1"')
+
+
+def test_sql_command() -> None:
+    out = run("sql", "SELECT agent, count(*) AS n FROM events GROUP BY agent ORDER BY agent", "-f", "json")
+    assert json.loads(out.stdout) == [{"agent": "claude", "n": 5}, {"agent": "codex", "n": 1}]
+    assert run("sql", "SELECT id FROM v_events ORDER BY seq LIMIT 1", "-f", "csv").stdout == "id\np1\n"
+
+
+def test_prune_command() -> None:
+    dry = run("prune", "--older-than", "1d", "--dry-run")
+    assert dry.exit_code == 0 and dry.stdout.startswith("would delete 6 of 6 events older than")
+    config_path().write_text(
+        "export:\n  remotes:\n    team:\n      url: http://127.0.0.1:9\n      auto_sync: true\n"
+        "      workspaces: {include: ['/w/work/**']}\n"
+    )
+    done = run("prune", "--older-than", "1d", "--json")
+    assert json.loads(done.stdout)["deleted"] == 1 and json.loads(done.stdout)["kept_for_remotes"] == {"team": 5}
+    forced = run("prune", "--older-than", "1d", "--force")
+    assert forced.stdout.startswith("deleted 5 of 5 events")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["query", "--agent", "nope"],
+            "error: --agent: unknown agent nope (valid: claude, codex, copilot, cursor, gemini)",
+        ),
+        (["query", "--last", "soon"], "error: --last: not a duration: 'soon'"),
+        (["query", "--since", "2026-02-30"], "error: --since: not a date or time: '2026-02-30'"),
+        (["query", "--workspace", "/w/elsewhere"], "error: --workspace: no events recorded in /w/elsewhere"),
+        (["query", "--kind", "thought"], "error: --kind: unknown kind thought"),
+        (["query", "--search", "AND"], "error: --search: not a valid full-text query 'AND'"),
+        (["query", "--limit", "ten"], "error: --limit: not a whole number: 'ten'"),
+        (["query", "--limit", "-1"], "error: --limit: must be 0 (no limit) or more"),
+        (["query", "--format", "xml"], "error: --format: 'xml' is not one of table, json, jsonl, csv"),
+        (["query", "--model", "gpt-9"], "error: --model: no events with model 'gpt-9'"),
+        (["query", "--session", "sess"], "error: --session: 'sess' matches several sessions"),
+        (["stats", "--by", "year"], "error: --by: 'year' is not one of day, week, month"),
+        (["stats", "--timezone", "Mars/Olympus"], "error: --timezone: unknown time zone 'Mars/Olympus'"),
+        (["stats", "-f", "csv"], "error: --format: 'csv' is not one of table, json"),
+        (["sessions", "--until", "tomorrow"], "error: --until: not a date or time"),
+        (["show", "nope"], "error: SESSION_ID: no session with id or id prefix 'nope'"),
+        (["sql", "DELETE FROM events"], "error: sql: refused, devlog sql is read-only (not allowed: delete events)"),
+        (["sql", "PRAGMA query_only = 0"], "error: sql: refused, devlog sql is read-only"),
+        (["prune", "--older-than", "old"], "error: --older-than: not a duration: 'old'"),
+    ],
+)
+def test_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_missing_store_is_explained(isolated_home: Path) -> None:
+    default_db().unlink()
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 1 and "run `devlog collect`" in result.stderr
+
+
+def test_default_store_path_matches_the_config_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from devlog_collector.cli.query_cmd import _db_path
+    from devlog_collector.config import Config
+
+    assert _db_path() == Config().storage.db_path()
+    monkeypatch.delenv("DEVLOG_HOME")
+    assert _db_path() == Config().storage.db_path()

@@ -1,0 +1,206 @@
+"""`devlog stats`: totals against hand-computed fixtures, time-zone bucketing, both aggregation paths, pricing."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import genai_prices
+import pytest
+
+from devlog_collector.query.filters import FilterArgs, Filters, build_filters
+from devlog_collector.query.pricing import Pricer
+from devlog_collector.query.stats import StatsReport, compute_stats
+from devlog_collector.store import Store
+from devlog_shared import EVENT_KINDS
+from tests.collector.query.helpers import at, ev, store_with
+
+SONNET = "claude-sonnet-4-5-20250929"
+LA = ZoneInfo("America/Los_Angeles")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def reference_cost(model: str, inp: int, out: int, cc: int, cr: int, ts: str) -> float:
+    """genai-prices itself, one call per event (what the grouped pricing must reproduce)."""
+    usage = genai_prices.Usage(
+        input_tokens=inp + cc + cr, output_tokens=out, cache_write_tokens=cc, cache_read_tokens=cr
+    )
+    return float(genai_prices.calc_price(usage, model, genai_request_timestamp=at(ts)).total_price)
+
+
+@pytest.fixture
+def pricer(tmp_path: Path) -> Pricer:
+    return Pricer.load(tmp_path / "prices.json")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    events = [
+        ev("2026-03-02T07:59:00", model=SONNET, usage=(100, 50, 10, 1000), session="c1"),
+        ev("2026-03-02T08:01:00", model=SONNET, usage=(200, 60, 0, 2000), session="c1"),
+        ev("2026-03-02T18:29:00", "prompt", text="hello", session="c1"),
+        ev(
+            "2026-03-02T18:31:00",
+            agent="codex",
+            model="gpt-5",
+            usage=(300, 70, 0, 500, 20),
+            session="x1",
+            workspace="/w/personal/blog",
+        ),
+        ev("2026-03-02T18:31:30", "tool_call", agent="codex", tool="shell", session="x1", workspace="/w/personal/blog"),
+        ev(
+            "2026-03-02T18:31:40",
+            "file_edit",
+            agent="codex",
+            file="/w/personal/blog/a.md",
+            session="x1",
+            workspace="/w/personal/blog",
+        ),
+        ev("2026-03-03T12:00:00", model="mystery-model", usage=(5, 5, 0, 0), session="c2"),
+        ev("2026-03-03T12:05:00", model=SONNET, usage=(1000, 1000, 0, 0), cost=1.25, session="c2"),
+    ]
+    s = store_with(tmp_path / "events.db", events)
+    yield s
+    s.close()
+
+
+def days(report: StatsReport) -> dict[str, int]:
+    return {g.key: g.events for g in report.groups}
+
+
+def test_totals_match_hand_computed_sums(store: Store, pricer: Pricer) -> None:
+    report = compute_stats(store, Filters(), by="day", tz=ZoneInfo("UTC"), pricer=pricer)
+    t = report.total
+    assert t.events == 8
+    assert len(t.sessions) == 3
+    assert (t.kinds["prompt"], t.kinds["tool_call"], t.kinds["file_edit"], t.kinds["response"]) == (1, 1, 1, 5)
+    assert t.input_tokens == 100 + 200 + 300 + 5 + 1000
+    assert t.output_tokens == 50 + 60 + 70 + 5 + 1000
+    assert t.cache_creation_tokens == 10
+    assert t.cache_read_tokens == 1000 + 2000 + 500
+    assert t.reasoning_tokens == 20
+    assert t.total_tokens == 1605 + 1185 + 10 + 3500
+    assert report.unpriced_models == {"mystery-model": 10}
+    # Sonnet 4.5: $3 input, $15 output, $3.75 cache write, $0.30 cache read per million tokens.
+    first = 100 * 3e-6 + 50 * 15e-6 + 10 * 3.75e-6 + 1000 * 0.3e-6
+    assert first == pytest.approx(reference_cost(SONNET, 100, 50, 10, 1000, "2026-03-02T07:59:00"))
+    expected = (
+        first
+        + reference_cost(SONNET, 200, 60, 0, 2000, "2026-03-02T08:01:00")
+        + reference_cost("gpt-5", 300, 70, 0, 500, "2026-03-02T18:31:00")
+        + 1.25  # recorded cost_usd wins over pricing
+    )
+    assert t.cost_usd == pytest.approx(expected, rel=1e-9)
+    assert days(report) == {"2026-03-02": 6, "2026-03-03": 2}
+    day3 = report.groups[1]
+    assert day3.unpriced_tokens == 10 and day3.cost_usd == pytest.approx(1.25)
+
+
+def test_day_buckets_follow_the_time_zone(store: Store, pricer: Pricer) -> None:
+    la = compute_stats(store, Filters(), by="day", tz=LA, pricer=pricer)
+    assert days(la) == {"2026-03-01": 1, "2026-03-02": 5, "2026-03-03": 2}
+    kolkata = compute_stats(store, Filters(), by="day", tz=KOLKATA, pricer=pricer)
+    assert days(kolkata) == {"2026-03-02": 3, "2026-03-03": 5}
+    assert kolkata.timezone == "Asia/Kolkata"
+    assert la.total.cost_usd == pytest.approx(kolkata.total.cost_usd)
+    # sessions are counted in each day they were active in: c1 spans two LA days
+    assert [len(g.sessions) for g in kolkata.groups] == [1, 2]
+    assert [len(g.sessions) for g in la.groups] == [1, 2, 1]
+
+
+def test_dst_change_in_los_angeles(tmp_path: Path, pricer: Pricer) -> None:
+    # 2026-03-08 02:00 PST -> 03:00 PDT: that day is 23 hours long.
+    # 2026-03-08T07:59Z is 23:59 PST on the 7th; 2026-03-09T06:59Z is 23:59 PDT on the 8th.
+    with store_with(
+        tmp_path / "d.db",
+        [
+            ev("2026-03-08T07:59:00", "prompt"),
+            ev("2026-03-08T08:01:00", "prompt"),
+            ev("2026-03-09T06:59:00", "prompt"),
+            ev("2026-03-09T07:01:00", "prompt"),
+        ],
+    ) as s:
+        report = compute_stats(s, Filters(), by="day", tz=LA, pricer=pricer)
+    assert days(report) == {"2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 1}
+
+
+def test_rollup_and_event_scan_agree(store: Store, pricer: Pricer) -> None:
+    fast = compute_stats(store, Filters(), by="day", tz=KOLKATA, pricer=pricer)
+    slow = compute_stats(store, Filters(kinds=EVENT_KINDS), by="day", tz=KOLKATA, pricer=pricer)
+    assert (fast.source, slow.source) == ("rollup", "events")
+    assert [g.to_json() for g in fast.groups] == [g.to_json() for g in slow.groups]
+    assert fast.total.to_json() == slow.total.to_json()
+
+
+def test_partial_buckets_at_range_edges(store: Store, pricer: Pricer) -> None:
+    args = FilterArgs(since="2026-03-02T08:00:30Z", until="2026-03-02T18:31:15Z")
+    report = compute_stats(store, build_filters(store, args), by="day", tz=ZoneInfo("UTC"), pricer=pricer)
+    assert report.source == "rollup"
+    assert report.total.events == 3  # 08:01 response, 18:29 prompt, 18:31:00 response
+    assert report.total.input_tokens == 500
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        ("agent", {"claude": 5, "codex": 3}),
+        ("workspace", {"/w/work/api": 5, "/w/personal/blog": 3}),
+        ("project", {"api": 5, "blog": 3}),
+        ("model", {SONNET: 3, "gpt-5": 1, "mystery-model": 1, "(none)": 3}),
+        ("session", {"c1": 3, "x1": 3, "c2": 2}),
+        ("week", {"2026-03-02": 8}),
+        ("month", {"2026-03": 8}),
+    ],
+)
+def test_groupings(store: Store, pricer: Pricer, by: str, expected: dict[str, int]) -> None:
+    report = compute_stats(store, Filters(), by=by, tz=ZoneInfo("UTC"), pricer=pricer)
+    assert days(report) == expected
+    assert sum(g.cost_usd for g in report.groups) == pytest.approx(report.total.cost_usd)
+
+
+def test_filters_apply_to_stats(store: Store, pricer: Pricer) -> None:
+    report = compute_stats(store, build_filters(store, FilterArgs(agents=("codex",))), by="agent", pricer=pricer)
+    assert days(report) == {"codex": 3}
+    assert report.total.reasoning_tokens == 20
+    ws = compute_stats(store, build_filters(store, FilterArgs(workspace="/w/work")), by="day", pricer=pricer)
+    assert ws.total.events == 5 and ws.source == "rollup"
+    searched = compute_stats(store, build_filters(store, FilterArgs(search="hello")), by="day", pricer=pricer)
+    assert searched.total.events == 1 and searched.source == "events"
+
+
+def test_tiered_prices_are_applied_per_request(tmp_path: Path, pricer: Pricer) -> None:
+    big, small = (1000, 100, 0, 250_000), (1000, 100, 0, 50_000)
+    with store_with(
+        tmp_path / "t.db",
+        [ev("2026-03-02T10:00:00", model=SONNET, usage=big), ev("2026-03-02T10:01:00", model=SONNET, usage=small)],
+    ) as s:
+        report = compute_stats(s, Filters(), by="day", pricer=pricer)
+    expected = reference_cost(SONNET, *big, "2026-03-02T10:00:00") + reference_cost(
+        SONNET, *small, "2026-03-02T10:01:00"
+    )
+    assert report.total.cost_usd == pytest.approx(expected, rel=1e-9)
+    # pricing the summed tokens as one request would have put both in the >200k tier
+    assert expected < reference_cost(SONNET, 2000, 200, 0, 300_000, "2026-03-02T10:00:00")
+
+
+def test_empty_store(tmp_path: Path, pricer: Pricer) -> None:
+    with Store.open(tmp_path / "e.db") as s:
+        report = compute_stats(s, Filters(), pricer=pricer)
+    assert report.groups == [] and report.total.events == 0
+
+
+def test_pricing_is_offline_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pricing tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    cache = tmp_path / "prices.json"
+    pricer = Pricer.load(cache)
+    assert pricer.known("claude-opus-4-5-20251101") and not pricer.known("mystery-model")
+    pricer.save()
+    again = Pricer.load(cache)
+    assert again._snapshot is None  # coefficients came from the cache, not the price data
+    assert again.known("claude-opus-4-5-20251101") and not again.known("mystery-model")
+    assert again._snapshot is None

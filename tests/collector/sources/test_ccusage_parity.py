@@ -1,0 +1,122 @@
+"""Daily token totals of Claude Code and Codex logs must equal what ccusage reports for the same files.
+
+ccusage is the tool users already run over these logs, so devlog's numbers are checked against it:
+the fixtures are collected by the real engine into a real store, the store's usage is summed per UTC
+day, and `ccusage <agent> daily --json --offline` (TZ=UTC) is run over the same folders.
+
+The binary comes from `scripts/install-ccusage.sh` (pinned version, installed into `.tools/`); CI
+exports its path in `DEVLOG_CCUSAGE`. Without it the test is skipped locally and FAILS under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from devlog_collector.collect import Collector
+from devlog_collector.config import parse_config
+from devlog_collector.store import Store
+
+REPO: Final = Path(__file__).parents[3]
+FIXTURES: Final = REPO / "tests" / "fixtures"
+# Read at import: the autouse isolation fixture clears DEVLOG_* variables before each test.
+_ENV_BINARY: Final = os.environ.get("DEVLOG_CCUSAGE")
+_LOCAL_BINARY: Final = REPO / ".tools" / "ccusage" / "node_modules" / ".bin" / "ccusage"
+_IN_CI: Final = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+FIELDS: Final = ("input", "output", "cache_creation", "cache_read", "reasoning")
+
+
+def ccusage_binary() -> Path:
+    for candidate in (_ENV_BINARY, str(_LOCAL_BINARY)):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    message = "ccusage not installed: run scripts/install-ccusage.sh (or set DEVLOG_CCUSAGE)"
+    if _IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def ccusage_daily(binary: Path, agent: str, env: dict[str, str]) -> dict[str, dict[str, int]]:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC", "NO_COLOR": "1", **env}
+    done = subprocess.run(
+        [str(binary), agent, "daily", "--json", "--offline"],
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    days: dict[str, dict[str, int]] = {}
+    for day in report["daily"]:
+        totals = {
+            "input": day["inputTokens"],
+            "output": day["outputTokens"],
+            "cache_creation": day["cacheCreationTokens"],
+            "cache_read": day["cacheReadTokens"],
+        }
+        if "reasoningOutputTokens" in day:  # Codex reports the reasoning part of output too
+            totals["reasoning"] = day["reasoningOutputTokens"]
+        days[day["date"]] = totals
+    return days
+
+
+def devlog_daily(agent: str, root: Path, tmp_path: Path) -> dict[str, dict[str, int]]:
+    """Collect `root` with the real engine into a fresh store and sum its usage per UTC day."""
+    config, _ = parse_config(
+        {
+            "collect": {"agents": [agent], "roots": {agent: [str(root)]}},
+            "storage": {"path": str(tmp_path / f"store-{agent}"), "min_free_bytes": 0},
+        }
+    )
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        Collector(store, config).collect()
+    db = sqlite3.connect(config.storage.db_path())
+    try:
+        rows = db.execute(
+            "SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch') AS day, SUM(input_tokens), SUM(output_tokens), "
+            "SUM(cache_creation_tokens), SUM(cache_read_tokens), SUM(reasoning_tokens) FROM events WHERE agent = ? "
+            "AND input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0 GROUP BY day",
+            (agent,),
+        ).fetchall()
+    finally:
+        db.close()
+    days = {day: dict(zip(FIELDS, sums, strict=True)) for day, *sums in rows}
+    if agent != "codex":  # ccusage reports reasoning tokens for Codex only
+        for totals in days.values():
+            del totals["reasoning"]
+    return days
+
+
+def test_claude_daily_tokens_equal_ccusage(tmp_path: Path) -> None:
+    binary = ccusage_binary()
+    root = tmp_path / "claude-home"
+    shutil.copytree(FIXTURES / "claude" / "home", root)
+    expected = ccusage_daily(binary, "claude", {"HOME": str(tmp_path / "nohome"), "CLAUDE_CONFIG_DIR": str(root)})
+    assert len(expected) == 5, "the fixtures cover five days"
+    assert devlog_daily("claude", root, tmp_path) == expected
+
+
+def test_codex_daily_tokens_equal_ccusage(tmp_path: Path) -> None:
+    binary = ccusage_binary()
+    root = tmp_path / "codex-home"
+    shutil.copytree(FIXTURES / "codex" / "home", root)
+    expected = ccusage_daily(binary, "codex", {"HOME": str(tmp_path / "nohome"), "CODEX_HOME": str(root)})
+    assert len(expected) == 4, "the fixtures cover four days"
+    assert devlog_daily("codex", root, tmp_path) == expected
+
+
+def test_a_second_collect_changes_no_totals(tmp_path: Path) -> None:
+    root = tmp_path / "claude-home"
+    shutil.copytree(FIXTURES / "claude" / "home", root)
+    first = devlog_daily("claude", root, tmp_path)
+    assert devlog_daily("claude", root, tmp_path) == first

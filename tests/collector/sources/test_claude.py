@@ -1,0 +1,320 @@
+"""Claude Code source: discovery, every record kind, usage keys and the engine's keep-largest store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.collect import Collector
+from devlog_collector.config import Config, parse_config
+from devlog_collector.sources import load_source_class
+from devlog_collector.sources.base import SourceFile
+from devlog_collector.sources.claude import TOOL_TEXT_LIMIT, ClaudeCodeSource
+from devlog_collector.store import Store
+from devlog_shared import Event, event_id
+from tests.collector.sources.contract import check_fixture, check_garbage, parse, split
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "claude" / "home"
+S1 = "0b6c2e1a-5d3f-4c1e-9a8b-7f6e5d4c3b2a"
+S2 = "7d1e9f20-3c4b-4a5d-8e6f-1a2b3c4d5e6f"
+S3 = "c4f0a1b2-8d7e-4f6a-b5c4-d3e2f1a0b9c8"
+PROJECT = FIXTURES / "projects" / "-home-dev-acme-api"
+MAIN = PROJECT / f"{S1}.jsonl"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    copy = tmp_path / "claude-home"
+    shutil.copytree(FIXTURES, copy)
+    return copy
+
+
+def events_of(path: Path) -> list[Event]:
+    events, _ = parse(ClaudeCodeSource([]), SourceFile(path=path, mode="append"))
+    return events
+
+
+def of(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.kind == kind]
+
+
+def usage_records(events: list[Event]) -> list[Event]:
+    return [e for e in events if e.usage is not None]
+
+
+def config_for(root: Path, tmp_path: Path) -> Config:
+    config, _ = parse_config(
+        {
+            "collect": {"agents": ["claude"], "roots": {"claude": [str(root)]}},
+            "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0},
+        }
+    )
+    return config
+
+
+def run_collect(config: Config) -> int:
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        return Collector(store, config).collect().events_added
+
+
+def stored_usage(config: Config) -> dict[str, tuple[int, int, int, int, str]]:
+    db = sqlite3.connect(config.storage.db_path())
+    try:
+        rows = db.execute(
+            "SELECT id, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, ts FROM events "
+            "WHERE input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0"
+        ).fetchall()
+    finally:
+        db.close()
+    return {row[0]: (row[1], row[2], row[3], row[4], str(row[5])) for row in rows}
+
+
+# -- registration and discovery ----------------------------------------------------------------
+
+
+def test_registered_under_claude() -> None:
+    assert load_source_class("claude") is ClaudeCodeSource
+
+
+def test_default_roots_honour_claude_config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{tmp_path / 'a'}, {tmp_path / 'b'},")
+    assert ClaudeCodeSource.default_roots() == [tmp_path / "a", tmp_path / "b"]
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR")
+    assert ClaudeCodeSource.default_roots() == [Path.home() / ".claude", Path.home() / ".config" / "claude"]
+
+
+def test_discovers_sessions_subagents_and_sibling_agents_once(home: Path, tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg" / "claude"
+    (xdg / "projects" / "-srv-tool").mkdir(parents=True)
+    (xdg / "projects" / "-srv-tool" / "s.jsonl").write_text("")
+    (xdg / "projects" / "-srv-tool" / "notes.txt").write_text("")
+    link = tmp_path / "link-to-home"
+    link.symlink_to(home)
+    source = ClaudeCodeSource([home, xdg, home, link, tmp_path / "missing"])
+    found = [f.path.relative_to(f.path.parents[2]).as_posix() for f in source.discover()]
+    names = [Path(p).name for p in found]
+    assert names == [
+        f"{S1}.jsonl",
+        "agent-5e1f2a3b.jsonl",
+        "agent-aside_question-9f8e.jsonl",
+        f"{S2}.jsonl",
+        "agent-0ld5ib1.jsonl",
+        f"{S3}.jsonl",
+        "s.jsonl",
+    ]
+    assert all(f.mode == "append" for f in source.discover())
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def test_every_fixture_meets_the_contract() -> None:
+    source = ClaudeCodeSource([FIXTURES])
+    files = list(source.discover())
+    assert len(files) == 6
+    for file in files:
+        # usage records repeat on every line of a streamed response: one id, several copies
+        check_fixture(source, file, unique_ids=False)
+
+
+def test_garbage_lines_are_problems() -> None:
+    problems = check_garbage(ClaudeCodeSource([]), SourceFile(path=Path("x.jsonl"), mode="append"))
+    messages = {p.message for p in problems}
+    assert "line is not valid UTF-8" in messages
+    assert "assistant line without a message object" in messages
+
+
+def test_bad_lines_of_a_fixture_are_reported_with_their_line() -> None:
+    _, problems = parse(
+        ClaudeCodeSource([]), SourceFile(FIXTURES / "projects" / "-home-dev-legacy-tool" / f"{S3}.jsonl", "append")
+    )
+    assert [(p.position, p.message.split(":")[0]) for p in problems] == [
+        ("line 3", "invalid JSON"),
+        ("line 4", "line is not valid UTF-8"),
+        ("line 5", "usage not counted"),
+        ("line 7", "assistant line without a message object"),
+    ]
+
+
+# -- content events ----------------------------------------------------------------------------
+
+
+def test_prompts_are_what_the_user_typed() -> None:
+    events = events_of(MAIN)
+    prompts = of(events, "prompt")
+    assert [p.text for p in prompts] == [
+        "Add a /health endpoint to the API and a test for it",
+        "Here is the failing CI screenshot, fix it",
+        "Now make the probe fast",
+    ]
+    assert prompts[1].attrs == {"images": 1}
+    assert prompts[0].id == event_id("claude", "a0000000-0000-4000-8000-000000000002")
+    first = prompts[0]
+    assert first.workspace == "/home/dev/acme-api"
+    assert first.git is not None and first.git.branch == "main"
+    assert first.agent_version == "2.1.90"
+    assert first.session_id == S1
+    assert first.source is not None and first.source.key == "line 3"
+
+
+def test_responses_tools_commands_and_results() -> None:
+    events = events_of(MAIN)
+    texts = [e for e in of(events, "response") if e.text]
+    assert texts[0].text == "I'll add the route to app.py and a test."
+    assert texts[0].model == "claude-sonnet-4-5-20250929"
+    assert texts[0].usage is None and texts[0].attrs["message_id"] == "msg_01HealthA"
+    calls = {e.tool.call_id: e for e in of(events, "tool_call") if e.tool}
+    assert set(calls) == {
+        "toolu_01EditApp",
+        "toolu_01WriteTest",
+        "toolu_01BashTests",
+        "toolu_01EditMissing",
+        "toolu_01TaskFixture",
+    }
+    edit_call = calls["toolu_01EditApp"]
+    assert edit_call.id == event_id("claude", "tool_call", "toolu_01EditApp")
+    assert edit_call.attrs["input"] == {"file_path": "/home/dev/acme-api/app.py"}
+    assert json.loads(edit_call.text or "")["old_string"] == "app = Flask(__name__)"
+    (command,) = of(events, "command")
+    assert command.text == "pytest -q tests/test_health.py"
+    assert command.parent_id == calls["toolu_01BashTests"].id
+    assert command.attrs == {"description": "Run the new test"}
+    results = {e.tool.call_id: e for e in of(events, "tool_result") if e.tool}
+    assert results["toolu_01BashTests"].tool is not None
+    assert (results["toolu_01BashTests"].tool.name, results["toolu_01BashTests"].tool.status) == ("Bash", "error")
+    assert results["toolu_01EditApp"].tool is not None and results["toolu_01EditApp"].tool.status == "ok"
+    assert results["toolu_01EditApp"].parent_id == edit_call.id
+    assert results["toolu_01TaskFixture"].text == "The fixture is in tests/conftest.py and takes no app argument."
+
+
+def test_file_edits_come_from_structured_patches_of_successful_edits() -> None:
+    edits = of(events_of(MAIN), "file_edit")
+    assert [(e.tool.name if e.tool else None, e.file) for e in edits] == [
+        ("Edit", _file("/home/dev/acme-api/app.py", 4, 0)),
+        ("Write", _file("/home/dev/acme-api/tests/test_health.py", 3, 0)),
+    ]  # the failed Edit of conftest.py is not an edit
+    assert edits[0].parent_id == event_id("claude", "tool_call", "toolu_01EditApp")
+    replayed, multi = of(events_of(PROJECT / f"{S2}.jsonl"), "file_edit")
+    assert replayed.id == edits[0].id  # the resumed session replays the first edit: same event
+    assert multi.tool is not None and multi.tool.name == "MultiEdit"
+    assert multi.file == _file("/home/dev/acme-api/app.py", 3, 1)
+
+
+def _file(path: str, added: int, removed: int) -> object:
+    from devlog_shared import FileInfo
+
+    return FileInfo(path=path, lines_added=added, lines_removed=removed)
+
+
+def test_errors_from_api_error_lines() -> None:
+    errors = of(events_of(MAIN), "error")
+    assert [(e.attrs.get("status"), e.text) for e in errors] == [
+        ("529", "Overloaded"),
+        ("529", 'API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'),
+    ]
+    assert errors[0].attrs["retry_attempt"] == 1
+
+
+def test_session_start_once_per_session_not_for_sub_agents() -> None:
+    starts = of(events_of(MAIN), "session_start")
+    assert [(s.id, s.ts.isoformat()) for s in starts] == [
+        (event_id("claude", "session", S1), "2026-03-02T09:14:00.100000+00:00")
+    ]
+    assert of(events_of(PROJECT / S1 / "subagents" / "agent-5e1f2a3b.jsonl"), "session_start") == []
+    assert [s.session_id for s in of(events_of(PROJECT / f"{S2}.jsonl"), "session_start")] == [S2]
+
+
+def test_tool_output_is_capped(tmp_path: Path) -> None:
+    line = {
+        "type": "user",
+        "uuid": "u-big",
+        "sessionId": "s",
+        "timestamp": "2026-03-02T10:00:00.000Z",
+        "message": {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_big", "content": "x" * 100_000}],
+        },
+    }
+    events, problems = split(
+        ClaudeCodeSource([]).parse_lines(
+            SourceFile(tmp_path / "s.jsonl", "append"), [(1, json.dumps(line).encode())], {}
+        )
+    )
+    (result,) = of(events, "tool_result")
+    assert problems == []
+    assert result.text is not None and len(result.text) == TOOL_TEXT_LIMIT
+    assert result.attrs == {"truncated": True, "text_length": 100_000}
+
+
+# -- usage -------------------------------------------------------------------------------------
+
+
+def test_one_usage_id_per_response_across_lines_and_files() -> None:
+    main = usage_records(events_of(MAIN))
+    by_id: dict[str, list[Event]] = {}
+    for event in main:
+        by_id.setdefault(event.id, []).append(event)
+    streamed = by_id[event_id("claude", "usage", "msg_01HealthA")]
+    assert [e.usage.output_tokens for e in streamed if e.usage] == [212]  # 3 lines, the largest copy
+    assert all(e.kind == "response" and e.attrs["usage_record"] and e.text is None for e in main)
+    sub = usage_records(events_of(PROJECT / S1 / "subagents" / "agent-5e1f2a3b.jsonl"))
+    progress_copy = event_id("claude", "usage", "msg_01SubA")
+    assert progress_copy in by_id and progress_copy in {e.id for e in sub}
+    btw = usage_records(events_of(PROJECT / S1 / "subagents" / "agent-aside_question-9f8e.jsonl"))
+    assert btw[0].id == event_id("claude", "usage", "msg_01HealthF")  # the replayed parent response
+    assert btw[0].attrs["request_id"] == "req_011BtwReplay" and btw[0].attrs["is_sidechain"] is True
+    resumed = usage_records(events_of(PROJECT / f"{S2}.jsonl"))
+    assert event_id("claude", "usage", "msg_01HealthA") in {e.id for e in resumed}
+
+
+def test_usage_fields_fast_mode_cost_and_synthetic() -> None:
+    main = usage_records(events_of(MAIN))
+    fast = next(e for e in main if e.attrs.get("message_id") == "msg_01FastH")
+    assert fast.model == "claude-opus-4-6" and fast.attrs["speed"] == "fast"
+    assert fast.usage is not None and (fast.usage.input_tokens, fast.usage.cache_read_tokens) == (10, 26001)
+    assert not any(e.model == "<synthetic>" for e in events_of(MAIN))
+    assert not any("8c1f0e2a" in str(e.attrs.get("message_id")) for e in main)  # zero-usage API error notice
+    legacy = usage_records(events_of(FIXTURES / "projects" / "-home-dev-legacy-tool" / f"{S3}.jsonl"))
+    assert [e.cost_usd for e in legacy] == [0.12, 0.56]  # the non-semver line is not counted
+
+
+def test_requestless_usage_is_keyed_by_session_and_time() -> None:
+    gateway = [
+        e for e in usage_records(events_of(PROJECT / f"{S2}.jsonl")) if e.attrs.get("message_id") == "msg_gw_0001"
+    ]
+    assert len({e.id for e in gateway}) == len(gateway) == 2  # two timestamps; the exact re-write collapses
+
+
+def test_store_keeps_the_largest_copy_and_recollect_adds_nothing(home: Path, tmp_path: Path) -> None:
+    config = config_for(home, tmp_path)
+    assert run_collect(config) > 0
+    stored = stored_usage(config)
+    streamed = stored[event_id("claude", "usage", "msg_01HealthA")]
+    assert streamed[:4] == (3, 212, 1821, 20410)
+    midnight = stored[event_id("claude", "usage", "msg_01MidnightG")]
+    assert midnight[1] == 377
+    assert run_collect(config) == 0
+
+
+def test_live_tail_upgrades_placeholder_usage(home: Path, tmp_path: Path) -> None:
+    target = home / "projects" / "-home-dev-acme-api" / f"{S1}.jsonl"
+    (home / "projects" / "-home-dev-acme-api" / f"{S2}.jsonl").unlink()  # it holds a copy of the final line
+    lines = target.read_bytes().splitlines(keepends=True)
+    target.write_bytes(b"".join(lines[:5]))  # up to the second placeholder line of msg_01HealthA
+    config = config_for(home, tmp_path)
+    run_collect(config)
+    key = event_id("claude", "usage", "msg_01HealthA")
+    assert stored_usage(config)[key][1] == 2
+    with target.open("ab") as handle:
+        handle.write(lines[5][:40])  # a partial line is not parsed
+    run_collect(config)
+    assert stored_usage(config)[key][1] == 2
+    with target.open("ab") as handle:
+        handle.write(lines[5][40:] + b"".join(lines[6:]))
+    run_collect(config)
+    assert stored_usage(config)[key][1] == 212

@@ -1,0 +1,292 @@
+"""Codex source: discovery (active vs archived), message channels, tools, patches, token deltas."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from devlog_collector.sources import load_source_class
+from devlog_collector.sources.base import SourceFile
+from devlog_collector.sources.codex import CodexSource, patch_files
+from devlog_shared import Event, FileInfo, event_id
+from tests.collector.sources.contract import check_fixture, check_garbage, parse, parse_chunked, split
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "codex" / "home"
+A = "019cae10-7b1e-7c3a-9f00-2c5b6e1d8a41"
+CHILD = "019cae11-1c2d-7e3f-8a9b-0c1d2e3f4a5b"
+MAIN = FIXTURES / "sessions" / "2026" / "03" / "02" / f"rollout-2026-03-02T09-20-00-{A}.jsonl"
+FORK = FIXTURES / "sessions" / "2026" / "03" / "02" / f"rollout-2026-03-02T09-30-00-{CHILD}.jsonl"
+EARLY = (
+    FIXTURES
+    / "sessions"
+    / "2025"
+    / "09"
+    / "10"
+    / "rollout-2025-09-10T16-00-00-01994a2b-3c4d-7e5f-8a6b-7c8d9e0f1a2b.jsonl"
+)
+LEGACY = FIXTURES / "sessions" / "2025" / "08" / "01" / "rollout-2025-08-01-5973b6c0-94b8-487b-a530-2aeb6098ae0e.jsonl"
+
+
+def events_of(path: Path) -> list[Event]:
+    events, _ = parse(CodexSource([]), SourceFile(path=path, mode="append"))
+    return events
+
+
+def of(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.kind == kind]
+
+
+def usage_rows(events: list[Event]) -> list[tuple[str, str | None, int, int, int, int]]:
+    return [
+        (
+            e.ts.isoformat(),
+            e.model,
+            e.usage.input_tokens,
+            e.usage.cache_read_tokens,
+            e.usage.output_tokens,
+            e.usage.reasoning_tokens,
+        )
+        for e in events
+        if e.usage is not None
+    ]
+
+
+def test_registered_under_codex() -> None:
+    assert load_source_class("codex") is CodexSource
+
+
+def test_default_roots_honour_codex_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "cx"))
+    assert CodexSource.default_roots() == [tmp_path / "cx"]
+    monkeypatch.delenv("CODEX_HOME")
+    assert CodexSource.default_roots() == [Path.home() / ".codex"]
+
+
+def test_discovery_prefers_the_active_copy(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    shutil.copytree(FIXTURES, home)
+    (home / "sessions" / "notes.jsonl").write_text("")  # not a rollout
+    found = [f.path.relative_to(home).as_posix() for f in CodexSource([home, home]).discover()]
+    assert found == [
+        "sessions/2025/08/01/rollout-2025-08-01-5973b6c0-94b8-487b-a530-2aeb6098ae0e.jsonl",
+        "sessions/2025/09/10/rollout-2025-09-10T16-00-00-01994a2b-3c4d-7e5f-8a6b-7c8d9e0f1a2b.jsonl",
+        f"sessions/2026/03/02/rollout-2026-03-02T09-20-00-{A}.jsonl",
+        f"sessions/2026/03/02/rollout-2026-03-02T09-30-00-{CHILD}.jsonl",
+        # archived_sessions/2026/03/02/... has an active copy at the same relative path: skipped
+        "archived_sessions/rollout-2025-09-10T16-00-00-01994a2b-3c4d-7e5f-8a6b-7c8d9e0f1a2b.jsonl",
+        "archived_sessions/rollout-2026-02-20T11-00-00-019c8a00-0000-7000-8000-00000000a1c7.jsonl",
+    ]
+
+
+def test_every_fixture_meets_the_contract() -> None:
+    source = CodexSource([FIXTURES])
+    for file in source.discover():
+        check_fixture(source, file, unique_ids=False)  # the two channels of one message share an id
+
+
+def test_garbage_lines_are_problems() -> None:
+    check_garbage(CodexSource([]), SourceFile(path=Path("rollout-x.jsonl"), mode="append"))
+
+
+def test_bad_lines_are_reported() -> None:
+    _, problems = parse(CodexSource([]), SourceFile(MAIN, "append"))
+    assert [(p.position, p.message.split(":")[0]) for p in problems] == [
+        ("line 38", "invalid JSON"),
+        ("line 39", "line is not valid UTF-8"),
+        ("line 40", "`event_msg` line without a payload object"),
+    ]
+
+
+def test_session_metadata() -> None:
+    events = events_of(MAIN)
+    (start,) = {e.id: e for e in of(events, "session_start")}.values()
+    assert start.id == event_id("codex", A, "session")
+    assert start.attrs == {"originator": "codex_cli_rs", "model_provider": "openai", "source_kind": "cli"}
+    prompt = of(events, "prompt")[0]
+    assert (prompt.session_id, prompt.workspace, prompt.agent_version) == (A, "/home/dev/acme-api", "0.118.0")
+    assert prompt.git is not None
+    assert (prompt.git.remote, prompt.git.branch, prompt.git.commit) == (
+        "git@example.com:acme/api.git",
+        "main",
+        "3f9c1e2a7b",
+    )
+
+
+def test_forked_child_keeps_its_own_identity() -> None:
+    events = events_of(FORK)
+    (start,) = of(events, "session_start")
+    assert start.session_id == CHILD
+    assert start.attrs["subagent"] is True and start.attrs["parent_session"] == A
+    assert start.attrs["agent_nickname"] == "Reviewer"
+
+
+def test_messages_once_per_message_despite_two_channels() -> None:
+    events = events_of(MAIN)
+    prompts = {e.id: e.text for e in of(events, "prompt")}
+    responses = {e.id: e.text for e in of(events, "response") if e.text}
+    assert sorted(prompts.values()) == [
+        "one more run please",
+        "run the tests and fix what fails",
+        "run the tests and fix what fails",  # typed again in the second turn: a second prompt
+    ]
+    assert list(responses.values()) == ["Fixed: the health route is registered in create_app; 2 tests pass."]
+    response = next(e for e in of(events, "response") if e.text)
+    assert response.model == "gpt-5.3-codex"
+
+
+def test_tools_commands_and_results() -> None:
+    events = events_of(MAIN)
+    calls = {e.tool.call_id: e for e in of(events, "tool_call") if e.tool}
+    assert {k: v.tool.name for k, v in calls.items() if v.tool} == {
+        "call_Yx3pytest": "exec_command",
+        "call_Pt4patch": "apply_patch",
+        "call_Sh5shell": "shell",
+        "call_Mc6mcp": "mcp__docs__search",
+    }
+    assert calls["call_Yx3pytest"].attrs == {"input": {"workdir": "/home/dev/acme-api"}}
+    commands = of(events, "command")
+    assert [(c.text, c.parent_id) for c in commands] == [
+        ("pytest -q", calls["call_Yx3pytest"].id),
+        ("pytest -q", calls["call_Sh5shell"].id),
+    ]
+    results = {e.tool.call_id: e for e in of(events, "tool_result") if e.tool}
+    pytest_result = results["call_Yx3pytest"]
+    assert pytest_result.tool is not None
+    assert (pytest_result.tool.name, pytest_result.tool.status, pytest_result.attrs) == (
+        "exec_command",
+        "error",
+        {"exit_code": 1},
+    )
+    assert pytest_result.text == "F.\n1 failed, 1 passed in 0.40s\n"
+    assert pytest_result.parent_id == calls["call_Yx3pytest"].id
+    shell_result = results["call_Sh5shell"]
+    assert shell_result.tool is not None and shell_result.tool.status == "ok" and shell_result.attrs == {"exit_code": 0}
+
+
+def test_apply_patch_file_edits() -> None:
+    edits = of(events_of(MAIN), "file_edit")
+    assert [(e.attrs["action"], e.file) for e in edits] == [
+        ("update", FileInfo(path="app.py", lines_added=2, lines_removed=1)),
+        ("add", FileInfo(path="tests/test_ready.py", lines_added=2, lines_removed=0)),
+        ("delete", FileInfo(path="old_probe.py", lines_added=0, lines_removed=0)),
+        ("update", FileInfo(path="acme/probes.py", lines_added=1, lines_removed=1)),
+    ]
+    assert patch_files("*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch\n+stray") == [("add", "a.txt", 1, 0)]
+    assert patch_files("not a patch") == []
+
+
+def test_errors() -> None:
+    errors = of(events_of(MAIN), "error")
+    assert [(e.attrs["subtype"], e.text) for e in errors] == [
+        ("stream_error", "Reconnecting... 1/5 (stream disconnected before completion)"),
+        ("error", "unexpected status 401 Unauthorized"),
+    ]
+
+
+def test_token_deltas_follow_ccusage() -> None:
+    assert usage_rows(events_of(MAIN)) == [
+        ("2026-03-02T09:20:08.200000+00:00", "gpt-5.3-codex", 534, 11776, 188, 64),
+        # 09:20:08.900 repeats the same totals: skipped; info null: skipped
+        ("2026-03-02T09:20:15.100000+00:00", "gpt-5.3-codex", 714, 11776, 422, 256),
+        ("2026-03-02T09:20:20.100000+00:00", "gpt-5.3-codex", 1024, 11776, 240, 64),
+        ("2026-03-02T09:20:22.100000+00:00", "gpt-5.3-codex", 1124, 11776, 170, 64),
+        # compaction: the total went down, the call's own usage comes from last_token_usage
+        ("2026-03-02T09:25:04+00:00", "gpt-5.2-codex", 4904, 4096, 300, 100),
+        # no last_token_usage: the delta of totals
+        ("2026-03-03T00:00:03+00:00", "gpt-5.2-codex", 3808, 8192, 400, 100),
+        ("2026-03-03T00:00:09+00:00", "gpt-5.3-codex", 808, 8192, 200, 60),
+    ]
+
+
+def test_missing_model_falls_back_to_gpt5() -> None:
+    events = [e for e in events_of(EARLY) if e.usage is not None]
+    assert [(e.model, e.attrs.get("model_fallback")) for e in events] == [("gpt-5", True), ("gpt-5", True)]
+
+
+def test_fork_replay_burst_is_not_counted() -> None:
+    rows = usage_rows(events_of(FORK))
+    assert rows == [
+        ("2026-03-02T09:30:04+00:00", "gpt-5.3-codex-mini", 840, 2560, 140, 36),
+        ("2026-03-02T09:30:05.100000+00:00", "gpt-5.3-codex-mini", 540, 2560, 60, 16),
+    ]
+
+
+def _tc(ts: str, total: tuple[int, int, int, int]) -> bytes:
+    usage = dict(
+        zip(("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens"), total, strict=True)
+    )
+    line = {
+        "timestamp": ts,
+        "type": "event_msg",
+        "payload": {"type": "token_count", "info": {"total_token_usage": usage}},
+    }
+    return msgspec.json.encode(line)
+
+
+def _meta(fork: bool) -> bytes:
+    source: Any = {"subagent": {"thread_spawn": {"parent_thread_id": "p", "depth": 1}}} if fork else "cli"
+    payload = {"id": "c", "timestamp": "2026-03-05T10:00:00Z", "cwd": "/w", "source": source}
+    line = {"timestamp": "2026-03-05T10:00:00.000Z", "type": "session_meta", "payload": payload}
+    return json.dumps(line, separators=(",", ":")).encode()
+
+
+def test_fork_without_burst_counts_its_first_row_when_a_later_line_arrives(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-03-05T10-00-00-c.jsonl"
+    lines = [_meta(True), _tc("2026-03-05T10:00:01.000Z", (100, 0, 10, 0))]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = SourceFile(path, "append")
+    events, _ = parse(CodexSource([]), file)
+    assert [e for e in events if e.usage] == []  # held: a second row in the same second would make it a replay
+    later = {"timestamp": "2026-03-05T10:00:03.000Z", "type": "event_msg", "payload": {"type": "task_complete"}}
+    path.write_bytes(path.read_bytes() + json.dumps(later).encode() + b"\n")
+    events, _ = parse_chunked(CodexSource([]), file)
+    assert usage_rows(events) == [("2026-03-05T10:00:01+00:00", "gpt-5", 100, 0, 10, 0)]
+
+
+def test_no_replay_skipping_outside_forks(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-03-05T10-00-00-c.jsonl"
+    lines = [
+        _meta(False),
+        _tc("2026-03-05T10:00:01.000Z", (100, 0, 10, 0)),
+        _tc("2026-03-05T10:00:01.500Z", (150, 0, 20, 0)),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    events, _ = parse(CodexSource([]), SourceFile(path, "append"))
+    assert [r[2:] for r in usage_rows(events)] == [(100, 0, 10, 0), (50, 0, 10, 0)]
+
+
+def test_usage_ids_ignore_the_file_so_copies_collapse() -> None:
+    archived = FIXTURES / "archived_sessions" / "rollout-2025-09-10T16-00-00-01994a2b-3c4d-7e5f-8a6b-7c8d9e0f1a2b.jsonl"
+    active = {e.id for e in events_of(EARLY) if e.usage}
+    assert active and active == {e.id for e in events_of(archived) if e.usage}
+    assert {e.id for e in events_of(EARLY)} == {e.id for e in events_of(archived)}
+
+
+def test_legacy_rollout_without_envelopes() -> None:
+    events = events_of(LEGACY)
+    assert [e.kind for e in events] == ["session_start", "prompt", "tool_call", "command", "tool_result", "response"]
+    assert events[1].text == "add type hints to utils.py"
+    assert events[3].text == "sed -n 1,40p utils.py"
+    assert all(e.ts.isoformat() == "2025-08-01T12:00:00+00:00" for e in events)
+
+
+def test_user_context_is_not_a_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-x.jsonl"
+    item = {
+        "timestamp": "2026-03-05T10:00:00.000Z",
+        "type": "response_item",
+        "payload": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "# AGENTS.md instructions for /w\n..."}],
+        },
+    }
+    events, problems = split(
+        CodexSource([]).parse_lines(SourceFile(path, "append"), [(1, json.dumps(item).encode())], {})
+    )
+    assert (events, problems) == ([], [])

@@ -1,0 +1,251 @@
+"""Gemini CLI source: legacy JSON and JSONL recordings, re-appends, patches, rewinds, projects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from devlog_collector.sources import load_source_class
+from devlog_collector.sources.base import Problem, SourceFile
+from devlog_collector.sources.gemini import GeminiSource, gemini_usage, replay_jsonl
+from devlog_shared import Event, Usage, decode_event, encode_event, event_id
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "gemini" / "home"
+SESSION = "3b44bc68-91f0-4c2e-8a55-0d9e2f6c1a77"
+SUBAGENT = "5d2a7c10-4e3b-4f6a-9c8d-1e2f3a4b5c6d"
+LEGACY_DIR = hashlib.sha256(b"/home/dev/legacy-tool").hexdigest()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    copy = tmp_path / ".gemini"
+    shutil.copytree(FIXTURES, copy)
+    return copy
+
+
+def chats(root: Path, project: str = "acme-api") -> Path:
+    return root / "tmp" / project / "chats"
+
+
+def parse(path: Path, source: GeminiSource | None = None) -> tuple[list[Event], list[Problem]]:
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for item in (source or GeminiSource([])).parse_document(SourceFile(path=path, mode="document"), {}):
+        (events if isinstance(item, Event) else problems).append(item)
+    return events, problems
+
+
+def check_events(events: list[Event]) -> None:
+    counts = Counter(e.id for e in events)
+    assert not [i for i, n in counts.items() if n > 1], "duplicate event ids"
+    for event in events:
+        assert decode_event(encode_event(event)) == event
+        msgspec.json.encode(event.attrs)
+        assert event.agent == "gemini"
+
+
+def of(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.kind == kind]
+
+
+def test_registered_under_gemini() -> None:
+    assert load_source_class("gemini") is GeminiSource
+
+
+def test_default_root_honours_gemini_cli_home(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert GeminiSource.default_roots() == [isolated_home / ".gemini"]
+    monkeypatch.setenv("GEMINI_CLI_HOME", "/srv/profiles/work")
+    assert GeminiSource.default_roots() == [Path("/srv/profiles/work/.gemini")]
+
+
+def test_discover_finds_json_jsonl_and_subagent_recordings(root: Path) -> None:
+    found = sorted(f.path.relative_to(root).as_posix() for f in GeminiSource([root]).discover())
+    assert found == sorted(
+        [
+            f"tmp/{LEGACY_DIR}/chats/session-2025-09-01T12-00-0f0e0d0c.json",
+            "tmp/9d1f00aa11bb22cc/chats/session-2026-03-01T09-00-9d1f00aa.json",
+            f"tmp/acme-api/chats/{SESSION}/{SUBAGENT}.jsonl",
+            "tmp/acme-api/chats/session-2026-02-10T08-30-3b44bc68.json",
+            "tmp/acme-api/chats/session-2026-02-10T08-30-3b44bc68.jsonl",
+            "tmp/slug-only/chats/session-2026-03-01T09-00-slug-onl.json",
+        ]
+    )
+    assert {f.mode for f in GeminiSource([root]).discover()} == {"document"}  # logs.json is not read
+
+
+def test_jsonl_session_emits_final_copy_of_every_message(root: Path) -> None:
+    events, problems = parse(chats(root) / "session-2026-02-10T08-30-3b44bc68.jsonl")
+    check_events(events)
+    assert problems == []  # the half-written last line is held back, not an error
+    assert Counter(e.kind for e in events) == {
+        "session_start": 1,
+        "prompt": 4,
+        "response": 3,
+        "tool_call": 2,
+        "tool_result": 2,
+        "file_edit": 1,
+        "command": 1,
+        "error": 1,
+    }
+    assert {e.workspace for e in events} == {"/home/dev/acme-api"}  # from .project_root
+    assert {e.session_id for e in events} == {SESSION}
+
+    start = of(events, "session_start")[0]
+    assert start.attrs["summary"] == "Fix README typo"  # from a $set patch
+    assert start.attrs["session_kind"] == "main"
+    assert start.ts.isoformat() == "2026-02-10T08:30:00+00:00"
+
+    prompts = of(events, "prompt")
+    assert prompts[0].text == "fix the typo in README @README.md"  # what the user typed, not the expansion
+    assert prompts[0].id == event_id("gemini", SESSION, "6c1e0a4e-u1", "prompt")
+    assert [p.text for p in prompts[1:]] == [
+        "run the tests",
+        "delete the whole docs folder",  # rewound in Gemini, but it was typed and answered
+        "keep docs, just fix the README link",
+    ]
+
+    first, second, third = of(events, "response")
+    # the message was appended three times: the last copy (tokens + tool call) wins, once
+    assert first.usage == Usage(input_tokens=2292, output_tokens=306, cache_read_tokens=8120, reasoning_tokens=210)
+    assert first.model == "gemini-2.5-pro" and first.text is None
+    assert first.attrs["thoughts"] == 1
+    assert second.text == "Running the test suite."
+    assert second.usage == Usage(input_tokens=11122, output_tokens=40)  # tool-use prompt tokens are input
+    assert third.usage == Usage(input_tokens=500, output_tokens=20, cache_read_tokens=11000)
+
+    [edit] = of(events, "file_edit")
+    assert edit.file is not None
+    assert (edit.file.path, edit.file.lines_added, edit.file.lines_removed) == ("/home/dev/acme-api/README.md", 1, 1)
+    assert edit.ts.isoformat() == "2026-02-10T08:30:10.204000+00:00"
+
+    tools = {e.tool.name: e for e in of(events, "tool_call") if e.tool}
+    assert tools["replace"].parent_id == first.id
+    assert json.loads(tools["replace"].text or "")["old_string"] == "teh"
+    shell = tools["run_shell_command"]
+    assert shell.tool is not None and shell.tool.status == "success"  # the later copy's status
+    [command] = of(events, "command")
+    assert command.text == "npm test" and command.parent_id == shell.id
+    assert command.attrs["directory"] == "/home/dev/acme-api"
+    results = {e.tool.name: e.text for e in of(events, "tool_result") if e.tool}
+    assert results["run_shell_command"] == "Command: npm test\nStdout: 12 passing\nExit Code: 0"
+
+    [error] = of(events, "error")
+    assert error.text == "[API Error: 429 Resource exhausted]"
+    assert "Approaching quota" not in json.dumps([e.text for e in events])  # warnings/info are not events
+
+
+def test_same_session_as_json_and_jsonl_dedupes_by_id(root: Path) -> None:
+    jsonl, _ = parse(chats(root) / "session-2026-02-10T08-30-3b44bc68.jsonl")
+    legacy, problems = parse(chats(root) / "session-2026-02-10T08-30-3b44bc68.json")
+    assert problems == []
+    assert {e.kind for e in legacy} == {"session_start", "prompt", "response", "tool_call", "tool_result", "file_edit"}
+    newer = {e.id: e for e in jsonl}
+    assert {e.id for e in legacy} <= set(newer)
+    for event in legacy:
+        if event.kind != "session_start":
+            assert event.usage == newer[event.id].usage and event.text == newer[event.id].text
+
+
+def test_ids_stable_across_reparse(root: Path) -> None:
+    path = chats(root) / "session-2026-02-10T08-30-3b44bc68.jsonl"
+    assert parse(path) == parse(path, GeminiSource([root]))
+
+
+def test_subagent_recording(root: Path) -> None:
+    events, problems = parse(chats(root) / SESSION / f"{SUBAGENT}.jsonl")
+    check_events(events)
+    assert problems == []
+    assert {e.session_id for e in events} == {SUBAGENT}
+    start = of(events, "session_start")[0]
+    assert start.attrs["parent_session"] == SESSION and start.attrs["session_kind"] == "subagent"
+    assert {e.workspace for e in events} == {"/home/dev/acme-api"}
+    [result] = of(events, "tool_result")
+    assert result.tool is not None and result.tool.status == "error" and result.text == "pattern too broad"
+    [response] = of(events, "response")
+    assert response.usage == Usage(input_tokens=2048, output_tokens=80, reasoning_tokens=16)
+
+
+def test_legacy_hash_dir_is_mapped_through_projects_json(root: Path) -> None:
+    events, problems = parse(chats(root, LEGACY_DIR) / "session-2025-09-01T12-00-0f0e0d0c.json", GeminiSource([root]))
+    check_events(events)
+    assert problems == []
+    assert {e.workspace for e in events} == {"/home/dev/legacy-tool"}
+    [response] = of(events, "response")
+    # total == input + output + thoughts + cached here: cached is not part of input (ccusage's rule)
+    assert response.usage == Usage(input_tokens=1500, output_tokens=250, cache_read_tokens=100, reasoning_tokens=50)
+    [edit] = of(events, "file_edit")
+    assert edit.file is not None and edit.file.path == "/home/dev/legacy-tool/CHANGELOG.md"
+    untimed = next(e for e in of(events, "prompt") if e.attrs["message_id"] == "m3")
+    assert untimed.ts.isoformat() == "2025-09-01T12:00:00+00:00" and untimed.attrs["ts_inferred"] is True
+
+
+@pytest.mark.parametrize(("project", "expected"), [("slug-only", "/home/dev/slug-only"), ("9d1f00aa11bb22cc", None)])
+def test_project_from_slug_or_unknown(root: Path, project: str, expected: str | None) -> None:
+    [path] = chats(root, project).glob("*.json")
+    events, _ = parse(path, GeminiSource([root]))
+    assert events and {e.workspace for e in events} == {expected}
+
+
+def test_json_being_rewritten_gives_one_problem_and_no_events(root: Path) -> None:
+    path = chats(root) / "session-2026-02-10T08-30-3b44bc68.json"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    events, problems = parse(path)
+    assert events == []
+    assert len(problems) == 1 and "invalid JSON" in problems[0].message
+
+
+def test_bad_line_in_the_middle_is_reported_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "session-x.jsonl"
+    path.write_text(
+        '{"sessionId":"s1","startTime":"2026-01-01T00:00:00Z"}\n'
+        "not json\n"
+        '{"id":"u","timestamp":"2026-01-01T00:00:01Z","type":"user","content":"hi"}\n'
+        '{"id":"g","timestamp":"bogus","type":"gemini","content":[{"text":"a"},{"functionCall":{}},{"text":"b"}]}\n'
+    )
+    events, problems = parse(path)
+    assert problems == [Problem("line 2", problems[0].message)]
+    assert [e.kind for e in events] == ["session_start", "prompt", "response"]
+    assert events[2].text == "a\nb" and events[2].attrs["ts_inferred"] is True
+    assert events[2].ts.isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+def test_replay_keeps_rewound_and_replaced_messages() -> None:
+    log = [
+        {"sessionId": "s", "startTime": "2026-01-01T00:00:00Z"},
+        {"id": "a", "type": "user", "content": "one"},
+        {"id": "b", "type": "gemini", "content": "two"},
+        {"$rewindTo": "a"},
+        {"$set": {"messages": [{"id": "a", "type": "user", "content": "one (compressed)"}], "summary": "s"}},
+        {"id": "c", "type": "user", "content": "three"},
+    ]
+    metadata, messages, problems = replay_jsonl(("\n".join(json.dumps(x) for x in log) + "\n").encode())
+    assert problems == [] and metadata["summary"] == "s" and metadata["sessionId"] == "s"
+    assert [(m["id"], m["content"]) for m in messages] == [("a", "one (compressed)"), ("b", "two"), ("c", "three")]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        ({}, None),
+        ({"input": 0, "output": 0, "total": 0}, None),
+        ({"total": 654}, Usage(output_tokens=654)),
+        (
+            {"input": 100, "output": 10, "cached": 200, "total": 310},
+            Usage(input_tokens=100, output_tokens=10, cache_read_tokens=200),
+        ),
+        (
+            {"input": 300, "output": 10, "cached": 200, "total": 310},
+            Usage(input_tokens=100, output_tokens=10, cache_read_tokens=200),
+        ),
+        ({"input": 300, "output": 10, "cached": 200}, Usage(input_tokens=300, output_tokens=10, cache_read_tokens=200)),
+    ],
+)
+def test_usage_follows_ccusage(tokens: dict[str, int], expected: Usage | None) -> None:
+    assert gemini_usage(tokens) == expected

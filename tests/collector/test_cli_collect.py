@@ -1,0 +1,229 @@
+"""`devlog collect`, `start`, `status` and `config` from the command line (real processes where it matters)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devlog_collector.cli import cli
+from devlog_collector.cli.status_cmd import default_config_view
+from devlog_collector.config import Config
+from devlog_collector.paths import config_path
+from devlog_collector.store import Store
+from tests.collector.collect_helpers import AGENT, MAPPING, append, expected_id, line
+
+
+def write_config(logs: Path, extra: str = "") -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mapping = ", ".join(f"{k}: {v}" for k, v in MAPPING.items())
+    path.write_text(
+        "collect:\n"
+        "  agents: [gemini]\n"
+        f"  roots: {{gemini: [{logs.parent / 'gemini-home'}]}}\n"
+        "  generic:\n"
+        f"    - {{name: {AGENT}, glob: '{logs}/*.jsonl', mapping: {{{mapping}}}}}\n"
+        "storage:\n"
+        "  min_free_bytes: 0\n" + extra
+    )
+    return path
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    return folder
+
+
+def db_ids() -> set[str]:
+    path = Config().storage.db_path()
+    db = sqlite3.connect(path)
+    try:
+        return {r[0] for r in db.execute("SELECT id FROM events")}
+    except sqlite3.OperationalError as exc:
+        # The daemon creates the file an instant before its first migration creates the tables.
+        if "no such table" in str(exc):
+            return set()
+        raise
+    finally:
+        db.close()
+
+
+def test_collect_prints_per_source_table_and_json(logs: Path) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0) + line(1) + b"{bad\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["collect"])
+    assert result.exit_code == 0, result.output
+    assert "generic:testagent" in result.output
+    assert "gemini" in result.output
+    result = runner.invoke(cli, ["collect", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["events_added"] == 0
+    assert data["agents"]["generic:testagent"]["files"] == 1
+    assert db_ids() == {expected_id(0), expected_id(1)}
+
+
+def test_collect_fails_clearly_when_another_collector_holds_the_lock(logs: Path) -> None:
+    write_config(logs)
+    with Store.open(Config().storage.db_path()) as store:
+        store.acquire_writer_lock()
+        result = CliRunner().invoke(cli, ["collect"])
+    assert result.exit_code == 1
+    assert "another devlog process is collecting" in result.output
+
+
+def test_status_reports_sources_files_events_and_problems(logs: Path) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0) + b"{bad\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["collect"]).exit_code == 0
+    result = runner.invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    sources = {s["source"]: s for s in facts["sources"]}
+    assert sources["gemini"]["found"] is False
+    assert sources["generic:testagent"]["found"] is True
+    store = facts["store"]
+    assert store["files_tracked"] == {"generic:testagent": 1}
+    assert store["events"][AGENT]["events"] == 1
+    assert store["last_collect"]["events_added"] == 1
+    errors = store["parse_errors"]["generic:testagent"]
+    assert errors["problems"] == 1
+    assert errors["latest"]["position"] == "line 2"
+    assert errors["latest"]["path"] == str(logs / "a.jsonl")
+    assert facts["collector_running"] is False
+    table = runner.invoke(cli, ["status"])
+    assert table.exit_code == 0
+    assert "invalid JSON" in table.output
+
+
+def test_status_without_store_or_config() -> None:
+    result = CliRunner().invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert facts["store"]["exists"] is False
+    assert {s["source"] for s in facts["sources"]} >= {"copilot", "cursor", "gemini"}
+
+
+def test_status_defaults_match_config_defaults() -> None:
+    view = default_config_view()
+    config = Config()
+    assert view.storage.db_path() == config.storage.db_path()
+    assert view.collect.agents == config.collect.agents
+    assert view.collect.enabled == config.collect.enabled
+    assert view.collect.roots == config.collect.roots
+
+
+def test_config_show_masks_secrets_and_round_trips(monkeypatch: pytest.MonkeyPatch, logs: Path) -> None:
+    monkeypatch.setenv("TEAM_KEY", "dlk_supersecretvalue_1234")
+    write_config(
+        logs,
+        "export:\n  remotes:\n    team: {url: 'http://127.0.0.1:9', api_key: '${TEAM_KEY}', sync_interval: 45s}\n",
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "supersecret" not in result.output
+    assert "dlk_…1234" in result.output
+    assert "sync_interval: 45s" in result.output
+    assert runner.invoke(cli, ["config", "path"]).output.strip() == str(config_path())
+    # what `show` prints is a valid config file
+    shown = result.output.replace("dlk_…1234", "x")
+    config_path().write_text(shown)
+    assert runner.invoke(cli, ["config", "check"]).exit_code == 0
+
+
+def test_config_check_names_bad_keys_and_warns_about_env(logs: Path) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("collect:\n  agents: [claude, nope]\n  colour: red\nstorage:\n  min_free_bytes: -1\n")
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 2
+    assert "collect.agents" in result.output
+    assert "collect.colour: unknown key" in result.output
+    assert "storage.min_free_bytes" in result.output
+    path.write_text("export:\n  remotes:\n    t: {url: 'http://127.0.0.1:1', api_key: '${UNSET_DEVLOG_KEY}'}\n")
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 0
+    assert "UNSET_DEVLOG_KEY is not set" in result.output
+
+
+def _devlog(*args: str) -> list[str]:
+    return [sys.executable, "-m", "devlog_collector", *args]
+
+
+def _wait_for(predicate: object, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["native", "polling"])
+def test_start_collects_history_then_live_lines_and_new_files_and_stops_cleanly(logs: Path, polling: bool) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    env = dict(os.environ, DEVLOG_FORCE_POLLING="1" if polling else "0")
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        db = Config().storage.db_path()
+        assert _wait_for(lambda: db.exists() and expected_id(0) in db_ids())
+        # another collector is refused while the daemon runs
+        other = subprocess.run(_devlog("collect"), env=env, capture_output=True, text=True, timeout=60)
+        assert other.returncode == 1
+        assert "another devlog process" in other.stderr
+        append(logs / "a.jsonl", line(1)[:7])
+        time.sleep(0.3)
+        append(logs / "a.jsonl", line(1)[7:])
+        (logs / "b.jsonl").write_bytes(line(2))
+        assert _wait_for(lambda: {expected_id(1), expected_id(2)} <= db_ids())
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "stopped" in stderr
+    assert db_ids() == {expected_id(n) for n in range(3)}
+    # the lock was released
+    assert subprocess.run(_devlog("collect"), env=env, capture_output=True, timeout=60).returncode == 0
+
+
+def test_start_no_history_and_once(logs: Path) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0) + line(1))
+    result = CliRunner().invoke(cli, ["start", "--no-history", "--once"])
+    assert result.exit_code == 0, result.output
+    append(logs / "a.jsonl", line(2))
+    assert CliRunner().invoke(cli, ["collect"]).exit_code == 0
+    assert db_ids() == {expected_id(2)}
+
+
+def test_collect_with_no_agent_logs_says_where_to_look() -> None:
+    result = CliRunner().invoke(cli, ["collect"])
+    assert result.exit_code == 0, result.output
+    assert "no agent logs found" in result.stderr and "devlog demo" in result.stderr
+    assert "no agent logs found" not in result.stdout
+
+
+def test_collect_with_logs_gives_no_hint(logs: Path) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    result = CliRunner().invoke(cli, ["collect"])
+    assert result.exit_code == 0, result.output
+    assert "no agent logs found" not in result.stderr

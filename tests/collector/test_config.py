@@ -1,0 +1,92 @@
+"""Config validation (msgspec Structs): every problem named by its dotted key at once, defaults, ${ENV}."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from devlog_collector.config import BUILTIN_AGENTS, Config, mask_secrets, parse_config
+from devlog_collector.errors import UserError
+
+
+def problems(raw: dict[str, object]) -> list[str]:
+    with pytest.raises(UserError) as info:
+        parse_config(raw)
+    return list(info.value.problems)
+
+
+def test_defaults() -> None:
+    config, warnings = parse_config(None)
+    assert config == Config() and warnings == []
+    assert config.collect.agents == list(BUILTIN_AGENTS) and config.collect.poll_interval == timedelta(seconds=1)
+    assert config.storage.min_free_bytes == 256 * 1024 * 1024 and config.export_default == "none"
+
+
+def test_values_durations_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAM_KEY", "secret-value-123")
+    config, warnings = parse_config(
+        {
+            "collect": {"agents": ["claude"], "poll_interval": "2s"},
+            "export": {
+                "remotes": {
+                    "team": {"url": "https://h.example/", "api_key": "${TEAM_KEY}", "sync_interval": 45},
+                    "other": {"url": "http://127.0.0.1:9", "api_key": "${MISSING_KEY:-fallback}", "timeout": "5m"},
+                }
+            },
+            "export_default": "team",
+        }
+    )
+    team = config.export.remotes["team"]
+    assert (team.url, team.api_key, team.sync_interval) == (
+        "https://h.example",
+        "secret-value-123",
+        timedelta(seconds=45),
+    )
+    assert config.export.remotes["other"].api_key == "fallback"
+    assert config.export.remotes["other"].timeout == timedelta(minutes=5)
+    assert config.collect.poll_interval == timedelta(seconds=2) and warnings == []
+    assert mask_secrets(config)["export"]["remotes"]["team"]["api_key"] == "secr…-123"
+    _, warnings = parse_config({"export": {"remotes": {"t": {"url": "http://h", "api_key": "${NOT_SET_X}"}}}})
+    assert warnings == ["export.remotes.t.api_key: environment variable NOT_SET_X is not set"]
+
+
+def test_every_problem_is_named_at_once() -> None:
+    found = problems(
+        {
+            "collect": {
+                "agents": ["claude", "nope"],
+                "colour": "red",
+                "max_line_bytes": 5,
+                "poll_interval": "soon",
+                "generic": [{"name": "Bad Name", "glob": "/x/*.jsonl", "mapping": {"ts": "t"}}],
+            },
+            "storage": {"min_free_bytes": -1, "retention_days": 0},
+            "export": {"remotes": {"t": {"url": "ftp://x", "content": "all", "batch_size": 0}}},
+            "extra": 1,
+        }
+    )
+    for key in (
+        "collect.agents: unknown agent(s) nope",
+        "collect.colour: unknown key",
+        "collect.max_line_bytes:",
+        "collect.poll_interval: not a duration",
+        "collect.generic[0].name:",
+        "collect.generic[0].mapping: mapping must name session_id",
+        "storage.min_free_bytes:",
+        "storage.retention_days:",
+        "export.remotes.t.url: must be an http:// or https:// URL",
+        "export.remotes.t.content: must be one of 'full', 'redacted', 'metadata'",
+        "export.remotes.t.batch_size:",
+        "extra: unknown key",
+    ):
+        assert any(key in line for line in found), (key, found)
+
+
+def test_shape_and_cross_field_problems() -> None:
+    assert any("export.remotes: expected a mapping" in p for p in problems({"export": {"remotes": [1]}}))
+    assert any("collect: expected a mapping" in p for p in problems({"collect": "x"}))
+    assert any("export.remotes.t.url: field required" in p for p in problems({"export": {"remotes": {"t": {}}}}))
+    assert any("export_default: names unknown remote 'u'" in p for p in problems({"export_default": "u"}))
+    with pytest.raises(UserError, match="top level must be a mapping"):
+        parse_config([1, 2])  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""`devlog start` picks up export changes (`devlog remote add --auto-sync`) without a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.collector.collect_helpers import expected_id, line
+from tests.collector.export.faultserver import FaultServer
+from tests.collector.test_cli_collect import write_config
+
+
+def _devlog(*args: str) -> list[str]:
+    return [sys.executable, "-m", "devlog_collector", *args]
+
+
+def _wait_for(predicate: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_remote_added_while_running_starts_syncing_its_history(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    work, scratch = "/home/dev/work/api", "/home/dev/scratch/x"
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0, cwd=work) + line(1, cwd=scratch))
+    env = dict(os.environ, DEVLOG_FORCE_POLLING="1", TEAM_KEY="k-test")
+    with FaultServer() as team:
+        proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        try:
+            # Edit the config only once the daemon runs with the old one (no fixed sleep: start-up time varies).
+            assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+            added = subprocess.run(
+                _devlog("remote", "add", "team", team.url, "--api-key-env", "TEAM_KEY",
+                        "--include", "/home/dev/work/**", "--auto-sync", "--interval", "1s", "--content", "full"),
+                env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            (logs / "a.jsonl").open("ab").write(line(2, cwd=work))
+            assert _wait_for(lambda: {expected_id(0), expected_id(2)} <= set(team.events)), team.events.keys()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            reader.join(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stderr = "".join(lines)
+    assert proc.returncode == 0, stderr
+    assert "export settings reloaded (remotes: team)" in stderr
+    assert expected_id(1) not in team.events  # scratch is not routed anywhere

@@ -1,0 +1,97 @@
+"""Disk pressure: collection pauses (cursors frozen, nothing corrupted) and resumes when space returns."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.collect import Collector
+from devlog_collector.store import Store
+from tests.collector.collect_helpers import expected_id, line, make_config
+
+
+def _ids(db_path: Path) -> set[str]:
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {r[0] for r in db.execute("SELECT id FROM events")}
+    finally:
+        db.close()
+
+
+def test_min_free_bytes_pauses_and_resumes(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(0) + line(1))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        assert Collector(store, config).collect().events_added == 2
+    (logs / "a.jsonl").write_bytes((logs / "a.jsonl").read_bytes() + line(2))
+    free = shutil.disk_usage(config.storage.db_path().parent).free
+    starved = make_config(logs, storage={"min_free_bytes": free + 10**12})
+    with Store.open(starved.storage.db_path()) as store:
+        collector = Collector(store, starved)
+        result = collector.collect()
+        assert result.paused is not None
+        assert "storage.min_free_bytes" in result.paused
+        assert result.events_added == 0
+        cursor = store.get_cursor("generic:testagent", str(logs / "a.jsonl"))
+        assert cursor is not None
+        assert cursor.offset == len(line(0) + line(1))  # not advanced
+        assert not collector.disk_ok()
+    assert _ids(config.storage.db_path()) == {expected_id(0), expected_id(1)}
+    with Store.open(config.storage.db_path()) as store:
+        resumed = Collector(store, config).collect()
+    assert resumed.paused is None
+    assert resumed.events_added == 1
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs for the store (root only)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_pauses_without_corruption_and_resumes(tmp_path: Path, tiny_fs: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    records = [
+        json.dumps({"uuid": f"u{n}", "ts": 1760000000000 + n, "sid": "s", "text": os.urandom(600).hex()}).encode()
+        + b"\n"
+        for n in range(4000)
+    ]
+    (logs / "a.jsonl").write_bytes(b"".join(records))
+    config = make_config(logs, storage={"path": str(tiny_fs / "data"), "min_free_bytes": 0})
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config, chunk_bytes=64 * 1024)
+        result = collector.collect()
+        assert result.paused is not None  # SQLITE_FULL (or ENOSPC) turned into a pause
+        assert "full" in result.paused
+        stored = store.db.execute("SELECT count(*) FROM events").fetchone()[0]
+        assert 0 < stored < 4000
+        cursor = store.get_cursor("generic:testagent", str(logs / "a.jsonl"))
+        assert cursor is not None
+        assert cursor.offset == sum(len(r) for r in records[: cursor.line_no])  # the cursor matches the data
+    assert len(_ids(config.storage.db_path())) == stored
+    subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_fs)], check=True)
+    with Store.open(config.storage.db_path()) as store:
+        resumed = Collector(store, config, chunk_bytes=64 * 1024).collect()
+    assert resumed.paused is None
+    assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}

@@ -1,0 +1,325 @@
+"""Collect engine: incremental append reading, exactly-once, file lifecycle, documents, enrichment."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from devlog_collector.collect import Collector, build_sources
+from devlog_collector.config import parse_config
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.store import Store
+from devlog_collector.workspace import machine_id
+from devlog_shared import Event, decode_event, event_id
+from tests.collector.collect_helpers import (
+    age,
+    append,
+    collect,
+    expected_id,
+    line,
+    make_config,
+    problems,
+    record,
+    stored_ids,
+)
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    return folder
+
+
+def test_collects_then_recollect_adds_nothing(logs: Path) -> None:
+    config = make_config(logs)
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(5)))
+    (logs / "sub").mkdir()
+    (logs / "sub" / "b.jsonl").write_bytes(b"".join(line(n) for n in range(5, 8)))
+    age(logs / "a.jsonl", logs / "sub" / "b.jsonl")
+    first = collect(config)
+    assert first.agents["generic:testagent"].events_added == 8
+    assert first.agents["generic:testagent"].files_read == 2
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(8))
+    again = collect(config)
+    assert again.events_added == 0
+    assert again.files_read == 0  # unchanged files cost one stat each
+    assert len(stored_ids(config)) == 8
+
+
+def test_partial_last_line_waits_for_its_newline_across_restarts(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    full = line(1)
+    path.write_bytes(line(0) + full[:10])
+    assert collect(config).events_added == 1
+    append(path, full[10:-1])  # still no newline
+    assert collect(config).events_added == 0
+    assert problems(config) == []  # a partial line is not an error
+    append(path, b"\n")
+    assert collect(config).events_added == 1
+    assert sorted(stored_ids(config)) == sorted([expected_id(0), expected_id(1)])
+
+
+def test_small_chunks_and_lines_split_over_chunks(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(b"".join(line(n, text="x" * (n * 7)) for n in range(40)))
+    result = collect(config, chunk_bytes=33)
+    assert result.events_added == 40
+    assert collect(config, chunk_bytes=33).events_added == 0
+
+
+def test_truncation_rereads_from_start(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1) + line(2))
+    collect(config)
+    with path.open("r+b") as handle:
+        handle.truncate(0)
+    path.write_bytes(line(10))
+    assert collect(config).events_added == 1
+    assert expected_id(10) in stored_ids(config)
+
+
+def test_copytruncate_and_rename_rotation_converge(logs: Path) -> None:
+    config = make_config(logs, pattern="*.jsonl*")
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1))
+    collect(config)
+    # copytruncate: copy, then truncate in place (same inode), then new lines
+    (logs / "a.jsonl.1").write_bytes(path.read_bytes())
+    with path.open("r+b") as handle:
+        handle.truncate(0)
+    append(path, line(2))
+    assert collect(config).events_added == 1
+    # rename rotation: the file moves away, a new one appears under the same name
+    path.rename(logs / "a.jsonl.2")
+    path.write_bytes(line(3))
+    append(logs / "a.jsonl.2", line(4))  # a late write to the rotated file is still read
+    assert collect(config).events_added == 2
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(5))
+
+
+def test_atomic_replace_and_delete_recreate(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1))
+    collect(config)
+    tmp = logs / "a.tmp"
+    tmp.write_bytes(line(0) + line(1) + line(2))
+    tmp.replace(path)
+    assert collect(config).events_added == 1
+    path.unlink()
+    path.write_bytes(line(5))
+    assert collect(config).events_added == 1
+    # same size, same first bytes, different content in place: the marker catches it
+    data = path.read_bytes()
+    path.write_bytes(line(6))
+    assert len(data) == path.stat().st_size
+    assert collect(config).events_added == 1
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in (0, 1, 2, 5, 6))
+
+
+def test_bad_lines_reported_once_with_position(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + b"{not json\n" + b"\xff\xfe garbage\n" + b"[1, 2]\n" + b"\n" + line(1))
+    result = collect(config)
+    assert result.events_added == 2
+    assert result.problems == 3
+    found = problems(config)
+    assert [(p[1], p[3]) for p in found] == [("line 2", 1), ("line 3", 1), ("line 4", 1)]
+    assert all(p[0] == str(path) for p in found)
+    # a re-read from the start (truncation) does not report the same problems again
+    data = path.read_bytes()
+    path.write_bytes(b"")
+    collect(config)
+    path.write_bytes(data)
+    assert collect(config).problems == 0
+    assert [p[3] for p in problems(config)] == [1, 1, 1]
+
+
+def test_overlong_line_is_skipped_not_loaded(logs: Path) -> None:
+    config = make_config(logs, collect={"max_line_bytes": 2048})
+    path = logs / "a.jsonl"
+    huge = json.dumps(record(1, text="y" * 10_000)).encode() + b"\n"
+    path.write_bytes(line(0) + huge + line(2))
+    result = collect(config, chunk_bytes=1000)
+    assert result.events_added == 2
+    assert [(p[1], "longer than collect.max_line_bytes" in p[2]) for p in problems(config)] == [("line 2", True)]
+    # an over-long line still being written holds the cursor before it
+    append(path, json.dumps(record(3, text="z" * 5000)).encode())
+    assert collect(config, chunk_bytes=1000).events_added == 0
+    append(path, b"\n" + line(4))
+    assert collect(config, chunk_bytes=1000).events_added == 1
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in (0, 2, 4))
+    assert len(problems(config)) == 2
+
+
+def test_crlf_lines_and_content_hash_ids(logs: Path) -> None:
+    config = make_config(logs)
+    rec = json.dumps({"ts": "2026-01-01T00:00:00Z", "sid": "s", "text": "same"}).encode()
+    (logs / "a.jsonl").write_bytes(rec + b"\r\n" + rec + b"\r\n")
+    assert collect(config).events_added == 2  # identical lines: two occurrences, two events
+    (logs / "b.jsonl").write_bytes(rec + b"\n")
+    assert collect(config).events_added == 0  # the same first occurrence in another file: same id
+
+
+def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "work" / "acme-api"
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    (repo / ".git" / "config").write_text('[remote "origin"]\n\turl = git@github.com:acme/api.git\n')
+    (repo / "src").mkdir()
+    config = make_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0, cwd=str(repo / "src") + "/") + line(1, cwd="~/elsewhere/tool/"))
+    collect(config)
+    db = sqlite3.connect(config.storage.db_path())
+    rows = {r[0]: decode_event(r[1]) for r in db.execute("SELECT id, body FROM events")}
+    first = rows[expected_id(0)]
+    assert first.workspace == str(repo / "src")
+    assert first.project == "acme-api"
+    assert first.git is not None
+    assert (first.git.remote, first.git.branch, first.git.commit) == ("https://github.com/acme/api", "main", "a" * 40)
+    assert first.machine == machine_id()
+    assert first.user
+    second = rows[expected_id(1)]
+    assert second.workspace == str(Path.home() / "elsewhere" / "tool")
+    assert second.project == "tool"
+    assert second.git is None
+
+
+def test_collect_runs_recorded(logs: Path) -> None:
+    config = make_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config)
+        run = collector.begin_run()
+        result = collector.collect()
+        collector.finish_run(run, result)
+        row = store.db.execute("SELECT finished_at, events_added, files_read FROM collect_runs").fetchone()
+    assert row[0] is not None
+    assert row[1:] == (1, 1)
+
+
+class _DocSource(Source):
+    """A test-only document-mode source: one event per entry of a JSON list."""
+
+    name: ClassVar[str] = "docs"
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        return []
+
+    def discover(self) -> Iterator[SourceFile]:
+        for root in self.roots:
+            for path in sorted(root.glob("*.json")):
+                yield SourceFile(path=path, mode="document")
+
+    def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        state["parses"] = state.get("parses", 0) + 1
+        try:
+            items = json.loads(file.path.read_bytes())
+        except ValueError as exc:
+            yield Problem("file", f"invalid JSON: {exc}")
+            return
+        for item in items:
+            yield Event(
+                id=event_id("docs", item),
+                ts=datetime.fromtimestamp(item, tz=UTC),
+                agent="docs",
+                kind="response",
+                session_id="doc",
+            )
+
+
+def test_document_mode_reparses_on_change_only(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "a.json"
+    doc.write_text(json.dumps([1_700_000_000, 1_700_000_001]))
+    age(doc)
+    config = make_config(tmp_path / "none")
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config, sources=[_DocSource([folder])])
+        assert collector.collect().events_added == 2
+        assert collector.collect().files_read == 0
+        doc.write_text(json.dumps([1_700_000_000, 1_700_000_001, 1_700_000_002]))
+        os.utime(doc, ns=(1, 1))
+        assert collector.collect().events_added == 1
+        doc.write_text("[1, 2")  # half-written
+        result = collector.collect()
+        assert result.problems == 1
+        cursor = store.get_cursor("docs", str(doc))
+        assert cursor is not None
+        assert cursor.state["parses"] == 3  # the unchanged pass did not parse
+
+
+def test_mark_current_skips_history(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1) + line(2)[:5])
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config)
+        assert collector.mark_current(collector.discover()) == 1
+    append(path, line(2)[5:] + line(3))
+    assert collect(config).events_added == 2
+    assert sorted(stored_ids(config)) == sorted([expected_id(2), expected_id(3)])
+
+
+class _Exploding(Source):
+    """A source whose parser raises on one line (a parser bug must cost that line only)."""
+
+    name: ClassVar[str] = "boom"
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        return []
+
+    def discover(self) -> Iterator[SourceFile]:
+        for root in self.roots:
+            yield from (SourceFile(path=p, mode="append") for p in sorted(root.glob("*.log")))
+
+    def parse_lines(
+        self, file: SourceFile, lines: Iterable[tuple[int, bytes]], state: dict[str, Any]
+    ) -> Iterator[Event | Problem]:
+        for number, raw in lines:
+            if raw == b"boom":
+                raise RuntimeError("parser bug")
+            state["n"] = state.get("n", 0) + 1
+            yield Event(id=event_id("boom", raw), ts=datetime.now(UTC), agent="boom", kind="prompt", session_id="s")
+
+
+def test_parser_exception_costs_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "boom"
+    folder.mkdir()
+    (folder / "a.log").write_bytes(b"one\nboom\ntwo\n")
+    config = make_config(tmp_path / "none")
+    with Store.open(config.storage.db_path()) as store:
+        result = Collector(store, config, sources=[_Exploding([folder])]).collect()
+        assert result.events_added == 2
+        assert result.problems == 1
+        cursor = store.get_cursor("boom", str(folder / "a.log"))
+        assert cursor is not None
+        assert cursor.state == {"n": 2}
+    assert problems(config)[0][1:3] == ("line 2", "parser error: RuntimeError: parser bug")
+
+
+def test_build_sources_roots_from_config_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GEMINI_CLI_HOME", str(tmp_path / "g"))
+    config, _ = parse_config(
+        {"collect": {"agents": ["gemini", "cursor"], "roots": {"cursor": ["~/cur", "$HOME/cur2"]}}}
+    )
+    sources, _warnings = build_sources(config)
+    by_name = {s.name: s for s in sources}
+    assert by_name["gemini"].roots == [tmp_path / "g" / ".gemini"]
+    assert by_name["cursor"].roots == [Path.home() / "cur", Path.home() / "cur2"]

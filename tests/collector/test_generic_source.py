@@ -1,0 +1,137 @@
+"""Generic JSONL source: field mapping, kind map, ids, problems, discovery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from devlog_collector.config import GenericSourceConfig
+from devlog_collector.sources.base import Problem, SourceFile
+from devlog_collector.sources.generic import GenericJsonlSource, lookup
+from devlog_shared import Event, decode_event, encode_event, event_id
+
+
+def source(tmp_path: Path, **overrides: Any) -> GenericJsonlSource:
+    config: dict[str, Any] = {
+        "name": "aider",
+        "glob": str(tmp_path / "logs" / "**" / "*.jsonl"),
+        "mapping": {
+            "ts": "time",
+            "session_id": "conv.id",
+            "kind": "type",
+            "text": "message",
+            "workspace": "cwd",
+            "model": "model",
+            "input_tokens": "usage.in",
+            "output_tokens": "usage.out",
+            "cache_read_tokens": "usage.cached",
+            "tool_name": "tool.name",
+            "file_path": "edits.0.path",
+            "cost_usd": "cost",
+            "id": "uuid",
+        },
+        "kind_map": {"user": "prompt", "assistant": "response", "shell": "command"},
+    }
+    config.update(overrides)
+    return GenericJsonlSource(GenericSourceConfig(**config))
+
+
+def parse(src: GenericJsonlSource, lines: list[bytes], state: dict[str, Any] | None = None) -> list[Event | Problem]:
+    numbered = [(i + 1, raw) for i, raw in enumerate(lines)]
+    return list(src.parse_lines(SourceFile(Path("/x/a.jsonl"), "append"), numbered, state if state is not None else {}))
+
+
+def test_mapping_and_kind_map(tmp_path: Path) -> None:
+    rec = {
+        "time": "2026-03-01T10:00:00Z",
+        "conv": {"id": "c-1"},
+        "type": "assistant",
+        "message": [{"text": "hello"}, {"text": "world"}],
+        "cwd": "/w/proj",
+        "model": "gpt-x",
+        "usage": {"in": 10, "out": "5", "cached": 3},
+        "cost": 0.25,
+        "uuid": "r-1",
+        "tool": {"name": "edit"},
+        "edits": [{"path": "src/a.py"}],
+    }
+    (event,) = parse(source(tmp_path), [json.dumps(rec).encode()])
+    assert isinstance(event, Event)
+    assert event.agent == "aider"
+    assert event.kind == "response"
+    assert event.id == event_id("aider", "id", "r-1")
+    assert event.session_id == "c-1"
+    assert event.text == "hello\nworld"
+    assert event.usage is not None
+    assert (event.usage.input_tokens, event.usage.output_tokens, event.usage.cache_read_tokens) == (10, 5, 3)
+    assert event.cost_usd == 0.25
+    assert event.tool is not None
+    assert event.tool.name == "edit"
+    assert event.file is not None
+    assert event.file.path == "src/a.py"
+    assert event.workspace == "/w/proj"
+    assert event.source is not None
+    assert event.source.key == "line 1"
+    assert decode_event(encode_event(event)) == event
+
+
+def test_unknown_kind_falls_back_and_keeps_original(tmp_path: Path) -> None:
+    rec = {"time": 1_760_000_000, "conv": {"id": 7}, "type": "telemetry"}
+    (event,) = parse(source(tmp_path, kind_default="error"), [json.dumps(rec).encode()])
+    assert isinstance(event, Event)
+    assert event.kind == "error"
+    assert event.attrs == {"source_kind": "telemetry"}
+    assert event.session_id == "7"
+
+
+def test_problems_for_unusable_lines(tmp_path: Path) -> None:
+    lines = [
+        b"{broken",
+        b'"a string"',
+        json.dumps({"conv": {"id": "c"}}).encode(),
+        json.dumps({"time": "yesterday", "conv": {"id": "c"}}).encode(),
+        json.dumps({"time": 1_760_000_000, "conv": {}}).encode(),
+        json.dumps({"time": 1_760_000_000, "conv": {"id": True}}).encode(),
+        json.dumps({"time": 1_760_000_000, "conv": "not an object", "usage": [1, 2]}).encode(),
+    ]
+    out = parse(source(tmp_path), lines)
+    assert all(isinstance(p, Problem) for p in out)
+    assert [p.position for p in out if isinstance(p, Problem)] == [f"line {n}" for n in range(1, 8)]
+    assert "timestamp" in out[2].message  # type: ignore[union-attr]
+    assert "session id" in out[4].message  # type: ignore[union-attr]
+
+
+def test_content_hash_ids_with_occurrence_index(tmp_path: Path) -> None:
+    src = source(tmp_path, mapping={"ts": "time", "session_id": "s"})
+    raw = json.dumps({"time": 1_760_000_000, "s": "x"}).encode()
+    state: dict[str, Any] = {}
+    first = parse(src, [raw, raw], state)
+    later = parse(src, [raw], state)  # a later chunk of the same file: third occurrence
+    ids = [e.id for e in first + later if isinstance(e, Event)]
+    assert len(set(ids)) == 3
+    reread = [e.id for e in parse(src, [raw, raw, raw]) if isinstance(e, Event)]
+    assert reread == ids  # a re-read from 0 gives the same ids
+
+
+def test_lookup_paths() -> None:
+    rec = {"a": {"b": [{"c": 1}, {"c": 2}]}}
+    assert lookup(rec, "a.b.1.c") == 2
+    assert lookup(rec, "a.b.-1.c") == 2
+    assert lookup(rec, "a.b.5.c") is not None
+    assert lookup(rec, "a.x") is lookup(rec, "a.b.5")
+
+
+def test_discovery_glob_does_not_follow_symlink_loops(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "deep" / "er").mkdir(parents=True)
+    (logs / "deep" / "er" / "a.jsonl").write_text("")
+    (logs / "b.jsonl").write_text("")
+    (logs / "notes.txt").write_text("")
+    (logs / "deep" / "loop").symlink_to(logs)
+    src = source(tmp_path)
+    found = [f.path for f in src.discover()]
+    assert sorted(found) == sorted([logs / "b.jsonl", logs / "deep" / "er" / "a.jsonl"])
+    assert all(f.mode == "append" for f in src.discover())
+    assert src.roots == [logs]
+    assert src.source_id == "generic:aider"

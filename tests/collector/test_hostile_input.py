@@ -1,0 +1,211 @@
+"""A corpus of hostile agent files: collection never crashes, never stalls other sources, reports each problem once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from devlog_collector.collect import Collector
+from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.sources.generic import GenericJsonlSource
+from devlog_collector.store import Store
+from devlog_shared import Event, event_id
+from tests.collector.collect_helpers import expected_id, line, make_config
+
+
+class ListedFiles(Source):
+    """Test-only source reading exactly the files it is given (whatever they are)."""
+
+    name: ClassVar[str] = "listed"
+
+    def __init__(self, files: list[SourceFile]) -> None:
+        super().__init__([])
+        self.files = files
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        return []
+
+    def discover(self) -> Iterator[SourceFile]:
+        yield from self.files
+
+    def parse_lines(self, file: SourceFile, lines: Any, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        for number, raw in lines:
+            yield Event(id=event_id("listed", raw), ts=datetime.now(UTC), agent="listed", kind="prompt", session_id="s")
+
+    def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
+        """sqlite mode: read table `t` read-only without waiting for a writer's lock."""
+        try:
+            db = sqlite3.connect(f"file:{file.path}?mode=ro", uri=True, timeout=0.05)
+            try:
+                rows = db.execute("SELECT id FROM t").fetchall()
+            finally:
+                db.close()
+        except sqlite3.OperationalError as exc:
+            yield Problem("database", "locked" if "locked" in str(exc) else f"unreadable: {exc}")
+            return
+        except sqlite3.DatabaseError as exc:
+            yield Problem("database", f"unreadable: {exc}")
+            return
+        for (row_id,) in rows:
+            yield Event(
+                id=event_id("listed", "row", row_id), ts=datetime.now(UTC), agent="listed", kind="response",
+                session_id="db",
+            )  # fmt: skip
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    rng = random.Random(7)
+    (logs / "garbage.jsonl").write_bytes(bytes(rng.randrange(256) for _ in range(200_000)))
+    (logs / "invalid-utf8.jsonl").write_bytes(
+        line(900)[:-1] + b"\n" + b'{"text": "\xc3\x28\xff"}\n' + b"\xed\xa0\x80\n"
+    )
+    (logs / "deep.jsonl").write_bytes(
+        b"[" * 200_000 + b"]" * 200_000 + b"\n" + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"\n"
+    )
+    wrong = [
+        {"uuid": ["x"], "ts": {"a": 1}, "sid": 5},
+        {"uuid": "w1", "ts": "2026-01-01T00:00:00Z", "sid": {"x": 1}},
+        {"uuid": "w2", "ts": -5, "sid": "s"},
+        {"uuid": "w3", "ts": 1e300, "sid": "s"},
+        {"uuid": "w4", "ts": True, "sid": "s"},
+        {"uuid": None, "ts": "2026-01-01T00:00:00Z", "sid": "s", "kind": ["prompt"], "text": {"deep": [1, {"x": 2}]}},
+        {"uuid": "w5", "ts": "2026-01-01T00:00:00Z", "sid": "s" * 10_000, "cwd": 12, "kind": None},
+        [],
+        "string",
+        12,
+        None,
+    ]
+    (logs / "wrong-shape.jsonl").write_bytes(b"".join(json.dumps(w).encode() + b"\n" for w in wrong))
+    huge = b'{"uuid": "huge", "ts": 1760000000000, "sid": "s", "text": "' + b"h" * (50 * 1024 * 1024) + b'"}\n'
+    (logs / "huge-line.jsonl").write_bytes(huge + line(901))
+    (logs / "good.jsonl").write_bytes(line(1) + line(2))
+    loops = logs / "loops"
+    loops.mkdir()
+    (loops / "again").symlink_to(loops)
+    (logs / "self.jsonl").symlink_to(logs / "self.jsonl")
+    return logs
+
+
+def test_hostile_corpus_never_stops_collection(corpus: Path, tmp_path: Path) -> None:
+    config = make_config(corpus, collect={"max_line_bytes": 8 * 1024 * 1024})
+    # a second source whose files are hostile to the engine itself, collected before the good one
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dir.log").mkdir()
+    (other / "loop.log").symlink_to(other / "loop.log")
+    listed = ListedFiles(
+        [
+            SourceFile(other / "dir.log", "append"),
+            SourceFile(other / "loop.log", "append"),
+            SourceFile(other / "vanished.log", "append"),
+        ]
+    )
+    with Store.open(config.storage.db_path()) as store:
+        sources = [listed, GenericJsonlSource(config.collect.generic[0])]
+        result = Collector(store, config, sources=sources).collect()
+        problems = store.db.execute("SELECT source, path, position, message, count FROM parse_errors").fetchall()
+        ids = {r[0] for r in store.db.execute("SELECT id FROM events")}
+    assert {expected_id(1), expected_id(2), expected_id(900), expected_id(901)} <= ids
+    assert event_id("testagent", "id", "w5") in ids  # a clipped session id is still usable
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for _source, path, position, message, count in problems:
+        assert count == 1
+        by_file.setdefault(Path(path).name, []).append((position, message))
+    huge_len = (corpus / "huge-line.jsonl").stat().st_size - len(line(901)) - 1
+    message = f"line of {huge_len} bytes is longer than collect.max_line_bytes (8388608); skipped"
+    assert by_file["huge-line.jsonl"] == [("line 1", message)]
+    assert [p for p, _ in by_file["invalid-utf8.jsonl"]] == ["line 2", "line 3"]
+    assert "invalid UTF-8" in by_file["invalid-utf8.jsonl"][0][1]
+    assert {p for p, _ in by_file["deep.jsonl"]} == {"line 1", "line 2"}
+    assert len(by_file["wrong-shape.jsonl"]) == 9
+    assert by_file["garbage.jsonl"]
+    assert all(p.startswith("line ") for p, _ in by_file["garbage.jsonl"])
+    assert by_file["dir.log"] == [("file", "not a regular file")]
+    assert by_file["loop.log"] == [("file", "cannot stat: symlink loop")]
+    assert "vanished.log" not in by_file
+    assert result.agents["generic:testagent"].events_added >= 5
+    # a second pass reports nothing again and adds nothing
+    with Store.open(config.storage.db_path()) as store:
+        again = Collector(store, config, sources=sources).collect()
+        assert store.db.execute("SELECT sum(count) FROM parse_errors").fetchone()[0] == len(problems)
+    assert again.events_added == 0
+    assert again.problems == 0
+
+
+def test_huge_line_with_default_limit_is_parsed_in_bounded_memory(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    text = "z" * (50 * 1024 * 1024)
+    (logs / "big.jsonl").write_bytes(
+        json.dumps({"uuid": "big", "ts": 1760000000000, "sid": "s", "text": text}).encode() + b"\n"
+    )
+    del text
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        assert Collector(store, config).collect().events_added == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads chmod-000 files anyway")
+def test_unreadable_file_is_reported_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    secret = logs / "secret.jsonl"
+    secret.write_bytes(line(1))
+    secret.chmod(0)
+    (logs / "ok.jsonl").write_bytes(line(2))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        result = Collector(store, config).collect()
+        rows = store.db.execute("SELECT position, message FROM parse_errors").fetchall()
+    assert result.events_added == 1
+    assert rows == [("file", "cannot open: Permission denied")]
+
+
+def test_locked_and_corrupt_sqlite_sources_retry_without_stalling(tmp_path: Path) -> None:
+    dbs = tmp_path / "dbs"
+    dbs.mkdir()
+    locked = dbs / "locked.vscdb"
+    writer = sqlite3.connect(locked, isolation_level=None)
+    writer.execute("CREATE TABLE t (id INTEGER)")
+    writer.execute("INSERT INTO t VALUES (1), (2)")
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO t VALUES (3)")
+    corrupt = dbs / "corrupt.vscdb"
+    corrupt.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "good.jsonl").write_bytes(line(1))
+    config = make_config(logs)
+    listed = ListedFiles([SourceFile(locked, "sqlite"), SourceFile(corrupt, "sqlite")])
+    sources: list[Source] = [listed, GenericJsonlSource(config.collect.generic[0])]
+    try:
+        with Store.open(config.storage.db_path()) as store:
+            collector = Collector(store, config, sources=sources)
+            first = collector.collect()
+            assert first.agents["generic:testagent"].events_added == 1  # not stalled by the locked DB
+            assert first.agents["listed"].problems == 2
+            second = collector.collect()
+            assert second.agents["listed"].files_read == 2  # retried (cursor not advanced)...
+            assert second.agents["listed"].problems == 0  # ...but reported once
+            writer.execute("COMMIT")
+            third = collector.collect()
+            assert third.agents["listed"].events_added == 3
+            rows = store.db.execute("SELECT path, position, message, count FROM parse_errors ORDER BY path").fetchall()
+    finally:
+        writer.close()
+    assert [(Path(p).name, pos, n) for p, pos, _, n in rows] == [
+        ("corrupt.vscdb", "database", 1),
+        ("locked.vscdb", "database", 1),
+    ]

@@ -1,0 +1,48 @@
+"""Security defaults of the local files: the store and config are 0600 inside a 0700 home directory."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from devlog_collector.cli import cli
+from devlog_collector.paths import config_path, home_dir
+from devlog_collector.store import Store
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_store_files_are_private_in_a_private_home() -> None:
+    db = home_dir() / "data" / "events.db"
+    store = Store.open(db)
+    store.acquire_writer_lock()
+    try:
+        store.commit([])
+        assert mode(home_dir()) == 0o700
+        assert mode(db.parent) == 0o700
+        assert mode(db) == 0o600
+        for suffix in ("-wal", "-shm", ".lock"):
+            sidecar = Path(f"{db}{suffix}")
+            if sidecar.exists():
+                assert mode(sidecar) == 0o600, sidecar
+    finally:
+        store.close()
+
+
+def test_config_written_by_remote_add_is_private(monkeypatch) -> None:
+    monkeypatch.setenv("TEAM_KEY", "dvl_secretvalue_1234567890")
+    result = CliRunner().invoke(
+        cli, ["remote", "add", "team", "http://127.0.0.1:9", "--api-key-env", "TEAM_KEY", "--include", "~/work/**"]
+    )
+    assert result.exit_code == 0, result.output
+    path = config_path()
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700
+    text = path.read_text()
+    assert "${TEAM_KEY}" in text and "dvl_secretvalue" not in text
+    shown = CliRunner().invoke(cli, ["config", "show"])
+    assert shown.exit_code == 0 and "dvl_secretvalue_1234567890" not in shown.output

@@ -1,0 +1,258 @@
+"""The store's fast write path: deferred full-text index (m011), batched usage rollup, insert policy.
+
+Real SQLite files in tmp_path; every expectation is checked against a recomputation from `events`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.query.events import query_events
+from devlog_collector.query.filters import FilterArgs, build_filters
+from devlog_collector.store import FTS_WATERMARK_KEY, ROLLUP_BATCH_MIN_EVENTS, SEARCH_INDEX_BATCH, Store
+from devlog_collector.store.migrations import MIGRATIONS, run_script, usage_rollup_batch_sql
+from devlog_shared import Event, Usage
+from tests.collector.collect_helpers import collect, line, make_config
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def ev(n: int, *, text: str | None = None, usage: int | None = None, session: str = "s1", ident: str = "") -> Event:
+    return Event(
+        id=ident or f"e{n}",
+        ts=T0 + timedelta(minutes=n),
+        agent="claude",
+        kind="response",
+        session_id=session,
+        workspace=f"/w/p{n % 3}",
+        model="m1" if usage is not None else None,
+        usage=Usage(input_tokens=usage, output_tokens=1) if usage is not None else None,
+        text=text,
+    )
+
+
+def fts_rowids(store: Store) -> set[int]:
+    return {r[0] for r in store.db.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH 'word'")}
+
+
+def watermark(store: Store) -> int:
+    return int(store.get_meta(FTS_WATERMARK_KEY) or -1)
+
+
+def rollup(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return db.execute("SELECT * FROM usage_rollup ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
+
+
+def recomputed_rollup(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """The rollup rebuilt from scratch out of `events`, with the batch upsert over every row."""
+    db.execute("SAVEPOINT recompute")
+    try:
+        db.execute("DELETE FROM usage_rollup")
+        db.execute(usage_rollup_batch_sql(), (0,))
+        return rollup(db)
+    finally:
+        db.execute("ROLLBACK TO recompute")
+        db.execute("RELEASE recompute")
+
+
+def test_collector_commits_defer_the_search_index_until_update(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n, text=f"word number {n}") for n in range(50)))
+    config = make_config(logs)
+    collect(config)
+    with Store.open(config.storage.db_path()) as store:
+        assert store.search_index_backlog() == 50
+        assert fts_rowids(store) == set()
+        assert store.update_search_index(limit=20) == 20
+        assert len(fts_rowids(store)) == 20 and watermark(store) == 20
+        assert store.update_search_index() == 30
+        assert store.search_index_backlog() == 0
+        assert fts_rowids(store) == {r[0] for r in store.db.execute("SELECT seq FROM events")}
+        assert store.update_search_index() == 0
+        store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+
+
+def test_search_through_a_read_only_store_indexes_first(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(1, text="alpha webhook") + line(2, text="beta route"))
+    config = make_config(logs)
+    collect(config)
+    with Store.open(config.storage.db_path(), readonly=True) as ro:
+        filters = build_filters(ro, FilterArgs(search="webhook"))
+        assert [e.text for e in query_events(ro, filters)] == ["alpha webhook"]
+    with Store.open(config.storage.db_path()) as store:
+        assert store.search_index_backlog() == 0
+
+
+def test_search_index_update_runs_while_a_collector_holds_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    writer = Store.open(path)
+    writer.acquire_writer_lock()
+    writer.commit([ev(n, text=f"word {n}") for n in range(SEARCH_INDEX_BATCH + 10)], search_index=False)
+    done: list[int] = []
+    with Store.open(path, readonly=True) as ro:
+        thread = threading.Thread(target=lambda: done.append(ro.update_search_index()))
+        thread.start()
+        writer.commit([ev(100_000, text="word late")], search_index=False)  # the collector goes on meanwhile
+        thread.join(30)
+    assert done and done[0] >= SEARCH_INDEX_BATCH + 10
+    writer.update_search_index()
+    assert len(fts_rowids(writer)) == SEARCH_INDEX_BATCH + 11
+    writer.close()
+
+
+def test_small_commits_keep_a_caught_up_index_caught_up(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "events.db") as store:
+        store.commit([ev(1, text="word one")])
+        assert len(fts_rowids(store)) == 1 and store.search_index_backlog() == 0
+        store.commit([ev(2, text="word two")], search_index=False)  # deferred: the index falls behind
+        store.commit([ev(3, text="word three")])  # not caught up: left for update_search_index
+        assert store.search_index_backlog() == 2
+        assert store.update_search_index() == 2
+        assert len(fts_rowids(store)) == 3
+
+
+def test_delete_and_replace_keep_the_index_consistent(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "events.db") as store:
+        store.commit([ev(1, text="word a"), ev(2, text="word b", usage=5, ident="u")])
+        store.commit([ev(3, text="word c")], search_index=False)
+        # unindexed row deleted: the delete trigger must not touch the index
+        store.db.execute("DELETE FROM events WHERE id = 'e3'")
+        store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+        # a larger usage copy replaces an indexed row: old text out now, new copy indexed later
+        store.commit([ev(4, text="word b2", usage=9, ident="u")], search_index=False)
+        assert len(fts_rowids(store)) == 1
+        store.update_search_index()
+        texts = {r[0] for r in store.db.execute("SELECT e.text FROM events_fts f JOIN events e ON e.seq = f.rowid")}
+        assert texts == {"word a", "word b2"}
+        store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+
+
+def test_store_created_by_m001_upgrades_keeping_its_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    released = [(name, fn) for name, fn in MIGRATIONS if name in ("m001_initial", "m020_export_pause_fingerprint")]
+    for name, fn in released:
+        db.execute("BEGIN")
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, 0)", (name,))
+        db.execute("COMMIT")
+    body = b'{"id":"x"}'
+    for n in range(5):  # rows written by an old collector: the m001 trigger indexed them
+        db.execute(
+            "INSERT INTO events (id, ts, agent, kind, session_id, text, body, collected_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (f"old{n}", n, "claude", "prompt", "s", f"word old {n}", body),
+        )
+    db.execute("DELETE FROM events WHERE id = 'old4'")
+    db.close()
+    with Store.open(path) as store:
+        assert watermark(store) == 4
+        assert len(fts_rowids(store)) == 4
+        assert store.search_index_backlog() == 0
+        store.commit([ev(10, text="word new")], search_index=False)
+        assert store.update_search_index() == 1
+        assert len(fts_rowids(store)) == 5
+        store.db.execute("DELETE FROM events WHERE id = 'old0'")
+        store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+        assert len(fts_rowids(store)) == 4
+
+
+def test_pre_m011_store_opened_read_only_needs_no_index_update(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    db.execute("BEGIN")
+    MIGRATIONS[0][1](db)
+    db.execute("COMMIT")
+    db.close()
+    with Store.open(path, readonly=True) as ro:
+        assert ro.update_search_index() == 0 and ro.search_index_backlog() == 0
+
+
+@pytest.mark.parametrize("size", [ROLLUP_BATCH_MIN_EVENTS - 1, ROLLUP_BATCH_MIN_EVENTS * 3])
+def test_batched_rollup_equals_the_per_row_trigger(tmp_path: Path, size: int) -> None:
+    with Store.open(tmp_path / "events.db") as store:
+        events = [ev(n, usage=n, session=f"s{n % 4}", text="word") for n in range(size)]
+        store.commit(events[: size // 2], search_index=False)
+        # replacements of stored rows, in-batch duplicates, and new rows in one commit
+        again = [ev(n, usage=n + 100, session=f"s{n % 4}") for n in range(0, size // 2, 3)]
+        dupes = [ev(n, usage=1, session=f"s{n % 4}") for n in range(size // 2, size, 5)]
+        store.commit(events[size // 2 :] + again + dupes, search_index=False)
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        trigger = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup_insert'").fetchone()
+        assert trigger is not None  # re-created after the batch
+        totals = dict(store.db.execute("SELECT id, input_tokens FROM events"))
+        assert len(totals) == size
+        assert all(totals[f"e{n}"] == (n + 100 if n < size // 2 and n % 3 == 0 else n) for n in range(size))
+
+
+def test_insert_policy_within_and_across_batches(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "events.db") as store:
+        added = store.commit([ev(1, usage=5, ident="r"), ev(1, usage=9, ident="r"), ev(1, usage=7, ident="r")])
+        assert added == 1
+        assert store.db.execute("SELECT input_tokens FROM events WHERE id = 'r'").fetchone()[0] == 9
+        seq = store.max_seq()
+        assert store.commit([ev(1, usage=9, ident="r"), ev(1, usage=3, ident="r")]) == 0
+        assert store.max_seq() == seq  # not larger: nothing replaced, no new seq
+        assert store.commit([ev(1, usage=11, ident="r")]) == 0
+        tokens, new_seq = store.db.execute("SELECT input_tokens, seq FROM events WHERE id = 'r'").fetchone()
+        assert tokens == 11 and new_seq > seq  # replaced: exporters see it again
+
+
+def test_changed_rollup_trigger_turns_batching_off(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with Store.open(path) as store:
+        sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup_insert'").fetchone()[0]
+        run_script(store.db, "DROP TRIGGER usage_rollup_insert;\n" + sql.replace("BEGIN", "WHEN 1 BEGIN", 1) + ";\n")
+    with Store.open(path) as store:
+        store.commit([ev(n, usage=n) for n in range(ROLLUP_BATCH_MIN_EVENTS * 2)], search_index=False)
+        assert rollup(store.db) == recomputed_rollup(store.db)  # counted once, by the trigger
+
+
+def test_daemon_indexes_history_and_live_events_in_the_background(tmp_path: Path) -> None:
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n, text=f"word {n}") for n in range(30)))
+    config = make_config(logs)
+    stop = threading.Event()
+    daemon = CollectDaemon(config, DaemonOptions(force_polling=True, rescan_interval=0.5), stop_event=stop)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        path = config.storage.db_path()
+
+        def indexed() -> int:
+            if not path.exists():
+                return 0
+            try:
+                with Store.open(path, readonly=True) as ro:
+                    return len(fts_rowids(ro)) if ro.search_index_backlog() == 0 else 0
+            except sqlite3.Error:  # the daemon is still creating and migrating the store
+                return 0
+
+        deadline = time.monotonic() + 30
+        while indexed() < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert indexed() == 30
+        with (logs / "a.jsonl").open("ab") as handle:
+            handle.write(line(99, text="word live"))
+        deadline = time.monotonic() + 30
+        while indexed() < 31 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert indexed() == 31
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()

@@ -1,0 +1,141 @@
+"""Workspace normalisation, git metadata read from files, machine id and user."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.workspace import (
+    WorkspaceResolver,
+    machine_id,
+    normalise_remote,
+    normalise_workspace,
+    read_git_info,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/home/dev/x/", "/home/dev/x"),
+        ("/home/dev/./x/../y", "/home/dev/y"),
+        ("/home//dev//x", "/home/dev/x"),
+        ("/", "/"),
+        ("  /a/b  ", "/a/b"),
+        ("", ""),
+        ("e:\\Workspace\\x", "E:/Workspace/x"),
+        ("E:/Workspace/x/", "E:/Workspace/x"),
+        ("e:\\Workspace\\x\\..\\y\\", "E:/Workspace/y"),
+        ("/c:/Users/dev/proj", "C:/Users/dev/proj"),
+        ("c:", "C:/"),
+        ("\\\\server\\share\\proj\\", "//server/share/proj"),
+        ("//server/share/proj/", "//server/share/proj"),
+        ("file:///home/dev/my%20proj", "/home/dev/my proj"),
+        ("file:///c%3A/Users/dev", "C:/Users/dev"),
+    ],
+)
+def test_normalise_workspace(raw: str, expected: str) -> None:
+    assert normalise_workspace(raw) == expected
+
+
+def test_normalise_expands_home_and_relative(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert normalise_workspace("~/work/x/") == str(Path.home() / "work" / "x")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert normalise_workspace("~/work") == str(tmp_path / "work")  # not served from a stale cache
+    monkeypatch.chdir(tmp_path)
+    assert normalise_workspace("rel/dir") == str(tmp_path / "rel" / "dir")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("git@github.com:acme/api.git", "https://github.com/acme/api"),
+        ("ssh://git@github.com:22/acme/api.git", "https://github.com/acme/api"),
+        ("https://user:s3cret-token@github.com/acme/api.git", "https://github.com/acme/api"),
+        ("https://oauth2:tok@gitlab.example.com:8443/g/sub/p.git/", "https://gitlab.example.com:8443/g/sub/p"),
+        ("git://example.org/x/y", "https://example.org/x/y"),
+        ("http://intranet/x/y.git", "http://intranet/x/y"),
+        ("/srv/git/project.git", "/srv/git/project"),
+        ("file:///srv/git/project.git", "/srv/git/project"),
+        ("", None),
+    ],
+)
+def test_normalise_remote(url: str, expected: str | None) -> None:
+    assert normalise_remote(url) == expected
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "acme-api"
+    path.mkdir()
+    _git("init", "-q", "-b", "main", cwd=path)
+    _git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "one", cwd=path)
+    _git("remote", "add", "origin", "https://ci:tok@github.com/acme/api.git", cwd=path)
+    _git("remote", "add", "backup", "git@backup.example:acme/api.git", cwd=path)
+    return path
+
+
+def test_git_info_read_from_files_matches_git(repo: Path) -> None:
+    (repo / "pkg").mkdir()
+    project, git = read_git_info(str(repo / "pkg"))
+    assert project == "acme-api"
+    assert git is not None
+    assert git.branch == "main"
+    assert git.commit == _git("rev-parse", "HEAD", cwd=repo)
+    assert git.remote == "https://github.com/acme/api"
+
+
+def test_git_packed_refs_detached_and_worktree(repo: Path, tmp_path: Path) -> None:
+    head = _git("rev-parse", "HEAD", cwd=repo)
+    _git("pack-refs", "--all", cwd=repo)
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists()
+    assert read_git_info(str(repo))[1].commit == head  # type: ignore[union-attr]
+    worktree = tmp_path / "acme-api-feature"
+    _git("worktree", "add", "-q", "-b", "feature", str(worktree), cwd=repo)
+    project, git = read_git_info(str(worktree))
+    assert project == "acme-api"  # worktrees group with their main repository
+    assert git is not None
+    assert (git.branch, git.commit, git.remote) == ("feature", head, "https://github.com/acme/api")
+    _git("checkout", "-q", "--detach", cwd=repo)
+    _, detached = read_git_info(str(repo))
+    assert detached is not None
+    assert (detached.branch, detached.commit) == (None, head)
+
+
+def test_outside_git_and_resolver_cache(tmp_path: Path, repo: Path) -> None:
+    plain = tmp_path / "scratch"
+    plain.mkdir()
+    assert read_git_info(str(plain)) == (None, None)
+    now = [0.0]
+    resolver = WorkspaceResolver(ttl=5, clock=lambda: now[0])
+    info = resolver.resolve(str(repo))
+    assert info.git is not None
+    assert info.git.branch == "main"
+    _git("checkout", "-q", "-b", "other", cwd=repo)
+    assert resolver.resolve(str(repo)).git.branch == "main"  # type: ignore[union-attr]  # cached
+    now[0] = 6
+    assert resolver.resolve(str(repo)).git.branch == "other"  # type: ignore[union-attr]
+    assert resolver.resolve(str(plain)).project == "scratch"
+    assert resolver.resolve("E:/Workspace/proj").project == "proj"
+    assert resolver.resolve("/does/not/exist/proj").project == "proj"
+
+
+def test_machine_id_is_stable_hashed_and_overridable(monkeypatch: pytest.MonkeyPatch) -> None:
+    machine_id.cache_clear()
+    first = machine_id()
+    machine_id.cache_clear()
+    assert machine_id() == first
+    assert len(first) == 16
+    assert int(first, 16) >= 0
+    if Path("/etc/machine-id").exists():
+        assert Path("/etc/machine-id").read_text().strip() not in first
+    monkeypatch.setenv("DEVLOG_MACHINE_ID", "laptop-7")
+    machine_id.cache_clear()
+    assert machine_id() == "laptop-7"
+    machine_id.cache_clear()

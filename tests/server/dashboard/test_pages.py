@@ -1,0 +1,444 @@
+"""Dashboard pages through Litestar's test client on real SQLite and Postgres: sign-in and sessions,
+CSRF, numbers equal to `/api/v1/stats`, filters, the session timeline, and workspace limits."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from markupsafe import escape
+
+from tests.server.conftest import KEYS, auth
+from tests.server.dashboard.conftest import csrf_of, seed_team, sign_in
+
+PAGES = ["/dashboard", "/dashboard/people", "/dashboard/tools", "/dashboard/sessions", "/dashboard/ingest"]
+
+
+def _attr_values(page: str, attribute: str) -> dict[str, str]:
+    return dict(
+        re.findall(
+            rf'data-kpi="(\w+)">\s*<div class="kpi-label">[^<]*</div>\s*<div class="kpi-value" {attribute}="([^"]*)"',
+            page,
+        )
+    )
+
+
+def kpis(page: str) -> dict[str, float]:
+    """The overview's KPI card values, from their data-value attributes."""
+    return {name: float(value) for name, value in _attr_values(page, "data-value").items()}
+
+
+def chart_spec(page: str, element_id: str = "overview-chart-data") -> dict[str, Any]:
+    match = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert match, f"no chart data {element_id} in the page"
+    spec: dict[str, Any] = json.loads(html.unescape(match.group(1)))
+    return spec
+
+
+def table_rows(page: str, table: str) -> dict[str, dict[str, float]]:
+    """Rows of a `data-table` table keyed by data-key, with their numeric data-* attributes."""
+    match = re.search(rf'data-table="{table}">(.*?)</table>', page, re.S)
+    assert match, f"no table {table}"
+    rows = {}
+    for attrs in re.findall(r"<tr (data-key=[^>]*)>", match.group(1)):
+        values = dict(re.findall(r'data-([a-z]+)="([^"]*)"', attrs))
+        key = html.unescape(values.pop("key"))
+        rows[key] = {name: float(value) for name, value in values.items()}
+    return rows
+
+
+def stats(client: TestClient[Any], key: str = "read", **params: str) -> dict[str, Any]:
+    response = client.get("/api/v1/stats", params=params, headers=auth(key))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _tokens(group: dict[str, Any]) -> int:
+    return int(
+        group["input_tokens"] + group["output_tokens"] + group["cache_creation_tokens"] + group["cache_read_tokens"]
+    )
+
+
+def _window(days_back: int, length: int) -> tuple[date, date]:
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days_back)
+    return start, start + timedelta(days=length - 1)
+
+
+# ------------------------------------------------------------------ sign-in, sessions, CSRF
+
+
+def test_pages_redirect_to_sign_in_without_a_session(dash: TestClient[Any]) -> None:
+    for path in [*PAGES, "/dashboard/sessions/some-session"]:
+        response = dash.get(path + "?period=7d", follow_redirects=False)
+        assert response.status_code == 303, path
+        location = response.headers["location"]
+        assert location.startswith("/dashboard/sign-in"), location
+    assert (
+        "next=%2Fdashboard%2Ftools%3Fperiod%3D7d"
+        in dash.get("/dashboard/tools?period=7d", follow_redirects=False).headers["location"]
+    )
+    htmx = dash.get("/dashboard/people", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.headers["HX-Redirect"].startswith("/dashboard/sign-in")
+
+
+def test_sign_in_sets_a_server_side_session_cookie(dash: TestClient[Any]) -> None:
+    response = sign_in(dash, "read")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("devlog_session="))
+    attributes = cookie.lower()
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/dashboard" in attributes
+    assert "secure" not in attributes  # plain HTTP in the test client; Secure is set over TLS
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert KEYS["read"][0] not in value and len(value) >= 40
+    page = dash.get("/dashboard")
+    assert page.status_code == 200
+    assert "Overview" in page.text and "read" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_secure_cookie_over_tls(dashboard_factory: Callable[..., TestClient[Any]]) -> None:
+    client = dashboard_factory()
+    client.base_url = client.base_url.copy_with(scheme="https")  # type: ignore[misc]
+    response = sign_in(client, "read")
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("devlog_session="))
+    assert "secure" in cookie.lower()
+
+
+@pytest.mark.parametrize("key", ["wrong", "ingest"])
+def test_wrong_or_unscoped_key_gets_a_clear_error_and_no_session(dash: TestClient[Any], key: str) -> None:
+    form = dash.get("/dashboard/sign-in")
+    token = KEYS[key][0] if key in KEYS else "dvl_AAAAAAAAAAAA_" + "b" * 32
+    response = dash.post(
+        "/dashboard/sign-in", data={"csrf_token": csrf_of(form.text), "api_key": token}, follow_redirects=False
+    )
+    assert response.status_code == 401
+    assert "That key was not accepted" in response.text
+    assert "scope" in response.text  # tells what a usable key is, not which check failed
+    assert "ingest" not in response.text.split("That key was not accepted", 1)[1].split("</div>", 1)[0]
+    assert not any(
+        c.startswith("devlog_session=") and len(c.split(";")[0]) > 16 for c in response.headers.get_list("set-cookie")
+    )
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_without_csrf_token_or_from_another_site_is_refused(dash: TestClient[Any]) -> None:
+    dash.get("/dashboard/sign-in")
+    missing = dash.post("/dashboard/sign-in", data={"api_key": KEYS["read"][0]}, follow_redirects=False)
+    assert missing.status_code == 403
+    form = dash.get("/dashboard/sign-in")
+    foreign = dash.post(
+        "/dashboard/sign-in",
+        data={"csrf_token": csrf_of(form.text), "api_key": KEYS["read"][0]},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert foreign.status_code == 403
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(dash: TestClient[Any]) -> None:
+    sign_in(dash, "read")
+    page = dash.get("/dashboard")
+    refused = dash.post("/dashboard/sign-out", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 200
+    old_cookie = dash.cookies.get("devlog_session")
+    done = dash.post("/dashboard/sign-out", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert done.status_code == 303
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+    # The old cookie no longer works either: the server forgot the session.
+    dash.cookies.set("devlog_session", old_cookie or "", path="/dashboard")
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_revoking_the_key_ends_its_sessions(dash: TestClient[Any]) -> None:
+    sign_in(dash, "read")
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 200
+    revoked = dash.post("/api/v1/keys/read/revoke", headers=auth("admin"))
+    assert revoked.status_code in (200, 201), revoked.text
+    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_next_parameter_never_leaves_the_dashboard(dash: TestClient[Any]) -> None:
+    for target, expected in [
+        ("/dashboard/tools?period=7d", "/dashboard/tools?period=7d"),
+        ("https://evil.example/", "/dashboard"),
+        ("//evil.example/dashboard", "/dashboard"),
+    ]:
+        form = dash.get("/dashboard/sign-in")
+        response = dash.post(
+            "/dashboard/sign-in",
+            data={"csrf_token": csrf_of(form.text), "api_key": KEYS["read"][0], "next": target},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == expected
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def test_overview_numbers_equal_the_stats_endpoint(dash: TestClient[Any]) -> None:
+    seed_team(dash)
+    sign_in(dash, "read")
+    start, end = _window(days_back=12, length=7)
+    cases: list[tuple[dict[str, str], dict[str, str]]] = [
+        ({"period": "30d"}, {"since": (datetime.now(UTC).date() - timedelta(days=29)).isoformat()}),
+        (
+            {"from": start.isoformat(), "to": end.isoformat()},
+            {"since": start.isoformat(), "until": (end + timedelta(days=1)).isoformat()},
+        ),
+        ({"period": "all", "agent": "claude"}, {"agent": "claude"}),
+        ({"period": "all", "user": "bob"}, {"user": "bob"}),
+        ({"period": "all", "workspace": "/home/alice/work"}, {"workspace": "/home/alice/work"}),
+    ]
+    for page_params, stats_params in cases:
+        page = dash.get("/dashboard", params={**page_params, "metric": "cost"})
+        assert page.status_code == 200
+        api = {k: (v + "T00:00:00Z" if k in ("since", "until") else v) for k, v in stats_params.items()}
+        total = stats(dash, by="agent", **api)["total"]
+        values = kpis(page.text)
+        assert total["events"] > 0, page_params
+        assert values["events"] == total["events"], page_params
+        assert values["sessions"] == total["sessions"], page_params
+        assert values["prompts"] == total["kinds"].get("prompt", 0), page_params
+        assert values["tokens"] == _tokens(total), page_params
+        assert values["cost"] == pytest.approx(total["cost_usd"], abs=1e-5), page_params
+        users = stats(dash, by="user", **api)["groups"]
+        assert values["developers"] == len([g for g in users if g["key"] is not None]), page_params
+        # The cost chart adds up to the same total, and so does the by-agent table.
+        assert chart_spec(page.text)["total"] == pytest.approx(total["cost_usd"], abs=1e-5)
+        rows = table_rows(page.text, "agent")
+        by_agent = {g["key"]: g for g in stats(dash, by="agent", **api)["groups"]}
+        assert set(rows) == set(by_agent)
+        for agent, row in rows.items():
+            assert row["events"] == by_agent[agent]["events"]
+            assert row["sessions"] == by_agent[agent]["sessions"]
+            assert row["tokens"] == _tokens(by_agent[agent])
+            assert row["cost"] == pytest.approx(by_agent[agent]["cost_usd"], abs=1e-5)
+
+
+def test_chart_buckets_equal_stats_by_day(dash: TestClient[Any]) -> None:
+    seed_team(dash)
+    sign_in(dash, "read")
+    page = dash.get("/dashboard", params={"period": "30d", "metric": "events", "split": "model"})
+    spec = chart_spec(page.text)
+    since = (datetime.now(UTC).date() - timedelta(days=29)).isoformat()
+    per_day = {g["key"]: g["events"] for g in stats(dash, by="day", since=since + "T00:00:00Z")["groups"]}
+    chart_per_day = {label: sum(d["data"][i] for d in spec["datasets"]) for i, label in enumerate(spec["labels"])}
+    assert len(spec["labels"]) == 30
+    assert {k: v for k, v in chart_per_day.items() if v} == per_day
+    weekly = chart_spec(dash.get("/dashboard", params={"period": "30d", "metric": "events", "every": "week"}).text)
+    assert weekly["total"] == sum(per_day.values())
+    assert all(date.fromisoformat(label).weekday() == 0 for label in weekly["labels"])
+
+
+def test_replayed_batches_are_not_counted_twice(dash: TestClient[Any]) -> None:
+    events = seed_team(dash, sessions=10)
+    seed_team(dash, sessions=10)  # the same events again: all duplicates
+    sign_in(dash, "read")
+    values = kpis(dash.get("/dashboard", params={"period": "all"}).text)
+    assert values["events"] == len(events) == stats(dash)["total"]["events"]
+
+
+def test_people_tools_and_sessions_pages_agree_with_stats(dash: TestClient[Any]) -> None:
+    events = seed_team(dash)
+    sign_in(dash, "read")
+    people = dash.get("/dashboard/people", params={"period": "all"})
+    users = table_rows(people.text, "users")
+    by_user = {g["key"]: g for g in stats(dash, by="user")["groups"]}
+    assert {k: v["events"] for k, v in users.items()} == {k: g["events"] for k, g in by_user.items()}
+    assert {k: v["cost"] for k, v in users.items()} == pytest.approx(
+        {k: g["cost_usd"] for k, g in by_user.items()}, abs=1e-5
+    )
+    projects = table_rows(people.text, "projects")
+    assert {k: v["events"] for k, v in projects.items()} == {
+        g["key"]: g["events"] for g in stats(dash, by="project")["groups"]
+    }
+    workspaces = table_rows(people.text, "workspaces")
+    by_workspace = {g["key"]: g["events"] for g in stats(dash, by="workspace")["groups"]}
+    assert {k: v["events"] for k, v in workspaces.items()} == by_workspace
+    # Sorting by events ascending puts the smallest first.
+    ascending = table_rows(dash.get("/dashboard/people", params={"period": "all", "usort": "events"}).text, "users")
+    assert [v["events"] for v in ascending.values()] == sorted(v["events"] for v in users.values())
+
+    tools = dash.get("/dashboard/tools", params={"period": "all"})
+    assert tools.status_code == 200
+    calls = [e for e in events if e["kind"] == "tool_call"]
+    failed = [e for e in calls if e["tool"]["status"] != "success"]
+    spec = chart_spec(tools.text, "tools-chart-data")
+    bash_calls = len([e for e in calls if e["tool"]["name"] == "Bash"])
+    assert sum(d["data"][spec["labels"].index("Bash")] for d in spec["datasets"]) == bash_calls
+    edits = [e for e in events if e["kind"] == "file_edit"]
+    assert edits
+    expected_edits: dict[str, dict[str, float]] = {}
+    for e in edits:
+        row = expected_edits.setdefault(e["workspace"], {"edits": 0, "added": 0, "removed": 0})
+        row["edits"] += 1
+        row["added"] += e["file"]["lines_added"]
+        row["removed"] += e["file"]["lines_removed"]
+    assert table_rows(tools.text, "edits") == expected_edits
+    assert failed, "the seed has failing tool calls"
+
+    sessions = dash.get("/dashboard/sessions", params={"period": "all"})
+    count = len({e["session_id"] for e in events})
+    assert f"{count} sessions" in sessions.text
+    assert stats(dash)["total"]["sessions"] == count
+
+
+def test_filters_narrow_every_page(dash: TestClient[Any]) -> None:
+    events = seed_team(dash)
+    sign_in(dash, "read")
+    codex = [e for e in events if e["agent"] == "codex"]
+    page = dash.get("/dashboard", params={"period": "all", "agent": "codex"})
+    assert kpis(page.text)["events"] == len(codex)
+    assert set(table_rows(page.text, "agent")) == {"codex"}
+    sessions = dash.get("/dashboard/sessions", params={"period": "all", "agent": "codex"})
+    assert f"{len({e['session_id'] for e in codex})} sessions" in sessions.text
+    tools = dash.get("/dashboard/tools", params={"period": "all", "agent": "codex"})
+    assert "copilot_readFile" not in tools.text and "apply_patch" in tools.text
+    # A period with nothing in it shows zeros, not an error.
+    empty = dash.get("/dashboard", params={"from": "2001-01-01", "to": "2001-01-31"})
+    assert kpis(empty.text)["events"] == 0
+    assert "No tokens in this period" in empty.text
+    # Dates at the edges of the calendar are ignored, never an overflow (a 500).
+    for params in ({"from": "0001-01-01", "to": "9999-12-31"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}):
+        for path in ("/dashboard", "/dashboard/people", "/dashboard/tools", "/dashboard/sessions"):
+            assert dash.get(path, params=params).status_code == 200, (path, params)
+
+
+def test_session_search_matches_prompt_text_and_metadata(dash: TestClient[Any]) -> None:
+    events = seed_team(dash)
+    sign_in(dash, "read")
+    prompt = next(e for e in events if e["kind"] == "prompt" and "Terraform" in e["text"])
+    expected = {e["session_id"] for e in events if e["kind"] == "prompt" and "terraform" in e["text"].lower()}
+    page = dash.get("/dashboard/sessions", params={"period": "all", "q": "TERRAFORM plan"})
+    found = set(re.findall(r'data-session="([^"]+)"', page.text))
+    assert prompt["session_id"] in found
+    assert found == {e["session_id"] for e in events if e["kind"] == "prompt" and "terraform plan" in e["text"].lower()}
+    assert expected >= found
+    by_user = dash.get("/dashboard/sessions", params={"period": "all", "q": "heidi"})
+    assert set(re.findall(r'data-session="([^"]+)"', by_user.text)) == {
+        e["session_id"] for e in events if e["user"] == "heidi"
+    } or "heidi" not in {e["user"] for e in events}
+    nothing = dash.get("/dashboard/sessions", params={"period": "all", "q": "100%_no_such_thing"})
+    assert "No sessions match" in nothing.text
+
+
+def test_session_page_shows_the_conversation_in_order(dash: TestClient[Any]) -> None:
+    events = seed_team(dash, sessions=12)
+    sign_in(dash, "read")
+    session_id = events[len(events) // 2]["session_id"]
+    mine = sorted((e for e in events if e["session_id"] == session_id), key=lambda e: e["ts"])
+    page = dash.get(f"/dashboard/sessions/{session_id}")
+    assert page.status_code == 200
+    ids = re.findall(r'<li class="ev [a-z_]+" data-kind="[a-z_]+" data-id="([^"]+)"', page.text)
+    assert ids == [e["id"] for e in mine]
+    position = 0
+    for event in mine:
+        if event.get("text"):
+            found = page.text.find(str(escape(event["text"])), position)
+            assert found >= 0, event["text"]
+            position = found
+    assert "exported without text" not in page.text
+    assert dash.get("/dashboard/sessions/no-such-session").status_code == 404
+
+
+def test_metadata_policy_session_shows_no_text(dash: TestClient[Any]) -> None:
+    base = datetime.now(UTC) - timedelta(hours=2)
+    metadata_only = [
+        {
+            "id": f"meta-{i}",
+            "ts": (base + timedelta(minutes=i)).isoformat(),
+            "agent": "claude",
+            "kind": kind,
+            "session_id": "meta-session",
+            "workspace": "/srv/app",
+            "user": "alice",
+            **({"tool": {"name": "Bash", "status": "success"}} if kind.startswith("tool") else {}),
+        }
+        for i, kind in enumerate(["prompt", "response", "tool_call", "tool_result"])
+    ]
+    response = dash.post(
+        "/api/v1/events",
+        json={"schema_version": 1, "collector": {"name": "devlog", "machine": "m"}, "events": metadata_only},
+        headers=auth("full"),
+    )
+    assert response.status_code == 200 and response.json()["created"] == 4
+    sign_in(dash, "read")
+    page = dash.get("/dashboard/sessions/meta-session")
+    assert "exported without text" in page.text
+    assert '<pre class="text">' not in page.text
+
+
+# ------------------------------------------------------------------ access limits
+
+
+def test_glob_limited_key_never_sees_other_workspaces(dash: TestClient[Any]) -> None:
+    events = seed_team(dash)
+    sign_in(dash, "srv")  # globs: /srv/**
+    visible = [e for e in events if e["workspace"].startswith("/srv/")]
+    hidden = [e for e in events if not e["workspace"].startswith("/srv/")]
+    assert visible and hidden
+    overview = dash.get("/dashboard", params={"period": "all"})
+    assert kpis(overview.text)["events"] == len(visible) == stats(dash, key="srv")["total"]["events"]
+    for path in PAGES:
+        page = dash.get(path, params={"period": "all"})
+        assert page.status_code == 200, path
+        for event in hidden[:50]:
+            assert event["workspace"] not in page.text, (path, event["workspace"])
+            assert event["session_id"] not in page.text, path
+    # Asking for a hidden workspace by name shows nothing rather than its data.
+    other = dash.get("/dashboard", params={"period": "all", "workspace": hidden[0]["workspace"]})
+    assert kpis(other.text)["events"] == 0
+    assert dash.get(f"/dashboard/sessions/{hidden[0]['session_id']}").status_code == 404
+    searched = dash.get("/dashboard/sessions", params={"period": "all", "q": hidden[0]["session_id"]})
+    assert re.findall(r'data-session="([^"]+)"', searched.text) == []
+    assert "shown only to keys without workspace limits" in dash.get("/dashboard/ingest").text
+
+
+def test_home_glob_key_sees_work_folders_of_every_home(dash: TestClient[Any]) -> None:
+    events = seed_team(dash)
+    sign_in(dash, "home")  # globs: ~/work/** | /opt/shared
+    visible = [e for e in events if "/work/" in e["workspace"] and e["workspace"].startswith("/home/")]
+    page = dash.get("/dashboard/people", params={"period": "all"})
+    assert sum(v["events"] for v in table_rows(page.text, "workspaces").values()) == len(visible)
+    assert "/company/billing" not in page.text and "/srv/infra" not in page.text
+
+
+def test_ingest_health_lists_collectors_and_rejections(dash: TestClient[Any]) -> None:
+    seed_team(dash, sessions=10)
+    bad = {
+        "schema_version": 1,
+        "collector": {"name": "devlog", "machine": "m-broken"},
+        "events": [{"id": "x1", "ts": "not a time", "agent": "claude", "kind": "prompt", "session_id": "s"}],
+    }
+    dash.post("/api/v1/events", json=bad, headers=auth("full"))
+    sign_in(dash, "read")
+    page = dash.get("/dashboard/ingest", params={"period": "all"})
+    assert page.status_code == 200
+    assert "m-alice" in page.text and "m-broken" in page.text
+    rejections = re.search(r'data-table="rejections">(.*?)</table>', page.text, re.S)
+    assert rejections and "x1" in rejections.group(1)
+
+
+def test_assets_are_served_by_the_app(dash: TestClient[Any]) -> None:
+    for asset in ["vendor/htmx.min.js", "vendor/chart.umd.min.js", "dashboard.js", "dashboard.css", "favicon.svg"]:
+        response = dash.get(f"/dashboard/static/{asset}")
+        assert response.status_code == 200, asset
+        assert "max-age" in response.headers.get("cache-control", "")
+    sign_in(dash, "read")
+    for path in PAGES:
+        text = dash.get(path).text
+        assert not re.search(r'(src|href)="(https?:)?//', text), path

@@ -1,0 +1,372 @@
+"""POST /api/v1/events through the HTTP API on SQLite and Postgres: idempotency, per-item results,
+every error status with its problem body, gzip and its bomb guard, workspace limits, health records."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from devlog_server.app import create_app
+from devlog_server.settings import ServerSettings
+from tests.server.conftest import assert_problem, auth, batch, encode, event, post, post_gzip
+
+
+def test_batch_is_stored_and_replay_is_duplicate(client: TestClient[Any]) -> None:
+    events = [event(n) for n in range(5)]
+    first = post(client, events)
+    assert first.status_code == 200
+    body = first.json()
+    assert body["created"] == 5 and body["duplicates"] == 0 and body["rejected"] == 0
+    assert [r["status"] for r in body["results"]] == ["created"] * 5
+    assert [r["index"] for r in body["results"]] == list(range(5))
+    assert [r["id"] for r in body["results"]] == [e["id"] for e in events]
+
+    replay = post(client, events)
+    assert replay.status_code == 200
+    assert replay.json()["created"] == 0 and replay.json()["duplicates"] == 5
+    assert {r["status"] for r in replay.json()["results"]} == {"duplicate"}
+
+    listed = client.get("/api/v1/events?limit=100", headers=auth("full")).json()
+    assert sorted(e["id"] for e in listed["events"]) == [e["id"] for e in events]
+
+
+def test_same_id_twice_in_one_batch_second_is_duplicate(client: TestClient[Any]) -> None:
+    response = post(client, [event(1), event(2), event(1)])
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created", "duplicate"]
+    assert response.json()["duplicates"] == 1
+
+
+def test_partial_rejection_stores_valid_items_and_names_the_field(client: TestClient[Any]) -> None:
+    events = [
+        event(1),
+        event(2, ts="yesterday"),
+        event(3, kind="dance"),
+        event(4, usage={"input_tokens": -5}),
+        {"ts": event(5)["ts"], "agent": "claude", "kind": "prompt", "session_id": "s"},
+        event(6),
+        "not an object",
+    ]
+    response = post(client, events)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["created"] == 2 and body["rejected"] == 5 and body["duplicates"] == 0
+    results = body["results"]
+    assert [r["status"] for r in results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+        "rejected",
+    ]
+    assert "`ts`" in results[1]["reason"] and results[1]["id"] == "evt-000002"
+    assert "`kind`" in results[2]["reason"]
+    assert "`usage.input_tokens`" in results[3]["reason"]
+    assert "`id`" in results[4]["reason"] and "id" not in results[4]
+    stored = client.get("/api/v1/events", headers=auth("full")).json()["events"]
+    assert sorted(e["id"] for e in stored) == ["evt-000001", "evt-000006"]
+
+
+def test_values_the_database_cannot_hold_are_rejected_per_item(client: TestClient[Any]) -> None:
+    response = post(
+        client,
+        [
+            event(1, session_id="a\u0000b"),
+            event(2, usage={"output_tokens": 2**70}),
+            event(3, workspace="/srv/x\u0000y"),
+            event(4),
+        ],
+    )
+    assert response.status_code == 422
+    reasons = [r.get("reason") for r in response.json()["results"]]
+    assert "NUL" in reasons[0] and "`session_id`" in reasons[0]
+    assert "`usage.output_tokens`" in reasons[1]
+    assert "`workspace`" in reasons[2]
+    assert reasons[3] is None
+
+
+def test_event_over_the_size_limit_is_rejected_alone(client_factory: Any) -> None:
+    client = client_factory(max_event_bytes=2048)
+    response = post(client, [event(1, text="x" * 5000), event(2)])
+    assert response.status_code == 422
+    first, second = response.json()["results"]
+    assert (
+        first["status"] == "rejected" and first["reason"].startswith("event_too_large") and first["id"] == "evt-000001"
+    )
+    assert second["status"] == "created"
+
+
+def test_gzip_body_is_accepted(client: TestClient[Any]) -> None:
+    response = post_gzip(client, encode(batch([event(n) for n in range(3)])))
+    assert response.status_code == 200
+    assert response.json()["created"] == 3
+
+
+def test_gzip_bomb_is_refused_without_inflating_it(client_factory: Any) -> None:
+    client = client_factory(max_body_bytes=1024 * 1024)
+    bomb = io.BytesIO()
+    with gzip.GzipFile(fileobj=bomb, mode="wb", compresslevel=9) as gz:
+        chunk = b" " * (1024 * 1024)
+        for _ in range(256):  # 256 MiB of whitespace, ~250 KiB compressed
+            gz.write(chunk)
+    payload = bomb.getvalue()
+    assert len(payload) < 1024 * 1024
+    response = client.post("/api/v1/events", content=payload, headers={**auth("full"), "Content-Encoding": "gzip"})
+    body = assert_problem(response, 413)
+    assert "after decompression" in body["detail"]
+    assert body["max_body_bytes"] == 1024 * 1024
+
+
+def test_invalid_gzip_is_400(client: TestClient[Any]) -> None:
+    response = client.post(
+        "/api/v1/events", content=b"not gzip at all", headers={**auth("full"), "Content-Encoding": "gzip"}
+    )
+    assert_problem(response, 400)
+    truncated = gzip.compress(encode(batch([event(1)])))[:-12]
+    response = client.post("/api/v1/events", content=truncated, headers={**auth("full"), "Content-Encoding": "gzip"})
+    assert_problem(response, 400)
+
+
+def test_body_over_the_limit_is_413(client_factory: Any) -> None:
+    client = client_factory(max_body_bytes=4096)
+    payload = encode(batch([event(n, text="y" * 500) for n in range(20)]))
+    assert len(payload) > 4096
+    response = client.post("/api/v1/events", content=payload, headers=auth("full"))
+    body = assert_problem(response, 413)
+    assert "4096" in body["detail"]
+
+
+def test_too_many_events_is_413(client_factory: Any) -> None:
+    client = client_factory(max_events_per_batch=3)
+    body = assert_problem(post(client, [event(n) for n in range(4)]), 413)
+    assert body["max_events_per_batch"] == 3
+
+
+@pytest.mark.parametrize(
+    ("headers", "needle"),
+    [
+        ({"Content-Encoding": "br"}, "Content-Encoding"),
+        ({"Content-Encoding": "deflate"}, "Content-Encoding"),
+        ({"Content-Type": "text/plain"}, "Content-Type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type"),
+    ],
+)
+def test_unsupported_encoding_or_type_is_415(client: TestClient[Any], headers: dict[str, str], needle: str) -> None:
+    response = client.post("/api/v1/events", content=encode(batch([event(1)])), headers={**auth("full"), **headers})
+    assert needle in assert_problem(response, 415)["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b'{"events": 5}',
+        b'{"no_events": []}',
+        b"\xff\xfe\x00",
+        b'{"schema_version": 99, "events": []}',
+    ],
+)
+def test_undecodable_batch_is_400(client: TestClient[Any], payload: bytes) -> None:
+    response = client.post(
+        "/api/v1/events", content=payload, headers={**auth("full"), "Content-Type": "application/json"}
+    )
+    assert_problem(response, 400)
+
+
+def test_empty_batch_is_fine(client: TestClient[Any]) -> None:
+    response = post(client, [])
+    assert response.status_code == 200
+    assert response.json() == {"created": 0, "duplicates": 0, "rejected": 0, "results": []}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer",
+        "Basic Zm9vOmJhcg==",
+        "Bearer wrong-token",
+        "Bearer dvl_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        "Bearer " + "x" * 5000,
+    ],
+)
+def test_missing_or_invalid_key_is_401(client: TestClient[Any], header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/api/v1/events", json=batch([event(1)]), headers=headers)
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_key_without_ingest_scope_is_403(client: TestClient[Any]) -> None:
+    body = assert_problem(post(client, [event(1)], key="read"), 403)
+    assert "ingest" in body["detail"]
+    assert post(client, [event(1)], key="admin").status_code == 200
+
+
+def test_workspace_limited_key(client: TestClient[Any]) -> None:
+    # every event outside the globs -> 403, nothing stored
+    body = assert_problem(
+        post(client, [event(1, workspace="/home/x/secret"), event(2, workspace=None)], key="srv"), 403
+    )
+    assert "workspace" in body["detail"]
+    # mixed -> per-item forbidden_workspace, the allowed ones stored
+    response = post(
+        client, [event(3, workspace="/srv/app/api"), event(4, workspace="/etc"), event(5, workspace="/srv")], key="srv"
+    )
+    assert response.status_code == 422
+    assert [(r["status"], r.get("reason")) for r in response.json()["results"]] == [
+        ("created", None),
+        ("rejected", "forbidden_workspace"),
+        ("created", None),
+    ]
+    # `~` in a glob stands for any home folder
+    response = post(
+        client,
+        [
+            event(6, workspace="/home/alice/work/x"),
+            event(7, workspace="/Users/bob/work"),
+            event(8, workspace="/opt/shared"),
+        ],
+        key="home",
+    )
+    assert response.status_code == 200, response.text
+    response = post(
+        client, [event(9, workspace="/home/alice/play"), event(10, workspace="/home/alice/work/y")], key="home"
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["rejected", "created"]
+
+
+def test_rate_limit_is_429_with_retry_after(client_factory: Any) -> None:
+    client = client_factory(rate_limit_per_minute=60, rate_limit_burst=2)
+    assert post(client, [event(1)]).status_code == 200
+    assert post(client, [event(2)]).status_code == 200
+    response = post(client, [event(3)])
+    body = assert_problem(response, 429)
+    assert int(response.headers["retry-after"]) >= 1
+    assert "rate limit" in body["detail"]
+    # other keys have their own bucket
+    assert post(client, [event(4)], key="ingest").status_code == 200
+
+
+def test_database_unavailable_is_503_with_retry_after(tmp_path: Any) -> None:
+    settings = ServerSettings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:9/nothing", db_timeout_seconds=2, key_cache_seconds=0
+    )
+    with TestClient(create_app(settings, extensions=())) as client:
+        response = post(client, [event(1)])
+        body = assert_problem(response, 503)
+        assert response.headers["retry-after"]
+        assert "database" in body["detail"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+        assert client.get("/healthz").status_code == 200
+
+
+def test_health_counters_and_recent_rejections(client: TestClient[Any]) -> None:
+    from devlog_server.queries import collectors_health, recent_rejections
+    from devlog_server.state import server_state
+
+    post(client, [event(1), event(2)], machine="laptop-a")
+    post(client, [event(2), event(3, kind="nope")], machine="laptop-a")
+    post(client, [event(4)], machine="laptop-b", key="ingest")
+    state = server_state(client.app)
+
+    async def read() -> tuple[Any, Any]:
+        async with state.db.read() as conn:
+            return await collectors_health(conn), await recent_rejections(conn)
+
+    collectors, rejections = client.blocking_portal.call(read)  # type: ignore[union-attr]
+    by_machine = {c.machine: c for c in collectors}
+    a = by_machine["laptop-a"]
+    assert (a.batches, a.created, a.duplicates, a.rejected) == (2, 2, 1, 1)
+    assert a.key_name == "full" and a.version == "0.1.0"
+    assert by_machine["laptop-b"].created == 1 and by_machine["laptop-b"].key_name == "ingest"
+    assert len(rejections) == 1
+    assert rejections[0].event_id == "evt-000003" and "`kind`" in rejections[0].reason and rejections[0].index == 1
+
+
+def test_recent_rejections_are_bounded(client_factory: Any) -> None:
+    from devlog_server.queries import recent_rejections
+    from devlog_server.state import server_state
+
+    client = client_factory(recent_rejections_kept=5)
+    for round_ in range(3):
+        post(client, [event(round_ * 10 + n, kind="bad") for n in range(4)])
+    state = server_state(client.app)
+
+    async def read() -> Any:
+        async with state.db.read() as conn:
+            return await recent_rejections(conn, limit=100)
+
+    rows = client.blocking_portal.call(read)  # type: ignore[union-attr]
+    assert len(rows) == 5
+    assert rows[0].event_id == "evt-000023"
+
+
+def test_metrics_count_events_by_outcome(client: TestClient[Any]) -> None:
+    post(client, [event(1), event(2)])
+    post(client, [event(2), event(3, kind="x")])
+    text = client.get("/metrics").text
+    assert 'devlog_ingest_events_total{status="created"} 2.0' in text
+    assert 'devlog_ingest_events_total{status="duplicate"} 1.0' in text
+    assert 'devlog_ingest_events_total{status="rejected"} 1.0' in text
+    assert "devlog_ingest_duration_seconds_bucket" in text
+    assert 'devlog_http_requests_total{method="POST",route="/api/v1/events",status="422"} 1.0' in text
+
+
+def test_unstorable_strings_outside_events_are_cleaned_or_refused(client: TestClient[Any]) -> None:
+    response = client.post(
+        "/api/v1/events",
+        json={
+            "collector": {"machine": "lap\u0000top", "name": "dev\u0000log"},
+            "events": [event(1), event(2, kind="?")],
+        },
+        headers=auth("full"),
+    )
+    assert response.status_code == 422
+    assert_problem(client.get("/api/v1/events", params={"agent": "a\u0000b"}, headers=auth("full")), 400)
+    assert_problem(client.get("/api/v1/stats", params={"user": "\u0000"}, headers=auth("full")), 400)
+
+
+def test_implausible_numbers_are_rejected_so_sums_cannot_overflow(client: TestClient[Any]) -> None:
+    response = post(
+        client, [event(1, cost_usd=1e300), event(2, cost_usd=1e300), event(3, usage={"input_tokens": 10**15})]
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["rejected"] * 3
+    assert "`cost_usd`" in response.json()["results"][0]["reason"]
+    assert client.get("/api/v1/stats", headers=auth("full")).status_code == 200
+
+
+def test_nul_characters_inside_text_are_stored_as_replacement_characters(client: TestClient[Any]) -> None:
+    response = post(
+        client,
+        [event(1, text="binary\u0000output", attrs={"k\u0000": ["v\u0000"]}), event(2, text="a literal \\u0000 stays")],
+    )
+    assert response.status_code == 200, response.text
+    stored = {e["id"]: e for e in client.get("/api/v1/events", headers=auth("full")).json()["events"]}
+    assert stored["evt-000001"]["text"] == "binary\ufffdoutput"
+    assert stored["evt-000001"]["attrs"] == {"k\ufffd": ["v\ufffd"]}
+    assert stored["evt-000002"]["text"] == "a literal \\u0000 stays"
+
+
+def test_implausible_timestamps_are_rejected(client: TestClient[Any]) -> None:
+    response = post(
+        client,
+        [
+            event(1, ts="0001-01-01T00:00:00Z"),
+            event(2, ts="9999-12-31T23:59:59.999999Z"),
+            event(3, ts="1969-12-31T23:00:00Z"),
+            event(4),
+        ],
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["rejected", "rejected", "rejected", "created"]
+    assert "`ts`" in response.json()["results"][0]["reason"]

@@ -1,0 +1,186 @@
+"""API keys: token format and hashing, bootstrap parsing, the `devlog-server keys` CLI on both
+backends, revocation through the HTTP API, and workspace glob semantics."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from litestar.testing import TestClient
+
+from devlog_server.app import create_app
+from devlog_server.cli import main
+from devlog_server.errors import UserInputError
+from devlog_server.globs import WorkspaceMatcher
+from devlog_server.keys import generate_token, hash_token, key_id_for_token, parse_bootstrap_keys
+from devlog_server.settings import ServerSettings
+from tests.server.conftest import assert_problem, event, post
+
+
+def test_token_format_and_keyed_hash() -> None:
+    key_id, token = generate_token()
+    assert token.startswith(f"dvl_{key_id}_") and len(key_id) == 12 and len(token) == 4 + 12 + 1 + 32
+    assert key_id_for_token(token) == key_id
+    assert key_id_for_token("some-demo-secret") == key_id_for_token("some-demo-secret") != key_id_for_token("other")
+    digest = hash_token(token, "salt", b"pepper")
+    assert digest == hash_token(token, "salt", b"pepper")
+    assert digest != hash_token(token, "salt2", b"pepper") != hash_token(token, "salt", b"other")
+    assert token not in digest and len(digest) == 64
+
+
+def test_bootstrap_spec_parsing() -> None:
+    keys = parse_bootstrap_keys("team:s3cret, me:x:ingest:~/work/**|/srv/**, ops:y:read+admin, win:z:ingest:C:/src/**")
+    assert [(k.name, k.secret, k.scopes, k.workspaces) for k in keys] == [
+        ("team", "s3cret", ("ingest", "read"), ()),
+        ("me", "x", ("ingest",), ("~/work/**", "/srv/**")),
+        ("ops", "y", ("read", "admin"), ()),
+        ("win", "z", ("ingest",), ("C:/src/**",)),
+    ]
+    with pytest.raises(UserInputError):
+        parse_bootstrap_keys("no-secret")
+    with pytest.raises(UserInputError):
+        parse_bootstrap_keys("a:b:write")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "allowed", "denied"),
+    [
+        (["/srv/**"], ["/srv", "/srv/a", "/srv/a/b/c", "/srv/.hidden/x"], ["/srv2", "/srvx/a", "/home/srv", None]),
+        (
+            ["~/work/**"],
+            ["/home/al/work", "/home/al/work/x", "/Users/bob/work/y", "/root/work/z"],
+            ["/home/al/play", "/work/x"],
+        ),
+        (["/a/{b,c}/*"], ["/a/b/x", "/a/c/y"], ["/a/d/x", "/a/b/x/y"]),
+        ([], ["/anything", None], []),
+    ],
+)
+def test_workspace_globs(patterns: list[str], allowed: list[str | None], denied: list[str | None]) -> None:
+    matcher = WorkspaceMatcher(patterns)
+    assert matcher.unrestricted == (not patterns)
+    for workspace in allowed:
+        assert matcher.allows(workspace), workspace
+    for workspace in denied:
+        assert not matcher.allows(workspace), workspace
+
+
+def _cli(database_url: str, *args: str) -> Any:
+    env = {"DEVLOG_SERVER_DATABASE_URL": database_url, "DEVLOG_SERVER_KEY_PEPPER": "test-pepper"}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_keys_cli_create_list_revoke(database_url: str) -> None:
+    created = _cli(database_url, "keys", "create", "ci-bot", "--scope", "ingest", "--workspace", "/srv/**", "--json")
+    assert created.exit_code == 0, created.output
+    info = json.loads(created.output)
+    assert info["token"].startswith("dvl_") and info["scopes"] == ["ingest"] and info["workspaces"] == ["/srv/**"]
+
+    plain = _cli(database_url, "keys", "create", "reader", "--scope", "read")
+    assert plain.exit_code == 0
+    token = plain.stdout.strip().splitlines()[0]
+    assert token.startswith("dvl_")
+
+    duplicate = _cli(database_url, "keys", "create", "ci-bot")
+    assert duplicate.exit_code == 2 and "already exists" in duplicate.output
+
+    listed = _cli(database_url, "keys", "list", "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["name"] for r in rows] == ["ci-bot", "reader"]
+    assert all("token" not in r and r["revoked_at"] is None for r in rows)
+    assert info["token"] not in listed.output and token not in listed.output
+
+    table = _cli(database_url, "keys", "list")
+    assert "ci-bot" in table.output and "active" in table.output
+
+    settings = ServerSettings(database_url=database_url, key_pepper="test-pepper", key_cache_seconds=0)
+    with TestClient(create_app(settings, extensions=())) as client:
+        headers = {"Authorization": f"Bearer {info['token']}"}
+        assert post_with(client, headers, [event(1)]).status_code == 200
+        assert_problem(post_with(client, headers, [event(2, workspace="/etc")]), 403)
+        assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+        revoked = _cli(database_url, "keys", "revoke", "ci-bot")
+        assert revoked.exit_code == 0 and "revoked" in revoked.output
+        body = assert_problem(post_with(client, headers, [event(3)]), 401)
+        assert "revoked" in body["detail"]
+        # revoking by id works too; unknown names are a clear error
+        assert _cli(database_url, "keys", "revoke", rows[1]["id"]).exit_code == 0
+        assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    missing = _cli(database_url, "keys", "revoke", "ghost")
+    assert missing.exit_code == 2 and "no key named" in missing.output
+
+
+def post_with(client: TestClient[Any], headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
+    return client.post("/api/v1/events", json={"events": events}, headers=headers)
+
+
+def test_invalid_key_names_and_scopes_are_user_errors(database_url: str) -> None:
+    assert _cli(database_url, "keys", "create", "bad name!").exit_code == 2
+    assert _cli(database_url, "keys", "create", "x", "--scope", "root").exit_code == 2
+
+
+def test_bootstrap_keys_are_created_once_and_never_replaced(client_factory: Any) -> None:
+    client = client_factory()
+    assert post(client, [event(1)]).status_code == 200
+    # a second app on the same database with a different secret for an existing name keeps the old key
+    second = client_factory(bootstrap_keys="full:another-secret-123,newbie:newbie-secret-123")
+    assert post(second, [event(2)]).status_code == 200  # the original token still works
+    assert_problem(
+        second.post("/api/v1/events", json={"events": []}, headers={"Authorization": "Bearer another-secret-123"}), 401
+    )
+    assert (
+        second.get("/api/v1/whoami", headers={"Authorization": "Bearer newbie-secret-123"}).json()["key_name"]
+        == "newbie"
+    )
+
+
+def test_wrong_pepper_rejects_every_key(client_factory: Any) -> None:
+    client_factory()  # creates the bootstrap keys with the test pepper
+    other = client_factory(key_pepper="a-different-pepper", bootstrap_keys=None)
+    assert_problem(post(other, [event(1)]), 401)
+
+
+def test_key_cache_busts_on_local_revocation() -> None:
+    from datetime import UTC, datetime
+
+    from devlog_server.keys import ApiKey
+    from devlog_server.state import KeyCache
+
+    cache = KeyCache(ttl=60)
+    key = ApiKey(id="k1", name="n", scopes=("ingest",), workspaces=(), hint="…", created_at=datetime.now(UTC))
+    cache.put("token", key)
+    assert cache.get("token") is key
+    cache.forget_key("k1")
+    assert cache.get("token") is None
+    assert KeyCache(ttl=0).get("token") is None
+
+
+def test_admin_api_manages_keys_and_shows_ingest_health(client: TestClient[Any]) -> None:
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    assert_problem(client.get("/api/v1/keys", headers={"Authorization": "Bearer full-token-0123456789"}), 403)
+    created = client.post(
+        "/api/v1/keys", json={"name": "ci", "scopes": ["ingest"], "workspaces": ["/srv/**"]}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    assert created.json()["key"]["workspaces"] == ["/srv/**"]
+    assert_problem(client.post("/api/v1/keys", json={"name": "ci"}, headers=admin), 400)
+    assert_problem(client.post("/api/v1/keys", json={"name": "x", "scopes": ["root"]}, headers=admin), 400)
+    names = [k["name"] for k in client.get("/api/v1/keys", headers=admin).json()]
+    assert "ci" in names and token not in str(names)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        client.post(
+            "/api/v1/events", json={"events": [event(1)], "collector": {"machine": "m"}}, headers=headers
+        ).status_code
+        == 200
+    )
+    health = client.get("/api/v1/ingest-health", headers=admin).json()
+    assert [(c["key_name"], c["machine"], c["created"]) for c in health["collectors"]] == [("ci", "m", 1)]
+
+    assert client.post("/api/v1/keys/ci/revoke", headers=admin).json()["revoked_at"]
+    assert_problem(client.post("/api/v1/events", json={"events": [event(2)]}, headers=headers), 401)
+    assert_problem(client.post("/api/v1/keys/ghost/revoke", headers=admin), 404)

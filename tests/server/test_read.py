@@ -1,0 +1,192 @@
+"""Read API on SQLite and Postgres: keyset pagination, filters, stats totals, whoami, and that a key
+limited to workspace globs never sees another workspace's data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.server.conftest import assert_problem, auth, event, post
+
+WORKSPACES = ["/srv/app", "/srv/app/api", "/srv/application", "/home/alice/work/site", "/opt/private", None]
+
+
+def _seed(client: TestClient[Any], count: int = 60) -> list[dict[str, Any]]:
+    events = []
+    for n in range(count):
+        kind = ("prompt", "response", "tool_call")[n % 3]
+        doc = event(
+            n,
+            workspace=WORKSPACES[n % len(WORKSPACES)],
+            agent=("claude", "codex")[n % 2],
+            kind=kind,
+            user=("alice", "bob", None)[n % 3],
+            project=f"p{n % 4}",
+            model="m1" if kind == "response" else None,
+            session_id=f"s{n % 5}",
+        )
+        if kind == "response":
+            doc["usage"] = {
+                "input_tokens": n,
+                "output_tokens": 2 * n,
+                "cache_read_tokens": 10,
+                "cache_creation_tokens": 1,
+            }
+            doc["cost_usd"] = 0.25
+        if doc["workspace"] is None:
+            del doc["workspace"]
+        events.append(doc)
+    # same ts for a few events: pagination must still be stable (ties broken by id)
+    for doc in events[10:14]:
+        doc["ts"] = events[10]["ts"]
+    assert post(client, events).status_code == 200
+    return events
+
+
+def _all_pages(client: TestClient[Any], key: str = "full", **params: Any) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    for _ in range(100):
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/events", params=query, headers=auth(key))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        ids += [e["id"] for e in page["events"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+    raise AssertionError("pagination did not end")
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_keyset_pagination_visits_every_event_once_in_order(client: TestClient[Any], order: str) -> None:
+    events = _seed(client)
+    ids = _all_pages(client, limit=7, order=order)
+    expected = sorted(events, key=lambda e: (e["ts"], e["id"]), reverse=order == "desc")
+    assert ids == [e["id"] for e in expected]
+
+
+def test_pagination_is_stable_while_new_events_arrive(client: TestClient[Any]) -> None:
+    _seed(client, 30)
+    first = client.get("/api/v1/events", params={"limit": 10, "order": "asc"}, headers=auth("full")).json()
+    post(client, [event(900 + n) for n in range(5)])  # newer than everything seen so far
+    rest = _all_pages(client, limit=10, order="asc", cursor=first["next_cursor"])
+    ids = [e["id"] for e in first["events"]] + rest
+    assert len(ids) == len(set(ids)) == 35
+
+
+def test_invalid_cursor_is_400(client: TestClient[Any]) -> None:
+    for cursor in ["garbage", "WyJ4Il0", "e30", "%00"]:
+        assert_problem(client.get("/api/v1/events", params={"cursor": cursor}, headers=auth("full")), 400)
+
+
+def test_filters(client: TestClient[Any]) -> None:
+    events = _seed(client)
+
+    def ids(**params: Any) -> set[str]:
+        return set(_all_pages(client, limit=1000, **params))
+
+    def expected(pred: Any) -> set[str]:
+        return {e["id"] for e in events if pred(e)}
+
+    assert ids(workspace="/srv/app") == expected(lambda e: e.get("workspace") in ("/srv/app", "/srv/app/api"))
+    assert ids(workspace="/srv/app/") == expected(lambda e: e.get("workspace") in ("/srv/app", "/srv/app/api"))
+    assert ids(workspace="/srv") == expected(lambda e: (e.get("workspace") or "").startswith("/srv/"))
+    assert ids(workspace="/") == expected(lambda e: e.get("workspace") is not None)
+    assert ids(agent="codex") == expected(lambda e: e["agent"] == "codex")
+    assert ids(kind="response") == expected(lambda e: e["kind"] == "response")
+    assert ids(session_id="s3") == expected(lambda e: e["session_id"] == "s3")
+    assert ids(user="bob") == expected(lambda e: e.get("user") == "bob")
+    since, until = events[20]["ts"], events[40]["ts"]
+    assert ids(since=since, until=until) == expected(lambda e: since <= e["ts"] < until)
+    since_in_berlin_summer = datetime.fromisoformat(since).astimezone(timezone(timedelta(hours=2))).isoformat()
+    assert ids(since=since_in_berlin_summer) == expected(lambda e: e["ts"] >= since)
+    assert ids(since=since.replace("+00:00", "")) == expected(lambda e: e["ts"] >= since)  # no offset = UTC
+    assert ids(agent="claude", kind="prompt", user="alice") == expected(
+        lambda e: e["agent"] == "claude" and e["kind"] == "prompt" and e.get("user") == "alice"
+    )
+
+
+def test_stats_totals_match_the_events(client: TestClient[Any]) -> None:
+    events = _seed(client)
+    responses = [e for e in events if e["kind"] == "response"]
+    for by in ("day", "agent", "workspace", "project", "model", "user"):
+        response = client.get("/api/v1/stats", params={"by": by}, headers=auth("full"))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        total = body["total"]
+        assert total["events"] == len(events)
+        assert sum(g["events"] for g in body["groups"]) == len(events)
+        assert total["sessions"] == 5
+        assert total["kinds"] == {"prompt": 20, "response": 20, "tool_call": 20}
+        assert total["input_tokens"] == sum(e["usage"]["input_tokens"] for e in responses)
+        assert total["output_tokens"] == sum(e["usage"]["output_tokens"] for e in responses)
+        assert total["cache_read_tokens"] == 10 * len(responses)
+        assert total["cost_usd"] == pytest.approx(0.25 * len(responses))
+        assert sum(g["output_tokens"] for g in body["groups"]) == total["output_tokens"]
+    by_agent = {g["key"]: g for g in client.get("/api/v1/stats?by=agent", headers=auth("full")).json()["groups"]}
+    assert by_agent["claude"]["events"] == 30 and by_agent["codex"]["events"] == 30
+    days = client.get("/api/v1/stats?by=day", headers=auth("full")).json()["groups"]
+    assert [g["key"] for g in days] == ["2026-09-01"]
+    filtered = client.get("/api/v1/stats?by=model&kind=response", headers=auth("full")).json()
+    assert filtered["groups"] == [{**filtered["total"], "key": "m1"}]
+
+
+def test_workspace_limited_key_never_sees_other_workspaces(client: TestClient[Any]) -> None:
+    events = _seed(client)
+    visible = {e["id"] for e in events if (e.get("workspace") or "").startswith("/srv/")}
+    assert set(_all_pages(client, key="srv", limit=1000)) == visible
+    # filters aimed at other workspaces find nothing
+    assert _all_pages(client, key="srv", workspace="/opt/private") == []
+    assert _all_pages(client, key="srv", workspace="/") and set(_all_pages(client, key="srv", workspace="/")) == visible
+    for e in events:
+        if e["id"] not in visible:
+            assert e["id"] not in _all_pages(client, key="srv", session_id=e["session_id"])
+    stats = client.get("/api/v1/stats?by=workspace", headers=auth("srv")).json()
+    assert {g["key"] for g in stats["groups"]} == {"/srv/app", "/srv/app/api", "/srv/application"}
+    assert stats["total"]["events"] == len(visible)
+    home = set(_all_pages(client, key="home", limit=1000))
+    assert home == {e["id"] for e in events if e.get("workspace") == "/home/alice/work/site"}
+
+
+def test_read_requires_read_scope(client: TestClient[Any]) -> None:
+    assert_problem(client.get("/api/v1/events", headers=auth("ingest")), 403)
+    assert_problem(client.get("/api/v1/stats", headers=auth("ingest")), 403)
+    assert_problem(client.get("/api/v1/events"), 401)
+    assert client.get("/api/v1/events", headers=auth("admin")).status_code == 200
+
+
+def test_whoami(client: TestClient[Any]) -> None:
+    body = client.get("/api/v1/whoami", headers=auth("srv")).json()
+    assert body["key_name"] == "srv"
+    assert body["scopes"] == ["ingest", "read"]
+    assert body["workspaces"] == ["/srv/**"]
+    assert body["limits"]["max_events_per_batch"] == 5000
+    assert body["limits"]["max_body_bytes"] == 16 * 1024 * 1024
+    ingest_only = client.get("/api/v1/whoami", headers=auth("ingest"))
+    assert ingest_only.status_code == 200 and ingest_only.json()["scopes"] == ["ingest"]
+    assert_problem(client.get("/api/v1/whoami", headers={"Authorization": "Bearer nope"}), 401)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "abc"},
+        {"kind": "dance"},
+        {"order": "sideways"},
+        {"since": "not-a-date"},
+        {"workspace": "x" * 5000},
+        {"since": "0001-01-01T00:00:00+14:00"},
+        {"until": "9999-12-31T23:59:59-14:00"},
+    ],
+)
+def test_bad_query_parameters_are_400(client: TestClient[Any], params: dict[str, str]) -> None:
+    assert_problem(client.get("/api/v1/events", params=params, headers=auth("full")), 400)
+
+
+def test_bad_group_is_400(client: TestClient[Any]) -> None:
+    assert_problem(client.get("/api/v1/stats", params={"by": "session"}, headers=auth("full")), 400)

@@ -1,0 +1,186 @@
+"""`devlog-server serve` as a real process on loopback: migrate on start, bootstrap keys, JSON logs
+without secrets or event text, graceful shutdown that finishes an in-flight batch, TLS, and the
+security-relevant uvicorn options."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devlog_server.runner import is_loopback, startup_warnings, uvicorn_options
+from devlog_server.settings import ServerSettings
+from tests.server.conftest import batch, encode, event
+
+TOKEN = "serve-test-secret-token-42"
+SECRET_TEXT = "do-not-log-this-prompt-text"
+#: uvicorn re-raises the signal it handled after a graceful shutdown, so SIGTERM shows as -15.
+_CLEAN_EXIT = (0, -signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    tmp_path: Path, *args: str, scheme: str = "http", verify: Any = True
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = _free_port()
+    log = tmp_path / "server.log"
+    env = {
+        **os.environ,
+        "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        "DEVLOG_SERVER_BOOTSTRAP_KEYS": f"team:{TOKEN}",
+        "DEVLOG_SERVER_SHUTDOWN_TIMEOUT_SECONDS": "20",
+    }
+    command = [sys.executable, "-m", "devlog_server", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"{scheme}://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1, verify=verify).status_code == 200:
+                return process, url, log
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"server did not become ready: {log.read_text()}")
+
+
+@pytest.fixture
+def stop() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_serve_migrates_bootstraps_ingests_and_logs_json_without_secrets(tmp_path: Path, stop: list[Any]) -> None:
+    process, url, log = _start(tmp_path)
+    stop.append(process)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(url + "/api/v1/events", json=batch([event(1, text=SECRET_TEXT)]), headers=headers)
+    assert response.status_code == 200 and response.json()["created"] == 1
+    assert httpx.get(url + "/api/v1/events", headers=headers).json()["events"][0]["text"] == SECRET_TEXT
+    assert httpx.get(url + "/schema/openapi.json").json()["info"]["title"] == "devlog ingest server"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) in _CLEAN_EXIT
+    assert "Application shutdown complete" in log.read_text()
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    events = {r.get("event") for r in records}
+    assert {"bootstrap_key_created", "server_started", "batch_ingested"} <= events
+    text = log.read_text()
+    assert TOKEN not in text and SECRET_TEXT not in text
+
+
+def test_graceful_shutdown_finishes_the_in_flight_batch(tmp_path: Path, stop: list[Any]) -> None:
+    process, url, _ = _start(tmp_path)
+    stop.append(process)
+    body = encode(batch([event(n, text="t" * 200) for n in range(500)]))
+    half = len(body) // 2
+    resume = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:half]
+        resume.wait(timeout=30)
+        yield body[half:]
+
+    result: dict[str, Any] = {}
+
+    def send() -> None:
+        headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+        }
+        result["response"] = httpx.post(url + "/api/v1/events", content=chunks(), headers=headers, timeout=60)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(1.0)  # the request's headers and first half are with the server
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert process.poll() is None  # still running: it waits for the in-flight request
+    resume.set()
+    sender.join(timeout=60)
+    assert result["response"].status_code == 200
+    assert result["response"].json()["created"] == 500
+    assert process.wait(timeout=30) in _CLEAN_EXIT
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
+def test_serve_tls(tmp_path: Path, stop: list[Any]) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    trust = ssl.create_default_context(cafile=str(cert))
+    process, url, _ = _start(tmp_path, "--certfile", str(cert), "--keyfile", str(key), scheme="https", verify=trust)
+    stop.append(process)
+    response = httpx.get(url + "/api/v1/whoami", headers={"Authorization": f"Bearer {TOKEN}"}, verify=trust)
+    assert response.status_code == 200 and response.json()["key_name"] == "team"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url.replace("https", "http") + "/healthz", timeout=5)
+
+
+def test_uvicorn_options_trust_forwarded_headers_only_from_configured_proxies() -> None:
+    plain = uvicorn_options(ServerSettings())
+    assert plain["proxy_headers"] is False and plain["forwarded_allow_ips"] is None
+    assert plain["access_log"] is False and plain["factory"] is True
+    proxied = uvicorn_options(ServerSettings(trusted_proxies="10.0.0.5, 192.168.0.0/24"))
+    assert proxied["proxy_headers"] is True
+    assert proxied["forwarded_allow_ips"] == "10.0.0.5,192.168.0.0/24"
+    with pytest.raises(ValueError):
+        ServerSettings(trusted_proxies="not-an-address")
+
+
+def test_startup_warnings() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("example.org")
+    public = startup_warnings(ServerSettings(host="0.0.0.0"))
+    assert any("plain HTTP on 0.0.0.0" in w for w in public)
+    assert not any("plain HTTP" in w for w in startup_warnings(ServerSettings(host="127.0.0.1", key_pepper="p")))
+    assert startup_warnings(ServerSettings(host="127.0.0.1", key_pepper="p")) == []
+    with pytest.raises(ValueError):
+        ServerSettings(certfile="/x/cert.pem")
