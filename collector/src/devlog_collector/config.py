@@ -296,16 +296,26 @@ def load_config(path: Path | None = None) -> tuple[Config, list[str]]:
     path = path or config_path()
     if not path.exists():
         return Config(), []
+    from devlog_collector.config_cache import cached_yaml
+
+    try:
+        raw = cached_yaml(path, lambda text: _parse_yaml(text, path))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return parse_config(raw, source=str(path))
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """Safe-load YAML text (ruamel.yaml is imported only here: the cache usually makes it unneeded)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        return YAML(typ="safe").load(text)
     except YAMLError as exc:
         raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_config(raw, source=str(path))
 
 
 def mask_secret(value: str | None) -> str | None:

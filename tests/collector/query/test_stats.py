@@ -204,3 +204,79 @@ def test_pricing_is_offline_and_cached(tmp_path: Path, monkeypatch: pytest.Monke
     assert again._snapshot is None  # coefficients came from the cache, not the price data
     assert again.known("claude-opus-4-5-20251101") and not again.known("mystery-model")
     assert again._snapshot is None
+
+
+# -- the single grouped scan of the rollup ----------------------------------------------------------
+
+
+@pytest.fixture
+def dst_store(tmp_path: Path) -> Store:
+    """Events every 47 minutes across LA's spring-forward and autumn-back changes and two models."""
+    from datetime import timedelta
+
+    events = []
+    for start in ("2026-03-06T00:00:00", "2026-10-30T00:00:00"):
+        t = at(start)
+        for i in range(300):
+            stamp = (t + timedelta(minutes=47 * i)).strftime("%Y-%m-%dT%H:%M:%S")
+            model = SONNET if i % 3 else "gpt-5"
+            events.append(ev(stamp, model=model, usage=(10 + i, 5, i % 7, 100), session=f"s{i // 40}",
+                             agent="claude" if i % 2 else "codex"))  # fmt: skip
+    s = store_with(tmp_path / "dst.db", events)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("by", ["day", "week", "month", "agent", "model", "session"])
+def test_single_rollup_scan_matches_the_event_scan(dst_store: Store, pricer: Pricer, zone: str, by: str) -> None:
+    tz = ZoneInfo(zone)
+    fast = compute_stats(dst_store, Filters(), by=by, tz=tz, pricer=pricer)
+    slow = compute_stats(dst_store, Filters(kinds=EVENT_KINDS), by=by, tz=tz, pricer=pricer)
+    assert (fast.source, slow.source) == ("rollup", "events")
+
+    def same(a: dict[str, object], b: dict[str, object]) -> None:
+        # Costs are float sums added in another order: equal to rounding, everything else exactly.
+        assert a.pop("cost_usd") == pytest.approx(b.pop("cost_usd"), rel=1e-9, abs=2e-6)
+        assert a == b
+
+    assert len(fast.groups) == len(slow.groups)
+    for mine, theirs in zip(fast.groups, slow.groups, strict=True):
+        same(mine.to_json(), theirs.to_json())
+    same(fast.total.to_json(), slow.total.to_json())
+    assert fast.total.events == 600
+
+
+def test_offset_segments_find_each_dst_change_to_the_bucket() -> None:
+    from devlog_collector.query.stats import _offset_segments
+
+    lo, hi = int(at("2026-01-01T00:00:00").timestamp() * 1000), int(at("2027-01-01T00:00:00").timestamp() * 1000)
+    segments = _offset_segments(lo, hi, LA)
+    assert segments is not None
+    # PST (-8 h = -32 buckets), PDT from 2026-03-08 10:00Z, PST again from 2026-11-01 09:00Z.
+    assert [offset for _, offset in segments] == [-32, -28, -32]
+    assert [b * 900 for b, _ in segments[1:]] == [
+        int(at("2026-03-08T10:00:00").timestamp()),
+        int(at("2026-11-01T09:00:00").timestamp()),
+    ]
+
+
+def test_a_zone_whose_offset_is_not_whole_buckets_falls_back_to_windows(dst_store: Store, pricer: Pricer) -> None:
+    from datetime import timedelta, timezone
+
+    odd = timezone(timedelta(minutes=53), "LMT+0053")  # like a 19th-century local mean time
+    fast = compute_stats(dst_store, Filters(), by="day", tz=odd, pricer=pricer)
+    slow = compute_stats(dst_store, Filters(kinds=EVENT_KINDS), by="day", tz=odd, pricer=pricer)
+    assert fast.source == "rollup"
+    assert [(g.key, g.events, len(g.sessions)) for g in fast.groups] == [
+        (g.key, g.events, len(g.sessions)) for g in slow.groups
+    ]
+    assert fast.total.cost_usd == pytest.approx(slow.total.cost_usd)
+
+
+def test_a_range_inside_two_partial_buckets_is_still_cut_at_midnight(tmp_path: Path, pricer: Pricer) -> None:
+    events = [ev("2026-03-02T23:58:00", "prompt"), ev("2026-03-03T00:04:00", "prompt")]
+    with store_with(tmp_path / "edge.db", events) as s:
+        args = FilterArgs(since="2026-03-02T23:50:00Z", until="2026-03-03T00:10:00Z")
+        report = compute_stats(s, build_filters(s, args), by="day", tz=ZoneInfo("UTC"), pricer=pricer)
+    assert days(report) == {"2026-03-02": 1, "2026-03-03": 1}

@@ -28,7 +28,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -289,6 +288,8 @@ class Pricer:
         }
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(dir=self.cache_path.parent, prefix=".prices.")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)

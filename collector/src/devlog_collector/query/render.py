@@ -15,12 +15,14 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from devlog_collector.query.sessions import SessionSummary
 from devlog_collector.query.stats import StatsReport, Totals
 from devlog_collector.query.table import Column, format_table, terminal_width
 from devlog_shared import Event, encode_event, to_builtins
+
+if TYPE_CHECKING:
+    from devlog_collector.query.sessions import SessionSummary
 
 __all__ = [
     "EVENT_CSV_COLUMNS",
@@ -202,6 +204,8 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         return
     if fmt == "csv":
         records = [s.to_json() for s in sessions]
+        from devlog_collector.query.sessions import SessionSummary
+
         fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()

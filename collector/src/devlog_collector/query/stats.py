@@ -7,11 +7,13 @@ Why it is built this way (the goal: a million events grouped by day in well unde
   Where the rollup cannot answer exactly (a `--kind` or `--search` filter, the partial 15-minute
   buckets at the edges of a `--since/--until/--last` range, a price list with other tier starts), the
   same aggregate is computed from `events` instead. Both give identical rows.
-* Time is cut into windows at local midnights (in the report's time zone) and UTC midnights. Each
-  window is aggregated in SQL separately, so every group fits in one local day (for day/week/month
-  buckets) and one UTC date (for prices that change on a date); Python then folds the few rows per
-  window into the report. Every UTC offset in use is a multiple of 15 minutes, so the bucketed rollup
-  folds into local days exactly.
+* Time is cut into windows at local midnights (in the report's time zone) and UTC midnights, so every
+  group fits in one local day (for day/week/month buckets) and one UTC date (for prices that change on
+  a date); Python folds the few rows per window into the report. Over the rollup this is ONE grouped
+  scan: each 15-minute bucket's UTC day is `bucket / 96` and its local day `(bucket + offset) / 96`,
+  with the zone's offset per bucket written as a CASE over the zone's transitions in the range (every
+  UTC offset in use is a multiple of 15 minutes, so buckets fold into local days exactly; a zone that
+  is not falls back to one query per window). The event scan queries each window on its own.
 * Cost: an event's own `cost_usd` (e.g. Claude Code's older `costUSD`) takes precedence; otherwise
   tokens are priced with genai-prices per (model, price band) group (see `pricing.py`). Models it
   cannot price are listed with their token counts, never silently counted as free.
@@ -50,6 +52,7 @@ KIND_COLUMNS: Final = (
 _TOKENS: Final = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
 _BUCKET_MS: Final = 900_000
 _DAY_MS: Final = 86_400_000
+_BUCKETS_PER_DAY: Final = _DAY_MS // _BUCKET_MS
 
 
 @dataclass
@@ -132,7 +135,7 @@ def _rollup_usable(store: Store, pricer: Pricer, filters: Filters) -> bool:
     return bands is not None and bands == ",".join(str(b) for b in pricer.bands)
 
 
-def _rollup_sql(key: str, filters: Filters) -> tuple[str, str, list[Any]]:
+def _rollup_where(filters: Filters) -> tuple[str, list[Any]]:
     clauses, params = ["bucket >= ?", "bucket < ?"], []
     if filters.workspace is not None:
         sql, values = workspace_condition(filters.workspace)
@@ -147,16 +150,70 @@ def _rollup_sql(key: str, filters: Filters) -> tuple[str, str, list[Any]]:
     if filters.model is not None:
         clauses.append("model = ?")
         params.append(filters.model)
-    values_sql = ", ".join(
-        ["sum(events)", *(f"sum({c})" for c, _ in KIND_COLUMNS), "sum(requests)", *(f"sum({t})" for t in _TOKENS),
-         "sum(cost_usd)"]
-    )  # fmt: skip
-    sql = (
-        f"SELECT {key}, model, band, has_cost, {values_sql} FROM usage_rollup "
-        f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4"
-    )
-    sessions = f"SELECT DISTINCT {key}, session_id FROM usage_rollup WHERE {' AND '.join(clauses)}"
+    return " AND ".join(clauses), params
+
+
+_ROLLUP_VALUES: Final = ", ".join(
+    ["sum(events)", *(f"sum({c})" for c, _ in KIND_COLUMNS), "sum(requests)", *(f"sum({t})" for t in _TOKENS),
+     "sum(cost_usd)"]
+)  # fmt: skip
+
+
+def _rollup_sql(key: str, filters: Filters) -> tuple[str, str, list[Any]]:
+    """Per-window SQL over the rollup (used when the zone's offsets are not whole buckets)."""
+    where, params = _rollup_where(filters)
+    sql = f"SELECT {key}, model, band, has_cost, {_ROLLUP_VALUES} FROM usage_rollup WHERE {where} GROUP BY 1, 2, 3, 4"
+    sessions = f"SELECT DISTINCT {key}, session_id FROM usage_rollup WHERE {where}"
     return sql, sessions, params
+
+
+def _local_day_sql(segments: list[tuple[int, int]]) -> str:
+    """SQL for the local day number of `bucket`, from (first bucket, offset in buckets) segments."""
+    if len(segments) == 1:
+        return f"(bucket + {segments[0][1]}) / {_BUCKETS_PER_DAY}"
+    cases = " ".join(f"WHEN bucket < {start} THEN {offset}" for (_, offset), (start, _) in itertools.pairwise(segments))
+    return f"(bucket + CASE {cases} ELSE {segments[-1][1]} END) / {_BUCKETS_PER_DAY}"
+
+
+def _offset_segments(lo_ms: int, hi_ms: int, tz: tzinfo) -> list[tuple[int, int]] | None:
+    """The zone's UTC offset over [lo_ms, hi_ms) as (first bucket, offset in buckets) segments.
+
+    None when an offset is not a whole number of 15-minute buckets (then buckets do not fold into
+    local days exactly). Transitions are found day by day and then to the bucket by bisection.
+    """
+
+    def offset(bucket: int) -> int | None:
+        delta = datetime.fromtimestamp(bucket * _BUCKET_MS / 1000, tz).utcoffset()
+        seconds = int(delta.total_seconds()) if delta is not None else 0
+        return seconds // 900 if seconds % 900 == 0 else None
+
+    first, last = lo_ms // _BUCKET_MS, (hi_ms - 1) // _BUCKET_MS
+    current = offset(first)
+    if current is None:
+        return None
+    segments = [(first, current)]
+    day = first
+    while day < last:
+        step = min(day + _BUCKETS_PER_DAY, last)
+        value = offset(step)
+        if value is None:
+            return None
+        if value != current:
+            low, high = day, step  # offset(low) == current, offset(high) != current
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            value = offset(high)
+            if value is None:
+                return None
+            segments.append((high, value))
+            current, day = value, high
+        else:
+            day = step
+    return segments
 
 
 def _events_sql(key: str, filters: Filters, pricer: Pricer) -> tuple[str, str, list[Any]]:
@@ -245,18 +302,34 @@ def compute_stats(
     total = Totals(key="total")
     unpriced: dict[str, int] = {}
 
-    lo, hi = store.db.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    # Two subqueries: SQLite answers a lone min() or max() from the index, but not both in one SELECT.
+    lo, hi = store.db.execute("SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM events)").fetchone()
     if lo is not None:
         lo = max(lo, filters.since_ms) if filters.since_ms is not None else lo
         hi = min(hi + 1, filters.until_ms) if filters.until_ms is not None else hi + 1
-    windows = _windows(lo, hi, zone if by in _TIME_GROUPINGS else None) if lo is not None and lo < hi else []
+    if lo is None or lo >= hi:
+        windows: list[tuple[int, int]] = []
+    elif use_rollup:
+        scanned = _scan_rollup(store, key, filters, by, zone, lo, hi, groups, total, unpriced, pricer)
+        if scanned is not None:
+            # The rollup covered every whole bucket; what remains are the partial buckets at the edges.
+            first, last = scanned
+            edges = [(lo, first * _BUCKET_MS), (last * _BUCKET_MS, hi)] if first < last else [(lo, hi)]
+            windows = [w for a, b in edges if a < b for w in _windows(a, b, zone if by in _TIME_GROUPINGS else None)]
+            use_windows_rollup = False
+        else:
+            windows = _windows(lo, hi, zone if by in _TIME_GROUPINGS else None)
+            use_windows_rollup = True
+    else:
+        windows = _windows(lo, hi, zone if by in _TIME_GROUPINGS else None)
+        use_windows_rollup = False
     for start, end in windows:
         at = datetime.fromtimestamp(start / 1000, UTC)
         label = _period_label(by, at.astimezone(zone).date()) if by in _TIME_GROUPINGS else None
         rows: list[Any] = []
         sessions: list[Any] = []
         first, last = -(-start // _BUCKET_MS), end // _BUCKET_MS  # whole buckets inside the window
-        if use_rollup and first < last:
+        if use_windows_rollup and first < last:
             rows += store.db.execute(rollup_sql, [first, last, *rollup_params]).fetchall()
             sessions += store.db.execute(rollup_sessions, [first, last, *rollup_params]).fetchall()
             spans = [(start, first * _BUCKET_MS), (last * _BUCKET_MS, end)]
@@ -284,6 +357,77 @@ def compute_stats(
         unpriced_models=unpriced,
         source="rollup" if use_rollup else "events",
     )
+
+
+def _scan_rollup(
+    store: Store,
+    key: str,
+    filters: Filters,
+    by: str,
+    zone: tzinfo,
+    lo: int,
+    hi: int,
+    groups: dict[str, Totals],
+    total: Totals,
+    unpriced: dict[str, int],
+    pricer: Pricer,
+) -> tuple[int, int] | None:
+    """Fold every whole 15-minute bucket in [lo, hi) from the rollup in one grouped scan.
+
+    Returns the bucket range covered, or None (nothing done) when the zone's offsets are not whole
+    buckets. Each row is one (UTC day, local day, key, model, band, has_cost) group, priced at its
+    window's start: the later of the UTC midnight, the local midnight and `lo`.
+    """
+    first, last = -(-lo // _BUCKET_MS), hi // _BUCKET_MS
+    if first >= last:
+        return first, last
+    time_grouping = by in _TIME_GROUPINGS
+    if time_grouping:
+        segments = _offset_segments(first * _BUCKET_MS, last * _BUCKET_MS, zone)
+        if segments is None:
+            return None
+        local_day = _local_day_sql(segments)
+    else:
+        local_day = "0"
+    where, where_params = _rollup_where(filters)
+    rows = store.db.execute(
+        f"SELECT bucket / {_BUCKETS_PER_DAY}, {local_day}, {key}, model, band, has_cost, {_ROLLUP_VALUES} "
+        f"FROM usage_rollup WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+        [first, last, *where_params],
+    ).fetchall()
+    epoch = date(1970, 1, 1)
+    labels: dict[int, str] = {}
+    starts: dict[tuple[int, int], datetime] = {}
+    for utc_day, day, *row in rows:
+        at = starts.get((utc_day, day))
+        if at is None:
+            start = max(utc_day * _DAY_MS, lo)
+            if time_grouping:
+                local = epoch + timedelta(days=day)
+                midnight = int(datetime(local.year, local.month, local.day, tzinfo=zone).timestamp() * 1000)
+                start = max(start, midnight)
+            at = starts[(utc_day, day)] = datetime.fromtimestamp(start / 1000, UTC)
+        label = None
+        if time_grouping:
+            label = labels.get(day)
+            if label is None:
+                label = labels[day] = _period_label(by, epoch + timedelta(days=day))
+        _fold(row, label, at, groups, total, unpriced, pricer)
+    sessions = store.db.execute(
+        f"SELECT DISTINCT {local_day if time_grouping else key}, session_id FROM usage_rollup WHERE {where}",
+        [first, last, *where_params],
+    ).fetchall()
+    for value, session in sessions:
+        if time_grouping:
+            label = labels.get(value)
+            if label is None:
+                label = labels[value] = _period_label(by, epoch + timedelta(days=value))
+            name = label
+        else:
+            name = value or "(none)"
+        groups[name].sessions.add(session)
+        total.sessions.add(session)
+    return first, last
 
 
 def _fold(
