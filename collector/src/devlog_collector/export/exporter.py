@@ -56,6 +56,7 @@ from devlog_collector.export.client import (
 )
 from devlog_collector.export.content import Redactor, apply_policy, default_redactor
 from devlog_collector.export.routing import Router
+from devlog_collector.export.shared_blobs import shared_blobs
 from devlog_collector.log import get_logger
 from devlog_collector.store import Store, event_from_row, now_ms
 from devlog_shared import Event
@@ -216,6 +217,13 @@ class RemoteExporter:
         self.max_events = self.remote.batch_size
         self.max_bytes = self.remote.batch_bytes
         self._limits_checked = False
+        #: Routed seqs scanned past the end of the last batch: (cursor they follow, seqs, page end, full page).
+        self._ahead: tuple[int, list[int], int, bool] | None = None
+        # Encoded events are shared with this process's other remotes of the same content policy (see
+        # shared_blobs.py); not with a custom redactor, whose output only this exporter knows.
+        content = self.remote.content
+        peers = sum(1 for other in config.export.remotes.values() if other.content == content)
+        self._shared_key = (str(store.path.resolve()), content) if redactor is None and peers > 1 else None
 
     @classmethod
     def open(
@@ -368,19 +376,31 @@ class RemoteExporter:
             self.max_bytes = max(1024, min(self.max_bytes, limits.max_body_bytes - 4096))
 
     def _next_batch(self, cursor: int) -> Batch:
-        """Up to `max_events` / `max_bytes` of routed events after `cursor`, and how far the scan got."""
+        """Up to `max_events` / `max_bytes` of routed events after `cursor`, and how far the scan got.
+
+        A scan page routes up to `SCAN_PAGE` rows at once; when the batch fills before the page's
+        matches are used up, the rest is kept for the next call (if it continues from this batch's
+        end), so a page is routed once, not once per batch.
+        """
         batch = Batch(scanned_to=cursor)
         db = self.store.db
         scanned = 0
+        ahead = self._ahead if self._ahead is not None and self._ahead[0] == cursor else None
+        self._ahead = None
         position = cursor
         while scanned < MAX_SCAN_PER_BATCH:
-            rows = db.execute(
-                "SELECT seq, workspace FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (position, SCAN_PAGE)
-            ).fetchall()
-            if not rows:
-                return batch
-            scanned += len(rows)
-            matched = [seq for seq, workspace in rows if self.router.matches(self.name, workspace)]
+            if ahead is not None:
+                _, matched, page_end, full_page = ahead
+                ahead = None
+            else:
+                rows = db.execute(
+                    "SELECT seq, workspace FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (position, SCAN_PAGE)
+                ).fetchall()
+                if not rows:
+                    return batch
+                scanned += len(rows)
+                matched = [seq for seq, workspace in rows if self.router.matches(self.name, workspace)]
+                page_end, full_page = rows[-1][0], len(rows) == SCAN_PAGE
             for start in range(0, len(matched), 500):
                 chunk = matched[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -388,19 +408,33 @@ class RemoteExporter:
                     f"SELECT seq, id, body, text FROM events WHERE seq IN ({marks}) ORDER BY seq", chunk
                 ).fetchall()
                 for seq, event_id, body, text in bodies:
-                    blob = self._encode(body, text)
+                    blob = self._blob(seq, body, text)
                     if batch and (len(batch) >= self.max_events or batch.size + len(blob) > self.max_bytes):
+                        rest = [s for s in matched[start:] if s >= seq]
+                        self._ahead = (batch.scanned_to, rest, page_end, full_page)
                         return batch
                     batch.seqs.append(seq)
                     batch.ids.append(event_id)
                     batch.blobs.append(blob)
                     batch.size += len(blob) + 1
                     batch.scanned_to = seq
-            position = rows[-1][0]
+            position = page_end
             batch.scanned_to = position
-            if len(batch) >= self.max_events or len(rows) < SCAN_PAGE:
+            if len(batch) >= self.max_events or not full_page:
                 return batch
         return batch
+
+    def _blob(self, seq: int, body: bytes, text: str | None) -> bytes:
+        """The exported JSON of the stored event at `seq` (from the shared cache when a peer made it)."""
+        if self._shared_key is None:
+            return self._encode(body, text)
+        key = (*self._shared_key, seq)
+        cache = shared_blobs()
+        blob = cache.get(key)
+        if blob is None:
+            blob = self._encode(body, text)
+            cache.put(key, blob)
+        return blob
 
     @property
     def redactor(self) -> Redactor:
