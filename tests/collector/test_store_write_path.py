@@ -256,3 +256,80 @@ def test_daemon_indexes_history_and_live_events_in_the_background(tmp_path: Path
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
+
+
+# -- large history loads build the secondary indexes once, at the end ---------------------------------
+
+
+def index_sql(db: sqlite3.Connection) -> dict[str, str]:
+    rows = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+    )
+    return dict(rows.fetchall())
+
+
+def test_secondary_index_definitions_match_the_migrations(tmp_path: Path) -> None:
+    from devlog_collector.store.migrations import SECONDARY_INDEXES
+
+    with Store.open(tmp_path / "s.db") as store:
+        created = index_sql(store.db)
+        assert {name: " ".join(sql.split()) for name, sql in created.items()} == dict(SECONDARY_INDEXES)
+        store.acquire_writer_lock()
+        store.defer_secondary_indexes()
+        assert index_sql(store.db) == {}
+        store.restore_secondary_indexes()
+        rebuilt = {name: sql.replace("IF NOT EXISTS ", "") for name, sql in index_sql(store.db).items()}
+        assert rebuilt == dict(SECONDARY_INDEXES)
+
+
+def test_an_interrupted_load_gets_its_indexes_back_from_the_next_writer(tmp_path: Path) -> None:
+    from devlog_collector.store import DEFERRED_INDEXES_KEY
+
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        store.acquire_writer_lock()
+        store.commit([ev(n) for n in range(10)])
+        store.defer_secondary_indexes()  # ... and the process dies here
+    with Store.open(path) as reader_side:
+        assert index_sql(reader_side.db) == {}  # opening alone (an exporter, a query) changes nothing
+    with Store.open(path) as store:
+        store.acquire_writer_lock()
+        assert len(index_sql(store.db)) == 5
+        assert store.get_meta(DEFERRED_INDEXES_KEY) is None
+
+
+def test_a_large_pass_defers_the_indexes_and_stores_exactly_what_a_small_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devlog_collector import collect as collect_module
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for f in range(4):
+        (logs / f"{f}.jsonl").write_bytes(b"".join(line(f * 1000 + n, cwd=f"/w/p{n % 3}") for n in range(300)))
+    seen_during_pass: list[int] = []
+
+    def run(home: str, threshold: int) -> list[tuple[object, ...]]:
+        monkeypatch.setattr(collect_module, "BULK_LOAD_MIN_BYTES", threshold)
+        config = make_config(logs, storage={"path": str(tmp_path / home), "min_free_bytes": 0})
+        path = config.storage.db_path()
+
+        def progress(files: int, done: int) -> None:
+            with sqlite3.connect(path) as db:
+                seen_during_pass.append(len(index_sql(db)))
+
+        with Store.open(path) as store:
+            store.acquire_writer_lock()
+            result = collect_module.Collector(store, config).collect(progress=progress)
+            assert result.events_added == 1200
+            assert len(index_sql(store.db)) == 5
+            events = store.db.execute("SELECT id, ts, kind, session_id, workspace, body FROM events ORDER BY id")
+            return [*events.fetchall(), *rollup(store.db)]
+
+    bulk = run("bulk", 1)
+    assert seen_during_pass == [0, 0, 0, 0]  # no secondary index while the load ran
+    seen_during_pass.clear()
+    small = run("small", 10**12)
+    assert seen_during_pass == [5, 5, 5, 5]
+    strip = [tuple(v for v in row if not isinstance(v, bytes)) for row in bulk]
+    assert strip == [tuple(v for v in row if not isinstance(v, bytes)) for row in small]

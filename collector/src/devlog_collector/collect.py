@@ -67,6 +67,9 @@ log = get_logger("collect")
 
 #: Bytes read from an append-mode file per step (one transaction per step).
 CHUNK_BYTES: Final = 4 * 1024 * 1024
+#: A pass with at least this much to read (and more than the store holds) builds the secondary
+#: indexes once at its end instead of keeping them current (`Store.defer_secondary_indexes`).
+BULK_LOAD_MIN_BYTES: Final = 64 * 1024 * 1024
 #: Document-mode events are committed in batches of this many (the cursor goes with the last batch).
 DOCUMENT_BATCH: Final = 5000
 HEAD_BYTES: Final = 1024
@@ -315,6 +318,52 @@ class Collector:
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0
+        bulk = self._large_load(items, cursors)
+        if bulk:
+            self.store.defer_secondary_indexes()
+        try:
+            self._collect_items(items, cursors, result, progress)
+        finally:
+            if bulk:
+                self._restore_indexes()
+        self._progress = None
+        return result
+
+    def _large_load(self, items: list[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> bool:
+        """Whether this pass should build the secondary indexes once at its end (see `Store`).
+
+        Worth it when there is much to read (a first history load) and more than the store holds:
+        rebuilding costs a scan of the whole table per index.
+        """
+        if len(items) == 0:
+            return False
+        pending = self._pending_bytes(items, cursors)
+        if pending < BULK_LOAD_MIN_BYTES:
+            return False
+        try:
+            stored = self.store.path.stat().st_size
+        except OSError:
+            return False
+        if pending < stored:
+            return False
+        log.info("history_load_defers_indexes", pending_bytes=pending, store_bytes=stored)
+        return True
+
+    def _restore_indexes(self) -> None:
+        try:
+            started = time.monotonic()
+            self.store.restore_secondary_indexes()
+            log.info("secondary_indexes_built", seconds=round(time.monotonic() - started, 2))
+        except sqlite3.Error as exc:  # e.g. the disk filled up: the next writer to start retries
+            log.warning("secondary_indexes_not_built", error=str(exc))
+
+    def _collect_items(
+        self,
+        items: list[Tracked],
+        cursors: dict[tuple[str, str], CollectCursor],
+        result: CollectResult,
+        progress: ProgressCallback | None,
+    ) -> None:
         for item in items:
             sid = source_id(item.source)
             totals = result.totals(sid)
@@ -334,12 +383,15 @@ class Collector:
             self._files_done += 1
             if progress is not None:
                 progress(self._files_done, self._bytes_done)
-        self._progress = None
-        return result
 
     def pending(self, tracked: Iterable[Tracked]) -> tuple[int, int]:
         """(files, bytes) that a pass over `tracked` would read, estimated from stat (for progress)."""
-        cursors = self.store.all_cursors()
+        return self._pending(tracked, self.store.all_cursors())
+
+    def _pending_bytes(self, tracked: Iterable[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> int:
+        return self._pending(tracked, cursors)[1]
+
+    def _pending(self, tracked: Iterable[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> tuple[int, int]:
         files = 0
         total = 0
         for item in tracked:

@@ -40,10 +40,16 @@ import msgspec
 from devlog_collector.errors import StoreError, StoreLocked
 from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
-from devlog_collector.store.migrations import migrate, usage_rollup_batch_sql, usage_rollup_insert_trigger_sql
+from devlog_collector.store.migrations import (
+    SECONDARY_INDEXES,
+    migrate,
+    usage_rollup_batch_sql,
+    usage_rollup_insert_trigger_sql,
+)
 from devlog_shared import Event, decode_event, encode_event
 
 __all__ = [
+    "DEFERRED_INDEXES_KEY",
     "FTS_WATERMARK_KEY",
     "SEARCH_INDEX_BATCH",
     "CollectCursor",
@@ -55,6 +61,8 @@ __all__ = [
 
 log = get_logger("store")
 
+#: Meta key present while the secondary indexes are dropped for a large history load.
+DEFERRED_INDEXES_KEY: Final = "secondary_indexes_deferred"
 #: Meta key of the full-text index watermark: events with `seq` <= it are in `events_fts`, none above.
 FTS_WATERMARK_KEY: Final = "fts_indexed_seq"
 #: Events indexed per write transaction by `update_search_index` (keeps each transaction short, so a
@@ -266,6 +274,10 @@ class Store:
         handle.write(str(os.getpid()).encode())
         handle.flush()
         self._lock_file = handle
+        if self.get_meta(DEFERRED_INDEXES_KEY) is not None:
+            # A history load that dropped the secondary indexes did not finish (crash, kill -9).
+            log.info("secondary_indexes_restored_after_interrupted_load", path=str(self.path))
+            self.restore_secondary_indexes()
 
     def release_writer_lock(self) -> None:
         """Give up the writer lock."""
@@ -274,6 +286,28 @@ class Store:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+
+    # -- bulk loads ----------------------------------------------------------------------------
+
+    def defer_secondary_indexes(self) -> None:
+        """Drop the secondary indexes of `events` for a large history load (the writer only).
+
+        Keeping five indexes current while inserting is about a third of the cost of storing an
+        event once they outgrow the page cache (random pages rewritten on every commit); building
+        them once at the end is cheaper. The meta key makes the next writer rebuild them if this
+        process dies first. Readers meanwhile get correct but slower answers (scans).
+        """
+        with self.transaction() as db:
+            for name, _ in SECONDARY_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS {name}")
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (DEFERRED_INDEXES_KEY, str(now_ms())))
+
+    def restore_secondary_indexes(self) -> None:
+        """Build any missing secondary index again (one transaction); a no-op when all exist."""
+        with self.transaction() as db:
+            for _, create in SECONDARY_INDEXES:
+                db.execute(create.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            db.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
 
     # -- transactions --------------------------------------------------------------------------
 

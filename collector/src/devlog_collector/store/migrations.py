@@ -22,7 +22,18 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-__all__ = ["MIGRATIONS", "migrate", "migration", "run_script"]
+__all__ = ["MIGRATIONS", "SECONDARY_INDEXES", "migrate", "migration", "run_script"]
+
+#: The secondary indexes of `events` (name, CREATE statement), exactly as m001 created them. A large
+#: history load drops them and builds them again at its end (see `Store.defer_secondary_indexes`); a
+#: migration that changes one of them must change it here too (a test compares both).
+SECONDARY_INDEXES: tuple[tuple[str, str], ...] = (
+    ("events_ts", "CREATE INDEX events_ts ON events (ts)"),
+    ("events_workspace_ts", "CREATE INDEX events_workspace_ts ON events (workspace, ts)"),
+    ("events_agent_ts", "CREATE INDEX events_agent_ts ON events (agent, ts)"),
+    ("events_session_ts", "CREATE INDEX events_session_ts ON events (session_id, ts)"),
+    ("events_kind_ts", "CREATE INDEX events_kind_ts ON events (kind, ts)"),
+)
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
