@@ -236,16 +236,22 @@ def compare_ccusage(ccusage: str, mb: float, repeat: int) -> None:
             "PYTHONPYCACHEPREFIX": "/tmp/devlog-bench-pycache", "TZ": "UTC"}  # fmt: skip
     devlog = str(Path(sys.executable).with_name("devlog"))
     _median_run([devlog, "stats", "--by", "day", "-f", "json"], env, 1)  # warm the price cache
-    ours, ours_out = _median_run([devlog, "stats", "--by", "day", "-f", "json", "--timezone", "UTC"], env, repeat)
-    theirs, theirs_out = _median_run(
-        [ccusage, "claude", "daily", "--json", "--offline", "--timezone", "UTC"], env, repeat
-    )
+    ours_argv = [devlog, "stats", "--by", "day", "-f", "json", "--timezone", "UTC"]
+    theirs_argv = [ccusage, "claude", "daily", "--json", "--offline", "--timezone", "UTC"]
+    # Interleaved, so both tools see the same machine load (this VM's speed drifts by tens of %).
+    ours_runs, theirs_runs = [], []
+    for _ in range(repeat):
+        elapsed, ours_out = _median_run(ours_argv, env, 1)
+        ours_runs.append(elapsed)
+        elapsed, theirs_out = _median_run(theirs_argv, env, 1)
+        theirs_runs.append(elapsed)
+    ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
     total = json.loads(ours_out)["total"]
     cc = json.loads(theirs_out)["totals"]
     ours_tokens = [total[k] for k in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")]
     same = ours_tokens == [cc[k] for k in ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")]
     print(f"\n### devlog stats vs ccusage ({datetime.now(UTC):%Y-%m-%d}, {mb:g} MB of generated Claude Code logs)\n")
-    print(f"| command | median of {repeat} |")
+    print(f"| command | median of {repeat} (runs interleaved) |")
     print("| --- | ---: |")
     print(f"| `devlog stats --by day` (after `devlog collect`) | {ours:.2f} s |")
     print(f"| `ccusage claude daily --offline` (v20.0.24) | {theirs:.2f} s |")
@@ -263,7 +269,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=150, help="size of the Claude Code logs for --ccusage")
     args = parser.parse_args()
     if args.ccusage:
-        compare_ccusage(args.ccusage, args.mb, min(args.repeat, 3))
+        compare_ccusage(args.ccusage, args.mb, max(args.repeat, 9))
         return
 
     from devlog_collector.config import Config

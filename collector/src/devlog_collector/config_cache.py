@@ -18,9 +18,9 @@ Safety rules:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +37,9 @@ _FORMAT: Final = 1
 
 
 def _entry_path(path: Path) -> Path:
-    digest = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # Only names the entry (the signature inside decides whether it is this file's): a CRC avoids
+    # importing hashlib/OpenSSL, which would cost a third of what the cache saves.
+    digest = f"{zlib.crc32(str(path.resolve()).encode('utf-8', 'surrogatepass')):08x}"
     return home_dir() / "cache" / f"config-{digest}.msgpack"
 
 

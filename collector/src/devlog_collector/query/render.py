@@ -10,7 +10,6 @@ stdout only.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -101,6 +100,8 @@ def write_events(events: Sequence[Event], fmt: str, out: TextIO, *, tz: tzinfo |
     elif fmt == "json":
         out.write(json.dumps([to_builtins(e) for e in events], indent=2, ensure_ascii=False) + "\n")
     elif fmt == "csv":
+        import csv
+
         writer = csv.DictWriter(out, fieldnames=list(EVENT_CSV_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for event in events:
@@ -132,6 +133,8 @@ def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, 
             for record in records:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif fmt == "csv":
+        import csv
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
@@ -207,6 +210,8 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         from devlog_collector.query.sessions import SessionSummary
 
         fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
+        import csv
+
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
