@@ -136,7 +136,10 @@ def main() -> None:
     print("| --- | ---: |")
     print(f"| `devlog stats --by day` (after `devlog collect`) | {ours:.2f} s |")
     print(f"| `ccusage codex daily --offline` (v20.0.24) | {theirs:.2f} s |")
-    print(f"\nSpeed-up: {theirs / ours:.1f}x (goal: at least 5x).\n")
+    print(
+        f"\nSpeed-up: {theirs / ours:.1f}x (for information: the issue's 5x goal is set on Claude Code logs;"
+        "\non this smaller input devlog's ~0.1 s of Python start-up dominates).\n"
+    )
     print("| tokens | devlog | ccusage | equal |\n| --- | ---: | ---: | --- |")
     for name, (a, b) in pairs.items():
         print(f"| {name} | {a:,} | {b if b is None else f'{b:,}'} | {a == b} |")
