@@ -21,7 +21,6 @@ from typing import Any
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError
 from devlog_collector.store import Store
-from devlog_shared import EVENT_KINDS, KNOWN_AGENTS
 
 __all__ = [
     "FilterArgs",
@@ -141,6 +140,8 @@ def distinct_values(store: Store, column: str) -> list[str]:
 
 
 def _check_agents(store: Store, agents: tuple[str, ...]) -> tuple[str, ...]:
+    from devlog_shared import KNOWN_AGENTS  # (the schema module: imported only when a filter needs it)
+
     wanted = tuple(dict.fromkeys(a.strip().lower() for a in agents))
     unknown = [a for a in wanted if a not in KNOWN_AGENTS]
     if unknown:
@@ -153,6 +154,8 @@ def _check_agents(store: Store, agents: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _check_kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    from devlog_shared import EVENT_KINDS
+
     wanted = tuple(dict.fromkeys(k.strip().lower() for k in kinds))
     unknown = [k for k in wanted if k not in EVENT_KINDS]
     if unknown:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from devlog_collector.query.stats import StatsReport, Totals
 from devlog_collector.query.table import Column, format_table, terminal_width
-from devlog_shared import Event, encode_event, to_builtins
 
 if TYPE_CHECKING:
     from devlog_collector.query.sessions import SessionSummary
+    from devlog_shared import Event
 
 __all__ = [
     "EVENT_CSV_COLUMNS",
@@ -44,6 +44,8 @@ EVENT_CSV_COLUMNS = (
 
 def event_row(event: Event) -> dict[str, Any]:
     """One event flattened for csv (every field of the schema, nested objects as dotted keys)."""
+    from devlog_shared import to_builtins
+
     data = to_builtins(event)
     row: dict[str, Any] = {}
     for column in EVENT_CSV_COLUMNS:
@@ -94,6 +96,8 @@ def _event_summary(event: Event) -> str:
 
 def write_events(events: Sequence[Event], fmt: str, out: TextIO, *, tz: tzinfo | None = None) -> None:
     """Write events as `table`, `json`, `jsonl` or `csv`."""
+    from devlog_shared import encode_event, to_builtins
+
     if fmt == "jsonl":
         for event in events:
             out.write(encode_event(event).decode() + "\n")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -46,7 +46,9 @@ from devlog_collector.store.migrations import (
     usage_rollup_batch_sql,
     usage_rollup_insert_trigger_sql,
 )
-from devlog_shared import Event, decode_event, encode_event
+
+if TYPE_CHECKING:
+    from devlog_shared import Event
 
 __all__ = [
     "DEFERRED_INDEXES_KEY",
@@ -126,8 +128,23 @@ class ParseProblem:
     message: str
 
 
+def _schema() -> Any:
+    """The event schema package, imported on first use: `devlog stats` and `status` never need it
+    (it defines every msgspec struct of schema v1, ~5 ms of their start-up)."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        import devlog_shared
+
+        _SCHEMA = devlog_shared
+    return _SCHEMA
+
+
+_SCHEMA: Any = None
+
+
 def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
     usage = event.usage
+    encode_event = _schema().encode_event
     body = encode_event(msgspec.structs.replace(event, text=None)) if event.text is not None else encode_event(event)
     return (
         event.id,
@@ -173,7 +190,7 @@ def _batchable_rollup_trigger(db: sqlite3.Connection) -> str | None:
 
 def event_from_row(body: bytes, text: str | None) -> Event:
     """Rebuild the full event from its stored `body` and `text` columns."""
-    event = decode_event(body)
+    event: Event = _schema().decode_event(body)
     return msgspec.structs.replace(event, text=text) if text is not None else event
 
 
