@@ -14,6 +14,8 @@ Scenarios:
   backfill  a remote added after B stored events backfills them while a live remote (interval 1 s) gets
             new events every 0.2 s: max and p99 commit-to-arrival latency of the live remote
   server    N events to `devlog-server serve` (SQLite): events/s end to end
+  servers   the same with three remotes at once, each its own `devlog-server` (SQLite), against one
+            remote alone: events/s per remote and the slowest one's share of the single remote's rate
 """
 
 from __future__ import annotations
@@ -286,28 +288,77 @@ def scenario_backfill(tmp: Path, history: int, live_seconds: float) -> dict[str,
     }
 
 
-def scenario_server(tmp: Path, n: int) -> dict[str, Any]:
-    db = tmp / "server-src.db"
-    generate(db, n, ["/home/dev/work/a"])
+SERVER_KEY = "bench-key-0123456789abcdef"
+
+
+def start_server(tmp: Path, name: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """`devlog-server serve` on loopback with its own SQLite database; returns (url, process)."""
     port = free_port()
     env = {
         **os.environ,
-        "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'server.db'}",
-        "DEVLOG_SERVER_BOOTSTRAP_KEYS": "bench:bench-key-0123456789abcdef",
+        "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / f'{name}.db'}",
+        "DEVLOG_SERVER_BOOTSTRAP_KEYS": f"bench:{SERVER_KEY}",
     }
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "devlog-server"), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(f"{url}/healthz")
+    return url, proc
+
+
+def server_remote(url: str) -> dict[str, Any]:
+    return {**remote_spec(url, ["/home/dev/work/**"], content="full"), "api_key": SERVER_KEY}
+
+
+def scenario_server(tmp: Path, n: int) -> dict[str, Any]:
+    db = tmp / "server-src.db"
+    generate(db, n, ["/home/dev/work/a"])
+    url, proc = start_server(tmp, "server")
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/healthz")
-        spec = remote_spec(f"http://127.0.0.1:{port}", ["/home/dev/work/**"], content="full")
-        spec["api_key"] = "bench-key-0123456789abcdef"
-        sent, elapsed = export_once("srv", {"export": {"remotes": {"srv": spec}}}, db)
+        sent, elapsed = export_once("srv", {"export": {"remotes": {"srv": server_remote(url)}}}, db)
     finally:
         proc.terminate()
         proc.wait(15)
     return {"events": n, "seconds": round(elapsed, 2), "events_per_s": round(sent / elapsed)}
+
+
+def scenario_three_servers(tmp: Path, n: int) -> dict[str, Any]:
+    """Three remotes at once, each a real `devlog-server` (SQLite), against one remote alone."""
+    db = tmp / "servers-src.db"
+    generate(db, n, ["/home/dev/work/a", "/home/dev/work/b"])
+    url, proc = start_server(tmp, "alone")
+    try:
+        sent, elapsed = export_once("alone", {"export": {"remotes": {"alone": server_remote(url)}}}, db)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    one = sent / elapsed
+    servers = [start_server(tmp, f"s{i}") for i in range(3)]
+    try:
+        cfg = {"export": {"remotes": {f"r{i}": server_remote(u) for i, (u, _) in enumerate(servers)}}}
+        times: dict[str, float] = {}
+
+        def worker(name: str) -> None:
+            times[name] = export_once(name, cfg, db)[1]
+
+        threads = [threading.Thread(target=worker, args=(f"r{i}",)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for _, p in servers:
+            p.terminate()
+            p.wait(15)
+    each = {k: round(n / v) for k, v in sorted(times.items())}
+    return {
+        "events": n,
+        "one_remote_events_per_s": round(one),
+        "three_remotes_events_per_s": each,
+        "slowest_share_of_one": round(min(each.values()) / one, 2),
+    }
 
 
 def main() -> None:
@@ -316,7 +367,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["one", "three", "backfill", "server"], action="append")
+    parser.add_argument("--only", choices=["one", "three", "backfill", "server", "servers"], action="append")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.sink:
@@ -324,7 +375,7 @@ def main() -> None:
         return
     n = 5_000 if args.quick else args.events
     history = 20_000 if args.quick else args.history
-    only = set(args.only or ["one", "three", "backfill", "server"])
+    only = set(args.only or ["one", "three", "backfill", "server", "servers"])
     results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="devlog-bench-export-") as tmp_name:
         tmp = Path(tmp_name)
@@ -337,6 +388,9 @@ def main() -> None:
         if "server" in only:
             results["ingest_server_sqlite"] = scenario_server(tmp, min(n, 50_000))
             print(json.dumps({"ingest_server_sqlite": results["ingest_server_sqlite"]}), flush=True)
+        if "servers" in only:
+            results["three_servers_sqlite"] = scenario_three_servers(tmp, min(n, 50_000))
+            print(json.dumps({"three_servers_sqlite": results["three_servers_sqlite"]}), flush=True)
         if "backfill" in only:
             results["backfill"] = scenario_backfill(tmp, history, 10.0 if args.quick else 30.0)
             print(json.dumps({"backfill": results["backfill"]}), flush=True)
