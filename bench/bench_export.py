@@ -312,15 +312,20 @@ def server_remote(url: str) -> dict[str, Any]:
     return {**remote_spec(url, ["/home/dev/work/**"], content="full"), "api_key": SERVER_KEY}
 
 
-def scenario_server(tmp: Path, n: int) -> dict[str, Any]:
-    db = tmp / "server-src.db"
-    generate(db, n, ["/home/dev/work/a"])
-    url, proc = start_server(tmp, "server")
+def export_to_new_server(tmp: Path, db: Path, name: str) -> tuple[int, float]:
+    """Export `db` to a fresh `devlog-server` as the only remote; returns (events sent, seconds)."""
+    url, proc = start_server(tmp, name)
     try:
-        sent, elapsed = export_once("srv", {"export": {"remotes": {"srv": server_remote(url)}}}, db)
+        return export_once(name, {"export": {"remotes": {name: server_remote(url)}}}, db)
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def scenario_server(tmp: Path, n: int) -> dict[str, Any]:
+    db = tmp / "server-src.db"
+    generate(db, n, ["/home/dev/work/a"])
+    sent, elapsed = export_to_new_server(tmp, db, "srv")
     return {"events": n, "seconds": round(elapsed, 2), "events_per_s": round(sent / elapsed)}
 
 
@@ -328,12 +333,7 @@ def scenario_three_servers(tmp: Path, n: int) -> dict[str, Any]:
     """Three remotes at once, each a real `devlog-server` (SQLite), against one remote alone."""
     db = tmp / "servers-src.db"
     generate(db, n, ["/home/dev/work/a", "/home/dev/work/b"])
-    url, proc = start_server(tmp, "alone")
-    try:
-        sent, elapsed = export_once("alone", {"export": {"remotes": {"alone": server_remote(url)}}}, db)
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    sent, elapsed = export_to_new_server(tmp, db, "alone")
     one = sent / elapsed
     servers = [start_server(tmp, f"s{i}") for i in range(3)]
     try:

@@ -35,6 +35,16 @@ class Parser:
         return {"text": text.strip(), "n": [1, 2.5, None, True]}
 
 
+def parsed_once(tmp_path: Path, text: str = "a: 1\n") -> tuple[Path, Parser]:
+    """A settled config file, parsed (and so cached) once."""
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    settle(config)
+    parse = Parser()
+    cached_yaml(config, parse)
+    return config, parse
+
+
 def test_an_unchanged_file_is_parsed_once(home: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("a: 1\n")
@@ -49,11 +59,7 @@ def test_an_unchanged_file_is_parsed_once(home: Path, tmp_path: Path) -> None:
 
 
 def test_an_edit_that_keeps_size_and_mtime_is_still_seen(home: Path, tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("a: 1\n")
-    settle(config)
-    parse = Parser()
-    cached_yaml(config, parse)
+    config, parse = parsed_once(tmp_path)
     mtime = config.stat().st_mtime_ns
     config.write_text("a: 2\n")  # same size
     os.utime(config, ns=(mtime, mtime))  # and the same mtime: only the ctime tells
@@ -88,11 +94,7 @@ def test_data_msgpack_would_alter_is_not_cached(home: Path, tmp_path: Path) -> N
 
 
 def test_a_corrupt_cache_entry_is_ignored_and_replaced(home: Path, tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("a: 1\n")
-    settle(config)
-    parse = Parser()
-    cached_yaml(config, parse)
+    config, parse = parsed_once(tmp_path)
     (entry,) = (home / "cache").glob("config-*.msgpack")
     entry.write_bytes(b"\xc1 not msgpack")
     assert cached_yaml(config, parse)["text"] == "a: 1"
