@@ -95,3 +95,40 @@ def test_full_disk_pauses_without_corruption_and_resumes(tmp_path: Path, tiny_fs
         resumed = Collector(store, config, chunk_bytes=64 * 1024).collect()
     assert resumed.paused is None
     assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}
+
+
+def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_returns(
+    tmp_path: Path, tiny_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devlog_collector import collect as collect_module
+    from devlog_collector.store import DEFERRED_INDEXES_KEY
+
+    monkeypatch.setattr(collect_module, "BULK_LOAD_MIN_BYTES", 1)  # every pass is a "large history load"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    records = [
+        json.dumps({"uuid": f"u{n}", "ts": 1760000000000 + n, "sid": "s", "text": os.urandom(600).hex()}).encode()
+        + b"\n"
+        for n in range(4000)
+    ]
+    (logs / "a.jsonl").write_bytes(b"".join(records))
+    config = make_config(logs, storage={"path": str(tiny_fs / "data"), "min_free_bytes": 0})
+
+    def secondary_indexes(db: sqlite3.Connection) -> int:
+        sql = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+        return int(db.execute(sql).fetchone()[0])
+
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        result = Collector(store, config, chunk_bytes=64 * 1024).collect()  # no exception: a pause
+        assert result.paused is not None and "full" in result.paused
+        # No room to build them either: the pass says so in a warning and leaves the marker.
+        assert store.get_meta(DEFERRED_INDEXES_KEY) is not None and secondary_indexes(store.db) == 0
+    subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_fs)], check=True)
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()  # rebuilds what the full disk prevented
+        assert secondary_indexes(store.db) == 5 and store.get_meta(DEFERRED_INDEXES_KEY) is None
+        resumed = Collector(store, config, chunk_bytes=64 * 1024).collect()
+        assert resumed.paused is None
+        assert secondary_indexes(store.db) == 5
+    assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}

@@ -292,9 +292,13 @@ class Store:
         handle.flush()
         self._lock_file = handle
         if self.get_meta(DEFERRED_INDEXES_KEY) is not None:
-            # A history load that dropped the secondary indexes did not finish (crash, kill -9).
-            log.info("secondary_indexes_restored_after_interrupted_load", path=str(self.path))
-            self.restore_secondary_indexes()
+            # A history load that dropped the secondary indexes did not finish (crash, kill -9, a
+            # full disk). Queries work without them, so a failure here (still no space) only warns.
+            try:
+                self.restore_secondary_indexes()
+                log.info("secondary_indexes_restored_after_interrupted_load", path=str(self.path))
+            except sqlite3.Error as exc:
+                log.warning("secondary_indexes_not_restored", path=str(self.path), error=str(exc))
 
     def release_writer_lock(self) -> None:
         """Give up the writer lock."""
