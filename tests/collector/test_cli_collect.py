@@ -107,6 +107,23 @@ def test_status_reports_sources_files_events_and_problems(logs: Path) -> None:
     table = runner.invoke(cli, ["status"])
     assert table.exit_code == 0
     assert "invalid JSON" in table.output
+    assert store["indexes_deferred_since"] is None and "secondary indexes" not in table.output
+
+
+def test_status_says_when_a_large_load_left_the_indexes_to_rebuild(logs: Path) -> None:
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["collect"]).exit_code == 0
+    path = Config().storage.db_path()
+    with Store.open(path) as store:
+        store.defer_secondary_indexes()  # as a history load that was killed would leave it
+    facts = json.loads(runner.invoke(cli, ["status", "--json"]).output)
+    assert facts["store"]["indexes_deferred_since"] is not None
+    table = runner.invoke(cli, ["status"]).output
+    assert "secondary indexes" in table and "next `devlog collect`" in table
+    assert runner.invoke(cli, ["collect"]).exit_code == 0  # takes the writer lock: rebuilds them
+    assert json.loads(runner.invoke(cli, ["status", "--json"]).output)["store"]["indexes_deferred_since"] is None
 
 
 def test_status_without_store_or_config() -> None:

@@ -97,6 +97,9 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
             for agent, n, newest in db.execute("SELECT agent, count(*), max(ts) FROM events GROUP BY agent")
         }
         facts["files_tracked"] = dict(db.execute("SELECT source, count(*) FROM collect_cursors GROUP BY source"))
+        # Meta key of Store.defer_secondary_indexes (a literal: status must not import the store).
+        deferred = db.execute("SELECT value FROM meta WHERE key = 'secondary_indexes_deferred'").fetchone()
+        facts["indexes_deferred_since"] = _iso(int(deferred[0])) if deferred else None
         run = db.execute(
             "SELECT started_at, finished_at, events_added, files_read FROM collect_runs ORDER BY id DESC LIMIT 1"
         ).fetchone()
@@ -200,6 +203,12 @@ def _render(facts: dict[str, Any]) -> None:
     else:
         console.print("[bold]last collect[/] never: run `devlog collect` or `devlog start`")
 
+    if store.get("indexes_deferred_since"):
+        later = "when it finishes" if facts["collector_running"] else "by the next `devlog collect` or `devlog start`"
+        console.print(
+            "[yellow]indexes[/] a large history load dropped the store's secondary indexes at "
+            f"{store['indexes_deferred_since']}; they are rebuilt {later} (queries scan meanwhile)"
+        )
     tracked = store.get("files_tracked", {})
     events = store.get("events", {})
     errors = store.get("parse_errors", {})
