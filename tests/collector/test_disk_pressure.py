@@ -26,6 +26,15 @@ def _ids(db_path: Path) -> set[str]:
         db.close()
 
 
+def _random_text_records(n: int) -> list[bytes]:
+    """Lines of ~1.2 KiB of incompressible text each (enough of them fill the tiny tmpfs)."""
+    return [
+        json.dumps({"uuid": f"u{i}", "ts": 1760000000000 + i, "sid": "s", "text": os.urandom(600).hex()}).encode()
+        + b"\n"
+        for i in range(n)
+    ]
+
+
 def test_min_free_bytes_pauses_and_resumes(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -72,11 +81,7 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
 def test_full_disk_pauses_without_corruption_and_resumes(tmp_path: Path, tiny_fs: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    records = [
-        json.dumps({"uuid": f"u{n}", "ts": 1760000000000 + n, "sid": "s", "text": os.urandom(600).hex()}).encode()
-        + b"\n"
-        for n in range(4000)
-    ]
+    records = _random_text_records(4000)
     (logs / "a.jsonl").write_bytes(b"".join(records))
     config = make_config(logs, storage={"path": str(tiny_fs / "data"), "min_free_bytes": 0})
     with Store.open(config.storage.db_path()) as store:
@@ -106,11 +111,7 @@ def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_retur
     monkeypatch.setattr(collect_module, "BULK_LOAD_MIN_BYTES", 1)  # every pass is a "large history load"
     logs = tmp_path / "logs"
     logs.mkdir()
-    records = [
-        json.dumps({"uuid": f"u{n}", "ts": 1760000000000 + n, "sid": "s", "text": os.urandom(600).hex()}).encode()
-        + b"\n"
-        for n in range(4000)
-    ]
+    records = _random_text_records(4000)
     (logs / "a.jsonl").write_bytes(b"".join(records))
     config = make_config(logs, storage={"path": str(tiny_fs / "data"), "min_free_bytes": 0})
 

@@ -335,9 +335,7 @@ class Collector:
         Worth it when there is much to read (a first history load) and more than the store holds:
         rebuilding costs a scan of the whole table per index.
         """
-        if len(items) == 0:
-            return False
-        pending = self._pending_bytes(items, cursors)
+        pending = self._pending(items, cursors)[1]
         if pending < BULK_LOAD_MIN_BYTES:
             return False
         try:
@@ -387,9 +385,6 @@ class Collector:
     def pending(self, tracked: Iterable[Tracked]) -> tuple[int, int]:
         """(files, bytes) that a pass over `tracked` would read, estimated from stat (for progress)."""
         return self._pending(tracked, self.store.all_cursors())
-
-    def _pending_bytes(self, tracked: Iterable[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> int:
-        return self._pending(tracked, cursors)[1]
 
     def _pending(self, tracked: Iterable[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> tuple[int, int]:
         files = 0

@@ -9,21 +9,20 @@ from a hash of the record's content. Never from randomness, a byte offset or an 
 Ids are UUIDv5 strings in a devlog namespace: 128 bits, fixed width, and a native `uuid` column type
 on Postgres. `event_id` computes them with `hashlib.sha1` directly (the RFC 4122 recipe `uuid.uuid5`
 follows, without building a `UUID` object: ~2x faster, and the collector derives one or two ids per
-event); a test keeps its output identical to `str(uuid.uuid5(DEVLOG_NAMESPACE, name))`. `hashlib`
-(which loads OpenSSL, ~3 ms) is imported on first use, so commands that only read ids start faster.
+event); a test keeps its output identical to `str(uuid.uuid5(DEVLOG_NAMESPACE, name))`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 __all__ = ["DEVLOG_NAMESPACE", "content_hash", "event_id"]
 
 DEVLOG_NAMESPACE: Final = uuid.UUID("6f1d8a52-3c0b-5e4e-9b61-d3e0c2a7f410")
 _NAMESPACE_BYTES: Final = DEVLOG_NAMESPACE.bytes
-_sha1: Callable[[bytes], Any] | None = None
+_sha1 = hashlib.sha1
 #: The RFC 4122 variant bits (10xx) applied to the first hex digit of the clock_seq field.
 _VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
@@ -35,11 +34,6 @@ def event_id(agent: str, *key_parts: object) -> str:
     """
     if not key_parts:
         raise ValueError("event_id needs at least one key part")
-    global _sha1
-    if _sha1 is None:
-        import hashlib
-
-        _sha1 = hashlib.sha1
     name = "\x1f".join([agent, *(str(p) for p in key_parts)])
     # uuid5: the first 16 bytes of sha1(namespace + name), version nibble 5, variant bits 10.
     h = _sha1(_NAMESPACE_BYTES + name.encode("utf-8")).hexdigest()
@@ -48,7 +42,5 @@ def event_id(agent: str, *key_parts: object) -> str:
 
 def content_hash(data: bytes | str) -> str:
     """A stable hash of record content, for formats without a record id."""
-    import hashlib
-
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()

@@ -210,12 +210,12 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         out.write(json.dumps([s.to_json() for s in sessions], indent=2) + "\n")
         return
     if fmt == "csv":
-        records = [s.to_json() for s in sessions]
-        from devlog_collector.query.sessions import SessionSummary
-
-        fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
         import csv
 
+        from devlog_collector.query.sessions import SessionSummary
+
+        records = [s.to_json() for s in sessions]
+        fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)

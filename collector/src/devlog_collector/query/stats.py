@@ -295,7 +295,6 @@ def compute_stats(
     pricer = pricer or Pricer.load()
     use_rollup = _rollup_usable(store, pricer, filters)
     key = "''" if by in _TIME_GROUPINGS else _KEY_COLUMN[by]
-    rollup_sql, rollup_sessions, rollup_params = _rollup_sql(key, filters) if use_rollup else ("", "", [])
     events_sql, events_sessions, events_params = _events_sql(key, filters, pricer)
 
     groups: dict[str, Totals] = {}
@@ -307,29 +306,30 @@ def compute_stats(
     if lo is not None:
         lo = max(lo, filters.since_ms) if filters.since_ms is not None else lo
         hi = min(hi + 1, filters.until_ms) if filters.until_ms is not None else hi + 1
-    if lo is None or lo >= hi:
-        windows: list[tuple[int, int]] = []
-    elif use_rollup:
-        scanned = _scan_rollup(store, key, filters, by, zone, lo, hi, groups, total, unpriced, pricer)
+    cut_zone = zone if by in _TIME_GROUPINGS else None  # periods cut at local midnights too
+    windows: list[tuple[int, int]] = []
+    # Per-window rollup SQL: only when the single scan cannot fold the zone (offsets not whole buckets).
+    window_rollup: tuple[str, str, list[Any]] | None = None
+    if lo is not None and lo < hi:
+        scanned = (
+            _scan_rollup(store, key, filters, by, zone, lo, hi, groups, total, unpriced, pricer) if use_rollup else None
+        )
         if scanned is not None:
             # The rollup covered every whole bucket; what remains are the partial buckets at the edges.
             first, last = scanned
             edges = [(lo, first * _BUCKET_MS), (last * _BUCKET_MS, hi)] if first < last else [(lo, hi)]
-            windows = [w for a, b in edges if a < b for w in _windows(a, b, zone if by in _TIME_GROUPINGS else None)]
-            use_windows_rollup = False
+            windows = [w for a, b in edges if a < b for w in _windows(a, b, cut_zone)]
         else:
-            windows = _windows(lo, hi, zone if by in _TIME_GROUPINGS else None)
-            use_windows_rollup = True
-    else:
-        windows = _windows(lo, hi, zone if by in _TIME_GROUPINGS else None)
-        use_windows_rollup = False
+            windows = _windows(lo, hi, cut_zone)
+            window_rollup = _rollup_sql(key, filters) if use_rollup else None
     for start, end in windows:
         at = datetime.fromtimestamp(start / 1000, UTC)
         label = _period_label(by, at.astimezone(zone).date()) if by in _TIME_GROUPINGS else None
         rows: list[Any] = []
         sessions: list[Any] = []
         first, last = -(-start // _BUCKET_MS), end // _BUCKET_MS  # whole buckets inside the window
-        if use_windows_rollup and first < last:
+        if window_rollup is not None and first < last:
+            rollup_sql, rollup_sessions, rollup_params = window_rollup
             rows += store.db.execute(rollup_sql, [first, last, *rollup_params]).fetchall()
             sessions += store.db.execute(rollup_sessions, [first, last, *rollup_params]).fetchall()
             spans = [(start, first * _BUCKET_MS), (last * _BUCKET_MS, end)]
@@ -398,6 +398,13 @@ def _scan_rollup(
     epoch = date(1970, 1, 1)
     labels: dict[int, str] = {}
     starts: dict[tuple[int, int], datetime] = {}
+
+    def label_of(day: int) -> str:
+        label = labels.get(day)
+        if label is None:
+            label = labels[day] = _period_label(by, epoch + timedelta(days=day))
+        return label
+
     for utc_day, day, *row in rows:
         at = starts.get((utc_day, day))
         if at is None:
@@ -407,24 +414,13 @@ def _scan_rollup(
                 midnight = int(datetime(local.year, local.month, local.day, tzinfo=zone).timestamp() * 1000)
                 start = max(start, midnight)
             at = starts[(utc_day, day)] = datetime.fromtimestamp(start / 1000, UTC)
-        label = None
-        if time_grouping:
-            label = labels.get(day)
-            if label is None:
-                label = labels[day] = _period_label(by, epoch + timedelta(days=day))
-        _fold(row, label, at, groups, total, unpriced, pricer)
+        _fold(row, label_of(day) if time_grouping else None, at, groups, total, unpriced, pricer)
     sessions = store.db.execute(
         f"SELECT DISTINCT {local_day if time_grouping else key}, session_id FROM usage_rollup WHERE {where}",
         [first, last, *where_params],
     ).fetchall()
     for value, session in sessions:
-        if time_grouping:
-            label = labels.get(value)
-            if label is None:
-                label = labels[value] = _period_label(by, epoch + timedelta(days=value))
-            name = label
-        else:
-            name = value or "(none)"
+        name = label_of(value) if time_grouping else (value or "(none)")
         groups[name].sessions.add(session)
         total.sessions.add(session)
     return first, last
