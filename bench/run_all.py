@@ -100,7 +100,8 @@ def render(sections: list[str], started: datetime, quick: bool) -> str:
     head = [
         f"## {title}",
         "",
-        f"Run on {started:%Y-%m-%d %H:%M} UTC; machine: {machine()}.",
+        f"Run on {started:%Y-%m-%d %H:%M} UTC (sections re-run on their own say when in their command line);"
+        f" machine: {machine()}.",
         "Each benchmark ran alone, one after another; the load average before each is shown, since this",
         "VM's figures vary by about ±30 % with load. Regenerate with `make bench`.",
         "",
@@ -109,13 +110,26 @@ def render(sections: list[str], started: datetime, quick: bool) -> str:
 
 
 def merge_sections(previous: str, sections: list[str], started: datetime) -> str:
-    """The previous results block with `sections` replacing those of the same title (or appended)."""
-    head, *old = previous.split("\n### ")
-    merged = {"### " + part.split("\n", 1)[0]: "### " + part.rstrip() + "\n" for part in old}
+    """The previous results block with `sections` replacing those of the same title (or appended).
+
+    Sections are cut at the runner's own headings only (a benchmark's output has `###` headings of
+    its own). A re-run section says when it ran in its command line.
+    """
+    titles = {f"### {title}" for title, _, _ in BENCHMARKS.values()}
+    head: list[str] = []
+    merged: dict[str, list[str]] = {}
+    current: list[str] = head
+    for line in previous.splitlines():
+        if line in titles:
+            current = merged.setdefault(line, [])
+            current.clear()
+        current.append(line)
+    blocks = {title: "\n".join(lines).rstrip() + "\n" for title, lines in merged.items()}
     for section in sections:
-        merged[section.split("\n", 1)[0]] = section.rstrip() + "\n"
-    note = f"(Sections re-run on their own on {started:%Y-%m-%d %H:%M} UTC say so in their command line.)"
-    return "\n".join([BEGIN + head.rstrip(), note, "", *merged.values(), END])
+        title, _, body = section.partition("\n")
+        body = body.replace(" took ", f" re-run alone on {started:%Y-%m-%d %H:%M} UTC, took ", 1)
+        blocks[title] = f"{title}\n{body}".rstrip() + "\n"
+    return "\n".join([BEGIN + "\n".join(head).rstrip(), "", *blocks.values(), END])
 
 
 def main() -> int:
