@@ -333,3 +333,26 @@ def test_a_large_pass_defers_the_indexes_and_stores_exactly_what_a_small_one_doe
     assert seen_during_pass == [5, 5, 5, 5]
     strip = [tuple(v for v in row if not isinstance(v, bytes)) for row in bulk]
     assert strip == [tuple(v for v in row if not isinstance(v, bytes)) for row in small]
+
+
+def test_a_pass_runs_with_fewer_gc_passes_and_restores_the_gc_settings(tmp_path: Path) -> None:
+    import gc
+
+    from devlog_collector.collect import COLLECT_GC_GEN0_THRESHOLD, Collector
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(20)))
+    config = make_config(logs)
+    before = gc.get_threshold()
+    during: list[tuple[tuple[int, int, int], int]] = []
+
+    def progress(files: int, done: int) -> None:
+        during.append((gc.get_threshold(), gc.get_freeze_count()))
+
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        assert Collector(store, config).collect(progress=progress).events_added == 20
+    assert during and all(t == (COLLECT_GC_GEN0_THRESHOLD, *before[1:]) and frozen > 0 for t, frozen in during)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

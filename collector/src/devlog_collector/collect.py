@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import hashlib
 import os
 import shutil
@@ -80,6 +81,10 @@ MARKER_BYTES: Final = 64
 RACY_NS: Final = 1_000_000_000
 #: Key the engine keeps its own per-file data under inside a cursor's `state` (hidden from sources).
 ENGINE_STATE_KEY: Final = "__devlog"
+#: Allocations between two young-generation GC passes while collecting (Python's default: 700).
+#: Parsing makes millions of short-lived, acyclic dicts and structs; with the default, the cyclic
+#: GC ran thousands of times per history load and also re-scanned every object alive since start-up.
+COLLECT_GC_GEN0_THRESHOLD: Final = 50_000
 _SQLITE_FULL: Final = 13
 
 
@@ -189,6 +194,24 @@ ProgressCallback = Callable[[int, int], None]
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run a pass with the cyclic GC mostly out of the way (about 5-10 % of a history load's CPU).
+
+    Objects alive before the pass (modules, config, caches) are frozen, so GC passes never walk
+    them, and the young generation is collected every `COLLECT_GC_GEN0_THRESHOLD` allocations.
+    Reference counting still frees everything the parsers drop; both settings are restored after.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(COLLECT_GC_GEN0_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _head_fingerprint(head: bytes) -> str:
@@ -322,7 +345,8 @@ class Collector:
         if bulk:
             self.store.defer_secondary_indexes()
         try:
-            self._collect_items(items, cursors, result, progress)
+            with _fewer_gc_passes():
+                self._collect_items(items, cursors, result, progress)
         finally:
             if bulk:
                 self._restore_indexes()

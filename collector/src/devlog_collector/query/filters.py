@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+import msgspec
 
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError
@@ -33,8 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FilterArgs:
+class FilterArgs(msgspec.Struct, frozen=True):
     """Filters as typed on the command line (strings, not yet validated)."""
 
     workspace: str | None = None
@@ -48,8 +48,7 @@ class FilterArgs:
     search: str | None = None
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(msgspec.Struct, frozen=True):
     """Validated filters; `where()` turns them into SQL over the `events` table."""
 
     workspace: str | None = None

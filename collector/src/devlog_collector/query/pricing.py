@@ -29,10 +29,11 @@ import importlib.util
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from devlog_collector.paths import home_dir
 
@@ -44,8 +45,7 @@ Coefficients = list[float]
 _CACHE_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class TokenSums:
+class TokenSums(msgspec.Struct, frozen=True):
     """Token totals of a group of model calls (devlog's normalised usage)."""
 
     input: int = 0
@@ -55,8 +55,7 @@ class TokenSums:
     requests: int = 0
 
 
-@dataclass
-class _PriceOption:
+class _PriceOption(msgspec.Struct):
     """One of a model's prices, active always (`when` None), from a UTC date, or in a UTC time-of-day window."""
 
     when: list[str] | None
@@ -72,8 +71,7 @@ class _PriceOption:
         return (now >= start or now < end) if end < start else start <= now < end
 
 
-@dataclass
-class _ModelPrices:
+class _ModelPrices(msgspec.Struct):
     options: list[_PriceOption]
 
     def coefficients(self, band: int, at: datetime) -> Coefficients:
@@ -116,8 +114,7 @@ def _price_data_fingerprint() -> str:
     return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"
 
 
-@dataclass
-class Pricer:
+class Pricer(msgspec.Struct):
     """Prices token sums per model name; remembers the names it could not price.
 
     Use `Pricer.load()`. `cost()` returns None for a model genai-prices does not know.
@@ -125,7 +122,7 @@ class Pricer:
 
     bands: list[int]
     _fingerprint: str
-    _models: dict[str, _ModelPrices | None] = field(default_factory=dict)
+    _models: dict[str, _ModelPrices | None] = msgspec.field(default_factory=dict)
     _snapshot: Any = None
     _dirty: bool = False
     cache_path: Path | None = None

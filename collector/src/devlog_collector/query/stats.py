@@ -21,12 +21,12 @@ Why it is built this way (the goal: a million events grouped by day in well unde
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
+
+import msgspec
 
 from devlog_collector.query.filters import Filters, workspace_condition
 from devlog_collector.query.pricing import Pricer, TokenSums, band_case
@@ -55,14 +55,13 @@ _DAY_MS: Final = 86_400_000
 _BUCKETS_PER_DAY: Final = _DAY_MS // _BUCKET_MS
 
 
-@dataclass
-class Totals:
+class Totals(msgspec.Struct):
     """Everything counted for one group (a day, an agent, ...) or for the whole report."""
 
     key: str
     events: int = 0
-    kinds: dict[str, int] = field(default_factory=lambda: {kind: 0 for _, kind in KIND_COLUMNS})
-    sessions: set[str] = field(default_factory=set)
+    kinds: dict[str, int] = msgspec.field(default_factory=lambda: {kind: 0 for _, kind in KIND_COLUMNS})
+    sessions: set[str] = msgspec.field(default_factory=set)
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_tokens: int = 0
@@ -70,7 +69,7 @@ class Totals:
     reasoning_tokens: int = 0
     cost_usd: float = 0.0
     unpriced_tokens: int = 0
-    models: set[str] = field(default_factory=set)
+    models: set[str] = msgspec.field(default_factory=set)
 
     @property
     def total_tokens(self) -> int:
@@ -99,8 +98,7 @@ class Totals:
         }
 
 
-@dataclass
-class StatsReport:
+class StatsReport(msgspec.Struct):
     """The result of `compute_stats`: one Totals per group, in order, plus the grand total."""
 
     by: str
@@ -217,7 +215,7 @@ def _offset_segments(lo_ms: int, hi_ms: int, tz: tzinfo) -> list[tuple[int, int]
 
 
 def _events_sql(key: str, filters: Filters, pricer: Pricer) -> tuple[str, str, list[Any]]:
-    where, params = dataclasses.replace(filters, since_ms=None, until_ms=None).where()
+    where, params = msgspec.structs.replace(filters, since_ms=None, until_ms=None).where()
     where = "WHERE ts >= ? AND ts < ?" + (" AND " + where.removeprefix("WHERE ") if where else "")
     band = band_case(pricer.bands, "(input_tokens + cache_creation_tokens + cache_read_tokens)")
     values_sql = ", ".join(

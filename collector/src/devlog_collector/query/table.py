@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TextIO
+
+import msgspec
 
 __all__ = ["Column", "format_table", "terminal_width"]
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     """One column: its header, alignment, whether it may be cut, and when it may be dropped."""
 
     name: str

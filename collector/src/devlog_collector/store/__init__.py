@@ -30,7 +30,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -101,8 +100,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass
-class CollectCursor:
+class CollectCursor(msgspec.Struct):
     """How far a source file has been consumed (see migrations.py for the columns)."""
 
     source: str
@@ -114,12 +112,11 @@ class CollectCursor:
     offset: int = 0
     head_hash: str | None = None
     marker: str | None = None
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = msgspec.field(default_factory=dict)
     line_no: int = 0
 
 
-@dataclass(frozen=True)
-class ParseProblem:
+class ParseProblem(msgspec.Struct, frozen=True):
     """A record that could not be used, reported once per (file, position, message)."""
 
     source: str
