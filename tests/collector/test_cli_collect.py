@@ -244,3 +244,48 @@ def test_collect_with_logs_gives_no_hint(logs: Path) -> None:
     result = CliRunner().invoke(cli, ["collect"])
     assert result.exit_code == 0, result.output
     assert "no agent logs found" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("glob", "message"),
+    [
+        ("''", "an empty glob selects nothing"),
+        ("work/**", "'work/**' is relative"),
+        (".hidden/**", "'.hidden/**' is relative"),
+        ("~nosuchuser-devlog/w/**", "no user 'nosuchuser-devlog'"),
+        ("'~/{1..5000}/**'", "glob '~/{1..5000}/**' cannot be used: its braces expand to more than 1,000 patterns"),
+    ],
+)
+def test_config_check_refuses_workspace_globs_that_can_never_match(logs: Path, glob: str, message: str) -> None:
+    write_config(logs, f"export:\n  remotes:\n    team:\n      url: http://127.0.0.1:1\n"
+                       f"      workspaces: {{include: ['/home/dev/work/**', {glob}]}}\n")  # fmt: skip
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 2, result.output
+    assert "export.remotes.team.workspaces.include" in result.output
+    assert message in result.output
+
+
+def test_remote_add_refuses_a_brace_glob_past_the_pattern_limit_and_leaves_the_file(logs: Path) -> None:
+    path = write_config(logs)
+    before = path.read_text()
+    result = CliRunner().invoke(
+        cli, ["remote", "add", "t", "http://127.0.0.1:1", "--include", "~/{1..5000}/**", "--auto-sync"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "export.remotes.t.workspaces.include: glob '~/{1..5000}/**' cannot be used" in result.output
+    assert path.read_text() == before
+
+
+def test_a_broken_export_section_never_stops_collection(logs: Path) -> None:
+    write_config(logs, "export:\n  remotes:\n    team: {url: 'http://127.0.0.1:1', auto_synk: true}\n")
+    append(logs / "a.jsonl", line(0) + line(1))
+    result = subprocess.run(_devlog("collect", "--json"), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["events_added"] == 2
+    assert "nothing is exported until" in result.stderr
+    assert "export.remotes.team.auto_synk: unknown key" in result.stderr
+    # Everything else stays strict: a bad collect key still stops `devlog collect`, naming it.
+    write_config(logs, "export:\n  remotes:\n    team: {url: 'http://127.0.0.1:1', auto_synk: true}\ncolour: red\n")
+    result = subprocess.run(_devlog("collect"), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "colour: unknown key" in result.stderr

@@ -62,3 +62,39 @@ def test_remote_added_while_running_starts_syncing_its_history(tmp_path: Path) -
     assert proc.returncode == 0, stderr
     assert "export settings reloaded (remotes: team)" in stderr
     assert expected_id(1) not in team.events  # scratch is not routed anywhere
+
+
+def test_a_rule_the_router_cannot_compile_keeps_the_daemon_collecting(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0, cwd="/home/dev/work/api"))
+    env = dict(os.environ, DEVLOG_FORCE_POLLING="1")
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+        # Written by hand (`remote add` would refuse it): braces past wcmatch's pattern limit.
+        with config.open("a") as handle:
+            handle.write("export:\n  remotes:\n    t:\n      url: http://127.0.0.1:1\n      auto_sync: true\n"
+                         "      workspaces: {include: ['~/{1..5000}/**']}\n")  # fmt: skip
+        assert _wait_for(lambda: any("keeping the previous export settings" in line for line in lines)), lines
+        (logs / "a.jsonl").open("ab").write(line(1, cwd="/home/dev/work/api"))
+        assert _wait_for(lambda: expected_id(1) in _stored_ids()), lines
+        assert proc.poll() is None, lines
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+    assert not any("Traceback" in line for line in lines), lines
+
+
+def _stored_ids() -> set[str]:
+    from tests.collector.test_cli_collect import db_ids
+
+    return db_ids()

@@ -162,6 +162,32 @@ def _required_mapping(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+_WINDOWS_DRIVE_GLOB = re.compile(r"^[A-Za-z]:[/\\]")
+
+
+def _workspace_glob_problem(pattern: str) -> str | None:
+    """Why `pattern` can never select a workspace (workspaces are absolute paths), or None."""
+    text = pattern.strip()
+    if not text:
+        return "an empty glob selects nothing"
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)  # noqa: PTH111
+        if expanded.startswith("~"):
+            user = text[1:].split("/", 1)[0]
+            return f"{pattern!r}: no user {user!r} to expand `~{user}` for"
+        text = expanded
+    if (text[0].isalnum() and not _WINDOWS_DRIVE_GLOB.match(text)) or text.startswith("."):
+        return f"{pattern!r} is relative; workspaces are absolute paths: start it with /, ~/ or **/"
+    return None
+
+
+def _workspace_globs(value: list[str]) -> list[str]:
+    problems = [problem for pattern in value if (problem := _workspace_glob_problem(pattern))]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
@@ -173,6 +199,8 @@ _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (CollectConfig, "roots"): _known_roots,
     (GenericSourceConfig, "mapping"): _required_mapping,
     (RemoteConfig, "url"): _http_url,
+    (WorkspaceRules, "include"): _workspace_globs,
+    (WorkspaceRules, "exclude"): _workspace_globs,
 }
 
 
@@ -287,11 +315,13 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple
         raise UserError(f"{source} is not valid", [_leaf_message(exc)]) from None
 
 
-def load_config(path: Path | None = None) -> tuple[Config, list[str]]:
+def load_config(path: Path | None = None, *, for_collection: bool = False) -> tuple[Config, list[str]]:
     """Load the config file (defaults if it does not exist).
 
     Returns the config and a list of warnings (unset environment variables); raises UserError
-    naming every invalid key.
+    naming every invalid key. With `for_collection` (`devlog collect` and `start`), problems that
+    are all in the `export`/`export_default` sections do not stop collection: the config is
+    loaded without those sections (nothing is exported) and each problem becomes a warning.
     """
     path = path or config_path()
     if not path.exists():
@@ -304,7 +334,21 @@ def load_config(path: Path | None = None) -> tuple[Config, list[str]]:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    return parse_config(raw, source=str(path))
+    try:
+        return parse_config(raw, source=str(path))
+    except UserError as exc:
+        if not (
+            for_collection and isinstance(raw, dict) and exc.problems and all(map(_is_export_problem, exc.problems))
+        ):
+            raise
+        problems = exc.problems
+    trimmed = {key: value for key, value in raw.items() if key not in ("export", "export_default")}
+    config, warnings = parse_config(trimmed, source=str(path))
+    return config, [*warnings, *(f"nothing is exported until {path} is fixed: {p}" for p in problems)]
+
+
+def _is_export_problem(problem: str) -> bool:
+    return problem.startswith(("export.", "export:", "export_default"))
 
 
 def _parse_yaml(text: str, path: Path) -> Any:

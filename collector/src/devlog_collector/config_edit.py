@@ -63,6 +63,10 @@ def save_document(path: Path, doc: CommentedMap) -> Config:
     """Validate `doc` and write it atomically (0600); returns the validated config."""
     text = _render(doc)
     config, _warnings = parse_config(YAML(typ="safe").load(text), source=str(path))
+    if config.export.remotes:
+        from devlog_collector.export.routing import Router
+
+        Router(config)  # refuse rules the exporter could not compile before writing them
     ensure_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

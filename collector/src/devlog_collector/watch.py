@@ -216,9 +216,15 @@ class CollectDaemon:
     def _start_exporter(self) -> _Exporter | None:
         if not self.config.export.remotes:
             return None
+        from devlog_collector.errors import UserError
         from devlog_collector.export.daemon import ExportDaemon
 
-        exporter = ExportDaemon(self.config, self.db_path)
+        try:
+            exporter = ExportDaemon(self.config, self.db_path)
+        except UserError as exc:  # e.g. a glob the router cannot compile: collection goes on
+            log.warning("export_disabled", detail=exc.message)
+            self._say(f"nothing is exported until the config is fixed: {exc}")
+            return None
         exporter.start()
         return exporter
 
@@ -237,6 +243,10 @@ class CollectDaemon:
 
         try:
             fresh, _warnings = load_config()
+            if fresh.export.remotes:
+                from devlog_collector.export.routing import Router
+
+                Router(fresh)  # refuses rules it cannot compile, naming them
         except UserError as exc:
             log.warning("config_reload_failed", detail=exc.message)
             self._say(f"config changed but is not valid, keeping the previous export settings: {exc}")

@@ -18,7 +18,7 @@ __all__ = ["collect", "start"]
 def _load_config() -> Any:
     from devlog_collector.config import load_config
 
-    config, warnings = load_config()
+    config, warnings = load_config(for_collection=True)  # a broken export section never stops collection
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     return config

@@ -67,7 +67,11 @@ def check() -> None:
     from devlog_collector.paths import config_path
 
     path = config_path()
-    _, warnings = load_config()  # raises UserError (exit 2) naming every bad key
+    config, warnings = load_config()  # raises UserError (exit 2) naming every bad key
+    if config.export.remotes:
+        from devlog_collector.export.routing import Router
+
+        Router(config)  # a glob rule it cannot compile is a UserError too
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     where = str(path) if path.exists() else f"{path} (not present: defaults)"

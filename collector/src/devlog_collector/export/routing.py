@@ -25,12 +25,15 @@ from typing import Final
 from wcmatch import glob
 
 from devlog_collector.config import Config, RemoteConfig
+from devlog_collector.errors import UserError
 
 __all__ = ["GLOB_FLAGS", "Router", "normalise_pattern"]
 
 #: `**` crosses folders, `{a,b}`, `@(a|b)`, and `*` matches dot-folders too (`~/.config/x`).
 GLOB_FLAGS: Final = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB | glob.DOTGLOB
 
+#: wcmatch's default limit on the patterns one glob list may expand to (braces, `x/**` twins).
+PATTERN_LIMIT: Final = 1000
 _CACHE_LIMIT: Final = 65536
 
 
@@ -47,17 +50,40 @@ def normalise_pattern(pattern: str) -> list[str]:
     return patterns
 
 
-def _compile(patterns: Iterable[str]) -> glob.WcMatcher[str] | None:
+def _compile_one(patterns: list[str]) -> glob.WcMatcher[str]:
+    try:
+        return glob.compile(patterns, flags=GLOB_FLAGS)
+    except Exception as exc:  # noqa: BLE001 - wcmatch raises a private class past its pattern limit
+        if type(exc).__name__ == "PatternLimitException":
+            raise ValueError(f"its braces expand to more than {PATTERN_LIMIT:,} patterns") from None
+        raise ValueError(str(exc) or type(exc).__name__) from None
+
+
+def _compile(patterns: Iterable[str], where: str) -> glob.WcMatcher[str] | None:
+    """One matcher for all of `patterns`; UserError naming `where` and the glob it cannot use."""
+    patterns = list(patterns)
     expanded = [p for pattern in patterns for p in normalise_pattern(pattern)]
-    return glob.compile(expanded, flags=GLOB_FLAGS) if expanded else None
+    if not expanded:
+        return None
+    try:
+        return _compile_one(expanded)
+    except ValueError as exc:
+        reason = str(exc)
+    for pattern in patterns:  # name the glob at fault
+        try:
+            _compile_one(normalise_pattern(pattern))
+        except ValueError as exc:
+            raise UserError(f"{where}: glob {pattern!r} cannot be used: {exc}") from None
+    raise UserError(f"{where}: these globs cannot be used together: {reason}")
 
 
 class _RemoteRules:
     """The compiled include/exclude matchers of one remote."""
 
-    def __init__(self, remote: RemoteConfig) -> None:
-        self.include = _compile(remote.workspaces.include)
-        self.exclude = _compile(remote.workspaces.exclude)
+    def __init__(self, name: str, remote: RemoteConfig) -> None:
+        where = f"export.remotes.{name}.workspaces"
+        self.include = _compile(remote.workspaces.include, f"{where}.include")
+        self.exclude = _compile(remote.workspaces.exclude, f"{where}.exclude")
 
     def selects(self, workspace: str | None) -> bool:
         if workspace is None or self.include is None:
@@ -69,10 +95,15 @@ class _RemoteRules:
 
 
 class Router:
-    """Routes workspaces to remote names according to a `Config` (see the module docstring)."""
+    """Routes workspaces to remote names according to a `Config` (see the module docstring).
+
+    Raises UserError naming the remote and the glob when a rule cannot be compiled (a brace
+    expression expanding to thousands of patterns, say); `devlog config check`, `remote add` and
+    the daemon's live reload build a Router first, so such a rule is refused before it is used.
+    """
 
     def __init__(self, config: Config) -> None:
-        self._rules = {name: _RemoteRules(remote) for name, remote in config.export.remotes.items()}
+        self._rules = {name: _RemoteRules(name, remote) for name, remote in config.export.remotes.items()}
         default = config.export_default
         self.default: str | None = default if default != "none" and default in self._rules else None
         self._cache: dict[str | None, frozenset[str]] = {}
