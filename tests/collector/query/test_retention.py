@@ -123,7 +123,8 @@ def test_export_default_remote_keeps_events_without_workspace(store: Store) -> N
 
 def test_dry_run_deletes_nothing(store: Store) -> None:
     result = prune(store, config(), timedelta(days=365), dry_run=True, now=NOW)
-    assert (result.deleted, result.kept, result.dry_run) == (2, 2, True)
+    assert (result.would_delete, result.deleted, result.kept, result.dry_run) == (2, 0, 2, True)
+    assert result.to_json()["would_delete"] == 2 and result.to_json()["deleted"] == 0
     assert len(remaining(store)) == 5
 
 

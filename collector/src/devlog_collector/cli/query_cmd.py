@@ -22,6 +22,10 @@ __all__ = ["prune", "query", "sessions", "show", "sql", "stats"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The largest --limit: far more rows than any terminal or pipe wants, and well inside SQLite's 64-bit
+#: integers (a larger number used to reach SQLite and fail with OverflowError).
+MAX_LIMIT = 1_000_000_000
+
 
 def _filter_options(fn: F) -> F:
     """The filters shared by query, stats and sessions."""
@@ -57,6 +61,8 @@ def _limit(value: str | None, default: int | None) -> int | None:
         raise UserError(f"--limit: not a whole number: {value!r}") from None
     if number < 0:
         raise UserError(f"--limit: must be 0 (no limit) or more, got {number}")
+    if number > MAX_LIMIT:
+        raise UserError(f"--limit: must be at most {MAX_LIMIT:,} (0 = no limit), got {number}")
     return number or None
 
 
@@ -259,9 +265,9 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
         if age <= timedelta(0):
             raise UserError(f"--older-than: must be a positive duration, got {older_than!r}")
     path = config.storage.db_path()
-    store = Store.open(path, readonly=dry_run) if path.exists() or not dry_run else None
-    if store is None:
-        raise UserError(f"no devlog store at {path} yet: nothing to prune")
+    # A missing store is an error (exit 1, as for the other query commands), not created here: the
+    # read-only open refuses it.
+    store = Store.open(path, readonly=dry_run or not path.exists())
     try:
         result = run_prune(store, config, age, dry_run=dry_run, force=force)
     finally:
@@ -269,8 +275,8 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return
-    verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb} {result.deleted:,} of {result.older:,} events older than {result.cutoff:%Y-%m-%d %H:%M} UTC")
+    verb, count = ("would delete", result.would_delete) if dry_run else ("deleted", result.deleted)
+    click.echo(f"{verb} {count:,} of {result.older:,} events older than {result.cutoff:%Y-%m-%d %H:%M} UTC")
     if result.kept:
         held = ", ".join(f"{name} ({n:,})" for name, n in sorted(result.kept_for_remotes.items()))
         click.echo(f"kept {result.kept:,} events not yet received by auto-sync remotes: {held} (use --force to delete)")

@@ -33,21 +33,26 @@ _CHUNK = 5000
 
 @dataclass
 class PruneResult:
-    """What a prune did (or, with dry_run, would do)."""
+    """What a prune did (or, with dry_run, would do: then `deleted` is 0 and `would_delete` the count)."""
 
     cutoff: datetime
     older: int = 0
     deleted: int = 0
+    would_delete: int = 0
     kept_for_remotes: dict[str, int] = field(default_factory=dict)
     kept: int = 0
     dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for `--json`."""
-        return {
+        """Plain data for `--json` (`would_delete` only with dry_run)."""
+        data: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(timespec="seconds"),
             "older_events": self.older,
             "deleted": self.deleted,
+        }
+        if self.dry_run:
+            data["would_delete"] = self.would_delete
+        return data | {
             "kept_unsent": self.kept,
             "kept_for_remotes": dict(sorted(self.kept_for_remotes.items())),
             "dry_run": self.dry_run,
@@ -105,7 +110,7 @@ def prune(store: Store, config: Config, older_than: timedelta, *, dry_run: bool 
         now: Reference time (default: the current time).
 
     Returns:
-        Counts of older events, deleted events and events kept per remote.
+        Counts of older events, deleted (with dry_run: would-be-deleted) events and events kept per remote.
     """
     cutoff = (now or datetime.now(UTC)) - older_than
     cutoff_ms = int(cutoff.timestamp() * 1000)
@@ -130,7 +135,7 @@ def prune(store: Store, config: Config, older_than: timedelta, *, dry_run: bool 
             [cutoff_ms, *params],
         ).fetchone()[0]
     if dry_run:
-        result.deleted = result.older - result.kept
+        result.would_delete = result.older - result.kept
         return result
     while True:
         with store.transaction() as db:
