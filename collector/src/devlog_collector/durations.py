@@ -21,7 +21,10 @@ def parse_duration(text: str | float | int) -> timedelta:
     if not match:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 12h, 7d)")
     value, unit = match.groups()
-    return timedelta(seconds=float(value) * _UNITS[unit or "s"])
+    try:
+        return timedelta(seconds=float(value) * _UNITS[unit or "s"])
+    except OverflowError:
+        raise ValueError(f"duration too large: {text!r}") from None
 
 
 def parse_time(text: str, tz: tzinfo | None = None) -> datetime:
@@ -38,6 +41,16 @@ def parse_time(text: str, tz: tzinfo | None = None) -> datetime:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"not a date or time: {text!r} (use e.g. 2026-01-31 or 2026-01-31T14:00)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz) if tz is not None else parsed.astimezone()
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz) if tz is not None else parsed.astimezone()
+        result = parsed.astimezone(UTC)
+        result.timestamp()
+    except (OverflowError, ValueError, OSError):  # year 1 or 9999 moved across a zone offset, say
+        result = None
+    if result is None or result < _EPOCH:
+        raise ValueError(f"{text!r} is out of range: use a time from 1970 on") from None
+    return result
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

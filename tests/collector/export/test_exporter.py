@@ -267,3 +267,21 @@ def test_exported_events_carry_estimated_cost_unless_the_agent_recorded_one(db: 
         assert "cost_usd" not in team.events["unknown-model"]
         assert team.events["recorded-cost"]["cost_usd"] == 1.25
         assert "cost_estimated" not in team.events["recorded-cost"].get("attrs", {})
+
+
+def test_the_batch_envelope_names_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's ingest health is per key and machine: the envelope carries the events' machine id."""
+    from devlog_collector.export import exporter
+    from devlog_collector.export.exporter import Batch
+    from devlog_collector.workspace import machine_id
+    from devlog_shared.codec import decode_batch_envelope
+
+    monkeypatch.setenv("DEVLOG_MACHINE_ID", "laptop-7")
+    exporter._collector_info.cache_clear()
+    try:
+        envelope = decode_batch_envelope(Batch([1], ["x"], [b'{"a":1}'], 7).body())
+    finally:
+        exporter._collector_info.cache_clear()
+    assert envelope.collector is not None
+    assert envelope.collector.machine == "laptop-7" == machine_id()
+    assert envelope.collector.name == "devlog"

@@ -125,6 +125,40 @@ def test_dst_change_in_los_angeles(tmp_path: Path, pricer: Pricer) -> None:
     assert days(report) == {"2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 1}
 
 
+@pytest.mark.parametrize("tz_env", ["America/Los_Angeles", ":America/Los_Angeles", None], ids=["TZ", "TZ-colon", "etc"])
+def test_the_default_local_zone_keeps_its_dst_rules(
+    tmp_path: Path, pricer: Pricer, monkeypatch: pytest.MonkeyPatch, tz_env: str | None
+) -> None:
+    """Without --timezone, days are the local zone's, on both sides of a DST change (not today's offset)."""
+    from devlog_collector import localzone
+
+    if tz_env is None:  # no $TZ: the zone comes from /etc/localtime (here a symlink into zoneinfo)
+        monkeypatch.delenv("TZ", raising=False)
+        link = tmp_path / "localtime"
+        link.symlink_to(_zoneinfo_file())
+        monkeypatch.setattr(localzone, "_LOCALTIME", link)
+    else:
+        monkeypatch.setenv("TZ", tz_env)
+    with store_with(
+        tmp_path / "d.db",
+        [ev("2026-03-08T07:59:00", "prompt"), ev("2026-03-09T07:30:00", "prompt"), ev("2026-11-01T07:30:00", "prompt")],
+    ) as s:
+        local = compute_stats(s, Filters(), by="day", tz=None, pricer=pricer)
+        explicit = compute_stats(s, Filters(), by="day", tz=LA, pricer=pricer)
+    assert days(local) == days(explicit) == {"2026-03-07": 1, "2026-03-09": 1, "2026-11-01": 1}
+    assert local.timezone == "America/Los_Angeles"
+
+
+def _zoneinfo_file() -> Path:
+    import zoneinfo
+
+    for root in zoneinfo.TZPATH:
+        candidate = Path(root) / "America" / "Los_Angeles"
+        if candidate.exists():
+            return candidate
+    pytest.skip("no system zoneinfo database")
+
+
 def test_rollup_and_event_scan_agree(store: Store, pricer: Pricer) -> None:
     fast = compute_stats(store, Filters(), by="day", tz=KOLKATA, pricer=pricer)
     slow = compute_stats(store, Filters(kinds=EVENT_KINDS), by="day", tz=KOLKATA, pricer=pricer)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gzip
 import hashlib
 import sqlite3
@@ -59,6 +60,7 @@ from devlog_collector.export.routing import Router
 from devlog_collector.export.shared_blobs import shared_blobs
 from devlog_collector.log import get_logger
 from devlog_collector.store import Store, event_from_row, now_ms
+from devlog_collector.workspace import machine_id
 from devlog_shared import Event
 from devlog_shared.codec import encode
 
@@ -100,6 +102,13 @@ class SyncOutcome:
     retry_after: float | None = None
 
 
+@functools.cache
+def _collector_info() -> bytes:
+    """The batch envelope's `collector`: name, version and this machine's pseudonymous id (the one
+    its events carry), so the server's ingest health tells two laptops sharing a key apart."""
+    return encode({"name": "devlog", "version": user_agent().partition("/")[2], "machine": machine_id()})
+
+
 @dataclass
 class Batch:
     """Encoded events ready to send: parallel lists of seq, id and JSON."""
@@ -123,7 +132,7 @@ class Batch:
 
     def body(self) -> bytes:
         sent_at = encode(datetime.now(UTC))
-        collector = encode({"name": "devlog", "version": user_agent().partition("/")[2]})
+        collector = _collector_info()
         return b"".join(
             (
                 b'{"schema_version":1,"sent_at":',

@@ -13,6 +13,7 @@ search goes through the FTS5 table `events_fts`.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -103,10 +104,19 @@ def workspace_condition(workspace: str, column: str = "workspace") -> tuple[str,
     if workspace == "/":
         return f"{column} >= '/' AND {column} < '0'", []
     # '0' is the character after '/', so [ws + '/', ws + '0') is exactly "under ws/".
-    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [workspace, workspace + "/", workspace + "0"]
+    base = workspace.rstrip("/")  # `E:/` (a drive's root) is the one stored spelling with a slash
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [workspace, base + "/", base + "0"]
+
+
+#: `E:/x`, `e:\\x`, `E:` and `\\\\server\\share`: stored as the collector spells them, on every OS.
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:(?:[\\/]|$)|\\\\[^\\/])")
 
 
 def _normalise_path(text: str) -> str:
+    if _WINDOWS_PATH.match(text.strip()):
+        from devlog_collector.workspace import normalise_workspace
+
+        return normalise_workspace(text)  # `E:/Workspace/x`, as the collector stores it
     expanded = os.path.expanduser(text.strip())  # noqa: PTH111 - string semantics, no symlink resolution
     return os.path.normpath(os.path.abspath(expanded))  # noqa: PTH100
 
@@ -208,13 +218,21 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
     if args.last is not None and (args.since is not None or args.until is not None):
         raise UserError("use either --last or --since/--until, not both")
     if args.last is not None:
+        if args.last.strip().replace(".", "", 1).isdigit():
+            raise UserError(
+                f"--last: give a unit, e.g. {args.last.strip()}d or {args.last.strip()}h (units: s, m, h, d, w, y)"
+            )
         try:
             span = parse_duration(args.last)
         except ValueError as exc:
             raise UserError(f"--last: {exc}") from None
         if span <= timedelta(0):
             raise UserError(f"--last: must be a positive duration, got {args.last!r}")
-        return int((now - span).timestamp() * 1000), None
+        try:
+            start = int((now - span).timestamp() * 1000)
+        except (OverflowError, ValueError):  # further back than datetime goes: everything
+            start = 0
+        return max(start, 0), None
     since = until = None
     if args.since is not None:
         try:
@@ -228,8 +246,12 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
             raise UserError(f"--until: {exc}") from None
         if len(args.until.strip()) == 10:  # a bare date is inclusive: up to the end of that day
             local = end.astimezone(tz) if tz is not None else end.astimezone()
-            end = (local + timedelta(days=1)).astimezone(UTC)
-        until = int(end.timestamp() * 1000)
+            try:
+                until = int((local + timedelta(days=1)).astimezone(UTC).timestamp() * 1000)
+            except OverflowError:  # --until 9999-12-31: no upper bound
+                until = None
+        else:  # an instant is inclusive too: an event at exactly that millisecond is in
+            until = int(end.timestamp() * 1000) + 1
     if since is not None and until is not None and since >= until:
         raise UserError(f"--since {args.since} is not before --until {args.until}")
     return since, until

@@ -10,8 +10,11 @@ before it runs. One statement per call.
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from devlog_collector.errors import UserError
@@ -19,16 +22,24 @@ from devlog_collector.store import Store
 
 __all__ = ["READ_PRAGMAS", "SqlResult", "run_readonly_sql"]
 
-#: Pragmas that only report something and are allowed without an argument.
+#: Pragmas that only report something and are allowed without an argument (with one, most set a value).
 READ_PRAGMAS: Final = frozenset({
     "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list", "database_list",
     "collation_list", "function_list", "module_list", "pragma_list", "compile_options", "page_count", "page_size",
     "freelist_count", "user_version", "schema_version", "data_version", "encoding", "journal_mode",
+    "integrity_check", "quick_check", "foreign_key_check", "table_list", "foreign_keys", "cache_size",
+    "busy_timeout", "synchronous", "application_id", "auto_vacuum", "mmap_size", "query_only", "temp_store",
+    "wal_autocheckpoint", "journal_size_limit", "max_page_count", "secure_delete", "automatic_index",
+    "recursive_triggers", "cache_spill", "locking_mode", "threads", "soft_heap_limit", "hard_heap_limit",
 })  # fmt: skip
 
-#: Pragmas whose argument names a table or index (they never write).
+#: Pragmas whose argument names a table, an index or a row limit (they never write).
 _ARGUMENT_PRAGMAS: Final = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                                      "foreign_key_list"})  # fmt: skip
+                                      "foreign_key_list", "integrity_check", "quick_check", "foreign_key_check",
+                                      "table_list"})  # fmt: skip
+#: Virtual-machine steps between two checks for Ctrl-C while a statement runs.
+_INTERRUPT_CHECK_STEPS: Final = 20_000
+_COMMENTS: Final = re.compile(r"\s*(?:--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))", re.DOTALL)
 _ALLOWED_ACTIONS: Final = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
                                      getattr(sqlite3, "SQLITE_RECURSIVE", 33)})  # fmt: skip
 _ACTION_NAMES: Final = {
@@ -89,12 +100,20 @@ def run_readonly_sql(store: Store, statement: str, *, max_rows: int | None = Non
     refused: list[str] = []
     store.db.set_authorizer(_authorizer(refused))
     try:
-        cursor = store.db.execute(body)
-        rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows)
-        columns = [d[0] for d in cursor.description or ()]
+        with _interruptible(store.db) as interrupted:
+            try:
+                cursor = store.db.execute(body)
+                rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows)
+                columns = [d[0] for d in cursor.description or ()]
+            except sqlite3.OperationalError:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt from None
+                raise
     except sqlite3.DatabaseError as exc:
         if refused:
-            raise UserError(f"sql: refused, devlog sql is read-only (not allowed: {refused[0]})") from None
+            raise UserError(
+                f"sql: refused, devlog sql is read-only (not allowed: {_refusal(refused[0], body)})"
+            ) from None
         message = str(exc)
         if "readonly" in message or "read-only" in message or "query_only" in message:
             raise UserError(f"sql: refused, devlog sql is read-only ({message})") from None
@@ -103,7 +122,51 @@ def run_readonly_sql(store: Store, statement: str, *, max_rows: int | None = Non
         raise UserError(f"sql: {exc}") from None
     finally:
         store.db.set_authorizer(None)
-    return SqlResult(columns, rows)
+    return SqlResult(_unique(columns), rows)
+
+
+@contextlib.contextmanager
+def _interruptible(db: sqlite3.Connection) -> Iterator[threading.Event]:
+    """Let Ctrl-C stop a long statement (a runaway recursive CTE, say).
+
+    SQLite runs a statement inside one C call, where Python's own SIGINT handling cannot reach it;
+    a progress handler polls a flag the SIGINT handler sets, and SQLite then stops the statement.
+    """
+    interrupted = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
+    db.set_progress_handler(lambda: 1 if interrupted.is_set() else 0, _INTERRUPT_CHECK_STEPS)
+    try:
+        yield interrupted
+    finally:
+        db.set_progress_handler(None, 0)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _refusal(detail: str, statement: str) -> str:
+    """What to name in a refusal: the statement's own words when SQLite's first refused action is
+    internal bookkeeping (`DROP TABLE` is refused at `delete sqlite_master`, `VACUUM` at `attach`)."""
+    keyword = statement.split(None, 1)[0].lower() if statement.split() else ""
+    if "sqlite_" in detail or keyword == "vacuum":
+        words = statement.split()
+        return " ".join(words[:2] if keyword in ("drop", "create", "alter") else words[:1]).lower()
+    return detail
+
+
+def _unique(columns: list[str]) -> list[str]:
+    """Column names made unique (`SELECT 1 AS a, 2 AS a` -> a, a_2): json and csv keep every column."""
+    seen: set[str] = set()
+    result = []
+    for name in columns:
+        candidate, n = name, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        result.append(candidate)
+    return result
 
 
 def _connect_virtual_tables(store: Store) -> None:
@@ -125,5 +188,5 @@ def _has_second_statement(body: str) -> bool:
     for char in body:
         statement += char
         if char == ";" and sqlite3.complete_statement(statement):
-            return bool(body[len(statement) :].strip())
+            return bool(_COMMENTS.sub("", body[len(statement) :]).strip())  # a trailing comment is fine
     return False

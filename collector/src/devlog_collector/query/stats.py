@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import msgspec
 
+from devlog_collector.localzone import local_zone
 from devlog_collector.query.filters import Filters, workspace_condition
 from devlog_collector.query.pricing import Pricer, TokenSums, band_case
 from devlog_collector.store import Store
@@ -287,8 +288,7 @@ def compute_stats(
     """
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
-    zone = tz if tz is not None else datetime.now().astimezone().tzinfo
-    assert zone is not None
+    zone = tz if tz is not None else local_zone()
     own_pricer = pricer is None
     pricer = pricer or Pricer.load()
     use_rollup = _rollup_usable(store, pricer, filters)

@@ -1,0 +1,73 @@
+"""Edge values of the time and workspace filters: extreme dates and durations, inclusive --until
+instants, bare numbers for --last, and Windows workspaces given to --workspace on any OS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devlog_collector.cli import cli
+from tests.collector.query.helpers import default_db, ev, store_with
+
+
+@pytest.fixture(autouse=True)
+def populated(isolated_home: Path) -> None:
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text="one", ident="a1", workspace="/w/work/api"),
+        ev("2026-03-01T23:59:59.500", "prompt", text="two", ident="a2", workspace="/w/work/api"),
+        ev("2026-03-02T08:00:00", "prompt", text="three", ident="w1", workspace="E:/Workspace/src/app"),
+    ]
+    store_with(default_db(), events).close()
+
+
+def _ids(*args: str) -> list[str]:
+    result = CliRunner().invoke(cli, ["query", "-f", "json", *args])
+    assert result.exit_code == 0, result.output
+    return [event["text"] for event in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "--last", "999999y"],
+        ["query", "--until", "9999-12-31"],
+        ["stats", "--last", "9999y"],
+        ["stats", "--until", "9999-12-31"],
+    ],
+)
+def test_extreme_ranges_mean_everything(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "--since", "0001-01-01"], "error: --since: '0001-01-01' is out of range: use a time from 1970 on"),
+        (["query", "--until", "1969-07-20T20:17"], "error: --until: '1969-07-20T20:17' is out of range"),
+        (["query", "--last", "7"], "error: --last: give a unit, e.g. 7d or 7h"),
+        (["stats", "--last", "1e309d"], "error: --last: not a duration"),
+        (["query", "--last", "99999999999d"], "error: --last: duration too large: '99999999999d'"),
+        (["sessions", "--last", "99999999999999999999w"], "error: --last: duration too large"),
+    ],
+)
+def test_out_of_range_times_and_unitless_durations_are_one_line_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_until_an_instant_includes_that_instant() -> None:
+    assert _ids("--until", "2026-03-01T23:59:59.500Z") == ["one", "two"]
+    assert _ids("--until", "2026-03-01T23:59:59.499Z") == ["one"]
+    assert _ids("--since", "2026-03-01T23:59:59.500Z", "--until", "2026-03-01T23:59:59.500Z") == ["two"]
+
+
+@pytest.mark.parametrize("given", ["E:/Workspace/src/app", "e:\\Workspace\\src", "E:/Workspace/", "E:\\"])
+def test_windows_workspaces_are_matched_as_stored(given: str) -> None:
+    assert _ids("--workspace", given) == ["three"]
