@@ -200,7 +200,7 @@ def test_rejected_items_are_dead_lettered_and_the_rest_continue(db: Path) -> Non
         assert all(reason == "forbidden_workspace" for _, reason in dead_letters(db, "team"))
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.parametrize("status", [401, 403, 404, 501])
 def test_auth_errors_pause_the_remote_and_drop_nothing(db: Path, status: int) -> None:
     events = make_events(20, [f"{WORK}/a"])
     fill_store(db, events)

@@ -5,12 +5,12 @@ Failure classes (pipeline-reliability §8 promise 4; unlike Fluent Bit, Vector, 
 Alloy, no 4xx ever drops data here):
 
 * `RemoteUnavailable`  transient (connection refused/reset, timeouts, a lost response, 408, 425, 429,
-  5xx): retry the same batch forever with backoff, honouring `Retry-After`.
+  5xx except 501/505): retry the same batch forever with backoff, honouring `Retry-After`.
 * `PayloadTooLarge`    413: the exporter halves the batch; a single event still too large is
   dead-lettered.
 * `BatchInvalid`       400/422 without a per-item body: the server could not take the batch as a
   whole; the exporter splits it to isolate the bad event, which is dead-lettered alone.
-* `RemotePaused`       401/403/404, redirects, other 4xx, or an answer that is not a devlog ingest
+* `RemotePaused`       401/403/404, 501/505, redirects, other 4xx, or an answer that is not a devlog ingest
   response: retrying cannot help, so the remote is paused with the reason and nothing is dropped.
 
 One `httpx.Client` per remote keeps connections alive across batches.
@@ -190,6 +190,8 @@ class RemoteClient:
         status = response.status_code
         reason = _reason(response)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status in (501, 505):  # "not implemented": retrying never helps; this is no devlog server
+            raise RemotePaused(f"{reason} (no devlog ingest API at this URL)", status_code=status)
         if status in _TRANSIENT_STATUS or status >= 500:
             raise RemoteUnavailable(reason, status_code=status, retry_after=retry_after)
         if status == 413:
