@@ -182,7 +182,10 @@ def stats(store: Any, local: bool, by: str, fmt: str, **flags: Any) -> None:
 @click.option("--format", "-f", "fmt", default="table", metavar="FORMAT", help="table, json or csv.")
 @_with_store
 def sessions(store: Any, limit: str | None, fmt: str, **flags: Any) -> None:
-    """One line per agent session: agent, workspace, start, duration, prompts, tokens, cost."""
+    """One line per agent session: agent, workspace, start, duration, prompts, tokens, cost.
+
+    Filters select sessions (those with a matching event); each line covers all of the session's events.
+    """
     from devlog_collector.query.render import write_sessions
     from devlog_collector.query.sessions import list_sessions
 

@@ -1,5 +1,9 @@
 """`devlog sessions` (one line per agent session) and `devlog show` (one session as a conversation).
 
+Filters select sessions, they do not cut them: a session is listed when at least one of its events
+matches, and its line describes the whole session (start, end, counts, tokens and cost over all of its
+events), so `--last 1d` shows a three-day-old session that is still active with its real start.
+
 A session's cost follows the same rule as `devlog stats`: an event's recorded `cost_usd` wins,
 otherwise its tokens are priced with genai-prices; the models that could not be priced are named.
 """
@@ -84,10 +88,15 @@ def _ms(value: int) -> datetime:
 def list_sessions(
     store: Store, filters: Filters, *, limit: int | None = 50, pricer: Pricer | None = None
 ) -> list[SessionSummary]:
-    """The most recently active `limit` sessions with events matching `filters`, oldest first."""
+    """The most recently active `limit` sessions with an event matching `filters`, oldest first.
+
+    Each summary covers all events of its session, not only the matching ones.
+    """
     own_pricer = pricer is None
     pricer = pricer or Pricer.load()
     where, params = filters.where()
+    if where:
+        where = f"WHERE session_id IN (SELECT session_id FROM events {where})"
     sql = (
         "SELECT session_id, min(agent), min(workspace), min(project), min(ts), max(ts), count(*), "
         "sum(kind = 'prompt'), sum(kind = 'tool_call'), sum(kind = 'file_edit') "
@@ -105,7 +114,7 @@ def list_sessions(
     ids = list(sessions)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
-        usage_where = (where + " AND " if where else "WHERE ") + f"session_id IN ({', '.join('?' * len(chunk))})"
+        usage_where = f"WHERE session_id IN ({', '.join('?' * len(chunk))})"
         usage_sql = (
             f"SELECT session_id, model, {band}, cost_usd IS NOT NULL, (ts / 86400000) * 86400000, "
             "sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0), sum(input_tokens), "
@@ -113,7 +122,7 @@ def list_sessions(
             f"coalesce(sum(cost_usd), 0) FROM events {usage_where} GROUP BY 1, 2, 3, 4, 5"
         )
         for sid, model, b, has_cost, day_ms, requests, inp, out, cc, cr, reasoning, cost_sum in store.db.execute(
-            usage_sql, [*params, *chunk]
+            usage_sql, chunk
         ):
             s = sessions[sid]
             s.input_tokens += inp

@@ -1,0 +1,76 @@
+"""Filters select sessions; each listed session is still described by all of its events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devlog_collector.cli import cli
+from devlog_collector.query.filters import Filters
+from devlog_collector.query.pricing import Pricer
+from devlog_collector.query.sessions import list_sessions
+from devlog_collector.store import Store
+from devlog_shared import Event
+from tests.collector.query.helpers import at, default_db, ev, store_with
+
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+def long_session(start: datetime) -> list[Event]:
+    """A session whose last (flaky test) events come three days after its start; tokens only early on."""
+
+    def t(offset: timedelta) -> str:
+        return (start + offset).isoformat()
+
+    day, second = timedelta(days=1), timedelta(seconds=1)
+    return [
+        ev(t(0 * day), "prompt", text="set up the project", session="long", ident="l1"),
+        ev(t(5 * second), "response", model=SONNET, usage=(100, 200, 0, 0), session="long", ident="l2"),
+        ev(t(3 * day), "prompt", text="why is this test flaky", session="long", ident="l3"),
+        ev(t(3 * day + 30 * second), "tool_result", tool="Bash", text="1 flaky failure", session="long", ident="l4"),
+        ev(t(3 * second), "prompt", text="unrelated", session="other", ident="o1"),
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = store_with(tmp_path / "events.db", long_session(at("2026-03-01T09:00:00")))
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(since_ms=int(at("2026-03-04T00:00:00").timestamp() * 1000)),
+        Filters(search="flaky"),
+        Filters(kinds=("tool_result",)),
+    ],
+)
+def test_a_filtered_session_is_summarised_over_all_its_events(store: Store, filters: Filters, tmp_path: Path) -> None:
+    [one] = list_sessions(store, filters, pricer=Pricer.load(tmp_path / "p.json"))
+    assert one.session_id == "long"
+    assert (one.start, one.end) == (at("2026-03-01T09:00:00"), at("2026-03-04T09:00:30"))
+    assert (one.events, one.prompts, one.total_tokens) == (4, 2, 300)
+    assert one.cost_usd > 0 and one.models == {SONNET}
+
+
+def test_unfiltered_listing_is_unchanged(store: Store, tmp_path: Path) -> None:
+    found = list_sessions(store, Filters(), pricer=Pricer.load(tmp_path / "p.json"))
+    assert [(s.session_id, s.events) for s in found] == [("other", 1), ("long", 4)]
+
+
+def test_sessions_command_with_last_and_search(isolated_home: Path) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3, hours=1)
+    store_with(default_db(), long_session(start)).close()
+    for args in (["--last", "1d"], ["-q", "flaky"]):
+        result = CliRunner().invoke(cli, ["sessions", "-f", "json", "--tz", "UTC", *args], catch_exceptions=False)
+        [one] = json.loads(result.stdout)
+        assert one["start"] == start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert (one["prompts"], one["total_tokens"], one["duration_s"]) == (2, 300, 3 * 86400 + 30)
+        table = CliRunner().invoke(cli, ["sessions", "--tz", "UTC", *args], catch_exceptions=False).stdout
+        assert f"{start:%Y-%m-%d %H:%M}" in table and "72h00m" in table and " 300 " in table
