@@ -206,12 +206,13 @@ def show(store: Any, session_id: str, fmt: str, timezone: str | None) -> None:
     from devlog_collector.query.filters import resolve_session
     from devlog_collector.query.render import render_conversation, write_events
     from devlog_collector.query.sessions import session_events
+    from devlog_collector.query.table import terminal_width
 
     fmt = _choice("--format", fmt, ("text", "json", "jsonl"))
     tz = _zone(timezone)
     events = session_events(store, resolve_session(store, session_id, "SESSION_ID"))
     if fmt == "text":
-        click.echo(render_conversation(events, tz=tz))
+        click.echo(render_conversation(events, tz=tz, width=min(terminal_width(sys.stdout) or 100, 100)))
     else:
         write_events(events, fmt, sys.stdout, tz=tz)
 

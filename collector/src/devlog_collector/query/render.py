@@ -6,6 +6,10 @@ out here rather than with rich because rich needs about a second for a year of d
 the whole stats computation. The machine formats carry every field: json/jsonl are full schema-v1
 events, csv flattens them (nested objects become dotted columns, `attrs` a JSON string). Data goes to
 stdout only.
+
+Stored text is whatever the agents logged, coloured tool output included. Everything meant for people
+(tables, notes under them, `show` text) goes through `clean_text`, so escape sequences and control
+characters never reach the terminal; json/jsonl/csv keep the text exactly as stored.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, TextIO
 
 from devlog_collector.query.stats import StatsReport, Totals
-from devlog_collector.query.table import Column, format_table, terminal_width
+from devlog_collector.query.table import (
+    Column,
+    clean_text,
+    cut,
+    display_width,
+    format_table,
+    layout_table,
+    terminal_width,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from devlog_collector.query.sessions import SessionSummary
@@ -65,7 +78,7 @@ def event_row(event: Event) -> dict[str, Any]:
 def _one_line(text: str | None, limit: int = 400) -> str:
     if not text:
         return ""
-    flat = " ".join(text.split())
+    flat = " ".join(clean_text(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -113,7 +126,7 @@ def write_events(events: Sequence[Event], fmt: str, out: TextIO, *, tz: tzinfo |
     else:
         columns = [
             Column("time"), Column("agent", drop_order=3), Column("kind"),
-            Column("workspace", flexible=True, min_width=10, drop_order=1),
+            Column("workspace", flexible=True, min_width=10, drop_order=1, cut="start"),
             Column("model", flexible=True, drop_order=2),
             Column("tokens", right=True, drop_order=4), Column("text", flexible=True, min_width=20),
         ]  # fmt: skip
@@ -144,9 +157,26 @@ def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, 
         for row in rows:
             writer.writerow(["" if v is None else _plain(v) for v in row])
     else:
-        cols = [Column(c, flexible=True, min_width=8) for c in columns]
-        cells = [["" if v is None else _one_line(str(_plain(v)), 200) for v in row] for row in rows]
-        out.write(format_table(cols, cells, width=terminal_width(out)))
+        values = [[_plain(v) for v in row] for row in rows]
+        # Numbers are never cut (a cut number reads as a different number); text columns share the
+        # width down to a readable minimum, and the last columns are dropped when even that is too wide.
+        numeric = [all(isinstance(r[i], int | float) for r in values if r[i] is not None) for i in range(len(columns))]
+        cols = [
+            Column(
+                name,
+                right=numeric[i],
+                flexible=not numeric[i],
+                min_width=12,
+                drop_order=len(columns) - i if i else None,
+            )
+            for i, name in enumerate(columns)
+        ]
+        cells = [["" if v is None else _one_line(str(v), 200) for v in row] for row in values]
+        text, dropped = layout_table(cols, cells, width=terminal_width(out))
+        out.write(text)
+        if dropped:
+            noun = "column" if dropped == 1 else "columns"
+            out.write(wrap(f"(+{dropped} {noun} not shown; use -f csv or -f json)", terminal_width(out)))
 
 
 def _plain(value: Any) -> Any:
@@ -172,7 +202,8 @@ def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
         return
     first = {"day": "date", "week": "week of", "month": "month"}.get(report.by, report.by)
     columns = [
-        Column(first, flexible=True, min_width=10), Column("sessions", right=True, drop_order=2),
+        Column(first, flexible=True, min_width=10, cut="start" if report.by == "workspace" else "end"),
+        Column("sessions", right=True, drop_order=2),
         Column("prompts", right=True, drop_order=4), Column("tool calls", right=True, drop_order=3),
         Column("edits", right=True, drop_order=1), Column("input", right=True, drop_order=5),
         Column("output", right=True, drop_order=6), Column("cache write", right=True, drop_order=7),
@@ -189,10 +220,11 @@ def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
         ]  # fmt: skip
 
     rows = [cells(g, _home_short(g.key) if report.by == "workspace" else g.key) for g in report.groups]
-    out.write(format_table(columns, rows, width=terminal_width(out), footer=cells(report.total, "total")))
+    width = terminal_width(out)
+    out.write(format_table(columns, rows, width=width, footer=cells(report.total, "total")))
     if report.unpriced_models:
-        names = ", ".join(f"{m} ({n:,} tokens)" for m, n in sorted(report.unpriced_models.items()))
-        out.write(f"* not priced (unknown to genai-prices, counted as $0): {names}\n")
+        names = ", ".join(f"{clean_text(m)} ({n:,} tokens)" for m, n in sorted(report.unpriced_models.items()))
+        out.write(wrap(f"* not priced (unknown to genai-prices, counted as $0): {names}", width))
 
 
 def _tokens(n: int) -> str:
@@ -225,7 +257,7 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         return
     columns = [
         Column("session", flexible=True, min_width=12), Column("agent", drop_order=2),
-        Column("workspace", flexible=True, min_width=10, drop_order=1), Column("start"),
+        Column("workspace", flexible=True, min_width=10, drop_order=1, cut="start"), Column("start"),
         Column("duration", right=True, drop_order=3), Column("prompts", right=True, drop_order=4),
         Column("tokens", right=True), Column("cost", right=True),
     ]  # fmt: skip
@@ -238,10 +270,11 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
             s.session_id, s.agent, _home_short(s.workspace), _local(s.start, tz)[:16], duration, f"{s.prompts:,}",
             _tokens(s.total_tokens), _usd(s.cost_usd) + ("*" if s.unpriced_models else ""),
         ])  # fmt: skip
-    out.write(format_table(columns, rows, width=terminal_width(out)))
-    unpriced = sorted({m for s in sessions for m in s.unpriced_models})
+    width = terminal_width(out)
+    out.write(format_table(columns, rows, width=width))
+    unpriced = sorted({clean_text(m) for s in sessions for m in s.unpriced_models})
     if unpriced:
-        out.write(f"* not priced (unknown to genai-prices, counted as $0): {', '.join(unpriced)}\n")
+        out.write(wrap(f"* not priced (unknown to genai-prices, counted as $0): {', '.join(unpriced)}", width))
 
 
 _HEADINGS = {
@@ -257,12 +290,17 @@ _HEADINGS = {
 
 
 def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, width: int = 100) -> str:
-    """A session as readable plain text: prompts, responses, tool calls and results, edits, in order."""
+    """A session as readable plain text: prompts, responses, tool calls and results, edits, in order.
+
+    Each event starts with a heading rule `width` columns wide (give the terminal width, at most 100).
+    Stored text keeps its line breaks; escape sequences and other control characters are removed.
+    """
     if not events:
         return ""
     first = events[0]
+    title = f"session {first.session_id} · {first.agent} · {_home_short(first.workspace) or '(no workspace)'}"
     lines = [
-        f"session {first.session_id} · {first.agent} · {_home_short(first.workspace) or '(no workspace)'}",
+        clean_text(title),
         f"{_local(first.ts, tz)} → {_local(events[-1].ts, tz)} · {len(events)} events",
         "",
     ]
@@ -274,14 +312,15 @@ def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, wi
             head += f" · {e.tool.name}" + (f" ({e.tool.status})" if e.tool.status else "")
         if e.usage is not None and e.usage.total:
             head += f" · {e.usage.total:,} tokens"
-        lines.append(head + " " + "─" * max(0, width - len(head) - 1))
+        head = cut(clean_text(head), width - 2)
+        lines.append(head + " " + "─" * max(0, width - display_width(head) - 1))
         if e.file is not None:
             change = ""
             if e.file.lines_added is not None or e.file.lines_removed is not None:
                 change = f" (+{e.file.lines_added or 0} −{e.file.lines_removed or 0})"
-            lines.append(f"{_home_short(e.file.path)}{change}")
+            lines.append(clean_text(f"{_home_short(e.file.path)}{change}"))
         if e.text:
-            lines.append(e.text.rstrip())
+            lines.append(clean_text(e.text, newlines=True).rstrip())
         lines.append("")
     return "\n".join(lines)
 

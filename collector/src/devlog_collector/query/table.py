@@ -1,30 +1,52 @@
 """A small, fast plain-text table that fits the terminal.
 
 Why not rich: laying out a 366-row, 12-column table with rich takes about a second, longer than the
-stats it shows. This does the same job in a few milliseconds: measure, cut flexible columns with an
-ellipsis, drop optional columns if it still does not fit, pad.
+stats it shows. This does the same job in a few milliseconds: measure, drop optional columns if even
+the flexible ones cut to their minimum do not fit, share the remaining width among the flexible
+columns (cut with an ellipsis), pad.
+
+Cells are stored text (agent logs, tool output), so they are made safe before they are measured:
+ANSI escape sequences (colours, cursor moves, window titles, hyperlinks) are removed and every other
+control character is replaced, so nothing in the store can control the terminal. Widths are display
+columns, not characters: East Asian wide and fullwidth characters (CJK, most emoji) take two columns,
+combining marks and other zero-width characters none.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+import unicodedata
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Literal, TextIO
 
 import msgspec
 
-__all__ = ["Column", "format_table", "terminal_width"]
+__all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
+
+# CSI sequences (colours, cursor movement, erase), 7-bit and 8-bit; then OSC/DCS/SOS/PM/APC strings
+# (window title, hyperlinks, ...) up to their terminator (BEL or ST), the end of the line, or the next
+# ESC; then the remaining two-character escape sequences.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+_LINE_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # the same, without newline
+REPLACEMENT = "\ufffd"  # shown where a control character was
 
 
 class Column(msgspec.Struct, frozen=True):
-    """One column: its header, alignment, whether it may be cut, and when it may be dropped."""
+    """One column: its header, alignment, whether it may be cut (and where), and when it may be dropped."""
 
     name: str
     right: bool = False
     flexible: bool = False  # may be cut with an ellipsis to fit
     min_width: int = 6
     drop_order: int | None = None  # columns with a number are dropped (lowest first) if cutting is not enough
+    cut: Literal["end", "start", "middle"] = "end"  # "start" keeps the end of a path, which tells paths apart
 
 
 def terminal_width(out: TextIO | None = None) -> int | None:
@@ -42,10 +64,160 @@ def terminal_width(out: TextIO | None = None) -> int | None:
     return None
 
 
-def _cut(text: str, width: int) -> str:
-    if len(text) <= width:
+def clean_text(text: str, *, newlines: bool = False) -> str:
+    """`text` without anything that could control a terminal.
+
+    ANSI escape sequences are removed; tabs become spaces; other control characters become U+FFFD.
+    With `newlines`, line breaks are kept (CRLF and a lone CR become LF) and tabs expand to 8-column
+    stops; without, every line break is a space, so the result is one line.
+    """
+    if text.isprintable():  # the common case, checked in C
         return text
-    return text[: max(0, width - 1)] + "…" if width > 0 else ""
+    text = _ESCAPES.sub("", text)
+    if newlines:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\t" in text:
+            text = "\n".join(line.expandtabs(8) for line in text.split("\n"))
+        return _LINE_CONTROLS.sub(REPLACEMENT, text)
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return _CONTROLS.sub(REPLACEMENT, text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes (printable text: run it through `clean_text` first)."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(c) for c in text)
+
+
+def _head(text: str, width: int) -> str:
+    """The longest start of `text` at most `width` columns wide (with the zero-width marks that follow)."""
+    if text.isascii():
+        return text[:width]
+    used = 0
+    for index, char in enumerate(text):
+        used += _char_width(char)
+        if used > width:
+            return text[:index]
+    return text
+
+
+def _tail(text: str, width: int) -> str:
+    """The longest end of `text` at most `width` columns wide, not starting with a combining mark."""
+    if width <= 0:
+        return ""
+    if text.isascii():
+        return text[-width:]
+    used = 0
+    for index in range(len(text) - 1, -1, -1):
+        used += _char_width(text[index])
+        if used > width:
+            start = index + 1
+            while start < len(text) and _char_width(text[start]) == 0:
+                start += 1
+            return text[start:]
+    return text
+
+
+def cut(text: str, width: int, where: Literal["end", "start", "middle"] = "end") -> str:
+    """`text` cut to at most `width` columns, an ellipsis marking where (at the end, start or middle)."""
+    if display_width(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    if where == "start":
+        return "…" + _tail(text, width - 1)
+    if where == "middle":
+        left = width // 2
+        return _head(text, left) + "…" + _tail(text, width - 1 - left)
+    return _head(text, width - 1) + "…"
+
+
+def wrap(text: str, width: int | None, indent: str = "  ") -> str:
+    """A note line wrapped to `width` (continuation lines indented), ending in a newline."""
+    if width is None or display_width(text) <= width:
+        return text + "\n"
+    import textwrap
+
+    lines = textwrap.wrap(text, max(width, 20), subsequent_indent=indent, break_on_hyphens=False)
+    return "\n".join(lines) + "\n"
+
+
+def _fit(columns: Sequence[Column], widths: list[int], width: int | None, gap: int) -> list[int]:
+    """Indexes of the columns to show; cuts the flexible ones in `widths` so they fit into `width`."""
+    keep = list(range(len(columns)))
+
+    def total(indexes: list[int], w: Sequence[int]) -> int:
+        return sum(w[i] for i in indexes) + gap * (len(indexes) - 1)
+
+    if width is None or total(keep, widths) <= width:
+        return keep
+    least = [min(w, c.min_width) if c.flexible else w for c, w in zip(columns, widths, strict=True)]
+    droppable = sorted((c.drop_order, i) for i, c in enumerate(columns) if c.drop_order is not None)
+    while total(keep, least) > width and droppable:
+        keep.remove(droppable.pop(0)[1])
+    flexible = [i for i in keep if columns[i].flexible]
+    if not flexible:
+        return keep
+    if total(keep, least) > width:  # nothing left to drop: cut below the minimum rather than overflow
+        least = [1 if columns[i].flexible else w for i, w in enumerate(widths)]
+    budget = width - gap * (len(keep) - 1) - sum(widths[i] for i in keep if not columns[i].flexible)
+
+    def used(cap: int) -> int:
+        return sum(max(least[i], min(widths[i], cap)) for i in flexible)
+
+    # The largest common cap that fits: wide columns are cut first, short ones keep their text.
+    low, high = 0, max(widths[i] for i in flexible)
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if used(middle) <= budget else (low, middle - 1)
+    fitted = {i: max(least[i], min(widths[i], low)) for i in flexible}
+    spare = budget - sum(fitted.values())
+    for i in flexible:
+        if spare > 0 and fitted[i] < widths[i]:
+            fitted[i] += 1
+            spare -= 1
+        widths[i] = fitted[i]
+    return keep
+
+
+def layout_table(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int | None,
+    footer: Sequence[str] | None = None,
+    gap: int = 2,
+) -> tuple[str, int]:
+    """The table as text (see `format_table`) and the number of columns dropped to fit."""
+    names = [clean_text(c.name) for c in columns]
+    rows = [[clean_text(cell) for cell in row] for row in rows]
+    footer = [clean_text(cell) for cell in footer] if footer is not None else None
+    all_rows = [*rows, *([footer] if footer is not None else [])]
+    widths = [max([display_width(names[i]), *(display_width(r[i]) for r in all_rows)]) for i in range(len(columns))]
+    keep = _fit(columns, widths, width, gap)
+
+    def line(cells: Sequence[str], header: bool = False) -> str:
+        parts = []
+        for i in keep:
+            column = columns[i]
+            cell = cut(cells[i], widths[i], "end" if header else column.cut)
+            pad = " " * (widths[i] - display_width(cell))
+            parts.append(pad + cell if column.right else cell + pad)
+        return (" " * gap).join(parts).rstrip()
+
+    lines = [line(names, header=True)]
+    lines += [line(r) for r in rows]
+    if footer is not None:
+        lines.append("─" * (sum(widths[i] for i in keep) + gap * (len(keep) - 1)))
+        lines.append(line(footer))
+    return "\n".join(lines) + "\n", len(columns) - len(keep)
 
 
 def format_table(
@@ -57,38 +229,4 @@ def format_table(
     gap: int = 2,
 ) -> str:
     """The table as text (header, rows, optional footer after a rule), fitted into `width`."""
-    keep = list(range(len(columns)))
-    all_rows = [*rows, *([footer] if footer is not None else [])]
-    widths = [max([len(c.name), *(len(r[i]) for r in all_rows)]) for i, c in enumerate(columns)]
-
-    def total(indexes: list[int], w: list[int]) -> int:
-        return sum(w[i] for i in indexes) + gap * (len(indexes) - 1)
-
-    if width is not None:
-        droppable = sorted((c.drop_order, i) for i, c in enumerate(columns) if c.drop_order is not None)
-        while True:
-            excess = total(keep, widths) - width
-            if excess <= 0:
-                break
-            flexible = [i for i in keep if columns[i].flexible and widths[i] > columns[i].min_width]
-            if flexible:
-                widest = max(flexible, key=lambda i: widths[i])
-                widths[widest] = max(columns[widest].min_width, widths[widest] - excess)
-                continue
-            if not droppable:
-                break
-            keep.remove(droppable.pop(0)[1])
-
-    def line(cells: Sequence[str]) -> str:
-        parts = []
-        for i in keep:
-            cell = _cut(cells[i], widths[i])
-            parts.append(cell.rjust(widths[i]) if columns[i].right else cell.ljust(widths[i]))
-        return (" " * gap).join(parts).rstrip()
-
-    lines = [line([c.name for c in columns])]
-    lines += [line(r) for r in rows]
-    if footer is not None:
-        lines.append("─" * total(keep, widths))
-        lines.append(line(footer))
-    return "\n".join(lines) + "\n"
+    return layout_table(columns, rows, width=width, footer=footer, gap=gap)[0]

@@ -1,0 +1,166 @@
+"""Human-readable output is safe for the terminal and fits its width (COLUMNS=80 here).
+
+Stored text is whatever the agents logged: coloured tool output, bells, wide CJK text, emoji. The
+tables and `show` must neither pass control sequences through nor overflow the terminal, while
+json/jsonl/csv keep every byte as stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from devlog_collector.cli import cli
+from devlog_collector.query.table import Column, clean_text, cut, display_width, format_table
+from tests.collector.query.helpers import default_db, ev, store_with
+
+SONNET = "claude-sonnet-4-5-20250929"
+ANSI_TEXT = "\x1b[31mFAIL\x1b[0m test_api \x07 \x1b]0;owned title\x07done\x1b[2J \x9b1m c1 \x00 nul"
+TOOL_OUTPUT = "line one\n\x1b[32mPASS\x1b[0m\tok\x07\r\nline three"
+CJK = "日本語のテキストを表示するテストです。全角文字は二列を使います。" + "😀🎉" * 10
+UNPRICED = [f"an-unknown-model-with-a-rather-long-name-{n}" for n in ("alpha", "beta", "gamma")]
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.fixture(autouse=True)
+def populated(isolated_home: Path) -> Path:
+    home = "/w/Users/alice/src/github.com/example"
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text=ANSI_TEXT, session="sess-ansi", ident="a1", model="m\x1b[1mx"),
+        ev("2026-03-01T10:00:05", "tool_result", tool="Bash", text=TOOL_OUTPUT, session="sess-ansi", ident="a2"),
+        ev("2026-03-01T11:00:00", "response", model=SONNET, usage=(10, 20, 30, 40), text=CJK, session="sess-cjk"),
+        ev("2026-03-02T09:00:00", "response", usage=(1, 1, 0, 0), session="s-ws1", workspace=f"{home}/work/api/sub"),
+        ev("2026-03-02T09:00:00", "response", usage=(1, 1, 0, 0), session="s-ws2", workspace=f"{home}/work/web/sub"),
+        *(
+            ev("2026-03-03T09:00:00", "response", model=m, usage=(5, 5, 0, 0), session=f"sess-u{i}")
+            for i, m in enumerate(UNPRICED)
+        ),
+    ]
+    store_with(default_db(), events).close()
+    return isolated_home
+
+
+def run(*args: str, columns: int = 80) -> Result:
+    result = CliRunner(env={"COLUMNS": str(columns)}).invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def widest(text: str) -> int:
+    return max(display_width(line) for line in text.splitlines())
+
+
+HUMAN = [
+    ["query", "-n", "0"],
+    ["sessions"],
+    ["stats", "--by", "workspace"],
+    ["stats", "--by", "model"],
+    ["stats", "--by", "session"],
+    ["show", "sess-ansi"],
+    ["sql", "SELECT text, model, workspace FROM events"],
+    ["sql", "SELECT * FROM events"],
+    ["sql", "SELECT * FROM v_sessions"],
+]
+
+
+@pytest.mark.parametrize("args", HUMAN, ids=" ".join)
+def test_no_escape_sequence_or_control_character_reaches_the_terminal(args: list[str]) -> None:
+    out = run(*args, columns=1000).stdout
+    assert "\x1b" not in out and "\x9b" not in out
+    assert not CONTROL.findall(out.replace("\t", "")), repr(out)
+    assert "\t" not in out
+
+
+def test_show_keeps_line_breaks_and_turns_tabs_into_spaces() -> None:
+    out = run("show", "sess-ansi").stdout
+    assert "line one\nPASS    ok\ufffd\nline three\n" in out
+    assert "FAIL test_api \ufffd done" in out and "owned title" not in out
+    assert "\x1b" not in out and "\x07" not in out
+
+
+def test_machine_formats_keep_the_text_as_stored() -> None:
+    lines = run("query", "-f", "jsonl", "--session", "sess-ansi").stdout.splitlines()
+    assert [json.loads(line)["text"] for line in lines] == [ANSI_TEXT, TOOL_OUTPUT]
+    raw = run("query", "-f", "csv", "--session", "sess-ansi").stdout_bytes.decode()  # .stdout rewrites CRLF
+    rows = list(csv.DictReader(io.StringIO(raw, newline="")))
+    assert rows[1]["text"] == TOOL_OUTPUT
+    assert json.loads(run("show", "sess-ansi", "-f", "json").stdout)[0]["text"] == ANSI_TEXT
+    [row] = json.loads(run("sql", "SELECT text FROM events WHERE id = 'a1'", "-f", "json").stdout)
+    assert row["text"] == ANSI_TEXT
+
+
+@pytest.mark.parametrize("args", HUMAN, ids=" ".join)
+def test_every_line_fits_80_columns(args: list[str]) -> None:
+    out = run(*args).stdout
+    if args[0] == "show":  # stored text wraps in the terminal; headings and rules must fit
+        out = "\n".join(line for line in out.splitlines() if line.startswith(("──", "session ")))
+    assert widest(out) <= 80, out
+
+
+def test_sql_drops_trailing_columns_and_says_so() -> None:
+    lines = run("sql", "SELECT * FROM events").stdout.splitlines()
+    assert lines[0].split()[:2] == ["seq", "id"]
+    note = re.fullmatch(r"\(\+(\d+) columns not shown; use -f csv or -f json\)", lines[-1])
+    assert note is not None, lines[-1]
+    header = run("sql", "SELECT * FROM events", "-f", "csv").stdout.splitlines()[0]
+    assert len(lines[0].split()) + int(note[1]) == len(header.split(","))
+    # every shown text column stays readable: not cut below 12 columns
+    assert all(len(cell) >= 12 or not cell.endswith("…") for cell in re.split(r"\s{2,}", lines[1]))
+    assert "not shown" not in run("sql", "SELECT agent, count(*) FROM events GROUP BY 1").stdout
+
+
+def test_show_rules_follow_the_terminal_width_up_to_100() -> None:
+    for columns, expected in ((60, 60), (80, 80), (300, 100)):
+        out = run("show", "sess-ansi", columns=columns).stdout
+        rules = [line for line in out.splitlines() if line.startswith("──")]
+        assert rules and {display_width(rule) for rule in rules} == {expected}
+
+
+def test_notes_under_tables_wrap() -> None:
+    for args in (["stats"], ["sessions"]):
+        out = run(*args).stdout
+        note = out[out.index("* not priced") :]
+        assert note.count("\n") > 1 and widest(note) <= 80
+        assert all(name in " ".join(note.split()) for name in UNPRICED)
+
+
+def test_query_table_measures_display_width() -> None:
+    lines = run("query", "--session", "sess-cjk").stdout.splitlines()
+    assert "日本語" in lines[1] and lines[1].endswith("…")
+    assert display_width(lines[1]) <= 80 and display_width(lines[1]) >= 78
+
+
+def test_stats_keys_use_spare_width_and_keep_the_end_of_paths() -> None:
+    lines = run("stats", "--by", "workspace").stdout.splitlines()
+    keys = [line.split()[0] for line in lines if "sub " in line]
+    assert keys[0] != keys[1]
+    assert keys[0].startswith("…") and keys[0].endswith("/work/api/sub") and keys[1].endswith("/work/web/sub")
+    assert widest("\n".join(lines)) >= 78  # the spare columns went to the key
+
+
+def test_display_width_and_cut() -> None:
+    assert (display_width("abc"), display_width("日本"), display_width("e\u0301"), display_width("😀")) == (3, 4, 1, 2)
+    assert cut("日本語のテキスト", 7) == "日本語…" and display_width(cut("日本語のテキスト", 6)) <= 6
+    assert cut("/home/al/work/api/sub", 12, "start") == "…ork/api/sub"
+    assert cut("/home/al/work/api/sub", 12, "middle") == "/home/…i/sub"
+    assert cut("short", 12, "start") == "short"
+
+
+def test_clean_text() -> None:
+    assert clean_text("\x1b[1;31mred\x1b[0m") == "red"
+    assert clean_text("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b") == "alinkb"
+    assert clean_text("bell\x07 del\x7f c1\x85") == "bell\ufffd del\ufffd c1\ufffd"
+    assert clean_text("a\nb\tc\r\nd") == "a b c d"
+    assert clean_text("a\nb\tc\r\nd", newlines=True) == "a\nb       c\nd"
+    assert clean_text("plain 日本 text") == "plain 日本 text"
+
+
+def test_format_table_pads_wide_characters_and_cleans_headers() -> None:
+    text = format_table([Column("k\x1b[1m"), Column("v", right=True)], [["日本", "1"], ["ab", "22"]], width=None)
+    assert text.splitlines() == ["k      v", "日本   1", "ab    22"]
