@@ -213,11 +213,17 @@ def test_key_without_ingest_scope_is_403(client: TestClient[Any]) -> None:
 
 
 def test_workspace_limited_key(client: TestClient[Any]) -> None:
-    # every event outside the globs -> 403, nothing stored
-    body = assert_problem(
-        post(client, [event(1, workspace="/home/x/secret"), event(2, workspace=None)], key="srv"), 403
-    )
-    assert "workspace" in body["detail"]
+    # every event outside the globs -> rejected per item like the mixed case (not a whole-batch 403,
+    # which would pause the collector's remote for good), nothing stored
+    response = post(client, [event(1, workspace="/home/x/secret"), event(2, workspace=None)], key="srv")
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert (body["created"], body["duplicates"], body["rejected"]) == (0, 0, 2)
+    assert [(r["index"], r["id"], r["status"], r.get("reason")) for r in body["results"]] == [
+        (0, "evt-000001", "rejected", "forbidden_workspace"),
+        (1, "evt-000002", "rejected", "forbidden_workspace"),
+    ]
+    assert client.get("/api/v1/events", headers=auth("full")).json()["events"] == []
     # mixed -> per-item forbidden_workspace, the allowed ones stored
     response = post(
         client, [event(3, workspace="/srv/app/api"), event(4, workspace="/etc"), event(5, workspace="/srv")], key="srv"
@@ -321,6 +327,40 @@ def test_metrics_count_events_by_outcome(client: TestClient[Any]) -> None:
     assert 'devlog_ingest_events_total{status="rejected"} 1.0' in text
     assert "devlog_ingest_duration_seconds_bucket" in text
     assert 'devlog_http_requests_total{method="POST",route="/api/v1/events",status="422"} 1.0' in text
+
+
+def test_all_forbidden_batch_does_not_block_the_next_one(client: TestClient[Any]) -> None:
+    """A collector dead-letters per-item rejections and sends its next batch, which must be stored."""
+    from devlog_server.queries import collectors_health, recent_rejections
+    from devlog_server.state import server_state
+
+    first = post(client, [event(n, workspace="/etc") for n in range(3)], key="srv", machine="box")
+    assert first.status_code == 422
+    assert {r["reason"] for r in first.json()["results"]} == {"forbidden_workspace"}
+    second = post(client, [event(10, workspace="/srv/app")], key="srv", machine="box")
+    assert second.status_code == 200 and second.json()["created"] == 1
+    state = server_state(client.app)
+
+    async def read() -> tuple[Any, Any]:
+        async with state.db.read() as conn:
+            return await collectors_health(conn), await recent_rejections(conn)
+
+    collectors, rejections = client.blocking_portal.call(read)  # type: ignore[union-attr]
+    assert [(c.machine, c.batches, c.created, c.rejected) for c in collectors] == [("box", 2, 1, 3)]
+    assert sorted(r.reason for r in rejections) == ["forbidden_workspace"] * 3
+    metrics = client.get("/metrics").text
+    assert 'devlog_ingest_rejections_total{reason="forbidden_workspace"} 3.0' in metrics
+
+
+def test_key_without_ingest_scope_is_still_403_whatever_the_workspaces(client: TestClient[Any]) -> None:
+    body = assert_problem(post(client, [event(1, workspace="/etc")], key="read"), 403)
+    assert "ingest" in body["detail"]
+
+
+def test_metrics_content_type_names_one_charset(client: TestClient[Any]) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
 
 
 def test_unstorable_strings_outside_events_are_cleaned_or_refused(client: TestClient[Any]) -> None:

@@ -98,7 +98,9 @@ def test_keys_cli_create_list_revoke(database_url: str) -> None:
     with TestClient(create_app(settings, extensions=())) as client:
         headers = {"Authorization": f"Bearer {info['token']}"}
         assert post_with(client, headers, [event(1)]).status_code == 200
-        assert_problem(post_with(client, headers, [event(2, workspace="/etc")]), 403)
+        outside = post_with(client, headers, [event(2, workspace="/etc")])
+        assert outside.status_code == 422
+        assert [r["reason"] for r in outside.json()["results"]] == ["forbidden_workspace"]
         assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
         revoked = _cli(database_url, "keys", "revoke", "ci-bot")

@@ -94,6 +94,25 @@ def test_serve_migrates_bootstraps_ingests_and_logs_json_without_secrets(tmp_pat
     assert TOKEN not in text and SECRET_TEXT not in text
 
 
+def test_workers_log_json_lines_like_the_single_process_server(tmp_path: Path, stop: list[Any]) -> None:
+    process, url, log = _start(tmp_path, "--workers", "2")
+    stop.append(process)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(url + "/api/v1/events", json=batch([event(1, text=SECRET_TEXT)]), headers=headers)
+    assert response.status_code == 200
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        assert line.startswith("{"), f"not a JSON line: {line!r}"
+        records.append(json.loads(line))
+    events = [r.get("event") for r in records]
+    assert events.count("server_started") == 2  # one per worker process
+    assert "batch_ingested" in events and "Started server process [" in " ".join(str(e) for e in events)
+    assert TOKEN not in log.read_text() and SECRET_TEXT not in log.read_text()
+
+
 def test_graceful_shutdown_finishes_the_in_flight_batch(tmp_path: Path, stop: list[Any]) -> None:
     process, url, _ = _start(tmp_path)
     stop.append(process)

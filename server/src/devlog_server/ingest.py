@@ -209,7 +209,6 @@ class _Validated:
     row_indexes: list[int]
     results: list[ItemResult | None]
     rejected: list[ItemResult]
-    forbidden: int
     workspaces: set[str]
 
 
@@ -230,7 +229,7 @@ def _decode_envelope(body: bytes) -> BatchEnvelope:
 
 
 async def _validate(events: Sequence[msgspec.Raw], key: ApiKey, max_event_bytes: int) -> _Validated:
-    out = _Validated(rows=[], row_indexes=[], results=[None] * len(events), rejected=[], forbidden=0, workspaces=set())
+    out = _Validated(rows=[], row_indexes=[], results=[None] * len(events), rejected=[], workspaces=set())
     seen: set[str] = set()
     allows = key.matcher.allows
 
@@ -264,7 +263,6 @@ async def _validate(events: Sequence[msgspec.Raw], key: ApiKey, max_event_bytes:
             reject(index, raw, problem, event.id if text_problem(event.id) is None else None)
             continue
         if not allows(event.workspace):
-            out.forbidden += 1
             reject(index, raw, FORBIDDEN_WORKSPACE, event.id)
             continue
         if event.id in seen:
@@ -393,13 +391,10 @@ async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestRe
             code="too_many_events",
             extra={"max_events_per_batch": settings.max_events_per_batch},
         )
+    # Events outside the key's globs are rejected per item even when that is every event of the batch:
+    # a whole-batch 403 would make a collector pause the remote, and a later batch the key may write
+    # would then never be sent. Per-item rejections are dead-lettered and the collector moves on.
     checked = await _validate(envelope.events, key, settings.max_event_bytes)
-    if count and checked.forbidden == count:
-        raise ApiError(
-            403,
-            "this API key may not write any workspace of this batch (outside its workspace globs)",
-            code=FORBIDDEN_WORKSPACE,
-        )
     now = datetime.now(UTC)
     machine = safe_text(envelope.collector.machine or "", 1024)
     db = state.db

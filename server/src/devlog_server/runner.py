@@ -8,6 +8,9 @@
 * Shutdown: on SIGTERM/SIGINT uvicorn stops accepting connections and lets in-flight requests finish
   for up to `shutdown_timeout_seconds`; a batch is one transaction, so an interrupted one is rolled
   back whole and the collector's retry stores it.
+* Logging: uvicorn builds the app in each worker process through `worker_app`, which configures
+  logging first; with `--workers N` the workers are fresh processes that inherit nothing from the
+  CLI's `configure_logging`, and would otherwise log in structlog's default console format.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import Any
 
 import structlog
 import uvicorn
+from litestar import Litestar
 
+from devlog_server.log import configure_logging
 from devlog_server.settings import ServerSettings
 
-__all__ = ["is_loopback", "run_server", "uvicorn_options"]
+__all__ = ["is_loopback", "run_server", "uvicorn_options", "worker_app"]
 
 _log = structlog.get_logger("devlog_server.runner")
 
@@ -70,10 +75,19 @@ def startup_warnings(settings: ServerSettings) -> list[str]:
     return warnings
 
 
+def worker_app() -> Litestar:
+    """The uvicorn app factory: configures logging in this (possibly fresh worker) process, then builds the app."""
+    from devlog_server.app import create_app
+
+    settings = ServerSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
 def run_server(settings: ServerSettings) -> None:
-    """Serve `devlog_server.app:create_app` with uvicorn until SIGTERM/SIGINT."""
+    """Serve `worker_app` (one app per worker process) with uvicorn until SIGTERM/SIGINT."""
     for warning in startup_warnings(settings):
         _log.warning("insecure_configuration", detail=warning)
     scheme = "https" if settings.certfile else "http"
     _log.info("server_listening", url=f"{scheme}://{settings.host}:{settings.port}", workers=settings.workers)
-    uvicorn.run("devlog_server.app:create_app", **uvicorn_options(settings))
+    uvicorn.run("devlog_server.runner:worker_app", **uvicorn_options(settings))

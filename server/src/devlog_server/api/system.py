@@ -50,4 +50,5 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Counters and histograms in the Prometheus text format."""
     body = server_state(request).metrics.render()
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+    # Litestar appends `; charset=utf-8` to every text/* media type, so it is not written here.
+    return Response(body, media_type="text/plain; version=0.0.4")
