@@ -278,10 +278,12 @@ def test_the_batch_envelope_names_this_machine(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setenv("DEVLOG_MACHINE_ID", "laptop-7")
     exporter._collector_info.cache_clear()
+    machine_id.cache_clear()
     try:
         envelope = decode_batch_envelope(Batch([1], ["x"], [b'{"a":1}'], 7).body())
+        assert envelope.collector is not None
+        assert envelope.collector.machine == "laptop-7" == machine_id()
     finally:
         exporter._collector_info.cache_clear()
-    assert envelope.collector is not None
-    assert envelope.collector.machine == "laptop-7" == machine_id()
+        machine_id.cache_clear()
     assert envelope.collector.name == "devlog"
