@@ -4,11 +4,15 @@ backends, revocation through the HTTP API, and workspace glob semantics."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import pydantic
 import pytest
+import structlog
 from click.testing import CliRunner
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from devlog_server.app import create_app
 from devlog_server.cli import main
@@ -16,7 +20,11 @@ from devlog_server.errors import UserInputError
 from devlog_server.globs import WorkspaceMatcher
 from devlog_server.keys import generate_token, hash_token, key_id_for_token, parse_bootstrap_keys
 from devlog_server.settings import ServerSettings
-from tests.server.conftest import assert_problem, event, post
+from devlog_server.state import server_state
+from tests.server.conftest import assert_problem, auth, event, post
+
+#: Braces that expand past wcmatch's limit of 1,000 patterns per compile.
+TOO_MANY = "~/{1..5000}/**"
 
 
 def test_token_format_and_keyed_hash() -> None:
@@ -186,3 +194,102 @@ def test_admin_api_manages_keys_and_shows_ingest_health(client: TestClient[Any])
     assert client.post("/api/v1/keys/ci/revoke", headers=admin).json()["revoked_at"]
     assert_problem(client.post("/api/v1/events", json={"events": [event(2)]}, headers=headers), 401)
     assert_problem(client.post("/api/v1/keys/ghost/revoke", headers=admin), 404)
+
+
+@pytest.mark.parametrize("glob", ["", "   "])
+def test_keys_cli_refuses_a_blank_workspace_glob(database_url: str, glob: str) -> None:
+    # before: the blank glob was dropped and the key could use every workspace
+    result = _cli(database_url, "keys", "create", "limited", "--workspace", glob)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--workspace" in lines[0] and "empty" in lines[0]
+    assert _cli(database_url, "keys", "list", "--json").stdout == ""  # nothing was created
+
+
+def test_keys_cli_refuses_globs_that_cannot_compile(database_url: str) -> None:
+    # before: a wcmatch PatternLimitException traceback
+    result = _cli(database_url, "keys", "create", "y", "--workspace", TOO_MANY)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "--workspace" in lines[0] and TOO_MANY in lines[0] and "more than 1,000 patterns" in lines[0]
+    # each glob fine on its own, too many together (the limit applies to the key's globs as one set)
+    together = _cli(
+        database_url, "keys", "create", "z", "--workspace", "/a/{1..300}/**", "--workspace", "/b/{1..300}/**"
+    )
+    assert together.exit_code == 2 and "together" in together.output
+    assert _cli(database_url, "keys", "list", "--json").stdout == ""
+    ok = _cli(database_url, "keys", "create", "fine", "--workspace", "/a/{1..300}/**", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.output)["workspaces"] == ["/a/{1..300}/**"]
+
+
+def test_admin_api_refuses_blank_and_uncompilable_workspace_globs(client: TestClient[Any]) -> None:
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    blank = assert_problem(client.post("/api/v1/keys", json={"name": "b", "workspaces": [" "]}, headers=admin), 400)
+    assert "empty" in blank["detail"]
+    huge = assert_problem(client.post("/api/v1/keys", json={"name": "h", "workspaces": [TOO_MANY]}, headers=admin), 400)
+    assert TOO_MANY in huge["detail"] and "1,000" in huge["detail"]
+    names = [k["name"] for k in client.get("/api/v1/keys", headers=admin).json()]
+    assert "b" not in names and "h" not in names
+    # no globs at all is still the documented way to make an unrestricted key
+    assert client.post("/api/v1/keys", json={"name": "all", "workspaces": []}, headers=admin).status_code == 201
+
+
+def test_bootstrap_keys_are_validated_when_settings_load() -> None:
+    for spec, needle in [
+        ("justname", "entry 1 is not name:secret"),
+        ("ok:secret-1,bad:secret-2:ingest:", "entry 2 ('bad'): workspace glob '' is empty"),
+        (f"big:secret-3:ingest:{TOO_MANY}", "more than 1,000 patterns"),
+        ("bad name:secret-4", "invalid key name"),
+        ("x:secret-5:write", "unknown scope"),
+    ]:
+        with pytest.raises(UserInputError, match=re.escape(needle)):
+            parse_bootstrap_keys(spec)
+        with pytest.raises(pydantic.ValidationError):
+            ServerSettings(bootstrap_keys=spec)
+
+
+@pytest.mark.parametrize("command", [["keys", "list"], ["migrate"]])
+def test_invalid_bootstrap_keys_stop_every_command_with_one_line(database_url: str, command: list[str]) -> None:
+    env = {"DEVLOG_SERVER_DATABASE_URL": database_url, "DEVLOG_SERVER_BOOTSTRAP_KEYS": "ops:top-secret-value:rule"}
+    result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: invalid DEVLOG_SERVER_* settings: ")
+    assert "DEVLOG_SERVER_BOOTSTRAP_KEYS: entry 1 ('ops'): unknown scope(s) rule" in lines[0]
+    assert "top-secret-value" not in result.output
+
+
+def test_matcher_with_globs_that_cannot_compile_allows_nothing() -> None:
+    with structlog.testing.capture_logs() as logs:
+        matcher = WorkspaceMatcher([TOO_MANY], key_id="k1")
+    assert not matcher.unrestricted
+    assert not matcher.allows("/home/al/1/x") and not matcher.allows(None) and not matcher.allows("/srv")
+    assert [(log["event"], log["log_level"], log["key_id"]) for log in logs] == [
+        ("workspace_globs_unusable", "warning", "k1")
+    ]
+
+
+def test_a_stored_key_with_an_uncompilable_glob_never_crashes_requests(client: TestClient[Any]) -> None:
+    """A key stored before globs were checked: its requests are answered, and it may use no workspace."""
+    state = server_state(client.app)
+
+    async def corrupt() -> None:
+        async with state.db.write() as conn:
+            await conn.execute(
+                text("UPDATE api_keys SET workspaces = :globs WHERE name = 'srv'"), {"globs": json.dumps([TOO_MANY])}
+            )
+
+    client.blocking_portal.call(corrupt)  # type: ignore[union-attr]
+    assert post(client, [event(1, workspace="/srv/app")]).status_code == 200  # stored by an unrestricted key
+    with structlog.testing.capture_logs() as logs:
+        response = post(client, [event(2, workspace="/srv/app"), event(3, workspace="/home/a/1/x")], key="srv")
+        assert response.status_code == 422, response.text
+        assert [r["reason"] for r in response.json()["results"]] == ["forbidden_workspace"] * 2
+        listed = client.get("/api/v1/events", headers=auth("srv"))
+        assert listed.status_code == 200 and listed.json()["events"] == []
+        stats = client.get("/api/v1/stats", headers=auth("srv"))
+        assert stats.status_code == 200 and stats.json()["total"]["events"] == 0
+        whoami = client.get("/api/v1/whoami", headers=auth("srv"))
+        assert whoami.status_code == 200 and whoami.json()["workspaces"] == [TOO_MANY]
+    assert any(log["event"] == "workspace_globs_unusable" for log in logs)

@@ -87,7 +87,17 @@ def test_migrate_command(empty_url: str) -> None:
     assert again.exit_code == 0
 
 
-def test_invalid_settings_are_a_clear_error() -> None:
-    result = CliRunner().invoke(main, ["migrate"], env={"DEVLOG_SERVER_DATABASE_URL": "mysql://x"})
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DEVLOG_SERVER_DATABASE_URL": "mysql://x"}, "DEVLOG_SERVER_DATABASE_URL: must be a sqlite+aiosqlite://"),
+        ({"DEVLOG_SERVER_PORT": "eighty"}, "DEVLOG_SERVER_PORT: Input should be a valid integer"),
+        ({"DEVLOG_SERVER_TRUSTED_PROXIES": "not-an-address"}, "DEVLOG_SERVER_TRUSTED_PROXIES: "),
+    ],
+)
+def test_invalid_settings_are_one_line_naming_the_variable(env: dict[str, str], expected: str) -> None:
+    result = CliRunner().invoke(main, ["migrate"], env=env)
     assert result.exit_code == 2
-    assert "database_url" in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: invalid DEVLOG_SERVER_* settings: ")
+    assert expected in lines[0]

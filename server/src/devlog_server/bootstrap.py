@@ -24,7 +24,10 @@ async def bootstrap_keys(db: Database, spec: str, pepper: bytes) -> list[str]:
     Several workers or replicas may start at once: if another one creates a key first (a unique
     violation), the attempt is repeated and then finds the key present.
     """
-    wanted = parse_bootstrap_keys(spec)
+    try:
+        wanted = parse_bootstrap_keys(spec)
+    except UserInputError as exc:
+        raise UserInputError(f"DEVLOG_SERVER_BOOTSTRAP_KEYS: {exc}") from exc
     try:
         return await _create_missing(db, wanted, pepper)
     except IntegrityError:

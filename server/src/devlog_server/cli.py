@@ -1,8 +1,9 @@
 """The `devlog-server` command: serve, migrate, and manage API keys.
 
 Commands are thin: they read `ServerSettings` from the environment, apply their options and call
-importable functions. Operator mistakes (`UserInputError`, invalid settings) become one line on stderr
-and exit status 2; tokens are printed once, on creation, to stdout and never logged.
+importable functions. Operator mistakes (`UserInputError`, invalid settings) and a database that
+cannot be reached (`DatabaseUnreachableError`, checked before any work) become one line on stderr and
+exit status 2; tokens are printed once, on creation, to stdout and never logged.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import click
 import pydantic
 
-from devlog_server.errors import UserInputError
+from devlog_server.errors import DatabaseUnreachableError, UserInputError
 
 __all__ = ["main"]
 
@@ -33,8 +34,16 @@ def _settings(**overrides: Any) -> Any:
         updates = {k: v for k, v in overrides.items() if v is not None}
         return ServerSettings(**{**settings.model_dump(), **updates}) if updates else settings
     except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
         raise UserInputError(f"invalid DEVLOG_SERVER_* settings: {problems}") from exc
+
+
+def _setting_problem(error: Any) -> str:
+    """`DEVLOG_SERVER_PORT: <what is wrong>`: operators set variables, so the line names the variable."""
+    loc = error["loc"]
+    where = f"DEVLOG_SERVER_{str(loc[0]).upper()}" if loc else "settings"
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    return f"{where}: {message}"
 
 
 def _handle_errors(func: Callable[..., T]) -> Callable[..., T]:
@@ -42,7 +51,7 @@ def _handle_errors(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return func(*args, **kwargs)
-        except UserInputError as exc:
+        except (UserInputError, DatabaseUnreachableError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
 
@@ -75,14 +84,18 @@ def serve(
     keyfile: Path | None,
 ) -> None:
     """Run the server (uvicorn) until interrupted; migrates the database first."""
-    from devlog_server.db.migrate import upgrade_sync
     from devlog_server.log import configure_logging
     from devlog_server.runner import run_server
 
     settings = _settings(host=host, port=port, workers=workers, certfile=certfile, keyfile=keyfile)
     configure_logging(settings.log_level, settings.log_json)
-    if not no_migrate:
-        upgrade_sync(settings.database_url)
+
+    async def ready(db: Any) -> None:
+        return None
+
+    # Checked (and migrated) here, before uvicorn: a database that cannot be reached is one line and
+    # exit 2, not a traceback from the lifespan of every worker.
+    _run(_with_db(settings, ready, migrate=not no_migrate))
     run_server(settings)
 
 
@@ -90,20 +103,10 @@ def serve(
 @_handle_errors
 def migrate() -> None:
     """Apply pending database migrations (idempotent)."""
-    from devlog_server.db.engine import Database
-    from devlog_server.db.migrate import current_revision, upgrade_sync
+    from devlog_server.db.migrate import current_revision
 
-    settings = _settings()
-    upgrade_sync(settings.database_url)
-
-    async def revision() -> str | None:
-        db = Database(settings.database_url)
-        try:
-            return await current_revision(db)
-        finally:
-            await db.dispose()
-
-    click.echo(f"database at revision {_run(revision())}")
+    revision = _run(_with_db(_settings(), current_revision))
+    click.echo(f"database at revision {revision}")
 
 
 @main.group()
@@ -111,13 +114,17 @@ def keys() -> None:
     """Create, list and revoke API keys."""
 
 
-async def _with_db(settings: Any, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+async def _with_db(settings: Any, work: Callable[[Any], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
+    """Run `work` on the settings' database after checking it answers (and migrating it)."""
     from devlog_server.db.engine import Database
-    from devlog_server.db.migrate import upgrade
 
     db = Database(settings.database_url)
     try:
-        await upgrade(db)
+        await db.check()
+        if migrate:
+            from devlog_server.db.migrate import upgrade  # imported late: Alembic logs its set-up
+
+            await upgrade(db)
         return await work(db)
     finally:
         await db.dispose()
@@ -152,9 +159,13 @@ def _key_dict(key: Any) -> dict[str, Any]:
 @_handle_errors
 def keys_create(name: str, scopes: tuple[str, ...], workspaces: tuple[str, ...], as_json: bool) -> None:
     """Create a key named NAME and print its token (shown only this once)."""
-    from devlog_server.keys import DEFAULT_SCOPES, create_key
+    from devlog_server.keys import DEFAULT_SCOPES, check_workspace_globs, create_key
 
     settings = _settings()
+    try:
+        check_workspace_globs(workspaces)
+    except UserInputError as exc:
+        raise UserInputError(f"--workspace: {exc}") from exc
 
     async def work(db: Any) -> Any:
         async with db.write() as conn:

@@ -1,8 +1,9 @@
 """The server's errors, and how every failure becomes an RFC 9457 problem JSON response.
 
     ServerError
-    ├── UserInputError      bad operator input (CLI arguments, settings, bootstrap keys): exit 2
-    └── ApiError            a request that cannot be served; carries its HTTP status and headers
+    ├── UserInputError            bad operator input (CLI arguments, settings, bootstrap keys): exit 2
+    ├── DatabaseUnreachableError  a command cannot connect to the configured database: exit 2
+    └── ApiError                  a request that cannot be served; carries its HTTP status and headers
 
 HTTP errors from Litestar itself (404, 405, parameter validation), our `ApiError`s, database outages
 (503 with Retry-After) and unexpected exceptions (500, details only in the log) are all rendered by
@@ -21,7 +22,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-__all__ = ["ApiError", "ServerError", "UserInputError", "problem_details_config"]
+__all__ = ["ApiError", "DatabaseUnreachableError", "ServerError", "UserInputError", "problem_details_config"]
 
 PROBLEM_BASE: Final = "https://devlog.dev/problems/"
 DB_RETRY_AFTER_SECONDS: Final = 5
@@ -35,6 +36,15 @@ class ServerError(Exception):
 
 class UserInputError(ServerError, ValueError):
     """Operator input that cannot be used (named argument, key, setting); the message says what to fix."""
+
+
+class DatabaseUnreachableError(ServerError):
+    """The configured database cannot be connected to or opened; the message names it (password masked) and why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot connect to the database {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class ApiError(ServerError):

@@ -5,6 +5,11 @@ extglobs, dot-folders match), and `x/**` also matches the folder `x` itself. The
 its users' home folders, so a leading `~` stands for any home folder (`/home/<name>`, `/Users/<name>`,
 `/root`, `/var/home/<name>`): `~/work/**` matches `/home/alice/work/api` and `/Users/bob/work`.
 A key without globs may use every workspace, including events that carry none.
+
+wcmatch expands braces before matching and refuses more than 1,000 expanded patterns per compile
+(`~` alone expands to four), so a key's globs are checked with `glob_problem` / `globs_problem` when
+the key is created. A key whose stored globs cannot compile anyway (created before that check) must
+not turn every request into a 500: its matcher allows nothing and logs a warning.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+import structlog
 from wcmatch import glob
 
-__all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "expand_pattern"]
+__all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "expand_pattern", "glob_problem", "globs_problem"]
 
 GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB | glob.DOTGLOB
 _HOMES = "{/home/*,/Users/*,/root,/var/home/*}"
+
+_log = structlog.get_logger("devlog_server.globs")
 
 
 def expand_pattern(pattern: str) -> list[str]:
@@ -33,21 +41,70 @@ def expand_pattern(pattern: str) -> list[str]:
     return patterns
 
 
+def _compile(patterns: Sequence[str]) -> glob.WcMatcher[str] | None:
+    expanded = [p for pattern in patterns for p in expand_pattern(pattern)]
+    return glob.compile(expanded, flags=GLOB_FLAGS) if expanded else None
+
+
+def _why_not(exc: Exception) -> str:
+    # PatternLimitException lives in wcmatch's private `_wcparse`, so it is recognised by name.
+    if type(exc).__name__ == "PatternLimitException":
+        return "its braces expand to more than 1,000 patterns (a leading ~ counts four times)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a key's workspace glob (a sentence for the operator), or None.
+
+    An empty glob is refused rather than dropped: a key with no globs may use every workspace, so a
+    mistyped `--workspace ''` would otherwise widen the key to everything without a word.
+    """
+    if not pattern.strip():
+        return "is empty (leave it out for a key that may use every workspace)"
+    try:
+        _compile([pattern])
+    except Exception as exc:  # noqa: BLE001 - wcmatch raises private exception classes; any failure is the glob's
+        return f"cannot be compiled: {_why_not(exc)}"
+    return None
+
+
+def globs_problem(patterns: Sequence[str]) -> str | None:
+    """Why the globs of one key cannot be used together (the expansion limit is per key), or None."""
+    try:
+        _compile(patterns)
+    except Exception as exc:  # noqa: BLE001 - as in glob_problem
+        return f"cannot be compiled together: {_why_not(exc)}; use fewer or simpler globs"
+    return None
+
+
 class WorkspaceMatcher:
     """Decides whether a workspace path is inside a key's globs (None = no restriction)."""
 
-    def __init__(self, patterns: Sequence[str]) -> None:
+    def __init__(self, patterns: Sequence[str], *, key_id: str | None = None) -> None:
         self.patterns = tuple(patterns)
-        expanded = [p for pattern in self.patterns for p in expand_pattern(pattern)]
-        self._matcher = glob.compile(expanded, flags=GLOB_FLAGS) if expanded else None
+        self._matcher: glob.WcMatcher[str] | None = None
+        self._broken = False
+        try:
+            self._matcher = _compile(self.patterns)
+        except Exception as exc:  # noqa: BLE001 - fail closed: a restricted key with unusable globs may use nothing
+            self._broken = True
+            _log.warning(
+                "workspace_globs_unusable",
+                key_id=key_id,
+                globs=[p[:200] for p in self.patterns],
+                error=_why_not(exc),
+                effect="the key matches no workspace",
+            )
         self._allows = lru_cache(maxsize=4096)(self._match)
 
     @property
     def unrestricted(self) -> bool:
         """True when the key has no workspace globs (it may use every workspace)."""
-        return self._matcher is None
+        return not self.patterns
 
     def _match(self, workspace: str | None) -> bool:
+        if self._broken:
+            return False
         if self._matcher is None:
             return True
         return workspace is not None and bool(self._matcher.match(workspace))

@@ -30,13 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devlog_server.db.models import ApiKeyModel
 from devlog_server.errors import UserInputError
-from devlog_server.globs import WorkspaceMatcher
+from devlog_server.globs import WorkspaceMatcher, glob_problem, globs_problem
 
 __all__ = [
     "ALL_SCOPES",
     "ApiKey",
     "BootstrapKey",
     "CreatedKey",
+    "check_workspace_globs",
     "create_key",
     "find_key",
     "generate_token",
@@ -99,7 +100,7 @@ class ApiKey:
     matcher: WorkspaceMatcher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matcher", WorkspaceMatcher(self.workspaces))
+        object.__setattr__(self, "matcher", WorkspaceMatcher(self.workspaces, key_id=self.id))
 
     def has_scope(self, scope: str) -> bool:
         """Whether the key grants `scope` (`admin` grants every scope)."""
@@ -125,6 +126,33 @@ def _normalise_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
     if unknown:
         raise UserInputError(f"unknown scope(s) {', '.join(unknown)}: use {', '.join(ALL_SCOPES)}")
     return cleaned or DEFAULT_SCOPES
+
+
+def _check_name(name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise UserInputError(f"invalid key name {name!r}: letters, digits and _ . @ - (max 128)")
+
+
+def _check_secret(name: str, token: str) -> None:
+    if not token or len(token) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token):
+        raise UserInputError(f"invalid secret for key {name!r}: 1-{MAX_TOKEN_LENGTH} characters, no spaces")
+
+
+def check_workspace_globs(workspaces: Sequence[str]) -> tuple[str, ...]:
+    """The key's workspace globs, stripped; raises UserInputError naming a glob that cannot be used.
+
+    Checked when a key is created (CLI, admin API, bootstrap) with the flags used for matching, so a
+    glob that could never compile is refused at once instead of being stored.
+    """
+    globs = tuple(w.strip() for w in workspaces)
+    for pattern in globs:
+        problem = glob_problem(pattern)
+        if problem is not None:
+            raise UserInputError(f"workspace glob {pattern[:200]!r} {problem}")
+    problem = globs_problem(globs)
+    if problem is not None:
+        raise UserInputError(f"the workspace globs {problem}")
+    return globs
 
 
 def _row_to_key(r: Any) -> ApiKey:
@@ -166,15 +194,13 @@ async def create_key(
     token: str | None = None,
 ) -> CreatedKey:
     """Create a key named `name`; a random `dvl_` token unless `token` is given (bootstrap)."""
-    if not _NAME_RE.match(name):
-        raise UserInputError(f"invalid key name {name!r}: letters, digits and _ . @ - (max 128)")
+    _check_name(name)
     clean_scopes = _normalise_scopes(scopes)
-    globs = tuple(w.strip() for w in workspaces if w.strip())
+    globs = check_workspace_globs(workspaces)
     if token is None:
         key_id, token = generate_token()
     else:
-        if not token or len(token) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token):
-            raise UserInputError(f"invalid secret for key {name!r}: 1-{MAX_TOKEN_LENGTH} characters, no spaces")
+        _check_secret(name, token)
         key_id = key_id_for_token(token)
     existing = await conn.execute(
         select(ApiKeyModel.id, ApiKeyModel.name).where((ApiKeyModel.name == name) | (ApiKeyModel.id == key_id))
@@ -254,16 +280,25 @@ def parse_bootstrap_keys(value: str) -> list[BootstrapKey]:
     """Parse `name:secret[:scope+scope[:glob|glob]]` entries separated by commas.
 
     The glob list is the last field, so a glob may itself contain `:`; globs cannot contain `,` or `|`.
+    Everything `create_key` would refuse is refused here, so the settings check at start-up catches a
+    bad entry before the server listens. Messages name the entry by position and name, never by its
+    text, which holds the secret.
     """
     keys: list[BootstrapKey] = []
-    for raw in value.split(","):
+    for number, raw in enumerate(value.split(","), start=1):
         entry = raw.strip()
         if not entry:
             continue
-        parts = entry.split(":", 3)
+        parts = [part.strip() for part in entry.split(":", 3)]
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            raise UserInputError("DEVLOG_SERVER_BOOTSTRAP_KEYS entries are name:secret[:scopes[:globs]]")
-        scopes = _normalise_scopes(parts[2].split("+")) if len(parts) > 2 and parts[2] else DEFAULT_SCOPES
-        globs = tuple(g.strip() for g in parts[3].split("|") if g.strip()) if len(parts) > 3 else ()
-        keys.append(BootstrapKey(name=parts[0].strip(), secret=parts[1].strip(), scopes=scopes, workspaces=globs))
+            raise UserInputError(f"entry {number} is not name:secret[:scopes[:globs]]")
+        name, secret = parts[0], parts[1]
+        try:
+            _check_name(name)
+            _check_secret(name, secret)
+            scopes = _normalise_scopes(parts[2].split("+")) if len(parts) > 2 and parts[2] else DEFAULT_SCOPES
+            globs = check_workspace_globs(parts[3].split("|")) if len(parts) > 3 else ()
+        except UserInputError as exc:
+            raise UserInputError(f"entry {number} ({name[:128]!r}): {exc}") from exc
+        keys.append(BootstrapKey(name=name, secret=secret, scopes=scopes, workspaces=globs))
     return keys

@@ -118,7 +118,18 @@ class ServerSettings(BaseSettings):
                 return "postgresql+asyncpg://" + value.split("://", 1)[1]
             if value.startswith("sqlite://"):
                 return "sqlite+aiosqlite://" + value.split("://", 1)[1]
-            raise ValueError("database_url must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("bootstrap_keys")
+    @classmethod
+    def _check_bootstrap_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Parsed here as well as at start-up so a bad entry stops `serve` (and every other command)
+        # with one line before anything runs, instead of failing later inside the app's lifespan.
+        from devlog_server.keys import parse_bootstrap_keys
+
+        if value is not None:
+            parse_bootstrap_keys(value.get_secret_value())
         return value
 
     @model_validator(mode="after")

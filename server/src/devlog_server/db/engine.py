@@ -3,11 +3,18 @@
 SQLite (the embedded default) allows one writer at a time, so writes are serialised in-process by an
 asyncio lock and start with `BEGIN IMMEDIATE` (so a second process waits on `busy_timeout` instead of
 failing a lock upgrade); WAL lets reads proceed meanwhile. Postgres uses a normal connection pool.
+
+Commands check the connection first (`Database.check`), so a stopped database or a wrong URL is one
+`DatabaseUnreachableError` line naming the URL (password masked) and the driver's reason, not a
+traceback from inside Alembic or the app's lifespan.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -15,9 +22,14 @@ from typing import Any, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["Database", "Dialect"]
+from devlog_server.errors import DatabaseUnreachableError
+
+__all__ = ["Database", "Dialect", "connect_failure_reason"]
+
+_ERRNO_RE = re.compile(r"\[Errno (-?\d+)\]")
 
 Dialect = Literal["postgresql", "sqlite"]
 
@@ -31,18 +43,45 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def connect_failure_reason(exc: BaseException) -> str:
+    """Why connecting failed, in the driver's words where they are clear (`database "x" does not exist`)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    message = str(exc).strip()
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):
+        # asyncpg tries every address of a host name and reports them all in one OSError.
+        codes = set(_ERRNO_RE.findall(message))
+        if codes == {str(errno.ECONNREFUSED)}:
+            return "connection refused"
+        if exc.strerror and exc.filename is not None:
+            return f"{exc.strerror}: {exc.filename}"
+    first_line = message.splitlines()[0] if message else ""
+    return first_line or type(exc).__name__
+
+
 class Database:
     """The async engine of one server app plus its read/write connection helpers."""
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.url = url
+        self.display_url = parsed.render_as_string(hide_password=True)
+        """The URL with any password masked: the only form of it that may be printed or logged."""
         self.dialect: Dialect = "postgresql" if parsed.get_backend_name() == "postgresql" else "sqlite"
         self._write_lock: asyncio.Lock | None = None
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseUnreachableError(self.display_url, connect_failure_reason(exc)) from exc
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": timeout})
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             self._write_lock = asyncio.Lock()
@@ -83,6 +122,13 @@ class Database:
         """Run `SELECT 1`; raises when the database is unreachable."""
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def check(self) -> None:
+        """`ping`, raising DatabaseUnreachableError (URL masked, driver's reason) when it fails."""
+        try:
+            await self.ping()
+        except Exception as exc:
+            raise DatabaseUnreachableError(self.display_url, connect_failure_reason(exc)) from exc
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -67,7 +67,7 @@ async def current_revision(db: Database) -> str | None:
 
 
 def upgrade_sync(url: str, revision: str = "head", **engine_options: Any) -> None:
-    """`upgrade` for synchronous callers (the CLI): creates and disposes its own engine."""
+    """`upgrade` for synchronous callers (tests, scripts): creates and disposes its own engine."""
 
     async def run() -> None:
         db = Database(url, **engine_options)
