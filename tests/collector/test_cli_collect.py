@@ -289,3 +289,38 @@ def test_a_broken_export_section_never_stops_collection(logs: Path) -> None:
     result = subprocess.run(_devlog("collect"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "colour: unknown key" in result.stderr
+
+
+def test_polling_with_a_symlink_loop_in_a_root_still_collects_live_lines(logs: Path) -> None:
+    """The polling watcher stops at a symlink loop every time it starts; passes must take over."""
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    (logs / "loop.jsonl").symlink_to("loop.jsonl")
+    env = dict(os.environ, DEVLOG_FORCE_POLLING="1")
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        db = Config().storage.db_path()
+        assert _wait_for(lambda: db.exists() and expected_id(0) in db_ids())
+        time.sleep(1.0)  # the watcher has started (and failed) by now
+        append(logs / "a.jsonl", line(1))
+        assert _wait_for(lambda: expected_id(1) in db_ids(), timeout=8.0)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stderr.count("file watching failed") <= 1, stderr
+
+
+def test_collect_says_when_collection_is_disabled(logs: Path) -> None:
+    write_config(logs, "")
+    path = config_path()
+    path.write_text(path.read_text().replace("collect:\n", "collect:\n  enabled: false\n", 1))
+    (logs / "a.jsonl").write_bytes(line(0))
+    result = CliRunner().invoke(cli, ["collect"])
+    assert result.exit_code == 0, result.output
+    assert "collection is disabled (collect.enabled: false)" in result.stderr
+    assert "no agent logs found" not in result.stderr
+    assert not Config().storage.db_path().exists()

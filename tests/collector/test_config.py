@@ -46,7 +46,7 @@ def test_values_durations_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.export.remotes["other"].api_key == "fallback"
     assert config.export.remotes["other"].timeout == timedelta(minutes=5)
     assert config.collect.poll_interval == timedelta(seconds=2) and warnings == []
-    assert mask_secrets(config)["export"]["remotes"]["team"]["api_key"] == "secr…-123"
+    assert mask_secrets(config)["export"]["remotes"]["team"]["api_key"] == "…-123"
     _, warnings = parse_config({"export": {"remotes": {"t": {"url": "http://h", "api_key": "${NOT_SET_X}"}}}})
     assert warnings == ["export.remotes.t.api_key: environment variable NOT_SET_X is not set"]
 
@@ -90,3 +90,52 @@ def test_shape_and_cross_field_problems() -> None:
     assert any("export_default: names unknown remote 'u'" in p for p in problems({"export_default": "u"}))
     with pytest.raises(UserError, match="top level must be a mapping"):
         parse_config([1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [("abcdefgh12", "****"), ("literal-secret-abc123456", "…3456"), ("dlk_abcdefghijklmnop1234", "dlk_…1234")],
+)
+def test_masked_keys_give_nothing_useful_away(secret: str, shown: str) -> None:
+    from devlog_collector.config import mask_secret
+
+    assert mask_secret(secret) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@devlog.example", "https://user:***@devlog.example"),
+        ("http://a:b@h:8080/p", "http://a:***@h:8080/p"),
+        ("https://tok123@h.example/", "https://***@h.example/"),
+        ("https://devlog.example/x", "https://devlog.example/x"),
+    ],
+)
+def test_config_show_masks_passwords_in_remote_urls(url: str, shown: str) -> None:
+    config, _ = parse_config({"export": {"remotes": {"t": {"url": url}}}})
+    assert mask_secrets(config)["export"]["remotes"]["t"]["url"] == shown.rstrip("/")
+
+
+def _generic(**overrides: object) -> dict[str, object]:
+    entry = {"name": "g1", "glob": "/x/*.jsonl", "mapping": {"ts": "t", "session_id": "s"}, **overrides}
+    return {"collect": {"generic": [entry]}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_generic(mapping={"ts": "t", "session_id": "s", "tokens_in": "x"}),
+         "collect.generic[0].mapping: unknown field(s) tokens_in"),
+        (_generic(kind_default="banana"), "collect.generic[0].kind_default: 'banana' is not an event kind"),
+        (_generic(kind_map={"user": "promptz"}), "collect.generic[0].kind_map: user: 'promptz' is not an event kind"),
+        (_generic(name="claude"), "collect.generic: name(s) claude belong to built-in sources"),
+        ({"collect": {"generic": [_generic()["collect"]["generic"][0]] * 2}},  # type: ignore[index]
+         "collect.generic: name(s) g1 used more than once"),
+    ],
+)  # fmt: skip
+def test_generic_source_config_names_each_bad_value(raw: dict[str, object], message: str) -> None:
+    from devlog_collector.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        parse_config(raw)
+    assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems

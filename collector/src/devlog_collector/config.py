@@ -22,7 +22,7 @@ import typing
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -155,10 +155,52 @@ def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
     return value
 
 
+#: Event fields a generic source's `mapping` can fill (see `sources/generic.py`).
+GENERIC_MAPPING_FIELDS: Final = (
+    "ts", "session_id", "kind", "id", "text", "workspace", "model", "agent_version", "tool_name", "file_path",
+    "cost_usd", "parent_id", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+    "reasoning_tokens",
+)  # fmt: skip
+
+
 def _required_mapping(value: dict[str, str]) -> dict[str, str]:
     missing = [k for k in ("ts", "session_id") if k not in value]
     if missing:
         raise ValueError(f"mapping must name {', '.join(missing)}")
+    unknown = [k for k in value if k not in GENERIC_MAPPING_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(GENERIC_MAPPING_FIELDS)}")
+    return value
+
+
+def _event_kinds() -> tuple[str, ...]:
+    from devlog_shared import EVENT_KINDS  # only when a generic source is configured
+
+    return tuple(EVENT_KINDS)
+
+
+def _event_kind(value: str) -> str:
+    if value not in _event_kinds():
+        raise ValueError(f"{value!r} is not an event kind; kinds: {', '.join(_event_kinds())}")
+    return value
+
+
+def _event_kind_map(value: dict[str, str]) -> dict[str, str]:
+    bad = {k: v for k, v in value.items() if v not in _event_kinds()}
+    if bad:
+        listed = ", ".join(f"{k}: {v!r}" for k, v in bad.items())
+        raise ValueError(f"{listed} is not an event kind; kinds: {', '.join(_event_kinds())}")
+    return value
+
+
+def _unique_generic_names(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = [entry.get("name") for entry in value if isinstance(entry, dict)]
+    builtin = sorted({n for n in names if n in BUILTIN_AGENTS})
+    if builtin:
+        raise ValueError(f"name(s) {', '.join(builtin)} belong to built-in sources; pick another")
+    repeated = sorted({n for n in names if names.count(n) > 1 and isinstance(n, str)})
+    if repeated:
+        raise ValueError(f"name(s) {', '.join(repeated)} used more than once; each source needs its own")
     return value
 
 
@@ -198,6 +240,9 @@ _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (CollectConfig, "agents"): _known_agents,
     (CollectConfig, "roots"): _known_roots,
     (GenericSourceConfig, "mapping"): _required_mapping,
+    (GenericSourceConfig, "kind_default"): _event_kind,
+    (GenericSourceConfig, "kind_map"): _event_kind_map,
+    (CollectConfig, "generic"): _unique_generic_names,
     (RemoteConfig, "url"): _http_url,
     (WorkspaceRules, "include"): _workspace_globs,
     (WorkspaceRules, "exclude"): _workspace_globs,
@@ -362,18 +407,37 @@ def _parse_yaml(text: str, path: Path) -> Any:
         raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
 
 
+#: Secrets shorter than this are shown as `****` only: their last 4 characters would be too much.
+_MASK_MIN_LENGTH = 16
+_KEY_PREFIX = re.compile(r"^[A-Za-z]{2,5}_")
+
+
 def mask_secret(value: str | None) -> str | None:
-    """`abcd…wxyz`-style hint of a secret (never the secret itself)."""
+    """A hint of a secret that gives nothing useful away: `dlk_…wxyz` (a key-type prefix such as
+    `dlk_` and the last 4 characters) for long secrets, `****` for short ones."""
     if not value:
         return value
-    if len(value) <= 8:
+    if len(value) < _MASK_MIN_LENGTH:
         return "****"
-    return f"{value[:4]}…{value[-4:]}"
+    prefix = _KEY_PREFIX.match(value)
+    return f"{prefix.group(0) if prefix else ''}…{value[-4:]}"
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password of any `user:password@` part replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at:
+        return url
+    shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"  # a lone user part may be a token
+    return f"{scheme}://{shown}@{host}{slash}{path}"
 
 
 def mask_secrets(config: Config) -> dict[str, Any]:
-    """The effective config as plain data with API keys masked (for `devlog config show`)."""
+    """The effective config as plain data with API keys and URL passwords masked (`devlog config show`)."""
     data: dict[str, Any] = msgspec.to_builtins(config)
     for remote in data["export"]["remotes"].values():
         remote["api_key"] = mask_secret(remote.get("api_key"))
+        remote["url"] = mask_url(remote["url"])
     return data

@@ -44,6 +44,8 @@ log = get_logger("watch")
 
 #: How often the retention policy runs while the daemon is up.
 RETENTION_INTERVAL_S: Final = 3600.0
+#: Seconds between passes while no file watcher can run (see `_passes_without_watcher`).
+PASS_INTERVAL_NO_WATCHER: Final = 1.0
 #: Suffixes of files that belong to a database we track (changes to them mean the database changed).
 _SQLITE_SIDE_FILES: Final = ("-wal", "-journal", "-shm")
 
@@ -138,6 +140,7 @@ class CollectDaemon:
         self._paused: str | None = None
         self._last_retention = 0.0
         self._exporter: _Exporter | None = None
+        self._watch_error: str | None = None
         self._config_seen = _config_stamp()
         self.totals = CollectResult()
         if self.options.force_polling is None and os.environ.get("DEVLOG_FORCE_POLLING", "").lower() in (
@@ -359,6 +362,25 @@ class CollectDaemon:
                 kept.append(root)
         return kept
 
+    def _passes_without_watcher(
+        self, collector: Collector, tracked: list[Tracked], indexer: _SearchIndexer
+    ) -> list[Tracked]:
+        """Pass over every tracked file each `PASS_INTERVAL_NO_WATCHER` seconds for one rescan interval.
+
+        Unchanged files cost a stat each, so this keeps new lines arriving within the live promise
+        (2 s) while no watcher runs; then the files are discovered again for the next attempt.
+        """
+        deadline = time.monotonic() + self.options.rescan_interval
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            result = self._pass(collector, tracked)
+            if result.events_added:
+                indexer.notify()
+                if self._exporter is not None:
+                    self._exporter.notify_new_events()
+            if self.stopping.wait(PASS_INTERVAL_NO_WATCHER):
+                break
+        return collector.discover(self.totals)
+
     def _watch(self, collector: Collector, store: Store, run_id: int, indexer: _SearchIndexer) -> None:
         from watchfiles import watch
 
@@ -431,8 +453,15 @@ class CollectDaemon:
                 if self.stopping.is_set():
                     break
                 if polling:
-                    log.warning("watch_failed", error=str(exc))
-                    self.stopping.wait(self.options.rescan_interval)
+                    # Even the polling watcher cannot run over these roots (a symlink loop inside one
+                    # stops it at every start): collect by plain passes until the next attempt.
+                    if str(exc) != self._watch_error:
+                        self._watch_error = str(exc)
+                        log.warning("watch_failed", error=str(exc))
+                        self._say(f"file watching failed ({exc}); checking the logs every second instead")
+                    tracked = self._passes_without_watcher(collector, tracked, indexer)
+                    by_path = _index(tracked)
+                    last_scan = time.monotonic()
                 else:
                     log.warning("watch_fallback_polling", error=str(exc))
                     self._say(f"native file watching failed ({exc}); polling instead")

@@ -58,6 +58,9 @@ def collect(as_json: bool) -> None:
     from devlog_collector.store import Store
 
     config = _load_config()
+    if not config.collect.enabled:
+        click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
+        return
     with Store.open(config.storage.db_path()) as store:
         store.acquire_writer_lock()
         collector = Collector(store, config)

@@ -100,13 +100,13 @@ def remove(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_remotes(as_json: bool) -> None:
     """List configured remotes (API keys masked)."""
-    from devlog_collector.config import load_config, mask_secret
+    from devlog_collector.config import load_config, mask_secret, mask_url
 
     config, _ = load_config()
     rows: list[dict[str, Any]] = [
         {
             "name": name,
-            "url": r.url,
+            "url": mask_url(r.url),
             "api_key": mask_secret(r.api_key),
             "auto_sync": r.auto_sync,
             "sync_interval_s": r.sync_interval.total_seconds(),
