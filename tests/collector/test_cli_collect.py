@@ -324,3 +324,26 @@ def test_collect_says_when_collection_is_disabled(logs: Path) -> None:
     assert "collection is disabled (collect.enabled: false)" in result.stderr
     assert "no agent logs found" not in result.stderr
     assert not Config().storage.db_path().exists()
+
+
+def test_an_interrupted_history_pass_does_not_claim_to_be_complete(logs: Path) -> None:
+    import threading
+
+    from devlog_collector.collect import Collector
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    said: list[str] = []
+    stop = threading.Event()
+    stop.set()  # as after Ctrl-C during the history pass
+    daemon = CollectDaemon(Config(), DaemonOptions(announce=said.append), stop_event=stop)
+    from devlog_collector.config import load_config
+
+    config, _ = load_config()
+    daemon.config = config
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        daemon._history(Collector(store, config, should_stop=stop.is_set), None)
+    assert any(message.startswith("history pass interrupted:") for message in said), said
+    assert not any(message.startswith("history collected") for message in said), said

@@ -301,7 +301,13 @@ class CollectDaemon:
             self._pass(collector, tracked)
         if exporter is not None and self.totals.events_added:
             exporter.notify_new_events()
-        self._say(f"history collected: {self.totals.events_added} events added")
+        if self.stopping.is_set():  # Ctrl-C during the history pass: what is stored stays, the rest waits
+            self._say(
+                f"history pass interrupted: {self.totals.events_added} events added so far; "
+                "the rest is collected at the next start"
+            )
+        else:
+            self._say(f"history collected: {self.totals.events_added} events added")
 
     def _pass_with_progress(self, collector: Collector, tracked: list[Tracked], files: int, size: int) -> None:
         from rich.console import Console

@@ -352,6 +352,18 @@ def test_multi_root_workspace_uses_its_first_folder(tmp_path: Path) -> None:
     assert info.attrs["workspace_folders"] == [str(project / "api"), "/opt/shared"]
 
 
+def test_multi_root_folders_are_normalised_like_the_workspace(tmp_path: Path) -> None:
+    project = tmp_path / "multi"
+    project.mkdir()
+    workspace_file = project / "team.code-workspace"
+    workspace_file.write_text('{"folders": [{"path": "../backend"}, {"path": "/opt/shared/"}]}')
+    storage = tmp_path / "hash2"
+    storage.mkdir()
+    (storage / "workspace.json").write_text(json.dumps({"workspace": workspace_file.as_uri()}))
+    info = WorkspaceResolver().resolve(storage)
+    assert info.attrs["workspace_folders"] == [str(tmp_path / "backend"), "/opt/shared"]
+
+
 def test_multi_root_workspace_that_cannot_be_read_falls_back_to_its_folder(tmp_path: Path) -> None:
     storage = tmp_path / "hash2"
     storage.mkdir()

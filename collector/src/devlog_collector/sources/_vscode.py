@@ -138,5 +138,7 @@ class WorkspaceResolver:
                 if folder_path:
                     folders.append(folder_path)
         if len(folders) > 1:
-            attrs["workspace_folders"] = folders
+            from devlog_collector.workspace import normalise_workspace
+
+            attrs["workspace_folders"] = [normalise_workspace(folder) for folder in folders]  # as `workspace` is
         return (folders[0] if folders else fallback), remote
