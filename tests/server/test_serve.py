@@ -113,6 +113,24 @@ def test_workers_log_json_lines_like_the_single_process_server(tmp_path: Path, s
     assert TOKEN not in log.read_text() and SECRET_TEXT not in log.read_text()
 
 
+@pytest.mark.parametrize("args", [(), ("--workers", "2")], ids=["single", "workers"])
+def test_no_access_log_lines_and_no_query_strings_on_stderr(
+    tmp_path: Path, stop: list[Any], args: tuple[str, ...]
+) -> None:
+    process, url, log = _start(tmp_path, *args)
+    stop.append(process)
+    query = "period=all&q=alert-prompt-search-words"
+    assert httpx.get(f"{url}/dashboard/sessions?{query}").status_code in (200, 303)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{url}/api/v1/events?workspace=/srv/secret-project", headers=headers).status_code == 200
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    text = log.read_text()
+    assert "Application startup complete" in text  # uvicorn's own lines still arrive
+    assert "uvicorn.access" not in text and "HTTP/1.1" not in text
+    assert "alert-prompt-search-words" not in text and "secret-project" not in text
+
+
 def test_graceful_shutdown_finishes_the_in_flight_batch(tmp_path: Path, stop: list[Any]) -> None:
     process, url, _ = _start(tmp_path)
     stop.append(process)

@@ -41,9 +41,16 @@ def configure_logging(level: str = "info", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+    for name in ("uvicorn", "uvicorn.error", "alembic"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # Access logs stay off: their lines hold full query strings (dashboard searches over prompt text).
+    # uvicorn's `access_log=False` only unhooks this logger before the app factory runs; this function
+    # runs again in the factory (every worker), so it must not re-attach it. With no handler anywhere
+    # up the chain, uvicorn's protocols skip access logging altogether.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
     for name in ("sqlalchemy.engine", "aiosqlite", "asyncio"):
         logging.getLogger(name).setLevel(logging.WARNING)
