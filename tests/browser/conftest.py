@@ -37,6 +37,7 @@ KEYS = {
     "viewer": ("browser-read-token-0123456789", "read", ""),
     "writer": ("browser-ingest-token-0123456789", "ingest", ""),
     "infra": ("browser-infra-token-0123456789", "read", "/srv/**"),
+    "ops": ("browser-ops-token-0123456789", "admin", ""),
 }
 
 

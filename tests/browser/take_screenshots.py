@@ -59,7 +59,7 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(server.url + "/dashboard/sign-in")
                 page.screenshot(path=str(args.out / "sign-in.png"))
-                page.fill("#api_key", KEYS["viewer"][0])
+                page.fill("#api_key", KEYS["ops"][0])  # admin: the ingest-health page needs it
                 page.click("button[type=submit]")
                 page.wait_for_selector("header.topbar")
                 for name, path, full in PAGES:

@@ -130,4 +130,5 @@ def test_glob_limited_key_sees_only_its_workspaces(page: Any, live_server: LiveS
     response = page.goto(f"{live_server.url}/dashboard/sessions/{hidden['session_id']}")
     assert response is not None and response.status == 404
     page.goto(live_server.url + "/dashboard/ingest")
-    assert "shown only to keys without workspace limits" in page.inner_text("main")
+    assert "shown only to keys with the admin scope" in page.inner_text("main")
+    assert page.locator("table[data-table=collectors]").count() == 0

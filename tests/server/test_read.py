@@ -100,6 +100,9 @@ def test_filters(client: TestClient[Any]) -> None:
     assert ids(kind="response") == expected(lambda e: e["kind"] == "response")
     assert ids(session_id="s3") == expected(lambda e: e["session_id"] == "s3")
     assert ids(user="bob") == expected(lambda e: e.get("user") == "bob")
+    assert ids(model="m1") == expected(lambda e: e.get("model") == "m1")
+    assert ids(model="m1", agent="codex") == expected(lambda e: e.get("model") == "m1" and e["agent"] == "codex")
+    assert ids(model="m2") == set()
     since, until = events[20]["ts"], events[40]["ts"]
     assert ids(since=since, until=until) == expected(lambda e: since <= e["ts"] < until)
     since_in_berlin_summer = datetime.fromisoformat(since).astimezone(timezone(timedelta(hours=2))).isoformat()
@@ -133,6 +136,43 @@ def test_stats_totals_match_the_events(client: TestClient[Any]) -> None:
     assert [g["key"] for g in days] == ["2026-09-01"]
     filtered = client.get("/api/v1/stats?by=model&kind=response", headers=auth("full")).json()
     assert filtered["groups"] == [{**filtered["total"], "key": "m1"}]
+
+
+def test_stats_model_filter(client: TestClient[Any]) -> None:
+    events = _seed(client)
+    m1 = [e for e in events if e.get("model") == "m1"]
+    body = client.get("/api/v1/stats", params={"by": "agent", "model": "m1"}, headers=auth("full")).json()
+    assert body["total"]["events"] == len(m1) == 20
+    assert body["total"]["kinds"] == {"response": 20}
+    assert body["total"]["cost_usd"] == pytest.approx(0.25 * len(m1))
+    assert {g["key"]: g["events"] for g in body["groups"]} == {"claude": 10, "codex": 10}
+    assert client.get("/api/v1/stats", params={"model": "other"}, headers=auth("full")).json()["total"]["events"] == 0
+    schema = client.get("/schema/openapi.json").json()
+    for path in ("/api/v1/stats", "/api/v1/events"):
+        assert "model" in {p["name"] for p in schema["paths"][path]["get"]["parameters"]}, path
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/events"),
+        ("GET", "/api/v1/stats"),
+        ("GET", "/api/v1/whoami"),
+        ("GET", "/api/v1/keys"),
+        ("GET", "/api/v1/ingest-health"),
+        ("POST", "/api/v1/events"),
+        ("POST", "/api/v1/keys"),
+        ("POST", "/api/v1/keys/srv/revoke"),
+    ],
+)
+def test_unknown_query_parameters_are_400_naming_the_parameter(client: TestClient[Any], method: str, path: str) -> None:
+    response = client.request(method, path, params={"modle": "m1"}, headers=auth("admin"), json={})
+    body = assert_problem(response, 400)
+    assert "'modle'" in body["detail"] and body["parameter"] == "modle"
+    # declared parameters (and the path parameter) are still accepted
+    assert client.get("/api/v1/stats", params={"by": "agent", "model": "m1"}, headers=auth("admin")).status_code == 200
+    assert client.get("/api/v1/ingest-health", params={"rejections": 3}, headers=auth("admin")).status_code == 200
+    assert client.get("/healthz", params={"anything": "1"}).status_code == 200  # not an /api/v1 route
 
 
 def test_workspace_limited_key_never_sees_other_workspaces(client: TestClient[Any]) -> None:

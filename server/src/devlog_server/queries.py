@@ -60,6 +60,7 @@ class EventFilters:
     since: datetime | None = None
     until: datetime | None = None
     user: str | None = None
+    model: str | None = None
 
 
 def workspace_prefix_condition(column: Any, prefix: str) -> ColumnElement[bool]:
@@ -89,6 +90,8 @@ def _conditions(filters: EventFilters, allowed: Sequence[str] | None) -> list[Co
         conds.append(c.session_id == filters.session_id)
     if filters.user:
         conds.append(c.user_name == filters.user)
+    if filters.model:
+        conds.append(c.model == filters.model)
     if filters.since:
         conds.append(c.ts >= _utc(filters.since))
     if filters.until:

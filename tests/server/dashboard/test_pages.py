@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import TestClient
 from markupsafe import escape
 
-from tests.server.conftest import KEYS, auth
+from tests.server.conftest import KEYS, assert_problem, auth, batch
 from tests.server.dashboard.conftest import csrf_of, seed_team, sign_in
 
 PAGES = ["/dashboard", "/dashboard/people", "/dashboard/tools", "/dashboard/sessions", "/dashboard/ingest"]
@@ -58,6 +58,12 @@ def stats(client: TestClient[Any], key: str = "read", **params: str) -> dict[str
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def _nav(page: str) -> str:
+    match = re.search(r'<nav class="nav".*?</nav>', page, re.S)
+    assert match, "no nav"
+    return match.group(0)
 
 
 def _tokens(group: dict[str, Any]) -> int:
@@ -176,6 +182,13 @@ def test_next_parameter_never_leaves_the_dashboard(dash: TestClient[Any]) -> Non
         ("/dashboard/tools?period=7d", "/dashboard/tools?period=7d"),
         ("https://evil.example/", "/dashboard"),
         ("//evil.example/dashboard", "/dashboard"),
+        ("/dashboard/../api/v1/keys", "/dashboard"),
+        ("/dashboard/%2e%2e/api/v1/keys", "/dashboard"),
+        ("/dashboard/./../schema/openapi.json", "/dashboard"),
+        ("/dashboard\\..\\api\\v1\\keys", "/dashboard"),
+        ("/dashboard/..", "/dashboard"),
+        ("/dashboardx/tools", "/dashboard"),
+        ("/dashboard/sessions/s-1?period=all", "/dashboard/sessions/s-1?period=all"),
     ]:
         form = dash.get("/dashboard/sign-in")
         response = dash.post(
@@ -202,6 +215,8 @@ def test_overview_numbers_equal_the_stats_endpoint(dash: TestClient[Any]) -> Non
         ({"period": "all", "agent": "claude"}, {"agent": "claude"}),
         ({"period": "all", "user": "bob"}, {"user": "bob"}),
         ({"period": "all", "workspace": "/home/alice/work"}, {"workspace": "/home/alice/work"}),
+        ({"period": "all", "model": "claude-sonnet-4-5"}, {"model": "claude-sonnet-4-5"}),
+        ({"period": "all", "model": "gpt-5", "agent": "codex"}, {"model": "gpt-5", "agent": "codex"}),
     ]
     for page_params, stats_params in cases:
         page = dash.get("/dashboard", params={**page_params, "metric": "cost"})
@@ -405,7 +420,8 @@ def test_glob_limited_key_never_sees_other_workspaces(dash: TestClient[Any]) -> 
     assert dash.get(f"/dashboard/sessions/{hidden[0]['session_id']}").status_code == 404
     searched = dash.get("/dashboard/sessions", params={"period": "all", "q": hidden[0]["session_id"]})
     assert re.findall(r'data-session="([^"]+)"', searched.text) == []
-    assert "shown only to keys without workspace limits" in dash.get("/dashboard/ingest").text
+    ingest = dash.get("/dashboard/ingest").text
+    assert "without workspace limits" in ingest and "This key is limited to /srv/**" in ingest
 
 
 def test_home_glob_key_sees_work_folders_of_every_home(dash: TestClient[Any]) -> None:
@@ -425,12 +441,30 @@ def test_ingest_health_lists_collectors_and_rejections(dash: TestClient[Any]) ->
         "events": [{"id": "x1", "ts": "not a time", "agent": "claude", "kind": "prompt", "session_id": "s"}],
     }
     dash.post("/api/v1/events", json=bad, headers=auth("full"))
-    sign_in(dash, "read")
+    sign_in(dash, "admin")
     page = dash.get("/dashboard/ingest", params={"period": "all"})
     assert page.status_code == 200
     assert "m-alice" in page.text and "m-broken" in page.text
     rejections = re.search(r'data-table="rejections">(.*?)</table>', page.text, re.S)
     assert rejections and "x1" in rejections.group(1)
+    assert 'href="/dashboard/ingest' in _nav(dash.get("/dashboard").text)
+
+
+@pytest.mark.parametrize("key", ["read", "full", "srv"])
+def test_ingest_health_needs_the_admin_scope_like_the_api(
+    dashboard_factory: Callable[..., TestClient[Any]], key: str
+) -> None:
+    client = dashboard_factory()
+    seed_team(client, sessions=10)
+    client.post("/api/v1/events", json=batch([{"id": "x1", "ts": "never"}], machine="m-broken"), headers=auth("full"))
+    assert_problem(client.get("/api/v1/ingest-health", headers=auth(key)), 403)
+    sign_in(client, key)
+    page = client.get("/dashboard/ingest", params={"period": "all"})
+    assert page.status_code == 200
+    assert 'data-notice="ingest-hidden"' in page.text and "admin" in page.text
+    assert "m-alice" not in page.text and "m-broken" not in page.text and 'data-table="collectors"' not in page.text
+    for path in PAGES:
+        assert "/dashboard/ingest" not in _nav(client.get(path).text), path
 
 
 def test_assets_are_served_by_the_app(dash: TestClient[Any]) -> None:
@@ -442,3 +476,19 @@ def test_assets_are_served_by_the_app(dash: TestClient[Any]) -> None:
     for path in PAGES:
         text = dash.get(path).text
         assert not re.search(r'(src|href)="(https?:)?//', text), path
+
+
+def test_errors_under_the_dashboard_are_html_pages_and_the_api_keeps_problems(dash: TestClient[Any]) -> None:
+    for signed_in in (False, True):
+        if signed_in:
+            sign_in(dash, "read")
+        missing = dash.get("/dashboard/xyz")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html"), missing.text
+        assert "Not found" in missing.text and "no-store" in missing.headers["cache-control"]
+        wrong_method = dash.get("/dashboard/sign-out")
+        assert wrong_method.status_code == 405, wrong_method.text
+        assert wrong_method.headers["content-type"].startswith("text/html")
+        assert "POST" in wrong_method.headers["allow"] and "Method not allowed" in wrong_method.text
+    assert_problem(dash.get("/api/v1/nope"), 404)
+    assert_problem(dash.delete("/api/v1/events", headers=auth("full")), 405)
+    assert_problem(dash.get("/nowhere"), 404)

@@ -30,6 +30,7 @@ Text = Annotated[str | None, Parameter(max_length=4096)]
 Workspace = Annotated[
     str | None, Parameter(max_length=4096, description="Folder prefix: matches this folder and everything below it.")
 ]
+ModelName = Annotated[str | None, Parameter(max_length=4096, description="Only events of this model (exact match).")]
 Since = Annotated[datetime | None, Parameter(description="Events at or after this time (ISO 8601; UTC if no offset).")]
 Until = Annotated[datetime | None, Parameter(description="Events before this time (ISO 8601; UTC if no offset).")]
 
@@ -42,14 +43,23 @@ def _filters(
     since: datetime | None,
     until: datetime | None,
     user: str | None,
+    model: str | None,
 ) -> EventFilters:
-    for name, value in (("workspace", workspace), ("agent", agent), ("session_id", session_id), ("user", user)):
+    texts = (("workspace", workspace), ("agent", agent), ("session_id", session_id), ("user", user), ("model", model))
+    for name, value in texts:
         problem = text_problem(value)
         if problem is not None:
             raise ApiError(400, f"query parameter {name!r} {problem}", code="invalid_parameter")
     since, until = _utc_bound("since", since), _utc_bound("until", until)
     return EventFilters(
-        workspace=workspace, agent=agent, kind=kind, session_id=session_id, since=since, until=until, user=user
+        workspace=workspace,
+        agent=agent,
+        kind=kind,
+        session_id=session_id,
+        since=since,
+        until=until,
+        user=user,
+        model=model,
     )
 
 
@@ -81,6 +91,7 @@ async def get_events(
     since: Since = None,
     until: Until = None,
     user: Text = None,
+    model: ModelName = None,
     limit: Annotated[int, Parameter(ge=1, le=10_000, description="Page size (capped by the server).")] = 100,
     cursor: Annotated[str | None, Parameter(max_length=1024, description="`next_cursor` of the previous page.")] = None,
     order: OrderParam = "desc",
@@ -88,7 +99,7 @@ async def get_events(
     """Events matching the filters, ordered by (ts, id), one page at a time (keyset pagination)."""
     state = server_state(request)
     key = await authenticate(request, "read")
-    filters = _filters(workspace, agent, kind, session_id, since, until, user)
+    filters = _filters(workspace, agent, kind, session_id, since, until, user, model)
     async with state.db.read() as conn:
         allowed = await allowed_workspaces(conn, key.matcher)
         return await list_events(
@@ -119,12 +130,13 @@ async def get_stats(
     since: Since = None,
     until: Until = None,
     user: Text = None,
+    model: ModelName = None,
     limit: Annotated[int, Parameter(ge=1, le=10_000, description="Most groups returned.")] = 1000,
 ) -> StatsResponse:
     """Event counts (by kind), distinct sessions, tokens and cost, grouped by day/agent/workspace/project/model/user."""
     state = server_state(request)
     key = await authenticate(request, "read")
-    filters = _filters(workspace, agent, kind, session_id, since, until, user)
+    filters = _filters(workspace, agent, kind, session_id, since, until, user, model)
     async with state.db.read() as conn:
         allowed = await allowed_workspaces(conn, key.matcher)
         return await stats(conn, filters, by=by, allowed=allowed, dialect=state.db.dialect, limit=limit)

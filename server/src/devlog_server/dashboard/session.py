@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import posixpath
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from litestar import Request
@@ -81,6 +82,12 @@ class Viewer:
     def unrestricted(self) -> bool:
         """True when the key has no workspace globs (it sees everything, including ingest health)."""
         return self.allowed is None
+
+    @property
+    def sees_ingest_health(self) -> bool:
+        """True for keys that may see ingest health: the `admin` scope, as `GET /api/v1/ingest-health` needs,
+        and no workspace limits (the page covers every workspace and collector on the server)."""
+        return self.key.has_scope("admin") and self.unrestricted
 
 
 def token_hash(token: str) -> str:
@@ -200,12 +207,24 @@ def check_origin(request: Request[Any, Any, Any]) -> None:
 
 
 def safe_next(value: str | None, default: str = "/dashboard") -> str:
-    """A post-sign-in destination inside the dashboard (never an absolute or protocol-relative URL)."""
-    if not value or not value.startswith("/dashboard") or value.startswith("//") or "\\" in value:
+    """A post-sign-in destination inside the dashboard (never an absolute or protocol-relative URL).
+
+    The path must be `/dashboard` or below it as written: backslashes, control characters and `.` or
+    `..` segments (also percent-encoded) are refused rather than normalised, because a browser resolves
+    `/dashboard/../api/v1/keys` to a path outside the dashboard.
+    """
+    if not value or "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return default
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return default
+    for path in (parts.path, unquote(parts.path)):
+        if path != "/dashboard" and not path.startswith("/dashboard/"):
+            return default
+        if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
+            return default
+        if posixpath.normpath(path) != path.rstrip("/") and path.rstrip("/") != "/dashboard":
+            return default
     return value
 
 

@@ -47,7 +47,7 @@ from devlog_server.dashboard.slices import Dimension, Totals, load_slices
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.state import server_state
 
-__all__ = ["DashboardController"]
+__all__ = ["DashboardController", "error_page"]
 
 Metric = Literal["events", "sessions", "developers", "tokens", "cost"]
 METRICS: Final[dict[str, tuple[str, str]]] = {
@@ -57,7 +57,7 @@ METRICS: Final[dict[str, tuple[str, str]]] = {
     "sessions": ("Sessions", "sessions"),
     "developers": ("Active developers", "developers"),
 }
-NAV: Final = (
+NAV: Final[tuple[tuple[str, str, str], ...]] = (
     ("overview", "/dashboard", "Overview"),
     ("people", "/dashboard/people", "People & projects"),
     ("tools", "/dashboard/tools", "Tools"),
@@ -115,7 +115,7 @@ async def _page(
         "filters": filters,
         "choices": choices,
         "periods": PERIODS,
-        "nav": NAV,
+        "nav": [item for item in NAV if item[0] != "ingest" or viewer.sees_ingest_health],
         "active": active,
         "path": request.url.path,
         "version": __version__,
@@ -136,15 +136,18 @@ def _sign_in_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Respo
     return Redirect(location, status_code=HTTP_303_SEE_OTHER)
 
 
-def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A readable error page for 403 (CSRF) and 404 inside the dashboard."""
+def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A readable error page for 403 (CSRF), 404 and 405 inside the dashboard (with the error's status)."""
     status = getattr(exc, "status_code", 500)
-    title = {403: "Not allowed", 404: "Not found"}.get(status, "Something went wrong")
+    title = {403: "Not allowed", 404: "Not found", 405: "Method not allowed"}.get(status, "Something went wrong")
+    headers = {h.name: h.value for h in SECURITY_HEADERS if h.value}
+    if status == 405 and isinstance(getattr(exc, "headers", None), dict):
+        headers.update(exc.headers)  # type: ignore[attr-defined]
     return Template(
         template_name="error.html.j2",
         context={"title": title, "detail": getattr(exc, "detail", ""), "status": status, "version": __version__},
         status_code=status,
-        headers={h.name: h.value for h in SECURITY_HEADERS if h.value},
+        headers=headers,
     )
 
 
@@ -167,7 +170,7 @@ class DashboardController(Controller):
     include_in_schema = False
     response_headers = SECURITY_HEADERS
     dependencies = {"viewer": Provide(require_viewer)}
-    exception_handlers = {SignInRequired: _sign_in_redirect, CsrfError: _error_page, NotFoundException: _error_page}
+    exception_handlers = {SignInRequired: _sign_in_redirect, CsrfError: error_page, NotFoundException: error_page}
 
     # --- sign-in / sign-out -------------------------------------------------------------------
 
@@ -447,7 +450,7 @@ class DashboardController(Controller):
         collectors: list[Any] = []
         rejections: list[Any] = []
         chart = None
-        if viewer.unrestricted:
+        if viewer.sees_ingest_health:
             async with state.db.read() as conn:
                 collectors = await collectors_health(conn)
                 rejections = await recent_rejections(conn, limit=100)
