@@ -216,6 +216,20 @@ def test_bad_line_in_the_middle_is_reported_and_skipped(tmp_path: Path) -> None:
     assert events[2].ts.isoformat() == "2026-01-01T00:00:00+00:00"
 
 
+def test_an_unknown_message_type_is_reported_and_notices_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "session-y.jsonl"
+    path.write_text(
+        '{"sessionId":"s2","startTime":"2026-01-01T00:00:00Z"}\n'
+        '{"id":"i","timestamp":"2026-01-01T00:00:01Z","type":"info","content":"model switched"}\n'
+        '{"id":"w","timestamp":"2026-01-01T00:00:02Z","type":"warning","content":"slow"}\n'
+        '{"id":"n","timestamp":"2026-01-01T00:00:03Z","type":"brandnew","content":"?"}\n'
+        '{"id":"u","timestamp":"2026-01-01T00:00:04Z","type":"user","content":"hi"}\n'
+    )
+    events, problems = parse(path)
+    assert [e.kind for e in events] == ["session_start", "prompt"]
+    assert len(problems) == 1 and problems[0].message == "unknown message type 'brandnew'; skipped"
+
+
 def test_replay_keeps_rewound_and_replaced_messages() -> None:
     log = [
         {"sessionId": "s", "startTime": "2026-01-01T00:00:00Z"},

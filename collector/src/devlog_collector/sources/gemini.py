@@ -314,7 +314,8 @@ class _SessionParser:
         elif kind == "error":
             text = _content_text(message.get("content"))
             yield self._event("error", (message_id, "error"), ts, position, text=text or None, attrs=attrs)
-        # info / warning / unknown types: notices, not agent activity
+        elif kind not in ("info", "warning"):  # info / warning: notices, not agent activity
+            yield Problem(position, f"unknown message type {kind!r}; skipped")
 
     def _response(
         self, message_id: str, message: dict[str, Any], ts: datetime, position: str, attrs: dict[str, Any]
