@@ -148,10 +148,10 @@ def _interruptible(db: sqlite3.Connection) -> Iterator[threading.Event]:
 def _refusal(detail: str, statement: str) -> str:
     """What to name in a refusal: the statement's own words when SQLite's first refused action is
     internal bookkeeping (`DROP TABLE` is refused at `delete sqlite_master`, `VACUUM` at `attach`)."""
-    keyword = statement.split(None, 1)[0].lower() if statement.split() else ""
+    words = statement.lower().split()
+    keyword = words[0] if words else ""
     if "sqlite_" in detail or keyword == "vacuum":
-        words = statement.split()
-        return " ".join(words[:2] if keyword in ("drop", "create", "alter") else words[:1]).lower()
+        return " ".join(words[:2] if keyword in ("drop", "create", "alter") else words[:1])
     return detail
 
 

@@ -9,6 +9,7 @@ checked, like Litestar's own 400 for an invalid value of a known parameter.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -21,6 +22,7 @@ from devlog_server.errors import ApiError
 __all__ = ["declared_query_parameters", "reject_unknown_query_parameters"]
 
 
+@lru_cache(maxsize=256)  # per handler (hashed by identity): the signature is walked once, not per request
 def declared_query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
     """The query parameter names `handler` takes (aliases included; headers, cookies and injected kwargs not)."""
     names = set()
