@@ -71,3 +71,11 @@ def test_until_an_instant_includes_that_instant() -> None:
 @pytest.mark.parametrize("given", ["E:/Workspace/src/app", "e:\\Workspace\\src", "E:/Workspace/", "E:\\"])
 def test_windows_workspaces_are_matched_as_stored(given: str) -> None:
     assert _ids("--workspace", given) == ["three"]
+
+
+@pytest.mark.parametrize("path", ["E:/x", "e:\\x", "E:", "\\\\srv\\share", "/x", "rel", "C:rel", "//x", "~/x"])
+def test_the_local_windows_path_test_agrees_with_the_workspace_module(path: str) -> None:
+    from devlog_collector.query.filters import _WINDOWS_PATH
+    from devlog_collector.workspace import is_windows_path
+
+    assert bool(_WINDOWS_PATH.match(path)) == is_windows_path(path)
