@@ -54,7 +54,7 @@ def test_an_unchanged_file_is_parsed_once(home: Path, tmp_path: Path) -> None:
     second = cached_yaml(config, parse)
     assert first == second == {"text": "a: 1", "n": [1, 2.5, None, True]}
     assert parse.calls == 1
-    entries = list((home / "cache").glob("config-*.msgpack"))
+    entries = list((home / "cache").glob("config-*.json"))
     assert len(entries) == 1 and stat.S_IMODE(entries[0].stat().st_mode) == 0o600
 
 
@@ -77,7 +77,7 @@ def test_a_file_modified_this_instant_is_not_cached(home: Path, tmp_path: Path) 
     assert not (home / "cache").exists()
 
 
-def test_data_msgpack_would_alter_is_not_cached(home: Path, tmp_path: Path) -> None:
+def test_data_json_would_alter_is_not_cached(home: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("since: 2026-01-31\n")
     settle(config)
@@ -93,10 +93,24 @@ def test_data_msgpack_would_alter_is_not_cached(home: Path, tmp_path: Path) -> N
     assert len(calls) == 2
 
 
+def test_keys_json_would_turn_into_text_are_not_cached(home: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("1: one\n")
+    settle(config)
+    calls = []
+
+    def parse_int_key(text: str) -> object:
+        calls.append(text)
+        return {1: "one"}
+
+    assert cached_yaml(config, parse_int_key) == cached_yaml(config, parse_int_key) == {1: "one"}
+    assert len(calls) == 2
+
+
 def test_a_corrupt_cache_entry_is_ignored_and_replaced(home: Path, tmp_path: Path) -> None:
     config, parse = parsed_once(tmp_path)
-    (entry,) = (home / "cache").glob("config-*.msgpack")
-    entry.write_bytes(b"\xc1 not msgpack")
+    (entry,) = (home / "cache").glob("config-*.json")
+    entry.write_bytes(b"\xc1 not json {")
     assert cached_yaml(config, parse)["text"] == "a: 1"
     assert cached_yaml(config, parse)["text"] == "a: 1"
     assert parse.calls == 2

@@ -356,3 +356,33 @@ def test_a_pass_runs_with_fewer_gc_passes_and_restores_the_gc_settings(tmp_path:
     assert during and all(t == (COLLECT_GC_GEN0_THRESHOLD, *before[1:]) and frozen > 0 for t, frozen in during)
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_m040_reorders_the_rollup_keeping_its_rows_and_triggers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devlog_collector.store import migrations
+
+    path = tmp_path / "events.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", [m for m in MIGRATIONS if m[0] != "m040_usage_rollup_model_first"])
+        with Store.open(path) as store:
+            store.commit([ev(n, usage=n, session=f"s{n % 3}", text="word") for n in range(200)], search_index=False)
+            rows = rollup(store.db)
+            triggers = store.db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
+            ).fetchall()
+    with Store.open(path) as store:
+        sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup'").fetchone()[0]
+        assert "PRIMARY KEY (model, band, has_cost, bucket, agent, workspace, project, session_id)" in sql
+        assert rollup(store.db) == rows
+        assert (
+            store.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY 1").fetchall()
+            == triggers
+        )
+        # still maintained exactly: per-row trigger, batch path, replacement and delete
+        store.commit([ev(500, usage=3, session="s9")], search_index=False)
+        store.commit([ev(n, usage=n + 1000, session=f"s{n % 3}") for n in range(0, 200, 7)], search_index=False)
+        store.db.execute("DELETE FROM events WHERE id IN ('e1', 'e2')")
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -48,7 +48,8 @@ from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sources import load_source_class
 from devlog_collector.sources.base import Problem, Source, SourceFile
-from devlog_collector.store import CollectCursor, ParseProblem, Store, now_ms
+from devlog_collector.store import Store, now_ms
+from devlog_collector.store.records import CollectCursor, ParseProblem
 from devlog_collector.workspace import WorkspaceResolver, current_user, machine_id, normalise_workspace
 from devlog_shared import Event, GitInfo
 

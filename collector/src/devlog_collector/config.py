@@ -29,7 +29,8 @@ from msgspec import Meta, Struct, field
 
 from devlog_collector.durations import parse_duration
 from devlog_collector.errors import UserError
-from devlog_collector.paths import config_path, home_dir
+from devlog_collector.paths import config_path
+from devlog_collector.storage_location import DEFAULT_EVENTS_DB, DEFAULT_STORAGE_PATH, events_db_path, interpolate
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 BUILTIN_AGENTS = ("claude", "copilot", "cursor", "codex", "gemini")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Model(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -83,8 +83,8 @@ class CollectConfig(_Model, frozen=True):
 class StorageConfig(_Model, frozen=True):
     """Where the local store lives and how long it keeps events."""
 
-    path: str = "~/.devlog/data/"
-    events_db: str = "events.db"
+    path: str = DEFAULT_STORAGE_PATH
+    events_db: str = DEFAULT_EVENTS_DB
     #: Accepted for compatibility with the design card; cursors live in events_db so that events
     #: and cursor advances commit in one transaction.
     cursors_db: str = "cursors.db"
@@ -93,10 +93,7 @@ class StorageConfig(_Model, frozen=True):
 
     def db_path(self) -> Path:
         """Absolute path of the events database."""
-        base = self.path
-        if "DEVLOG_HOME" in os.environ and base == "~/.devlog/data/":
-            return home_dir() / "data" / self.events_db
-        return Path(base).expanduser() / self.events_db
+        return events_db_path(self.path, self.events_db)
 
 
 class WorkspaceRules(_Model, frozen=True):
@@ -322,17 +319,7 @@ def _interpolate(value: Any, where: str, problems: list[str]) -> Any:
     if isinstance(value, list):
         return [_interpolate(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
     if isinstance(value, str):
-
-        def repl(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            problems.append(f"{where}: environment variable {name} is not set")
-            return ""
-
-        return _ENV_REF.sub(repl, value)
+        return interpolate(value, where, problems)
     return value
 
 
@@ -371,14 +358,9 @@ def load_config(path: Path | None = None, *, for_collection: bool = False) -> tu
     path = path or config_path()
     if not path.exists():
         return Config(), []
-    from devlog_collector.config_cache import cached_yaml
+    from devlog_collector.config_cache import load_yaml
 
-    try:
-        raw = cached_yaml(path, lambda text: _parse_yaml(text, path))
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    raw = load_yaml(path)
     try:
         return parse_config(raw, source=str(path))
     except UserError as exc:
@@ -394,17 +376,6 @@ def load_config(path: Path | None = None, *, for_collection: bool = False) -> tu
 
 def _is_export_problem(problem: str) -> bool:
     return problem.startswith(("export.", "export:", "export_default"))
-
-
-def _parse_yaml(text: str, path: Path) -> Any:
-    """Safe-load YAML text (ruamel.yaml is imported only here: the cache usually makes it unneeded)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        return YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
 
 
 #: Secrets shorter than this are shown as `****` only: their last 4 characters would be too much.

@@ -3,14 +3,15 @@
 Why: every `devlog` command reads the config, and importing ruamel.yaml costs about as much as the
 whole `devlog stats` computation on a typical store (~11 ms of ~100 ms). The YAML document itself
 rarely changes, so its parsed data (before `${VAR}` interpolation, which depends on the environment
-and happens afterwards) is kept in `<home>/cache/config-<hash of path>.msgpack`.
+and happens afterwards) is kept in `<home>/cache/config-<hash of path>.json`. JSON rather than a
+binary format because the json module is loaded by every query command anyway, and msgspec is not.
 
 Safety rules:
 * The cache entry is used only when the file's inode, size, mtime and ctime all match what was
   recorded; it is written only when the file's mtime is more than `RACY_SECONDS` old (an edit within
   the same clock tick could otherwise keep the size and mtime and be missed, as git's index guards).
-* Data is cached only if it survives a msgpack round trip unchanged (YAML dates, sets or binary
-  values that msgpack would alter are simply not cached).
+* Data is cached only if it survives a JSON round trip unchanged (YAML dates, sets, binary values or
+  non-text keys that JSON would alter are simply not cached).
 * The entry holds what the file holds, so it is written 0600 in devlog's 0700 home, atomically; any
   failure to read or write it just means parsing the YAML as before.
 """
@@ -18,6 +19,7 @@ Safety rules:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 import zlib
@@ -25,22 +27,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
-
+from devlog_collector.errors import UserError
 from devlog_collector.paths import home_dir
 
-__all__ = ["RACY_SECONDS", "cached_yaml"]
+__all__ = ["RACY_SECONDS", "cached_yaml", "load_yaml"]
 
 #: A file modified less than this long ago is parsed but not cached.
 RACY_SECONDS: Final = 2.0
-_FORMAT: Final = 1
+_FORMAT: Final = 2
 
 
 def _entry_path(path: Path) -> Path:
     # Only names the entry (the signature inside decides whether it is this file's): a CRC avoids
     # importing hashlib/OpenSSL, which would cost a third of what the cache saves.
     digest = f"{zlib.crc32(str(path.resolve()).encode('utf-8', 'surrogatepass')):08x}"
-    return home_dir() / "cache" / f"config-{digest}.msgpack"
+    return home_dir() / "cache" / f"config-{digest}.json"
 
 
 def _signature(st: os.stat_result) -> list[int]:
@@ -55,8 +56,8 @@ def cached_yaml(path: Path, parse: Callable[[str], Any]) -> Any:
     entry = _entry_path(path)
     before = path.stat()
     signature = _signature(before)
-    with contextlib.suppress(OSError, msgspec.DecodeError, KeyError, TypeError):
-        cached = msgspec.msgpack.decode(entry.read_bytes())
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cached = json.loads(entry.read_bytes())
         if cached["signature"] == signature:
             return cached["data"]
     text = path.read_text(encoding="utf-8")
@@ -69,10 +70,10 @@ def cached_yaml(path: Path, parse: Callable[[str], Any]) -> Any:
 
 def _store(entry: Path, signature: list[int], data: Any) -> None:
     try:
-        encoded = msgspec.msgpack.encode({"signature": signature, "data": data})
-        if msgspec.msgpack.decode(encoded)["data"] != data:
+        encoded = json.dumps({"signature": signature, "data": data}, ensure_ascii=False).encode("utf-8")
+        if json.loads(encoded)["data"] != data:
             return
-    except (TypeError, ValueError, msgspec.EncodeError, msgspec.DecodeError):
+    except (TypeError, ValueError, RecursionError):
         return
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
     try:
@@ -86,3 +87,24 @@ def _store(entry: Path, signature: list[int], data: Any) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def load_yaml(path: Path) -> Any:
+    """The parsed YAML of `path` (through the cache); UserError when it cannot be read or parsed."""
+    try:
+        return cached_yaml(path, lambda text: _parse_yaml(text, path))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """Safe-load YAML text (ruamel.yaml is imported only here: the cache usually makes it unneeded)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None

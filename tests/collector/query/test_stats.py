@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import genai_prices
 import pytest
 
+from devlog_collector.query import stats as stats_module
 from devlog_collector.query.filters import FilterArgs, Filters, build_filters
 from devlog_collector.query.pricing import Pricer
 from devlog_collector.query.stats import StatsReport, compute_stats
@@ -261,24 +262,112 @@ def dst_store(tmp_path: Path) -> Store:
     s.close()
 
 
-@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe"])
-@pytest.mark.parametrize("by", ["day", "week", "month", "agent", "model", "session"])
-def test_single_rollup_scan_matches_the_event_scan(dst_store: Store, pricer: Pricer, zone: str, by: str) -> None:
-    tz = ZoneInfo(zone)
-    fast = compute_stats(dst_store, Filters(), by=by, tz=tz, pricer=pricer)
-    slow = compute_stats(dst_store, Filters(kinds=EVENT_KINDS), by=by, tz=tz, pricer=pricer)
-    assert (fast.source, slow.source) == ("rollup", "events")
-
+def assert_same_report(fast: StatsReport, slow: StatsReport) -> None:
     def same(a: dict[str, object], b: dict[str, object]) -> None:
         # Costs are float sums added in another order: equal to rounding, everything else exactly.
         assert a.pop("cost_usd") == pytest.approx(b.pop("cost_usd"), rel=1e-9, abs=2e-6)
         assert a == b
 
-    assert len(fast.groups) == len(slow.groups)
+    assert [g.key for g in fast.groups] == [g.key for g in slow.groups]
     for mine, theirs in zip(fast.groups, slow.groups, strict=True):
         same(mine.to_json(), theirs.to_json())
     same(fast.total.to_json(), slow.total.to_json())
+
+
+@pytest.fixture(params=["window reads", "single scan"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Both ways of reading the rollup for periods; records which one ran."""
+    used: list[str] = []
+    window_reads, single_scan = stats_module._rollup_by_window, stats_module._scan_rollup
+    if request.param == "single scan":
+        monkeypatch.setattr(stats_module, "MAX_WINDOW_READS", 0)
+
+    def spy_windows(*args: object) -> object:
+        result = window_reads(*args)
+        used.append("window reads" if result is not None else "declined")
+        return result
+
+    def spy_scan(*args: object) -> object:
+        used.append("single scan")
+        return single_scan(*args)
+
+    monkeypatch.setattr(stats_module, "_rollup_by_window", spy_windows)
+    monkeypatch.setattr(stats_module, "_scan_rollup", spy_scan)
+    used.append(request.param)
+    return used
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("by", ["day", "week", "month", "agent", "model", "session"])
+def test_rollup_scans_match_the_event_scan(
+    dst_store: Store, pricer: Pricer, strategy: list[str], zone: str, by: str
+) -> None:
+    tz = ZoneInfo(zone)
+    fast = compute_stats(dst_store, Filters(), by=by, tz=tz, pricer=pricer)
+    slow = compute_stats(dst_store, Filters(kinds=EVENT_KINDS), by=by, tz=tz, pricer=pricer)
+    assert (fast.source, slow.source) == ("rollup", "events")
+    assert_same_report(fast, slow)
     assert fast.total.events == 600
+    wanted, *ran = strategy
+    if by in ("day", "week", "month"):
+        assert ran == (["window reads"] if wanted == "window reads" else ["declined", "single scan"])
+    else:
+        assert ran == ["single scan"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(model=SONNET),
+        Filters(agents=("codex",)),
+        Filters(session="s3"),
+        Filters(workspace="/w/work/api"),
+        Filters(model="no-such-model"),
+        # partial buckets at both ends, and a range that starts in a gap between events
+        Filters(since_ms=int(at("2026-03-07T05:07:30").timestamp() * 1000),
+                until_ms=int(at("2026-11-01T11:52:10").timestamp() * 1000)),
+        Filters(since_ms=int(at("2026-05-01T00:00:00").timestamp() * 1000), agents=("claude",), model=SONNET),
+    ],
+)  # fmt: skip
+def test_filtered_period_stats_match_the_event_scan(
+    dst_store: Store, pricer: Pricer, strategy: list[str], filters: Filters
+) -> None:
+    for zone in (LA, ZoneInfo("Asia/Kathmandu")):
+        fast = compute_stats(dst_store, filters, by="day", tz=zone, pricer=pricer)
+        slow = compute_stats(dst_store, filters._replace(kinds=EVENT_KINDS), by="day", tz=zone, pricer=pricer)
+        assert (fast.source, slow.source) == ("rollup", "events")
+        assert_same_report(fast, slow)
+
+
+def test_a_store_not_yet_reordered_gives_the_same_stats(
+    tmp_path: Path, pricer: Pricer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only command can meet a store written before m040 (the daemon not yet upgraded)."""
+    from datetime import timedelta
+
+    from devlog_collector.store import migrations
+
+    before_m040 = [m for m in migrations.MIGRATIONS if m[0] != "m040_usage_rollup_model_first"]
+    events = [ev((at("2026-03-06T00:00:00") + timedelta(minutes=37 * i)).strftime("%Y-%m-%dT%H:%M:%S"),
+                 model=SONNET if i % 3 else "gpt-5", usage=(10 + i, 5, i % 7, 100), session=f"s{i // 40}")
+              for i in range(200)]  # fmt: skip
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", before_m040)
+        store_with(tmp_path / "old.db", events).close()
+    with Store.open(tmp_path / "old.db", readonly=True) as old:
+        assert (
+            "PRIMARY KEY (bucket"
+            in old.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup'").fetchone()[0]
+        )
+        unmigrated = compute_stats(old, Filters(), by="day", tz=LA, pricer=pricer)
+        slow = compute_stats(old, Filters(kinds=EVENT_KINDS), by="day", tz=LA, pricer=pricer)
+    assert_same_report(unmigrated, slow)
+    with Store.open(tmp_path / "old.db") as migrated:  # the writer migrates
+        assert (
+            "PRIMARY KEY (model"
+            in migrated.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup'").fetchone()[0]
+        )
+        assert_same_report(compute_stats(migrated, Filters(), by="day", tz=LA, pricer=pricer), slow)
 
 
 def test_offset_segments_find_each_dst_change_to_the_bucket() -> None:

@@ -11,8 +11,6 @@ are then shown in time order.
 
 from __future__ import annotations
 
-import msgspec
-
 from devlog_collector.query.filters import Filters
 from devlog_collector.store import Store, event_from_row
 from devlog_shared import Event
@@ -23,7 +21,7 @@ __all__ = ["query_events"]
 def query_events(store: Store, filters: Filters, *, limit: int | None = 50) -> list[Event]:
     """Events selected by `filters`: the newest `limit` (all when None), in chronological order."""
     if filters.search is not None:
-        where, params = msgspec.structs.replace(filters, search=None).where("e")
+        where, params = filters._replace(search=None).where("e")
         where = "WHERE events_fts MATCH ?" + (" AND " + where.removeprefix("WHERE ") if where else "")
         sql = (
             "SELECT e.body, e.text, e.ts, e.seq FROM events_fts JOIN events e ON e.seq = events_fts.rowid "

@@ -16,9 +16,7 @@ import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
-
-import msgspec
+from typing import Any, NamedTuple
 
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError
@@ -35,7 +33,7 @@ __all__ = [
 ]
 
 
-class FilterArgs(msgspec.Struct, frozen=True):
+class FilterArgs(NamedTuple):
     """Filters as typed on the command line (strings, not yet validated)."""
 
     workspace: str | None = None
@@ -49,7 +47,7 @@ class FilterArgs(msgspec.Struct, frozen=True):
     search: str | None = None
 
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(NamedTuple):
     """Validated filters; `where()` turns them into SQL over the `events` table."""
 
     workspace: str | None = None

@@ -31,9 +31,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
-
-import msgspec
+from typing import Any, NamedTuple
 
 from devlog_collector.paths import home_dir
 
@@ -45,7 +43,11 @@ Coefficients = list[float]
 _CACHE_FORMAT = 1
 
 
-class TokenSums(msgspec.Struct, frozen=True):
+# The classes here are plain (no msgspec, no dataclasses): `devlog stats` imports this module, and
+# either would add milliseconds to every run (see storage_location.py on the start-up budget).
+
+
+class TokenSums(NamedTuple):
     """Token totals of a group of model calls (devlog's normalised usage)."""
 
     input: int = 0
@@ -55,11 +57,14 @@ class TokenSums(msgspec.Struct, frozen=True):
     requests: int = 0
 
 
-class _PriceOption(msgspec.Struct):
+class _PriceOption:
     """One of a model's prices, active always (`when` None), from a UTC date, or in a UTC time-of-day window."""
 
-    when: list[str] | None
-    coeffs: list[Coefficients]  # one per band
+    __slots__ = ("coeffs", "when")
+
+    def __init__(self, when: list[str] | None, coeffs: list[Coefficients]) -> None:
+        self.when = when
+        self.coeffs = coeffs  # one per band
 
     def active(self, at: datetime) -> bool:
         if self.when is None:
@@ -71,8 +76,11 @@ class _PriceOption(msgspec.Struct):
         return (now >= start or now < end) if end < start else start <= now < end
 
 
-class _ModelPrices(msgspec.Struct):
-    options: list[_PriceOption]
+class _ModelPrices:
+    __slots__ = ("options",)
+
+    def __init__(self, options: list[_PriceOption]) -> None:
+        self.options = options
 
     def coefficients(self, band: int, at: datetime) -> Coefficients:
         if len(self.options) == 1:
@@ -114,18 +122,27 @@ def _price_data_fingerprint() -> str:
     return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"
 
 
-class Pricer(msgspec.Struct):
+class Pricer:
     """Prices token sums per model name; remembers the names it could not price.
 
     Use `Pricer.load()`. `cost()` returns None for a model genai-prices does not know.
     """
 
-    bands: list[int]
-    _fingerprint: str
-    _models: dict[str, _ModelPrices | None] = msgspec.field(default_factory=dict)
-    _snapshot: Any = None
-    _dirty: bool = False
-    cache_path: Path | None = None
+    __slots__ = ("_dirty", "_fingerprint", "_models", "_snapshot", "bands", "cache_path")
+
+    def __init__(
+        self,
+        bands: list[int],
+        fingerprint: str,
+        models: dict[str, _ModelPrices | None] | None = None,
+        cache_path: Path | None = None,
+    ) -> None:
+        self.bands = bands
+        self.cache_path = cache_path
+        self._fingerprint = fingerprint
+        self._models: dict[str, _ModelPrices | None] = {} if models is None else models
+        self._snapshot: Any = None
+        self._dirty = False
 
     @classmethod
     def load(cls, cache_path: Path | None = None) -> Pricer:
@@ -140,9 +157,8 @@ class Pricer(msgspec.Struct):
                     models[name] = (
                         None if entry is None else _ModelPrices([_PriceOption(o["when"], o["coeffs"]) for o in entry])
                     )
-                return cls(bands=[int(b) for b in raw["bands"]], _fingerprint=fingerprint, _models=models,
-                           cache_path=path)  # fmt: skip
-        pricer = cls(bands=[], _fingerprint=fingerprint, cache_path=path)
+                return cls([int(b) for b in raw["bands"]], fingerprint, models, cache_path=path)
+        pricer = cls([], fingerprint, cache_path=path)
         pricer.bands = pricer._all_tier_starts()
         pricer._dirty = True
         return pricer

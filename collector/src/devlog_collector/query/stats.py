@@ -9,11 +9,14 @@ Why it is built this way (the goal: a million events grouped by day in well unde
   same aggregate is computed from `events` instead. Both give identical rows.
 * Time is cut into windows at local midnights (in the report's time zone) and UTC midnights, so every
   group fits in one local day (for day/week/month buckets) and one UTC date (for prices that change on
-  a date); Python folds the few rows per window into the report. Over the rollup this is ONE grouped
-  scan: each 15-minute bucket's UTC day is `bucket / 96` and its local day `(bucket + offset) / 96`,
-  with the zone's offset per bucket written as a CASE over the zone's transitions in the range (every
-  UTC offset in use is a multiple of 15 minutes, so buckets fold into local days exactly; a zone that
-  is not falls back to one query per window). The event scan queries each window on its own.
+  a date); Python folds the few rows per window into the report. For periods, each (model, band,
+  has_cost) combination's whole buckets in a window are one range read of adjacent rollup rows (the
+  table's key starts with those three, m040): no sort. When that would be too many reads (a year of
+  days over a busy store), ONE grouped scan does it: each bucket's UTC day is `bucket / 96` and its
+  local day `(bucket + offset) / 96`, the offset per bucket written as a CASE over the zone's
+  transitions in the range (every UTC offset in use is a multiple of 15 minutes, so buckets fold into
+  local days exactly; a zone that is not always takes the range reads). Groupings by a column use the
+  grouped scan. The event scan queries each window on its own.
 * Cost: an event's own `cost_usd` (e.g. Claude Code's older `costUSD`) takes precedence; otherwise
   tokens are priced with genai-prices per (model, price band) group (see `pricing.py`). Models it
   cannot price are listed with their token counts, never silently counted as free.
@@ -21,12 +24,11 @@ Why it is built this way (the goal: a million events grouped by day in well unde
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
-
-import msgspec
 
 from devlog_collector.localzone import local_zone
 from devlog_collector.query.filters import Filters, workspace_condition
@@ -56,21 +58,31 @@ _DAY_MS: Final = 86_400_000
 _BUCKETS_PER_DAY: Final = _DAY_MS // _BUCKET_MS
 
 
-class Totals(msgspec.Struct):
+# Plain classes (no msgspec, no dataclasses): this module is on `devlog stats`'s start-up path.
+
+
+class Totals:
     """Everything counted for one group (a day, an agent, ...) or for the whole report."""
 
-    key: str
-    events: int = 0
-    kinds: dict[str, int] = msgspec.field(default_factory=lambda: {kind: 0 for _, kind in KIND_COLUMNS})
-    sessions: set[str] = msgspec.field(default_factory=set)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_read_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    unpriced_tokens: int = 0
-    models: set[str] = msgspec.field(default_factory=set)
+    __slots__ = ("cache_creation_tokens", "cache_read_tokens", "cost_usd", "events", "input_tokens", "key", "kinds",
+                 "models", "output_tokens", "reasoning_tokens", "sessions", "unpriced_tokens")  # fmt: skip
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.events = 0
+        self.kinds: dict[str, int] = {kind: 0 for _, kind in KIND_COLUMNS}
+        self.sessions: set[str] = set()
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_creation_tokens = 0
+        self.cache_read_tokens = 0
+        self.reasoning_tokens = 0
+        self.cost_usd = 0.0
+        self.unpriced_tokens = 0
+        self.models: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Totals({self.key!r}, events={self.events}, total_tokens={self.total_tokens})"
 
     @property
     def total_tokens(self) -> int:
@@ -99,15 +111,21 @@ class Totals(msgspec.Struct):
         }
 
 
-class StatsReport(msgspec.Struct):
+class StatsReport:
     """The result of `compute_stats`: one Totals per group, in order, plus the grand total."""
 
-    by: str
-    timezone: str
-    groups: list[Totals]
-    total: Totals
-    unpriced_models: dict[str, int]
-    source: str
+    __slots__ = ("by", "groups", "source", "timezone", "total", "unpriced_models")
+
+    def __init__(
+        self, *, by: str, timezone: str, groups: list[Totals], total: Totals, unpriced_models: dict[str, int],
+        source: str,
+    ) -> None:  # fmt: skip
+        self.by = by
+        self.timezone = timezone
+        self.groups = groups
+        self.total = total
+        self.unpriced_models = unpriced_models
+        self.source = source
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for `--format json`."""
@@ -156,14 +174,6 @@ _ROLLUP_VALUES: Final = ", ".join(
     ["sum(events)", *(f"sum({c})" for c, _ in KIND_COLUMNS), "sum(requests)", *(f"sum({t})" for t in _TOKENS),
      "sum(cost_usd)"]
 )  # fmt: skip
-
-
-def _rollup_sql(key: str, filters: Filters) -> tuple[str, str, list[Any]]:
-    """Per-window SQL over the rollup (used when the zone's offsets are not whole buckets)."""
-    where, params = _rollup_where(filters)
-    sql = f"SELECT {key}, model, band, has_cost, {_ROLLUP_VALUES} FROM usage_rollup WHERE {where} GROUP BY 1, 2, 3, 4"
-    sessions = f"SELECT DISTINCT {key}, session_id FROM usage_rollup WHERE {where}"
-    return sql, sessions, params
 
 
 def _local_day_sql(segments: list[tuple[int, int]]) -> str:
@@ -216,7 +226,7 @@ def _offset_segments(lo_ms: int, hi_ms: int, tz: tzinfo) -> list[tuple[int, int]
 
 
 def _events_sql(key: str, filters: Filters, pricer: Pricer) -> tuple[str, str, list[Any]]:
-    where, params = msgspec.structs.replace(filters, since_ms=None, until_ms=None).where()
+    where, params = filters._replace(since_ms=None, until_ms=None).where()
     where = "WHERE ts >= ? AND ts < ?" + (" AND " + where.removeprefix("WHERE ") if where else "")
     band = band_case(pricer.bands, "(input_tokens + cache_creation_tokens + cache_read_tokens)")
     values_sql = ", ".join(
@@ -305,38 +315,26 @@ def compute_stats(
         lo = max(lo, filters.since_ms) if filters.since_ms is not None else lo
         hi = min(hi + 1, filters.until_ms) if filters.until_ms is not None else hi + 1
     cut_zone = zone if by in _TIME_GROUPINGS else None  # periods cut at local midnights too
-    windows: list[tuple[int, int]] = []
-    # Per-window rollup SQL: only when the single scan cannot fold the zone (offsets not whole buckets).
-    window_rollup: tuple[str, str, list[Any]] | None = None
+    # What the rollup cannot answer is read from events: (start, end, priced at) spans, in ms.
+    spans: list[tuple[int, int, int]] = []
     if lo is not None and lo < hi:
-        scanned = (
-            _scan_rollup(store, key, filters, by, zone, lo, hi, groups, total, unpriced, pricer) if use_rollup else None
-        )
-        if scanned is not None:
-            # The rollup covered every whole bucket; what remains are the partial buckets at the edges.
-            first, last = scanned
-            edges = [(lo, first * _BUCKET_MS), (last * _BUCKET_MS, hi)] if first < last else [(lo, hi)]
-            windows = [w for a, b in edges if a < b for w in _windows(a, b, cut_zone)]
-        else:
-            windows = _windows(lo, hi, cut_zone)
-            window_rollup = _rollup_sql(key, filters) if use_rollup else None
-    for start, end in windows:
-        at = datetime.fromtimestamp(start / 1000, UTC)
+        windows = _windows(lo, hi, cut_zone)
+        leftovers: list[tuple[int, int, int]] | None = None
+        if use_rollup and by in _TIME_GROUPINGS:
+            leftovers = _rollup_by_window(store, filters, by, zone, windows, lo, hi, groups, total, unpriced, pricer)
+        if use_rollup and leftovers is None:
+            scanned = _scan_rollup(store, key, filters, by, zone, lo, hi, groups, total, unpriced, pricer)
+            if scanned is not None:
+                # The rollup covered every whole bucket; what remains are the partial buckets at the edges.
+                first, last = scanned
+                edges = [(lo, first * _BUCKET_MS), (last * _BUCKET_MS, hi)] if first < last else [(lo, hi)]
+                leftovers = [(a, b, a) for x, y in edges if x < y for a, b in _windows(x, y, cut_zone)]
+        spans = leftovers if leftovers is not None else [(a, b, a) for a, b in windows]
+    for start, end, priced_at in spans:
+        at = datetime.fromtimestamp(priced_at / 1000, UTC)
         label = _period_label(by, at.astimezone(zone).date()) if by in _TIME_GROUPINGS else None
-        rows: list[Any] = []
-        sessions: list[Any] = []
-        first, last = -(-start // _BUCKET_MS), end // _BUCKET_MS  # whole buckets inside the window
-        if window_rollup is not None and first < last:
-            rollup_sql, rollup_sessions, rollup_params = window_rollup
-            rows += store.db.execute(rollup_sql, [first, last, *rollup_params]).fetchall()
-            sessions += store.db.execute(rollup_sessions, [first, last, *rollup_params]).fetchall()
-            spans = [(start, first * _BUCKET_MS), (last * _BUCKET_MS, end)]
-        else:
-            spans = [(start, end)]
-        for a, b in spans:
-            if a < b:
-                rows += store.db.execute(events_sql, [a, b, *events_params]).fetchall()
-                sessions += store.db.execute(events_sessions, [a, b, *events_params]).fetchall()
+        rows = store.db.execute(events_sql, [start, end, *events_params]).fetchall()
+        sessions = store.db.execute(events_sessions, [start, end, *events_params]).fetchall()
         for row in rows:
             _fold(row, label, at, groups, total, unpriced, pricer)
         for key_value, session in sessions:
@@ -422,6 +420,108 @@ def _scan_rollup(
         groups[name].sessions.add(session)
         total.sessions.add(session)
     return first, last
+
+
+#: Above this many (window, model/band/has_cost) pairs, one grouped scan of the whole range is cheaper
+#: than a range read per pair (a year of daily stats over a busy store); see `_rollup_by_window`.
+MAX_WINDOW_READS: Final = 1500
+_MIGRATION_MODEL_FIRST: Final = "m040_usage_rollup_model_first"
+
+
+def _rollup_combos(store: Store, filters: Filters) -> list[tuple[str, int, int]]:
+    """Every (model, band, has_cost) in the rollup: a few index seeks once the table is ordered by
+    them (m040), one scan on a store a read-only command found not yet migrated."""
+    db = store.db
+    migrated = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (_MIGRATION_MODEL_FIRST,)).fetchone()
+    if migrated is None:
+        sql, params = "SELECT DISTINCT model, band, has_cost FROM usage_rollup", []
+        if filters.model is not None:
+            sql, params = sql + " WHERE model = ?", [filters.model]
+        return sorted(db.execute(sql, params).fetchall())
+    combos: list[tuple[str, int, int]] = []
+    after: tuple[str, int, int] = (filters.model if filters.model is not None else "", -1, -1)
+    while True:
+        row = db.execute(
+            "SELECT model, band, has_cost FROM usage_rollup WHERE (model, band, has_cost) > (?, ?, ?) "
+            "ORDER BY model, band, has_cost LIMIT 1",
+            after,
+        ).fetchone()
+        if row is None or (filters.model is not None and row[0] != filters.model):
+            return combos
+        combos.append(row)
+        after = row
+
+
+def _rollup_by_window(
+    store: Store,
+    filters: Filters,
+    by: str,
+    zone: tzinfo,
+    windows: list[tuple[int, int]],
+    lo: int,
+    hi: int,
+    groups: dict[str, Totals],
+    total: Totals,
+    unpriced: dict[str, int],
+    pricer: Pricer,
+) -> list[tuple[int, int, int]] | None:
+    """Fold the whole 15-minute buckets of each window from the rollup, one range read per
+    (model, band, has_cost, window); returns the spans left for the events table.
+
+    The rollup is ordered by (model, band, has_cost, bucket) (m040), so each sum reads adjacent rows
+    and needs no sort; a window without rows costs one seek to the next bucket that has some. Returns
+    None (nothing done) when there are more pairs than MAX_WINDOW_READS and the zone's offsets are
+    whole buckets: then `_scan_rollup`'s single grouped scan is cheaper. A zone whose offset is not
+    whole buckets is always handled here: its windows' partial buckets are left to the events table.
+    """
+    ranges: list[tuple[int, int, int, str]] = []  # (first bucket, end bucket, window start ms, label)
+    leftovers: list[tuple[int, int, int]] = []
+    for start, end in windows:
+        first, last = -(-start // _BUCKET_MS), end // _BUCKET_MS
+        if first >= last:
+            leftovers.append((start, end, start))
+            continue
+        ranges.append((first, last, start, _period_label(by, datetime.fromtimestamp(start / 1000, zone).date())))
+        if start < first * _BUCKET_MS:
+            leftovers.append((start, first * _BUCKET_MS, start))
+        if last * _BUCKET_MS < end:
+            leftovers.append((last * _BUCKET_MS, end, start))
+    if not ranges:
+        return leftovers
+    combos = _rollup_combos(store, filters)
+    if len(ranges) * len(combos) > MAX_WINDOW_READS and _offset_segments(lo, hi, zone) is not None:
+        return None
+    where, where_params = _rollup_where(filters)  # bucket >= ? AND bucket < ? AND <filters>
+    match = f"model = ? AND band = ? AND has_cost = ? AND {where}"
+    sums_sql = f"SELECT {_ROLLUP_VALUES} FROM usage_rollup WHERE {match}"
+    sessions_sql = f"SELECT DISTINCT session_id FROM usage_rollup WHERE {match}"
+    next_sql = f"SELECT min(bucket) FROM usage_rollup WHERE {match}"
+    starts = [r[0] for r in ranges]
+    end_bucket = ranges[-1][1]
+    db = store.db
+    at_of: dict[int, datetime] = {}
+    for combo in combos:
+        i = 0
+        while i < len(ranges):
+            first, last, start, label = ranges[i]
+            params = [*combo, first, last, *where_params]
+            sums = db.execute(sums_sql, params).fetchone()
+            if not sums[0]:  # nothing in this window: seek the next bucket that has rows
+                (found,) = db.execute(next_sql, [*combo, first, end_bucket, *where_params]).fetchone()
+                if found is None:
+                    break
+                j = bisect.bisect_right(starts, found) - 1  # the last window starting at or before it
+                i = j if j > i and found < ranges[j][1] else max(i, j) + 1  # past a partial bucket: the next
+                continue
+            at = at_of.get(start)
+            if at is None:
+                at = at_of[start] = datetime.fromtimestamp(start / 1000, UTC)
+            _fold(("", *combo, *sums), label, at, groups, total, unpriced, pricer)
+            sessions = [s for (s,) in db.execute(sessions_sql, params).fetchall()]
+            groups[label].sessions.update(sessions)
+            total.sessions.update(sessions)
+            i += 1
+    return leftovers
 
 
 def _fold(

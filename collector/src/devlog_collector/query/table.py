@@ -19,9 +19,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal, TextIO
-
-import msgspec
+from typing import Literal, NamedTuple, TextIO
 
 __all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
 
@@ -38,7 +36,7 @@ _LINE_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # the same, witho
 REPLACEMENT = "\ufffd"  # shown where a control character was
 
 
-class Column(msgspec.Struct, frozen=True):
+class Column(NamedTuple):
     """One column: its header, alignment, whether it may be cut (and where), and when it may be dropped."""
 
     name: str

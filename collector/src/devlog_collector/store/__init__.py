@@ -34,8 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-import msgspec
-
 from devlog_collector.errors import StoreError, StoreLocked
 from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
@@ -47,6 +45,7 @@ from devlog_collector.store.migrations import (
 )
 
 if TYPE_CHECKING:
+    from devlog_collector.store.records import CollectCursor, ParseProblem
     from devlog_shared import Event
 
 __all__ = [
@@ -100,49 +99,36 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class CollectCursor(msgspec.Struct):
-    """How far a source file has been consumed (see migrations.py for the columns)."""
+def __getattr__(name: str) -> Any:
+    # CollectCursor and ParseProblem are msgspec Structs; only the collector needs them (see records.py).
+    if name in ("CollectCursor", "ParseProblem"):
+        from devlog_collector.store import records
 
-    source: str
-    path: str
-    dev: int | None = None
-    ino: int | None = None
-    size: int | None = None
-    mtime_ns: int | None = None
-    offset: int = 0
-    head_hash: str | None = None
-    marker: str | None = None
-    state: dict[str, Any] = msgspec.field(default_factory=dict)
-    line_no: int = 0
-
-
-class ParseProblem(msgspec.Struct, frozen=True):
-    """A record that could not be used, reported once per (file, position, message)."""
-
-    source: str
-    path: str
-    position: str
-    message: str
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _schema() -> Any:
     """The event schema package, imported on first use: `devlog stats` and `status` never need it
     (it defines every msgspec struct of schema v1, ~5 ms of their start-up)."""
-    global _SCHEMA
+    global _SCHEMA, _replace
     if _SCHEMA is None:
+        from msgspec.structs import replace
+
         import devlog_shared
 
-        _SCHEMA = devlog_shared
+        _SCHEMA, _replace = devlog_shared, replace
     return _SCHEMA
 
 
 _SCHEMA: Any = None
+_replace: Any = None  # msgspec.structs.replace, set by _schema()
 
 
 def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
     usage = event.usage
     encode_event = _schema().encode_event
-    body = encode_event(msgspec.structs.replace(event, text=None)) if event.text is not None else encode_event(event)
+    body = encode_event(_replace(event, text=None)) if event.text is not None else encode_event(event)
     return (
         event.id,
         int(event.ts.timestamp() * 1000),
@@ -188,7 +174,7 @@ def _batchable_rollup_trigger(db: sqlite3.Connection) -> str | None:
 def event_from_row(body: bytes, text: str | None) -> Event:
     """Rebuild the full event from its stored `body` and `text` columns."""
     event: Event = _schema().decode_event(body)
-    return msgspec.structs.replace(event, text=text) if text is not None else event
+    return _replace(event, text=text) if text is not None else event
 
 
 class Store:
@@ -528,6 +514,8 @@ class Store:
 
     @staticmethod
     def _save_cursor(db: sqlite3.Connection, c: CollectCursor) -> None:
+        import msgspec
+
         db.execute(
             "INSERT INTO collect_cursors (source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, "
             "line_no, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -569,6 +557,10 @@ class Store:
 
     def get_cursor(self, source: str, path: str) -> CollectCursor | None:
         """The stored cursor of one file, if any."""
+        import msgspec
+
+        from devlog_collector.store.records import CollectCursor
+
         row = self.db.execute(
             "SELECT dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no FROM collect_cursors "
             "WHERE source = ? AND path = ?",
@@ -593,6 +585,10 @@ class Store:
 
     def all_cursors(self, source: str | None = None) -> dict[tuple[str, str], CollectCursor]:
         """Every stored cursor (one query; used to skip unchanged files fast)."""
+        import msgspec
+
+        from devlog_collector.store.records import CollectCursor
+
         sql = (
             "SELECT source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no "
             "FROM collect_cursors"

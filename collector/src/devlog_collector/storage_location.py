@@ -1,0 +1,105 @@
+"""Where the store is: the `storage` section of config.yaml, read without validating the whole config.
+
+Why a module of its own: the query commands (`stats`, `query`, `sessions`, `show`, `sql`) need only
+the store's path, and validating the whole config imports msgspec and builds every config Struct,
+about a tenth of what `devlog stats` takes end to end. So they read the parsed YAML (usually from
+the parse cache) and resolve `storage.path`/`storage.events_db` here, with the same `${VAR}`
+interpolation and `~` expansion as the full config (`config.py` uses these same functions).
+
+The shortcut is taken only for a config it can read unambiguously: a mapping whose top-level keys
+are all known sections and whose `storage` section has only known keys, with text values for the
+two it reads. Anything else (a typo in a key, a wrong type, an unset variable) goes through the full
+validation, so the command stops with the same error naming the bad key as `devlog config check`.
+Other sections are not looked at: a mistake in `export` never stops a local query.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from devlog_collector.paths import config_path, home_dir
+
+__all__ = [
+    "DEFAULT_EVENTS_DB",
+    "DEFAULT_STORAGE_PATH",
+    "ENV_REF",
+    "configured_db_path",
+    "events_db_path",
+    "interpolate",
+]
+
+ENV_REF: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DEFAULT_STORAGE_PATH: Final = "~/.devlog/data/"
+DEFAULT_EVENTS_DB: Final = "events.db"
+#: The config's top-level sections and the `storage` keys (a test keeps these equal to config.py's).
+TOP_LEVEL_KEYS: Final = frozenset({"collect", "storage", "export", "export_default"})
+STORAGE_KEYS: Final = frozenset({"path", "events_db", "cursors_db", "retention_days", "min_free_bytes"})
+
+
+def interpolate(value: str, where: str, problems: list[str]) -> str:
+    """`value` with every `${VAR}` / `${VAR:-default}` replaced; an unset variable without a default
+    becomes '' and a problem naming `where`."""
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{where}: environment variable {name} is not set")
+        return ""
+
+    return ENV_REF.sub(repl, value)
+
+
+def events_db_path(path: str, events_db: str) -> Path:
+    """Absolute path of the events database for `storage.path` and `storage.events_db`.
+
+    The default `storage.path` follows `DEVLOG_HOME` (tests, containers and profiles move everything).
+    """
+    if "DEVLOG_HOME" in os.environ and path == DEFAULT_STORAGE_PATH:
+        return home_dir() / "data" / events_db
+    return Path(path).expanduser() / events_db
+
+
+def configured_db_path() -> Path:
+    """The events database the config names (the default one when there is no config file).
+
+    Raises UserError, as `load_config` does, when the config cannot be read or is not valid in a way
+    that matters here.
+    """
+    path = config_path()
+    if not path.exists():
+        return events_db_path(DEFAULT_STORAGE_PATH, DEFAULT_EVENTS_DB)
+    from devlog_collector.config_cache import load_yaml
+
+    resolved = _simple_storage_path(load_yaml(path))
+    if resolved is not None:
+        return resolved
+    from devlog_collector.config import load_config  # reports the problem, naming the key
+
+    config, _ = load_config(path)
+    return config.storage.db_path()
+
+
+def _simple_storage_path(raw: Any) -> Path | None:
+    if raw is None:
+        return events_db_path(DEFAULT_STORAGE_PATH, DEFAULT_EVENTS_DB)
+    if not isinstance(raw, dict) or not TOP_LEVEL_KEYS.issuperset(raw):
+        return None
+    storage = raw.get("storage", {})
+    if not isinstance(storage, dict) or not STORAGE_KEYS.issuperset(storage):
+        return None
+    values = {key: storage.get(key, default) for key, default in (("path", DEFAULT_STORAGE_PATH),
+                                                                   ("events_db", DEFAULT_EVENTS_DB))}  # fmt: skip
+    if not all(isinstance(value, str) for value in values.values()):
+        return None
+    problems: list[str] = []
+    path = interpolate(values["path"], "storage.path", problems)
+    events_db = interpolate(values["events_db"], "storage.events_db", problems)
+    if problems:
+        return None
+    return events_db_path(path, events_db)

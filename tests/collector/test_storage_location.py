@@ -1,0 +1,126 @@
+"""The query commands' shortcut to the store path: same answer as the full config, same errors, no msgspec."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from devlog_collector.config import Config, StorageConfig, load_config
+from devlog_collector.errors import UserError
+from devlog_collector.storage_location import STORAGE_KEYS, TOP_LEVEL_KEYS, configured_db_path
+
+
+@pytest.fixture
+def config_file(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = isolated_home / "devlog-config.yaml"
+    monkeypatch.setenv("DEVLOG_CONFIG", str(path))
+    return path
+
+
+def write_settled(path: Path, text: str) -> None:
+    """Write the config with an mtime old enough for the parse cache to keep it."""
+    path.write_text(text)
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
+def test_the_known_keys_are_the_config_models_keys() -> None:
+    assert {f.encode_name for f in msgspec.structs.fields(Config)} == TOP_LEVEL_KEYS
+    assert {f.encode_name for f in msgspec.structs.fields(StorageConfig)} == STORAGE_KEYS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "collect:\n  agents: [claude]\n",
+        "storage:\n  path: /srv/devlog/\n",
+        "storage:\n  path: ~/elsewhere\n  events_db: mine.db\n  retention_days: 30\n",
+        "storage:\n  path: ${DEVLOG_TEST_STORE_DIR}/data\n",
+        "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR:-/fallback}/data\n",
+        "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}/data\n",  # unset: '' and a warning, as in the full config
+        "storage:\n  path: ~/.devlog/data/\n",  # the default follows DEVLOG_HOME
+    ],
+)
+def test_same_store_path_as_the_full_config(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    monkeypatch.setenv("DEVLOG_TEST_STORE_DIR", str(tmp_path / "from-env"))
+    monkeypatch.delenv("DEVLOG_TEST_UNSET_DIR", raising=False)
+    write_settled(config_file, text)
+    expected = load_config()[0].storage.db_path()
+    assert configured_db_path() == expected
+    assert configured_db_path() == expected  # again, from the parse cache
+
+
+def test_no_config_file_means_the_default_store(config_file: Path) -> None:
+    assert not config_file.exists()
+    assert configured_db_path() == Config().storage.db_path()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("storag:\n  path: /x\n", "storag"),  # a typo at the top level
+        ("storage:\n  pth: /x\n", "storage.pth"),
+        ("storage:\n  path: 5\n", "storage.path"),
+        ("storage: [a, b]\n", "storage"),
+        ("storage:\n", "storage"),
+        ("- just\n- a list\n", "top level"),
+    ],
+)
+def test_a_config_it_cannot_read_plainly_gets_the_full_configs_error(config_file: Path, text: str, named: str) -> None:
+    write_settled(config_file, text)
+    with pytest.raises(UserError) as caught:
+        load_config()
+    with pytest.raises(UserError) as shortcut:
+        configured_db_path()
+    assert str(shortcut.value) == str(caught.value) and shortcut.value.problems == caught.value.problems
+    assert named in str(shortcut.value) + " ".join(shortcut.value.problems)
+
+
+def test_a_broken_export_section_does_not_stop_a_local_query(config_file: Path, tmp_path: Path) -> None:
+    write_settled(config_file, f"storage:\n  path: {tmp_path}/store\nexport:\n  remotes: 5\nexport_default: nowhere\n")
+    with pytest.raises(UserError):
+        load_config()
+    assert configured_db_path() == tmp_path / "store" / "events.db"
+
+
+def test_bad_yaml_is_named(config_file: Path) -> None:
+    write_settled(config_file, "storage: [unclosed\n")
+    with pytest.raises(UserError, match="is not valid YAML"):
+        configured_db_path()
+
+
+def test_stats_starts_without_msgspec_or_the_config_model(config_file: Path, tmp_path: Path) -> None:
+    """The start-up budget of `devlog stats`: neither is imported (about a tenth of its run time)."""
+    from tests.collector.query.helpers import ev, store_with
+
+    db = tmp_path / "store" / "events.db"
+    store_with(db, [ev("2026-03-01T10:00:00", "prompt", text="hello", session="s1", ident="p1")]).close()
+    write_settled(config_file, f"storage:\n  path: {tmp_path}/store\n")
+    script = (
+        "import sys\n"
+        "from devlog_collector.cli import cli\n"
+        "try:\n"
+        "    cli.main(['stats', '--by', 'day', '--format', 'json'], prog_name='devlog')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('msgspec', 'devlog_shared') + (('ruamel',) if sys.argv[1] == 'cached' else ())\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or m == 'devlog_collector.config')\n"
+        "print(loaded, file=sys.stderr)\n"
+        "assert not loaded, loaded\n"
+    )
+    for run in ("parsed", "cached"):  # the first run parses the YAML (and fills the cache), the second reads it
+        done = subprocess.run(
+            [sys.executable, "-c", script, run], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["total"]["events"] == 1
