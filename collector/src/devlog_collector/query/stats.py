@@ -9,14 +9,12 @@ Why it is built this way (the goal: a million events grouped by day in well unde
   same aggregate is computed from `events` instead. Both give identical rows.
 * Time is cut into windows at local midnights (in the report's time zone) and UTC midnights, so every
   group fits in one local day (for day/week/month buckets) and one UTC date (for prices that change on
-  a date); Python folds the few rows per window into the report. For periods, each (model, band,
-  has_cost) combination's whole buckets in a window are one range read of adjacent rollup rows (the
-  table's key starts with those three, m040): no sort. When that would be too many reads (a year of
-  days over a busy store), ONE grouped scan does it: each bucket's UTC day is `bucket / 96` and its
-  local day `(bucket + offset) / 96`, the offset per bucket written as a CASE over the zone's
-  transitions in the range (every UTC offset in use is a multiple of 15 minutes, so buckets fold into
-  local days exactly; a zone that is not always takes the range reads). Groupings by a column use the
-  grouped scan. The event scan queries each window on its own.
+  a date); Python folds the few rows per window into the report. Over the rollup this is one grouped
+  scan per (model, band, has_cost) combination, each reading one range of the table's key (m040):
+  each 15-minute bucket's UTC day is `bucket / 96` and its local day `(bucket + offset) / 96`, with
+  the zone's offset per bucket written as a CASE over the zone's transitions in the range (every UTC
+  offset in use is a multiple of 15 minutes, so buckets fold into local days exactly; a zone that is
+  not is read window by window). The event scan queries each window on its own.
 * Cost: an event's own `cost_usd` (e.g. Claude Code's older `costUSD`) takes precedence; otherwise
   tokens are priced with genai-prices per (model, price band) group (see `pricing.py`). Models it
   cannot price are listed with their token counts, never silently counted as free.

@@ -403,11 +403,11 @@ ROLLUP_KEY_ORDER: tuple[str, ...] = (
 def m040_usage_rollup_model_first(db: sqlite3.Connection) -> None:
     """Query: order the rollup by (model, price band, has cost, bucket, ...) instead of bucket first.
 
-    `devlog stats` prices each (model, band) group per time window. With the bucket first, SQLite had
-    to sort every rollup row of the range to group them (half the time of `stats --by day`); with
-    this order each (model, band, has_cost, window) sum is one range read of adjacent rows, and the
-    few (model, band, has_cost) combinations are found by seeking. The triggers that maintain the
-    table are kept exactly as they are (their SQL is read back and re-run around the rebuild).
+    `devlog stats` prices each (model, band) group per time window. With the bucket first, one scan had
+    to sort every rollup row of the range by six keys, carrying all sixteen sums in each sort record;
+    with this order it runs one grouped scan per (model, band, has_cost) combination over one range of
+    adjacent rows, sorting by day and key only. The triggers that maintain the table are kept exactly
+    as they are (their SQL is read back and re-run around the rebuild).
     """
     triggers = db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' "
