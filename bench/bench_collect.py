@@ -4,6 +4,9 @@
    (median of `--runs` collects, each into a fresh store; the peak RSS is the largest of them).
 2. A re-run of `devlog collect` with nothing new over 5,000 tracked files: wall time.
 3. Start-up: `devlog --help` and `devlog status` wall time (median of 7).
+4. The storage floor: the rows the initial collect stored, inserted again into a fresh store by SQLite
+   alone (same schema, pragmas, id index and commits per file; no parsing, no rollup, no secondary
+   indexes). No collector that keeps this store can be faster than this on the machine.
 
 Each run is a real `devlog` subprocess (`python -m devlog_collector`) with its own DEVLOG_HOME and a
 config pointing the `claude` source at the generated folder. Every figure is reported as wall time and
@@ -186,6 +189,34 @@ def _run_measured(args: list[str], home: Path) -> tuple[float, int, str, float]:
     return elapsed, rusage.ru_maxrss, out.decode(), rusage.ru_utime + rusage.ru_stime
 
 
+def storage_floor(db_path: Path, commits: int, size: int) -> dict[str, float]:
+    """Seconds SQLite alone takes to store the collected rows again (see item 4 of the docstring)."""
+    import sqlite3
+
+    from devlog_collector.store import _INSERT, SECONDARY_INDEXES, Store
+
+    columns = _INSERT.split("(", 1)[1].split(")", 1)[0]
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as source:
+        rows = source.execute(f"SELECT {columns} FROM events ORDER BY seq").fetchall()
+    with tempfile.TemporaryDirectory(prefix="devlog-floor-") as tmp:
+        store = Store.open(Path(tmp) / "events.db")
+        db = store.db
+        for name, _ in SECONDARY_INDEXES:
+            db.execute(f"DROP INDEX {name}")
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        step = max(1, -(-len(rows) // commits))
+        wall, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(rows), step):
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(_INSERT, rows[start : start + step])
+            db.execute("COMMIT")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        store.close()
+    return {"rows": len(rows), "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+            "ceiling_mb_per_s": round(size / 1e6 / wall, 1)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=150)
@@ -216,6 +247,8 @@ def main() -> None:
             "peak_rss_mib": round(max(r[1] for r in runs) / 1024, 1), "events": report["events_added"],
             "problems": report["problems"], "runs_seconds": [round(r[0], 2) for r in runs],
         }  # fmt: skip
+        floors = [storage_floor(home / "data" / "events.db", args.files, size) for _ in range(3)]
+        results["storage_floor"] = sorted(floors, key=lambda f: f["seconds"])[1]
         elapsed, _, out, cpu = _run_measured(["collect", "--json"], home)
         results["rerun_same_files"] = {
             "seconds": round(elapsed, 3),

@@ -83,6 +83,28 @@ def test_every_problem_is_named_at_once() -> None:
         assert any(key in line for line in found), (key, found)
 
 
+def test_a_problem_inside_a_named_entry_or_a_list_names_that_entry() -> None:
+    found = problems(
+        {
+            "collect": {
+                "roots": {"claude": "/home/dev/.claude", "codex": ["/ok", 5]},
+                "agents": ["claude", 7],
+                "generic": [{"name": "a", "glob": "/x/*.jsonl", "mapping": {"ts": "t", "session_id": 5}}],
+            },
+            "export": {"remotes": {"team": {"url": "http://x", "workspaces": {"include": [5]}}}},
+        }
+    )
+    for key in (
+        "collect.roots.claude: Expected a list, got `str`",
+        "collect.roots.codex[1]: Expected `str`, got `int`",
+        "collect.agents[1]: Expected `str`, got `int`",
+        "collect.generic[0].mapping.session_id: Expected `str`, got `int`",
+        "export.remotes.team.workspaces.include[0]: Expected `str`, got `int`",
+    ):
+        assert key in found, (key, found)
+    assert problems({"collect": {"roots": {1: ["/x"]}}}) == ["collect.roots: names must be text, got 1"]
+
+
 def test_shape_and_cross_field_problems() -> None:
     assert any("export.remotes: expected a mapping" in p for p in problems({"export": {"remotes": [1]}}))
     assert any("collect: expected a mapping" in p for p in problems({"collect": "x"}))

@@ -259,6 +259,13 @@ def _leaf_message(exc: msgspec.ValidationError) -> str:
     return message.replace("Expected `object`", "Expected a mapping").replace("Expected `array`", "Expected a list")
 
 
+def _leaf_where(where: str, exc: msgspec.ValidationError) -> str:
+    """`where` plus the position msgspec found the problem at inside the value (`[1]` of a list)."""
+    _, _, at = str(exc).partition(" - at `$")
+    at = at.rstrip("`")
+    return where + at if at and "[...]" not in at else where
+
+
 def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     """`value` checked as `typ`; problems are appended as `dotted.path: message`."""
     struct = _struct_of(typ)
@@ -287,9 +294,13 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
                 problems.append(f"{_join(where, info.encode_name)}: field required")
         return out
     origin, args = typing.get_origin(typ), typing.get_args(typ)
-    if origin is dict and _struct_of(args[1]) is not None:
+    if origin is dict and args and args[0] is str:  # named entries: each problem names its entry
         if not isinstance(value, dict):
             problems.append(f"{where}: expected a mapping of names, got {type(value).__name__}")
+            return value
+        bad_keys = [k for k in value if not isinstance(k, str)]
+        if bad_keys:
+            problems.append(f"{where}: names must be text, got {', '.join(repr(k) for k in bad_keys)}")
             return value
         return {k: _walk(v, args[1], _join(where, k), problems) for k, v in value.items()}
     if origin is list and _struct_of(args[0]) is not None:
@@ -309,7 +320,7 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     try:
         return msgspec.convert(value, typ, strict=False)
     except msgspec.ValidationError as exc:
-        problems.append(f"{where}: {_leaf_message(exc)}")
+        problems.append(f"{_leaf_where(where, exc)}: {_leaf_message(exc)}")
         return value
 
 
