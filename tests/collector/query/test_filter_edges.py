@@ -79,3 +79,38 @@ def test_the_local_windows_path_test_agrees_with_the_workspace_module(path: str)
     from devlog_collector.workspace import is_windows_path
 
     assert bool(_WINDOWS_PATH.match(path)) == is_windows_path(path)
+
+
+# -- a bare date on a daylight-saving change ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "first", "next_first"),
+    [
+        # Los Angeles springs forward at 02:00 on 2026-03-08 (a 23-hour day) and falls back on 11-01 (25 hours)
+        ("America/Los_Angeles", "2026-03-08", "2026-03-08T08:00:00Z", "2026-03-09T07:00:00Z"),
+        ("America/Los_Angeles", "2026-11-01", "2026-11-01T07:00:00Z", "2026-11-02T08:00:00Z"),
+        # Santiago's clocks jump from 00:00 to 01:00 on 2026-09-06: that day has no midnight
+        ("America/Santiago", "2026-09-06", "2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"),
+    ],
+)
+@pytest.mark.parametrize("how", ["--timezone", "TZ"])
+def test_a_bare_date_is_the_whole_local_day_across_dst(
+    monkeypatch: pytest.MonkeyPatch, zone: str, day: str, first: str, next_first: str, how: str
+) -> None:
+    from datetime import datetime
+
+    from devlog_collector.query.filters import FilterArgs, _time_range
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+    if how == "TZ":  # the local zone, as a user without --timezone gets it
+        monkeypatch.setenv("TZ", zone)
+        tz = None
+    else:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(zone)
+    since, until = _time_range(FilterArgs(since=day, until=day), tz, datetime.now())
+    assert (since, until) == (ms(first), ms(next_first))

@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError
+from devlog_collector.localzone import local_zone
 from devlog_collector.store import Store
 
 __all__ = [
@@ -233,21 +234,24 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
             start = 0
         return max(start, 0), None
     since = until = None
+    # Dates and naive times are read in the zone with its rules (not today's fixed offset), so a
+    # bare date is that day's first local instant even on a daylight-saving change.
+    zone = tz if tz is not None else local_zone()
     if args.since is not None:
         try:
-            since = int(parse_time(args.since, tz).timestamp() * 1000)
+            since = int(parse_time(args.since, zone).timestamp() * 1000)
         except ValueError as exc:
             raise UserError(f"--since: {exc}") from None
     if args.until is not None:
         try:
-            end = parse_time(args.until, tz)
+            end = parse_time(args.until, zone)
         except ValueError as exc:
             raise UserError(f"--until: {exc}") from None
-        if len(args.until.strip()) == 10:  # a bare date is inclusive: up to the end of that day
-            local = end.astimezone(tz) if tz is not None else end.astimezone()
+        if len(args.until.strip()) == 10:  # a bare date is inclusive: up to the next day's first instant
             try:
-                until = int((local + timedelta(days=1)).astimezone(UTC).timestamp() * 1000)
-            except OverflowError:  # --until 9999-12-31: no upper bound
+                until = int(parse_time((date.fromisoformat(args.until.strip()) + timedelta(days=1)).isoformat(),
+                                       zone).timestamp() * 1000)  # fmt: skip
+            except (OverflowError, ValueError):  # --until 9999-12-31: no upper bound
                 until = None
         else:  # an instant is inclusive too: an event at exactly that millisecond is in
             until = int(end.timestamp() * 1000) + 1
