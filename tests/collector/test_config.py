@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,32 @@ def test_generic_source_config_names_each_bad_value(raw: dict[str, object], mess
     with pytest.raises(UserError) as caught:
         parse_config(raw)
     assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems
+
+
+def test_unknown_users_in_roots_and_globs_are_named() -> None:
+    found = problems(
+        {
+            "collect": {
+                "roots": {"claude": ["~devlog-no-such-user/.claude"]},
+                "generic": [
+                    {"name": "g", "glob": "~devlog-no-such-user/*.jsonl", "mapping": {"ts": "t", "session_id": "s"}}
+                ],
+            }
+        }
+    )
+    assert "collect.roots: claude: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/.claude'" in found
+    assert "collect.generic[0].glob: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/*.jsonl'" in found
+
+
+def test_invalid_yaml_is_named_by_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devlog_collector.config import load_config
+
+    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  path: /x\n bad: [\n")
+    with pytest.raises(UserError) as caught:
+        load_config(config)
+    assert caught.value.problems == [
+        "line 3, column 2: expected <block end>, but found '<block mapping start>' "
+        "(while parsing a block mapping that starts at line 1)"
+    ]

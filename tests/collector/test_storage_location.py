@@ -124,3 +124,88 @@ def test_stats_starts_without_msgspec_or_the_config_model(config_file: Path, tmp
         )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["total"]["events"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}\n", "storage.path: is empty (an unset ${VAR}?)"),
+        ('storage:\n  path: ""\n', "storage.path: is empty"),
+        ("storage:\n  path: relative/data\n", "storage.path: must be an absolute folder or start with ~"),
+        ("storage:\n  path: ~devlog-no-such-user/data\n", "storage.path: no user 'devlog-no-such-user' to expand"),
+        ('storage:\n  path: /srv/devlog\n  events_db: ""\n', "storage.events_db: must be a file name"),
+        ("storage:\n  path: /srv/devlog\n  events_db: .\n", "storage.events_db: must be a file name"),
+        ("storage:\n  path: /srv/devlog\n  retention_days: abc\n", "storage.retention_days:"),
+        ("storage:\n  path: /srv/devlog\n  min_free_bytes: -1\n", "storage.min_free_bytes:"),
+    ],
+)
+def test_a_store_path_that_cannot_work_is_refused_by_both(config_file: Path, text: str, message: str) -> None:
+    """An empty or relative path used to put the store in the current folder (and chmod it 0700)."""
+    write_settled(config_file, text + "export:\n  remotes: 5\n")  # a broken export section is not reported
+    with pytest.raises(UserError) as shortcut:
+        configured_db_path()
+    assert [p for p in shortcut.value.problems if p.startswith(message)], shortcut.value.problems
+    assert not [p for p in shortcut.value.problems if p.startswith("export")]
+    with pytest.raises(UserError) as full:
+        load_config()
+    assert [p for p in full.value.problems if p.startswith(message)], full.value.problems
+
+
+def test_an_unset_variable_in_the_store_path_reads_as_the_full_config_does(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVLOG_TEST_UNSET_DIR", raising=False)
+    write_settled(
+        config_file,
+        f"storage:\n  path: {tmp_path}/d${{DEVLOG_TEST_UNSET_DIR}}\n  events_db: ${{DEVLOG_TEST_UNSET_DIR}}e.db\n"
+        "export:\n  remotes: 5\n",
+    )
+    assert configured_db_path() == tmp_path / "d" / "e.db"  # '' for the variable; export not looked at
+
+
+def test_devlog_home_naming_an_unknown_user_is_one_line(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    monkeypatch.setenv("DEVLOG_HOME", "~devlog-no-such-user/h")
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 2
+    assert result.stderr == "error: DEVLOG_HOME: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/h'\n"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("not sqlite"), "file is not a database"),
+        (lambda p: p.write_bytes(b""), "is not a devlog store (it has no events table)"),
+        (lambda p: p.mkdir(), "is a folder, not a devlog store"),
+    ],
+)
+def test_a_store_file_that_is_not_a_store_is_one_line(
+    config_file: Path, tmp_path: Path, make: object, message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    (tmp_path / "junk").mkdir()
+    make(tmp_path / "junk" / "events.db")  # type: ignore[operator]
+    write_settled(config_file, f"storage:\n  path: {tmp_path}/junk\n")
+    for command in (["stats"], ["query"], ["sessions"], ["show", "x"], ["sql", "select 1"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1 and message in result.stderr and result.stderr.count("\n") == 1, (command, result)
+    status = CliRunner().invoke(cli, ["status", "--json"])
+    assert status.exit_code == 0 and json.loads(status.stdout)["store"]["error"].startswith("cannot read the store")
+
+
+def test_status_shows_a_broken_export_section_as_warnings(config_file: Path) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    write_settled(config_file, "export:\n  remotes:\n    team: {url: 'ftp://x'}\n")
+    result = CliRunner().invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.stderr
+    warnings = json.loads(result.stdout)["config"]["warnings"]
+    assert any("export.remotes.team.url" in w for w in warnings), warnings

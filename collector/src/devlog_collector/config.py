@@ -30,7 +30,15 @@ from msgspec import Meta, Struct, field
 from devlog_collector.durations import parse_duration
 from devlog_collector.errors import UserError
 from devlog_collector.paths import config_path
-from devlog_collector.storage_location import DEFAULT_EVENTS_DB, DEFAULT_STORAGE_PATH, events_db_path, interpolate
+from devlog_collector.storage_location import (
+    DEFAULT_EVENTS_DB,
+    DEFAULT_STORAGE_PATH,
+    events_db_name_problem,
+    events_db_path,
+    interpolate,
+    path_user_problem,
+    storage_path_problem,
+)
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -149,6 +157,32 @@ def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
     unknown = [a for a in value if a not in BUILTIN_AGENTS]
     if unknown:
         raise ValueError(f"roots for unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
+    for agent, roots in value.items():
+        for root in roots:
+            problem = path_user_problem(os.path.expandvars(root))
+            if problem is not None:
+                raise ValueError(f"{agent}: {problem}")
+    return value
+
+
+def _expandable_glob(value: str) -> str:
+    problem = path_user_problem(os.path.expandvars(value))
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _storage_path(value: str) -> str:
+    problem = storage_path_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _events_db_name(value: str) -> str:
+    problem = events_db_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -236,6 +270,9 @@ def _http_url(value: str) -> str:
 _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (CollectConfig, "agents"): _known_agents,
     (CollectConfig, "roots"): _known_roots,
+    (GenericSourceConfig, "glob"): _expandable_glob,
+    (StorageConfig, "path"): _storage_path,
+    (StorageConfig, "events_db"): _events_db_name,
     (GenericSourceConfig, "mapping"): _required_mapping,
     (GenericSourceConfig, "kind_default"): _event_kind,
     (GenericSourceConfig, "kind_map"): _event_kind_map,

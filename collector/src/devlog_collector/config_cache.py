@@ -107,4 +107,18 @@ def _parse_yaml(text: str, path: Path) -> Any:
     try:
         return YAML(typ="safe").load(text)
     except YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
+        raise UserError(f"{path} is not valid YAML", [_yaml_problem(exc)]) from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """`line 3, column 2: expected <block end>, but found '<block mapping start>' (while parsing a
+    block mapping that starts at line 1)` rather than ruamel's multi-line text with source excerpts."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if not problem or mark is None:
+        return " ".join(str(exc).split())
+    message = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        where = f" that starts at line {context_mark.line + 1}" if context_mark is not None else ""
+        message += f" ({context}{where})"
+    return message

@@ -17,13 +17,22 @@ __all__ = ["config_path", "ensure_private_dir", "home_dir"]
 def home_dir() -> Path:
     """`$DEVLOG_HOME`, else `~/.devlog`."""
     env = os.environ.get("DEVLOG_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".devlog"
+    return _expanded("DEVLOG_HOME", env) if env else Path.home() / ".devlog"
 
 
 def config_path() -> Path:
     """`$DEVLOG_CONFIG`, else `<home>/config.yaml`."""
     env = os.environ.get("DEVLOG_CONFIG")
-    return Path(env).expanduser() if env else home_dir() / "config.yaml"
+    return _expanded("DEVLOG_CONFIG", env) if env else home_dir() / "config.yaml"
+
+
+def _expanded(variable: str, value: str) -> Path:
+    expanded = os.path.expanduser(value)  # noqa: PTH111 - Path.expanduser raises RuntimeError instead
+    if expanded.startswith("~"):
+        from devlog_collector.errors import UserError
+
+        raise UserError(f"{variable}: no user {value[1:].split('/', 1)[0]!r} to expand in {value!r}")
+    return Path(expanded)
 
 
 def ensure_private_dir(path: Path) -> Path:

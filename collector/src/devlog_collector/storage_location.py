@@ -7,10 +7,11 @@ the parse cache) and resolve `storage.path`/`storage.events_db` here, with the s
 interpolation and `~` expansion as the full config (`config.py` uses these same functions).
 
 The shortcut is taken only for a config it can read unambiguously: a mapping whose top-level keys
-are all known sections and whose `storage` section has only known keys, with text values for the
-two it reads. Anything else (a typo in a key, a wrong type, an unset variable) goes through the full
-validation, so the command stops with the same error naming the bad key as `devlog config check`.
-Other sections are not looked at: a mistake in `export` never stops a local query.
+are all known sections and whose `storage` section has only known keys with values of the right
+types. Anything else (a typo in a key, a wrong type, an empty or relative store path) goes through
+the full validation of the top level and the `storage` section, so the command stops with the same
+error naming the bad key as `devlog config check`. Other sections are not looked at: a mistake in
+`export` never stops a local query.
 """
 
 from __future__ import annotations
@@ -59,10 +60,41 @@ def events_db_path(path: str, events_db: str) -> Path:
     """Absolute path of the events database for `storage.path` and `storage.events_db`.
 
     The default `storage.path` follows `DEVLOG_HOME` (tests, containers and profiles move everything).
+    `$VAR` is expanded as in `collect.roots` (after the config's own `${VAR}` interpolation).
     """
     if "DEVLOG_HOME" in os.environ and path == DEFAULT_STORAGE_PATH:
         return home_dir() / "data" / events_db
-    return Path(path).expanduser() / events_db
+    return Path(os.path.expanduser(os.path.expandvars(path))) / events_db  # noqa: PTH111
+
+
+def path_user_problem(text: str) -> str | None:
+    """Why `~user/...` in `text` cannot be expanded (no such user), or None."""
+    if not text.startswith("~"):
+        return None
+    if os.path.expanduser(text).startswith("~"):  # noqa: PTH111 - unlike Path's, it does not raise
+        return f"no user {text[1:].split('/', 1)[0] or '(home)'!r} to expand in {text!r}"
+    return None
+
+
+def storage_path_problem(path: str) -> str | None:
+    """Why `storage.path` (after `${VAR}` interpolation) cannot name the store's folder, or None."""
+    if not path.strip():
+        return "is empty (an unset ${VAR}?): give an absolute folder, e.g. ~/.devlog/data/"
+    expanded = os.path.expandvars(path)
+    problem = path_user_problem(expanded)
+    if problem is not None:
+        return problem
+    if not Path(os.path.expanduser(expanded)).is_absolute():  # noqa: PTH111
+        hint = " (an unset $VAR?)" if "$" in expanded else ""
+        return f"must be an absolute folder or start with ~, got {path!r}{hint}"
+    return None
+
+
+def events_db_name_problem(name: str) -> str | None:
+    """Why `storage.events_db` cannot name the store's file, or None."""
+    if not name.strip() or name.strip() in (".", "..") or name.endswith(("/", "\\")):
+        return f"must be a file name, got {name!r}"
+    return None
 
 
 def configured_db_path() -> Path:
@@ -76,12 +108,17 @@ def configured_db_path() -> Path:
         return events_db_path(DEFAULT_STORAGE_PATH, DEFAULT_EVENTS_DB)
     from devlog_collector.config_cache import load_yaml
 
-    resolved = _simple_storage_path(load_yaml(path))
+    raw = load_yaml(path)
+    resolved = _simple_storage_path(raw)
     if resolved is not None:
         return resolved
-    from devlog_collector.config import load_config  # reports the problem, naming the key
+    # Something unusual: the full validation of what a query uses (the top level's shape and keys,
+    # and the storage section) names the problem. Other sections are not looked at.
+    from devlog_collector.config import parse_config
 
-    config, _ = load_config(path)
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key == "storage" or key not in TOP_LEVEL_KEYS}
+    config, _ = parse_config(raw, source=str(path))
     return config.storage.db_path()
 
 
@@ -91,15 +128,29 @@ def _simple_storage_path(raw: Any) -> Path | None:
     if not isinstance(raw, dict) or not TOP_LEVEL_KEYS.issuperset(raw):
         return None
     storage = raw.get("storage", {})
-    if not isinstance(storage, dict) or not STORAGE_KEYS.issuperset(storage):
+    if not isinstance(storage, dict) or not STORAGE_KEYS.issuperset(storage) or not _plain_extras(storage):
         return None
     values = {key: storage.get(key, default) for key, default in (("path", DEFAULT_STORAGE_PATH),
                                                                    ("events_db", DEFAULT_EVENTS_DB))}  # fmt: skip
     if not all(isinstance(value, str) for value in values.values()):
         return None
-    problems: list[str] = []
-    path = interpolate(values["path"], "storage.path", problems)
-    events_db = interpolate(values["events_db"], "storage.events_db", problems)
-    if problems:
+    unset: list[str] = []  # as in the full config: '' and a warning (which a query does not show)
+    path = interpolate(values["path"], "storage.path", unset)
+    events_db = interpolate(values["events_db"], "storage.events_db", unset)
+    if storage_path_problem(path) is not None or events_db_name_problem(events_db) is not None:
         return None
     return events_db_path(path, events_db)
+
+
+def _plain_extras(storage: dict[str, Any]) -> bool:
+    """Whether the storage keys this module does not use have values of the types the config allows."""
+
+    def count(value: Any, minimum: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+    retention = storage.get("retention_days")
+    return (
+        (retention is None or count(retention, 1))
+        and count(storage.get("min_free_bytes", 0), 0)
+        and isinstance(storage.get("cursors_db", ""), str)
+    )

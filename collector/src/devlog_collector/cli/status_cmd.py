@@ -89,7 +89,14 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     facts: dict[str, Any] = {"path": str(db_path), "exists": db_path.exists(), "size_bytes": size}
     if not db_path.exists():
         return facts
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    if db_path.is_dir():
+        facts["error"] = f"cannot read the store: {db_path} is a folder (check storage.events_db)"
+        return facts
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        facts["error"] = f"cannot read the store: {exc}"
+        return facts
     try:
         db.execute("PRAGMA query_only = ON")
         facts["events"] = {
@@ -160,7 +167,9 @@ def gather_status() -> dict[str, Any]:
     if config_path().exists():
         from devlog_collector.config import load_config
 
-        config, warnings = load_config()
+        # As for collection: a broken export section is shown as warnings, so that status still
+        # shows everything else (it is where a user looks first).
+        config, warnings = load_config(for_collection=True)
     else:
         config, warnings = default_config_view(), []
     db_path = config.storage.db_path()

@@ -340,7 +340,9 @@ def compute_stats(
     if own_pricer:
         pricer.save()
     total = _grand_total(groups.values())
-    ordered = sorted(groups.values(), key=lambda g: g.key if by in _TIME_GROUPINGS else (-g.cost_usd, -g.total_tokens))
+    ordered = sorted(
+        groups.values(), key=lambda g: (g.key,) if by in _TIME_GROUPINGS else (-g.cost_usd, -g.total_tokens, g.key)
+    )
     return StatsReport(
         by=by,
         timezone=str(getattr(zone, "key", None) or zone),

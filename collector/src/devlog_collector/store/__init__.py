@@ -203,12 +203,18 @@ class Store:
         if readonly:
             if not path.exists():
                 raise StoreError(f"no devlog store at {path} yet: run `devlog collect` (or `devlog start`) first")
+            if path.is_dir():
+                raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
             try:
                 db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA query_only = ON")
                 db.execute("PRAGMA busy_timeout = 5000")
+                is_store = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+            if is_store is None:
+                db.close()
+                raise StoreError(f"{path} is not a devlog store (it has no events table)")
             return cls(db, path, readonly=True)
         try:
             # devlog's home (and the store's folder) hold everything the agents saw: 0700.
