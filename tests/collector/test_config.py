@@ -191,3 +191,10 @@ def test_invalid_yaml_is_named_by_line_and_column(tmp_path: Path, monkeypatch: p
         "line 3, column 2: expected <block end>, but found '<block mapping start>' "
         "(while parsing a block mapping that starts at line 1)"
     ]
+
+
+def test_export_intervals_that_would_hammer_or_never_succeed_are_refused() -> None:
+    found = problems({"export": {"remotes": {"t": {"url": "http://x", "sync_interval": 0, "timeout": "0s"}}}})
+    assert "export.remotes.t.sync_interval: must be at least 1s, got 0s" in found
+    assert "export.remotes.t.timeout: must be more than 0s, got 0s" in found
+    assert problems({"storage": None}) == ["storage: expected a mapping of keys, got `null`"]

@@ -267,6 +267,18 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _sync_interval(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError(f"must be at least 1s, got {value.total_seconds():g}s")
+    return value
+
+
+def _positive_timeout(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"must be more than 0s, got {value.total_seconds():g}s")
+    return value
+
+
 _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (CollectConfig, "agents"): _known_agents,
     (CollectConfig, "roots"): _known_roots,
@@ -278,9 +290,18 @@ _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (GenericSourceConfig, "kind_map"): _event_kind_map,
     (CollectConfig, "generic"): _unique_generic_names,
     (RemoteConfig, "url"): _http_url,
+    (RemoteConfig, "sync_interval"): _sync_interval,
+    (RemoteConfig, "timeout"): _positive_timeout,
     (WorkspaceRules, "include"): _workspace_globs,
     (WorkspaceRules, "exclude"): _workspace_globs,
 }
+
+
+def _kind_of(value: object) -> str:
+    """The YAML word for a value's type, as msgspec's messages use them (`null`, `str`, `array`, ...)."""
+    kinds = {type(None): "`null`", bool: "`bool`", int: "`int`", float: "`float`", str: "`str`", list: "`array`",
+             dict: "`object`"}  # fmt: skip
+    return kinds.get(type(value), f"`{type(value).__name__}`")
 
 
 def _join(where: str, key: object) -> str:
@@ -308,7 +329,7 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     struct = _struct_of(typ)
     if struct is not None:
         if not isinstance(value, dict):
-            problems.append(f"{where or '(top level)'}: expected a mapping of keys, got {type(value).__name__}")
+            problems.append(f"{where or '(top level)'}: expected a mapping of keys, got {_kind_of(value)}")
             return value
         fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
         out: dict[str, Any] = {}
@@ -333,7 +354,7 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     origin, args = typing.get_origin(typ), typing.get_args(typ)
     if origin is dict and args and args[0] is str:  # named entries: each problem names its entry
         if not isinstance(value, dict):
-            problems.append(f"{where}: expected a mapping of names, got {type(value).__name__}")
+            problems.append(f"{where}: expected a mapping of names, got {_kind_of(value)}")
             return value
         bad_keys = [k for k in value if not isinstance(k, str)]
         if bad_keys:
@@ -342,7 +363,7 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
         return {k: _walk(v, args[1], _join(where, k), problems) for k, v in value.items()}
     if origin is list and _struct_of(args[0]) is not None:
         if not isinstance(value, list):
-            problems.append(f"{where}: expected a list, got {type(value).__name__}")
+            problems.append(f"{where}: expected a list, got {_kind_of(value)}")
             return value
         return [_walk(v, args[0], f"{where}[{i}]", problems) for i, v in enumerate(value)]
     if origin is Literal and value not in args:
