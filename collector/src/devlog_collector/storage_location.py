@@ -28,8 +28,11 @@ __all__ = [
     "DEFAULT_STORAGE_PATH",
     "ENV_REF",
     "configured_db_path",
+    "events_db_name_problem",
     "events_db_path",
     "interpolate",
+    "path_user_problem",
+    "storage_path_problem",
 ]
 
 ENV_REF: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
