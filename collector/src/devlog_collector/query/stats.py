@@ -386,15 +386,25 @@ def _scan_rollup(
     else:
         local_day = "0"
     where, where_params = _rollup_where(filters)
-    grouped = (
-        f"SELECT bucket / {_BUCKETS_PER_DAY}, {local_day}, {key}, {_ROLLUP_VALUES} FROM usage_rollup "
-        f"WHERE model = ? AND band = ? AND has_cost = ? AND {where} GROUP BY 1, 2, 3"
-    )
-    rows = [
-        (utc_day, day, key_value, *combo, *values)
-        for combo in _rollup_combos(store, filters)
-        for utc_day, day, key_value, *values in store.db.execute(grouped, [*combo, first, last, *where_params])
-    ]
+    match = f"FROM usage_rollup WHERE model = ? AND band = ? AND has_cost = ? AND {where}"
+    combos = _rollup_combos(store, filters)
+    if time_grouping:
+        # One integer sort key per row instead of two: UTC day * 4 + (local day - UTC day + 1), the
+        # difference being -1, 0 or 1 for every UTC offset (-12 h to +14 h).
+        utc_day = f"bucket / {_BUCKETS_PER_DAY}"
+        windows = f"SELECT {utc_day} * 4 + ({local_day}) - {utc_day} + 1, {_ROLLUP_VALUES} {match} GROUP BY 1"
+        rows = [
+            (window // 4, window // 4 + window % 4 - 1, "", *combo, *values)
+            for combo in combos
+            for window, *values in store.db.execute(windows, [*combo, first, last, *where_params])
+        ]
+    else:
+        by_key = f"SELECT bucket / {_BUCKETS_PER_DAY}, {key}, {_ROLLUP_VALUES} {match} GROUP BY 1, 2"
+        rows = [
+            (day, 0, key_value, *combo, *values)
+            for combo in combos
+            for day, key_value, *values in store.db.execute(by_key, [*combo, first, last, *where_params])
+        ]
     epoch = date(1970, 1, 1)
     labels: dict[int, str] = {}
     starts: dict[tuple[int, int], datetime] = {}
