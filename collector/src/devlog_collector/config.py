@@ -29,14 +29,13 @@ from msgspec import Meta, Struct, field
 
 from devlog_collector.durations import parse_duration
 from devlog_collector.errors import UserError
-from devlog_collector.paths import config_path
+from devlog_collector.paths import config_path, path_user_problem
 from devlog_collector.storage_location import (
     DEFAULT_EVENTS_DB,
     DEFAULT_STORAGE_PATH,
     events_db_name_problem,
     events_db_path,
     interpolate,
-    path_user_problem,
     storage_path_problem,
 )
 
@@ -244,11 +243,10 @@ def _workspace_glob_problem(pattern: str) -> str | None:
     if not text:
         return "an empty glob selects nothing"
     if text.startswith("~"):
-        expanded = os.path.expanduser(text)  # noqa: PTH111
-        if expanded.startswith("~"):
-            user = text[1:].split("/", 1)[0]
-            return f"{pattern!r}: no user {user!r} to expand `~{user}` for"
-        text = expanded
+        problem = path_user_problem(text)
+        if problem is not None:
+            return problem
+        text = os.path.expanduser(text)  # noqa: PTH111
     if (text[0].isalnum() and not _WINDOWS_DRIVE_GLOB.match(text)) or text.startswith("."):
         return f"{pattern!r} is relative; workspaces are absolute paths: start it with /, ~/ or **/"
     return None

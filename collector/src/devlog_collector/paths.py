@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["config_path", "ensure_private_dir", "home_dir"]
+__all__ = ["config_path", "ensure_private_dir", "home_dir", "path_user_problem"]
 
 
 def home_dir() -> Path:
@@ -26,13 +26,25 @@ def config_path() -> Path:
     return _expanded("DEVLOG_CONFIG", env) if env else home_dir() / "config.yaml"
 
 
+def path_user_problem(text: str) -> str | None:
+    """Why `~user/...` in `text` cannot be expanded (no such user), or None.
+
+    (`Path.expanduser` raises RuntimeError for it; `os.path.expanduser` leaves the text unchanged.)
+    """
+    if not text.startswith("~"):
+        return None
+    if os.path.expanduser(text).startswith("~"):  # noqa: PTH111
+        return f"no user {text[1:].split('/', 1)[0] or '(home)'!r} to expand in {text!r}"
+    return None
+
+
 def _expanded(variable: str, value: str) -> Path:
-    expanded = os.path.expanduser(value)  # noqa: PTH111 - Path.expanduser raises RuntimeError instead
-    if expanded.startswith("~"):
+    problem = path_user_problem(value)
+    if problem is not None:
         from devlog_collector.errors import UserError
 
-        raise UserError(f"{variable}: no user {value[1:].split('/', 1)[0]!r} to expand in {value!r}")
-    return Path(expanded)
+        raise UserError(f"{variable}: {problem}")
+    return Path(os.path.expanduser(value))  # noqa: PTH111
 
 
 def ensure_private_dir(path: Path) -> Path:

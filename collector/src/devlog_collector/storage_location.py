@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
-from devlog_collector.paths import config_path, home_dir
+from devlog_collector.paths import config_path, home_dir, path_user_problem
 
 __all__ = [
     "DEFAULT_EVENTS_DB",
@@ -31,7 +31,6 @@ __all__ = [
     "events_db_name_problem",
     "events_db_path",
     "interpolate",
-    "path_user_problem",
     "storage_path_problem",
 ]
 
@@ -68,15 +67,6 @@ def events_db_path(path: str, events_db: str) -> Path:
     if "DEVLOG_HOME" in os.environ and path == DEFAULT_STORAGE_PATH:
         return home_dir() / "data" / events_db
     return Path(os.path.expanduser(os.path.expandvars(path))) / events_db  # noqa: PTH111
-
-
-def path_user_problem(text: str) -> str | None:
-    """Why `~user/...` in `text` cannot be expanded (no such user), or None."""
-    if not text.startswith("~"):
-        return None
-    if os.path.expanduser(text).startswith("~"):  # noqa: PTH111 - unlike Path's, it does not raise
-        return f"no user {text[1:].split('/', 1)[0] or '(home)'!r} to expand in {text!r}"
-    return None
 
 
 def storage_path_problem(path: str) -> str | None:
