@@ -179,3 +179,17 @@ def test_default_store_path_matches_the_config_default(monkeypatch: pytest.Monke
     assert _db_path() == Config().storage.db_path()
     monkeypatch.delenv("DEVLOG_HOME")
     assert _db_path() == Config().storage.db_path()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "--agent", "gemini"], "no events match\n"),
+        (["stats", "--agent", "gemini"], "no events match\n"),
+        (["sessions", "--agent", "gemini"], "no sessions match\n"),
+    ],
+)
+def test_nothing_matching_is_said_on_stderr_and_stdout_stays_empty(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 0
+    assert (result.stdout, result.stderr) == ("", message)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, TextIO
@@ -198,7 +199,7 @@ def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
         return
     if not report.groups:
-        out.write("no events match\n")
+        sys.stderr.write("no events match\n")  # a message, not data: stdout stays empty
         return
     first = {"day": "date", "week": "week of", "month": "month"}.get(report.by, report.by)
     columns = [
@@ -253,7 +254,7 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         writer.writerows(records)
         return
     if not sessions:
-        out.write("no sessions match\n")
+        sys.stderr.write("no sessions match\n")  # a message, not data: stdout stays empty
         return
     columns = [
         Column("session", flexible=True, min_width=12), Column("agent", drop_order=2),
