@@ -2,6 +2,9 @@
 
 1. Initial `devlog collect` of ~150 MB of transcripts: throughput (MB/s) and the process's peak RSS
    (median of `--runs` collects, each into a fresh store; the peak RSS is the largest of them).
+   Twice for the claude source: on Claude Code 2.0-style transcripts (`initial`: activity lines
+   only) and on 2.1-style ones (`initial_2_1`: progress and file-history lines as well, see
+   `generate`). Both are compact JSON, as Claude Code writes it.
 2. A re-run of `devlog collect` with nothing new over 5,000 tracked files: wall time.
 3. Start-up: `devlog --help` and `devlog status` wall time (median of 7).
 4. The storage floor: the rows the initial collect stored, inserted again into a fresh store by SQLite
@@ -67,14 +70,19 @@ WORDS = (
 )
 
 
+#: Claude Code writes compact JSON (JavaScript's JSON.stringify): no spaces after `,` and `:`.
+COMPACT = (",", ":")
+
+
 def _text(rng: random.Random, low: int, high: int) -> str:
     n = int(10 ** rng.uniform(low, high))
     return " ".join(rng.choice(WORDS) for _ in range(max(1, n // 6)))[:n]
 
 
-def _session_lines(rng: random.Random, cwd: str, turns: int) -> list[str]:
+def _session_lines(rng: random.Random, cwd: str, turns: int, era: str = "2.0") -> list[str]:
     session = str(uuid.UUID(int=rng.getrandbits(128)))
-    base = {"isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session, "version": "2.0.14"}
+    version = "2.0.14" if era == "2.0" else "2.1.50"
+    base = {"isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session, "version": version}
     base["gitBranch"] = "main"
     lines: list[str] = []
     ts = 1_760_000_000.0 + rng.uniform(0, 3e6)
@@ -85,11 +93,20 @@ def _session_lines(rng: random.Random, cwd: str, turns: int) -> list[str]:
         ts += rng.uniform(0.5, 20)
         uid = str(uuid.UUID(int=rng.getrandbits(128)))
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
-        lines.append(json.dumps({"parentUuid": parent, **base, **record, "uuid": uid, "timestamp": stamp}))
+        line = {"parentUuid": parent, **base, **record, "uuid": uid, "timestamp": stamp}
+        lines.append(json.dumps(line, separators=COMPACT))
         parent = uid
+
+    def progress(data: dict[str, object], tool_id: str) -> None:
+        emit({"type": "progress", "data": data, "toolUseID": tool_id, "parentToolUseID": tool_id})
 
     for _ in range(turns):
         emit({"type": "user", "message": {"role": "user", "content": _text(rng, 1.5, 3)}})
+        if era == "2.1":
+            snapshot = {"trackedFileBackups": {}, "timestamp": "2025-11-01T00:00:00.000Z"}
+            message_id = str(uuid.UUID(int=rng.getrandbits(128)))
+            record = {"type": "file-history-snapshot", "messageId": message_id, "snapshot": snapshot}
+            lines.append(json.dumps({**record, "isSnapshotUpdate": False}, separators=COMPACT))
         for _step in range(rng.randint(1, 4)):
             msg_id = f"msg_{rng.getrandbits(64):016x}"
             request = f"req_{rng.getrandbits(64):016x}"
@@ -124,6 +141,15 @@ def _session_lines(rng: random.Random, cwd: str, turns: int) -> list[str]:
                 }
             )
             output = _text(rng, 2, 3.8)
+            if era == "2.1":  # hooks around the call, and the command's output as it streams
+                hook = {"type": "hook_progress", "hookEvent": "PreToolUse", "hookName": "PreToolUse:Bash",
+                        "command": "~/.claude/hooks/check.sh"}  # fmt: skip
+                progress(hook, tool_id)
+                for seconds in range(1, rng.randint(2, 3)):
+                    shown = output[: len(output) * seconds // 4]
+                    progress({"type": "bash_progress", "output": shown[-400:], "fullOutput": shown[-2000:],
+                              "elapsedTimeSeconds": seconds, "totalLines": shown.count(" ") // 8}, tool_id)  # fmt: skip
+                progress({**hook, "hookEvent": "PostToolUse", "hookName": "PostToolUse:Bash"}, tool_id)
             result = {"tool_use_id": tool_id, "type": "tool_result", "content": output, "is_error": False}
             emit(
                 {
@@ -135,8 +161,13 @@ def _session_lines(rng: random.Random, cwd: str, turns: int) -> list[str]:
     return lines
 
 
-def generate(root: Path, total_mb: float, files: int, seed: int = 42) -> int:
-    """Write ~`total_mb` MB of transcripts in `files` files under `root/projects/`; returns bytes."""
+def generate(root: Path, total_mb: float, files: int, seed: int = 42, era: str = "2.0") -> int:
+    """Write ~`total_mb` MB of transcripts in `files` files under `root/projects/`; returns bytes.
+
+    `era` "2.0" writes Claude Code 2.0-style transcripts (activity lines only); "2.1" adds what
+    2.1+ writes beside them (formats reference: `progress` lines, about 44 % of a transcript's lines,
+    here hook and bash progress around each command; a file-history snapshot per prompt).
+    """
     rng = random.Random(seed)
     target = int(total_mb * 1_000_000)
     per_file = max(1, target // files)
@@ -148,7 +179,7 @@ def generate(root: Path, total_mb: float, files: int, seed: int = 42) -> int:
         with (project / f"{uuid.UUID(int=rng.getrandbits(128))}.jsonl").open("w") as handle:
             size = 0
             while size < per_file:
-                chunk = "\n".join(_session_lines(rng, cwd, rng.randint(2, 6))) + "\n"
+                chunk = "\n".join(_session_lines(rng, cwd, rng.randint(2, 6), era)) + "\n"
                 handle.write(chunk)
                 size += len(chunk)
             written += size
@@ -217,6 +248,23 @@ def storage_floor(db_path: Path, commits: int, size: int) -> dict[str, float]:
             "ceiling_mb_per_s": round(size / 1e6 / wall, 1)}  # fmt: skip
 
 
+def _initial_collects(home: Path, size: int, runs: int) -> dict[str, object]:
+    """Median of `runs` initial collects, each into a fresh store; the last store stays in `home`."""
+    measured = []
+    for attempt in range(max(1, runs)):
+        if attempt:
+            shutil.rmtree(home / "data", ignore_errors=True)
+        measured.append(_run_measured(["collect", "--json"], home))
+    elapsed, _, out, cpu = sorted(measured, key=lambda r: r[0])[len(measured) // 2]
+    report = json.loads(out)
+    return {
+        "bytes": size, "seconds": round(elapsed, 2), "mb_per_s": round(size / 1e6 / elapsed, 1),
+        "cpu_seconds": round(cpu, 2), "mb_per_cpu_s": round(size / 1e6 / cpu, 1),
+        "peak_rss_mib": round(max(r[1] for r in measured) / 1024, 1), "events": report["events_added"],
+        "problems": report["problems"], "runs_seconds": [round(r[0], 2) for r in measured],
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=150)
@@ -234,19 +282,12 @@ def main() -> None:
         _config(home, data, args.source)
         results["load_avg_before"] = [round(x, 2) for x in os.getloadavg()]
         _run_measured(["--help"], home)  # warm-up: bytecode cache
-        runs = []
-        for attempt in range(max(1, args.runs)):
-            if attempt:  # a fresh store for every initial collect; the last one stays for the re-run
-                shutil.rmtree(home / "data", ignore_errors=True)
-            runs.append(_run_measured(["collect", "--json"], home))
-        elapsed, _, out, cpu = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-        report = json.loads(out)
-        results["initial"] = {
-            "bytes": size, "seconds": round(elapsed, 2), "mb_per_s": round(size / 1e6 / elapsed, 1),
-            "cpu_seconds": round(cpu, 2), "mb_per_cpu_s": round(size / 1e6 / cpu, 1),
-            "peak_rss_mib": round(max(r[1] for r in runs) / 1024, 1), "events": report["events_added"],
-            "problems": report["problems"], "runs_seconds": [round(r[0], 2) for r in runs],
-        }  # fmt: skip
+        if args.source == "claude":  # Claude Code 2.1+ transcripts (progress lines), first
+            data21, home21 = base / "claude-2.1", base / "home-2.1"
+            size21 = generate(data21, args.mb, args.files, era="2.1")
+            _config(home21, data21, args.source)
+            results["initial_2_1"] = _initial_collects(home21, size21, args.runs)
+        results["initial"] = _initial_collects(home, size, args.runs)
         floors = [storage_floor(home / "data" / "events.db", args.files, size) for _ in range(3)]
         results["storage_floor"] = sorted(floors, key=lambda f: f["seconds"])[1]
         elapsed, _, out, cpu = _run_measured(["collect", "--json"], home)

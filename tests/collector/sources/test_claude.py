@@ -318,3 +318,44 @@ def test_live_tail_upgrades_placeholder_usage(home: Path, tmp_path: Path) -> Non
         handle.write(lines[5][40:] + b"".join(lines[6:]))
     run_collect(config)
     assert stored_usage(config)[key][1] == 212
+
+
+def _fixture_lines() -> list[bytes]:
+    return [line for path in sorted(FIXTURES.rglob("*.jsonl")) for line in path.read_bytes().split(b"\n") if line]
+
+
+def test_lines_skipped_unparsed_are_lines_that_yield_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast skip of bookkeeping lines never drops what the full parse of the line would give."""
+    from devlog_collector.sources import claude
+
+    envelope = '"sessionId":"s1","cwd":"/w","timestamp":"2026-03-01T10:00:00.000Z","uuid":"u9"'
+    usage = '{"input_tokens":5,"output_tokens":7}'
+    inner = f'{{"type":"assistant","requestId":"r9","message":{{"id":"m9","model":"claude-x","usage":{usage}}}}}'
+    untyped = inner.replace('"type":"assistant",', "")  # no activity marker left: only `usage` tells
+    synthetic = [
+        f'{{"type":"progress","data":{{"type":"bash_progress","output":"ok"}},{envelope}}}'.encode(),
+        f'{{"type":"progress","data":{{"type":"agent_progress","message":{inner}}},{envelope}}}'.encode(),
+        f'{{"type": "assistant", "requestId":"r1","message":{{"id":"m1","model":"claude-x","content":[{{"type":"text","text":"hi"}}]}},{envelope}}}'.encode(),  # noqa: E501
+        f'{{"type":"file-history-snapshot","messageId":"m2","snapshot":{{}},{envelope}}}'.encode(),
+        b'{"type":"progress","data":{"output":"\xff\xfe"},"uuid":"u3"}',
+        b'{"type":"progress","data":{"output":[1,2,}}',
+        b'{"type":"queue-operation","operation":"enqueue","content":"caf\xc3\xa9"}',
+        b'{"message":{"id":"m4","model":"claude-x","usage":{"input_tokens":1,"output_tokens":2}},"timestamp":"2026-03-01T10:00:00Z"}',
+        b'["not", "an", "object"]',
+        b'{"type":42}',
+        f'{{"type":"progress","data":{{"message":{untyped}}},{envelope}}}'.encode(),
+        f'{{"data":{{"type":"progress"}},"type":"user","message":{{"role":"user","content":"hello"}},{envelope}}}'.encode(),
+    ]
+    lines = _fixture_lines() + synthetic
+    file = SourceFile(path=MAIN, mode="append")
+    numbered = list(enumerate(lines, 1))
+    fast = split(claude._TranscriptParser(file, {}).parse(numbered))
+    skipped = [raw for raw in lines if claude._yields_nothing(raw)]
+    monkeypatch.setattr(claude, "_yields_nothing", lambda raw: False)
+    full = split(claude._TranscriptParser(file, {}).parse(numbered))
+    assert fast == full
+    for raw in skipped:
+        assert split(claude._TranscriptParser(file, {}).parse([(1, raw)])) == ([], []), raw
+    assert synthetic[0] in skipped and synthetic[3] in skipped and synthetic[6] in skipped
+    assert not {synthetic[i] for i in (1, 2, 4, 5, 7, 8, 10, 11)} & set(skipped)
+    assert len(full[1]) >= 3  # the invalid UTF-8, the malformed line and the array are still reported

@@ -111,6 +111,50 @@ _TOKEN_FIELDS: Final = (
 _decode = msgspec.json.Decoder().decode
 
 
+class _RecordType(msgspec.Struct):
+    """Only a line's top-level `type` (msgspec validates the rest of the JSON without building it)."""
+
+    type: Any = None
+
+
+_decode_type = msgspec.json.Decoder(_RecordType).decode
+#: Top-level types whose lines may yield events (`progress` only when it carries a usage).
+_ACTIVE_TYPES: Final = frozenset({"assistant", "user", "system"})
+#: Bytes of a line searched for its first `"type":` key (Claude Code writes the scalar envelope fields
+#: and `type` before any nested object, well within this).
+_TYPE_HINT_BYTES: Final = 512
+_ACTIVITY_VALUES: Final = (b'"assistant"', b'"user"', b'"system"')
+
+
+def _yields_nothing(raw: bytes) -> bool:
+    """True for a line that certainly yields neither an event nor a problem, so it need not be parsed.
+
+    Claude Code 2.1+ writes `progress` lines (hook, bash and MCP progress: about 44 % of the lines
+    of a transcript), plus file-history snapshots, queue operations, summaries and titles: none carries
+    activity, and decoding each one into dicts cost as much as a real record. A line is skipped only
+    when its top-level `type` (read by a decoder that builds nothing else) is a string other than the
+    activity types, it holds no `usage` key anywhere (an `agent_progress` line embeds a sub-agent's
+    usage), and it is valid JSON and UTF-8 (so malformed lines still reach the full decode and are
+    reported). The first `"type":` of the line's head is only a shortcut to the full decode for
+    activity lines: when it is not the top-level key, the type decode still decides.
+    """
+    at = raw.find(b'"type":', 0, _TYPE_HINT_BYTES)
+    if at >= 0 and raw[at + 7 : at + 20].lstrip().startswith(_ACTIVITY_VALUES):
+        return False
+    try:
+        kind = _decode_type(raw).type
+    except ValueError:  # msgspec.DecodeError, its ValidationError included
+        return False
+    if not isinstance(kind, str) or kind in _ACTIVE_TYPES or b'"usage"' in raw:
+        return False
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")  # msgspec does not check the bytes of strings it skips
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
 def parse_iso(value: Any) -> datetime | None:
     """A UTC datetime from an ISO-8601 string (`...Z` or with an offset; naive means UTC)."""
     if not isinstance(value, str) or not value:
@@ -273,7 +317,7 @@ class _TranscriptParser:
 
     def parse(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event | Problem]:
         for line_no, raw in lines:
-            if not raw or raw.isspace():
+            if not raw or raw.isspace() or _yields_nothing(raw):
                 continue
             try:
                 record = _decode(raw)
