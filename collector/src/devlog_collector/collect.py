@@ -50,7 +50,13 @@ from devlog_collector.sources import load_source_class
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_collector.store import Store, now_ms
 from devlog_collector.store.records import CollectCursor, ParseProblem
-from devlog_collector.workspace import WorkspaceResolver, current_user, machine_id, normalise_workspace
+from devlog_collector.workspace import (
+    WorkspaceResolver,
+    credential_free_git,
+    current_user,
+    machine_id,
+    normalise_workspace,
+)
 from devlog_shared import Event, GitInfo
 
 __all__ = [
@@ -774,6 +780,9 @@ class Collector:
     def enrich(self, event: Event) -> Event:
         """Normalised workspace, project, git, machine and user (fields the source left unset)."""
         changes: dict[str, Any] = {}
+        git = event.git
+        if git is not None and git.remote:
+            git = credential_free_git(git)
         if event.workspace:
             workspace = normalise_workspace(event.workspace)
             if workspace != event.workspace:
@@ -782,9 +791,9 @@ class Collector:
                 info = self.resolver.resolve(workspace)
                 if not event.project and info.project:
                     changes["project"] = info.project
-                git = _merge_git(event.git, info.git)
-                if git is not event.git:
-                    changes["git"] = git
+                git = _merge_git(git, info.git)
+        if git is not event.git:
+            changes["git"] = git
         if not event.machine:
             changes["machine"] = self.machine
         if not event.user:

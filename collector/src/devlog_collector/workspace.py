@@ -44,6 +44,7 @@ from devlog_shared import GitInfo
 __all__ = [
     "WorkspaceInfo",
     "WorkspaceResolver",
+    "credential_free_git",
     "current_user",
     "machine_id",
     "normalise_remote",
@@ -154,6 +155,23 @@ def normalise_remote(url: str) -> str | None:
         path = "/" + match.group("path").lstrip("/")
         return f"https://{match.group('host')}{_strip_git_suffix(path)}"
     return _strip_git_suffix(url) or None
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalised_remote(url: str) -> str | None:
+    return normalise_remote(url)
+
+
+def credential_free_git(git: GitInfo) -> GitInfo:
+    """`git` with its remote in the one credential-free form of `normalise_remote` (same object if so).
+
+    Agents record a remote as it was configured, and one configured as `https://user:token@host/...`
+    would otherwise carry the token in every event of the session, locally and to every remote.
+    """
+    remote = _normalised_remote(git.remote) if git.remote else None
+    if remote == git.remote:
+        return git
+    return GitInfo(remote=remote, branch=git.branch, commit=git.commit)
 
 
 def _strip_git_suffix(path: str) -> str:

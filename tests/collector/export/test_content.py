@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import uuid
 
+import msgspec
 import pytest
 
-from devlog_collector.export.content import apply_policy, default_redactor
+from devlog_collector.export.content import ContentPolicy, apply_policy, default_redactor
+from devlog_shared import GitInfo
 from tests.collector.export.helpers import make_events
 
 # Obviously fake values in the real formats (built by concatenation so no scanner flags this file).
@@ -139,3 +141,15 @@ def test_metadata_policy_sends_no_text() -> None:
 def test_full_policy_is_the_event() -> None:
     event = make_events(1, ["/w"], text=GH)[0]
     assert apply_policy(event, "full") is event
+
+
+@pytest.mark.parametrize("policy", ["full", "redacted", "metadata"])
+def test_no_policy_sends_the_credentials_of_a_git_remote(policy: ContentPolicy) -> None:
+    """Events stored before the collector cleaned remotes still leave without the token."""
+    event = make_events(1, ["/w"], text="hi")[0]
+    remote = f"https://alice:{GH}@github.com/acme/api.git"
+    event = msgspec.structs.replace(event, git=GitInfo(remote=remote, branch="main", commit="a" * 40))
+    shaped = apply_policy(event, policy)
+    assert shaped.git == GitInfo(remote="https://github.com/acme/api", branch="main", commit="a" * 40)
+    assert GH not in msgspec.json.encode(shaped).decode()
+    assert event.git is not None and event.git.remote == remote  # the stored event is untouched

@@ -290,3 +290,27 @@ def test_user_context_is_not_a_prompt(tmp_path: Path) -> None:
         CodexSource([]).parse_lines(SourceFile(path, "append"), [(1, json.dumps(item).encode())], {})
     )
     assert (events, problems) == ([], [])
+
+
+def test_a_remote_with_credentials_is_stored_without_them(tmp_path: Path) -> None:
+    """Codex records `repository_url` as configured; a token in it must not reach the store."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import parse_config
+    from devlog_collector.store import Store, event_from_row
+
+    home = tmp_path / "codex"
+    target = home / MAIN.relative_to(FIXTURES)
+    target.parent.mkdir(parents=True)
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    url = f"https://alice:{token}@example.com/acme/api.git".encode()
+    target.write_bytes(MAIN.read_bytes().replace(b"git@example.com:acme/api.git", url))
+    config, _ = parse_config(
+        {"collect": {"agents": ["codex"], "roots": {"codex": [str(home)]}},
+         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
+    )  # fmt: skip
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        rows = store.db.execute("SELECT body, text FROM events").fetchall()
+    remotes = {event.git.remote for event in (event_from_row(b, t) for b, t in rows) if event.git is not None}
+    assert remotes == {"https://example.com/acme/api"}
+    assert all(token not in bytes(body).decode() for body, _ in rows)

@@ -2,6 +2,9 @@
 
 Policies (`export.remotes.<name>.content`):
 
+Under every policy a git remote leaves in its credential-free form (`https://host/owner/repo`): a
+token or password in a remote URL is never sent.
+
 * `full`      the event as stored.
 * `redacted`  (default) secrets in `text` and in every string inside `attrs` are replaced by markers
   such as `[REDACTED:github-token]` before the event is encoded for the wire; the number of masks is
@@ -29,6 +32,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from devlog_collector.workspace import credential_free_git
 from devlog_shared.events import Event
 
 __all__ = [
@@ -283,6 +287,10 @@ def _metadata_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def apply_policy(event: Event, policy: ContentPolicy, redactor: Redactor | None = None) -> Event:
     """The copy of `event` that may be sent to a remote with `policy`."""
+    if event.git is not None and event.git.remote:
+        git = credential_free_git(event.git)  # (stored before the collector removed them)
+        if git is not event.git:
+            event = msgspec.structs.replace(event, git=git)
     if policy == "full":
         return event
     if policy == "metadata":
