@@ -120,3 +120,54 @@ def test_a_second_collect_changes_no_totals(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "claude" / "home", root)
     first = devlog_daily("claude", root, tmp_path)
     assert devlog_daily("claude", root, tmp_path) == first
+
+
+def _codex_rollout(day: int, session: str, meta_extra: dict[str, Any], before: list[dict[str, Any]]) -> str:
+    """A rollout whose two first token_count rows share a second (a replay burst if it is a fork)."""
+    stamp = f"2026-04-{day:02d}T10:00:00"
+
+    def row(at: str, total: int) -> dict[str, Any]:
+        usage = {"input_tokens": total, "cached_input_tokens": total // 2, "output_tokens": total // 10,
+                 "reasoning_output_tokens": 0, "total_tokens": total + total // 10}  # fmt: skip
+        info = {"total_token_usage": usage}
+        return {"timestamp": at, "type": "event_msg", "payload": {"type": "token_count", "info": info}}
+
+    payload = {"id": session, "timestamp": f"{stamp}.000Z", "cwd": "/w", "cli_version": "0.118.0", **meta_extra}
+    records = [
+        {"timestamp": f"{stamp}.000Z", "type": "session_meta", "payload": payload},
+        *before,
+        {"timestamp": f"{stamp}.050Z", "type": "turn_context", "payload": {"model": "gpt-5.3-codex"}},
+        row(f"{stamp}.200Z", 1000),
+        row(f"{stamp}.300Z", 3000),
+        row(f"2026-04-{day:02d}T10:00:09.000Z", 4000),
+    ]
+    return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+
+
+def test_codex_forks_are_recognised_as_ccusage_does(tmp_path: Path) -> None:
+    """Only a first `session_meta` naming a fork or a spawning parent makes the head a replay."""
+    binary = ccusage_binary()
+    parent = "019d4c2a-7b1e-7c3a-9f00-2c5b6e1d8a41"
+    mention = {"timestamp": "2026-04-01T10:00:00.010Z", "type": "response_item",
+               "payload": {"type": "message", "role": "user", "content": [{"type": "input_text",
+                                                                           "text": "thread_spawn"}]}}  # fmt: skip
+    variants: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
+        ({"forked_from_id": parent}, []),  # a fork: replay skipped
+        ({"source": {"subagent": {"thread_spawn": {"parent_thread_id": parent}}}, "instructions": "x" * 20000}, []),
+        ({"forked_from_id": ""}, []),  # not a fork
+        ({"source": {"subagent": {"thread_spawn": {"depth": 1}}}}, []),  # no parent named: not a fork
+        ({"source": "cli"}, [mention]),  # the word in a message: not a fork
+        ({}, [{"timestamp": "2026-04-01T10:00:00.010Z", "type": "session_meta",
+               "payload": {"id": parent, "forked_from_id": "x"}}]),  # only a later meta names it: not a fork
+    ]  # fmt: skip
+    root = tmp_path / "codex-home"
+    folder = root / "sessions" / "2026" / "04"
+    folder.mkdir(parents=True)
+    for day, (extra, before) in enumerate(variants, 1):
+        session = f"019d4c2a-dddd-7c3a-9f00-00000000000{day}"
+        text = _codex_rollout(day, session, extra, before).replace("2026-04-01T", f"2026-04-{day:02d}T")
+        (folder / f"rollout-2026-04-{day:02d}T10-00-00-{session}.jsonl").write_text(text)
+    expected = ccusage_daily(binary, "codex", {"HOME": str(tmp_path / "nohome"), "CODEX_HOME": str(root)})
+    devlog = devlog_daily("codex", root, tmp_path)
+    assert devlog == expected
+    assert [devlog[f"2026-04-{day:02d}"]["output"] for day in range(1, 7)] == [100, 100, 400, 400, 400, 400]

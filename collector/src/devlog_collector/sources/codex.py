@@ -37,7 +37,8 @@ Tokens follow ccusage (v20) exactly, because daily totals must equal its report:
 * A usage event's id is derived from (time, model, token tuple) only, not the file or session: the
   same usage copied into another file (an archived copy, a forked or goal session replaying its
   history) collapses into one event, which is ccusage's cross-file dedupe.
-* Forked / sub-agent threads (`thread_spawn` in the file's first 16 KiB) start by replaying the
+* Forked and sub-agent threads (the file's first `session_meta` names a `forked_from_id`, or a
+  `source.subagent.thread_spawn.parent_thread_id`, as ccusage checks) start by replaying the
   parent's `token_count` rows within one second: when the file's first two `token_count` rows share
   a second, every row of that second is replay and only advances the baseline. The first row is held
   in `state` until the second row (or any later-dated line) decides.
@@ -69,8 +70,6 @@ AGENT: Final = "codex"
 FALLBACK_MODEL: Final = "gpt-5"
 SHELL_TOOLS: Final = frozenset({"shell", "exec_command", "shell_command", "local_shell", "container.exec"})
 PATCH_TOOLS: Final = frozenset({"apply_patch"})
-#: Bytes at the head of a file in which ccusage looks for `thread_spawn` (a forked sub-agent thread).
-SUBAGENT_HEAD_BYTES: Final = 16 * 1024
 #: Distinct message texts whose occurrences are counted per file (for the two-channel dedupe).
 MAX_COUNTED_TEXTS: Final = 20_000
 MAX_PENDING_TOOLS: Final = 256
@@ -197,11 +196,6 @@ class _RolloutParser:
         for line_no, raw in lines:
             if not raw or raw.isspace():
                 continue
-            head = state.get("hb", 0)
-            if head < SUBAGENT_HEAD_BYTES:
-                if b"thread_spawn" in raw[: SUBAGENT_HEAD_BYTES - head]:
-                    state["sub"] = True
-                state["hb"] = head + len(raw) + 1
             try:
                 record = _decode(raw)
             except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
@@ -270,6 +264,8 @@ class _RolloutParser:
         if state.get("meta"):
             return  # a forked child's copy of its parent's meta
         state["meta"] = True
+        if _is_forked_thread(payload):
+            state["sub"] = True
         session = payload.get("id") or payload.get("session_id")
         if isinstance(session, str) and session:
             state["sid"] = session
@@ -700,6 +696,17 @@ def _model_of(value: dict[str, Any]) -> str | None:
         if isinstance(model, str) and model.strip():
             return model.strip()
     return None
+
+
+def _is_forked_thread(meta: dict[str, Any]) -> bool:
+    """Whether a session's first `session_meta` payload is a fork or a spawned sub-agent thread."""
+    forked = meta.get("forked_from_id")
+    if isinstance(forked, str) and forked:
+        return True
+    source = meta.get("source")
+    spawn = _dict(_dict(source.get("subagent")).get("thread_spawn")) if isinstance(source, dict) else {}
+    parent = spawn.get("parent_thread_id")
+    return isinstance(parent, str) and bool(parent)
 
 
 def _dict(value: Any) -> dict[str, Any]:
