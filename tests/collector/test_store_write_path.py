@@ -11,13 +11,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from devlog_collector.query.events import query_events
 from devlog_collector.query.filters import FilterArgs, build_filters
-from devlog_collector.store import FTS_WATERMARK_KEY, ROLLUP_BATCH_MIN_EVENTS, SEARCH_INDEX_BATCH, Store
+from devlog_collector.store import (
+    FTS_WATERMARK_KEY,
+    ROLLUP_BATCH_MIN_EVENTS,
+    SEARCH_INDEX_BATCH,
+    Store,
+    event_from_row,
+)
 from devlog_collector.store.migrations import MIGRATIONS, run_script, usage_rollup_batch_sql
-from devlog_shared import Event, Usage
+from devlog_shared import Event, SourceRef, Usage
 from tests.collector.collect_helpers import collect, line, make_config
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -207,6 +214,55 @@ def test_insert_policy_within_and_across_batches(tmp_path: Path) -> None:
         assert store.commit([ev(1, usage=11, ident="r")]) == 0
         tokens, new_seq = store.db.execute("SELECT input_tokens, seq FROM events WHERE id = 'r'").fetchone()
         assert tokens == 11 and new_seq > seq  # replaced: exporters see it again
+
+
+def _from(event: Event, path: str, **changes: object) -> Event:
+    return msgspec.structs.replace(event, source=SourceRef(path=path, key="k"), **changes)
+
+
+def _stored(store: Store, event_id: str) -> tuple[int, Event]:
+    seq, body, text = store.db.execute("SELECT seq, body, text FROM events WHERE id = ?", (event_id,)).fetchone()
+    return seq, event_from_row(body, text)
+
+
+def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None:
+    """A whole-document re-read (`current_state`) is the file's truth now: its changed copies win."""
+    with Store.open(tmp_path / "events.db") as store:
+        first = _from(ev(1, usage=5, ident="d"), "/logs/chat.json", attrs={"status": "running"})
+        store.commit([first], current_state=True)
+        seq, _ = _stored(store, "d")
+        store.commit([first], current_state=True)  # unchanged: nothing rewritten
+        assert _stored(store, "d")[0] == seq
+        done = _from(first, "/logs/chat.json", attrs={"status": "done", "title": "Retry"}, workspace="/w/late")
+        assert store.commit([done], current_state=True) == 0
+        new_seq, stored = _stored(store, "d")
+        assert new_seq > seq and stored == done
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        other_file = _from(first, "/logs/copy.json", attrs={"status": "other"})
+        store.commit([other_file], current_state=True)  # another file never overrides this one's copy
+        smaller = _from(done, "/logs/chat.json", usage=Usage(input_tokens=1, output_tokens=1))
+        store.commit([smaller], current_state=True)  # a smaller usage never replaces
+        appended = _from(done, "/logs/chat.json", attrs={"status": "x"})
+        store.commit([appended])  # an append-mode read is not a document's current state
+        assert _stored(store, "d") == (new_seq, done)
+
+
+def test_equal_usage_copies_keep_the_one_from_the_file_read_first_in_a_clean_collect(tmp_path: Path) -> None:
+    """A resumed session copies a response's usage into another file on a later day; which day the
+    tokens count on must not depend on which file a store happened to see first (ccusage: path order)."""
+    with Store.open(tmp_path / "events.db") as store:
+        later_file = _from(ev(1, usage=5, ident="u"), "/p/ffff.jsonl")
+        earlier_file = _from(ev(90, usage=5, ident="u"), "/p/0000.jsonl")
+        store.commit([later_file])
+        store.commit([earlier_file])
+        assert _stored(store, "u")[1] == earlier_file
+        store.commit([later_file])  # and not back again
+        assert _stored(store, "u")[1] == earlier_file
+        same_time = _from(ev(90, usage=5, ident="u"), "/a/aaaa.jsonl", attrs={"copy": True})
+        seq = _stored(store, "u")[0]
+        store.commit([same_time])  # the same time: no day depends on it, nothing is rewritten
+        assert _stored(store, "u")[0] == seq
+        assert rollup(store.db) == recomputed_rollup(store.db)
 
 
 def test_changed_rollup_trigger_turns_batching_off(tmp_path: Path) -> None:

@@ -739,7 +739,7 @@ class Collector:
                         continue
                     events.append(self.enrich(entry))
                     if len(events) >= DOCUMENT_BATCH:
-                        added, _ = self._commit(events, None, [])
+                        added, _ = self._commit(events, None, [], current_state=True)
                         totals.events_added += added
                         events = []
                 else:
@@ -771,7 +771,7 @@ class Collector:
         )  # fmt: skip
         self._bytes_done += st.st_size
         totals.bytes_read += st.st_size
-        added, recorded = self._commit(events, new_cursor, problems)
+        added, recorded = self._commit(events, new_cursor, problems, current_state=True)
         totals.events_added += added
         totals.problems += recorded
 
@@ -824,9 +824,17 @@ class Collector:
             )
 
     def _commit(
-        self, events: list[Event], cursor: CollectCursor | None, problems: list[ParseProblem]
+        self,
+        events: list[Event],
+        cursor: CollectCursor | None,
+        problems: list[ParseProblem],
+        *,
+        current_state: bool = False,
     ) -> tuple[int, int]:
-        """Store a step atomically; returns (events added, new problems recorded)."""
+        """Store a step atomically; returns (events added, new problems recorded).
+
+        `current_state`: the events are a whole document's current state (see `Store.commit`).
+        """
         fresh: list[ParseProblem] = []
         for problem in problems:
             key = (problem.source, problem.path, problem.position, problem.message[:1000])
@@ -834,7 +842,7 @@ class Collector:
                 fresh.append(problem)
         self._check_disk()
         try:
-            added = self.store.commit(events, cursor, fresh, search_index=False)
+            added = self.store.commit(events, cursor, fresh, search_index=False, current_state=current_state)
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
                 raise DiskPressure(f"the store's disk is full ({exc}); collection paused until space returns") from exc

@@ -192,7 +192,6 @@ class _RolloutParser:
     # -- plumbing ------------------------------------------------------------------------------
 
     def parse(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event | Problem]:
-        state = self.state
         for line_no, raw in lines:
             if not raw or raw.isspace():
                 continue

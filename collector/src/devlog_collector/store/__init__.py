@@ -8,11 +8,19 @@ cursor and any parse problems are written in ONE transaction. A crash at any ins
 either keeps all of it or none of it, and because event ids are deterministic a re-read after a
 crash inserts nothing twice.
 
-Insert policy: an event whose id is already stored is ignored, except when the new copy carries a
-larger token total (Claude Code streams one response over several lines and only some carry the
-final usage): then the stored copy is replaced and gets a new `seq`, so exporters see it again.
+Insert policy: an event whose id is already stored is ignored, unless the new copy supersedes it
+(`_supersedes`); then the stored copy is replaced and gets a new `seq`, so exporters send it again.
+A copy supersedes the stored one when
+* it carries a larger token total (Claude Code streams one response over several lines and only
+  some carry the final usage); a smaller total never replaces;
+* with an equal total, it comes from the same file re-read as a whole document (`current_state`:
+  Copilot, Gemini and Cursor sessions are rewritten in place, so a title, a tool call's status or a
+  workspace learnt later must reach the store) and its content differs;
+* with an equal, non-zero total and another time, it comes from a file whose path sorts first: the
+  copy a clean collect and ccusage keep (files are read in path order), so a store filled
+  incrementally puts a resumed session's copied usage on the same day as a fresh one.
 Rows go in with one `executemany` per commit; only when some ids were already present does the
-replacement check look at the stored totals (a history load almost never pays for it).
+check look at the stored copies (a history load almost never pays for it).
 
 The full-text index (`events_fts`) is filled *behind* the events, up to a watermark (meta key
 `fts_indexed_seq`: every event with `seq` <= it is indexed, none above it). Tokenising `text` was
@@ -155,6 +163,36 @@ def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
 
 def _total(event: Event) -> int:
     return event.usage.total if event.usage is not None else 0
+
+
+def _stored_path(body: bytes) -> str | None:
+    """The `source.path` of a stored event body (None if it has none)."""
+    from devlog_collector.store.records import StoredSource
+
+    try:
+        source = StoredSource.decode(body).source
+    except ValueError:
+        return None
+    return source.path if source is not None else None
+
+
+def _supersedes(
+    event: Event, row: tuple[Any, ...], stored_total: int, stored_ts: int, body: bytes, text: str | None,
+    current_state: bool,
+) -> bool:  # fmt: skip
+    """Whether a new copy (`event`, its row) replaces the stored one (the module docstring's rules)."""
+    total = _total(event)
+    if total != stored_total:
+        return total > stored_total
+    new_path = event.source.path if event.source is not None else None
+    if current_state:
+        if new_path is not None and new_path == _stored_path(body):
+            return bytes(body) != row[18] or text != row[17]
+        return False
+    if total == 0 or row[1] == stored_ts or new_path is None:
+        return False
+    old_path = _stored_path(body)
+    return old_path is not None and new_path < old_path
 
 
 def _normalised_sql(sql: str) -> str:
@@ -341,6 +379,7 @@ class Store:
         problems: Sequence[ParseProblem] = (),
         *,
         search_index: bool = True,
+        current_state: bool = False,
     ) -> int:
         """Store events, advance `cursor` and record `problems` atomically; returns events added.
 
@@ -351,10 +390,12 @@ class Store:
             search_index: also add the new events to the full-text index in this transaction when
                 the index is caught up. The collector passes False (history loads are indexed
                 later, in bounded batches, by `update_search_index`).
+            current_state: the events are the current state of the document (file or database) they
+                were read from, so they supersede differing copies read from it before.
         """
         with self.transaction() as db:
             if events:
-                self._store_events(db, events, search_index=search_index)
+                self._store_events(db, events, search_index=search_index, current_state=current_state)
                 added = self._added
             else:
                 added = 0
@@ -364,7 +405,9 @@ class Store:
                 self._record_problems(db, problems)
         return added
 
-    def _store_events(self, db: sqlite3.Connection, events: Sequence[Event], *, search_index: bool) -> None:
+    def _store_events(
+        self, db: sqlite3.Connection, events: Sequence[Event], *, search_index: bool, current_state: bool = False
+    ) -> None:
         """Insert `events` in the open transaction, keeping the usage rollup and the search index.
 
         The usage rollup (m030) is kept by a per-row insert trigger, about a third of the cost of
@@ -379,14 +422,14 @@ class Store:
         trigger = self._rollup_trigger if len(events) >= ROLLUP_BATCH_MIN_EVENTS else None
         if trigger is not None:
             db.execute("DROP TRIGGER usage_rollup_insert")
-        self._added = self._insert_events(db, events)
+        self._added = self._insert_events(db, events, current_state)
         if trigger is not None:
             db.execute(_ROLLUP_BATCH, (before,))
             db.execute(trigger)
         if watermark is not None and watermark >= before:
             self._index_range(db, watermark, None)  # the index was caught up: keep it so
 
-    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> int:
+    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event], current_state: bool = False) -> int:
         # One copy per id first: the first copy, unless a later one carries a strictly larger token
         # total (what inserting them one by one under the insert policy would leave stored).
         chosen: dict[str, Event] = {}
@@ -400,28 +443,30 @@ class Store:
         rows = [_row_values(event, collected) for event in unique]
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
-            self._replace_larger_usage(db, unique, rows)
+            self._supersede(db, unique, rows, current_state)
         return added
 
     @staticmethod
-    def _replace_larger_usage(db: sqlite3.Connection, events: list[Event], rows: list[tuple[Any, ...]]) -> None:
-        """Some ids were stored before this batch: replace those whose new copy has a larger token total."""
-        totals = {
-            event.id: (event.usage.total, row)
+    def _supersede(
+        db: sqlite3.Connection, events: list[Event], rows: list[tuple[Any, ...]], current_state: bool
+    ) -> None:
+        """Some ids were stored before this batch: replace the stored copies these supersede (module docstring)."""
+        candidates = {
+            event.id: (event, row)
             for event, row in zip(events, rows, strict=True)
-            if event.usage is not None and event.usage.total > 0
+            if current_state or (event.usage is not None and event.usage.total > 0)
         }
-        ids = list(totals)
+        ids = list(candidates)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             stored = db.execute(
-                "SELECT id, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens FROM events "
-                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                "SELECT id, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
+                f"FROM events WHERE id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-            for event_id, stored_total in stored:
-                total, row = totals[event_id]
-                if total > stored_total:  # (a copy inserted by this batch has an equal total)
+            for event_id, stored_total, stored_ts, body, text in stored:
+                event, row = candidates[event_id]
+                if _supersedes(event, row, stored_total, stored_ts, body, text, current_state):
                     db.execute("DELETE FROM events WHERE id = ?", (event_id,))
                     db.execute(_INSERT, row)
 

@@ -1,4 +1,5 @@
-"""The records the collector writes beside events: a file's collect cursor and a parse problem.
+"""The records the collector writes beside events (a file's collect cursor, a parse problem), and the
+part of a stored event body its insert policy reads.
 
 They live apart from `Store` so that the read-only query commands, which never build one, do not
 import msgspec (`devlog_collector.store` re-exports both on first use).
@@ -10,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["CollectCursor", "ParseProblem"]
+__all__ = ["CollectCursor", "ParseProblem", "StoredSource"]
 
 
 class CollectCursor(msgspec.Struct):
@@ -36,3 +37,20 @@ class ParseProblem(msgspec.Struct, frozen=True):
     path: str
     position: str
     message: str
+
+
+class _SourcePath(msgspec.Struct):
+    path: str | None = None
+
+
+class StoredSource(msgspec.Struct):
+    """Only the `source` of a stored event body: what the insert policy compares (`Store._supersede`)."""
+
+    source: _SourcePath | None = None
+
+    @staticmethod
+    def decode(body: bytes) -> StoredSource:
+        return _SOURCE_DECODER.decode(body)
+
+
+_SOURCE_DECODER: msgspec.json.Decoder[StoredSource] = msgspec.json.Decoder(StoredSource)
