@@ -17,7 +17,10 @@ Reading rules, because the database belongs to a running editor and can be gigab
   `composer.composerData` in workspace DBs) with range predicates that use the key index. Never
   `ItemTable` of the global DB: it holds `cursorAuth/*` tokens.
 * `state["composers"]` remembers each composer's `lastUpdatedAt`; unchanged composers cost one
-  small `json_extract` row and are not re-read.
+  small `json_extract` row and are not re-read. A composer is not marked seen while a header's
+  bubble row is missing (Cursor writes the header list first), and `state["unmapped"]` lists the
+  composers read before any workspace database named them: they are read again once one does (the
+  events then carry the workspace, replacing the earlier copies).
 
 Token counts: `tokenCount{inputTokens,outputTokens}` is 0/0 in builds since early 2026; devlog
 attaches usage only when it is non-zero. A composer still `generating` has its trailing turn held
@@ -190,12 +193,17 @@ class CursorSource(Source):
             (lo, hi),
         ).fetchall()
         changed = [key for key, stamp in stamps if stamp is None or seen.get(key[len(lo) :]) != stamp]
-        if not changed:
+        unmapped = {c for c in as_list(state.get("unmapped")) if isinstance(c, str)}
+        if not changed and not unmapped:
             return
         workspace_of = self._workspace_map(file.path.parent.parent)
+        # Composers read before their workspace database listed them (VS Code writes that one
+        # lazily) are read again once it does, so their events get the workspace too.
+        late = [f"{lo}{c}" for c in sorted(unmapped) if c in workspace_of and f"{lo}{c}" not in set(changed)]
         now_ms = int(time.time() * 1000)
-        for key in changed:
+        for key in changed + late:
             composer_id = key[len(lo) :]
+            unmapped.discard(composer_id)
             row = db.execute("SELECT value FROM cursorDiskKV WHERE key = ?", (key,)).fetchone()
             if row is None:
                 continue
@@ -203,12 +211,15 @@ class CursorSource(Source):
             if error is not None or not isinstance(data, dict):
                 yield Problem(f"key {key}", f"invalid composer JSON: {error or 'not an object'}")
                 continue
-            workspace = workspace_of.get(composer_id, WorkspaceInfo(None))
-            parser = _ComposerParser(db, file, composer_id, data, workspace, now_ms)
+            workspace = workspace_of.get(composer_id)
+            if workspace is None:
+                unmapped.add(composer_id)
+            parser = _ComposerParser(db, file, composer_id, data, workspace or WorkspaceInfo(None), now_ms)
             yield from parser.parse()
             if parser.finished and data.get("lastUpdatedAt") is not None:
                 seen[composer_id] = data["lastUpdatedAt"]
         state["composers"] = seen
+        state["unmapped"] = sorted(unmapped)
 
     def _workspace_map(self, user_dir: Path) -> dict[str, WorkspaceInfo]:
         """composerId -> workspace, from every `workspaceStorage/<hash>/state.vscdb`."""
@@ -280,7 +291,8 @@ class _ComposerParser:
         self.now_ms = now_ms
         self.created = parse_ts(data.get("createdAt"))
         self.default_model = _model_name(as_dict(data.get("modelConfig")).get("modelName"))
-        #: False when the trailing turn was held back (still generating): re-read next time.
+        #: False when the trailing turn was held back (still generating) or a header's bubble row is
+        #: not there yet: re-read next time.
         self.finished = True
 
     def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
@@ -388,7 +400,10 @@ class _ComposerParser:
                     yield bubble_id, position, bubble
                 continue
             if bubble_id not in stored:
-                continue  # header without a stored bubble yet (being written) or deleted
+                # A header written before its bubble row (or a deleted bubble): read this composer
+                # again on the next change instead of marking it seen without that bubble.
+                self.finished = False
+                continue
             raw, error = stored[bubble_id]
             if error is not None or not isinstance(raw, dict):
                 yield bubble_id, position, Problem(position, f"invalid bubble JSON: {error or 'not an object'}")
