@@ -47,7 +47,7 @@ from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sources import load_source_class
-from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile
 from devlog_collector.store import Store, now_ms
 from devlog_collector.store.records import CollectCursor, ParseProblem
 from devlog_collector.workspace import (
@@ -511,6 +511,9 @@ class Collector:
             return False
         if item.file.mode == "append":
             return cursor.size == st.st_size and cursor.mtime_ns == st.st_mtime_ns
+        recheck = cursor.state.get(RECHECK_AFTER_KEY)
+        if isinstance(recheck, int) and now_ms() >= recheck:
+            return False  # the source held something back until then (see sources.base)
         return (cursor.size, cursor.mtime_ns) == self._document_signature(item.file, st)
 
     def _collect_file(self, item: Tracked, cursor: CollectCursor | None, totals: AgentTotals) -> None:

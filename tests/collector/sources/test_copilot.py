@@ -384,3 +384,43 @@ def test_multi_root_workspace_that_cannot_be_read_falls_back_to_its_folder(tmp_p
 )
 def test_uri_to_path(uri: object, expected: tuple[str | None, str | None]) -> None:
     assert uri_to_path(uri) == expected
+
+
+def test_a_reply_held_back_as_streaming_is_collected_when_the_file_never_changes_again(
+    user_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VS Code closed (or crashed) mid-reply: the file stays as it is, and the reply must still land."""
+    from datetime import timedelta
+
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import parse_config
+    from devlog_collector.sources import copilot
+    from devlog_collector.store import Store
+
+    monkeypatch.setattr(copilot, "IN_PROGRESS_WINDOW", timedelta(seconds=3))
+    path = session_file(user_dir, LEGACY_HASH, LEGACY_ID, ".json")
+    session = json.loads(path.read_text())
+    session["requests"] = [session["requests"][0] | {"result": None}]
+    path.write_text(json.dumps(session))
+    written = time.time() - 1.5  # old enough for the engine to trust size/mtime, inside the window
+    os.utime(path, (written, written))
+    config, _ = parse_config(
+        {"collect": {"agents": ["copilot"], "roots": {"copilot": [str(user_dir)]}},
+         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
+    )  # fmt: skip
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config)
+        items = [t for t in collector.discover() if t.file.path == path]
+
+        def responses() -> int:
+            return int(store.db.execute("SELECT count(*) FROM events WHERE kind = 'response'").fetchone()[0])
+
+        collector.collect(items)
+        assert responses() == 0  # held back: still streaming
+        collector.collect(items)
+        assert responses() == 0  # unchanged and not yet due: skipped
+        time.sleep(max(0.0, written + 3 + 1.2 - time.time()))  # the window (and the margin) passes
+        collector.collect(items)
+        assert responses() == 1
+        (state,) = [c.state for c in store.all_cursors().values() if c.path == str(path)]
+        assert "recheck_after_ms" not in state

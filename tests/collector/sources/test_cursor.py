@@ -330,3 +330,17 @@ def test_a_composer_read_before_its_workspace_is_known_is_read_again_once_it_is(
     assert {e.workspace for e in later if e.session_id == composer_id} == {"/home/dev/empty"}
     assert {e.id for e in later if e.session_id == composer_id} == {e.id for e in first if e.session_id == composer_id}
     assert composer_id not in state["unmapped"]
+
+
+def test_a_composer_left_generating_asks_to_be_read_again_when_it_counts_as_final(tmp_path: Path) -> None:
+    """Cursor closed mid-reply: the database may never change again, so the engine must come back."""
+    from devlog_collector.sources.base import RECHECK_AFTER_KEY
+    from devlog_collector.sources.cursor import STALE_GENERATING_MS
+
+    updated = int(time.time() * 1000) - 60_000
+    user = build_user_dir(tmp_path, generating_updated_at=updated)
+    _, _, state = parse(user)
+    assert state[RECHECK_AFTER_KEY] == updated + STALE_GENERATING_MS + 1000
+    stale = build_user_dir(tmp_path / "stale", generating_updated_at=updated - STALE_GENERATING_MS)
+    events, _, state = parse(stale)
+    assert RECHECK_AFTER_KEY not in state and C in {e.session_id for e in events}

@@ -11,7 +11,10 @@ Three read modes, chosen per file by the source (never by sniffing content):
   1-based line numbers, and persists `state` (a JSON-able dict the source may use to carry context
   across reads, e.g. Codex's previous cumulative token totals) with the offset.
 * `document` — a whole file rewritten in place (Copilot .json/.jsonl op-logs, Gemini legacy .json).
-  The engine calls `parse_document` when size/mtime changed; ids make re-emission harmless.
+  The engine calls `parse_document` when size/mtime changed; ids make re-emission harmless. A
+  source that held part of a document back because it looked unfinished (a reply still streaming)
+  sets `state[RECHECK_AFTER_KEY]` (epoch ms): the engine reads the document again after that time
+  even if it never changes again (the agent may have crashed mid-reply).
 * `sqlite`   — a database owned by the agent (Cursor `state.vscdb`). Same as `document`, but the
   source opens the file read-only itself.
 
@@ -28,13 +31,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from devlog_shared import Event
 
-__all__ = ["Problem", "ReadMode", "Source", "SourceFile", "vscode_user_dirs"]
+__all__ = ["RECHECK_AFTER_KEY", "Problem", "ReadMode", "Source", "SourceFile", "vscode_user_dirs"]
 
 ReadMode = Literal["append", "document", "sqlite"]
+#: Key of a document's state holding the time (epoch ms) after which it is read again unchanged.
+RECHECK_AFTER_KEY: Final = "recheck_after_ms"
 
 
 @dataclass(frozen=True)

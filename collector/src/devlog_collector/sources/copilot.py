@@ -43,7 +43,7 @@ from devlog_collector.sources._values import (
     text_of,
 )
 from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
-from devlog_collector.sources.base import Problem, Source, SourceFile, vscode_user_dirs
+from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile, vscode_user_dirs
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["EDIT_TOOLS", "TERMINAL_TOOLS", "CopilotSource", "replay_operation_log"]
@@ -228,7 +228,12 @@ class CopilotSource(Source):
             if session is not None:
                 yield Problem("file", "session is not a JSON object")
             return
-        yield from _SessionParser(file, session, self._workspace_of(file.path)).parse()
+        parser = _SessionParser(file, session, self._workspace_of(file.path))
+        yield from parser.parse()
+        if parser.held_back_until is not None:
+            state[RECHECK_AFTER_KEY] = int(parser.held_back_until.timestamp() * 1000) + 1000
+        else:
+            state.pop(RECHECK_AFTER_KEY, None)
 
     def _workspace_of(self, path: Path) -> WorkspaceInfo:
         if path.parent.name == "chatSessions" and path.parent.parent.parent.name == "workspaceStorage":
@@ -268,6 +273,8 @@ class _SessionParser:
         self._mtime: datetime | None = None
         #: Set while parsing a request whose own timestamp was unusable: its events all say so.
         self._ts_inferred = False
+        #: When a reply held back as still streaming counts as final (then read the file again).
+        self.held_back_until: datetime | None = None
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -434,7 +441,11 @@ class _SessionParser:
         canceled = request.get("isCanceled") is True
         complete = bool(result) or canceled or not is_last or model_state.get("completedAt") is not None
         if not complete and self._recently_written():
-            return  # still streaming: the response is emitted once VS Code records its result
+            # Still streaming: the response is emitted once VS Code records its result, or once
+            # the file has been quiet for IN_PROGRESS_WINDOW (VS Code closed or crashed mid-reply).
+            if self._mtime is not None:
+                self.held_back_until = self._mtime + IN_PROGRESS_WINDOW
+            return
         attrs: dict[str, Any] = {"request_id": request_id, **model_attrs}
         if as_str(request.get("responseId")):
             attrs["response_id"] = request["responseId"]

@@ -52,7 +52,7 @@ from devlog_collector.sources._values import (
     text_of,
 )
 from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
-from devlog_collector.sources.base import Problem, Source, SourceFile, vscode_user_dirs
+from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile, vscode_user_dirs
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["CursorDatabaseLocked", "CursorSource", "open_readonly"]
@@ -195,12 +195,14 @@ class CursorSource(Source):
         changed = [key for key, stamp in stamps if stamp is None or seen.get(key[len(lo) :]) != stamp]
         unmapped = {c for c in as_list(state.get("unmapped")) if isinstance(c, str)}
         if not changed and not unmapped:
+            state.pop(RECHECK_AFTER_KEY, None)  # nothing is held back any more
             return
         workspace_of = self._workspace_map(file.path.parent.parent)
         # Composers read before their workspace database listed them (VS Code writes that one
         # lazily) are read again once it does, so their events get the workspace too.
         late = [f"{lo}{c}" for c in sorted(unmapped) if c in workspace_of and f"{lo}{c}" not in set(changed)]
         now_ms = int(time.time() * 1000)
+        recheck: list[int] = []
         for key in changed + late:
             composer_id = key[len(lo) :]
             unmapped.discard(composer_id)
@@ -218,8 +220,16 @@ class CursorSource(Source):
             yield from parser.parse()
             if parser.finished and data.get("lastUpdatedAt") is not None:
                 seen[composer_id] = data["lastUpdatedAt"]
+            if parser.held_back_until_ms is not None:
+                recheck.append(parser.held_back_until_ms + 1000)
         state["composers"] = seen
         state["unmapped"] = sorted(unmapped)
+        # A composer left `generating` (Cursor closed mid-reply) is final after an hour's quiet even
+        # if the database never changes again: have the engine read it then.
+        if recheck:
+            state[RECHECK_AFTER_KEY] = min(recheck)
+        else:
+            state.pop(RECHECK_AFTER_KEY, None)
 
     def _workspace_map(self, user_dir: Path) -> dict[str, WorkspaceInfo]:
         """composerId -> workspace, from every `workspaceStorage/<hash>/state.vscdb`."""
@@ -294,6 +304,8 @@ class _ComposerParser:
         #: False when the trailing turn was held back (still generating) or a header's bubble row is
         #: not there yet: re-read next time.
         self.finished = True
+        #: When a trailing turn held back as still generating counts as final (epoch ms).
+        self.held_back_until_ms: int | None = None
 
     def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
         return Event(
@@ -432,6 +444,7 @@ class _ComposerParser:
         )
         if last_prompt < len(bubbles) - 1:
             self.finished = False
+            self.held_back_until_ms = (updated or self.now_ms) + STALE_GENERATING_MS
         return bubbles[: last_prompt + 1]
 
     def _bubble(self, bubble_id: str, position: str, bubble: dict[str, Any]) -> Iterator[Event | Problem]:
