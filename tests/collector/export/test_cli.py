@@ -174,3 +174,27 @@ def test_export_refuses_unknown_remotes_and_a_missing_store() -> None:
     assert code == 2 and "no devlog store" in err and "devlog collect" in err
     code, _, err = invoke("export", "--remote", "nope")
     assert code == 2 and "unknown remote" in err
+
+
+def test_status_of_one_remote_lists_its_dead_letter_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db_path(), make_events(12, [f"{WORK}/a", f"{WORK}/b", f"{WORK}/c"]))
+
+    def reject(event: dict[str, object]) -> str | None:
+        return "forbidden_workspace: not allowed for this key" if event.get("workspace") == f"{WORK}/b" else None
+
+    with FaultServer(reject=reject) as srv, FaultServer() as other:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        monkeypatch.setenv("OTHER_KEY", other.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        invoke("remote", "add", "other", other.url, "--api-key-env", "OTHER_KEY", "--include", f"{WORK}/**")
+        code, _, err = invoke("export", "--remote", "team")
+        assert err.count("dead_lettered") <= 1  # one log line per reason, not one per event
+        code, out, _ = invoke("export", "--status", "--remote", "team")
+        assert code == 0
+        assert "other" not in out.split()
+        assert "team: rejected by the server (dead letters), by reason:" in out
+        assert "4  forbidden_workspace: not allowed for this key" in out
+        code, out, _ = invoke("export", "--status", "--remote", "team", "--json")
+        assert [row["name"] for row in json.loads(out)] == ["team"]
+        code, _, err = invoke("export", "--status", "--remote", "nope")
+        assert code == 2 and "nope" in err

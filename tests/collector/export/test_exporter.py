@@ -287,3 +287,19 @@ def test_the_batch_envelope_names_this_machine(monkeypatch: pytest.MonkeyPatch) 
         exporter._collector_info.cache_clear()
         machine_id.cache_clear()
     assert envelope.collector.name == "devlog"
+
+
+def test_a_server_that_rate_limits_every_other_batch_is_still_caught_up_with(db: Path) -> None:
+    """Only passes that send nothing count towards giving up: a backfill throttled by 429s finishes."""
+    events = make_events(100, [f"{WORK}/a"])
+    fill_store(db, events)
+    with FaultServer() as srv:
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"], batch_size=10)})
+        srv.script(*[Fault("ok"), Fault("status", 429, headers={"Retry-After": "0"})] * 10)
+        outcome = run("team", cfg, db, max_failures=2)
+        assert outcome.caught_up and outcome.error is None
+        assert set(srv.events) == {e.id for e in events}
+        srv.script(*[Fault("status", 429, headers={"Retry-After": "0"})] * 3)
+        fill_store(db, make_events(10, [f"{WORK}/a"], start=100))
+        outcome = run("team", cfg, db, max_failures=2)  # two passes in a row that send nothing: give up
+        assert outcome.error is not None and not outcome.caught_up

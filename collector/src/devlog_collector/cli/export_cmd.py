@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,15 +42,18 @@ def _chosen(config: Config, remotes: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(remotes))
 
 
-def _show_status(config: Config, db: Path, as_json: bool) -> None:
+def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from devlog_collector.export.status import remote_statuses
 
+    if only:
+        _chosen(config, only)  # names an unknown remote: a one-line error
     store = _open_store(db)
     try:
-        rows = remote_statuses(config, store)
+        rows = [r for r in remote_statuses(config, store) if not only or r.name in only]
+        reasons = _dead_letter_reasons(store, [r.name for r in rows if r.dead_letters])
     finally:
         if store is not None:
             store.close()
@@ -78,6 +82,23 @@ def _show_status(config: Config, db: Path, as_json: bool) -> None:
             (error or "-")[:110],
         )
     Console().print(table)
+    for name, counts in reasons.items():
+        click.echo(f"{name}: rejected by the server (dead letters), by reason:")
+        for reason, count in counts:
+            click.echo(f"  {count:>9,}  {reason[:200]}")
+
+
+def _dead_letter_reasons(store: Any, names: list[str], top: int = 5) -> dict[str, list[tuple[str, int]]]:
+    """The most frequent dead-letter reasons of each remote (for `--status`)."""
+    if store is None:
+        return {}
+    return {
+        name: store.db.execute(
+            "SELECT reason, count(*) FROM dead_letters WHERE remote = ? GROUP BY reason ORDER BY 2 DESC, 1 LIMIT ?",
+            (name, top),
+        ).fetchall()
+        for name in names
+    }
 
 
 def _dry_run(config: Config, db: Path, names: list[str], from_start: bool, as_json: bool) -> None:
@@ -153,9 +174,8 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
             click.echo(f"{summary}; PAUSED: {outcome.paused_reason}", err=True)
             failed += 1
         elif outcome.error is not None:
-            click.echo(
-                f"{summary}; FAILED after {retries + 1} attempts: {outcome.error} (events stay pending)", err=True
-            )
+            attempts = f"{retries + 1} attempts in a row that sent nothing"
+            click.echo(f"{summary}; FAILED after {attempts}: {outcome.error} (events stay pending)", err=True)
             failed += 1
         else:
             click.echo(summary, err=True)
@@ -191,7 +211,7 @@ def export(
         click.echo(f"warning: {warning}", err=True)
     db = config.storage.db_path()
     if show_status:
-        _show_status(config, db, as_json)
+        _show_status(config, db, as_json, remotes)
         return
     names = _chosen(config, remotes)
     if dry_run:

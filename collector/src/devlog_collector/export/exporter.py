@@ -36,6 +36,7 @@ import gzip
 import hashlib
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -539,8 +540,11 @@ class RemoteExporter:
                     "reason = excluded.reason, status_code = excluded.status_code, created_at = excluded.created_at",
                     [(self.name, event_id, seq, reason, code, now) for event_id, seq, reason, code in letters],
                 )
-                for event_id, _seq, reason, _code in letters:
-                    log.warning("export_event_dead_lettered", remote=self.name, event_id=event_id, reason=reason)
+                # One line per reason, not per event: a remote refusing a whole workspace would
+                # otherwise print thousands (the events are listed by `devlog export --status`).
+                reasons = Counter(reason for _event_id, _seq, reason, _code in letters)
+                for reason, count in sorted(reasons.items()):
+                    log.warning("export_events_dead_lettered", remote=self.name, events=count, reason=reason)
             sent = confirmed + len(letters)
             db.execute(
                 "UPDATE export_cursors SET last_seq = max(last_seq, ?), status = ?, "
@@ -578,7 +582,7 @@ def export_with_retries(
     resume: bool = False,
     lock_wait: float = 0.0,
 ) -> SyncOutcome:
-    """Run passes until caught up, paused, stopped, or `max_failures` consecutive transient failures.
+    """Run passes until caught up, paused, stopped, or `max_failures` failed passes in a row that sent nothing.
 
     `max_failures=None` retries forever (the daemon's policy: the store is the buffer); the CLI gives up
     after a few attempts and reports, leaving everything pending.
@@ -598,6 +602,11 @@ def export_with_retries(
             if outcome.caught_up or outcome.paused or outcome.busy or should_stop():
                 return total
             continue
+        if outcome.batches:
+            # It delivered batches before failing (a server that rate-limits a long backfill):
+            # only passes in a row that deliver nothing count towards giving up.
+            failures = 0
+            backoff.reset()
         failures += 1
         if (max_failures is not None and failures >= max_failures) or should_stop():
             return total
