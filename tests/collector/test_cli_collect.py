@@ -252,6 +252,7 @@ def test_collect_with_logs_gives_no_hint(logs: Path) -> None:
         ("''", "an empty glob selects nothing"),
         ("work/**", "'work/**' is relative"),
         (".hidden/**", "'.hidden/**' is relative"),
+        ("~/work/", "'~/work/' ends with a slash, which no workspace path has: use '~/work/**' for everything"),
         ("~nosuchuser-devlog/w/**", "no user 'nosuchuser-devlog'"),
         ("'~/{1..5000}/**'", "glob '~/{1..5000}/**' cannot be used: its braces expand to more than 1,000 patterns"),
     ],

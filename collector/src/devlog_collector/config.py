@@ -249,6 +249,12 @@ def _workspace_glob_problem(pattern: str) -> str | None:
         text = os.path.expanduser(text)  # noqa: PTH111
     if (text[0].isalnum() and not _WINDOWS_DRIVE_GLOB.match(text)) or text.startswith("."):
         return f"{pattern!r} is relative; workspaces are absolute paths: start it with /, ~/ or **/"
+    if len(text) > 1 and text.endswith(("/", "\\")):
+        folder = pattern.strip().rstrip("/\\")
+        return (
+            f"{pattern!r} ends with a slash, which no workspace path has: "
+            f"use {folder + '/**'!r} for everything under it, or {folder!r} for that folder alone"
+        )
     return None
 
 
