@@ -67,6 +67,12 @@ SECRETS = [
     ("env-secret", "export API_TOKEN='tok_live_998877665544'", "tok_live_998877665544"),
     ("password-field", '{"username": "bob", "password": "pa55word!x"}', "pa55word!x"),
     ("bearer-token", "Authorization: Bearer abcdef0123456789ABCDEF.xyz", "abcdef0123456789ABCDEF.xyz"),
+    ("url-password", "redis://:cachepw-9876@cache.internal:6379/0", "cachepw-9876"),
+    ("url-password", "mysql://root:p@ss-w0rd-x@db.internal/app", "ss-w0rd-x"),
+    ("env-secret", "then run: export API_KEY=abcd1234efgh and retry", "abcd1234efgh"),
+    ("env-secret", "cd app; DB_TOKEN=tok-5566778899 ./serve", "tok-5566778899"),
+    ("config-secret", "database:\n  DATABASE_PASSWORD: hunter2hunter2\n", "hunter2hunter2"),
+    ("config-secret", "auth:\n  client_secret: 'c-9f8e7d6c5b4a'  # rotated\n", "c-9f8e7d6c5b4a"),
 ]
 
 NEAR_MISSES = [
@@ -86,6 +92,11 @@ NEAR_MISSES = [
     "sk-learn is spelled scikit-learn",
     "SECRET_KEY=${SECRET_KEY}",
     "The Stripe test mode uses keys starting with sk_test_ (never commit them).",
+    "password: required",
+    "token: null",
+    "  secret: ${APP_SECRET}",
+    "The password: use a long one",
+    "ssh://git@github.com:22/acme/app and mail dev@example.org",
 ]
 
 

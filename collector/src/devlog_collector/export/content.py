@@ -20,7 +20,8 @@ PyPI, Discord, Telegram, Azure storage, Mailchimp, Square, OpenAI, basic-auth pa
 Its keyword and high-entropy plugins are not used: they would mask git SHAs, UUIDs and ordinary
 base64. A small documented set of extra patterns covers formats it lacks (Anthropic and current
 OpenAI keys, GitHub fine-grained tokens, Google API keys, full JWTs, whole private-key blocks,
-`Authorization: Bearer` values, and `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` lines).
+`Authorization: Bearer` values, `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` assignments,
+YAML-style `password: value` lines, and URL passwords detect-secrets cuts short).
 Each rule may carry a cheap literal hint so text that cannot contain it skips the regex.
 """
 
@@ -140,6 +141,16 @@ def _detect_secrets_rules() -> list[RedactionRule]:
 
 _ENV_KEYWORDS = r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)"
 
+#: Passwords in URLs (`scheme://user:password@host`), also with an empty user (`redis://:pw@host`)
+#: and with `@` inside the password (the last `@` before the host ends it). Runs before
+#: detect-secrets' own URL rule, which stops at the first `@` and would leave the rest of the password.
+_URL_PASSWORD: Final = RedactionRule(
+    "url-password",
+    re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]*:((?!\[REDACTED)[^\s/]{3,})@"),
+    group=1,
+    hints=("://",),
+)
+
 #: Formats detect-secrets does not know (or only matches partly), documented in docs/export.md.
 _EXTRA_RULES: Final = [
     RedactionRule(
@@ -150,12 +161,7 @@ _EXTRA_RULES: Final = [
         ),
         hints=("PRIVATE KEY",),
     ),
-    RedactionRule(
-        "url-password",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]+:((?!\[REDACTED)[^\s@/]{3,})@"),
-        group=1,
-        hints=("://",),
-    ),
+
     RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{20,}"), hints=("sk-ant-",)),
     RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}"), hints=("sk-",)),
     RedactionRule("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}"), hints=("github_pat_",)),
@@ -177,11 +183,21 @@ _EXTRA_RULES: Final = [
     RedactionRule(
         "env-secret",
         re.compile(
-            rf"(?im)^[ \t]*(?:export[ \t]+)?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[ \t]*=[ \t]*"
+            rf"(?im)(?:^|(?<=[\s;&|(]))[ \t]*(?:export[ \t]+)?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[ \t]*=[ \t]*"
             r"(?!\[REDACTED|\$)([\"']?)([^\s\"'#()\[\]{}]{4,})\1(?=[\s#]|$)"
         ),
         group=2,
         hints=("=",),
+    ),
+    RedactionRule(
+        "config-secret",
+        re.compile(
+            rf"(?im)^[ \t]*(?:-[ \t]+)?[\"']?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[\"']?[ \t]*:[ \t]+"
+            r"(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
+            r"([\"']?)([^\s\"'#{}\[\],]{4,})\1[ \t]*(?:#.*)?$"
+        ),
+        group=2,
+        hints=(":",),
     ),
     RedactionRule(
         "password-field",
@@ -271,7 +287,7 @@ def default_redactor() -> Redactor:
     """The shared rule set (detect-secrets' format rules first, then the extras)."""
     global _default
     if _default is None:
-        _default = Redactor([*_EXTRA_RULES[:1], *_detect_secrets_rules(), *_EXTRA_RULES[1:]])
+        _default = Redactor([*_EXTRA_RULES[:1], _URL_PASSWORD, *_detect_secrets_rules(), *_EXTRA_RULES[1:]])
     return _default
 
 
