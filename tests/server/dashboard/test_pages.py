@@ -333,6 +333,21 @@ def test_filters_narrow_every_page(dash: TestClient[Any]) -> None:
             assert dash.get(path, params=params).status_code == 200, (path, params)
 
 
+def test_values_no_database_can_hold_never_fail_a_page(dash: TestClient[Any]) -> None:
+    """NULs in filters and search, absurd page numbers: the page opens (or is a 404), never a 500."""
+    events = seed_team(dash)
+    sign_in(dash, "read")
+    for name in ("agent", "user", "model", "workspace"):
+        for path in ("/dashboard", "/dashboard/people", "/dashboard/tools", "/dashboard/sessions"):
+            response = dash.get(path, params={"period": "all", name: "codex\x00"})
+            assert response.status_code == 200, (path, name, response.text[:300])
+    codex = dash.get("/dashboard", params={"period": "all", "agent": "co\x00dex"})
+    assert kpis(codex.text)["events"] == len([e for e in events if e["agent"] == "codex"])
+    assert dash.get("/dashboard/sessions", params={"q": "\x00"}).status_code == 200
+    assert dash.get("/dashboard/sessions", params={"page": str(2**63 - 1)}).status_code == 200
+    assert dash.get("/dashboard/sessions/%00").status_code == 404
+
+
 def test_session_search_matches_prompt_text_and_metadata(dash: TestClient[Any]) -> None:
     events = seed_team(dash)
     sign_in(dash, "read")

@@ -3,7 +3,8 @@
 Periods are whole UTC days (`since_day` inclusive, `until_day` exclusive), the unit the rollup table
 stores, so a page's totals equal `GET /api/v1/stats?since=<since_day>T00:00Z&until=<until_day>T00:00Z`
 exactly. Values come from the query string; anything unparseable falls back to the default rather
-than failing the page (a bookmarked URL with an old parameter still opens).
+than failing the page (a bookmarked URL with an old parameter still opens), and characters no
+database column can hold (NUL) are dropped from text filters.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal
 from urllib.parse import urlencode
+
+from devlog_server.text import safe_text
 
 __all__ = ["PERIODS", "Filters", "parse_filters"]
 
@@ -41,8 +44,9 @@ def _day(value: str | None) -> date | None:
 
 
 def _text(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value[:_MAX_TEXT] or None
+    # NULs and unpaired surrogates cannot reach a query parameter (Postgres refuses them): dropped.
+    value = safe_text((value or "").strip(), _MAX_TEXT).strip()
+    return value or None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from devlog_server.dashboard.session import (
 from devlog_server.dashboard.slices import Dimension, Totals, load_slices
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.state import server_state
+from devlog_server.text import safe_text, text_problem
 
 __all__ = ["DashboardController", "error_page"]
 
@@ -76,6 +77,8 @@ SECURITY_HEADERS: Final = [
     ),
 ]
 PAGE_SIZE: Final = 50
+#: Highest sessions page asked for (a larger number would overflow the database's OFFSET).
+MAX_PAGE: Final = 1_000_000
 SORT_PARAMS: Final = ("usort", "psort", "wsort")
 
 
@@ -382,9 +385,9 @@ class DashboardController(Controller):
         """Sessions: searchable, filterable list, most recent first, paged."""
         query = _query(request)
         filters = parse_filters(query)
-        search = (query.get("q") or "").strip()[:200] or None
+        search = safe_text((query.get("q") or "").strip(), 200).strip() or None
         try:
-            page = max(0, int(query.get("page") or 0))
+            page = min(max(0, int(query.get("page") or 0)), MAX_PAGE)
         except ValueError:
             page = 0
         state = server_state(request)
@@ -411,6 +414,8 @@ class DashboardController(Controller):
     ) -> Template:
         """One session's conversation in order: prompts, responses, tool calls and results, edits."""
         session_id = session_id.lstrip("/")
+        if text_problem(session_id) is not None:
+            raise NotFoundException(detail="no such session (or not one this key may read)")
         state = server_state(request)
         async with state.db.read() as conn:
             events, truncated = await queries.session_events(conn, session_id, viewer.allowed)
