@@ -198,4 +198,3 @@ def test_export_intervals_that_would_hammer_or_never_succeed_are_refused() -> No
     assert "export.remotes.t.sync_interval: must be at least 1s, got 0s" in found
     assert "export.remotes.t.timeout: must be more than 0s, got 0s" in found
     assert problems({"storage": None}) == ["storage: expected a mapping of keys, got `null`"]
-

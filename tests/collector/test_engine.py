@@ -173,6 +173,14 @@ def test_crlf_lines_and_content_hash_ids(logs: Path) -> None:
     assert collect(config).events_added == 0  # the same first occurrence in another file: same id
 
 
+def test_a_byte_order_mark_before_the_first_line_costs_nothing(logs: Path) -> None:
+    config = make_config(logs)
+    (logs / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + line(0) + line(1))
+    result = collect(config)
+    assert (result.events_added, result.problems) == (2, 0)
+    assert set(stored_ids(config)) == {expected_id(0), expected_id(1)}
+
+
 def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Path) -> None:
     repo = tmp_path / "work" / "acme-api"
     (repo / ".git" / "refs" / "heads").mkdir(parents=True)

@@ -93,6 +93,7 @@ ENGINE_STATE_KEY: Final = "__devlog"
 #: GC ran thousands of times per history load and also re-scanned every object alive since start-up.
 COLLECT_GC_GEN0_THRESHOLD: Final = 50_000
 _SQLITE_FULL: Final = 13
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 class DiskPressure(StoreError):
@@ -634,6 +635,8 @@ class Collector:
                     continue
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]
+                if line_no == 1 and raw.startswith(_UTF8_BOM):
+                    raw = raw[3:]  # Windows tools start UTF-8 text files with a byte-order mark
                 if raw.strip():
                     lines.append((line_no, raw))
             del data

@@ -359,3 +359,20 @@ def test_lines_skipped_unparsed_are_lines_that_yield_nothing(monkeypatch: pytest
     assert synthetic[0] in skipped and synthetic[3] in skipped and synthetic[6] in skipped
     assert not {synthetic[i] for i in (1, 2, 4, 5, 7, 8, 10, 11)} & set(skipped)
     assert len(full[1]) >= 3  # the invalid UTF-8, the malformed line and the array are still reported
+
+
+def test_a_slash_command_is_stored_as_typed(tmp_path: Path) -> None:
+    markup = "<command-message>model</command-message>\n<command-name>/model</command-name>\n"
+    markup += "<command-args>opus</command-args>"
+    bare = "<command-name>/clear</command-name>\n<command-message>clear</command-message>\n"
+    bare += "<command-args></command-args>"
+    envelope = {"sessionId": "s1", "cwd": "/w", "timestamp": "2026-03-01T10:00:00.000Z"}
+    lines = [
+        {**envelope, "type": "user", "uuid": f"u{n}", "message": {"role": "user", "content": text}}
+        for n, text in enumerate([markup, bare])
+    ]
+    path = tmp_path / "s1.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    prompts = of(events_of(path), "prompt")
+    expected = [("/model opus", "/model"), ("/clear", "/clear")]
+    assert [(p.text, p.attrs.get("slash_command")) for p in prompts] == expected

@@ -170,14 +170,35 @@ def test_tools_commands_and_results() -> None:
 
 def test_apply_patch_file_edits() -> None:
     edits = of(events_of(MAIN), "file_edit")
+    # Codex writes paths relative to the session's folder (/home/dev/acme-api): stored absolute
     assert [(e.attrs["action"], e.file) for e in edits] == [
-        ("update", FileInfo(path="app.py", lines_added=2, lines_removed=1)),
-        ("add", FileInfo(path="tests/test_ready.py", lines_added=2, lines_removed=0)),
-        ("delete", FileInfo(path="old_probe.py", lines_added=0, lines_removed=0)),
-        ("update", FileInfo(path="acme/probes.py", lines_added=1, lines_removed=1)),
+        ("update", FileInfo(path="/home/dev/acme-api/app.py", lines_added=2, lines_removed=1)),
+        ("add", FileInfo(path="/home/dev/acme-api/tests/test_ready.py", lines_added=2, lines_removed=0)),
+        ("delete", FileInfo(path="/home/dev/acme-api/old_probe.py", lines_added=0, lines_removed=0)),
+        ("update", FileInfo(path="/home/dev/acme-api/acme/probes.py", lines_added=1, lines_removed=1)),
     ]
-    assert patch_files("*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch\n+stray") == [("add", "a.txt", 1, 0)]
+    assert edits[3].attrs["moved_from"] == "/home/dev/acme-api/probes.py"
+    patch = "*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch\n+stray"
+    assert patch_files(patch) == [("add", "a.txt", 1, 0, None)]
+    moved = "*** Begin Patch\n*** Update File: x.py\n*** Move to: y/x.py\n-a\n+b\n*** End Patch"
+    assert patch_files(moved) == [("update", "y/x.py", 1, 1, "x.py")]
     assert patch_files("not a patch") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "cwd", "expected"),
+    [
+        ("src/a.py", "/home/dev/app", "/home/dev/app/src/a.py"),
+        ("../lib/b.py", "/home/dev/app", "/home/dev/lib/b.py"),
+        ("/etc/hosts", "/home/dev/app", "/etc/hosts"),
+        ("src\\a.py", "C:\\work\\app", "C:\\work\\app\\src\\a.py"),
+        ("a.py", None, "a.py"),
+    ],
+)
+def test_patch_paths_become_absolute_in_the_session_folder(path: str, cwd: str | None, expected: str) -> None:
+    from devlog_collector.sources.codex import _in_workspace
+
+    assert _in_workspace(path, cwd) == expected
 
 
 def test_errors() -> None:

@@ -161,7 +161,6 @@ _EXTRA_RULES: Final = [
         ),
         hints=("PRIVATE KEY",),
     ),
-
     RedactionRule("anthropic-key", re.compile(r"sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{20,}"), hints=("sk-ant-",)),
     RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}"), hints=("sk-",)),
     RedactionRule("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}"), hints=("github_pat_",)),

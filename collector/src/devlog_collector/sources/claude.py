@@ -52,6 +52,7 @@ decoded); the git branch is `gitBranch`; `agent_version` is `version`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -412,6 +413,8 @@ class _TranscriptParser:
             attrs["images"] = images
         if record.get("isSidechain") is True:
             attrs["is_sidechain"] = True
+        if "<command-name>" in text:
+            text = _slash_command(text, attrs)
         return Event(
             id=event_id(AGENT, key),
             ts=ts,
@@ -788,6 +791,21 @@ def _line_key(record: dict[str, Any], session: str, ts: datetime, line_no: int) 
     if isinstance(uuid, str) and uuid:
         return uuid
     return f"{session}:{ts.isoformat()}:{line_no}"
+
+
+_COMMAND_NAME: Final = re.compile(r"<command-name>(.*?)</command-name>", re.S)
+_COMMAND_ARGS: Final = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+
+
+def _slash_command(text: str, attrs: dict[str, Any]) -> str:
+    """A slash command as typed (`/model opus`) instead of the markup Claude Code stores it in."""
+    name = _COMMAND_NAME.search(text)
+    if name is None or not name.group(1).strip():
+        return text
+    command = name.group(1).strip()
+    args = _COMMAND_ARGS.search(text)
+    attrs["slash_command"] = command
+    return f"{command} {args.group(1).strip()}".strip() if args else command
 
 
 def _is_injected(record: dict[str, Any], text: str) -> bool:

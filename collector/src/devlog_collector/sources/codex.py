@@ -51,7 +51,9 @@ events carry the same ids as the active copy's, so nothing is stored twice.
 
 from __future__ import annotations
 
+import ntpath
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -100,10 +102,11 @@ _USAGE_FIELDS: Final = ("input_tokens", "cached_input_tokens", "output_tokens", 
 _decode = msgspec.json.Decoder().decode
 
 
-def patch_files(patch: str) -> list[tuple[str, str, int, int]]:
-    """(action, path, +lines, -lines) per file of an `apply_patch` body.
+def patch_files(patch: str) -> list[tuple[str, str, int, int, str | None]]:
+    """(action, path, +lines, -lines, moved from) per file of an `apply_patch` body.
 
-    Actions are `add`, `update`, `delete`; a `*** Move to:` renames the updated file.
+    Actions are `add`, `update`, `delete`; a `*** Move to:` renames the updated file (its path is
+    then the new one, and the last item the old one; otherwise None).
     """
     files: list[list[Any]] = []
     current: list[Any] | None = None
@@ -112,11 +115,12 @@ def patch_files(patch: str) -> list[tuple[str, str, int, int]]:
             header = line[4:]
             for prefix, action in (("Add File: ", "add"), ("Update File: ", "update"), ("Delete File: ", "delete")):
                 if header.startswith(prefix):
-                    current = [action, header[len(prefix) :].strip(), 0, 0]
+                    current = [action, header[len(prefix) :].strip(), 0, 0, None]
                     files.append(current)
                     break
             else:
                 if header.startswith("Move to: ") and current is not None:
+                    current[4] = current[4] or current[1]
                     current[1] = header[len("Move to: ") :].strip()
                 elif header.startswith(("End Patch", "Begin Patch")):
                     current = None
@@ -127,7 +131,16 @@ def patch_files(patch: str) -> list[tuple[str, str, int, int]]:
             current[2] += 1
         elif line[0] == "-":
             current[3] += 1
-    return [(a, p, added, removed) for a, p, added, removed in files if p]
+    return [(a, p, added, removed, moved) for a, p, added, removed, moved in files if p]
+
+
+def _in_workspace(path: str, cwd: Any) -> str:
+    """A patch path as an absolute path: Codex writes them relative to the session's folder."""
+    if not isinstance(cwd, str) or not cwd or path.startswith("/") or ntpath.isabs(path):
+        return path
+    if ntpath.isabs(cwd) and not cwd.startswith("/"):
+        return ntpath.normpath(ntpath.join(cwd, path))
+    return posixpath.normpath(posixpath.join(cwd, path))
 
 
 class CodexSource(Source):
@@ -491,17 +504,21 @@ class _RolloutParser:
                 attrs=command_attrs,
             )
         if patch:
-            for action, path, added, removed in patch_files(patch):
+            cwd = self.state.get("cwd")
+            for action, path, added, removed, moved_from in patch_files(patch):
+                edit_attrs: dict[str, Any] = {"action": action}
+                if moved_from is not None:
+                    edit_attrs["moved_from"] = _in_workspace(moved_from, cwd)
                 yield self._event(
                     "file_edit",
-                    ("file_edit", key, path),
+                    ("file_edit", key, path),  # (the path as written: ids stay what they were)
                     ts,
                     line_no,
                     parent_id=call_id_event,
                     model=model,
                     tool=tool,
-                    file=FileInfo(path=path, lines_added=added, lines_removed=removed),
-                    attrs={"action": action},
+                    file=FileInfo(path=_in_workspace(path, cwd), lines_added=added, lines_removed=removed),
+                    attrs=edit_attrs,
                 )
 
     def _tool_output(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
