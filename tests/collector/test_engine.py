@@ -270,6 +270,14 @@ def test_document_mode_reparses_on_change_only(tmp_path: Path) -> None:
         cursor = store.get_cursor("docs", str(doc))
         assert cursor is not None
         assert cursor.state["parses"] == 3  # the unchanged pass did not parse
+        doc.write_text(json.dumps([1_700_000_000, 1_700_000_001, 1_700_000_002]))  # the rewrite completes
+        os.utime(doc, ns=(2, 2))
+        assert collector.collect().problems == 0
+        # a document's read states all its problems: the half-written file's one is gone
+        assert store.db.execute("SELECT count(*) FROM parse_errors WHERE path = ?", (str(doc),)).fetchone()[0] == 0
+        doc.write_text("[1, 2")
+        os.utime(doc, ns=(3, 3))
+        assert collector.collect().problems == 1  # and a new half-write is reported again
 
 
 def test_mark_current_skips_history(logs: Path) -> None:

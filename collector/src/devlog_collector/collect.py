@@ -842,13 +842,26 @@ class Collector:
         `current_state`: the events are a whole document's current state (see `Store.commit`).
         """
         fresh: list[ParseProblem] = []
+        current: list[ParseProblem] = []
         for problem in problems:
             key = (problem.source, problem.path, problem.position, problem.message[:1000])
+            if problem not in current:
+                current.append(problem)
             if key not in self._known_problems and problem not in fresh:
                 fresh.append(problem)
+        # A whole document's read states all of its problems: they replace the earlier ones (a
+        # half-written file's "invalid JSON" goes away once a read of it is clean).
+        replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
         self._check_disk()
         try:
-            added = self.store.commit(events, cursor, fresh, search_index=False, current_state=current_state)
+            added = self.store.commit(
+                events,
+                cursor,
+                current if replace else fresh,
+                search_index=False,
+                current_state=current_state,
+                problems_replace=replace,
+            )
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
                 raise DiskPressure(f"the store's disk is full ({exc}); collection paused until space returns") from exc
@@ -857,7 +870,9 @@ class Collector:
             if exc.errno == errno.ENOSPC:
                 raise DiskPressure(f"the store's disk is full ({exc.strerror}); collection paused") from exc
             raise
-        for problem in fresh:
+        if replace is not None:
+            self._known_problems = {k for k in self._known_problems if (k[0], k[1]) != replace}
+        for problem in current if replace else fresh:
             self._known_problems.add((problem.source, problem.path, problem.position, problem.message[:1000]))
         for problem in fresh:
             log.info("parse_problem", source=problem.source, path=problem.path, position=problem.position)

@@ -380,6 +380,7 @@ class Store:
         *,
         search_index: bool = True,
         current_state: bool = False,
+        problems_replace: tuple[str, str] | None = None,
     ) -> int:
         """Store events, advance `cursor` and record `problems` atomically; returns events added.
 
@@ -392,6 +393,8 @@ class Store:
                 later, in bounded batches, by `update_search_index`).
             current_state: the events are the current state of the document (file or database) they
                 were read from, so they supersede differing copies read from it before.
+            problems_replace: (source, path) whose recorded problems `problems` replace (a whole
+                document's read reports all of its problems; none means it is clean now).
         """
         with self.transaction() as db:
             if events:
@@ -401,6 +404,8 @@ class Store:
                 added = 0
             if cursor is not None:
                 self._save_cursor(db, cursor)
+            if problems_replace is not None:
+                db.execute("DELETE FROM parse_errors WHERE source = ? AND path = ?", problems_replace)
             if problems:
                 self._record_problems(db, problems)
         return added
