@@ -424,3 +424,32 @@ def test_a_reply_held_back_as_streaming_is_collected_when_the_file_never_changes
         assert responses() == 1
         (state,) = [c.state for c in store.all_cursors().values() if c.path == str(path)]
         assert "recheck_after_ms" not in state
+
+
+@pytest.mark.parametrize(
+    ("reference", "shown"),
+    [
+        (
+            {"inlineReference": {"$mid": 1, "scheme": "file", "fsPath": "/w/src/api.ts"}},
+            "api.ts",
+        ),
+        ({"inlineReference": {"path": "/w/src/api.ts"}, "name": "api.ts#L10"}, "api.ts#L10"),
+        (
+            {"inlineReference": {"name": "fetchUser", "location": {"uri": {"path": "/w/src/u.ts"}}}},
+            "fetchUser",
+        ),
+        ({"inlineReference": {"uri": {"path": "/w/docs/README.md"}, "range": {}}}, "README.md"),
+        ({"inlineReference": "file:///c%3A/w/main.py"}, "main.py"),
+    ],
+)
+def test_inline_references_stay_in_the_reply_text(tmp_path: Path, reference: dict[str, object], shown: str) -> None:
+    parts = [{"value": "I updated "}, {"kind": "inlineReference", **reference}, {"value": " to retry."}]
+    request = {"requestId": "r", "timestamp": 1764745200000, "message": {"text": "q"}, "response": parts,
+               "result": {"timings": {"totalElapsed": 5}}}  # fmt: skip
+    path = tmp_path / "s.json"
+    path.write_text(
+        json.dumps({"version": 3, "sessionId": "inl", "creationDate": 1764745200000, "requests": [request]})
+    )
+    events, problems = parse(CopilotSource([]), path)
+    assert problems == []
+    assert [e.text for e in by_kind(events, "response")] == [f"I updated `{shown}` to retry."]

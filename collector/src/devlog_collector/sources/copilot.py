@@ -72,6 +72,28 @@ _MARKDOWN_KINDS = (None, "markdownContent", "markdownVuln")
 IN_PROGRESS_WINDOW = timedelta(minutes=10)
 
 
+def _reference_name(part: dict[str, Any]) -> str | None:
+    """The name VS Code shows for an `inlineReference` part: its `name`, a symbol's name, or the
+    base name of the file it points at (`uri`/`location.uri` objects, or URI strings)."""
+    name = as_str(part.get("name"))
+    if name:
+        return name
+    reference = part.get("inlineReference")
+    if isinstance(reference, str):
+        return reference.rstrip("/").rsplit("/", 1)[-1] or None
+    reference = as_dict(reference)
+    name = as_str(reference.get("name"))
+    if name:
+        return name
+    target = as_dict(reference.get("location")).get("uri") or reference.get("uri") or reference
+    if isinstance(target, str):
+        path = target
+    else:
+        target = as_dict(target)
+        path = as_str(target.get("path")) or as_str(target.get("fsPath")) or as_str(target.get("external")) or ""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
+
+
 class _OpLogError(Exception):
     pass
 
@@ -430,6 +452,10 @@ class _SessionParser:
             kind = part.get("kind")
             if kind in _MARKDOWN_KINDS:
                 texts.append(text_of(part.get("value") if "value" in part else part.get("content")))
+            elif kind == "inlineReference":
+                name = _reference_name(part)
+                if name:
+                    texts.append(f"`{name}`")  # VS Code shows the file or symbol as a link here
             elif kind == "thinking":
                 thinking += 1
             elif kind == "toolInvocationSerialized":
