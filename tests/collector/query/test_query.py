@@ -219,3 +219,21 @@ def test_table_fits_the_terminal(store: Store, monkeypatch: pytest.MonkeyPatch) 
 def test_last_is_relative_to_now(store: Store) -> None:
     filters = build_filters(store, FilterArgs(last="1h"), now=NOW + timedelta(days=1000))
     assert query_events(store, filters) == []
+
+
+def test_chinese_japanese_and_korean_words_are_found_inside_sentences(tmp_path: Path) -> None:
+    """FTS5's tokenizer takes a run of CJK characters as one token: such searches match substrings."""
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text="テストを追加して、日本語も確認してください", ident="ja"),
+        ev("2026-03-01T10:00:05", "response", text="了解しました。バグを修正します。", ident="ja2"),
+        ev("2026-03-01T10:00:06", "response", text="我来修复这个错误", ident="zh"),
+        ev("2026-03-01T10:00:07", "response", text="버그를 수정했습니다", ident="ko"),
+        ev("2026-03-01T10:00:08", "response", text="fixed it", agent="codex", ident="en"),
+    ]
+    with store_with(tmp_path / "events.db", events) as cjk:
+        assert ids(cjk, search="日本語") == ["ja"]
+        assert ids(cjk, search="修正") == ["ja2"]
+        assert ids(cjk, search='"修复"') == ["zh"]
+        assert ids(cjk, search="수정") == ["ko"]
+        assert ids(cjk, search="修", agents=("codex",)) == []
+        assert ids(cjk, search="fixed") == ["en"]  # other scripts still use the index

@@ -16,7 +16,7 @@ import os
 import re
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError
@@ -59,6 +59,8 @@ class Filters(NamedTuple):
     session: str | None = None
     model: str | None = None
     search: str | None = None
+    #: Text searched as a plain substring instead of through the full-text index (`_CJK`).
+    substring: str | None = None
 
     def where(self, table: str = "events") -> tuple[str, list[Any]]:
         """`(sql, params)` where sql is `WHERE ...` (or an empty string when nothing is filtered)."""
@@ -90,6 +92,9 @@ class Filters(NamedTuple):
         if self.search is not None:
             clauses.append(f"{t}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
             params.append(self.search)
+        if self.substring is not None:
+            clauses.append(f"instr({t}text, ?) > 0")
+            params.append(self.substring)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     @property
@@ -200,6 +205,21 @@ def _check_model(store: Store, model: str) -> str:
     raise UserError(f"--model: no events with model {value!r} (models in the store: {shown})")
 
 
+#: Scripts written without spaces between words (Chinese, Japanese, Korean). The full-text index
+#: (FTS5 `unicode61`) takes a whole run of them as one token, so a word inside a sentence would never
+#: match: such searches look for the text as a plain substring instead (a scan of the stored text).
+_CJK: Final = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f]")
+
+
+def _substring(text: str) -> str:
+    value = text.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].strip()  # a quoted phrase: the phrase itself
+    if not value:
+        raise UserError("--search: empty search text")
+    return value
+
+
 def _check_search(store: Store, text: str) -> str:
     if not text.strip():
         raise UserError("--search: empty search text")
@@ -281,5 +301,6 @@ def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, n
         kinds=_check_kinds(args.kinds) if args.kinds else (),
         session=resolve_session(store, args.session) if args.session is not None else None,
         model=_check_model(store, args.model) if args.model is not None else None,
-        search=_check_search(store, args.search) if args.search is not None else None,
+        search=_check_search(store, args.search) if args.search is not None and not _CJK.search(args.search) else None,
+        substring=_substring(args.search) if args.search is not None and _CJK.search(args.search) else None,
     )
