@@ -69,6 +69,15 @@ def test_keyset_pagination_visits_every_event_once_in_order(client: TestClient[A
     assert ids == [e["id"] for e in expected]
 
 
+@pytest.mark.parametrize("limit", ["1001", "10001", str(10**18)])
+def test_any_page_size_above_the_cap_is_capped_not_refused(client: TestClient[Any], limit: str) -> None:
+    _seed(client, 5)
+    response = client.get("/api/v1/events", params={"limit": limit}, headers=auth("full"))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["events"]) == 5
+    assert client.get("/api/v1/events", params={"limit": "0"}, headers=auth("full")).status_code == 400
+
+
 def test_pagination_is_stable_while_new_events_arrive(client: TestClient[Any]) -> None:
     _seed(client, 30)
     first = client.get("/api/v1/events", params={"limit": 10, "order": "asc"}, headers=auth("full")).json()

@@ -92,7 +92,9 @@ async def get_events(
     until: Until = None,
     user: Text = None,
     model: ModelName = None,
-    limit: Annotated[int, Parameter(ge=1, le=10_000, description="Page size (capped by the server).")] = 100,
+    limit: Annotated[
+        int, Parameter(ge=1, description="Page size; larger values are capped at the server's max page size.")
+    ] = 100,
     cursor: Annotated[str | None, Parameter(max_length=1024, description="`next_cursor` of the previous page.")] = None,
     order: OrderParam = "desc",
 ) -> EventPage:
