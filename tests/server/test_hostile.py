@@ -226,3 +226,16 @@ def test_schemathesis_short(live_server: str) -> None:
 @pytest.mark.slow
 def test_schemathesis_long(live_server: str) -> None:
     assert _fuzz(live_server, max_examples=400) == []
+
+
+def test_a_chunked_body_over_the_limit_gets_the_same_413_as_any_other(client_factory: Any) -> None:
+    """No Content-Length: the limit is found while the body streams in, and the answer names it."""
+    client = client_factory(max_body_bytes=64 * 1024)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(24):  # 96 KiB
+            yield b" " * 4096
+
+    response = client.post("/api/v1/events", content=chunks(), headers=auth("full"))
+    body = assert_problem(response, 413)
+    assert body["max_body_bytes"] == 64 * 1024 and "on the wire" in body["detail"]

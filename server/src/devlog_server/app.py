@@ -91,7 +91,10 @@ def create_app(
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         middleware=[metrics_middleware(metrics)],
-        request_max_body_size=settings.max_body_bytes,
+        # The ingest route enforces max_body_bytes itself as the body streams in, with a 413 that
+        # names the limit (also for chunked bodies that send no Content-Length); Litestar's own cap
+        # is only the backstop for every other route, so it sits above that.
+        request_max_body_size=2 * settings.max_body_bytes + 1024,
         logging_config=None,
         debug=False,
     )

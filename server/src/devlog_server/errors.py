@@ -98,6 +98,9 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         extra = exc.extra
     elif isinstance(exc.extra, list):
         extra = {"errors": exc.extra}
+    if exc.status_code == 413:  # Litestar's own body cap (the backstop above the ingest reader's)
+        detail = "request body too large; send smaller batches (GET /api/v1/whoami lists the limits)"
+        return _problem(413, detail, code="body_too_large", headers=exc.headers, extra=extra)
     return _problem(exc.status_code, str(exc.detail), headers=exc.headers, extra=extra)
 
 
