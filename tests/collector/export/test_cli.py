@@ -164,6 +164,9 @@ def test_remote_test_reports_key_and_selected_workspaces(monkeypatch: pytest.Mon
         assert code == 1 and "key valid: no" in out
     code, out, _ = invoke("remote", "test", "team", "--json")
     assert code == 1 and json.loads(out)["reachable"] is False
+    assert json.loads(out)["key_valid"] is None  # nobody judged the key
+    code, out, _ = invoke("remote", "test", "team")
+    assert code == 1 and "key valid: unknown" in out
 
 
 def test_export_refuses_unknown_remotes_and_a_missing_store() -> None:

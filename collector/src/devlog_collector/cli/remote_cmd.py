@@ -164,9 +164,12 @@ def test(name: str, as_json: bool) -> None:
     except RemoteUnavailable as exc:
         result["error"] = str(exc)
         result["reachable"] = exc.status_code is not None
+        result["key_valid"] = None  # unknown: the server never judged the key
     except ExportError as exc:
         result["error"] = str(exc)
         result["reachable"] = True
+        # Only a devlog server refusing the key says it is wrong; anything else leaves it unknown.
+        result["key_valid"] = False if exc.status_code in (401, 403) else None
     finally:
         client.close()
     db = config.storage.db_path()
@@ -180,13 +183,14 @@ def test(name: str, as_json: bool) -> None:
     selected = {ws: n for ws, n in counts.items() if router.matches(name, ws)}
     result["workspaces"] = {str(ws) if ws is not None else "(none)": n for ws, n in sorted(selected.items(), key=str)}
     result["events"] = sum(selected.values())
-    ok = result["key_valid"]
+    ok = result["key_valid"] is True
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(f"{name}  {rc.url}")
         click.echo(f"  reachable: {'yes' if result['reachable'] else 'no'}")
-        click.echo(f"  key valid: {'yes' if result['key_valid'] else 'no'}"
+        validity = {True: "yes", False: "no", None: "unknown"}[result["key_valid"]]
+        click.echo(f"  key valid: {validity}"
                    + (f" (key {result['key_name']}, scopes {', '.join(result['scopes'])})" if ok else ""))  # fmt: skip
         if "error" in result:
             click.echo(f"  error: {result['error']}")
