@@ -8,6 +8,7 @@ the global DB's rows (including auth tokens and unrelated keys that must never b
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -344,3 +345,24 @@ def test_a_composer_left_generating_asks_to_be_read_again_when_it_counts_as_fina
     stale = build_user_dir(tmp_path / "stale", generating_updated_at=updated - STALE_GENERATING_MS)
     events, _, state = parse(stale)
     assert RECHECK_AFTER_KEY not in state and C in {e.session_id for e in events}
+
+
+def test_copies_left_by_a_killed_reader_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback copy of a database holds Cursor's sign-in tokens: it must not outlive its reader."""
+    import tempfile
+
+    from devlog_collector.sources import cursor
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "devlog-cursor-dead"
+    stale.mkdir()
+    (stale / "state.vscdb").write_bytes(b"copy")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    fresh = tmp_path / "devlog-cursor-reading-now"
+    fresh.mkdir()
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    os.utime(other, (old, old))
+    cursor._remove_stale_copies()
+    assert not stale.exists() and fresh.exists() and other.exists()

@@ -12,7 +12,7 @@ Reading rules, because the database belongs to a running editor and can be gigab
 * open with `mode=ro` (never `immutable`: Cursor writes while we read) and a short busy timeout; a
   locked database is one Problem and the engine retries on the next change. If a read-only open is
   impossible (e.g. a WAL database whose `-shm` cannot be created), copy the db and its `-wal` to a
-  private temp dir and read the copy.
+  private temp dir and read the copy (copies a killed process left behind are swept later).
 * query only the key ranges this source needs (`composerData:*`, `bubbleId:<composer>:*`, and
   `composer.composerData` in workspace DBs) with range predicates that use the key index. Never
   `ItemTable` of the global DB: it holds `cursorAuth/*` tokens.
@@ -30,6 +30,7 @@ back (its text is incomplete) until it finishes or has been idle for an hour.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -37,7 +38,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from devlog_collector.sources._values import (
@@ -91,7 +92,8 @@ def open_readonly(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, 
         if _is_locked(exc):
             raise CursorDatabaseLocked(str(exc)) from exc
     # Read-only open failed (typically WAL without a writable -shm): read a private copy instead.
-    scratch = Path(tempfile.mkdtemp(prefix="devlog-cursor-"))
+    _remove_stale_copies()
+    scratch = Path(tempfile.mkdtemp(prefix=_COPY_PREFIX))
     try:
         for suffix in ("", "-wal"):
             source = path.with_name(path.name + suffix)
@@ -109,6 +111,29 @@ def open_readonly(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, 
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+_COPY_PREFIX: Final = "devlog-cursor-"
+#: A private copy older than this was left by a devlog process that died while reading it.
+_STALE_COPY_SECONDS: Final = 3600
+
+
+def _remove_stale_copies() -> None:
+    """Delete private copies a killed devlog left behind (0700 folders, but the database they hold
+    includes Cursor's sign-in tokens, so they should not outlive the read)."""
+    cutoff = time.time() - _STALE_COPY_SECONDS
+    try:
+        leftovers = list(Path(tempfile.gettempdir()).glob(f"{_COPY_PREFIX}*"))
+    except OSError:
+        return
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for folder in leftovers:
+        try:
+            st = folder.stat()
+            if folder.is_dir() and (uid is None or st.st_uid == uid) and st.st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
