@@ -36,7 +36,8 @@ KEYS: dict[str, tuple[str, str, str]] = {
     "srv": ("srv-token-0123456789", "ingest+read", "/srv/**"),
     "home": ("home-token-0123456789", "ingest+read", "~/work/**|/opt/shared"),
 }
-TABLES = ("events", "collectors", "ingest_rejections", "workspaces", "api_keys")
+#: Emptied before each Postgres test. TRUNCATE fires no DELETE trigger, so the rollup is emptied with `events`.
+TABLES = ("events", "dashboard_rollups", "collectors", "ingest_rejections", "workspaces", "api_keys")
 
 
 def bootstrap_spec() -> str:

@@ -185,7 +185,7 @@ def test_undecodable_batch_is_400(client: TestClient[Any], payload: bytes) -> No
 def test_empty_batch_is_fine(client: TestClient[Any]) -> None:
     response = post(client, [])
     assert response.status_code == 200
-    assert response.json() == {"created": 0, "duplicates": 0, "rejected": 0, "results": []}
+    assert response.json() == {"created": 0, "duplicates": 0, "rejected": 0, "updated": 0, "results": []}
 
 
 @pytest.mark.parametrize(

@@ -1,23 +1,29 @@
 """Alembic migrations on SQLite and Postgres: upgrade from empty, idempotence, no drift between the
-models and the migrations, and `devlog-server migrate`."""
+models and the migrations, upgrading a database that holds data, and `devlog-server migrate`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect
+from sqlalchemy.engine import Connection
 
 from devlog_server.cli import main
 from devlog_server.db import load_metadata
 from devlog_server.db.engine import Database
-from devlog_server.db.migrate import current_revision, head_revision, upgrade
+from devlog_server.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from devlog_server.db.models import EVENTS
 from tests.pg import throwaway_database
+from tests.server.rollups import rollups_and_expected
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -76,6 +82,75 @@ def test_events_indexes_serve_the_filters(empty_url: str) -> None:
         ("user_name", "ts"),
     ]:
         assert columns in indexes
+
+
+def _event_row(n: int, workspace: str) -> dict[str, Any]:
+    ts = datetime(2026, 11, 1, 9, tzinfo=UTC) + timedelta(minutes=n)
+    body = {
+        "id": f"e{n}",
+        "ts": ts.isoformat(),
+        "agent": "claude",
+        "kind": "response",
+        "session_id": "s1",
+        "workspace": workspace,
+        "usage": {"input_tokens": n, "output_tokens": 10 * n},
+    }
+    return {
+        "id": f"e{n}", "ts": ts, "received_at": ts, "agent": "claude", "kind": "response", "session_id": "s1",
+        "workspace": workspace, "input_tokens": n, "output_tokens": 10 * n, "cache_creation_tokens": 0,
+        "cache_read_tokens": 0, "reasoning_tokens": 0, "key_id": "k1", "body": json.dumps(body),
+    }  # fmt: skip
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+def test_supersede_migration_upgrades_a_database_with_data_and_downgrades(empty_url: str) -> None:
+    """0003supersede on a database already holding events and rollups: the rollups stay as they are,
+    later deletes are taken out of them; downgrading removes the trigger and upgrading again works."""
+
+    async def rollups(db: Database) -> Any:
+        async with db.engine.connect() as conn:
+            actual, expected = await rollups_and_expected(conn)
+        assert actual == expected
+        return actual
+
+    async def delete_event(db: Database, event_id: str) -> None:
+        async with db.engine.begin() as conn:
+            await conn.execute(delete(EVENTS).where(EVENTS.c.id == event_id))
+
+    async def run() -> None:
+        db = Database(empty_url)
+        try:
+            await upgrade(db, "0002dashboard")
+            async with db.engine.begin() as conn:
+                await conn.execute(EVENTS.insert(), [_event_row(n, "/a" if n < 3 else "/b") for n in range(5)])
+            before = await rollups(db)
+            await upgrade(db)
+            assert await current_revision(db) == head_revision()
+            assert await rollups(db) == before
+            await delete_event(db, "e4")
+            after = await rollups(db)
+            assert sorted(v[0] for v in after.values()) == [1, 3]
+            await delete_event(db, "e3")
+            assert {key[4] for key in await rollups(db)} == {"/a"}
+
+            async with db.engine.begin() as conn:
+                await conn.run_sync(_downgrade, "0002dashboard")
+            assert await current_revision(db) == "0002dashboard"
+            await delete_event(db, "e2")  # no delete trigger any more: the rollup keeps counting it
+            async with db.engine.connect() as conn:
+                stale, expected = await rollups_and_expected(conn)
+            assert next(iter(stale.values()))[0] == 3 and next(iter(expected.values()))[0] == 2
+            await upgrade(db)
+            assert await current_revision(db) == head_revision()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
 
 
 def test_migrate_command(empty_url: str) -> None:

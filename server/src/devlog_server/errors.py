@@ -115,7 +115,17 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
 
 
 def _from_dbapi_error(exc: DBAPIError) -> ProblemDetailsException:
-    return _from_database_error(exc) if is_database_outage(exc) else _from_unexpected(exc)
+    if is_database_outage(exc):
+        return _from_database_error(exc)
+    if is_transient_conflict(exc):
+        _log.warning("database_conflict_retry", error=type(exc.orig).__name__)
+        return _problem(
+            503,
+            "the batch collided with another one writing the same events; retry it",
+            code="write_conflict",
+            headers={"Retry-After": "1"},
+        )
+    return _from_unexpected(exc)
 
 
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
@@ -142,3 +152,15 @@ def is_database_outage(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | ConnectionError | TimeoutError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+#: SQLSTATEs of a transaction Postgres aborted only because of another one (a deadlock between two
+#: batches replacing the same events, a serialization failure): the same request succeeds on retry.
+_TRANSIENT_SQLSTATES: Final = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is a deadlock or serialization failure that a retry of the request resolves."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state in _TRANSIENT_SQLSTATES

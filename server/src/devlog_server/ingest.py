@@ -1,4 +1,4 @@
-"""The ingest hot path: validate a batch item by item, store it idempotently in one statement.
+"""The ingest hot path: validate a batch item by item, store it in one statement, keep the newest copy.
 
 Order of work for `POST /api/v1/events` (after authentication and body limits):
 
@@ -9,8 +9,24 @@ Order of work for `POST /api/v1/events` (after authentication and body limits):
 4. insert every valid row with ONE statement (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id)
    DO NOTHING RETURNING id` on Postgres; a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING id`
    on SQLite): ids returned were created, the others already existed (`duplicate`);
-5. in the same transaction, update the per-collector health counters, the bounded list of recent
+5. for those others, read the stored copies' body and token total in one query; an incoming copy
+   SUPERSEDES the stored one when its body differs and its token total (input + output + cache
+   creation + cache read) is at least the stored one. Superseded rows are replaced with one DELETE
+   and the same INSERT as in step 4, so every column, `received_at`, `key_id` and `collector` are
+   the new copy's. They stay `duplicate` per item (the wire has no status for them, and an old
+   collector must understand every answer); the response's `updated` counts them;
+6. in the same transaction, update the per-collector health counters, the bounded list of recent
    rejections and the set of known workspaces.
+
+Why replace at all: a collector legitimately re-sends an event under the same id with newer content
+(a streamed response first stored with a placeholder usage, a chat whose title or tool status became
+known later, a backfill after a content-policy change), always its current copy, in order. So the
+newest copy wins, except that usage never goes down: a copy with a lower token total is older or
+partial, whatever order it arrived in. An identical copy (every replay and retry) writes nothing.
+The dashboard rollups follow through triggers on both statements (migrations `0002dashboard` and
+`0003supersede`). The `workspaces` table keeps a workspace an event moved away from (it lists
+workspaces ever seen; a stale entry only widens a key's resolved list by a workspace with no
+events), and the collectors' counters count a replacement as a duplicate, as the per-item status.
 
 No ORM objects are built; rows are plain tuples/dicts. The stored `body` is the event JSON exactly as
 received (validated, so it holds only what the schema allows plus any newer optional fields).
@@ -93,6 +109,9 @@ _PG_TYPES: Final = {
     "reasoning_tokens": "bigint[]",
     "cost_usd": "float8[]",
 }
+_BODY: Final = _COLUMNS.index("body")
+_TOKENS: Final = slice(_COLUMNS.index("input_tokens"), _COLUMNS.index("cache_read_tokens") + 1)
+_TOTAL_SQL: Final = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens"
 _PG_INSERT: Final = text(
     f"INSERT INTO events ({', '.join(_COLUMNS)}, received_at, key_id, collector) "
     "SELECT u.*, :received_at, :key_id, :collector FROM unnest("
@@ -100,6 +119,22 @@ _PG_INSERT: Final = text(
     + ") AS u ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _SQLITE_INSERT: Final = sqlite.insert(EVENTS).on_conflict_do_nothing(index_elements=["id"]).returning(EVENTS.c.id)
+#: The stored copies of some ids: (id, body, token total). One array (Postgres) or JSON (SQLite)
+#: parameter whatever the batch size, so SQLite's bound-variable limit never applies.
+_PG_STORED: Final = text(f"SELECT id, body, {_TOTAL_SQL} FROM events WHERE id = ANY(CAST(:ids AS text[]))")
+_SQLITE_STORED: Final = text(
+    f"SELECT id, body, {_TOTAL_SQL} FROM events WHERE id IN (SELECT value FROM json_each(:ids))"
+)
+#: Postgres deletes only rows still under the incoming total and locks them in id order: a concurrent
+#: batch may have replaced a row since it was read (the rule holds anyway), and two batches replacing
+#: the same ids cannot deadlock on them. SQLite writers are serialised, so a plain DELETE is enough.
+_PG_DELETE: Final = text(
+    "DELETE FROM events WHERE id IN (SELECT e.id FROM events AS e "
+    "JOIN unnest(CAST(:ids AS text[]), CAST(:totals AS bigint[])) AS s (id, total) ON e.id = s.id "
+    "WHERE e.input_tokens + e.output_tokens + e.cache_creation_tokens + e.cache_read_tokens <= s.total "
+    "ORDER BY e.id FOR UPDATE OF e)"
+)
+_SQLITE_DELETE: Final = text("DELETE FROM events WHERE id IN (SELECT value FROM json_each(:ids))")
 
 
 class _IdOnly(msgspec.Struct):
@@ -297,6 +332,54 @@ async def _insert_events(
     return set(result.scalars().all())
 
 
+def _token_total(row: tuple[Any, ...]) -> int:
+    """Input + output + cache creation + cache read tokens of a row (`Usage.total_tokens`)."""
+    return sum(row[_TOKENS])
+
+
+async def _stored_copies(conn: AsyncConnection, dialect: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """id -> (body, token total) of the stored events among `ids`, in one query."""
+    if dialect == "postgresql":
+        result = await conn.execute(_PG_STORED, {"ids": ids})
+    else:
+        result = await conn.execute(_SQLITE_STORED, {"ids": msgspec.json.encode(ids).decode()})
+    return {row[0]: (row[1], row[2]) for row in result}
+
+
+def _supersedes(row: tuple[Any, ...], stored: tuple[str, int] | None) -> bool:
+    """Whether an incoming row replaces the stored copy: different content, usage not lowered. A
+    stored copy gone since the insert (deleted meanwhile) is left alone."""
+    return stored is not None and row[_BODY] != stored[0] and _token_total(row) >= stored[1]
+
+
+async def _replace_superseded(
+    conn: AsyncConnection,
+    dialect: str,
+    rows: list[tuple[Any, ...]],
+    received_at: datetime,
+    key_id: str,
+    collector: str | None,
+) -> set[str]:
+    """Replace the stored copies that `rows` (ids already stored) supersede; returns the ids replaced.
+
+    One SELECT, one DELETE and one INSERT per batch however many rows; the INSERT is the batch's own,
+    so the replacement is stored exactly as a first copy would be and the rollup triggers see a
+    delete and an insert."""
+    if not rows:
+        return set()
+    stored = await _stored_copies(conn, dialect, [row[0] for row in rows])
+    newer = [row for row in rows if _supersedes(row, stored.get(row[0]))]
+    if not newer:
+        return set()
+    ids = [row[0] for row in newer]
+    if dialect == "postgresql":
+        await conn.execute(_PG_DELETE, {"ids": ids, "totals": [_token_total(row) for row in newer]})
+    else:
+        await conn.execute(_SQLITE_DELETE, {"ids": msgspec.json.encode(ids).decode()})
+    # A row another batch replaced first was not deleted; its insert conflicts and does nothing.
+    return await _insert_events(conn, dialect, newer, received_at, key_id, collector)
+
+
 def _dialect_insert(dialect: str, table: Any) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
@@ -400,6 +483,8 @@ async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestRe
     db = state.db
     async with db.write() as conn:
         created_ids = await _insert_events(conn, db.dialect, checked.rows, now, key.id, machine or None)
+        existing = [row for row in checked.rows if row[0] not in created_ids]
+        updated_ids = await _replace_superseded(conn, db.dialect, existing, now, key.id, machine or None)
         new_workspaces = checked.workspaces - state.known_workspaces
         await _record_workspaces(conn, db.dialect, new_workspaces, now)
         await _record_rejections(
@@ -427,11 +512,15 @@ async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestRe
     for index, row in zip(checked.row_indexes, checked.rows, strict=True):
         results[index] = ItemResult(index=index, id=row[0], status="created" if row[0] in created_ids else "duplicate")
     items = [item for item in results if item is not None]
-    response = IngestResponse(created=created, duplicates=duplicates, rejected=len(checked.rejected), results=items)
+    updated = len(updated_ids)
+    response = IngestResponse(
+        created=created, duplicates=duplicates, rejected=len(checked.rejected), updated=updated, results=items
+    )
     metrics = state.metrics
     metrics.batches.inc()
     metrics.events.labels("created").inc(created)
     metrics.events.labels("duplicate").inc(duplicates)
+    metrics.events.labels("updated").inc(updated)
     if checked.rejected:
         metrics.events.labels("rejected").inc(len(checked.rejected))
         for item in checked.rejected:
@@ -445,6 +534,7 @@ async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestRe
         events=count,
         created=created,
         duplicates=duplicates,
+        updated=updated,
         rejected=len(checked.rejected),
         ms=round(elapsed * 1000, 1),
     )

@@ -41,7 +41,8 @@ class Metrics:
         )
         self.events = Counter(
             "devlog_ingest_events",
-            "Events received, by outcome (created, duplicate, rejected).",
+            "Events received, by outcome (created, duplicate, rejected); updated: the duplicates that replaced "
+            "the stored copy.",
             ["status"],
             registry=self.registry,
         )

@@ -7,6 +7,12 @@ Response: an `IngestResponse` listing every item's status in request order:
 * `duplicate`  an event with that id was already stored (ingest is idempotent; not an error);
 * `rejected`   failed validation or was not allowed (`reason` says why); never retried by collectors.
 
+A `duplicate` whose content differs from the stored copy (a grown token usage, a title or status
+learnt later) replaces it, unless its token total is lower: the server keeps the newest copy but
+never lowers usage. Such an item is still reported `duplicate` (no new status, so collectors that
+know only these three keep working); `IngestResponse.updated` counts them. Old collectors ignore
+the field, as msgspec ignores unknown fields.
+
 The server answers 200 when no item was rejected and 422 when some were, with the same body in both
 cases; valid items of a 422 batch are stored. A collector therefore treats 200 and a 422 carrying an
 `IngestResponse` alike: advance its cursor and dead-letter the rejected items.
@@ -79,6 +85,8 @@ class IngestResponse(msgspec.Struct, kw_only=True, frozen=True):
     created: int
     duplicates: int
     rejected: int
+    #: How many of the `duplicates` replaced the stored copy (0 from servers that predate it).
+    updated: int = 0
     results: list[ItemResult]
 
 

@@ -138,3 +138,30 @@ def test_kill_minus_9_against_the_ingest_server(server: IngestServer, tmp_path: 
     ids = [row[0] for row in server.rows() if row[1] == workspace]
     assert len(ids) == len(set(ids)) == produced
     assert set(ids) == {e.id for e in make_events(produced, [workspace], agent="codex")}
+
+
+def test_a_copy_that_supersedes_the_stored_one_reaches_the_server(server: IngestServer, tmp_path: Path) -> None:
+    """A chat whose title became known after the first read: the store replaces its event, the
+    exporter sends it again, and the server keeps the newer copy (and reports it as updated)."""
+    import msgspec
+
+    from devlog_collector.store import Store
+    from devlog_shared import SourceRef
+
+    db = tmp_path / "events.db"
+    (first,) = make_events(1, [f"{WORK}/ide"], start=9000)
+    first = msgspec.structs.replace(first, source=SourceRef(path="/logs/chat.json", key="requests[0]"))
+    with Store.open(db) as store:
+        store.commit([first], current_state=True)
+    cfg = config({"team": remote(server.url, [f"{WORK}/**"], api_key=KEYS["team"])})
+    backoff = Backoff(0.01, 0.1, rng=random.Random(2))
+    exporter = RemoteExporter.open("team", cfg, db)
+    assert export_with_retries(exporter, backoff, max_failures=10).created == 1
+    titled = msgspec.structs.replace(first, attrs={**first.attrs, "title": "Retry logic"})
+    with Store.open(db) as store:
+        store.commit([titled], current_state=True)
+    outcome = export_with_retries(exporter, backoff, max_failures=10)
+    exporter.close()
+    assert (outcome.sent, outcome.created, outcome.updated) == (1, 0, 1)
+    (body,) = [row[2] for row in server.rows() if row[0] == first.id]
+    assert json.loads(body)["attrs"]["title"] == "Retry logic"

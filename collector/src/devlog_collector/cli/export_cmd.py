@@ -164,7 +164,8 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
                 )
         finally:
             exporter.close()
-        summary = f"{name}: sent {outcome.sent:,} ({outcome.created:,} new, {outcome.duplicates:,} already there)"
+        summary = f"{name}: sent {outcome.sent:,} ({outcome.created:,} new, {outcome.duplicates:,} already there"
+        summary += f", {outcome.updated:,} of them updated)" if outcome.updated else ")"
         if outcome.dead_lettered:
             summary += f", {outcome.dead_lettered:,} rejected (see devlog export --status)"
         if outcome.busy:

@@ -93,6 +93,8 @@ class SyncOutcome:
     sent: int = 0
     created: int = 0
     duplicates: int = 0
+    #: Of `duplicates`: stored copies the server replaced with this newer one (servers from 2026-12).
+    updated: int = 0
     dead_lettered: int = 0
     batches: int = 0
     caught_up: bool = False
@@ -514,6 +516,7 @@ class RemoteExporter:
             outcome.batches += 1
             outcome.created += response.created
             outcome.duplicates += response.duplicates
+            outcome.updated += response.updated
             outcome.dead_lettered += len(letters)
             outcome.sent += len(part) - len(letters)
             if progress:
@@ -592,7 +595,7 @@ def export_with_retries(
     while True:
         outcome = exporter.sync(should_stop=should_stop, progress=progress, resume=resume, lock_wait=lock_wait)
         resume = False
-        for name in ("sent", "created", "duplicates", "dead_lettered", "batches"):
+        for name in ("sent", "created", "duplicates", "updated", "dead_lettered", "batches"):
             setattr(total, name, getattr(total, name) + getattr(outcome, name))
         total.caught_up, total.paused, total.busy = outcome.caught_up, outcome.paused, outcome.busy
         total.paused_reason, total.error, total.retry_after = outcome.paused_reason, outcome.error, outcome.retry_after

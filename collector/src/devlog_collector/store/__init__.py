@@ -187,7 +187,7 @@ def _supersedes(
     new_path = event.source.path if event.source is not None else None
     if current_state:
         if new_path is not None and new_path == _stored_path(body):
-            return bytes(body) != row[18] or text != row[17]
+            return bool(bytes(body) != row[18] or text != row[17])
         return False
     if total == 0 or row[1] == stored_ts or new_path is None:
         return False

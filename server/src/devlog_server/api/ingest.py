@@ -24,7 +24,9 @@ __all__ = ["post_events"]
     tags=["ingest"],
     summary="Ingest a batch of events",
     description=(
-        "Idempotent on event id. 200 when every item was created or a duplicate; 422 with the same body when some "
+        "Idempotent on event id; a duplicate with other content replaces the stored copy unless its token total "
+        "(input + output + cache creation + cache read) is lower, and `updated` counts those (their status stays "
+        "`duplicate`). 200 when every item was created or a duplicate; 422 with the same body when some "
         "items were rejected (the others are stored), including events outside the key's workspace globs "
         "(`forbidden_workspace`). Errors are problem+json: 400 undecodable batch, 401 bad key, "
         "403 missing ingest scope, 413 too large, 415 unsupported "

@@ -5,10 +5,12 @@ Why a rollup: the pages aggregate tokens, cost, sessions and developers over wee
 (UTC day, session, kind, agent, workspace, model, user, project, tool) with summed counters, so a
 month of data is tens of thousands of rows instead of hundreds of thousands. Because `session_id`
 is part of the grain, distinct sessions and distinct developers are still exact for any filter.
-The table is kept by a database trigger on `events` (statement-level with a transition table on
-Postgres, per row on SQLite; see migration `0002dashboard`), in the same transaction as the insert,
-so it can never drift from the events it summarises and the ingest code needs no change. Unset
-dimensions are stored as '' (unique constraints treat NULLs as distinct) and read back as None.
+The table is kept by database triggers on `events` (statement-level with a transition table on
+Postgres, per row on SQLite): inserts add (migration `0002dashboard`), deletes subtract and drop
+emptied rows (`0003supersede`; ingest replaces a superseded event by a delete and an insert), in the
+same transaction, so it can never drift from the events it summarises and the ingest code needs no
+rollup logic. Unset dimensions are stored as '' (unique constraints treat NULLs as distinct) and
+read back as None.
 
 Why a sessions table: the sign-in cookie carries only a random token; the server keeps the SHA-256
 of that token with the key id, so any worker process (or replica) can check it, sign-out and key

@@ -1,10 +1,11 @@
 """The server's tables, declared once for SQLAlchemy and Alembic autogenerate.
 
-`events` is the big, append-only table: one row per event with its filterable fields as columns
-(so filters and stats never parse JSON) and the full event JSON in `body`. Events are immutable; a
-replayed id is a duplicate, never an update. The other tables are small: API keys (hashes only),
-per-collector ingest health, a bounded list of recent rejections and the set of workspaces seen
-(used to apply a key's workspace globs to reads exactly as on ingest).
+`events` is the big, (almost) append-only table: one row per event with its filterable fields as columns
+(so filters and stats never parse JSON) and the full event JSON in `body`. A replayed id is a
+duplicate; only a copy with other content and no lower token total replaces the stored row (deleted
+and inserted again, see `devlog_server.ingest`), never an UPDATE in place. The other tables are
+small: API keys (hashes only), per-collector ingest health, a bounded list of recent rejections and
+the set of workspaces seen (used to apply a key's workspace globs to reads exactly as on ingest).
 
 `workspace` uses the bytewise "C" collation on Postgres so a folder-prefix filter is an index range
 scan (`workspace >= 'p/' AND workspace < 'p0'`), the same comparison SQLite makes natively.
@@ -52,7 +53,7 @@ class Base(DeclarativeBase):
 
 
 class EventModel(Base):
-    """One stored event. Written only by the bulk insert in `devlog_server.ingest` (no ORM objects)."""
+    """One stored event. Written only by the bulk statements in `devlog_server.ingest` (no ORM objects)."""
 
     __tablename__ = "events"
 
