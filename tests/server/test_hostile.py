@@ -239,3 +239,10 @@ def test_a_chunked_body_over_the_limit_gets_the_same_413_as_any_other(client_fac
     response = client.post("/api/v1/events", content=chunks(), headers=auth("full"))
     body = assert_problem(response, 413)
     assert body["max_body_bytes"] == 64 * 1024 and "on the wire" in body["detail"]
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n"])
+def test_an_empty_body_is_named_as_such(client: TestClient[Any], body: bytes) -> None:
+    response = client.post("/api/v1/events", content=body, headers={**auth("full"), "Content-Type": "application/json"})
+    problem = assert_problem(response, 400)
+    assert problem["detail"].startswith("empty request body")

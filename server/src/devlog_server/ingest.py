@@ -248,6 +248,10 @@ class _Validated:
 
 
 def _decode_envelope(body: bytes) -> BatchEnvelope:
+    if not body.strip():
+        raise ApiError(
+            400, 'empty request body: send a batch {"schema_version": 1, "events": [...]}', code="invalid_batch"
+        )
     try:
         envelope = decode_batch_envelope(body)
     except InvalidEvent as exc:
