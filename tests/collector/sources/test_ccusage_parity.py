@@ -171,3 +171,38 @@ def test_codex_forks_are_recognised_as_ccusage_does(tmp_path: Path) -> None:
     devlog = devlog_daily("codex", root, tmp_path)
     assert devlog == expected
     assert [devlog[f"2026-04-{day:02d}"]["output"] for day in range(1, 7)] == [100, 100, 400, 400, 400, 400]
+
+
+def test_codex_replay_bursts_are_chains_of_rows_at_most_a_second_apart(tmp_path: Path) -> None:
+    """A fork's replay is its leading token_count rows each <= 1000 ms after the previous one, even
+    across a second boundary (as ccusage decides); a longer gap ends it."""
+    binary = ccusage_binary()
+    bursts = [
+        ["10:05:26.100", "10:05:27.050", "10:30:00.000"],  # 950 ms across a second: a replay
+        ["10:05:26.100", "10:05:27.100", "10:30:00.000"],  # exactly 1000 ms: a replay
+        ["10:05:26.100", "10:05:27.101", "10:30:00.000"],  # 1001 ms: no replay
+        ["10:05:26.800", "10:05:26.900", "10:05:27.050", "10:05:27.200", "10:30:00.000"],  # a chain
+        ["10:05:26.100", "10:05:26.900", "10:05:28.500", "10:05:28.950", "10:30:00.000"],  # chain broken
+    ]
+    root = tmp_path / "codex-home"
+    folder = root / "sessions" / "2026" / "04"
+    folder.mkdir(parents=True)
+    for day, times in enumerate(bursts, 1):
+        session = f"019d4c2a-eeee-7c3a-9f00-00000000000{day}"
+        meta = {"id": session, "timestamp": f"2026-04-{day:02d}T10:00:00.000Z", "cwd": "/w",
+                "cli_version": "0.118.0", "forked_from_id": "019d4c2a-7b1e-7c3a-9f00-2c5b6e1d8a41"}  # fmt: skip
+        records: list[dict[str, Any]] = [
+            {"timestamp": f"2026-04-{day:02d}T10:00:00.000Z", "type": "session_meta", "payload": meta},
+            {"timestamp": f"2026-04-{day:02d}T10:00:00.100Z", "type": "turn_context", "payload": {"model": "gpt-5.2"}},
+        ]
+        for n, at in enumerate(times, 1):
+            usage = {"input_tokens": 1000 * n, "cached_input_tokens": 100 * n, "output_tokens": 10 * n,
+                     "reasoning_output_tokens": 0, "total_tokens": 1010 * n}  # fmt: skip
+            payload = {"type": "token_count", "info": {"total_token_usage": usage}}
+            records.append({"timestamp": f"2026-04-{day:02d}T{at}Z", "type": "event_msg", "payload": payload})
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        (folder / f"rollout-2026-04-{day:02d}T10-00-00-{session}.jsonl").write_text(text)
+    expected = ccusage_daily(binary, "codex", {"HOME": str(tmp_path / "nohome"), "CODEX_HOME": str(root)})
+    devlog = devlog_daily("codex", root, tmp_path)
+    assert devlog == expected
+    assert [devlog[f"2026-04-{day:02d}"]["output"] for day in range(1, 6)] == [10, 10, 30, 10, 30]

@@ -39,9 +39,10 @@ Tokens follow ccusage (v20) exactly, because daily totals must equal its report:
   history) collapses into one event, which is ccusage's cross-file dedupe.
 * Forked and sub-agent threads (the file's first `session_meta` names a `forked_from_id`, or a
   `source.subagent.thread_spawn.parent_thread_id`, as ccusage checks) start by replaying the
-  parent's `token_count` rows within one second: when the file's first two `token_count` rows share
-  a second, every row of that second is replay and only advances the baseline. The first row is held
-  in `state` until the second row (or any later-dated line) decides.
+  parent's `token_count` rows in a burst: when the file's first two rows with usage are at most
+  `REPLAY_GAP_MS` apart, they and every following row at most that long after the one before are
+  replay and only advance the baseline (ccusage's chain, which may straddle a second boundary). The
+  first row is held in `state` until the second row (or a line dated beyond the gap) decides.
 
 Discovery: `sessions/**/rollout-*.jsonl`, then `archived_sessions/**/rollout-*.jsonl` except files
 whose path relative to `archived_sessions/` also exists under `sessions/` (the active copy wins).
@@ -74,6 +75,9 @@ SHELL_TOOLS: Final = frozenset({"shell", "exec_command", "shell_command", "local
 PATCH_TOOLS: Final = frozenset({"apply_patch"})
 #: Distinct message texts whose occurrences are counted per file (for the two-channel dedupe).
 MAX_COUNTED_TEXTS: Final = 20_000
+#: A fork's or sub-agent thread's replay of its parent: leading `token_count` rows each at most this
+#: long after the one before (ccusage's rule: a chain, so a burst may straddle a second boundary).
+REPLAY_GAP_MS: Final = 1000
 MAX_PENDING_TOOLS: Final = 256
 _INJECTED_PREFIXES: Final = (
     "<environment_context>",
@@ -556,12 +560,12 @@ class _RolloutParser:
         total = _usage_tuple(info.get("total_token_usage"), "total_token_usage")
         last = _usage_tuple(info.get("last_token_usage"), "last_token_usage")
         stamp = record.get("timestamp")
-        second = stamp.strip()[:19] if isinstance(stamp, str) else None
+        ms = _epoch_ms(stamp)
         model, fallback = self._usage_model(payload, info)
-        row = {"ts": stamp, "line": line_no, "total": total, "last": last, "model": model, "fb": fallback}
+        row = {"ts": stamp, "ms": ms, "line": line_no, "total": total, "last": last, "model": model, "fb": fallback}
         state = self.state
         phase = state.get("replay")
-        if state.get("sub") and phase is None and (total or last) and second:
+        if state.get("sub") and phase is None and (total or last) and ms is not None:
             state["replay"] = "pending"
             state["pending"] = row
             return
@@ -569,30 +573,38 @@ class _RolloutParser:
             if not (total or last):
                 return  # ccusage's burst detection looks at rows with usage only
             first = state.pop("pending")
-            if second and first["ts"] and first["ts"].strip()[:19] == second:
-                state["replay"] = second
+            first_ms = _row_ms(first)
+            if ms is not None and first_ms is not None and ms - first_ms <= REPLAY_GAP_MS:
+                state["replay"], state["burst_ms"] = "burst", ms
                 self._skip_replayed(first)
-            else:
-                state["replay"] = "off"
-                yield from self._count(first)
-                yield from self._count(row)
-                return
-            phase = second
-        if isinstance(phase, str) and phase not in ("off", "pending"):
-            if second == phase:
                 self._skip_replayed(row)
                 return
             state["replay"] = "off"
+            yield from self._count(first)
+            yield from self._count(row)
+            return
+        if phase not in (None, "off"):
+            if phase != "burst":  # a cursor saved by an older devlog: the burst's second
+                state["replay"], state["burst_ms"] = "burst", _epoch_ms(f"{phase}.999Z")
+            burst_ms = state.get("burst_ms")
+            if ms is not None and isinstance(burst_ms, int) and ms - burst_ms <= REPLAY_GAP_MS:
+                if total or last:
+                    state["burst_ms"] = ms
+                self._skip_replayed(row)
+                return
+            state["replay"] = "off"
+            state.pop("burst_ms", None)
         yield from self._count(row)
 
     def _resolve_pending_by_time(self, stamp: str) -> Iterator[Event]:
-        """A line dated after the held first `token_count`'s second means it was not a replay burst."""
+        """A line dated more than `REPLAY_GAP_MS` after the held first `token_count` means no row can
+        join it in a replay burst: count it."""
         state = self.state
         if state.get("replay") != "pending":
             return
         first = state["pending"]
-        held = first["ts"].strip()[:19] if isinstance(first["ts"], str) else ""
-        if stamp.strip()[:19] > held:
+        first_ms, ms = _row_ms(first), _epoch_ms(stamp)
+        if first_ms is None or (ms is not None and ms - first_ms > REPLAY_GAP_MS):
             state.pop("pending")
             state["replay"] = "off"
             yield from self._count(first)
@@ -712,6 +724,17 @@ def _model_of(value: dict[str, Any]) -> str | None:
         if isinstance(model, str) and model.strip():
             return model.strip()
     return None
+
+
+def _epoch_ms(stamp: Any) -> int | None:
+    """A record's ISO timestamp in epoch milliseconds (None if it has none)."""
+    ts = parse_iso(stamp)
+    return None if ts is None else round(ts.timestamp() * 1000)
+
+
+def _row_ms(row: dict[str, Any]) -> int | None:
+    ms = row.get("ms")
+    return ms if isinstance(ms, int) else _epoch_ms(row.get("ts"))  # (rows held by an older devlog)
 
 
 def _is_forked_thread(meta: dict[str, Any]) -> bool:
