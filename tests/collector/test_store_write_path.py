@@ -247,6 +247,21 @@ def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None
         assert _stored(store, "d") == (new_seq, done)
 
 
+def test_a_document_replaces_what_the_file_it_took_over_from_said(tmp_path: Path) -> None:
+    """VS Code converts `<id>.json` to `<id>.jsonl`: the log is the session's current state now."""
+    with Store.open(tmp_path / "events.db") as store:
+        old = _from(ev(1, usage=5, ident="c"), "/chats/s.json", attrs={"status": "incomplete"})
+        store.commit([old], current_state=True)
+        new = _from(old, "/chats/s.jsonl", attrs={"status": "completed", "title": "Titled"})
+        store.commit([new], current_state=True)  # not named as taking over: the old copy stays
+        assert _stored(store, "c")[1] == old
+        store.commit([new], current_state=True, replaces=["/chats/s.json"])
+        assert _stored(store, "c")[1] == new
+        store.commit([old], current_state=True)  # the old file read again never takes it back
+        assert _stored(store, "c")[1] == new
+        assert rollup(store.db) == recomputed_rollup(store.db)
+
+
 def test_equal_usage_copies_keep_the_one_from_the_file_read_first_in_a_clean_collect(tmp_path: Path) -> None:
     """A resumed session copies a response's usage into another file on a later day; which day the
     tokens count on must not depend on which file a store happened to see first (ccusage: path order)."""

@@ -745,7 +745,7 @@ class Collector:
                         continue
                     events.append(self.enrich(entry))
                     if len(events) >= DOCUMENT_BATCH:
-                        added, _ = self._commit(events, None, [], current_state=True)
+                        added, _ = self._commit(events, None, [], current_state=True, replaces=item.file.replaces)
                         totals.events_added += added
                         events = []
                 else:
@@ -777,7 +777,7 @@ class Collector:
         )  # fmt: skip
         self._bytes_done += st.st_size
         totals.bytes_read += st.st_size
-        added, recorded = self._commit(events, new_cursor, problems, current_state=True)
+        added, recorded = self._commit(events, new_cursor, problems, current_state=True, replaces=item.file.replaces)
         totals.events_added += added
         totals.problems += recorded
 
@@ -836,10 +836,12 @@ class Collector:
         problems: list[ParseProblem],
         *,
         current_state: bool = False,
+        replaces: tuple[Path, ...] = (),
     ) -> tuple[int, int]:
         """Store a step atomically; returns (events added, new problems recorded).
 
-        `current_state`: the events are a whole document's current state (see `Store.commit`).
+        `current_state`: the events are a whole document's current state (see `Store.commit`), also
+        for copies read from the files in `replaces`.
         """
         fresh: list[ParseProblem] = []
         current: list[ParseProblem] = []
@@ -861,6 +863,7 @@ class Collector:
                 search_index=False,
                 current_state=current_state,
                 problems_replace=replace,
+                replaces=tuple(str(path) for path in replaces),
             )
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():

@@ -453,3 +453,31 @@ def test_inline_references_stay_in_the_reply_text(tmp_path: Path, reference: dic
     events, problems = parse(CopilotSource([]), path)
     assert problems == []
     assert [e.text for e in by_kind(events, "response")] == [f"I updated `{shown}` to retry."]
+
+
+def test_times_inferred_for_a_file_without_any_stay_put_when_it_is_touched(tmp_path: Path) -> None:
+    """Records with no time of their own get the file's mtime as first seen, not its mtime now:
+    otherwise every touch would move them, and rewrite and re-export them."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import parse_config
+    from devlog_collector.store import Store
+
+    user = tmp_path / "User"
+    chats = user / "workspaceStorage" / "w1" / "chatSessions"
+    chats.mkdir(parents=True)
+    request = {"requestId": "r0", "message": {"text": "q0"}, "response": [{"value": "a0"}],
+               "result": {"metadata": {"promptTokens": 100, "outputTokens": 10}}}  # fmt: skip
+    path = chats / "s-1.json"
+    path.write_text(json.dumps({"version": 3, "sessionId": "s-1", "requests": [request]}))
+    os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+    config, _ = parse_config(
+        {"collect": {"agents": ["copilot"], "roots": {"copilot": [str(user)]}},
+         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
+    )  # fmt: skip
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        before = store.db.execute("SELECT seq, id, ts FROM events ORDER BY seq").fetchall()
+        os.utime(path, (AN_HOUR_AGO + 600, AN_HOUR_AGO + 600))
+        Collector(store, config).collect()
+        assert store.db.execute("SELECT seq, id, ts FROM events ORDER BY seq").fetchall() == before
+    assert len(before) == 3 and {ts for _, _, ts in before} == {int(AN_HOUR_AGO * 1000)}

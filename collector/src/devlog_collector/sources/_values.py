@@ -24,6 +24,7 @@ __all__ = [
     "as_str",
     "clip",
     "file_mtime",
+    "first_seen_time",
     "load_json_bytes",
     "parse_ts",
     "text_of",
@@ -119,12 +120,30 @@ def parse_ts(value: Any) -> datetime | None:
     return None
 
 
+#: State key of `first_seen_time`.
+FIRST_SEEN_KEY = "first_seen"
+
+
 def file_mtime(path: Path) -> datetime | None:
     """The file's modification time in UTC, or None if it cannot be read."""
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     except OSError:
         return None
+
+
+def first_seen_time(path: Path, state: dict[str, Any]) -> datetime | None:
+    """A stand-in time for records that carry none: the file's mtime when devlog first needed one.
+
+    Kept in the document's `state`, so the same records get the same time on every later read: the
+    live mtime would move them (and rewrite and re-export them) whenever the file is touched.
+    """
+    seen = parse_ts(state.get(FIRST_SEEN_KEY))
+    if seen is None:
+        seen = file_mtime(path)
+        if seen is not None:
+            state[FIRST_SEEN_KEY] = seen.isoformat()
+    return seen
 
 
 JsonDocument = tuple[Any, str | None]

@@ -44,10 +44,15 @@ RECHECK_AFTER_KEY: Final = "recheck_after_ms"
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file a source reads, and how."""
+    """One file a source reads, and how.
+
+    `replaces`: files this one took over from (a session converted from `<id>.json` to `<id>.jsonl`):
+    a whole-document read of this file also replaces the differing copies read from them.
+    """
 
     path: Path
     mode: ReadMode
+    replaces: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ the tool call id or edited file) make re-emission harmless. When both files exis
 The original devlog failed whole files when a variable's `value` was a string or array, read
 `{value, uris}` messages as empty, used "panel" as the workspace and turned bad timestamps into
 "now"; this module tolerates every shape it meets and never invents a time (it falls back to the
-session's creation date or the file's mtime and marks `attrs.ts_inferred`).
+session's creation date or the file's mtime when first read, and marks `attrs.ts_inferred`).
 
 Token usage: `result.metadata.promptTokens` / `outputTokens` (older builds: `result.promptTokens`)
 are the only numbers VS Code keeps. `promptTokens` is the size of the prompt sent for the turn (a
@@ -38,6 +38,7 @@ from devlog_collector.sources._values import (
     as_str,
     clip,
     file_mtime,
+    first_seen_time,
     load_json_bytes,
     parse_ts,
     text_of,
@@ -250,7 +251,7 @@ class CopilotSource(Source):
             if session is not None:
                 yield Problem("file", "session is not a JSON object")
             return
-        parser = _SessionParser(file, session, self._workspace_of(file.path))
+        parser = _SessionParser(file, session, self._workspace_of(file.path), state)
         yield from parser.parse()
         if parser.held_back_until is not None:
             state[RECHECK_AFTER_KEY] = int(parser.held_back_until.timestamp() * 1000) + 1000
@@ -280,14 +281,19 @@ def _session_files(folder: Path) -> Iterator[SourceFile]:
         if name.endswith(".jsonl") or (name.endswith(".json") and name[: -len(".json")] not in stems_with_log):
             path = folder / name
             if path.is_file():
-                yield SourceFile(path=path, mode="document")
+                # A session VS Code converted to the operation log: the log is its current state.
+                replaces = (path.with_suffix(".json"),) if name.endswith(".jsonl") else ()
+                yield SourceFile(path=path, mode="document", replaces=replaces)
 
 
 class _SessionParser:
     """Turns one rebuilt session document into events."""
 
-    def __init__(self, file: SourceFile, session: dict[str, Any], workspace: WorkspaceInfo) -> None:
+    def __init__(
+        self, file: SourceFile, session: dict[str, Any], workspace: WorkspaceInfo, state: dict[str, Any] | None = None
+    ) -> None:
         self.file = file
+        self.state = {} if state is None else state
         self.session = session
         self.workspace = workspace
         self.session_id = as_str(session.get("sessionId")) or file.path.stem
@@ -303,9 +309,7 @@ class _SessionParser:
     def _fallback_ts(self) -> datetime | None:
         if self.created is not None:
             return self.created
-        if self._mtime is None:
-            self._mtime = file_mtime(self.file.path)
-        return self._mtime
+        return first_seen_time(self.file.path, self.state)
 
     def _recently_written(self) -> bool:
         """Whether VS Code wrote the file within `IN_PROGRESS_WINDOW` (a reply may be streaming)."""
@@ -363,7 +367,7 @@ class _SessionParser:
         ts = self.created
         if ts is None:
             first = next((r for r in requests if isinstance(r, dict)), {})
-            ts = parse_ts(first.get("timestamp")) or file_mtime(self.file.path)
+            ts = parse_ts(first.get("timestamp")) or first_seen_time(self.file.path, self.state)
             attrs["ts_inferred"] = True
         if ts is None:
             yield Problem("file", "session has no usable timestamp")

@@ -45,7 +45,7 @@ from devlog_collector.sources._values import (
     as_list,
     as_str,
     clip,
-    file_mtime,
+    first_seen_time,
     load_json_bytes,
     parse_ts,
     text_of,
@@ -155,7 +155,8 @@ class GeminiSource(Source):
                         yield SourceFile(path=path, mode="document")
                 for path in sorted(chats.rglob("*.jsonl")):
                     if path.is_file():
-                        yield SourceFile(path=path, mode="document")
+                        # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
+                        yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
 
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """All events of the session in `file`."""
@@ -181,7 +182,7 @@ class GeminiSource(Source):
             messages = [m for m in as_list(record.get("messages")) if isinstance(m, dict)]
         chats_dir = next((p for p in file.path.parents if p.name == "chats"), file.path.parent)
         workspace = self._project_path(chats_dir.parent, metadata)
-        yield from _SessionParser(file, metadata, messages, workspace, chats_dir).parse()
+        yield from _SessionParser(file, metadata, messages, workspace, chats_dir, state).parse()
 
     # -- project folder ------------------------------------------------------------------------
 
@@ -235,22 +236,21 @@ class _SessionParser:
         messages: list[dict[str, Any]],
         workspace: str | None,
         chats_dir: Path,
+        state: dict[str, Any] | None = None,
     ) -> None:
         self.file = file
+        self.state = {} if state is None else state
         self.metadata = metadata
         self.messages = messages
         self.workspace = workspace
         self.chats_dir = chats_dir
         self.session_id = as_str(metadata.get("sessionId")) or file.path.stem
         self.start = parse_ts(metadata.get("startTime"))
-        self._mtime: datetime | None = None
 
     def _fallback_ts(self) -> datetime | None:
         if self.start is not None:
             return self.start
-        if self._mtime is None:
-            self._mtime = file_mtime(self.file.path)
-        return self._mtime
+        return first_seen_time(self.file.path, self.state)
 
     def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
         return Event(

@@ -15,7 +15,8 @@ A copy supersedes the stored one when
   some carry the final usage); a smaller total never replaces;
 * with an equal total, it comes from the same file re-read as a whole document (`current_state`:
   Copilot, Gemini and Cursor sessions are rewritten in place, so a title, a tool call's status or a
-  workspace learnt later must reach the store) and its content differs;
+  workspace learnt later must reach the store), or from the file that took over from the stored
+  copy's (`replaces`: a session converted from `.json` to `.jsonl`), and its content differs;
 * with an equal, non-zero total and another time, it comes from a file whose path sorts first: the
   copy a clean collect and ccusage keep (files are read in path order), so a store filled
   incrementally puts a resumed session's copied usage on the same day as a fresh one.
@@ -178,7 +179,7 @@ def _stored_path(body: bytes) -> str | None:
 
 def _supersedes(
     event: Event, row: tuple[Any, ...], stored_total: int, stored_ts: int, body: bytes, text: str | None,
-    current_state: bool,
+    current_state: bool, replaces: frozenset[str] = frozenset(),
 ) -> bool:  # fmt: skip
     """Whether a new copy (`event`, its row) replaces the stored one (the module docstring's rules)."""
     total = _total(event)
@@ -186,7 +187,8 @@ def _supersedes(
         return total > stored_total
     new_path = event.source.path if event.source is not None else None
     if current_state:
-        if new_path is not None and new_path == _stored_path(body):
+        stored_path = _stored_path(body)
+        if new_path is not None and (new_path == stored_path or stored_path in replaces):
             return bool(bytes(body) != row[18] or text != row[17])
         return False
     if total == 0 or row[1] == stored_ts or new_path is None:
@@ -381,6 +383,7 @@ class Store:
         search_index: bool = True,
         current_state: bool = False,
         problems_replace: tuple[str, str] | None = None,
+        replaces: Sequence[str] = (),
     ) -> int:
         """Store events, advance `cursor` and record `problems` atomically; returns events added.
 
@@ -393,12 +396,16 @@ class Store:
                 later, in bounded batches, by `update_search_index`).
             current_state: the events are the current state of the document (file or database) they
                 were read from, so they supersede differing copies read from it before.
+            replaces: paths of files the document took over from: with `current_state`, differing
+                copies read from them are superseded too.
             problems_replace: (source, path) whose recorded problems `problems` replace (a whole
                 document's read reports all of its problems; none means it is clean now).
         """
         with self.transaction() as db:
             if events:
-                self._store_events(db, events, search_index=search_index, current_state=current_state)
+                self._store_events(
+                    db, events, search_index=search_index, current_state=current_state, replaces=frozenset(replaces)
+                )
                 added = self._added
             else:
                 added = 0
@@ -411,7 +418,13 @@ class Store:
         return added
 
     def _store_events(
-        self, db: sqlite3.Connection, events: Sequence[Event], *, search_index: bool, current_state: bool = False
+        self,
+        db: sqlite3.Connection,
+        events: Sequence[Event],
+        *,
+        search_index: bool,
+        current_state: bool = False,
+        replaces: frozenset[str] = frozenset(),
     ) -> None:
         """Insert `events` in the open transaction, keeping the usage rollup and the search index.
 
@@ -427,14 +440,20 @@ class Store:
         trigger = self._rollup_trigger if len(events) >= ROLLUP_BATCH_MIN_EVENTS else None
         if trigger is not None:
             db.execute("DROP TRIGGER usage_rollup_insert")
-        self._added = self._insert_events(db, events, current_state)
+        self._added = self._insert_events(db, events, current_state, replaces)
         if trigger is not None:
             db.execute(_ROLLUP_BATCH, (before,))
             db.execute(trigger)
         if watermark is not None and watermark >= before:
             self._index_range(db, watermark, None)  # the index was caught up: keep it so
 
-    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event], current_state: bool = False) -> int:
+    def _insert_events(
+        self,
+        db: sqlite3.Connection,
+        events: Sequence[Event],
+        current_state: bool = False,
+        replaces: frozenset[str] = frozenset(),
+    ) -> int:
         # One copy per id first: the first copy, unless a later one carries a strictly larger token
         # total (what inserting them one by one under the insert policy would leave stored).
         chosen: dict[str, Event] = {}
@@ -448,12 +467,16 @@ class Store:
         rows = [_row_values(event, collected) for event in unique]
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
-            self._supersede(db, unique, rows, current_state)
+            self._supersede(db, unique, rows, current_state, replaces)
         return added
 
     @staticmethod
     def _supersede(
-        db: sqlite3.Connection, events: list[Event], rows: list[tuple[Any, ...]], current_state: bool
+        db: sqlite3.Connection,
+        events: list[Event],
+        rows: list[tuple[Any, ...]],
+        current_state: bool,
+        replaces: frozenset[str] = frozenset(),
     ) -> None:
         """Some ids were stored before this batch: replace the stored copies these supersede (module docstring)."""
         candidates = {
@@ -471,7 +494,7 @@ class Store:
             ).fetchall()
             for event_id, stored_total, stored_ts, body, text in stored:
                 event, row = candidates[event_id]
-                if _supersedes(event, row, stored_total, stored_ts, body, text, current_state):
+                if _supersedes(event, row, stored_total, stored_ts, body, text, current_state, replaces):
                     db.execute("DELETE FROM events WHERE id = ?", (event_id,))
                     db.execute(_INSERT, row)
 
