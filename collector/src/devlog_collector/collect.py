@@ -47,7 +47,14 @@ from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sources import load_source_class
-from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile
+from devlog_collector.sources.base import (
+    DEPENDS_ON_KEY,
+    RECHECK_AFTER_KEY,
+    Problem,
+    Source,
+    SourceFile,
+    file_signature,
+)
 from devlog_collector.store import Store, now_ms
 from devlog_collector.store.records import CollectCursor, ParseProblem
 from devlog_collector.workspace import (
@@ -515,6 +522,9 @@ class Collector:
         recheck = cursor.state.get(RECHECK_AFTER_KEY)
         if isinstance(recheck, int) and now_ms() >= recheck:
             return False  # the source held something back until then (see sources.base)
+        depends = cursor.state.get(DEPENDS_ON_KEY)
+        if isinstance(depends, dict) and any(file_signature(Path(p)) != sig for p, sig in depends.items()):
+            return False  # a file its events depend on changed (see sources.base)
         return (cursor.size, cursor.mtime_ns) == self._document_signature(item.file, st)
 
     def _collect_file(self, item: Tracked, cursor: CollectCursor | None, totals: AgentTotals) -> None:

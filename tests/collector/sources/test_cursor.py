@@ -366,3 +366,41 @@ def test_copies_left_by_a_killed_reader_are_removed(tmp_path: Path, monkeypatch:
     os.utime(other, (old, old))
     cursor._remove_stale_copies()
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_a_workspace_database_naming_a_chat_later_brings_it_back_without_the_chat_changing(tmp_path: Path) -> None:
+    """The engine reads the global database again when a workspace database changes while some chats
+    have no folder, so a finished chat (its own database quiet) still gets its workspace."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import parse_config
+    from devlog_collector.store import Store
+
+    user = build_user_dir(tmp_path, generating_updated_at=int(time.time() * 1000) - 2 * 3_600_000)
+    composer_id = "f2f2f2f2-0000-4000-8000-00000000000f"
+    composer = {"_v": 10, "composerId": composer_id, "createdAt": 1766692000000, "lastUpdatedAt": 1766692000000,
+                "status": "completed", "fullConversationHeadersOnly": [{"bubbleId": "p", "type": 1}]}  # fmt: skip
+    set_row(user, f"composerData:{composer_id}", composer)
+    set_row(user, f"bubbleId:{composer_id}:p", {"type": 1, "text": "which folder?", "createdAt": 1766692000000})
+    old = time.time() - 60
+    for path in (user / "globalStorage").iterdir():
+        os.utime(path, (old, old))
+    config, _ = parse_config(
+        {"collect": {"agents": ["cursor"], "roots": {"cursor": [str(user)]}},
+         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
+    )  # fmt: skip
+    with Store.open(config.storage.db_path()) as store:
+
+        def workspaces() -> set[str | None]:
+            rows = store.db.execute("SELECT workspace FROM events WHERE session_id = ?", (composer_id,))
+            return {row[0] for row in rows}
+
+        Collector(store, config).collect()
+        assert workspaces() == {None}
+        assert Collector(store, config).collect().files_read == 0  # nothing changed: not read
+        db = sqlite3.connect(user / "workspaceStorage" / "77aa88bb99cc00dd11ee22ff33aa44bb" / "state.vscdb")
+        listing = {"allComposers": [{"composerId": composer_id}]}
+        db.execute("INSERT INTO ItemTable VALUES (?, ?)", ("composer.composerData", json.dumps(listing)))
+        db.commit()
+        db.close()
+        Collector(store, config).collect()
+        assert workspaces() == {"/home/dev/empty"}

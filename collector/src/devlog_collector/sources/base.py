@@ -14,7 +14,9 @@ Three read modes, chosen per file by the source (never by sniffing content):
   The engine calls `parse_document` when size/mtime changed; ids make re-emission harmless. A
   source that held part of a document back because it looked unfinished (a reply still streaming)
   sets `state[RECHECK_AFTER_KEY]` (epoch ms): the engine reads the document again after that time
-  even if it never changes again (the agent may have crashed mid-reply).
+  even if it never changes again (the agent may have crashed mid-reply). A source whose events
+  also depend on other files (Cursor: the workspace databases that map chats to folders) lists them
+  in `state[DEPENDS_ON_KEY]` as {path: [size, mtime_ns]}; the document is read again when one changes.
 * `sqlite`   — a database owned by the agent (Cursor `state.vscdb`). Same as `document`, but the
   source opens the file read-only itself.
 
@@ -35,11 +37,31 @@ from typing import Any, ClassVar, Final, Literal
 
 from devlog_shared import Event
 
-__all__ = ["RECHECK_AFTER_KEY", "Problem", "ReadMode", "Source", "SourceFile", "vscode_user_dirs"]
+__all__ = [
+    "DEPENDS_ON_KEY",
+    "RECHECK_AFTER_KEY",
+    "Problem",
+    "ReadMode",
+    "Source",
+    "SourceFile",
+    "file_signature",
+    "vscode_user_dirs",
+]
 
 ReadMode = Literal["append", "document", "sqlite"]
 #: Key of a document's state holding the time (epoch ms) after which it is read again unchanged.
 RECHECK_AFTER_KEY: Final = "recheck_after_ms"
+#: Key of a document's state listing other files it depends on: {path: [size, mtime_ns]}.
+DEPENDS_ON_KEY: Final = "depends_on"
+
+
+def file_signature(path: Path) -> list[int] | None:
+    """[size, mtime_ns] of `path` (None if it cannot be read): what `DEPENDS_ON_KEY` records."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 @dataclass(frozen=True)

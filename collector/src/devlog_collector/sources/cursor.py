@@ -53,7 +53,15 @@ from devlog_collector.sources._values import (
     text_of,
 )
 from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
-from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile, vscode_user_dirs
+from devlog_collector.sources.base import (
+    DEPENDS_ON_KEY,
+    RECHECK_AFTER_KEY,
+    Problem,
+    Source,
+    SourceFile,
+    file_signature,
+    vscode_user_dirs,
+)
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["CursorDatabaseLocked", "CursorSource", "open_readonly"]
@@ -221,6 +229,7 @@ class CursorSource(Source):
         unmapped = {c for c in as_list(state.get("unmapped")) if isinstance(c, str)}
         if not changed and not unmapped:
             state.pop(RECHECK_AFTER_KEY, None)  # nothing is held back any more
+            state.pop(DEPENDS_ON_KEY, None)
             return
         workspace_of = self._workspace_map(file.path.parent.parent)
         # Composers read before their workspace database listed them (VS Code writes that one
@@ -249,6 +258,12 @@ class CursorSource(Source):
                 recheck.append(parser.held_back_until_ms + 1000)
         state["composers"] = seen
         state["unmapped"] = sorted(unmapped)
+        # While some composers have no folder, a workspace database naming one later must bring
+        # this database back (it may not change again itself): the engine watches them for us.
+        if unmapped:
+            state[DEPENDS_ON_KEY] = self._workspace_signatures(file.path.parent.parent)
+        else:
+            state.pop(DEPENDS_ON_KEY, None)
         # A composer left `generating` (Cursor closed mid-reply) is final after an hour's quiet even
         # if the database never changes again: have the engine read it then.
         if recheck:
@@ -272,6 +287,18 @@ class CursorSource(Source):
             for composer_id in ids:
                 mapping.setdefault(composer_id, info)
         return mapping
+
+    @staticmethod
+    def _workspace_signatures(user_dir: Path) -> dict[str, list[int] | None]:
+        """{path: [size, mtime_ns]} of `workspaceStorage` (new folders) and each workspace database."""
+        storage = user_dir / "workspaceStorage"
+        paths = [storage]
+        try:
+            for folder in sorted(p for p in storage.iterdir() if p.is_dir()):
+                paths += [folder / "state.vscdb", folder / "state.vscdb-wal"]
+        except OSError:
+            pass
+        return {str(path): file_signature(path) for path in paths}
 
     def _composer_ids(self, db_path: Path) -> list[str]:
         try:
