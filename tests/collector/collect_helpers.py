@@ -31,6 +31,15 @@ def make_config(logs: Path, *, pattern: str = "**/*.jsonl", **sections: Any) -> 
     return config
 
 
+def agent_config(agent: str, root: Path, store: Path) -> Config:
+    """A config collecting only the built-in `agent` from `root` into a store folder `store`."""
+    config, _ = parse_config(
+        {"collect": {"agents": [agent], "roots": {agent: [str(root)]}},
+         "storage": {"path": str(store), "min_free_bytes": 0}}
+    )  # fmt: skip
+    return config
+
+
 def record(n: int, *, session: str = "s1", cwd: str | None = None, text: str | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {"uuid": f"u{n}", "ts": 1_760_000_000_000 + n, "sid": session, "kind": "prompt"}
     rec["text"] = text if text is not None else f"line {n}"

@@ -14,6 +14,7 @@ from devlog_collector.sources import load_source_class
 from devlog_collector.sources.base import SourceFile
 from devlog_collector.sources.codex import CodexSource, patch_files
 from devlog_shared import Event, FileInfo, event_id
+from tests.collector.collect_helpers import agent_config
 from tests.collector.sources.contract import check_fixture, check_garbage, parse, parse_chunked, split
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "codex" / "home"
@@ -316,7 +317,6 @@ def test_user_context_is_not_a_prompt(tmp_path: Path) -> None:
 def test_a_remote_with_credentials_is_stored_without_them(tmp_path: Path) -> None:
     """Codex records `repository_url` as configured; a token in it must not reach the store."""
     from devlog_collector.collect import Collector
-    from devlog_collector.config import parse_config
     from devlog_collector.store import Store, event_from_row
 
     home = tmp_path / "codex"
@@ -325,10 +325,7 @@ def test_a_remote_with_credentials_is_stored_without_them(tmp_path: Path) -> Non
     token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
     url = f"https://alice:{token}@example.com/acme/api.git".encode()
     target.write_bytes(MAIN.read_bytes().replace(b"git@example.com:acme/api.git", url))
-    config, _ = parse_config(
-        {"collect": {"agents": ["codex"], "roots": {"codex": [str(home)]}},
-         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
-    )  # fmt: skip
+    config = agent_config("codex", home, tmp_path / "store")
     with Store.open(config.storage.db_path()) as store:
         Collector(store, config).collect()
         rows = store.db.execute("SELECT body, text FROM events").fetchall()

@@ -17,6 +17,7 @@ from devlog_collector.sources._vscode import WorkspaceResolver, uri_to_path
 from devlog_collector.sources.base import Problem, SourceFile
 from devlog_collector.sources.copilot import CopilotSource, replay_operation_log
 from devlog_shared import Event, decode_event, encode_event, event_id
+from tests.collector.collect_helpers import agent_config
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "copilot"
 LEGACY_ID = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -393,7 +394,6 @@ def test_a_reply_held_back_as_streaming_is_collected_when_the_file_never_changes
     from datetime import timedelta
 
     from devlog_collector.collect import Collector
-    from devlog_collector.config import parse_config
     from devlog_collector.sources import copilot
     from devlog_collector.store import Store
 
@@ -404,10 +404,7 @@ def test_a_reply_held_back_as_streaming_is_collected_when_the_file_never_changes
     path.write_text(json.dumps(session))
     written = time.time() - 1.5  # old enough for the engine to trust size/mtime, inside the window
     os.utime(path, (written, written))
-    config, _ = parse_config(
-        {"collect": {"agents": ["copilot"], "roots": {"copilot": [str(user_dir)]}},
-         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
-    )  # fmt: skip
+    config = agent_config("copilot", user_dir, tmp_path / "store")
     with Store.open(config.storage.db_path()) as store:
         collector = Collector(store, config)
         items = [t for t in collector.discover() if t.file.path == path]
@@ -459,7 +456,6 @@ def test_times_inferred_for_a_file_without_any_stay_put_when_it_is_touched(tmp_p
     """Records with no time of their own get the file's mtime as first seen, not its mtime now:
     otherwise every touch would move them, and rewrite and re-export them."""
     from devlog_collector.collect import Collector
-    from devlog_collector.config import parse_config
     from devlog_collector.store import Store
 
     user = tmp_path / "User"
@@ -470,10 +466,7 @@ def test_times_inferred_for_a_file_without_any_stay_put_when_it_is_touched(tmp_p
     path = chats / "s-1.json"
     path.write_text(json.dumps({"version": 3, "sessionId": "s-1", "requests": [request]}))
     os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
-    config, _ = parse_config(
-        {"collect": {"agents": ["copilot"], "roots": {"copilot": [str(user)]}},
-         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
-    )  # fmt: skip
+    config = agent_config("copilot", user, tmp_path / "store")
     with Store.open(config.storage.db_path()) as store:
         Collector(store, config).collect()
         before = store.db.execute("SELECT seq, id, ts FROM events ORDER BY seq").fetchall()

@@ -23,6 +23,7 @@ from devlog_collector.sources import load_source_class
 from devlog_collector.sources.base import Problem, SourceFile
 from devlog_collector.sources.cursor import CursorSource
 from devlog_shared import Event, Usage, decode_event, encode_event, event_id
+from tests.collector.collect_helpers import agent_config
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "cursor"
 A = "98251e54-6c0a-4d7e-9b1f-3a2c5d4e6f70"  # modern composer, mapped to /home/dev/shop
@@ -372,7 +373,6 @@ def test_a_workspace_database_naming_a_chat_later_brings_it_back_without_the_cha
     """The engine reads the global database again when a workspace database changes while some chats
     have no folder, so a finished chat (its own database quiet) still gets its workspace."""
     from devlog_collector.collect import Collector
-    from devlog_collector.config import parse_config
     from devlog_collector.store import Store
 
     user = build_user_dir(tmp_path, generating_updated_at=int(time.time() * 1000) - 2 * 3_600_000)
@@ -384,10 +384,7 @@ def test_a_workspace_database_naming_a_chat_later_brings_it_back_without_the_cha
     old = time.time() - 60
     for path in (user / "globalStorage").iterdir():
         os.utime(path, (old, old))
-    config, _ = parse_config(
-        {"collect": {"agents": ["cursor"], "roots": {"cursor": [str(user)]}},
-         "storage": {"path": str(tmp_path / "store"), "min_free_bytes": 0}}
-    )  # fmt: skip
+    config = agent_config("cursor", user, tmp_path / "store")
     with Store.open(config.storage.db_path()) as store:
 
         def workspaces() -> set[str | None]:

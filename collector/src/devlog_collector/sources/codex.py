@@ -231,7 +231,7 @@ class _RolloutParser:
         ts = parse_iso(record.get("timestamp"))
         if ts is not None:
             self.state["ts"] = record["timestamp"]
-            yield from self._resolve_pending_by_time(record["timestamp"])
+            yield from self._resolve_pending_by_time(ts)
         if kind in ("session_meta", "turn_context", "response_item", "event_msg", "compacted"):
             if not isinstance(payload, dict):
                 raise _BadShape(f"`{kind}` line without a payload object")
@@ -596,15 +596,15 @@ class _RolloutParser:
             state.pop("burst_ms", None)
         yield from self._count(row)
 
-    def _resolve_pending_by_time(self, stamp: str) -> Iterator[Event]:
+    def _resolve_pending_by_time(self, ts: datetime) -> Iterator[Event]:
         """A line dated more than `REPLAY_GAP_MS` after the held first `token_count` means no row can
         join it in a replay burst: count it."""
         state = self.state
         if state.get("replay") != "pending":
             return
         first = state["pending"]
-        first_ms, ms = _row_ms(first), _epoch_ms(stamp)
-        if first_ms is None or (ms is not None and ms - first_ms > REPLAY_GAP_MS):
+        first_ms = _row_ms(first)
+        if first_ms is None or round(ts.timestamp() * 1000) - first_ms > REPLAY_GAP_MS:
             state.pop("pending")
             state["replay"] = "off"
             yield from self._count(first)

@@ -76,22 +76,18 @@ IN_PROGRESS_WINDOW = timedelta(minutes=10)
 def _reference_name(part: dict[str, Any]) -> str | None:
     """The name VS Code shows for an `inlineReference` part: its `name`, a symbol's name, or the
     base name of the file it points at (`uri`/`location.uri` objects, or URI strings)."""
-    name = as_str(part.get("name"))
-    if name:
-        return name
     reference = part.get("inlineReference")
-    if isinstance(reference, str):
-        return reference.rstrip("/").rsplit("/", 1)[-1] or None
-    reference = as_dict(reference)
-    name = as_str(reference.get("name"))
-    if name:
-        return name
-    target = as_dict(reference.get("location")).get("uri") or reference.get("uri") or reference
-    if isinstance(target, str):
-        path = target
-    else:
-        target = as_dict(target)
-        path = as_str(target.get("path")) or as_str(target.get("fsPath")) or as_str(target.get("external")) or ""
+    target = reference
+    if isinstance(reference, dict):
+        name = as_str(part.get("name")) or as_str(reference.get("name"))
+        if name:
+            return name
+        target = as_dict(reference.get("location")).get("uri") or reference.get("uri") or reference
+    elif as_str(part.get("name")):
+        return as_str(part.get("name"))
+    if isinstance(target, dict):
+        target = as_str(target.get("path")) or as_str(target.get("fsPath")) or as_str(target.get("external"))
+    path = target if isinstance(target, str) else ""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
 
 

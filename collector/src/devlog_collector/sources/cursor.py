@@ -234,7 +234,8 @@ class CursorSource(Source):
         workspace_of = self._workspace_map(file.path.parent.parent)
         # Composers read before their workspace database listed them (VS Code writes that one
         # lazily) are read again once it does, so their events get the workspace too.
-        late = [f"{lo}{c}" for c in sorted(unmapped) if c in workspace_of and f"{lo}{c}" not in set(changed)]
+        pending = set(changed)
+        late = [f"{lo}{c}" for c in sorted(unmapped) if c in workspace_of and f"{lo}{c}" not in pending]
         now_ms = int(time.time() * 1000)
         recheck: list[int] = []
         for key in changed + late:

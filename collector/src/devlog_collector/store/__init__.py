@@ -100,6 +100,8 @@ _EVENT_COLUMNS = (
     "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, reasoning_tokens, "
     "cost_usd, text, body, collected_at"
 )
+#: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
+_ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
 _INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) ON CONFLICT (id) DO NOTHING"
 
 
@@ -189,9 +191,9 @@ def _supersedes(
     if current_state:
         stored_path = _stored_path(body)
         if new_path is not None and (new_path == stored_path or stored_path in replaces):
-            return bool(bytes(body) != row[18] or text != row[17])
+            return bool(bytes(body) != row[_ROW_BODY] or text != row[_ROW_TEXT])
         return False
-    if total == 0 or row[1] == stored_ts or new_path is None:
+    if total == 0 or row[_ROW_TS] == stored_ts or new_path is None:
         return False
     old_path = _stored_path(body)
     return old_path is not None and new_path < old_path
