@@ -310,10 +310,9 @@ def main() -> None:
 
     # Byte-code is cached as in a normal install (an environment with PYTHONDONTWRITEBYTECODE would
     # otherwise recompile every module on every run); the cache goes to /tmp, not the source tree.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "DEVLOG_CONFIG")}
     env |= {
-        "DEVLOG_HOME": str(db_path.parent.parent),
-        "DEVLOG_CONFIG": "/nonexistent/config.yaml",
+        "DEVLOG_HOME": str(db_path.parent.parent),  # holds no config.yaml: the defaults apply
         "PYTHONPYCACHEPREFIX": "/tmp/devlog-bench-pycache",
     }
     assert Config().storage.events_db == db_path.name

@@ -348,3 +348,32 @@ def test_an_interrupted_history_pass_does_not_claim_to_be_complete(logs: Path) -
         daemon._history(Collector(store, config, should_stop=stop.is_set), None)
     assert any(message.startswith("history pass interrupted:") for message in said), said
     assert not any(message.startswith("history collected") for message in said), said
+
+
+def test_collect_counts_the_stored_copies_a_rewritten_document_replaced(logs: Path) -> None:
+    write_config(logs)
+    chat = logs.parent / "gemini-home" / "tmp" / "acme" / "chats" / "session-2026-03-01T09-00-abcdef12.json"
+    chat.parent.mkdir(parents=True)
+
+    def write(reply: str, mtime: float) -> None:
+        messages = [
+            {"id": "u1", "timestamp": "2026-03-01T09:00:01Z", "type": "user", "content": "rename the module"},
+            {"id": "g1", "timestamp": "2026-03-01T09:00:05Z", "type": "gemini", "content": reply},
+        ]
+        chat.write_text(json.dumps({"sessionId": "s-1", "startTime": "2026-03-01T09:00:00Z", "messages": messages}))
+        os.utime(chat, (mtime, mtime))
+
+    write("Renaming", time.time() - 60)
+    first = json.loads(CliRunner().invoke(cli, ["collect", "--json"]).output)
+    assert first["agents"]["gemini"]["events_added"] >= 2
+    assert first["events_updated"] == 0
+    write("Renamed the module and its imports.", time.time() - 30)  # Gemini rewrites the whole file
+    second = CliRunner().invoke(cli, ["collect"])
+    assert second.exit_code == 0, second.output
+    assert "updated" in second.output
+    again = json.loads(CliRunner().invoke(cli, ["collect", "--json"]).output)
+    assert again["events_updated"] == 0  # unchanged since: nothing replaced
+    write("Renamed the module, its imports and the docs.", time.time() - 10)
+    third = json.loads(CliRunner().invoke(cli, ["collect", "--json"]).output)
+    assert third["events_added"] == 0
+    assert third["agents"]["gemini"]["events_updated"] == 1

@@ -198,3 +198,25 @@ def test_export_intervals_that_would_hammer_or_never_succeed_are_refused() -> No
     assert "export.remotes.t.sync_interval: must be at least 1s, got 0s" in found
     assert "export.remotes.t.timeout: must be more than 0s, got 0s" in found
     assert problems({"storage": None}) == ["storage: expected a mapping of keys, got `null`"]
+
+
+def test_a_devlog_config_that_names_no_file_is_a_warning_not_silent_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+    from devlog_collector.config import load_config
+
+    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
+    missing = tmp_path / "typo.yaml"
+    monkeypatch.setenv("DEVLOG_CONFIG", str(missing))
+    config, warnings = load_config()
+    assert config == Config()
+    assert warnings == [f"DEVLOG_CONFIG names {missing}, which does not exist: using the defaults (nothing is exported)"]
+    result = CliRunner().invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "DEVLOG_CONFIG names" in result.output
+    # The default path is optional: no file there is no warning.
+    monkeypatch.delenv("DEVLOG_CONFIG")
+    assert load_config() == (Config(), [])

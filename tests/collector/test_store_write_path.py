@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from devlog_collector.errors import StoreError
 from devlog_collector.query.events import query_events
 from devlog_collector.query.filters import FilterArgs, build_filters
 from devlog_collector.store import (
@@ -211,9 +212,11 @@ def test_insert_policy_within_and_across_batches(tmp_path: Path) -> None:
         seq = store.max_seq()
         assert store.commit([ev(1, usage=9, ident="r"), ev(1, usage=3, ident="r")]) == 0
         assert store.max_seq() == seq  # not larger: nothing replaced, no new seq
+        assert store.replaced == 0
         assert store.commit([ev(1, usage=11, ident="r")]) == 0
         tokens, new_seq = store.db.execute("SELECT input_tokens, seq FROM events WHERE id = 'r'").fetchone()
         assert tokens == 11 and new_seq > seq  # replaced: exporters see it again
+        assert store.replaced == 1
 
 
 def _from(event: Event, path: str, **changes: object) -> Event:
@@ -233,10 +236,12 @@ def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None
         seq, _ = _stored(store, "d")
         store.commit([first], current_state=True)  # unchanged: nothing rewritten
         assert _stored(store, "d")[0] == seq
+        assert store.replaced == 0
         done = _from(first, "/logs/chat.json", attrs={"status": "done", "title": "Retry"}, workspace="/w/late")
         assert store.commit([done], current_state=True) == 0
         new_seq, stored = _stored(store, "d")
         assert new_seq > seq and stored == done
+        assert store.replaced == 1
         assert rollup(store.db) == recomputed_rollup(store.db)
         other_file = _from(first, "/logs/copy.json", attrs={"status": "other"})
         store.commit([other_file], current_state=True)  # another file never overrides this one's copy
@@ -245,6 +250,7 @@ def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None
         appended = _from(done, "/logs/chat.json", attrs={"status": "x"})
         store.commit([appended])  # an append-mode read is not a document's current state
         assert _stored(store, "d") == (new_seq, done)
+        assert store.replaced == 1
 
 
 def test_a_document_replaces_what_the_file_it_took_over_from_said(tmp_path: Path) -> None:
@@ -310,7 +316,7 @@ def test_daemon_indexes_history_and_live_events_in_the_background(tmp_path: Path
             try:
                 with Store.open(path, readonly=True) as ro:
                     return len(fts_rowids(ro)) if ro.search_index_backlog() == 0 else 0
-            except sqlite3.Error:  # the daemon is still creating and migrating the store
+            except (sqlite3.Error, StoreError):  # the daemon is still creating and migrating the store
                 return 0
 
         deadline = time.monotonic() + 30

@@ -162,6 +162,8 @@ class AgentTotals:
     files: int = 0
     files_read: int = 0
     events_added: int = 0
+    #: Stored events replaced by a newer copy (a rewritten document, a larger usage total).
+    events_updated: int = 0
     problems: int = 0
     bytes_read: int = 0
 
@@ -182,6 +184,10 @@ class CollectResult:
         return sum(t.events_added for t in self.agents.values())
 
     @property
+    def events_updated(self) -> int:
+        return sum(t.events_updated for t in self.agents.values())
+
+    @property
     def files_read(self) -> int:
         return sum(t.files_read for t in self.agents.values())
 
@@ -193,6 +199,7 @@ class CollectResult:
         return {
             "agents": {name: vars(t) for name, t in sorted(self.agents.items())},
             "events_added": self.events_added,
+            "events_updated": self.events_updated,
             "files_read": self.files_read,
             "problems": self.problems,
             "paused": self.paused,
@@ -731,7 +738,7 @@ class Collector:
             sid, path, st.st_dev, st.st_ino, st.st_size if done else None, st.st_mtime_ns if done else None,
             offset, _head_fingerprint(head), marker, saved_state, line_no,
         )  # fmt: skip
-        added, recorded = self._commit(events, cursor, problems)
+        added, recorded = self._commit(events, cursor, problems, totals=totals)
         totals.events_added += added
         totals.problems += recorded
         return cursor
@@ -755,7 +762,9 @@ class Collector:
                         continue
                     events.append(self.enrich(entry))
                     if len(events) >= DOCUMENT_BATCH:
-                        added, _ = self._commit(events, None, [], current_state=True, replaces=item.file.replaces)
+                        added, _ = self._commit(
+                            events, None, [], current_state=True, replaces=item.file.replaces, totals=totals
+                        )
                         totals.events_added += added
                         events = []
                 else:
@@ -787,7 +796,9 @@ class Collector:
         )  # fmt: skip
         self._bytes_done += st.st_size
         totals.bytes_read += st.st_size
-        added, recorded = self._commit(events, new_cursor, problems, current_state=True, replaces=item.file.replaces)
+        added, recorded = self._commit(
+            events, new_cursor, problems, current_state=True, replaces=item.file.replaces, totals=totals
+        )
         totals.events_added += added
         totals.problems += recorded
 
@@ -847,11 +858,12 @@ class Collector:
         *,
         current_state: bool = False,
         replaces: tuple[Path, ...] = (),
+        totals: AgentTotals | None = None,
     ) -> tuple[int, int]:
         """Store a step atomically; returns (events added, new problems recorded).
 
         `current_state`: the events are a whole document's current state (see `Store.commit`), also
-        for copies read from the files in `replaces`.
+        for copies read from the files in `replaces`. Replaced copies are counted into `totals`.
         """
         fresh: list[ParseProblem] = []
         current: list[ParseProblem] = []
@@ -865,6 +877,7 @@ class Collector:
         # half-written file's "invalid JSON" goes away once a read of it is clean).
         replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
         self._check_disk()
+        replaced_before = self.store.replaced
         try:
             added = self.store.commit(
                 events,
@@ -883,6 +896,8 @@ class Collector:
             if exc.errno == errno.ENOSPC:
                 raise DiskPressure(f"the store's disk is full ({exc.strerror}); collection paused") from exc
             raise
+        if totals is not None:
+            totals.events_updated += self.store.replaced - replaced_before
         if replace is not None:
             self._known_problems = {k for k in self._known_problems if (k[0], k[1]) != replace}
         for problem in current if replace else fresh:

@@ -29,7 +29,7 @@ from msgspec import Meta, Struct, field
 
 from devlog_collector.durations import parse_duration
 from devlog_collector.errors import UserError
-from devlog_collector.paths import config_path, path_user_problem
+from devlog_collector.paths import config_path, missing_config_warnings, path_user_problem
 from devlog_collector.storage_location import (
     DEFAULT_EVENTS_DB,
     DEFAULT_STORAGE_PATH,
@@ -430,7 +430,7 @@ def load_config(path: Path | None = None, *, for_collection: bool = False) -> tu
     """
     path = path or config_path()
     if not path.exists():
-        return Config(), []
+        return Config(), missing_config_warnings() if path == config_path() else []
     from devlog_collector.config_cache import load_yaml
 
     raw = load_yaml(path)

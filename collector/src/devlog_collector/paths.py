@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["config_path", "ensure_private_dir", "home_dir", "path_user_problem"]
+__all__ = ["config_path", "ensure_private_dir", "home_dir", "missing_config_warnings", "path_user_problem"]
 
 
 def home_dir() -> Path:
@@ -24,6 +24,15 @@ def config_path() -> Path:
     """`$DEVLOG_CONFIG`, else `<home>/config.yaml`."""
     env = os.environ.get("DEVLOG_CONFIG")
     return _expanded("DEVLOG_CONFIG", env) if env else home_dir() / "config.yaml"
+
+
+def missing_config_warnings() -> list[str]:
+    """A warning when `DEVLOG_CONFIG` names a file that does not exist (a typo would otherwise run on
+    silent defaults, exporting nothing); none for the default path, which is optional."""
+    path = config_path()
+    if os.environ.get("DEVLOG_CONFIG") and not path.exists():
+        return [f"DEVLOG_CONFIG names {path}, which does not exist: using the defaults (nothing is exported)"]
+    return []
 
 
 def path_user_problem(text: str) -> str | None:

@@ -92,14 +92,19 @@ def _print_table(result: Any) -> None:
     table.add_column("files", justify="right")
     table.add_column("read", justify="right")
     table.add_column("events added", justify="right")
+    table.add_column("updated", justify="right")
     table.add_column("problems", justify="right")
     for name, totals in sorted(result.agents.items()):
-        table.add_row(name, str(totals.files), str(totals.files_read), str(totals.events_added), str(totals.problems))
+        table.add_row(
+            name, str(totals.files), str(totals.files_read), str(totals.events_added), str(totals.events_updated),
+            str(totals.problems),
+        )  # fmt: skip
     table.add_row(
         "[bold]total",
         str(sum(t.files for t in result.agents.values())),
         str(result.files_read),
         f"[bold]{result.events_added}",
+        str(result.events_updated),
         str(result.problems),
     )
     console = Console()

@@ -162,7 +162,7 @@ def default_config_view() -> Any:
 
 def gather_status() -> dict[str, Any]:
     """Everything `devlog status` shows, as plain data."""
-    from devlog_collector.paths import config_path
+    from devlog_collector.paths import config_path, missing_config_warnings
 
     if config_path().exists():
         from devlog_collector.config import load_config
@@ -171,7 +171,7 @@ def gather_status() -> dict[str, Any]:
         # shows everything else (it is where a user looks first).
         config, warnings = load_config(for_collection=True)
     else:
-        config, warnings = default_config_view(), []
+        config, warnings = default_config_view(), missing_config_warnings()
     db_path = config.storage.db_path()
     return {
         "config": {"path": str(config_path()), "exists": config_path().exists(), "warnings": warnings},

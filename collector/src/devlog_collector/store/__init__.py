@@ -228,6 +228,8 @@ class Store:
         self.readonly = readonly
         self._lock_file: IO[bytes] | None = None
         self._added = 0
+        #: Stored copies replaced by a newer one (the insert policy), over this connection's life.
+        self.replaced = 0
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
         #: `_store_events`); None when a later migration changed it: then the trigger always runs.
         self._rollup_trigger = None if readonly else _batchable_rollup_trigger(db)
@@ -403,7 +405,8 @@ class Store:
             problems_replace: (source, path) whose recorded problems `problems` replace (a whole
                 document's read reports all of its problems; none means it is clean now).
         """
-        with self.transaction() as db:
+        replaced = self.replaced
+        with self._counting_rollback(replaced), self.transaction() as db:
             if events:
                 self._store_events(
                     db, events, search_index=search_index, current_state=current_state, replaces=frozenset(replaces)
@@ -418,6 +421,15 @@ class Store:
             if problems:
                 self._record_problems(db, problems)
         return added
+
+    @contextlib.contextmanager
+    def _counting_rollback(self, replaced: int) -> Iterator[None]:
+        """A rolled-back commit replaced nothing: put the `replaced` count back."""
+        try:
+            yield
+        except BaseException:
+            self.replaced = replaced
+            raise
 
     def _store_events(
         self,
@@ -469,7 +481,7 @@ class Store:
         rows = [_row_values(event, collected) for event in unique]
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
-            self._supersede(db, unique, rows, current_state, replaces)
+            self.replaced += self._supersede(db, unique, rows, current_state, replaces)
         return added
 
     @staticmethod
@@ -479,14 +491,16 @@ class Store:
         rows: list[tuple[Any, ...]],
         current_state: bool,
         replaces: frozenset[str] = frozenset(),
-    ) -> None:
-        """Some ids were stored before this batch: replace the stored copies these supersede (module docstring)."""
+    ) -> int:
+        """Some ids were stored before this batch: replace the stored copies these supersede (module
+        docstring); returns how many were replaced."""
         candidates = {
             event.id: (event, row)
             for event, row in zip(events, rows, strict=True)
             if current_state or (event.usage is not None and event.usage.total > 0)
         }
         ids = list(candidates)
+        replaced = 0
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             stored = db.execute(
@@ -499,6 +513,8 @@ class Store:
                 if _supersedes(event, row, stored_total, stored_ts, body, text, current_state, replaces):
                     db.execute("DELETE FROM events WHERE id = ?", (event_id,))
                     db.execute(_INSERT, row)
+                    replaced += 1
+        return replaced
 
     # -- the full-text index -------------------------------------------------------------------
 
