@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from devlog_collector.config import parse_config
 from devlog_collector.export.client import Backoff
 from devlog_collector.export.exporter import RemoteExporter, export_with_retries
 from devlog_collector.store import Store
@@ -224,6 +225,20 @@ def test_a_new_api_key_unpauses(db: Path) -> None:
         assert run("team", wrong, db).paused
         right = config({"team": remote(srv.url, [f"{WORK}/**"], api_key="right")})
         assert run("team", right, db).caught_up and len(srv.events) == 5
+
+
+def test_a_401_without_an_api_key_says_the_key_is_not_set(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db, make_events(3, [f"{WORK}/a"]))
+    monkeypatch.delenv("DEVLOG_TEST_UNSET_KEY", raising=False)
+    with FaultServer(api_key="right") as srv:
+        raw = {"export": {"remotes": {"team": remote(srv.url, [f"{WORK}/**"], api_key="${DEVLOG_TEST_UNSET_KEY}")}}}
+        unset, warnings = parse_config(raw)
+        assert warnings == ["export.remotes.team.api_key: environment variable DEVLOG_TEST_UNSET_KEY is not set"]
+        outcome = run("team", unset, db)
+        assert outcome.paused and "this remote has no API key" in (outcome.paused_reason or "")
+        wrong = config({"team": remote(srv.url, [f"{WORK}/**"], api_key="wrong")})
+        outcome = run("team", wrong, db, resume=True)
+        assert outcome.paused and "missing, wrong or revoked" in (outcome.paused_reason or "")
 
 
 def test_no_rules_no_default_sends_nothing(db: Path) -> None:

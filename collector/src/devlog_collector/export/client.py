@@ -200,7 +200,9 @@ class RemoteClient:
             raise BatchInvalid(reason, status_code=status)
         if status in _PAUSE_STATUS:
             hint = {
-                401: "the API key is missing, wrong or revoked",
+                401: "the API key is missing, wrong or revoked"
+                if self.remote.api_key
+                else "this remote has no API key: set its api_key (is the ${VAR} it names set where devlog runs?)",
                 403: "the API key may not do this",
                 404: "no devlog ingest API at this URL",
             }[status]
