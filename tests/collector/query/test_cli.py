@@ -86,8 +86,11 @@ def test_sessions_and_show() -> None:
     one = listed[0]
     assert (one["prompts"], one["total_tokens"], one["duration_s"], one["file_edits"]) == (1, 100, 8.0, 1)
     assert listed[1]["unpriced_models"] == "unknown-model-x"
-    rows = list(csv.DictReader(io.StringIO(run("sessions", "-f", "csv", "--agent", "codex").stdout)))
+    with_rows = run("sessions", "-f", "csv", "--agent", "codex").stdout
+    rows = list(csv.DictReader(io.StringIO(with_rows)))
     assert [r["session_id"] for r in rows] == ["sess-two"]
+    # No session matching gives the same header (scripts read columns by position).
+    assert run("sessions", "-f", "csv", "--agent", "gemini").stdout == with_rows.splitlines()[0] + "\n"
     assert "sess-one" in run("sessions").stdout
     shown = run("show", "sess-o", "--tz", "UTC")
     assert shown.exit_code == 0
@@ -113,6 +116,10 @@ def test_sql_command() -> None:
     out = run("sql", "SELECT agent, count(*) AS n FROM events GROUP BY agent ORDER BY agent", "-f", "json")
     assert json.loads(out.stdout) == [{"agent": "claude", "n": 5}, {"agent": "codex", "n": 1}]
     assert run("sql", "SELECT id FROM v_events ORDER BY seq LIMIT 1", "-f", "csv").stdout == "id\np1\n"
+    # JSON has no infinite numbers: SQLite's overflow is written as the string JSON tools use for it.
+    big = "SELECT 1e308 * 10 AS up, -1e308 * 10 AS down, 1.5 AS x"
+    assert json.loads(run("sql", big, "-f", "json").stdout) == [{"up": "Infinity", "down": "-Infinity", "x": 1.5}]
+    assert json.loads(run("sql", big, "-f", "jsonl").stdout, parse_constant=pytest.fail)["up"] == "Infinity"
 
 
 def test_prune_command() -> None:

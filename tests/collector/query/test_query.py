@@ -110,6 +110,7 @@ def test_time_filters(store: Store) -> None:
     assert ids(store, last="2d") == ["p2", "p3", "r2", "r3"]
     assert ids(store, since="2026-03-09T08:30:00+00:00") == ["r2", "r3"]
     assert ids(store, until="2026-03-01") == ["p1", "r1", "t1", "f1"]  # a bare date includes the whole day
+    assert ids(store, since="20260301", until="20260301") == ["p1", "r1", "t1", "f1"]  # as ccusage writes dates
     # An instant is inclusive too: f1 is at exactly 10:00:07.
     assert ids(store, since="2026-03-01T10:00:05Z", until="2026-03-01T10:00:07Z") == ["r1", "t1", "f1"]
     assert ids(store, since="2026-03-01T10:00:05Z", until="2026-03-01T10:00:06.999Z") == ["r1", "t1"]

@@ -41,6 +41,11 @@ def test_select_and_views(ro: Store) -> None:
         ro, "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELECT sum(x) FROM n"
     ).rows == [(6,)]
     assert run_readonly_sql(ro, "PRAGMA table_info(events)").rows
+    # The read pragmas' table-valued functions too (their first use adds a table to the schema).
+    columns = run_readonly_sql(ro, "SELECT name FROM pragma_table_info('events') WHERE name = 'kind'")
+    assert columns.rows == [("kind",)]
+    assert run_readonly_sql(ro, "select * from PRAGMA_USER_VERSION").rows == [(0,)]
+    assert ("events_ts",) in run_readonly_sql(ro, "SELECT name FROM pragma_index_list('events')").rows
     assert run_readonly_sql(ro, "SELECT * FROM events", max_rows=1).rows.__len__() == 1
 
 
@@ -73,6 +78,16 @@ def test_writes_are_refused(ro: Store, statement: str) -> None:
     assert message.startswith("sql: ") and "\n" not in message
     assert "read-only" in message or "not authorized" in message
     assert run_readonly_sql(ro, "SELECT count(*) FROM events").rows == [(2,)]
+
+
+@pytest.mark.parametrize(
+    "statement", ["SELECT * FROM pragma_user_version(5)", "SELECT * FROM pragma_journal_mode('delete')"]
+)
+def test_a_pragma_function_never_sets_a_value(ro: Store, statement: str) -> None:
+    with pytest.raises(UserError, match="^sql: "):
+        run_readonly_sql(ro, statement)
+    assert run_readonly_sql(ro, "PRAGMA user_version").rows == [(0,)]
+    assert run_readonly_sql(ro, "PRAGMA journal_mode").rows == [("wal",)]
 
 
 @pytest.mark.parametrize(

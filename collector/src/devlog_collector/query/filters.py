@@ -234,6 +234,14 @@ def _check_search(store: Store, text: str) -> str:
     return text
 
 
+def _bare_date(text: str) -> date | None:
+    """The day `text` names when it is a date alone (`2026-03-02`, or ccusage's `20260302`), else None."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
 def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int | None, int | None]:
     if args.last is not None and (args.since is not None or args.until is not None):
         raise UserError("use either --last or --since/--until, not both")
@@ -267,10 +275,10 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
             end = parse_time(args.until, zone)
         except ValueError as exc:
             raise UserError(f"--until: {exc}") from None
-        if len(args.until.strip()) == 10:  # a bare date is inclusive: up to the next day's first instant
+        day = _bare_date(args.until)
+        if day is not None:  # a bare date is inclusive: up to the next day's first instant
             try:
-                until = int(parse_time((date.fromisoformat(args.until.strip()) + timedelta(days=1)).isoformat(),
-                                       zone).timestamp() * 1000)  # fmt: skip
+                until = int(parse_time((day + timedelta(days=1)).isoformat(), zone).timestamp() * 1000)
             except (OverflowError, ValueError):  # --until 9999-12-31: no upper bound
                 until = None
         else:  # an instant is inclusive too: an event at exactly that millisecond is in

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
@@ -144,7 +145,7 @@ def write_events(events: Sequence[Event], fmt: str, out: TextIO, *, tz: tzinfo |
 def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, out: TextIO) -> None:
     """Write generic result rows (used by `devlog sql`) as table, json, jsonl or csv."""
     if fmt in ("json", "jsonl"):
-        records = [dict(zip(columns, (_plain(v) for v in row), strict=False)) for row in rows]
+        records = [dict(zip(columns, (_json_value(v) for v in row), strict=False)) for row in rows]
         if fmt == "json":
             out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
         else:
@@ -187,6 +188,14 @@ def _plain(value: Any) -> Any:
         except UnicodeDecodeError:
             return value.hex()
     return value
+
+
+def _json_value(value: Any) -> Any:
+    """`_plain`, and a non-finite float (SQLite's 1e308*10) as the string JSON has for it
+    (`"Infinity"`, as PostgreSQL's to_json writes it): JSON has no such number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Infinity" if value > 0 else "-Infinity" if value < 0 else "NaN"
+    return _plain(value)
 
 
 def _usd(value: float) -> str:
@@ -248,7 +257,7 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         from devlog_collector.query.sessions import SessionSummary
 
         records = [s.to_json() for s in sessions]
-        fields = list(records[0]) if records else list(SessionSummary.__dataclass_fields__)
+        fields = list(SessionSummary.json_fields())  # the same header with no rows
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)

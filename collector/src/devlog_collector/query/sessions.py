@@ -55,6 +55,12 @@ class SessionSummary:
         """Input + output + cache creation + cache read."""
         return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
 
+    @classmethod
+    def json_fields(cls) -> tuple[str, ...]:
+        """The keys of `to_json`, in order (the csv header, also when no session matches)."""
+        epoch = datetime.fromtimestamp(0, UTC)
+        return tuple(cls("", "", None, None, epoch, epoch).to_json())
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for json/csv output."""
         return {

@@ -39,6 +39,7 @@ _ARGUMENT_PRAGMAS: Final = frozenset({"table_info", "table_xinfo", "index_list",
                                       "table_list"})  # fmt: skip
 #: Virtual-machine steps between two checks for Ctrl-C while a statement runs.
 _INTERRUPT_CHECK_STEPS: Final = 20_000
+_PRAGMA_FUNCTION: Final = re.compile(r"\bpragma_(\w+)", re.IGNORECASE)
 _COMMENTS: Final = re.compile(r"\s*(?:--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))", re.DOTALL)
 _ALLOWED_ACTIONS: Final = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
                                      getattr(sqlite3, "SQLITE_RECURSIVE", 33)})  # fmt: skip
@@ -96,7 +97,7 @@ def run_readonly_sql(store: Store, statement: str, *, max_rows: int | None = Non
     body = text.rstrip().rstrip(";").rstrip()
     if sqlite3.complete_statement(body + ";") and _has_second_statement(body):
         raise UserError("sql: only one statement at a time")
-    _connect_virtual_tables(store)
+    _connect_virtual_tables(store, body)
     refused: list[str] = []
     store.db.set_authorizer(_authorizer(refused))
     try:
@@ -169,12 +170,18 @@ def _unique(columns: list[str]) -> list[str]:
     return result
 
 
-def _connect_virtual_tables(store: Store) -> None:
-    """Open the FTS5 tables before the authorizer is set.
+def _connect_virtual_tables(store: Store, statement: str) -> None:
+    """Open the FTS5 tables, and the read pragmas' table-valued functions the statement names
+    (`pragma_table_info('events')`), before the authorizer is set.
 
-    FTS5 checks its own schema with internal statements the first time a connection uses a table;
-    the authorizer would refuse those although nothing is written (the connection is read-only).
+    FTS5 checks its own schema with internal statements the first time a connection uses a table,
+    and a pragma's eponymous table is added to the connection's schema on first use; the authorizer
+    would refuse those although nothing is written (the connection is read-only). SQLite only offers
+    table-valued functions for pragmas that have no side effects, and only READ_PRAGMAS are opened.
     """
+    for name in {m.lower() for m in _PRAGMA_FUNCTION.findall(statement)} & READ_PRAGMAS:
+        with contextlib.suppress(sqlite3.Error):
+            store.db.execute(f'SELECT * FROM "pragma_{name}" LIMIT 0').fetchall()
     for (name,) in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
     ).fetchall():
