@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -238,3 +239,33 @@ def test_chinese_japanese_and_korean_words_are_found_inside_sentences(tmp_path: 
         assert ids(cjk, search="수정") == ["ko"]
         assert ids(cjk, search="修", agents=("codex",)) == []
         assert ids(cjk, search="fixed") == ["en"]  # other scripts still use the index
+
+
+def test_a_cjk_search_keeps_the_full_text_syntax(tmp_path: Path) -> None:
+    """Words, phrases, AND/OR/NOT and parentheses work with CJK leaves; other leaves use the index."""
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text="バグを修正してください。ログイン画面が壊れています", ident="login"),
+        ev("2026-03-01T10:00:05", "response", text="修正しました。Café tests pass", ident="fixed"),
+        ev("2026-03-01T10:00:06", "response", text="the cafe menu", ident="cafe"),
+        ev("2026-03-01T10:00:07", "response", text="ログアウト", ident="logout"),
+    ]
+    with store_with(tmp_path / "events.db", events) as cjk:
+        assert ids(cjk, search="修正 ログイン") == ["login"]  # both words, anywhere (implicit AND)
+        assert ids(cjk, search="修正 AND ログイン") == ["login"]
+        assert ids(cjk, search="修正 OR cafe") == ["login", "fixed", "cafe"]  # cafe matches Café too
+        assert ids(cjk, search="修正 NOT 画面") == ["fixed"]
+        assert ids(cjk, search="修正 tests") == ["fixed"]
+        assert ids(cjk, search="修正*") == ["login", "fixed"]
+        assert ids(cjk, search='"ログイン画面"') == ["login"]
+        assert ids(cjk, search='"ログ" NOT (画面 OR "修正")') == ["logout"]
+        assert ids(cjk, search="ログ men*") == []
+        for bad, message in [
+            ("修正 AND", "ends where a word or phrase should follow"),
+            ('"修正', "a quote is not closed"),
+            ("(修正 OR 画面", "a parenthesis is not closed"),
+            ("修正 )", "unexpected ')'"),
+            ("OR 修正", "unexpected 'OR'"),
+            ('修正 ""', "an empty phrase"),
+        ]:
+            with pytest.raises(UserError, match=re.escape(message)):
+                ids(cjk, search=bad)

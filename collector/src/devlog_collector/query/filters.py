@@ -59,7 +59,7 @@ class Filters(NamedTuple):
     session: str | None = None
     model: str | None = None
     search: str | None = None
-    #: Text searched as a plain substring instead of through the full-text index (`_CJK`).
+    #: A search with CJK text in it, matched leaf by leaf (`mixed_search`) instead of by the index alone.
     substring: str | None = None
 
     def where(self, table: str = "events") -> tuple[str, list[Any]]:
@@ -93,8 +93,11 @@ class Filters(NamedTuple):
             clauses.append(f"{t}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
             params.append(self.search)
         if self.substring is not None:
-            clauses.append(f"instr({t}text, ?) > 0")
-            params.append(self.substring)
+            from devlog_collector.query.mixed_search import mixed_search_sql, parse_mixed_search
+
+            sql, values = mixed_search_sql(parse_mixed_search(self.substring), t)
+            clauses.append(sql)
+            params += values
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     @property
@@ -205,19 +208,19 @@ def _check_model(store: Store, model: str) -> str:
     raise UserError(f"--model: no events with model {value!r} (models in the store: {shown})")
 
 
-#: Scripts written without spaces between words (Chinese, Japanese, Korean). The full-text index
-#: (FTS5 `unicode61`) takes a whole run of them as one token, so a word inside a sentence would never
-#: match: such searches look for the text as a plain substring instead (a scan of the stored text).
-_CJK: Final = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f]")
+def _has_cjk(text: str) -> bool:
+    from devlog_collector.query.mixed_search import CJK
+
+    return CJK.search(text) is not None
 
 
-def _substring(text: str) -> str:
-    value = text.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1].strip()  # a quoted phrase: the phrase itself
-    if not value:
-        raise UserError("--search: empty search text")
-    return value
+def _mixed_search(store: Store, text: str) -> str:
+    """A search with CJK text (see `mixed_search`): checked now, so a bad one is a UserError here."""
+    from devlog_collector.query.mixed_search import needs_index, parse_mixed_search
+
+    if needs_index(parse_mixed_search(text)):
+        store.update_search_index()  # the index is filled behind the events (docs/collector.md)
+    return text
 
 
 def _check_search(store: Store, text: str) -> str:
@@ -309,6 +312,6 @@ def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, n
         kinds=_check_kinds(args.kinds) if args.kinds else (),
         session=resolve_session(store, args.session) if args.session is not None else None,
         model=_check_model(store, args.model) if args.model is not None else None,
-        search=_check_search(store, args.search) if args.search is not None and not _CJK.search(args.search) else None,
-        substring=_substring(args.search) if args.search is not None and _CJK.search(args.search) else None,
+        search=_check_search(store, args.search) if args.search is not None and not _has_cjk(args.search) else None,
+        substring=_mixed_search(store, args.search) if args.search is not None and _has_cjk(args.search) else None,
     )
