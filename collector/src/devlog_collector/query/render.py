@@ -315,7 +315,10 @@ def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, wi
         "",
     ]
     for e in events:
-        head = f"── {_HEADINGS.get(e.kind, e.kind.upper())} · {_local(e.ts, tz)}"
+        heading = _HEADINGS.get(e.kind, e.kind.upper())
+        if e.kind == "prompt" and e.attrs.get("is_sidechain") is True:
+            heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
+        head = f"── {heading} · {_local(e.ts, tz)}"
         if e.model:
             head += f" · {e.model}"
         if e.tool is not None:
