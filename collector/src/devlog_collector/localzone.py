@@ -3,18 +3,21 @@
 `datetime.now().astimezone().tzinfo` is a fixed offset (PST, -08:00): applied to a year of events it
 puts every event on the far side of a daylight-saving change an hour off, onto the wrong day. Day,
 week and month buckets in the local zone therefore need the zone itself: `$TZ` when it names an
-IANA zone, else `/etc/localtime` (Linux, macOS; its symlink target gives the zone's name). Only
-where neither exists (Windows) does the fixed offset of this moment remain.
+IANA zone, else `/etc/localtime` (Linux, macOS; its symlink target gives the zone's name). A `$TZ`
+that is a POSIX rule string (`EST5EDT,M3.2.0,M11.1.0`, `UTC+3`) is read the way the C library reads
+it, rules included, and named by that string. Only where none of these exists (Windows) does the
+fixed offset of this moment remain.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, tzinfo
+import time
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["local_zone"]
+__all__ = ["CLibraryZone", "local_zone"]
 
 _LOCALTIME = Path("/etc/localtime")
 
@@ -27,8 +30,9 @@ def local_zone() -> tzinfo:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             # A POSIX rule string (EST5EDT,M3.2.0,M11.1.0) or a zone this Python cannot load: the C
-            # library's reading of it, at this instant, is the best there is.
-            return _fixed_now()
+            # library's reading of it, with its daylight-saving rules.
+            time.tzset()
+            return CLibraryZone(name)
     try:
         with _LOCALTIME.open("rb") as handle:
             return ZoneInfo.from_file(handle, key=_zone_name(_LOCALTIME))
@@ -50,3 +54,46 @@ def _fixed_now() -> tzinfo:
     zone = datetime.now().astimezone().tzinfo
     assert zone is not None
     return zone
+
+
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - naive on purpose: wall-clock arithmetic
+
+
+class CLibraryZone(tzinfo):
+    """The zone the C library has from `$TZ` (`time.localtime`), named by the `$TZ` text.
+
+    For `$TZ` values zoneinfo cannot load, such as POSIX rule strings: offsets follow their
+    daylight-saving rules. A wall time in the repeated hour of a fall-back change takes the offset
+    the C library's `mktime` picks for it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+    def fromutc(self, dt: datetime) -> datetime:
+        seconds = (dt.replace(tzinfo=None) - _EPOCH) // timedelta(seconds=1)
+        return dt + timedelta(seconds=time.localtime(seconds).tm_gmtoff)
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        if dt is None:
+            return None
+        return timedelta(seconds=time.localtime(self._instant(dt)).tm_gmtoff)
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        if dt is None:
+            return None
+        return timedelta(hours=1) if time.localtime(self._instant(dt)).tm_isdst > 0 else timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return self.name
+
+    @staticmethod
+    def _instant(dt: datetime) -> float:
+        """The epoch seconds of the wall time `dt` (its own tzinfo ignored), as `mktime` reads it."""
+        return time.mktime((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, 0, 0, -1))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -148,6 +151,36 @@ def test_the_default_local_zone_keeps_its_dst_rules(
         explicit = compute_stats(s, Filters(), by="day", tz=LA, pricer=pricer)
     assert days(local) == days(explicit) == {"2026-03-07": 1, "2026-03-09": 1, "2026-11-01": 1}
     assert local.timezone == "America/Los_Angeles"
+
+
+@pytest.fixture
+def restore_c_library_zone() -> Iterator[None]:
+    yield
+    time.tzset()  # (monkeypatch has put $TZ back by now)
+
+
+def test_a_posix_tz_rule_string_keeps_its_dst_rules_and_its_name(
+    tmp_path: Path, pricer: Pricer, monkeypatch: pytest.MonkeyPatch, restore_c_library_zone: None
+) -> None:
+    """`TZ=PST8PDT,M3.2.0,M11.1.0` is Los Angeles' rules as the C library reads them."""
+    monkeypatch.setenv("TZ", "XST8XDT,M3.2.0,M11.1.0")
+    from devlog_collector.localzone import CLibraryZone, local_zone
+
+    zone = local_zone()
+    assert isinstance(zone, CLibraryZone) and str(zone) == "XST8XDT,M3.2.0,M11.1.0"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for hour in range(0, 365 * 24, 7):  # every 7 hours through the year: the same wall times as LA
+        at = start + timedelta(hours=hour)
+        ours, theirs = at.astimezone(zone), at.astimezone(LA)
+        assert ours.replace(tzinfo=None) == theirs.replace(tzinfo=None), at
+        assert ours.utcoffset() == theirs.utcoffset() and ours.dst() == theirs.dst(), at
+    with store_with(
+        tmp_path / "d.db",
+        [ev("2026-03-08T07:59:00", "prompt"), ev("2026-03-09T07:30:00", "prompt"), ev("2026-11-01T07:30:00", "prompt")],
+    ) as s:
+        local = compute_stats(s, Filters(), by="day", tz=None, pricer=pricer)
+    assert days(local) == {"2026-03-07": 1, "2026-03-09": 1, "2026-11-01": 1}
+    assert local.timezone == "XST8XDT,M3.2.0,M11.1.0"
 
 
 def _zoneinfo_file() -> Path:
