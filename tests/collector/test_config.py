@@ -213,7 +213,9 @@ def test_a_devlog_config_that_names_no_file_is_a_warning_not_silent_defaults(
     monkeypatch.setenv("DEVLOG_CONFIG", str(missing))
     config, warnings = load_config()
     assert config == Config()
-    assert warnings == [f"DEVLOG_CONFIG names {missing}, which does not exist: using the defaults (nothing is exported)"]
+    assert warnings == [
+        f"DEVLOG_CONFIG names {missing}, which does not exist: using the defaults (nothing is exported)"
+    ]
     result = CliRunner().invoke(cli, ["status", "--json"])
     assert result.exit_code == 0, result.output
     assert "DEVLOG_CONFIG names" in result.output

@@ -172,7 +172,8 @@ def test_show_heads_a_sub_agent_task_as_a_task_not_as_the_user() -> None:
     from devlog_collector.query.render import render_conversation
 
     typed = ev("2026-03-01T10:00:00", "prompt", text="review the parser", ident="u")
-    task = replace(ev("2026-03-01T10:00:01", "prompt", text="Find every caller", ident="t"), attrs={"is_sidechain": True})
+    task = ev("2026-03-01T10:00:01", "prompt", text="Find every caller", ident="t")
+    task = replace(task, attrs={"is_sidechain": True})
     shown = render_conversation([typed, task], width=80)
     assert "── USER · " in shown and "── TASK (to a sub-agent) · " in shown
     assert shown.index("review the parser") < shown.index("TASK (to a sub-agent)") < shown.index("Find every caller")

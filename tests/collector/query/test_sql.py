@@ -84,7 +84,7 @@ def test_writes_are_refused(ro: Store, statement: str) -> None:
     "statement", ["SELECT * FROM pragma_user_version(5)", "SELECT * FROM pragma_journal_mode('delete')"]
 )
 def test_a_pragma_function_never_sets_a_value(ro: Store, statement: str) -> None:
-    with pytest.raises(UserError, match="^sql: "):
+    with pytest.raises(UserError, match=r"^sql: "):
         run_readonly_sql(ro, statement)
     assert run_readonly_sql(ro, "PRAGMA user_version").rows == [(0,)]
     assert run_readonly_sql(ro, "PRAGMA journal_mode").rows == [("wal",)]

@@ -16,7 +16,7 @@ import os
 import re
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 from devlog_collector.durations import parse_duration, parse_time
 from devlog_collector.errors import UserError

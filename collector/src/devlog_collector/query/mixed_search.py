@@ -17,7 +17,7 @@ from typing import Final
 
 from devlog_collector.errors import UserError
 
-__all__ = ["CJK", "Leaf", "parse_mixed_search", "mixed_search_sql"]
+__all__ = ["CJK", "Leaf", "mixed_search_sql", "parse_mixed_search"]
 
 #: Scripts written without spaces between words (Chinese, Japanese, Korean).
 CJK: Final = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f]")
