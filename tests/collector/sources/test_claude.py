@@ -376,3 +376,23 @@ def test_a_slash_command_is_stored_as_typed(tmp_path: Path) -> None:
     prompts = of(events_of(path), "prompt")
     expected = [("/model opus", "/model"), ("/clear", "/clear")]
     assert [(p.text, p.attrs.get("slash_command")) for p in prompts] == expected
+
+
+def test_a_lone_surrogate_escape_costs_one_character_not_the_line(tmp_path: Path) -> None:
+    """JavaScript writes a string cut mid-emoji as `\\ud83d`: the line is read with U+FFFD there."""
+    base = {"parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/dev/x",
+            "sessionId": S1, "version": "2.1.90"}  # fmt: skip
+    prompt = {**base, "type": "user", "uuid": "u1", "timestamp": "2026-03-01T10:00:00.000Z",
+              "message": {"role": "user", "content": "cut CUT here"}}  # fmt: skip
+    reply = {**base, "type": "assistant", "uuid": "u2", "timestamp": "2026-03-01T10:00:01.000Z", "requestId": "r1",
+             "message": {"id": "m1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                         "content": [{"type": "text", "text": "done CUT"}], "stop_reason": "end_turn",
+                         "usage": {"input_tokens": 10, "output_tokens": 5}}}  # fmt: skip
+    path = tmp_path / f"{S1}.jsonl"
+    lines = [json.dumps(r, separators=(",", ":")).replace("CUT", "\\ud83d") for r in (prompt, reply)]
+    path.write_text("\n".join(lines) + "\n")
+    events, problems = parse(ClaudeCodeSource([]), SourceFile(path=path, mode="append"))
+    assert problems == []
+    assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]
+    assert "done \ufffd" in [e.text for e in of(events, "response")]
+    assert sum(e.usage.total for e in usage_records(events)) == 15  # (ccusage skips such a line: docs/sources.md)

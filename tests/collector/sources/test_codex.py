@@ -332,3 +332,14 @@ def test_a_remote_with_credentials_is_stored_without_them(tmp_path: Path) -> Non
     remotes = {event.git.remote for event in (event_from_row(b, t) for b, t in rows) if event.git is not None}
     assert remotes == {"https://example.com/acme/api"}
     assert all(token not in bytes(body).decode() for body, _ in rows)
+
+
+def test_a_lone_surrogate_escape_costs_one_character_not_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-03-05T10-00-00-c.jsonl"
+    message = {"timestamp": "2026-03-05T10:00:02.000Z", "type": "event_msg",
+               "payload": {"type": "user_message", "message": "cut CUT here"}}  # fmt: skip
+    lines = [_meta(False), json.dumps(message, separators=(",", ":")).replace("CUT", "\\ud83d").encode()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    events, problems = parse(CodexSource([]), SourceFile(path, "append"))
+    assert problems == []
+    assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]

@@ -263,3 +263,17 @@ def test_replay_keeps_rewound_and_replaced_messages() -> None:
 )
 def test_usage_follows_ccusage(tokens: dict[str, int], expected: Usage | None) -> None:
     assert gemini_usage(tokens) == expected
+
+
+def test_a_lone_surrogate_escape_costs_one_character_not_the_session(root: Path) -> None:
+    """Gemini CLI (JavaScript) writes a message cut mid-emoji with a lone `\\ud83d`."""
+    path = chats(root, "cut") / "session-2026-03-01T09-00-cutcut01.json"
+    path.parent.mkdir(parents=True)
+    message = {"id": "u", "timestamp": "2026-03-01T09:00:01Z", "type": "user", "content": "cut CUT here"}
+    document = {"sessionId": "sess-cut", "startTime": "2026-03-01T09:00:00Z", "messages": [message]}
+    path.write_text(json.dumps(document).replace("CUT", "\\ud83d"))
+    events, problems = parse(path)
+    assert problems == []
+    assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]
+    for event in events:
+        assert decode_event(encode_event(event)) == event  # storable: no surrogate left in a str

@@ -60,6 +60,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
+from devlog_collector.sources._values import decode_repairing
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, event_id
 
@@ -321,7 +322,7 @@ class _TranscriptParser:
             if not raw or raw.isspace() or _yields_nothing(raw):
                 continue
             try:
-                record = _decode(raw)
+                record = decode_repairing(_decode, raw)
             except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
                 yield Problem(f"line {line_no}", _decode_problem(raw, exc))
                 continue

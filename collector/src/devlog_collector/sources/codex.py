@@ -63,6 +63,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
+from devlog_collector.sources._values import decode_repairing
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
 from devlog_shared import Event, EventKind, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, event_id
@@ -213,7 +214,7 @@ class _RolloutParser:
             if not raw or raw.isspace():
                 continue
             try:
-                record = _decode(raw)
+                record = decode_repairing(_decode, raw)
             except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
                 yield Problem(f"line {line_no}", _decode_problem(raw, exc))
                 continue
