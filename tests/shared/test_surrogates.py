@@ -7,7 +7,7 @@ import json
 import msgspec
 import pytest
 
-from devlog_shared.surrogates import has_surrogate_escape, replace_lone_surrogates
+from devlog_shared import has_surrogate_escape, replace_lone_surrogates
 
 
 @pytest.mark.parametrize(

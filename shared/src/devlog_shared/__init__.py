@@ -29,6 +29,7 @@ from devlog_shared.events import (
     Usage,
 )
 from devlog_shared.ids import content_hash, event_id
+from devlog_shared.surrogates import has_surrogate_escape, replace_lone_surrogates
 from devlog_shared.wire import (
     Batch,
     BatchEnvelope,
@@ -70,5 +71,7 @@ __all__ = [
     "encode_event",
     "event_id",
     "event_json_schema",
+    "has_surrogate_escape",
+    "replace_lone_surrogates",
     "to_builtins",
 ]

@@ -158,7 +158,7 @@ def decode_repairing(decode: Callable[[bytes], Any], raw: bytes) -> Any:
     try:
         return decode(raw)
     except ValueError:
-        from devlog_shared.surrogates import has_surrogate_escape, replace_lone_surrogates
+        from devlog_shared import has_surrogate_escape, replace_lone_surrogates
 
         if not has_surrogate_escape(raw):
             raise
