@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -222,3 +223,17 @@ def test_a_devlog_config_that_names_no_file_is_a_warning_not_silent_defaults(
     # The default path is optional: no file there is no warning.
     monkeypatch.delenv("DEVLOG_CONFIG")
     assert load_config() == (Config(), [])
+
+
+def test_config_show_gives_the_store_folder_devlog_home_moved_it_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path / "profile"))
+    monkeypatch.delenv("DEVLOG_CONFIG", raising=False)
+    shown = CliRunner().invoke(cli, ["config", "show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["storage"]["path"] == str(tmp_path / "profile" / "data")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import click
 
@@ -38,6 +39,8 @@ def show(as_json: bool) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     data = mask_secrets(loaded)
+    if "DEVLOG_HOME" in os.environ:  # the default storage.path follows DEVLOG_HOME: show where it is
+        data["storage"]["path"] = str(loaded.storage.db_path().parent)
     # Durations as devlog's own spelling (`30s`), which the file accepts back (JSON mode gives ISO 8601).
     data["collect"]["poll_interval"] = _seconds(loaded.collect.poll_interval.total_seconds())
     for name, remote in loaded.export.remotes.items():
