@@ -322,10 +322,13 @@ class _TranscriptParser:
             if not raw or raw.isspace() or _yields_nothing(raw):
                 continue
             try:
-                record = decode_repairing(_decode, raw)
-            except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
-                yield Problem(f"line {line_no}", _decode_problem(raw, exc))
-                continue
+                record = _decode(raw)
+            except ValueError:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
+                try:
+                    record = decode_repairing(_decode, raw)  # (off the hot path: failures only)
+                except ValueError as exc:
+                    yield Problem(f"line {line_no}", _decode_problem(raw, exc))
+                    continue
             if not isinstance(record, dict):
                 yield Problem(f"line {line_no}", "record is not a JSON object")
                 continue
