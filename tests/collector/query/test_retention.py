@@ -153,3 +153,68 @@ def test_pruning_many_events_in_chunks(tmp_path: Path) -> None:
         result = prune(s, Config(), timedelta(days=1), now=NOW)
         assert result.deleted == 12_000
         assert s.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_pruned_events_are_not_stored_again_when_their_document_is_read_again(tmp_path: Path) -> None:
+    """Copilot, Gemini and Cursor re-read a whole session when it changes: what a prune deleted stays gone."""
+    import json
+    import os
+    import time
+
+    from devlog_collector.collect import Collector
+
+    root = tmp_path / "gemini"
+    chat = root / "tmp" / "acme" / "chats" / "session-2025-01-01T10-00-oldsess1.json"
+    chat.parent.mkdir(parents=True)
+    messages = [
+        {"id": "u1", "timestamp": "2025-01-01T10:00:00Z", "type": "user", "content": "old prompt"},
+        {"id": "g1", "timestamp": "2025-01-01T10:00:05Z", "type": "gemini", "content": "old answer",
+         "tokens": {"input": 100, "output": 10, "total": 110}},
+    ]  # fmt: skip
+
+    def write(mtime: float) -> None:
+        chat.write_text(json.dumps({"sessionId": "oldsess", "startTime": "2025-01-01T10:00:00Z", "messages": messages}))
+        os.utime(chat, (mtime, mtime))
+
+    cfg = parse_config({"collect": {"agents": ["gemini"], "roots": {"gemini": [str(root)]}},
+                        "storage": {"min_free_bytes": 0}})[0]  # fmt: skip
+    write(time.time() - 60)
+    with Store.open(tmp_path / "events.db") as s:
+        assert Collector(s, cfg).collect().events_added >= 2
+        kept = prune(s, cfg, timedelta(days=30), now=NOW)
+        assert kept.deleted >= 2 and s.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        # The agent adds a message: the document is read again whole.
+        messages.append({"id": "u2", "timestamp": "2026-05-31T10:00:00Z", "type": "user", "content": "new prompt"})
+        write(time.time() - 30)
+        assert Collector(s, cfg).collect().events_added == 1
+        assert [r[0] for r in s.db.execute("SELECT text FROM events WHERE kind = 'prompt'")] == ["new prompt"]
+        # A later prune with an earlier cutoff never lowers the remembered one.
+        prune(s, cfg, timedelta(days=3650), now=NOW)
+        messages.append({"id": "u3", "timestamp": "2026-05-31T11:00:00Z", "type": "user", "content": "newer"})
+        write(time.time() - 10)
+        assert Collector(s, cfg).collect().events_added == 1
+        assert (
+            s.db.execute(
+                "SELECT count(*) FROM events WHERE ts < ?", (int(at(OLD).timestamp() * 1000) + 60_000,)
+            ).fetchone()[0]
+            == 0
+        )
+
+
+def test_a_kept_old_event_may_still_be_replaced_by_a_newer_copy(store: Store) -> None:
+    """Events a remote still awaits survive a prune; a newer copy of one still replaces it."""
+    import msgspec
+
+    from devlog_shared import Usage
+
+    result = prune(store, config(), timedelta(days=30), now=NOW)
+    assert result.kept >= 1
+    old = store.db.execute("SELECT input_tokens FROM events WHERE id = 'old-work-2'").fetchone()
+    assert old == (1,)
+    bigger = msgspec.structs.replace(
+        ev(OLD, "response", text="old work reply", workspace="/w/work/api", model="gpt-5", ident="old-work-2"),
+        usage=Usage(input_tokens=50, output_tokens=1),
+    )
+    store.commit([bigger, ev(OLD, "prompt", text="old personal", workspace="/w/personal/blog", ident="old-personal")])
+    assert store.db.execute("SELECT input_tokens FROM events WHERE id = 'old-work-2'").fetchone() == (50,)
+    assert store.db.execute("SELECT count(*) FROM events WHERE id = 'old-personal'").fetchone() == (0,)

@@ -22,7 +22,7 @@ from typing import Any
 
 from devlog_collector.config import Config
 from devlog_collector.log import get_logger
-from devlog_collector.store import Store
+from devlog_collector.store import PRUNED_BEFORE_KEY, Store
 
 __all__ = ["PruneResult", "apply_retention", "prune"]
 
@@ -115,6 +115,8 @@ def prune(store: Store, config: Config, older_than: timedelta, *, dry_run: bool 
     cutoff = (now or datetime.now(UTC)) - older_than
     cutoff_ms = int(cutoff.timestamp() * 1000)
     result = PruneResult(cutoff=cutoff, dry_run=dry_run)
+    if not dry_run:
+        _remember_cutoff(store, cutoff_ms)
     result.older = store.db.execute("SELECT count(*) FROM events WHERE ts < ?", (cutoff_ms,)).fetchone()[0]
     if result.older == 0:
         return result
@@ -148,6 +150,16 @@ def prune(store: Store, config: Config, older_than: timedelta, *, dry_run: bool 
             break
     log.info("events_pruned", deleted=result.deleted, kept_unsent=result.kept, cutoff=cutoff.isoformat(), force=force)
     return result
+
+
+def _remember_cutoff(store: Store, cutoff_ms: int) -> None:
+    """Keep the latest cutoff (`PRUNED_BEFORE_KEY`), so the collector never stores a pruned event again."""
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+            (PRUNED_BEFORE_KEY, str(cutoff_ms)),
+        )
 
 
 def apply_retention(store: Store, config: Config) -> int:

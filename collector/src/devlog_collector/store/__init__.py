@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFERRED_INDEXES_KEY",
     "FTS_WATERMARK_KEY",
+    "PRUNED_BEFORE_KEY",
     "SEARCH_INDEX_BATCH",
     "CollectCursor",
     "ParseProblem",
@@ -74,6 +75,9 @@ log = get_logger("store")
 DEFERRED_INDEXES_KEY: Final = "secondary_indexes_deferred"
 #: Meta key of the full-text index watermark: events with `seq` <= it are in `events_fts`, none above.
 FTS_WATERMARK_KEY: Final = "fts_indexed_seq"
+#: Meta key of the latest prune cutoff (epoch ms): an event older than it that is not stored is not
+#: stored again (a session document an agent rewrites would otherwise bring pruned events back).
+PRUNED_BEFORE_KEY: Final = "pruned_before_ms"
 #: Events indexed per write transaction by `update_search_index` (keeps each transaction short, so a
 #: search or the background indexer never holds up the collector for long).
 SEARCH_INDEX_BATCH: Final = 2000
@@ -477,12 +481,30 @@ class Store:
             if kept is None or larger:
                 chosen[event.id] = event
         collected = now_ms()
-        unique = list(chosen.values())
+        unique = self._not_pruned(db, list(chosen.values()))
         rows = [_row_values(event, collected) for event in unique]
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
             self.replaced += self._supersede(db, unique, rows, current_state, replaces)
         return added
+
+    @staticmethod
+    def _not_pruned(db: sqlite3.Connection, events: list[Event]) -> list[Event]:
+        """`events` without those older than the latest prune cutoff that are not stored (pruned ones
+        coming back); stored ones stay, so a newer copy may still replace them."""
+        row = db.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", (PRUNED_BEFORE_KEY,)).fetchone()
+        if row is None:
+            return events
+        cutoff = datetime.fromtimestamp(row[0] / 1000, UTC)
+        old = [event.id for event in events if event.ts < cutoff]
+        if not old:
+            return events
+        stored: set[str] = set()
+        for start in range(0, len(old), 500):
+            chunk = old[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            stored.update(r[0] for r in db.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+        return [event for event in events if event.ts >= cutoff or event.id in stored]
 
     @staticmethod
     def _supersede(
