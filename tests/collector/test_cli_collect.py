@@ -377,3 +377,37 @@ def test_collect_counts_the_stored_copies_a_rewritten_document_replaced(logs: Pa
     third = json.loads(CliRunner().invoke(cli, ["collect", "--json"]).output)
     assert third["events_added"] == 0
     assert third["agents"]["gemini"]["events_updated"] == 1
+
+
+def test_status_shows_what_a_running_daemon_collected_before_it_stops(logs: Path) -> None:
+    """The run record is written after the history pass (and as it goes), not only at a clean exit."""
+    import threading
+
+    from devlog_collector.cli.status_cmd import gather_status
+    from devlog_collector.config import load_config
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(5)))
+    config, _ = load_config()
+    stop = threading.Event()
+    daemon = CollectDaemon(config, DaemonOptions(force_polling=True), stop_event=stop)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        last = None
+        while time.monotonic() < deadline:
+            if Config().storage.db_path().exists():
+                last = gather_status()["store"].get("last_collect")
+                if last and last["events_added"] == 5:
+                    break
+            time.sleep(0.1)
+        assert last is not None and last["events_added"] == 5, last
+        assert last["finished_at"] is None  # still running: not shown as finished
+        assert last["files_read"] == 1
+    finally:
+        stop.set()
+        thread.join(30)
+    finished = gather_status()["store"]["last_collect"]
+    assert finished["finished_at"] is not None and finished["events_added"] == 5

@@ -503,11 +503,20 @@ class Collector:
         return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, result: CollectResult) -> None:
-        """Record the end (or latest progress) of a run."""
+        """Record the end of a run."""
         with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
             db.execute(
                 "UPDATE collect_runs SET finished_at = ?, events_added = ?, files_read = ? WHERE id = ?",
                 (now_ms(), result.events_added, result.files_read, run_id),
+            )
+
+    def record_progress(self, run_id: int, result: CollectResult) -> None:
+        """Record what a run that is still going has done so far (`devlog start`; its end stays unset,
+        so a daemon killed later shows as interrupted, with what it had done)."""
+        with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
+            db.execute(
+                "UPDATE collect_runs SET events_added = ?, files_read = ? WHERE id = ?",
+                (result.events_added, result.files_read, run_id),
             )
 
     # -- one file ------------------------------------------------------------------------------

@@ -174,7 +174,8 @@ class CollectDaemon:
             try:
                 self._apply_retention(store)
                 self._exporter = self._start_exporter()
-                self._history(collector, self._exporter)
+                self._history(collector, self._exporter, run_id)
+                collector.record_progress(run_id, self.totals)
                 indexer.start()
                 indexer.notify()
                 if not self.stopping.is_set() and not self.options.once:
@@ -287,7 +288,7 @@ class CollectDaemon:
 
     # -- history -------------------------------------------------------------------------------
 
-    def _history(self, collector: Collector, exporter: _Exporter | None) -> None:
+    def _history(self, collector: Collector, exporter: _Exporter | None, run_id: int | None = None) -> None:
         tracked = collector.discover(self.totals)
         if self.options.no_history:
             marked = collector.mark_current(tracked)
@@ -295,10 +296,19 @@ class CollectDaemon:
             return
         files, size = collector.pending(tracked)
         self._say(f"collecting history: {files} files, {_human_bytes(size)} to read")
+        recorded = time.monotonic()
+        ongoing = CollectResult()  # what the history pass has done so far
+
+        def record(files_done: int, bytes_done: int) -> None:  # a long history pass shows in `devlog status`
+            nonlocal recorded
+            if run_id is not None and time.monotonic() - recorded >= 10:
+                collector.record_progress(run_id, ongoing)
+                recorded = time.monotonic()
+
         if self.options.progress and files:
-            self._pass_with_progress(collector, tracked, files, size)
+            self._pass_with_progress(collector, tracked, files, size, record, ongoing)
         else:
-            self._pass(collector, tracked)
+            self._pass(collector, tracked, progress=record, result=ongoing)
         if exporter is not None and self.totals.events_added:
             exporter.notify_new_events()
         if self.stopping.is_set():  # Ctrl-C during the history pass: what is stored stays, the rest waits
@@ -309,14 +319,22 @@ class CollectDaemon:
         else:
             self._say(f"history collected: {self.totals.events_added} events added")
 
-    def _pass_with_progress(self, collector: Collector, tracked: list[Tracked], files: int, size: int) -> None:
+    def _pass_with_progress(
+        self,
+        collector: Collector,
+        tracked: list[Tracked],
+        files: int,
+        size: int,
+        record: Callable[[int, int], None],
+        result: CollectResult,
+    ) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
         columns = (
             TextColumn("[bold]collecting history"),
             BarColumn(),
-            DownloadColumn(),
+            DownloadColumn(binary_units=True),  # as the `... MiB to read` line above
             TextColumn("{task.fields[files]}"),
             TimeRemainingColumn(),
         )
@@ -325,20 +343,23 @@ class CollectDaemon:
 
             def update(files_done: int, bytes_done: int) -> None:
                 progress.update(task, completed=min(bytes_done, size), files=f"{min(files_done, files)}/{files} files")
+                record(files_done, bytes_done)
 
-            self._pass(collector, tracked, progress=update)
+            self._pass(collector, tracked, progress=update, result=result)
 
     def _pass(
         self,
         collector: Collector,
         tracked: Iterable[Tracked] | None,
         progress: Callable[[int, int], None] | None = None,
+        result: CollectResult | None = None,
     ) -> CollectResult:
-        result = collector.collect(tracked, progress=progress, result=None)
+        result = collector.collect(tracked, progress=progress, result=result)
         for name, totals in result.agents.items():
             mine = self.totals.totals(name)
             mine.files_read += totals.files_read
             mine.events_added += totals.events_added
+            mine.events_updated += totals.events_updated
             mine.problems += totals.problems
             mine.bytes_read += totals.bytes_read
             mine.files = max(mine.files, totals.files)
@@ -448,7 +469,7 @@ class CollectDaemon:
                             if self._exporter is not None:
                                 self._exporter.notify_new_events()
                     if now - last_run_record >= 10:
-                        collector.finish_run(run_id, self.totals)
+                        collector.record_progress(run_id, self.totals)
                         last_run_record = now
                     self._apply_retention(store)
                     if rescan and self._watch_roots(collector) != roots:

@@ -207,8 +207,17 @@ def _render(facts: dict[str, Any]) -> None:
         console.print(f"  warning: {warning}", style="yellow")
     last = store.get("last_collect")
     if last:
-        when = last["finished_at"] or f"{last['started_at']} (running or interrupted)"
-        console.print(f"[bold]last collect[/] {when}: {last['events_added']} events from {last['files_read']} files")
+        running_now = facts["collector_running"]
+        if last["finished_at"]:
+            when = last["finished_at"]
+        elif running_now:  # `devlog start`: its counts are recorded as it goes
+            when = f"running since {last['started_at']}"
+        elif running_now is False:
+            when = f"{last['started_at']} (interrupted)"
+        else:
+            when = f"{last['started_at']} (running or interrupted)"
+        reads = "file reads" if running_now else "files"  # a daemon reads a file again each time it grows
+        console.print(f"[bold]last collect[/] {when}: {last['events_added']} events from {last['files_read']} {reads}")
     else:
         console.print("[bold]last collect[/] never: run `devlog collect` or `devlog start`")
 
