@@ -33,13 +33,14 @@ from tests.server.conftest import _empty_postgres, assert_problem, auth, batch, 
 FUZZ_ADMIN = "fuzz-admin-9f8e7d6c5b4a"
 FUZZ_TOKEN = "fuzz-admin-token-0123456789abcdef"
 _UVICORN_REFUSAL = "Invalid HTTP request received."
+JSON = {**auth("full"), "Content-Type": "application/json"}
 
 
 def test_10k_deep_json_is_400(client: TestClient[Any]) -> None:
     deep = b'{"events": [' + b"[" * 10_000 + b"]" * 10_000 + b"]}"
-    assert_problem(client.post("/api/v1/events", content=deep, headers=auth("full")), 400)
+    assert_problem(client.post("/api/v1/events", content=deep, headers=JSON), 400)
     deep_event = encode(batch([event(1)]))[:-2] + b', {"id": "x", "attrs": ' + b"[" * 10_000 + b"]" * 10_000 + b"}]}"
-    response = client.post("/api/v1/events", content=deep_event, headers=auth("full"))
+    response = client.post("/api/v1/events", content=deep_event, headers=JSON)
     assert response.status_code in (400, 422), response.text
 
 
@@ -127,7 +128,7 @@ def test_gzip_bomb_memory_stays_bounded(client_factory: Any) -> None:
     payload = bomb.getvalue()
     tracemalloc.start()
     try:
-        response = client.post("/api/v1/events", content=payload, headers={**auth("full"), "Content-Encoding": "gzip"})
+        response = client.post("/api/v1/events", content=payload, headers={**JSON, "Content-Encoding": "gzip"})
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -236,7 +237,7 @@ def test_a_chunked_body_over_the_limit_gets_the_same_413_as_any_other(client_fac
         for _ in range(24):  # 96 KiB
             yield b" " * 4096
 
-    response = client.post("/api/v1/events", content=chunks(), headers=auth("full"))
+    response = client.post("/api/v1/events", content=chunks(), headers=JSON)
     body = assert_problem(response, 413)
     assert body["max_body_bytes"] == 64 * 1024 and "on the wire" in body["detail"]
 

@@ -14,6 +14,9 @@ from devlog_server.app import create_app
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import assert_problem, auth, batch, encode, event, post, post_gzip
 
+JSON = {**auth("full"), "Content-Type": "application/json"}
+JSON_GZIP = {**JSON, "Content-Encoding": "gzip"}
+
 
 def test_batch_is_stored_and_replay_is_duplicate(client: TestClient[Any]) -> None:
     events = [event(n) for n in range(5)]
@@ -117,19 +120,17 @@ def test_gzip_bomb_is_refused_without_inflating_it(client_factory: Any) -> None:
             gz.write(chunk)
     payload = bomb.getvalue()
     assert len(payload) < 1024 * 1024
-    response = client.post("/api/v1/events", content=payload, headers={**auth("full"), "Content-Encoding": "gzip"})
+    response = client.post("/api/v1/events", content=payload, headers=JSON_GZIP)
     body = assert_problem(response, 413)
     assert "after decompression" in body["detail"]
     assert body["max_body_bytes"] == 1024 * 1024
 
 
 def test_invalid_gzip_is_400(client: TestClient[Any]) -> None:
-    response = client.post(
-        "/api/v1/events", content=b"not gzip at all", headers={**auth("full"), "Content-Encoding": "gzip"}
-    )
+    response = client.post("/api/v1/events", content=b"not gzip at all", headers=JSON_GZIP)
     assert_problem(response, 400)
     truncated = gzip.compress(encode(batch([event(1)])))[:-12]
-    response = client.post("/api/v1/events", content=truncated, headers={**auth("full"), "Content-Encoding": "gzip"})
+    response = client.post("/api/v1/events", content=truncated, headers=JSON_GZIP)
     assert_problem(response, 400)
 
 
@@ -137,7 +138,7 @@ def test_body_over_the_limit_is_413(client_factory: Any) -> None:
     client = client_factory(max_body_bytes=4096)
     payload = encode(batch([event(n, text="y" * 500) for n in range(20)]))
     assert len(payload) > 4096
-    response = client.post("/api/v1/events", content=payload, headers=auth("full"))
+    response = client.post("/api/v1/events", content=payload, headers=JSON)
     body = assert_problem(response, 413)
     assert "4096" in body["detail"]
 
@@ -155,6 +156,8 @@ def test_too_many_events_is_413(client_factory: Any) -> None:
         ({"Content-Encoding": "deflate"}, "Content-Encoding"),
         ({"Content-Type": "text/plain"}, "Content-Type"),
         ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type"),
+        ({}, "missing Content-Type"),
+        ({"Content-Type": ""}, "missing Content-Type"),
     ],
 )
 def test_unsupported_encoding_or_type_is_415(client: TestClient[Any], headers: dict[str, str], needle: str) -> None:
@@ -410,3 +413,30 @@ def test_implausible_timestamps_are_rejected(client: TestClient[Any]) -> None:
     )
     assert [r["status"] for r in response.json()["results"]] == ["rejected", "rejected", "rejected", "created"]
     assert "`ts`" in response.json()["results"][0]["reason"]
+
+
+def test_unpaired_surrogate_escapes_are_stored_as_replacement_characters(client: TestClient[Any]) -> None:
+    """JavaScript writers (JSON.stringify) escape the lone half of an emoji cut in two: such an event is
+    stored with U+FFFD instead of failing the whole batch; pairs and escaped backslashes are left alone."""
+    events = [
+        encode(event(1)),
+        encode(event(2, text="cut")).replace(b'"cut"', b'"cut \\ud83d"'),
+        encode(event(3, session_id="s")).replace(b'"session_id":"s"', b'"session_id":"s\\udc00"'),
+        encode(event(4, text="x")).replace(b'"x"', b'"pair \\ud83d\\ude00, lone \\ude00\\ud83d, literal \\\\ud800"'),
+    ]
+    body = b'{"schema_version":1,"collector":{"name":"devlog","machine":"m"},"events":[' + b",".join(events) + b"]}"
+    headers = {**auth("full"), "Content-Type": "application/json"}
+    response = client.post("/api/v1/events", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["results"]] == ["created"] * 4
+    stored = {e["id"]: e for e in client.get("/api/v1/events", headers=auth("full")).json()["events"]}
+    assert stored["evt-000001"]["text"] == "prompt number 1"
+    assert stored["evt-000002"]["text"] == "cut \ufffd"
+    assert stored["evt-000003"]["session_id"] == "s\ufffd"
+    assert stored["evt-000004"]["text"] == "pair \U0001f600, lone \ufffd\ufffd, literal \\ud800"
+    found = client.get("/api/v1/events", params={"session_id": "s\ufffd"}, headers=auth("full")).json()["events"]
+    assert [e["id"] for e in found] == ["evt-000003"]
+    # A body broken for another reason still gets the decoder's own message.
+    broken = body.replace(b'"schema_version":1', b'"schema_version":"1"')
+    problem = assert_problem(client.post("/api/v1/events", content=broken, headers=headers), 400)
+    assert "schema_version" in problem["detail"]

@@ -196,6 +196,25 @@ def test_admin_api_manages_keys_and_shows_ingest_health(client: TestClient[Any])
     assert_problem(client.post("/api/v1/keys/ghost/revoke", headers=admin), 404)
 
 
+def test_an_explicitly_empty_scope_list_is_refused_not_widened_to_the_default(
+    client: TestClient[Any], database_url: str
+) -> None:
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    empty = assert_problem(client.post("/api/v1/keys", json={"name": "none", "scopes": []}, headers=admin), 400)
+    assert empty["detail"].startswith("scopes: give at least one of ingest, read, admin")
+    names = [k["name"] for k in client.get("/api/v1/keys", headers=admin).json()]
+    assert "none" not in names
+    default = client.post("/api/v1/keys", json={"name": "default"}, headers=admin)
+    assert default.status_code == 201 and default.json()["key"]["scopes"] == ["ingest", "read"]
+    # The CLI has no way to give an empty list: --scope takes one of the three names, absent is the default.
+    blank = _cli(database_url, "keys", "create", "blank", "--scope", "")
+    assert blank.exit_code == 2 and "'' is not one of 'ingest', 'read', 'admin'" in blank.output
+    absent = _cli(database_url, "keys", "create", "absent", "--json")
+    assert absent.exit_code == 0 and json.loads(absent.output)["scopes"] == ["ingest", "read"]
+    with pytest.raises(UserInputError, match=r"entry 1 .*scopes: give at least one"):
+        parse_bootstrap_keys("plus:secret-123:+")
+
+
 @pytest.mark.parametrize("glob", ["", "   "])
 def test_keys_cli_refuses_a_blank_workspace_glob(database_url: str, glob: str) -> None:
     # before: the blank glob was dropped and the key could use every workspace

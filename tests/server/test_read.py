@@ -228,6 +228,8 @@ def test_whoami(client: TestClient[Any]) -> None:
         {"kind": "dance"},
         {"order": "sideways"},
         {"since": "not-a-date"},
+        {"since": "2026-12-02"},  # documented: RFC 3339 date-times only, not a bare date
+        {"until": "2026-12-02"},
         {"workspace": "x" * 5000},
         {"since": "0001-01-01T00:00:00+14:00"},
         {"until": "9999-12-31T23:59:59-14:00"},

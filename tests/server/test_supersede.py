@@ -10,12 +10,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select, text
 
+from devlog_server.app import create_app
 from devlog_server.db.models import EVENTS
+from devlog_server.settings import ServerSettings
 from devlog_server.state import server_state
-from tests.server.conftest import BASE_TS, auth, event, post
+from tests.server.conftest import BASE_TS, _empty_postgres, auth, batch, bootstrap_spec, event, post
 from tests.server.rollups import expected_rollups, rollups_and_expected, stored_rollups
 
 
@@ -260,3 +263,53 @@ def test_deleting_events_takes_them_out_of_the_rollups(client: TestClient[Any]) 
     assert sum(v[0] for v in rollups(client).values()) == 10
     _write(client, "DELETE FROM events")
     assert _read(client, stored_rollups) == {} == _read(client, expected_rollups)
+
+
+ALICE_TOKEN = "alice-work-token-0123456789"
+
+
+def test_a_limited_key_cannot_replace_a_copy_stored_in_a_workspace_it_may_not_write(client_factory: Any) -> None:
+    """The globs apply to the stored copy's workspace too, or a limited key could overwrite or move
+    an event of any workspace by re-sending its id; such a copy is a plain duplicate."""
+    client = client_factory(bootstrap_keys=f"{bootstrap_spec()},alice:{ALICE_TOKEN}:ingest+read:/home/alice/work/**")
+    alice = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+    private = response(1, input_tokens=10, output_tokens=5) | {"workspace": "/home/bob/private/x"}
+    assert counts(post(client, [private])) == (1, 0, 0, 0)  # the unrestricted key
+    before, rows_before = stored(client, private["id"]), rollups(client)
+
+    moved = response(1, input_tokens=10, output_tokens=5000) | {"workspace": "/home/alice/work/x", "text": "mine"}
+    reply = client.post("/api/v1/events", json=batch([moved]), headers=alice)
+    assert reply.status_code == 200
+    assert counts(reply) == (0, 1, 0, 0)
+    assert reply.json()["results"] == [{"index": 0, "id": private["id"], "status": "duplicate"}]
+    assert stored(client, private["id"]) == before
+    assert rollups(client) == rows_before
+
+    # Its own events in its own workspaces it still replaces (and may move between them).
+    own = response(2, input_tokens=1, output_tokens=1) | {"workspace": "/home/alice/work/a"}
+    assert counts(client.post("/api/v1/events", json=batch([own]), headers=alice)) == (1, 0, 0, 0)
+    grown = response(2, input_tokens=1, output_tokens=90) | {"workspace": "/home/alice/work/b"}
+    reply = client.post("/api/v1/events", json=batch([grown, moved]), headers=alice)
+    assert counts(reply) == (0, 2, 1, 0)
+    row = stored(client, own["id"])
+    assert (row["workspace"], row["output_tokens"]) == ("/home/alice/work/b", 90)
+    assert stored(client, private["id"]) == before
+    assert set(by_workspace(rollups(client))) == {"/home/bob/private/x", "/home/alice/work/b"}
+
+
+@pytest.mark.postgres
+def test_the_postgres_delete_spares_a_row_moved_since_it_was_checked(pg_url: str) -> None:
+    """Between reading the stored copy and deleting it, another batch may move the event to a workspace
+    the key may not write: for a limited key the DELETE only takes the row still in the checked workspace.
+    (SQLite writers are serialised, so nothing can change between the read and the delete there.)"""
+    from devlog_server.ingest import _PG_DELETE
+
+    _empty_postgres(pg_url)
+    settings = ServerSettings(database_url=pg_url, bootstrap_keys=bootstrap_spec(), rate_limit_per_minute=0)
+    with TestClient(create_app(settings, extensions=())) as client:
+        post(client, [event(1, workspace="/home/bob/private/x")])
+        params = {"ids": ["evt-000001"], "totals": [0], "workspaces": ["/home/alice/work/x"]}
+        _write(client, _PG_DELETE.text, **params, any_workspace=False)
+        assert stored(client, "evt-000001")["workspace"] == "/home/bob/private/x"
+        _write(client, _PG_DELETE.text, **params, any_workspace=True)
+        assert client.get("/api/v1/events", headers=auth("full")).json()["events"] == []

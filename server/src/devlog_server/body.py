@@ -26,9 +26,17 @@ def _too_large(limit: int, what: str) -> ApiError:
 
 
 def check_content_type(content_type: str | None) -> None:
-    """415 unless the body is JSON (a missing Content-Type is taken as JSON)."""
-    if not content_type:
-        return
+    """415 unless the body is declared JSON.
+
+    A missing Content-Type is refused too rather than guessed: the docs promise 415 for anything but
+    `application/json`, and every devlog collector sends it (gzip goes in Content-Encoding).
+    """
+    if not content_type or not content_type.strip():
+        raise ApiError(
+            415,
+            "missing Content-Type; send application/json (gzip as Content-Encoding: gzip)",
+            code="unsupported_media_type",
+        )
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(

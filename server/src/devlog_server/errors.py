@@ -2,13 +2,19 @@
 
     ServerError
     ├── UserInputError            bad operator input (CLI arguments, settings, bootstrap keys): exit 2
-    ├── DatabaseUnreachableError  a command cannot connect to the configured database: exit 2
+    ├── DatabaseUnreachableError  no connection to the configured database could be made:
+    │                             exit 2 for a command, 503 with Retry-After for a request
     └── ApiError                  a request that cannot be served; carries its HTTP status and headers
 
 HTTP errors from Litestar itself (404, 405, parameter validation), our `ApiError`s, database outages
 (503 with Retry-After) and unexpected exceptions (500, details only in the log) are all rendered by
 `problem_details_config()` as `application/problem+json` bodies, so a client always gets
 `{"status", "title", "detail"}` and never a stack trace.
+
+A database outage is logged as one `database_unavailable` warning line, never with a traceback: it
+is not a bug, and a stopped database would otherwise flood the log with one traceback per request.
+`Database` turns every failure to open a connection into `DatabaseUnreachableError` (see
+`db/engine.py`); `is_database_outage` recognises the rest, a connection lost while in use.
 """
 
 from __future__ import annotations
@@ -39,7 +45,14 @@ class UserInputError(ServerError, ValueError):
 
 
 class DatabaseUnreachableError(ServerError):
-    """The configured database cannot be connected to or opened; the message names it (password masked) and why."""
+    """The configured database cannot be connected to or opened; the message names it (password masked) and why.
+
+    Raised for every failure while opening a connection, whatever the driver's reason: refused,
+    timed out, starting up or shutting down, too many clients, connections not allowed, and also a
+    database that is gone or refuses the server's credentials. The server checked all of that when
+    it started, so at run time it is an operator's change in progress (a restore, a failover, a
+    password rotation), not a fault of the request; the request gets a 503 and the collector retries.
+    """
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"cannot connect to the database {url}: {reason}")
@@ -104,8 +117,22 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     return _problem(exc.status_code, str(exc.detail), headers=exc.headers, extra=extra)
 
 
+def _driver_error(exc: BaseException) -> BaseException:
+    """The innermost error behind `exc` (asyncpg's, under SQLAlchemy's wrapper and its adapter's)."""
+    for _ in range(5):  # the chains are two or three deep; the bound guards against cycles
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
 def _from_database_error(exc: Exception) -> ProblemDetailsException:
-    _log.warning("database_unavailable", error=type(exc).__name__)
+    error = type(_driver_error(exc)).__name__
+    if isinstance(exc, DatabaseUnreachableError):
+        _log.warning("database_unavailable", error=error, reason=exc.reason)
+    else:
+        _log.warning("database_unavailable", error=error)
     return _problem(
         503,
         "the database is unavailable; retry later",
@@ -137,6 +164,7 @@ def problem_details_config() -> ProblemDetailsConfig:
     """Problem details for every error path (see the module docstring)."""
     mapping: dict[type[Exception], Any] = {
         ApiError: _from_api_error,
+        DatabaseUnreachableError: _from_database_error,
         HTTPException: _from_http_exception,
         DBAPIError: _from_dbapi_error,
         PoolTimeoutError: _from_database_error,
@@ -147,11 +175,38 @@ def problem_details_config() -> ProblemDetailsConfig:
     return ProblemDetailsConfig(exception_to_problem_detail_map=mapping)
 
 
+#: SQLSTATEs of a server that cannot serve this connection now: shut down by an administrator or a
+#: crash (57P01, 57P02), starting up, shutting down or in recovery (57P03), out of connection slots
+#: (53300). Class 08 (connection exceptions, e.g. 08003 "connection does not exist") counts too.
+_OUTAGE_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: Exceptions that are outages whatever their details: no connection could be opened (ours), the
+#: driver's connection-level errors as SQLAlchemy classifies them, a pool or network timeout.
+_OUTAGE_TYPES: Final = (
+    DatabaseUnreachableError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The Postgres SQLSTATE behind `exc`: on SQLAlchemy's wrapper, its DBAPI error, or the asyncpg
+    error that the asyncpg adapter's DBAPI error was raised from; asyncpg's own errors carry it."""
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """Whether `exc` means the database cannot be reached (as opposed to a bug)."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | ConnectionError | TimeoutError):
+    if isinstance(exc, _OUTAGE_TYPES):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    state = _sqlstate(exc)
+    return state is not None and (state in _OUTAGE_SQLSTATES or state.startswith("08"))
 
 
 #: SQLSTATEs of a transaction Postgres aborted only because of another one (a deadlock between two
@@ -161,6 +216,4 @@ _TRANSIENT_SQLSTATES: Final = frozenset({"40P01", "40001"})
 
 def is_transient_conflict(exc: BaseException) -> bool:
     """Whether `exc` is a deadlock or serialization failure that a retry of the request resolves."""
-    orig = getattr(exc, "orig", None)
-    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    return state in _TRANSIENT_SQLSTATES
+    return _sqlstate(exc) in _TRANSIENT_SQLSTATES

@@ -2,16 +2,21 @@
 
 Order of work for `POST /api/v1/events` (after authentication and body limits):
 
-1. decode the envelope (events stay raw JSON) - a malformed envelope is a 400 for the whole batch;
+1. decode the envelope (events stay raw JSON) - a malformed envelope is a 400 for the whole batch,
+   except that unpaired surrogate escapes (`\\ud800`, written by JavaScript collectors that cut a
+   string mid-emoji) are replaced by `\\ufffd` and the body decoded again (`devlog_shared.replace_lone_surrogates`);
 2. validate each event on its own (`decode_event`, size cap, values the database can store, the
    key's workspace globs) so a bad event is `rejected` alone, with a reason naming the field;
 3. drop repeats of an id within the batch (the second is `duplicate`);
 4. insert every valid row with ONE statement (`INSERT ... SELECT FROM unnest(...) ON CONFLICT (id)
    DO NOTHING RETURNING id` on Postgres; a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING id`
    on SQLite): ids returned were created, the others already existed (`duplicate`);
-5. for those others, read the stored copies' body and token total in one query; an incoming copy
-   SUPERSEDES the stored one when its body differs and its token total (input + output + cache
-   creation + cache read) is at least the stored one. Superseded rows are replaced with one DELETE
+5. for those others, read the stored copies' body, workspace and token total in one query; an
+   incoming copy SUPERSEDES the stored one when its body differs, its token total (input + output +
+   cache creation + cache read) is at least the stored one, and the key may write the STORED copy's
+   workspace too (else a key limited to some globs could overwrite, or move into its own
+   workspaces, an event of a workspace it may not write; such a copy is a plain `duplicate`, which
+   reveals nothing about the stored one). Superseded rows are replaced with one DELETE
    and the same INSERT as in step 4, so every column, `received_at`, `key_id` and `collector` are
    the new copy's. They stay `duplicate` per item (the wire has no status for them, and an old
    collector must understand every answer); the response's `updated` counts them;
@@ -61,6 +66,7 @@ from devlog_shared import (
     ItemResult,
     decode_batch_envelope,
     decode_event,
+    replace_lone_surrogates,
 )
 from devlog_shared.wire import BatchEnvelope, CollectorInfo
 
@@ -119,19 +125,24 @@ _PG_INSERT: Final = text(
     + ") AS u ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _SQLITE_INSERT: Final = sqlite.insert(EVENTS).on_conflict_do_nothing(index_elements=["id"]).returning(EVENTS.c.id)
-#: The stored copies of some ids: (id, body, token total). One array (Postgres) or JSON (SQLite)
-#: parameter whatever the batch size, so SQLite's bound-variable limit never applies.
-_PG_STORED: Final = text(f"SELECT id, body, {_TOTAL_SQL} FROM events WHERE id = ANY(CAST(:ids AS text[]))")
+#: The stored copies of some ids: (id, body, token total, workspace). One array (Postgres) or JSON
+#: (SQLite) parameter whatever the batch size, so SQLite's bound-variable limit never applies.
+_PG_STORED: Final = text(f"SELECT id, body, {_TOTAL_SQL}, workspace FROM events WHERE id = ANY(CAST(:ids AS text[]))")
 _SQLITE_STORED: Final = text(
-    f"SELECT id, body, {_TOTAL_SQL} FROM events WHERE id IN (SELECT value FROM json_each(:ids))"
+    f"SELECT id, body, {_TOTAL_SQL}, workspace FROM events WHERE id IN (SELECT value FROM json_each(:ids))"
 )
 #: Postgres deletes only rows still under the incoming total and locks them in id order: a concurrent
 #: batch may have replaced a row since it was read (the rule holds anyway), and two batches replacing
-#: the same ids cannot deadlock on them. SQLite writers are serialised, so a plain DELETE is enough.
+#: the same ids cannot deadlock on them. For a key limited to workspace globs the row must also still
+#: be in the workspace that was checked against the globs, so a concurrent replacement that moved it
+#: elsewhere cannot be overwritten by this key (`:any_workspace` is true for unrestricted keys).
+#: SQLite writers are serialised, so a plain DELETE is enough.
 _PG_DELETE: Final = text(
     "DELETE FROM events WHERE id IN (SELECT e.id FROM events AS e "
-    "JOIN unnest(CAST(:ids AS text[]), CAST(:totals AS bigint[])) AS s (id, total) ON e.id = s.id "
+    "JOIN unnest(CAST(:ids AS text[]), CAST(:totals AS bigint[]), CAST(:workspaces AS text[])) "
+    "AS s (id, total, workspace) ON e.id = s.id "
     "WHERE e.input_tokens + e.output_tokens + e.cache_creation_tokens + e.cache_read_tokens <= s.total "
+    "AND (CAST(:any_workspace AS boolean) OR e.workspace IS NOT DISTINCT FROM s.workspace) "
     "ORDER BY e.id FOR UPDATE OF e)"
 )
 _SQLITE_DELETE: Final = text("DELETE FROM events WHERE id IN (SELECT value FROM json_each(:ids))")
@@ -247,13 +258,30 @@ class _Validated:
     workspaces: set[str]
 
 
+def _decode_repairing_surrogates(body: bytes) -> BatchEnvelope:
+    """The envelope of `body`; when it does not decode and holds unpaired surrogate escapes, the
+    envelope of `body` with those replaced by `\\ufffd`.
+
+    msgspec refuses a lone surrogate escape anywhere in the body, with a message that depends on what
+    follows it ("Input data was truncated", "invalid utf-16 surrogate pair"), so the repair is tried
+    after any failure; a body that still fails reports its own error. Valid bodies decode once, as before.
+    """
+    try:
+        return decode_batch_envelope(body)
+    except InvalidEvent:
+        repaired = replace_lone_surrogates(body)
+        if repaired == body:
+            raise
+    return decode_batch_envelope(repaired)
+
+
 def _decode_envelope(body: bytes) -> BatchEnvelope:
     if not body.strip():
         raise ApiError(
             400, 'empty request body: send a batch {"schema_version": 1, "events": [...]}', code="invalid_batch"
         )
     try:
-        envelope = decode_batch_envelope(body)
+        envelope = _decode_repairing_surrogates(body)
     except InvalidEvent as exc:
         raise ApiError(400, exc.message, code="invalid_batch") from exc
     except (ValueError, RecursionError) as exc:
@@ -341,19 +369,34 @@ def _token_total(row: tuple[Any, ...]) -> int:
     return sum(row[_TOKENS])
 
 
-async def _stored_copies(conn: AsyncConnection, dialect: str, ids: list[str]) -> dict[str, tuple[str, int]]:
-    """id -> (body, token total) of the stored events among `ids`, in one query."""
+@dataclass(frozen=True)
+class _Stored:
+    """What deciding on a replacement needs of a stored copy."""
+
+    body: str
+    total: int
+    workspace: str | None
+
+
+async def _stored_copies(conn: AsyncConnection, dialect: str, ids: list[str]) -> dict[str, _Stored]:
+    """id -> body, token total and workspace of the stored events among `ids`, in one query."""
     if dialect == "postgresql":
         result = await conn.execute(_PG_STORED, {"ids": ids})
     else:
         result = await conn.execute(_SQLITE_STORED, {"ids": msgspec.json.encode(ids).decode()})
-    return {row[0]: (row[1], row[2]) for row in result}
+    return {row[0]: _Stored(body=row[1], total=row[2], workspace=row[3]) for row in result}
 
 
-def _supersedes(row: tuple[Any, ...], stored: tuple[str, int] | None) -> bool:
-    """Whether an incoming row replaces the stored copy: different content, usage not lowered. A
-    stored copy gone since the insert (deleted meanwhile) is left alone."""
-    return stored is not None and row[_BODY] != stored[0] and _token_total(row) >= stored[1]
+def _supersedes(row: tuple[Any, ...], stored: _Stored | None, key: ApiKey) -> bool:
+    """Whether an incoming row replaces the stored copy: different content, usage not lowered, and a
+    stored workspace the key may write (the incoming one was checked on validation). A stored copy
+    gone since the insert (deleted meanwhile) is left alone."""
+    return (
+        stored is not None
+        and row[_BODY] != stored.body
+        and _token_total(row) >= stored.total
+        and key.matcher.allows(stored.workspace)
+    )
 
 
 async def _replace_superseded(
@@ -361,7 +404,7 @@ async def _replace_superseded(
     dialect: str,
     rows: list[tuple[Any, ...]],
     received_at: datetime,
-    key_id: str,
+    key: ApiKey,
     collector: str | None,
 ) -> set[str]:
     """Replace the stored copies that `rows` (ids already stored) supersede; returns the ids replaced.
@@ -372,16 +415,22 @@ async def _replace_superseded(
     if not rows:
         return set()
     stored = await _stored_copies(conn, dialect, [row[0] for row in rows])
-    newer = [row for row in rows if _supersedes(row, stored.get(row[0]))]
+    newer = [row for row in rows if _supersedes(row, stored.get(row[0]), key)]
     if not newer:
         return set()
     ids = [row[0] for row in newer]
     if dialect == "postgresql":
-        await conn.execute(_PG_DELETE, {"ids": ids, "totals": [_token_total(row) for row in newer]})
+        params = {
+            "ids": ids,
+            "totals": [_token_total(row) for row in newer],
+            "workspaces": [stored[row[0]].workspace for row in newer],
+            "any_workspace": key.matcher.unrestricted,
+        }
+        await conn.execute(_PG_DELETE, params)
     else:
         await conn.execute(_SQLITE_DELETE, {"ids": msgspec.json.encode(ids).decode()})
     # A row another batch replaced first was not deleted; its insert conflicts and does nothing.
-    return await _insert_events(conn, dialect, newer, received_at, key_id, collector)
+    return await _insert_events(conn, dialect, newer, received_at, key.id, collector)
 
 
 def _dialect_insert(dialect: str, table: Any) -> Any:
@@ -488,7 +537,7 @@ async def ingest_batch(state: ServerState, key: ApiKey, body: bytes) -> IngestRe
     async with db.write() as conn:
         created_ids = await _insert_events(conn, db.dialect, checked.rows, now, key.id, machine or None)
         existing = [row for row in checked.rows if row[0] not in created_ids]
-        updated_ids = await _replace_superseded(conn, db.dialect, existing, now, key.id, machine or None)
+        updated_ids = await _replace_superseded(conn, db.dialect, existing, now, key, machine or None)
         new_workspaces = checked.workspaces - state.known_workspaces
         await _record_workspaces(conn, db.dialect, new_workspaces, now)
         await _record_rejections(

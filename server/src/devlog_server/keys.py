@@ -121,11 +121,19 @@ class CreatedKey:
 
 
 def _normalise_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
+    """The scopes deduplicated and lower-cased; an empty list is refused, not widened to the default:
+    whoever sent `"scopes": []` meant a key with less, not one that may ingest and read. Callers pass
+    `DEFAULT_SCOPES` themselves when no scopes were given at all."""
     cleaned = tuple(dict.fromkeys(s.strip().lower() for s in scopes if s.strip()))
+    if not cleaned:
+        raise UserInputError(
+            f"scopes: give at least one of {', '.join(ALL_SCOPES)} (leave scopes out for the default, "
+            f"{' and '.join(DEFAULT_SCOPES)})"
+        )
     unknown = [s for s in cleaned if s not in ALL_SCOPES]
     if unknown:
         raise UserInputError(f"unknown scope(s) {', '.join(unknown)}: use {', '.join(ALL_SCOPES)}")
-    return cleaned or DEFAULT_SCOPES
+    return cleaned
 
 
 def _check_name(name: str) -> None:

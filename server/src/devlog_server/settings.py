@@ -32,7 +32,7 @@ class ServerSettings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy async URL: `sqlite+aiosqlite:///path.db` (default, a file in the working directory)
-    or `postgresql+asyncpg://user:pass@host/db` (production)."""
+    or `postgresql+asyncpg://user:pass@host/db` (production), optionally with libpq's `?sslmode=…`."""
 
     db_pool_size: int = Field(default=10, ge=1, le=200)
     """Postgres connection pool size per worker process."""
@@ -115,10 +115,16 @@ class ServerSettings(BaseSettings):
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             if value.startswith(("postgresql://", "postgres://")):
-                return "postgresql+asyncpg://" + value.split("://", 1)[1]
-            if value.startswith("sqlite://"):
-                return "sqlite+aiosqlite://" + value.split("://", 1)[1]
-            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+                value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+            elif value.startswith("sqlite://"):
+                value = "sqlite+aiosqlite://" + value.split("://", 1)[1]
+            else:
+                raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        if "sslmode" in value:
+            # Checked here so a bad mode stops every command with one line, before anything connects.
+            from devlog_server.db.engine import asyncpg_url
+
+            asyncpg_url(value)
         return value
 
     @field_validator("bootstrap_keys")

@@ -3,6 +3,10 @@
 JSON allows both (`\\u0000`, `\\ud800`), so any client-supplied string headed for a column or a query
 parameter is checked here: event fields are rejected per item with a reason, query filters are a 400,
 and informational strings (collector name/machine) are cleaned rather than refused.
+
+Unpaired surrogate *escapes* in a request body never get that far: msgspec refuses to decode them,
+which would fail a whole batch for one event, so ingest replaces them with `\\ufffd` first
+(`devlog_shared.replace_lone_surrogates`).
 """
 
 from __future__ import annotations

@@ -385,6 +385,43 @@ def test_session_page_shows_the_conversation_in_order(dash: TestClient[Any]) -> 
     assert dash.get("/dashboard/sessions/no-such-session").status_code == 404
 
 
+def test_session_page_totals_cover_the_whole_session_not_only_the_events_listed(dash: TestClient[Any]) -> None:
+    """The timeline lists the first 2,000 events; the header's totals are the whole session's."""
+    base = datetime.now(UTC) - timedelta(days=1)
+    long_session = [
+        {
+            "id": f"long-{i:05d}",
+            "ts": (base + timedelta(seconds=i)).isoformat(),
+            "agent": "claude",
+            "kind": "prompt" if i < 2000 else "response",
+            "session_id": "long-session",
+            "workspace": "/srv/app",
+            **(
+                {"model": "claude-opus-4", "usage": {"input_tokens": 100, "output_tokens": 50}, "cost_usd": 0.25}
+                if i >= 2000
+                else {}
+            ),
+        }
+        for i in range(2100)
+    ]
+    response = dash.post("/api/v1/events", json=batch(long_session), headers=auth("full"))
+    assert response.status_code == 200 and response.json()["created"] == 2100
+    sign_in(dash, "read")
+    page = dash.get("/dashboard/sessions/long-session")
+    assert page.status_code == 200
+    assert len(re.findall(r'<li class="ev ', page.text)) == 2000
+    assert "Showing the first 2,000 of the 2,100 events of this session" in page.text
+    cards = kpis(page.text)
+    total = stats(dash, session_id="long-session")["total"]
+    assert cards["events"] == total["events"] == 2100
+    assert cards["prompts"] == 2000 and cards["tool_calls"] == 0
+    assert cards["tokens"] == total["input_tokens"] + total["output_tokens"] == 15_000
+    assert cards["cost"] == pytest.approx(total["cost_usd"]) == pytest.approx(25.0)
+    assert "Model: claude-opus-4" in page.text
+    last = (base + timedelta(seconds=2099)).strftime("%Y-%m-%d %H:%M")
+    assert f"– {last}" in page.text  # the session's last event, not the last one listed
+
+
 def test_metadata_policy_session_shows_no_text(dash: TestClient[Any]) -> None:
     base = datetime.now(UTC) - timedelta(hours=2)
     metadata_only = [

@@ -29,8 +29,8 @@ __all__ = ["post_events"]
         "`duplicate`). 200 when every item was created or a duplicate; 422 with the same body when some "
         "items were rejected (the others are stored), including events outside the key's workspace globs "
         "(`forbidden_workspace`). Errors are problem+json: 400 undecodable batch, 401 bad key, "
-        "403 missing ingest scope, 413 too large, 415 unsupported "
-        "Content-Type/Encoding, 429 rate limited (Retry-After), 503 database unavailable (Retry-After)."
+        "403 missing ingest scope, 413 too large, 415 missing or unsupported Content-Type or unsupported "
+        "Content-Encoding, 429 rate limited (Retry-After), 503 database unavailable (Retry-After)."
     ),
     security=BEARER_SECURITY,
     status_code=200,

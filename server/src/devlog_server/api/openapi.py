@@ -27,7 +27,7 @@ _PROBLEMS: Final = {
     403: "The key lacks the scope, or may not write any workspace of the batch.",
     413: "Body (on the wire or decompressed) or batch over the server's limits.",
     404: "No such key.",
-    415: "Unsupported Content-Type or Content-Encoding.",
+    415: "Missing or unsupported Content-Type, or unsupported Content-Encoding.",
     429: "The key exceeded its request rate; see Retry-After.",
     503: "The database is unavailable; see Retry-After.",
 }

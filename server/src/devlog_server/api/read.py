@@ -31,8 +31,10 @@ Workspace = Annotated[
     str | None, Parameter(max_length=4096, description="Folder prefix: matches this folder and everything below it.")
 ]
 ModelName = Annotated[str | None, Parameter(max_length=4096, description="Only events of this model (exact match).")]
-Since = Annotated[datetime | None, Parameter(description="Events at or after this time (ISO 8601; UTC if no offset).")]
-Until = Annotated[datetime | None, Parameter(description="Events before this time (ISO 8601; UTC if no offset).")]
+Since = Annotated[
+    datetime | None, Parameter(description="Events at or after this RFC 3339 date-time (UTC if no offset).")
+]
+Until = Annotated[datetime | None, Parameter(description="Events before this RFC 3339 date-time (UTC if no offset).")]
 
 
 def _filters(

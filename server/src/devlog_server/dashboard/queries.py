@@ -5,8 +5,9 @@ Every query is bounded by the page's period (whole UTC days, the rollup's primar
 the workspaces the signed-in key may read (the same `allowed_workspaces` list the API applies), so a
 page costs a scan of a few tens of thousands of rollup rows, not of the events themselves. The
 numbers mean exactly what `GET /api/v1/stats` reports: events, distinct sessions, tokens and cost
-with the same filters (the tests compare them). Only the session page and the prompt-text search
-read `events` directly, both through its indexes.
+with the same filters (the tests compare them). Only the session page's timeline and the prompt-text
+search read `events` directly, both through its indexes; the session page's totals come from the
+rollup, so they cover the whole session however many of its events the timeline lists.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from devlog_shared import Event, decode_event
 __all__ = [
     "FileEditRow",
     "SessionRow",
+    "SessionTotals",
     "ToolRow",
     "conditions",
     "error_counts",
     "file_edits",
     "filter_choices",
     "session_events",
+    "session_totals",
     "sessions_page",
     "tool_usage",
 ]
@@ -311,6 +314,59 @@ async def session_events(
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
     events.sort(key=lambda e: (e.ts, rank.get(e.kind, len(rank))))
     return events, len(bodies) > limit
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    """The header of a session page: totals over every event of the session the key may read."""
+
+    events: int
+    kinds: dict[str, int]
+    tokens: int
+    cost_usd: float
+    models: list[str]
+    first_ts: datetime
+    last_ts: datetime
+
+
+async def session_totals(conn: AsyncConnection, session_id: str, allowed: Sequence[str] | None) -> SessionTotals | None:
+    """Events per kind, tokens, cost, models and first/last time of one whole session (None: no events).
+
+    Read from the rollup (one row per day, kind, model... of the session, through its session_id
+    index) rather than from the events the page lists, which stop at `MAX_SESSION_EVENTS`.
+    """
+    conds: list[ColumnElement[bool]] = [R.session_id == session_id]
+    if allowed is not None:
+        conds.append(R.workspace.in_(list(allowed)) if allowed else false())
+    tokens = R.input_tokens + R.output_tokens + R.cache_creation_tokens + R.cache_read_tokens
+    query = (
+        select(
+            R.kind,
+            R.model,
+            func.sum(R.events).label("events"),
+            func.sum(tokens).label("tokens"),
+            func.sum(R.cost_usd).label("cost_usd"),
+            func.min(R.first_ts).label("first_ts"),
+            func.max(R.last_ts).label("last_ts"),
+        )
+        .where(*conds)
+        .group_by(R.kind, R.model)
+    )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    kinds: dict[str, int] = {}
+    for row in rows:
+        kinds[row.kind] = kinds.get(row.kind, 0) + int(row.events)
+    return SessionTotals(
+        events=sum(kinds.values()),
+        kinds=kinds,
+        tokens=sum(int(row.tokens) for row in rows),
+        cost_usd=round(sum(float(row.cost_usd) for row in rows), 6),
+        models=sorted({row.model for row in rows if row.model}),
+        first_ts=min(_utc(row.first_ts) for row in rows),
+        last_ts=max(_utc(row.last_ts) for row in rows),
+    )
 
 
 #: Order of kinds recorded at the same instant (a call before its result, a prompt before its answer).

@@ -419,16 +419,9 @@ class DashboardController(Controller):
         state = server_state(request)
         async with state.db.read() as conn:
             events, truncated = await queries.session_events(conn, session_id, viewer.allowed)
-        if not events:
+            totals = await queries.session_totals(conn, session_id, viewer.allowed) if events else None
+        if not events or totals is None:
             raise NotFoundException(detail="no such session (or not one this key may read)")
-        first, last = events[0], events[-1]
-        usage_totals = Counter[str]()
-        for event in events:
-            if event.usage:
-                usage_totals["tokens"] += event.usage.total
-            if event.cost_usd:
-                usage_totals["cost"] += event.cost_usd  # type: ignore[assignment]
-        kinds = Counter(event.kind for event in events)
         context = await _page(
             request,
             viewer,
@@ -437,13 +430,9 @@ class DashboardController(Controller):
             session_id=session_id,
             events=events,
             truncated=truncated,
-            first=first,
-            last=last,
-            kinds=kinds,
-            tokens=usage_totals["tokens"],
-            cost=usage_totals["cost"],
+            first=events[0],
+            totals=totals,
             has_text=any(event.text for event in events),
-            models=sorted({e.model for e in events if e.model}),
         )
         return Template(template_name="session.html.j2", context=context)
 

@@ -6,7 +6,15 @@ failing a lock upgrade); WAL lets reads proceed meanwhile. Postgres uses a norma
 
 Commands check the connection first (`Database.check`), so a stopped database or a wrong URL is one
 `DatabaseUnreachableError` line naming the URL (password masked) and the driver's reason, not a
-traceback from inside Alembic or the app's lifespan.
+traceback from inside Alembic or the app's lifespan. `read`, `write` and `ping` raise the same error
+for any failure while opening a connection: the drivers report a refusal in many shapes (an OSError
+per address tried, asyncpg's `CannotConnectNowError`, `TooManyConnectionsError`, "database is not
+currently accepting connections", SQLAlchemy wrappers of them), and all of them mean the same to a
+request: the database is unavailable, answer 503 and let the client retry.
+
+Postgres URLs may carry libpq's `sslmode` (managed Postgres services hand out URLs with
+`?sslmode=require`); asyncpg takes the same mode names as its `ssl` argument, so `asyncpg_url`
+renames the parameter instead of letting asyncpg refuse an unknown keyword.
 """
 
 from __future__ import annotations
@@ -16,22 +24,44 @@ import errno
 import re
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from devlog_server.errors import DatabaseUnreachableError
 
-__all__ = ["Database", "Dialect", "connect_failure_reason"]
+__all__ = ["SSL_MODES", "Database", "Dialect", "asyncpg_url", "connect_failure_reason"]
 
 _ERRNO_RE = re.compile(r"\[Errno (-?\d+)\]")
 
 Dialect = Literal["postgresql", "sqlite"]
+
+#: libpq's `sslmode` values; asyncpg's `ssl` connect argument accepts the same names.
+SSL_MODES: Final = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def asyncpg_url(url: str | URL) -> URL:
+    """`url` with a Postgres URL's libpq `sslmode=` query parameter given to asyncpg as `ssl=`.
+
+    Raises ValueError (the settings check turns it into one line naming the variable) for a mode
+    asyncpg does not know, a repeated `sslmode`, or `sslmode` together with `ssl`.
+    """
+    parsed = make_url(url)
+    mode = parsed.query.get("sslmode")
+    if mode is None or parsed.get_backend_name() != "postgresql":
+        return parsed
+    if not isinstance(mode, str):
+        raise ValueError("give sslmode once in the URL")
+    if "ssl" in parsed.query:
+        raise ValueError("give sslmode or ssl in the URL, not both")
+    if mode not in SSL_MODES:
+        raise ValueError(f"sslmode={mode!r} in the URL is not one of {', '.join(SSL_MODES)}")
+    return parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -87,7 +117,7 @@ class Database:
             self._write_lock = asyncio.Lock()
         else:
             self.engine = create_async_engine(
-                url,
+                asyncpg_url(parsed),
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=timeout,
@@ -99,16 +129,26 @@ class Database:
             )
 
     @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; DatabaseUnreachableError when none can be opened (see the module docstring)."""
+        async with AsyncExitStack() as stack:
+            try:
+                conn = await stack.enter_async_context(self.engine.connect())
+            except Exception as exc:
+                raise DatabaseUnreachableError(self.display_url, connect_failure_reason(exc)) from exc
+            yield conn
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for queries (no transaction guarantees beyond each statement on SQLite)."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction, committed on success and rolled back on error."""
         lock = self._write_lock if self._write_lock is not None else nullcontext()
-        async with lock, self.engine.connect() as conn:
+        async with lock, self._connect() as conn:
             if self.dialect == "sqlite":
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
@@ -120,13 +160,15 @@ class Database:
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises when the database is unreachable."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def check(self) -> None:
         """`ping`, raising DatabaseUnreachableError (URL masked, driver's reason) when it fails."""
         try:
             await self.ping()
+        except DatabaseUnreachableError:
+            raise
         except Exception as exc:
             raise DatabaseUnreachableError(self.display_url, connect_failure_reason(exc)) from exc
 

@@ -1,6 +1,9 @@
 /* devlog dashboard: draw the charts embedded in a page, and submit the filter bar on change.
  * Charts are declared in the HTML: <canvas data-chart="ID"> plus <script type="application/json" id="ID">
- * holding labels and datasets computed by the server. Runs on first load and after every htmx swap. */
+ * holding labels and datasets computed by the server. Runs on first load and after every htmx swap.
+ * A swap (every filter change, every boosted link) brings new canvases; Chart.js keeps each chart it
+ * made in Chart.instances, with its canvas and resize listeners, until it is destroyed, so the chart a
+ * canvas replaces and charts whose canvas left the page are destroyed before new ones are drawn. */
 (function () {
   "use strict";
   var formatters = {
@@ -11,10 +14,26 @@
   }
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
+  function destroyDetached() {
+    if (!window.Chart) return;
+    Object.keys(window.Chart.instances).forEach(function (key) {
+      var chart = window.Chart.instances[key];
+      if (chart && !(chart.canvas && chart.canvas.isConnected)) chart.destroy();
+    });
+    var drawn = window.devlogCharts || {};
+    Object.keys(drawn).forEach(function (id) {
+      if (!drawn[id].canvas) delete drawn[id];  // destroyed charts have no canvas
+    });
+  }
+
   function draw(canvas) {
     if (!window.Chart || canvas.dataset.drawn) return;
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) return;
+    window.devlogCharts = window.devlogCharts || {};
+    [window.devlogCharts[canvas.id], window.Chart.getChart(canvas)].forEach(function (previous) {
+      if (previous && previous.canvas) previous.destroy();
+    });
     var spec = JSON.parse(source.textContent);
     var horizontal = !!spec.horizontal;
     var ink = css("--muted") || "#6b7280", grid = css("--line") || "#e3e6eb";
@@ -37,11 +56,11 @@
       }
     });
     canvas.dataset.drawn = "1";
-    window.devlogCharts = window.devlogCharts || {};
     window.devlogCharts[canvas.id] = chart;
   }
 
   function init(root) {
+    destroyDetached();
     (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
     (root || document).querySelectorAll("form[data-autosubmit]").forEach(function (form) {
       if (form.dataset.bound) return;
