@@ -189,7 +189,9 @@ def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Pat
     (repo / ".git" / "config").write_text('[remote "origin"]\n\turl = git@github.com:acme/api.git\n')
     (repo / "src").mkdir()
     config = make_config(logs)
-    (logs / "a.jsonl").write_bytes(line(0, cwd=str(repo / "src") + "/") + line(1, cwd="~/elsewhere/tool/"))
+    (logs / "a.jsonl").write_bytes(
+        line(0, cwd=str(repo / "src") + "/") + line(1, cwd="~/elsewhere/tool/") + line(2, cwd="") + line(3, cwd="  ")
+    )
     collect(config)
     db = sqlite3.connect(config.storage.db_path())
     rows = {r[0]: decode_event(r[1]) for r in db.execute("SELECT id, body FROM events")}
@@ -204,6 +206,8 @@ def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Pat
     assert second.workspace == str(Path.home() / "elsewhere" / "tool")
     assert second.project == "tool"
     assert second.git is None
+    # A blank folder is no workspace (servers refuse "" as one): it is stored as none.
+    assert rows[expected_id(2)].workspace is None and rows[expected_id(3)].workspace is None
 
 
 def test_collect_runs_recorded(logs: Path) -> None:

@@ -828,6 +828,8 @@ class Collector:
                 if not event.project and info.project:
                     changes["project"] = info.project
                 git = _merge_git(git, info.git)
+        elif event.workspace is not None:
+            changes["workspace"] = None  # "" is no folder (and the server refuses it)
         if git is not event.git:
             changes["git"] = git
         if not event.machine:

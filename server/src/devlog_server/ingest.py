@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
 MAX_TOKENS: Final = 10**12
 MAX_COST_USD: Final = 1e9
 #: Timestamps outside these years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
+#: What the schema calls a workspace (docs/event-schema.md: an absolute folder): a POSIX path, a
+#: Windows drive path (either slash) or a UNC share. An empty or relative one would be a workspace no
+#: key glob, filter or dashboard page can tell apart from another client's.
+_ABSOLUTE_FOLDER: Final = re.compile(r"^(?:/|[A-Za-z]:[/\\]|\\\\|//)")
 MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 2999
 _MAX_REJECTIONS_RECORDED_PER_BATCH: Final = 100
@@ -185,6 +190,12 @@ def _storable(event: Event) -> str | None:
             problem = text_problem(value)
             if problem:
                 return f"invalid event: {problem} (field `{name}`)"
+    if event.workspace is not None and not _ABSOLUTE_FOLDER.match(event.workspace):
+        shown = event.workspace if len(event.workspace) <= 80 else event.workspace[:79] + "…"
+        return (
+            "invalid event: the workspace must be an absolute folder (/home/…, C:/… or //server/share), "
+            f"got {shown!r} (field `workspace`)"
+        )
     if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
         return f"invalid event: implausible timestamp, outside years {MIN_YEAR}-{MAX_YEAR} (field `ts`)"
     usage = event.usage
