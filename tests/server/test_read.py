@@ -147,6 +147,20 @@ def test_stats_totals_match_the_events(client: TestClient[Any]) -> None:
     assert filtered["groups"] == [{**filtered["total"], "key": "m1"}]
 
 
+def test_stats_limit_keeps_the_newest_days_and_says_it_cut(client: TestClient[Any]) -> None:
+    start = datetime(2026, 9, 1, 12, tzinfo=timezone(timedelta(0)))
+    days = [event(n, ts=(start + timedelta(days=n)).isoformat(), session_id=f"s{n}") for n in range(5)]
+    days.append(event(9, ts=start.isoformat(), session_id="s0", agent="codex"))
+    assert post(client, days, key="full").status_code == 200
+    cut = client.get("/api/v1/stats", params={"by": "day", "limit": 2}, headers=auth("full")).json()
+    assert [g["key"] for g in cut["groups"]] == ["2026-09-04", "2026-09-05"]  # the newest, in date order
+    assert cut["truncated"] is True and cut["total"]["events"] == 6
+    whole = client.get("/api/v1/stats", params={"by": "day", "limit": 5}, headers=auth("full")).json()
+    assert len(whole["groups"]) == 5 and whole["groups"][0]["key"] == "2026-09-01" and whole["truncated"] is False
+    largest = client.get("/api/v1/stats", params={"by": "agent", "limit": 1}, headers=auth("full")).json()
+    assert [g["key"] for g in largest["groups"]] == ["claude"] and largest["truncated"] is True
+
+
 def test_stats_model_filter(client: TestClient[Any]) -> None:
     events = _seed(client)
     m1 = [e for e in events if e.get("model") == "m1"]

@@ -206,13 +206,19 @@ async def stats(
     group = _group_expression(by, dialect).label("group_key")
     aggregates = _aggregates()
     grouped = select(group, *aggregates).where(*conds).group_by(group)
-    grouped = grouped.order_by(group) if by == "day" else grouped.order_by(func.count().desc(), group)
-    rows = (await conn.execute(grouped.limit(limit))).all()
+    # Days: the newest `limit` of them (in date order); other groupings: the largest groups.
+    grouped = grouped.order_by(group.desc()) if by == "day" else grouped.order_by(func.count().desc(), group)
+    rows = (await conn.execute(grouped.limit(limit + 1))).all()
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    if by == "day":
+        rows.reverse()
     total_row = (await conn.execute(select(*aggregates).where(*conds))).one()
     return StatsResponse(
         by=by,
         groups=[_to_group(row.group_key, row) for row in rows],
         total=_to_group(None, total_row),
+        truncated=truncated,
     )
 
 

@@ -55,6 +55,9 @@ class StatsResponse(msgspec.Struct, kw_only=True, frozen=True):
     by: GroupBy
     groups: list[StatsGroup]
     total: StatsGroup
+    #: More groups matched than `limit` returned: for `by=day` the newest days are kept, for the
+    #: others the groups with the most events (`total` always covers every matching event).
+    truncated: bool = False
 
 
 class HealthStatus(msgspec.Struct, kw_only=True, frozen=True):
