@@ -101,6 +101,10 @@ def test_keys_cli_create_list_revoke(database_url: str) -> None:
 
     table = _cli(database_url, "keys", "list")
     assert "ci-bot" in table.output and "active" in table.output
+    # On an 80-column terminal the ids stay whole: they are what `keys revoke` takes.
+    env = {"DEVLOG_SERVER_DATABASE_URL": database_url, "DEVLOG_SERVER_KEY_PEPPER": "test-pepper", "COLUMNS": "80"}
+    narrow = CliRunner().invoke(main, ["keys", "list"], env=env, catch_exceptions=False).output
+    assert all(r["id"] in narrow for r in rows) and max(len(line) for line in narrow.splitlines()) <= 80
 
     settings = ServerSettings(database_url=database_url, key_pepper="test-pepper", key_cache_seconds=0)
     with TestClient(create_app(settings, extensions=())) as client:

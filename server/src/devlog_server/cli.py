@@ -205,9 +205,14 @@ def keys_list(as_json: bool) -> None:
             click.echo(json.dumps(_key_dict(key)))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("name", "id", "scopes", "workspaces", "created", "last used", "status")
+    # The name and id are what `keys revoke` takes: never cut them (the workspaces wrap instead).
+    table = Table(
+        Column("name", overflow="fold", max_width=24), Column("id", no_wrap=True, min_width=12),
+        Column("scopes", overflow="fold"), Column("workspaces", overflow="fold"), "created", "last used",
+        Column("status", no_wrap=True, min_width=7),
+    )  # fmt: skip
     for key in found:
         table.add_row(
             key.name,
