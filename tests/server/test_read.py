@@ -253,5 +253,13 @@ def test_bad_query_parameters_are_400(client: TestClient[Any], params: dict[str,
     assert_problem(client.get("/api/v1/events", params=params, headers=auth("full")), 400)
 
 
+def test_a_bad_parameter_is_named_without_echoing_the_url(client: TestClient[Any]) -> None:
+    response = client.get("/api/v1/stats", params={"limit": "x" * 5000, "by": "week"}, headers=auth("full"))
+    body = assert_problem(response, 400)
+    assert body["type"].endswith("/problems/invalid_request")
+    assert body["detail"].startswith("invalid request parameters: ") and "xxxx" not in body["detail"]
+    assert "by: " in body["detail"] and "limit: " in body["detail"] and len(response.content) < 2000
+
+
 def test_bad_group_is_400(client: TestClient[Any]) -> None:
     assert_problem(client.get("/api/v1/stats", params={"by": "session"}, headers=auth("full")), 400)

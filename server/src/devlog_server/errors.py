@@ -114,7 +114,19 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     if exc.status_code == 413:  # Litestar's own body cap (the backstop above the ingest reader's)
         detail = "request body too large; send smaller batches (GET /api/v1/whoami lists the limits)"
         return _problem(413, detail, code="body_too_large", headers=exc.headers, extra=extra)
-    return _problem(exc.status_code, str(exc.detail), headers=exc.headers, extra=extra)
+    detail = str(exc.detail)
+    errors = extra.get("errors") if extra else None
+    if exc.status_code == 400 and detail.startswith("Validation failed for") and isinstance(errors, list):
+        # Litestar's detail repeats the whole URL (kilobytes for a long value); name the parameters.
+        named = [f"{e.get('key')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+        detail = "invalid request parameter" + ("s" if len(named) > 1 else "") + ": " + "; ".join(named)
+    return _problem(exc.status_code, detail[:1000], code=_HTTP_CODES.get(exc.status_code), headers=exc.headers,
+                    extra=extra)  # fmt: skip
+
+
+#: Problem types of Litestar's own errors (ours name their own).
+_HTTP_CODES: Final = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                      405: "method_not_allowed", 415: "unsupported_media_type", 429: "rate_limited"}  # fmt: skip
 
 
 def _driver_error(exc: BaseException) -> BaseException:
