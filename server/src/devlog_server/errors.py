@@ -93,7 +93,7 @@ def _problem(
         status_code=status,
         title=phrase,
         detail=detail,
-        type_=PROBLEM_BASE + code if code else None,
+        type_=PROBLEM_BASE + (code or _HTTP_CODES.get(status, "error")),
         headers=headers,
         extra=extra,
     )
@@ -120,13 +120,13 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         # Litestar's detail repeats the whole URL (kilobytes for a long value); name the parameters.
         named = [f"{e.get('key')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
         detail = "invalid request parameter" + ("s" if len(named) > 1 else "") + ": " + "; ".join(named)
-    return _problem(exc.status_code, detail[:1000], code=_HTTP_CODES.get(exc.status_code), headers=exc.headers,
-                    extra=extra)  # fmt: skip
+    return _problem(exc.status_code, detail[:1000], headers=exc.headers, extra=extra)
 
 
-#: Problem types of Litestar's own errors (ours name their own).
+#: The problem type of an error that names no code of its own (Litestar's, and a few of ours).
 _HTTP_CODES: Final = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                      405: "method_not_allowed", 415: "unsupported_media_type", 429: "rate_limited"}  # fmt: skip
+                      405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
+                      422: "invalid_events", 429: "rate_limited", 500: "internal", 503: "unavailable"}  # fmt: skip
 
 
 def _driver_error(exc: BaseException) -> BaseException:
