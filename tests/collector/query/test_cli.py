@@ -120,6 +120,7 @@ def test_sql_command() -> None:
     big = "SELECT 1e308 * 10 AS up, -1e308 * 10 AS down, 1.5 AS x"
     assert json.loads(run("sql", big, "-f", "json").stdout) == [{"up": "Infinity", "down": "-Infinity", "x": 1.5}]
     assert json.loads(run("sql", big, "-f", "jsonl").stdout, parse_constant=pytest.fail)["up"] == "Infinity"
+    assert run("sql", big, "-f", "csv").stdout == "up,down,x\nInfinity,-Infinity,1.5\n"
 
 
 def test_prune_command() -> None:

@@ -259,6 +259,27 @@ def test_a_cjk_search_keeps_the_full_text_syntax(tmp_path: Path) -> None:
         assert ids(cjk, search='"ログイン画面"') == ["login"]
         assert ids(cjk, search='"ログ" NOT (画面 OR "修正")') == ["logout"]
         assert ids(cjk, search="ログ men*") == []
+
+
+def test_every_cjk_script_emoji_and_ascii_case_in_a_mixed_search(tmp_path: Path) -> None:
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", text="ㅋㅋㅋ 웃기다 lol", ident="jamo"),
+        ev("2026-03-01T10:00:01", "prompt", text="𠮷野家で食事した", ident="ext-b"),
+        ev("2026-03-01T10:00:02", "prompt", text="ㄅㄆㄇ bopomofo", ident="bopomofo"),
+        ev("2026-03-01T10:00:03", "prompt", text="ㇰㇱ small ku", ident="kana-ext"),
+        ev("2026-03-01T10:00:04", "prompt", text="emoji 🎉 修正済み done", ident="emoji"),
+        ev("2026-03-01T10:00:05", "prompt", text="Login画面 capital", ident="case"),
+    ]
+    with store_with(tmp_path / "events.db", events) as cjk:
+        for needle, expected in [("ㅋ", "jamo"), ("𠮷", "ext-b"), ("ㄅ", "bopomofo"), ("ㇰ", "kana-ext")]:
+            assert ids(cjk, search=needle) == [expected], needle
+        assert ids(cjk, search="修正 🎉") == ["emoji"]
+        assert ids(cjk, search="🎉") == ["emoji"]  # the index drops emoji: matched as a substring
+        assert ids(cjk, search="done 🎉") == ["emoji"]
+        assert ids(cjk, search="login画面") == ids(cjk, search="LOGIN画面") == ["case"]
+        for unsupported in ["NEAR(修正 済み)", "text:修正", "^修正", "修正 + 済み", "修正 -済み"]:
+            with pytest.raises(UserError, match="is not supported in a search with Chinese"):
+                ids(cjk, search=unsupported)
         for bad, message in [
             ("修正 AND", "ends where a word or phrase should follow"),
             ('"修正', "a quote is not closed"),

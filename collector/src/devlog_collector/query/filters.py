@@ -209,9 +209,10 @@ def _check_model(store: Store, model: str) -> str:
 
 
 def _has_cjk(text: str) -> bool:
-    from devlog_collector.query.mixed_search import CJK
+    """Whether `text` is searched by `mixed_search` (CJK text, or an emoji-only word), not by the index alone."""
+    from devlog_collector.query.mixed_search import needs_mixed_search
 
-    return CJK.search(text) is not None
+    return needs_mixed_search(text)
 
 
 def _mixed_search(store: Store, text: str) -> str:

@@ -4,14 +4,17 @@ The full-text index (FTS5 `unicode61`) takes a run of CJK characters as one toke
 inside a sentence never matches through it. Such a search is parsed here with the same syntax the
 index takes (words, "quoted phrases", a trailing `*`, `AND`, `OR`, `NOT`, parentheses; `NOT` binds
 tighter than `AND`, `AND` than `OR`, as in FTS5) and each leaf becomes its own condition: a leaf with
-CJK characters is a plain substring of the stored text, any other leaf goes through the index as a
+CJK characters (or with no letter or digit at all: an emoji, which the index drops) is a substring
+of the stored text (ASCII letters in it in any case), any other leaf goes through the index as a
 quoted FTS5 phrase (so `café` still matches `cafe` and case does not matter). The conditions combine
-with SQL's AND, OR and NOT.
+with SQL's AND, OR and NOT. FTS5 syntax beyond that (NEAR, column filters, `^`, `+`, `-`) is refused
+with a message, not silently matched against nothing.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import Final
 
@@ -19,9 +22,20 @@ from devlog_collector.errors import UserError
 
 __all__ = ["CJK", "Leaf", "mixed_search_sql", "parse_mixed_search"]
 
-#: Scripts written without spaces between words (Chinese, Japanese, Korean).
-CJK: Final = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f]")
+#: Scripts written without spaces between words (Chinese, Japanese, Korean): Hangul Jamo, kana,
+#: Bopomofo, Hangul compatibility jamo, katakana extensions, CJK ideographs (Extension A, the basic
+#: block, compatibility ideographs, Extensions B and later), Hangul syllables and extended jamo,
+#: half-width katakana and Hangul, kana supplements.
+CJK: Final = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc\U0001b000-\U0001b16f\U00020000-\U0003ffff]"
+)
 _OPERATORS: Final = frozenset({"AND", "OR", "NOT"})
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+#: FTS5 syntax this parser does not take; a search that uses it is refused, not silently empty.
+_UNSUPPORTED: Final = (
+    "NEAR groups, column filters (col:word), ^ (start of text), + (phrase joining) and - (column exclusion)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,12 @@ class _Parser:
             raise UserError(f"--search: unexpected {self.tokens[self.pos][1]!r} in {self.text!r}")
         return node
 
+    def _unsupported(self, what: str) -> UserError:
+        return UserError(
+            f"--search: {what!r} is not supported in a search with Chinese, Japanese or Korean text or emoji "
+            f'({_UNSUPPORTED}); use words, "phrases", prefix*, AND, OR, NOT and parentheses'
+        )
+
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
@@ -134,6 +154,10 @@ class _Parser:
                 raise UserError(f"--search: an empty phrase in {self.text!r}")
             return Leaf(value.strip(), prefix=kind == "phrase*")
         if kind == "word":
+            if value == "NEAR" and self._peek() == ("(", "("):
+                raise self._unsupported("NEAR(...)")
+            if value[:1] in "^+-" or ":" in value:
+                raise self._unsupported(value)
             prefix = value.endswith("*")
             word = value.rstrip("*")
             if not word:
@@ -147,18 +171,37 @@ def parse_mixed_search(text: str) -> Node:
     return _Parser(text).parse()
 
 
+def needs_mixed_search(text: str) -> bool:
+    """Whether a `--search` text is parsed here rather than given to the index as it is: it has CJK
+    text, or a word with no letter or digit (an emoji) that the index would silently drop."""
+    if CJK.search(text):
+        return True
+    words = (word.strip('()"*') for word in text.split())
+    return any(word and word not in _OPERATORS and not any(c.isalnum() for c in word) for word in words)
+
+
+def is_substring_leaf(text: str) -> bool:
+    """A leaf the index cannot match: CJK text, or no letter or digit at all (an emoji, say, which
+    the index drops, so `"🎉"` would match nothing there)."""
+    return CJK.search(text) is not None or not any(char.isalnum() for char in text)
+
+
 def needs_index(node: Node) -> bool:
     """True when some leaf goes through the full-text index (it must be brought up to date first)."""
     if isinstance(node, Leaf):
-        return not CJK.search(node.text)
+        return not is_substring_leaf(node.text)
     return needs_index(node[1]) or needs_index(node[2])
 
 
 def mixed_search_sql(node: Node, prefix: str = "") -> tuple[str, list[str]]:
     """SQL (over `{prefix}text` and `{prefix}seq`) and its parameters for a parsed search."""
     if isinstance(node, Leaf):
-        if CJK.search(node.text):
-            return f"instr({prefix}text, ?) > 0", [node.text]
+        if is_substring_leaf(node.text):
+            if not any(char.isascii() and char.isalpha() for char in node.text):
+                return f"instr({prefix}text, ?) > 0", [node.text]
+            # ASCII letters beside CJK ones (`login画面`): their case does not matter, as in the index
+            # (SQLite's lower() folds ASCII only, so the leaf is folded the same way).
+            return f"instr(lower({prefix}text), ?) > 0", [node.text.translate(_ASCII_LOWER)]
         quoted = '"' + node.text.replace('"', '""') + '"' + ("*" if node.prefix else "")
         return f"{prefix}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", [quoted]
     operator, left, right = node

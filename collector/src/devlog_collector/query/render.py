@@ -157,7 +157,7 @@ def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, 
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else _plain(v) for v in row])
+            writer.writerow(["" if v is None else _json_value(v) for v in row])  # Infinity, as in json
     else:
         values = [[_plain(v) for v in row] for row in rows]
         # Numbers are never cut (a cut number reads as a different number); text columns share the
