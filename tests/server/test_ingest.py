@@ -95,15 +95,16 @@ def test_values_the_database_cannot_hold_are_rejected_per_item(client: TestClien
 
 
 def test_a_workspace_that_is_not_an_absolute_folder_is_rejected_alone(client: TestClient[Any]) -> None:
-    spellings = ["/home/dev/api", "C:/Users/dev/api", "c:\\Users\\dev", "//fileserver/share/api", "\\\\fs\\share"]
+    spellings = ["/home/dev/api", "/", "C:/Users/dev/api", "C:/", "//fileserver/share/api", "//fileserver"]
     good = [event(n, workspace=w) for n, w in enumerate(spellings, start=1)]
-    bad = [event(10, workspace=""), event(11, workspace="work/api"), event(12, workspace="~/api")]
-    response = post(client, [*good, *bad, event(13, workspace=None)])
+    other = ["", "work/api", "~/api", "c:/Users/dev", "C:\\Users\\dev", "\\\\fs\\share", "//", "C:rel"]
+    bad = [event(10 + n, workspace=w) for n, w in enumerate(other)]
+    response = post(client, [*good, *bad, event(30, workspace=None)])
     assert response.status_code == 422
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["created"] * 5 + ["rejected"] * 3 + ["created"]
-    assert all("must be an absolute folder" in r["reason"] and "`workspace`" in r["reason"] for r in results[5:8])
-    assert "'work/api'" in results[6]["reason"]
+    assert [r["status"] for r in results] == ["created"] * 6 + ["rejected"] * 8 + ["created"]
+    assert all("must be an absolute folder" in r["reason"] and "`workspace`" in r["reason"] for r in results[6:14])
+    assert "'work/api'" in results[7]["reason"]
 
 
 def test_event_over_the_size_limit_is_rejected_alone(client_factory: Any) -> None:

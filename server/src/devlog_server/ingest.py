@@ -79,10 +79,12 @@ FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
 MAX_TOKENS: Final = 10**12
 MAX_COST_USD: Final = 1e9
 #: Timestamps outside these years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
-#: What the schema calls a workspace (docs/event-schema.md: an absolute folder): a POSIX path, a
-#: Windows drive path (either slash) or a UNC share. An empty or relative one would be a workspace no
-#: key glob, filter or dashboard page can tell apart from another client's.
-_ABSOLUTE_FOLDER: Final = re.compile(r"^(?:/|[A-Za-z]:[/\\]|\\\\|//)")
+#: What the schema calls a workspace (docs/event-schema.md: an absolute folder, normalised), spelled
+#: as the devlog collector writes it: a POSIX path, a Windows drive path with an upper-case drive and
+#: forward slashes, or a UNC share as `//server/share`. Key globs, filters and the dashboard compare
+#: paths as text, so another spelling of the same folder (`c:\\Users`, a relative path, "") would be
+#: a workspace that no glob or filter meant for it ever matches.
+_ABSOLUTE_FOLDER: Final = re.compile(r"^(?:/(?!/)|[A-Z]:/|//[^/\\]+)")
 MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 2999
 _MAX_REJECTIONS_RECORDED_PER_BATCH: Final = 100
@@ -193,8 +195,8 @@ def _storable(event: Event) -> str | None:
     if event.workspace is not None and not _ABSOLUTE_FOLDER.match(event.workspace):
         shown = event.workspace if len(event.workspace) <= 80 else event.workspace[:79] + "…"
         return (
-            "invalid event: the workspace must be an absolute folder (/home/…, C:/… or //server/share), "
-            f"got {shown!r} (field `workspace`)"
+            "invalid event: the workspace must be an absolute folder, spelled /home/…, C:/… (upper-case "
+            f"drive, forward slashes) or //server/share, got {shown!r} (field `workspace`)"
         )
     if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
         return f"invalid event: implausible timestamp, outside years {MIN_YEAR}-{MAX_YEAR} (field `ts`)"
