@@ -208,7 +208,7 @@ async def stats(
     grouped = select(group, *aggregates).where(*conds).group_by(group)
     # Days: the newest `limit` of them (in date order); other groupings: the largest groups.
     grouped = grouped.order_by(group.desc()) if by == "day" else grouped.order_by(func.count().desc(), group)
-    rows = (await conn.execute(grouped.limit(limit + 1))).all()
+    rows = list((await conn.execute(grouped.limit(limit + 1))).all())
     truncated = len(rows) > limit
     rows = rows[:limit]
     if by == "day":
