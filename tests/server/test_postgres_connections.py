@@ -208,7 +208,8 @@ def libpq_url(url: str, sslmode: str) -> str:
 @pytest.mark.postgres
 def test_a_libpq_url_with_sslmode_migrates_and_serves(tmp_path: Path, stop: list[Any]) -> None:
     with throwaway_database("devlog_sslmode") as url:
-        migrated = CliRunner().invoke(main, ["migrate"], env={"DEVLOG_SERVER_DATABASE_URL": libpq_url(url, "disable")})
+        named = libpq_url(url, "disable") + "&application_name=devlog-test"
+        migrated = CliRunner().invoke(main, ["migrate"], env={"DEVLOG_SERVER_DATABASE_URL": named})
         assert migrated.exit_code == 0, migrated.output
         assert "database at revision" in migrated.output
         process, base, _ = serve(tmp_path, libpq_url(url, "prefer"))

@@ -14,7 +14,8 @@ request: the database is unavailable, answer 503 and let the client retry.
 
 Postgres URLs may carry libpq's `sslmode` (managed Postgres services hand out URLs with
 `?sslmode=require`); asyncpg takes the same mode names as its `ssl` argument, so `asyncpg_url`
-renames the parameter instead of letting asyncpg refuse an unknown keyword.
+renames the parameter instead of letting asyncpg refuse an unknown keyword. libpq's
+`application_name` becomes asyncpg's server setting of that name (default `devlog-server`).
 """
 
 from __future__ import annotations
@@ -116,15 +117,19 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             self._write_lock = asyncio.Lock()
         else:
+            pg_url = asyncpg_url(parsed)
+            # libpq's `application_name` is a server setting to asyncpg, not a connect keyword.
+            name = pg_url.query.get("application_name")
+            pg_url = pg_url.difference_update_query(["application_name"])
             self.engine = create_async_engine(
-                asyncpg_url(parsed),
+                pg_url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=timeout,
                 connect_args={
                     "timeout": timeout,
                     "command_timeout": timeout * 6,
-                    "server_settings": {"application_name": "devlog-server"},
+                    "server_settings": {"application_name": name if isinstance(name, str) else "devlog-server"},
                 },
             )
 
