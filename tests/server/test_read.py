@@ -244,6 +244,8 @@ def test_whoami(client: TestClient[Any]) -> None:
         {"since": "not-a-date"},
         {"since": "2026-12-02"},  # documented: RFC 3339 date-times only, not a bare date
         {"until": "2026-12-02"},
+        {"since": "20261202"},  # not read as epoch seconds
+        {"until": "1764700000"},
         {"workspace": "x" * 5000},
         {"since": "0001-01-01T00:00:00+14:00"},
         {"until": "9999-12-31T23:59:59-14:00"},

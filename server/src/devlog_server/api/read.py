@@ -65,6 +65,19 @@ def _filters(
     )
 
 
+def _refuse_numeric_times(request: Request[Any, Any, Any]) -> None:
+    """A 400 for `since=20261202` or `until=1764700000`: the parameter parser reads a bare number as
+    epoch seconds (1970 + 20 million seconds for the first), which is never what was meant."""
+    for name in ("since", "until"):
+        raw = request.query_params.get(name)
+        if raw is not None and raw.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            raise ApiError(
+                400,
+                f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",
+                code="invalid_parameter",
+            )
+
+
 def _utc_bound(name: str, value: datetime | None) -> datetime | None:
     """A time filter in UTC, refused with a 400 outside the years events may have (not a 500 on overflow)."""
     if value is None:
@@ -103,6 +116,7 @@ async def get_events(
     """Events matching the filters, ordered by (ts, id), one page at a time (keyset pagination)."""
     state = server_state(request)
     key = await authenticate(request, "read")
+    _refuse_numeric_times(request)
     filters = _filters(workspace, agent, kind, session_id, since, until, user, model)
     async with state.db.read() as conn:
         allowed = await allowed_workspaces(conn, key.matcher)
@@ -140,6 +154,7 @@ async def get_stats(
     """Event counts (by kind), distinct sessions, tokens and cost, grouped by day/agent/workspace/project/model/user."""
     state = server_state(request)
     key = await authenticate(request, "read")
+    _refuse_numeric_times(request)
     filters = _filters(workspace, agent, kind, session_id, since, until, user, model)
     async with state.db.read() as conn:
         allowed = await allowed_workspaces(conn, key.matcher)
