@@ -21,6 +21,7 @@ GITLAB = "glpat-" + "abcdefghij0123456789"
 SLACK = "xoxb-" + "123456789012-1234567890123-" + "abcdefghijklmnopqrstuvwx"
 SLACK_HOOK = "https://hooks.slack.com/services/" + "T00000000/B00000000/" + "XXXXXXXXXXXXXXXXXXXXXXXX"
 STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+STRIPE_LONG = "sk_live_" + "51HqLmN2eZvKYlo2C8xR7tPq9" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijklmnop"
 OPENAI = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"
 OPENAI_OLD = "sk-" + "abcdefghijklmnopqrst" + "T3BlbkFJ" + "abcdefghijklmnopqrst"
 ANTHROPIC = "sk-ant-api03-" + "abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJ_klmnop"
@@ -73,6 +74,15 @@ SECRETS = [
     ("env-secret", "cd app; DB_TOKEN=tok-5566778899 ./serve", "tok-5566778899"),
     ("config-secret", "database:\n  DATABASE_PASSWORD: hunter2hunter2\n", "hunter2hunter2"),
     ("config-secret", "auth:\n  client_secret: 'c-9f8e7d6c5b4a'  # rotated\n", "c-9f8e7d6c5b4a"),
+    ("stripe-key", f"STRIPE={STRIPE_LONG}", STRIPE_LONG[30:]),  # the whole key, not its first 24 characters
+    ("stripe-key", "rk_live_" + "51HqLmN2eZvKYlo2C8xR7tPq9AbCdEfGh", "AbCdEfGh"),
+    ("env-secret", "*** Update File: .env\n+SECRET_KEY=tok_9f8e7d6c5b4a3210\n", "tok_9f8e7d6c5b4a3210"),  # a patch line
+    ("env-secret", "-DB_PASSWORD=OldDbPass123xyz\n", "OldDbPass123xyz"),
+    ("config-secret", "+  password: Tr0ub4dor-and-3\n", "Tr0ub4dor-and-3"),
+    ("env-secret", "PGPASSWORD=hunter22x psql -h db", "hunter22x"),
+    ("env-secret", "DB_PASS=plainDbPass42", "plainDbPass42"),
+    ("config-secret", "X-Api-Key: 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    ("env-secret", "https://api.example.com/cb?access_token=ya29.a0AfH6SMBxyz1234567890&x=1", "ya29.a0AfH6SMBxyz"),
 ]
 
 NEAR_MISSES = [
@@ -97,6 +107,20 @@ NEAR_MISSES = [
     "  secret: ${APP_SECRET}",
     "The password: use a long one",
     "ssh://git@github.com:22/acme/app and mail dev@example.org",
+    # Settings about secrets, and words that only contain a secret word, are not secrets.
+    "max_tokens = 4096",
+    "MAX_TOKENS=4096",
+    "max_tokens: 4096",
+    "git log --author=alice --since=yesterday",
+    "GIT_AUTHOR_NAME=jdoe",
+    "author: jdoe",
+    "tokenizer: cl100k_base",
+    "token_type: bearer",
+    "auth_method: oauth2",
+    "ACCESS_TOKEN_TTL=3600",
+    "secretName: db-credentials",
+    "PASSWORD_MIN_LENGTH=12",
+    "api_key_header: X-Api-Key",
 ]
 
 
@@ -125,6 +149,28 @@ def test_redacted_policy_masks_text_and_attrs_and_counts() -> None:
     assert shaped.attrs["n"] == 3
     assert shaped.attrs["redactions"] >= 6
     assert event.text == text  # the stored event is untouched
+
+
+def test_redacted_policy_masks_secrets_inside_a_json_tool_input() -> None:
+    """A tool call's text is its input as JSON: a file's lines are one string there (`\\n`, `\\"`)."""
+    files = {
+        "config.yaml": "db:\n  password: Tr0ub4dor-and-3\n",
+        "creds.json": '{"password": "corr3ct-h0rse-battery"}',
+        ".env": "DATABASE_PASSWORD=EnvDbPass123xyz\nDEBUG=1\n",
+    }
+    [template] = make_events(1, ["/w/app"])
+    for name, content in files.items():
+        tool_input = {"file_path": f"/w/app/{name}", "content": content}
+        event = msgspec.structs.replace(template, kind="tool_call", text=msgspec.json.encode(tool_input).decode())
+        sent = apply_policy(event, "redacted")
+        assert sent.text is not None
+        for secret in ("Tr0ub4dor-and-3", "corr3ct-h0rse-battery", "EnvDbPass123xyz"):
+            assert secret not in sent.text, (name, sent.text)
+        shown = msgspec.json.decode(sent.text)
+        assert shown["file_path"] == f"/w/app/{name}" and "[REDACTED:" in shown["content"]
+        assert sent.attrs["redactions"] == 1
+    plain = msgspec.structs.replace(template, kind="tool_call", text='{"command": "pytest -q"}')
+    assert apply_policy(plain, "redacted") is plain  # nothing to mask: the text is not re-encoded
 
 
 def test_redacted_policy_leaves_clean_events_identical() -> None:

@@ -21,13 +21,18 @@ Its keyword and high-entropy plugins are not used: they would mask git SHAs, UUI
 base64. A small documented set of extra patterns covers formats it lacks (Anthropic and current
 OpenAI keys, GitHub fine-grained tokens, Google API keys, full JWTs, whole private-key blocks,
 `Authorization: Bearer` values, `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` assignments,
-YAML-style `password: value` lines, and URL passwords detect-secrets cuts short).
-Each rule may carry a cheap literal hint so text that cannot contain it skips the regex.
+YAML-style `password: value` lines, whole Stripe keys, and URL passwords detect-secrets cuts short).
+The assignment rules only mask a key that names a secret (`_names_a_secret`: `DB_PASSWORD`, not
+`MAX_TOKENS` or `TOKEN_TYPE`). A JSON text (a tool call's input) has the strings inside it redacted
+one by one, so a written file's lines are lines to the rules. Each rule may carry a cheap literal
+hint so text that cannot contain it skips the regex.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -79,10 +84,12 @@ class RedactionRule:
 
     label: str
     pattern: re.Pattern[str]
-    group: int = 0
+    group: int | str = 0
     #: The regex only runs on text containing one of these (lower-cased when `hint_ci`).
     hints: tuple[str, ...] = ()
     hint_ci: bool = False
+    #: A match is masked only when this says so (None: always).
+    accept: Callable[[re.Match[str]], bool] | None = None
 
 
 def _detect_secrets_rules() -> list[RedactionRule]:
@@ -139,7 +146,41 @@ def _detect_secrets_rules() -> list[RedactionRule]:
     return rules
 
 
-_ENV_KEYWORDS = r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)"
+_ENV_KEYWORDS = (
+    r"(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|TOKEN|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIALS?|AUTH)"
+)
+#: Words that make a key name a secret's when they are a whole part of it (`DB_PASSWORD`, `apiKey`,
+#: `x-auth-token`), not inside another word (`MAX_TOKENS`, `--author`, `tokenizer`).
+_SECRET_WORDS: Final = frozenset({
+    "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "accesskey", "privatekey",
+    "credential", "credentials", "auth", "pass",
+})  # fmt: skip
+#: Secret words that also count at the end of a longer part (`PGPASSWORD`, `GITHUBTOKEN`).
+_GLUED_SECRET_WORDS: Final = ("password", "passwd", "passphrase", "secret", "token", "apikey")
+#: A key whose last part is one of these names a setting about a secret, not the secret itself
+#: (`TOKEN_TYPE`, `auth_method`, `ACCESS_TOKEN_TTL`, `secretName`, `PASSWORD_MIN_LENGTH`).
+_NOT_SECRET_LAST_WORDS: Final = frozenset({
+    "type", "method", "name", "url", "uri", "endpoint", "host", "file", "path", "dir", "ttl", "expiry",
+    "expires", "expiration", "lifetime", "length", "size", "count", "id", "header", "prefix", "format",
+    "kind", "mode", "provider", "scope", "scopes", "version", "enabled", "required", "timeout", "limit",
+    "max", "min", "policy", "strategy", "field", "env", "var", "hint", "label",
+})  # fmt: skip
+_KEY_PARTS: Final = re.compile(r"[_.\-]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _names_a_secret(match: re.Match[str]) -> bool:
+    """Whether a `KEY=value` / `key: value` match is a secret: a secret word is a whole part of the key,
+    its last part is not a setting's (`_NOT_SECRET_LAST_WORDS`), and the value is not a small number."""
+    parts = [part.lower() for part in _KEY_PARTS.split(match.group("key")) if part]
+    if not parts or parts[-1] in _NOT_SECRET_LAST_WORDS:
+        return False
+    joined = {a + b for a, b in itertools.pairwise(parts)}
+    glued = any(part.endswith(_GLUED_SECRET_WORDS) for part in parts)  # PGPASSWORD, GITHUBTOKEN
+    if not (glued or _SECRET_WORDS.intersection(parts) or _SECRET_WORDS.intersection(joined)):
+        return False
+    value = match.group("value")
+    return not (value.isdigit() and len(value) < 8)  # ports, sizes, TTLs; not a password
+
 
 #: Passwords in URLs (`scheme://user:password@host`), also with an empty user (`redis://:pw@host`)
 #: and with `@` inside the password (the last `@` before the host ends it). Runs before
@@ -165,7 +206,6 @@ _EXTRA_RULES: Final = [
     RedactionRule("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}"), hints=("sk-",)),
     RedactionRule("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}"), hints=("github_pat_",)),
     RedactionRule("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), hints=("AIza",)),
-    RedactionRule("stripe-key", re.compile(r"\b(?:sk|rk)_test_[0-9a-zA-Z]{24,}"), hints=("k_test_",)),
     RedactionRule("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), hints=("xox",)),
     RedactionRule(
         "jwt",
@@ -182,21 +222,23 @@ _EXTRA_RULES: Final = [
     RedactionRule(
         "env-secret",
         re.compile(
-            rf"(?im)(?:^|(?<=[\s;&|(]))[ \t]*(?:export[ \t]+)?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[ \t]*=[ \t]*"
-            r"(?!\[REDACTED|\$)([\"']?)([^\s\"'#()\[\]{}]{4,})\1(?=[\s#]|$)"
+            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?]))[ \t]*(?:export[ \t]+)?(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)"
+            r"[ \t]*=[ \t]*(?!\[REDACTED|\$)(?P<q>[\"']?)(?P<value>[^\s\"'#()\[\]{}&]{4,})(?P=q)(?=[\s#&]|$)"
         ),
-        group=2,
+        group="value",
         hints=("=",),
+        accept=_names_a_secret,
     ),
     RedactionRule(
         "config-secret",
         re.compile(
-            rf"(?im)^[ \t]*(?:-[ \t]+)?[\"']?[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*[\"']?[ \t]*:[ \t]+"
+            rf"(?im)^[+]?[ \t]*(?:-[ \t]+)?[\"']?(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)[\"']?[ \t]*:[ \t]+"
             r"(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
-            r"([\"']?)([^\s\"'#{}\[\],]{4,})\1[ \t]*(?:#.*)?$"
+            r"(?P<q>[\"']?)(?P<value>[^\s\"'#{}\[\],]{4,})(?P=q)[ \t]*(?:#.*)?$"
         ),
-        group=2,
+        group="value",
         hints=(":",),
+        accept=_names_a_secret,
     ),
     RedactionRule(
         "password-field",
@@ -244,6 +286,8 @@ class Redactor:
 
         def replace(match: re.Match[str]) -> str:
             nonlocal found
+            if rule.accept is not None and not rule.accept(match):
+                return match.group(0)
             if rule.group == 0:
                 found += 1
                 return marker
@@ -279,6 +323,12 @@ class Redactor:
         return value, 0
 
 
+#: Stripe secret and restricted keys, whole: detect-secrets' rule masks only the first 24 characters
+#: after `sk_live_`, and current keys are 99+ characters. Runs before it.
+_STRIPE: Final = RedactionRule(
+    "stripe-key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{24,}"), hints=("k_live_", "k_test_")
+)
+
 _default: Redactor | None = None
 
 
@@ -286,7 +336,7 @@ def default_redactor() -> Redactor:
     """The shared rule set (detect-secrets' format rules first, then the extras)."""
     global _default
     if _default is None:
-        _default = Redactor([*_EXTRA_RULES[:1], _URL_PASSWORD, *_detect_secrets_rules(), *_EXTRA_RULES[1:]])
+        _default = Redactor([*_EXTRA_RULES[:1], _URL_PASSWORD, _STRIPE, *_detect_secrets_rules(), *_EXTRA_RULES[1:]])
     return _default
 
 
@@ -298,6 +348,24 @@ def _metadata_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
         ):
             kept[key] = value
     return kept
+
+
+def _redact_text(redactor: Redactor, text: str) -> tuple[str, int]:
+    """`redactor.redact(text)`, and for a JSON document (a tool call's input) the strings inside it
+    first: there a file's lines are one string with `\\n` escapes and quotes are `\\"`, which the
+    line- and quote-anchored rules (`.env`, YAML, JSON password fields) would never see."""
+    count = 0
+    if text[:1] in "{[":
+        try:
+            value = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            value = None
+        if isinstance(value, dict | list):
+            value, count = redactor.redact_value(value)
+            if count:
+                text = msgspec.json.encode(value).decode()
+    text, more = redactor.redact(text)
+    return text, count + more
 
 
 def apply_policy(event: Event, policy: ContentPolicy, redactor: Redactor | None = None) -> Event:
@@ -314,7 +382,7 @@ def apply_policy(event: Event, policy: ContentPolicy, redactor: Redactor | None 
     count = 0
     text = event.text
     if text:
-        text, count = redactor.redact(text)
+        text, count = _redact_text(redactor, text)
     attrs = event.attrs
     if attrs:
         attrs, n = redactor.redact_value(attrs)
