@@ -109,7 +109,33 @@ def remove_remote(path: Path, name: str) -> Config:
     if doc.get("export_default") == name:
         raise UserError(f"remote {name!r} is the export_default; set `export_default: none` (or another remote) first")
     del remotes[name]
+    if not remotes:
+        _keep_comments_of_emptied(doc["export"], "remotes")
     return save_document(path, doc)
+
+
+def _comment_texts(value: Any) -> list[str]:
+    """The text of every comment token in a ruamel comment slot (tokens, lists of them, or None)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [text for item in value for text in _comment_texts(item)]
+    raw = getattr(value, "value", "")
+    return [line.strip().lstrip("#").strip() for line in str(raw).splitlines() if line.strip().lstrip("#").strip()]
+
+
+def _keep_comments_of_emptied(parent: CommentedMap, key: str) -> None:
+    """Comments that sat between `key:` and its entries (`# the team server` above the last remote)
+    would be written before the emptied mapping's `{}`, which is not valid YAML: they move to the
+    line above `key:` instead."""
+    child = parent[key]
+    texts = _comment_texts(parent.ca.items.get(key)) + _comment_texts(getattr(child, "ca", None) and child.ca.comment)
+    parent.ca.items.pop(key, None)
+    if isinstance(child, CommentedMap):
+        child.ca.comment = None
+    if texts:
+        indent = parent.lc.col if getattr(parent, "lc", None) is not None and parent.lc.col is not None else 0
+        parent.yaml_set_comment_before_after_key(key, before="\n".join(dict.fromkeys(texts)), indent=indent)
 
 
 def _commented(value: Any) -> Any:

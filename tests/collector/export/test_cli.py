@@ -80,6 +80,24 @@ def test_remote_add_list_remove_keep_comments_and_never_write_secrets(monkeypatc
     assert "personal" not in text and "# the team server (keep!)" in text and "# privacy first" in text
 
 
+def test_removing_the_last_remote_keeps_the_comment_above_it() -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "export:\n  remotes:\n    # the team server\n    team:\n      url: http://127.0.0.1:9\n"
+        "      workspaces:\n        include: ['~/work/**']\n"
+    )
+    code, _, err = invoke("remote", "remove", "team")
+    assert code == 0, err
+    text = path.read_text()
+    assert "team:" not in text and "# the team server" in text
+    config, _ = load_config()  # still a valid config
+    assert config.export.remotes == {}
+    code, _, err = invoke("remote", "add", "team", "http://127.0.0.1:9", "--include", "~/work/**")
+    assert code == 0, err
+    assert list(load_config()[0].export.remotes) == ["team"]
+
+
 def test_invalid_edit_is_refused_and_the_file_is_untouched() -> None:
     path = config_path()
     path.parent.mkdir(parents=True)
