@@ -137,6 +137,14 @@ def test_export_dry_run_status_and_send(monkeypatch: pytest.MonkeyPatch) -> None
         code, out, _ = invoke("export", "--all", "--dry-run", "--json")
         assert json.loads(out)["team"]["total"] == 20
 
+        code, out, err = invoke("export", "--all", "--json")  # a real export's results, as JSON on stdout
+        assert code == 0, err
+        [result] = json.loads(out)
+        assert (result["remote"], result["sent"], result["duplicates"], result["status"]) == ("team", 20, 20, "ok")
+
+        code, _, err = invoke("export", "--status", "--dry-run")
+        assert code == 2 and "without --dry-run" in err
+
 
 def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     fill_store(db_path(), make_events(5, [f"{WORK}/a"]))

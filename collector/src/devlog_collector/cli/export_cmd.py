@@ -125,7 +125,7 @@ def _dry_run(config: Config, db: Path, names: list[str], from_start: bool, as_js
             click.echo(f"  {n:>10,}  {ws if ws is not None else '(no workspace)'}")
 
 
-def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: int) -> int:
+def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: int, as_json: bool = False) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -135,6 +135,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
 
     console = Console(stderr=True)
     failed = 0
+    results: list[dict[str, Any]] = []
     for name in names:
         exporter = RemoteExporter.open(name, config, db)
         try:
@@ -164,6 +165,12 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
                 )
         finally:
             exporter.close()
+        results.append({
+            "remote": name, "sent": outcome.sent, "created": outcome.created, "duplicates": outcome.duplicates,
+            "updated": outcome.updated, "rejected": outcome.dead_lettered,
+            "status": "busy" if outcome.busy else "paused" if outcome.paused else "failed" if outcome.error else "ok",
+            "reason": outcome.paused_reason if outcome.paused else str(outcome.error) if outcome.error else None,
+        })  # fmt: skip
         summary = f"{name}: sent {outcome.sent:,} ({outcome.created:,} new, {outcome.duplicates:,} already there"
         summary += f", {outcome.updated:,} of them updated)" if outcome.updated else ")"
         if outcome.dead_lettered:
@@ -175,11 +182,13 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
             click.echo(f"{summary}; PAUSED: {outcome.paused_reason}", err=True)
             failed += 1
         elif outcome.error is not None:
-            attempts = f"{retries + 1} attempts in a row that sent nothing"
+            attempts = f"{retries + 1} attempts in a row that sent nothing" if retries else "1 attempt that sent nothing"
             click.echo(f"{summary}; FAILED after {attempts}: {outcome.error} (events stay pending)", err=True)
             failed += 1
         else:
             click.echo(summary, err=True)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
     return 1 if failed else 0
 
 
@@ -191,7 +200,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
               "(the server skips what it already has).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Show what would be sent (counts per workspace); send nothing.")
 @click.option("--status", "show_status", is_flag=True, help="Show each remote's state and exit.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with --status or --dry-run).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (per-remote results on stdout).")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 100),
               help="Retries of transient failures before giving up.")  # fmt: skip
 def export(
@@ -211,6 +220,8 @@ def export(
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     db = config.storage.db_path()
+    if show_status and (dry_run or from_start):
+        raise UserError("--status shows each remote's state; use it without --dry-run and --all")
     if show_status:
         _show_status(config, db, as_json, remotes)
         return
@@ -223,4 +234,4 @@ def export(
         return
     if not db.exists():
         raise UserError(f"no devlog store at {db} yet: run `devlog collect` first")
-    click.get_current_context().exit(_run(config, db, names, from_start, retries))
+    click.get_current_context().exit(_run(config, db, names, from_start, retries, as_json))
