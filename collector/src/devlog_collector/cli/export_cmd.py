@@ -182,7 +182,8 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
             click.echo(f"{summary}; PAUSED: {outcome.paused_reason}", err=True)
             failed += 1
         elif outcome.error is not None:
-            attempts = f"{retries + 1} attempts in a row that sent nothing" if retries else "1 attempt that sent nothing"
+            attempts = f"{retries + 1} attempts in a row" if retries else "1 attempt"
+            attempts += " that sent nothing"
             click.echo(f"{summary}; FAILED after {attempts}: {outcome.error} (events stay pending)", err=True)
             failed += 1
         else:
