@@ -98,6 +98,16 @@ def test_removing_the_last_remote_keeps_the_comment_above_it() -> None:
     assert list(load_config()[0].export.remotes) == ["team"]
 
 
+def test_remote_add_says_how_many_collected_workspaces_its_rules_select() -> None:
+    fill_store(db_path(), make_events(6, [f"{WORK}/a", f"{WORK}/b", "/home/dev/private"]))
+    code, _, err = invoke("remote", "add", "team", "http://127.0.0.1:9", "--include", f"{WORK}/**")
+    assert code == 0, err
+    assert "it selects 2 of the 3 collected workspaces (4 events)" in err
+    code, _, err = invoke("remote", "add", "typo", "http://127.0.0.1:9", "--include", "/hmoe/dev/**")
+    assert code == 0, err
+    assert "select none of the 3 collected workspaces yet (a typo in a glob?)" in err
+
+
 def test_invalid_edit_is_refused_and_the_file_is_untouched() -> None:
     path = config_path()
     path.parent.mkdir(parents=True)

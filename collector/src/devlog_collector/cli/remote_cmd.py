@@ -75,8 +75,40 @@ def add(
     click.echo(f"added remote {name} ({config.export.remotes[name].url}) to {path}", err=True)
     if not include:
         click.echo("note: it has no --include globs, so nothing is exported to it yet", err=True)
+    else:
+        _say_what_it_selects(config, name)
     if api_key_env and config.export.remotes[name].api_key in (None, ""):
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
+
+
+def _say_what_it_selects(config: Any, name: str) -> None:
+    """How many collected workspaces and events the new remote's rules select (a glob with a typo
+    selects nothing, and would otherwise only show as a remote that never receives anything)."""
+    from devlog_collector.export.routing import Router
+    from devlog_collector.export.status import workspace_counts
+    from devlog_collector.store import Store
+
+    db = config.storage.db_path()
+    if not db.exists():
+        return
+    with Store.open(db, readonly=True) as store:
+        counts = {ws: n for ws, n in workspace_counts(store).items() if ws is not None}
+    if not counts:
+        return
+    router = Router(config)
+    selected = {ws: n for ws, n in counts.items() if router.matches(name, ws)}
+    if selected:
+        click.echo(
+            f"it selects {len(selected)} of the {len(counts)} collected workspaces ({sum(selected.values()):,} events);"
+            f" `devlog remote test {name}` lists them",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"note: its rules select none of the {len(counts)} collected workspaces yet (a typo in a glob?);"
+            f" `devlog remote test {name}` shows what they select",
+            err=True,
+        )
 
 
 @remote.command("remove")
