@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
-import socket
 import threading
 import time
 import tracemalloc
@@ -29,6 +28,7 @@ from schemathesis import GenerationMode
 from devlog_server.app import create_app
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import _empty_postgres, assert_problem, auth, batch, encode, event, post
+from tests.server.processes import free_port
 
 FUZZ_ADMIN = "fuzz-admin-9f8e7d6c5b4a"
 FUZZ_TOKEN = "fuzz-admin-token-0123456789abcdef"
@@ -146,12 +146,6 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient[Any]) -> None
 # ------------------------------------------------------------------ schemathesis against a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
@@ -170,7 +164,7 @@ def live_server(
         key_cache_seconds=0,
         max_body_bytes=256 * 1024,
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings_, extensions=()), host="127.0.0.1", port=port, log_config=None)
     )

@@ -15,10 +15,7 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,20 +33,13 @@ from devlog_server.errors import _from_dbapi_error, is_database_outage
 from devlog_server.settings import ServerSettings
 from tests.pg import ADMIN_URL, throwaway_database
 from tests.server.conftest import assert_problem, batch, event, post
+from tests.server.processes import start_serve
 
 TOKEN = "outage-test-secret-token-42"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`devlog-server serve` on a free loopback port against `database_url`, once /readyz answers 200."""
-    port = _free_port()
-    log = tmp_path / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVLOG_SERVER_")}
     env.update(
         DEVLOG_SERVER_DATABASE_URL=database_url,
@@ -57,21 +47,7 @@ def serve(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[bytes], s
         DEVLOG_SERVER_KEY_CACHE_SECONDS="0",
         DEVLOG_SERVER_DB_TIMEOUT_SECONDS="3",
     )
-    command = [sys.executable, "-m", "devlog_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url, log
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not become ready: {log.read_text()}")
+    return start_serve(tmp_path, env)
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import pytest
 from devlog_server.runner import is_loopback, startup_warnings, uvicorn_options
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import batch, encode, event
+from tests.server.processes import start_serve
 
 TOKEN = "serve-test-secret-token-42"
 SECRET_TEXT = "do-not-log-this-prompt-text"
@@ -31,38 +30,16 @@ SECRET_TEXT = "do-not-log-this-prompt-text"
 _CLEAN_EXIT = (0, -signal.SIGTERM)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(
     tmp_path: Path, *args: str, scheme: str = "http", verify: Any = True
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = _free_port()
-    log = tmp_path / "server.log"
     env = {
         **os.environ,
         "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         "DEVLOG_SERVER_BOOTSTRAP_KEYS": f"team:{TOKEN}",
         "DEVLOG_SERVER_SHUTDOWN_TIMEOUT_SECONDS": "20",
     }
-    command = [sys.executable, "-m", "devlog_server", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1, verify=verify).status_code == 200:
-                return process, url, log
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not become ready: {log.read_text()}")
+    return start_serve(tmp_path, env, *args, scheme=scheme, verify=verify)
 
 
 @pytest.fixture

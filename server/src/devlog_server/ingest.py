@@ -4,7 +4,7 @@ Order of work for `POST /api/v1/events` (after authentication and body limits):
 
 1. decode the envelope (events stay raw JSON) - a malformed envelope is a 400 for the whole batch,
    except that unpaired surrogate escapes (`\\ud800`, written by JavaScript collectors that cut a
-   string mid-emoji) are replaced by `\\ufffd` and the body decoded again (`devlog_shared.replace_lone_surrogates`);
+   string mid-emoji) are replaced by `\\ufffd` and the body decoded again (`devlog_shared.decode_repairing`);
 2. validate each event on its own (`decode_event`, size cap, values the database can store, the
    key's workspace globs) so a bad event is `rejected` alone, with a reason naming the field;
 3. drop repeats of an id within the batch (the second is `duplicate`);
@@ -67,7 +67,7 @@ from devlog_shared import (
     ItemResult,
     decode_batch_envelope,
     decode_event,
-    replace_lone_surrogates,
+    decode_repairing,
 )
 from devlog_shared.wire import BatchEnvelope, CollectorInfo
 
@@ -271,30 +271,13 @@ class _Validated:
     workspaces: set[str]
 
 
-def _decode_repairing_surrogates(body: bytes) -> BatchEnvelope:
-    """The envelope of `body`; when it does not decode and holds unpaired surrogate escapes, the
-    envelope of `body` with those replaced by `\\ufffd`.
-
-    msgspec refuses a lone surrogate escape anywhere in the body, with a message that depends on what
-    follows it ("Input data was truncated", "invalid utf-16 surrogate pair"), so the repair is tried
-    after any failure; a body that still fails reports its own error. Valid bodies decode once, as before.
-    """
-    try:
-        return decode_batch_envelope(body)
-    except InvalidEvent:
-        repaired = replace_lone_surrogates(body)
-        if repaired == body:
-            raise
-    return decode_batch_envelope(repaired)
-
-
 def _decode_envelope(body: bytes) -> BatchEnvelope:
     if not body.strip():
         raise ApiError(
             400, 'empty request body: send a batch {"schema_version": 1, "events": [...]}', code="invalid_batch"
         )
     try:
-        envelope = _decode_repairing_surrogates(body)
+        envelope = decode_repairing(decode_batch_envelope, body)  # lone surrogate escapes become U+FFFD
     except InvalidEvent as exc:
         raise ApiError(400, exc.message, code="invalid_batch") from exc
     except (ValueError, RecursionError) as exc:

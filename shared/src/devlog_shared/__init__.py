@@ -29,7 +29,7 @@ from devlog_shared.events import (
     Usage,
 )
 from devlog_shared.ids import content_hash, event_id
-from devlog_shared.surrogates import has_surrogate_escape, replace_lone_surrogates
+from devlog_shared.surrogates import decode_repaired, decode_repairing, has_surrogate_escape, replace_lone_surrogates
 from devlog_shared.wire import (
     Batch,
     BatchEnvelope,
@@ -67,6 +67,8 @@ __all__ = [
     "decode_event",
     "decode_events_jsonl",
     "decode_ingest_response",
+    "decode_repaired",
+    "decode_repairing",
     "encode",
     "encode_event",
     "event_id",

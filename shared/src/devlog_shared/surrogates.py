@@ -12,9 +12,12 @@ escaped backslashes (`\\\\ud800` is a backslash and the letters `ud800`), and ra
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
-__all__ = ["has_surrogate_escape", "replace_lone_surrogates"]
+__all__ = ["decode_repaired", "decode_repairing", "has_surrogate_escape", "replace_lone_surrogates"]
+
+T = TypeVar("T")
 
 #: Scanned left to right, each match consumed: an escaped backslash (so the `u` after it is not an
 #: escape), a valid high + low pair, or (the only thing replaced) a surrogate escape on its own.
@@ -38,3 +41,23 @@ def _fix(match: re.Match[bytes]) -> bytes:
 def replace_lone_surrogates(data: bytes) -> bytes:
     """`data` with every lone surrogate escape replaced by `\\ufffd` (see the module docstring)."""
     return _ESCAPES.sub(_fix, data)
+
+
+def decode_repaired(decode: Callable[[bytes], T], data: bytes, error: ValueError) -> T:
+    """`decode` of `data` with its lone surrogate escapes replaced, after `decode(data)` failed with
+    `error`; raises `error` again when `data` holds none or the repaired text does not decode either."""
+    repaired = replace_lone_surrogates(data) if has_surrogate_escape(data) else data
+    if repaired == data:
+        raise error
+    try:
+        return decode(repaired)
+    except ValueError:
+        raise error from None
+
+
+def decode_repairing(decode: Callable[[bytes], T], data: bytes) -> T:
+    """`decode(data)`, repairing lone surrogate escapes only when that fails (the common case decodes once)."""
+    try:
+        return decode(data)
+    except ValueError as exc:
+        return decode_repaired(decode, data, exc)

@@ -59,8 +59,8 @@ class Filters(NamedTuple):
     session: str | None = None
     model: str | None = None
     search: str | None = None
-    #: A search with CJK text in it, matched leaf by leaf (`mixed_search`) instead of by the index alone.
-    substring: str | None = None
+    #: A search with CJK text or an emoji in it, matched leaf by leaf (`mixed_search`), not by the index alone.
+    mixed_search: str | None = None
 
     def where(self, table: str = "events") -> tuple[str, list[Any]]:
         """`(sql, params)` where sql is `WHERE ...` (or an empty string when nothing is filtered)."""
@@ -92,10 +92,10 @@ class Filters(NamedTuple):
         if self.search is not None:
             clauses.append(f"{t}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
             params.append(self.search)
-        if self.substring is not None:
+        if self.mixed_search is not None:
             from devlog_collector.query.mixed_search import mixed_search_sql, parse_mixed_search
 
-            sql, values = mixed_search_sql(parse_mixed_search(self.substring), t)
+            sql, values = mixed_search_sql(parse_mixed_search(self.mixed_search), t)
             clauses.append(sql)
             params += values
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -208,20 +208,18 @@ def _check_model(store: Store, model: str) -> str:
     raise UserError(f"--model: no events with model {value!r} (models in the store: {shown})")
 
 
-def _has_cjk(text: str) -> bool:
-    """Whether `text` is searched by `mixed_search` (CJK text, or an emoji-only word), not by the index alone."""
-    from devlog_collector.query.mixed_search import needs_mixed_search
+def _search_filters(store: Store, text: str | None) -> dict[str, str | None]:
+    """`search` (the index alone) or `mixed_search` (CJK text or an emoji, see `mixed_search`),
+    checked now so that a bad one is a UserError here."""
+    if text is None:
+        return {}
+    from devlog_collector.query.mixed_search import needs_index, needs_mixed_search, parse_mixed_search
 
-    return needs_mixed_search(text)
-
-
-def _mixed_search(store: Store, text: str) -> str:
-    """A search with CJK text (see `mixed_search`): checked now, so a bad one is a UserError here."""
-    from devlog_collector.query.mixed_search import needs_index, parse_mixed_search
-
+    if not needs_mixed_search(text):
+        return {"search": _check_search(store, text)}
     if needs_index(parse_mixed_search(text)):
         store.update_search_index()  # the index is filled behind the events (docs/collector.md)
-    return text
+    return {"mixed_search": text}
 
 
 def _check_search(store: Store, text: str) -> str:
@@ -313,6 +311,5 @@ def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, n
         kinds=_check_kinds(args.kinds) if args.kinds else (),
         session=resolve_session(store, args.session) if args.session is not None else None,
         model=_check_model(store, args.model) if args.model is not None else None,
-        search=_check_search(store, args.search) if args.search is not None and not _has_cjk(args.search) else None,
-        substring=_mixed_search(store, args.search) if args.search is not None and _has_cjk(args.search) else None,
+        **_search_filters(store, args.search),
     )

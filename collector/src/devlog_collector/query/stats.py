@@ -141,7 +141,7 @@ class StatsReport:
 
 
 def _rollup_usable(store: Store, pricer: Pricer, filters: Filters) -> bool:
-    if filters.kinds or filters.search is not None or filters.substring is not None:
+    if filters.kinds or filters.search is not None or filters.mixed_search is not None:
         return False
     try:
         bands = store.get_meta("usage_rollup_bands")

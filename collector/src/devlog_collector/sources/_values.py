@@ -10,12 +10,13 @@ return `None`/`""` for what they cannot use, and leave the decision about fallba
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from devlog_shared import decode_repairing
 
 __all__ = [
     "JsonDocument",
@@ -24,7 +25,6 @@ __all__ = [
     "as_list",
     "as_str",
     "clip",
-    "decode_repairing",
     "file_mtime",
     "first_seen_time",
     "load_json_bytes",
@@ -151,31 +151,10 @@ def first_seen_time(path: Path, state: dict[str, Any]) -> datetime | None:
 JsonDocument = tuple[Any, str | None]
 
 
-def decode_repairing(decode: Callable[[bytes], Any], raw: bytes) -> Any:
-    """`decode(raw)`; when that fails and `raw` holds a lone surrogate escape (a JavaScript writer cut
-    a string mid-emoji, see `devlog_shared.surrogates`), `decode` of the text with each one replaced
-    by U+FFFD. Raises the first error when the repair does not help."""
-    try:
-        return decode(raw)
-    except ValueError:
-        from devlog_shared import has_surrogate_escape, replace_lone_surrogates
-
-        if not has_surrogate_escape(raw):
-            raise
-        repaired = replace_lone_surrogates(raw)
-        if repaired == raw:
-            raise
-        try:
-            return decode(repaired)
-        except ValueError:
-            pass
-        raise
-
-
 def load_json_bytes(data: bytes) -> JsonDocument:
     """Decode one JSON document: `(value, None)`, or `(None, reason)` when it is not valid JSON."""
     try:
-        return decode_repairing(msgspec.json.decode, data), None
+        return decode_repairing(msgspec.json.decode, data), None  # (lone surrogate escapes repaired)
     except msgspec.DecodeError as exc:
         # msgspec rejects a few things JSON.parse accepts (raw surrogate bytes, say); retry with the
         # standard library before calling the document broken.

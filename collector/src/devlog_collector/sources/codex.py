@@ -63,10 +63,20 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
-from devlog_collector.sources._values import decode_repairing
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
-from devlog_shared import Event, EventKind, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, event_id
+from devlog_shared import (
+    Event,
+    EventKind,
+    FileInfo,
+    GitInfo,
+    SourceRef,
+    ToolInfo,
+    Usage,
+    content_hash,
+    decode_repaired,
+    event_id,
+)
 
 __all__ = ["CodexSource", "patch_files"]
 
@@ -215,10 +225,10 @@ class _RolloutParser:
                 continue
             try:
                 record = _decode(raw)
-            except ValueError:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
+            except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
                 try:
-                    record = decode_repairing(_decode, raw)  # (off the hot path: failures only)
-                except ValueError as exc:
+                    record = decode_repaired(_decode, raw, exc)  # a lone surrogate escape: one character lost
+                except ValueError:
                     yield Problem(f"line {line_no}", _decode_problem(raw, exc))
                     continue
             if not isinstance(record, dict):

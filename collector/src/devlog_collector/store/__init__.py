@@ -232,6 +232,7 @@ class Store:
         self.readonly = readonly
         self._lock_file: IO[bytes] | None = None
         self._added = 0
+        self._replaced = 0
         #: Stored copies replaced by a newer one (the insert policy), over this connection's life.
         self.replaced = 0
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
@@ -409,8 +410,8 @@ class Store:
             problems_replace: (source, path) whose recorded problems `problems` replace (a whole
                 document's read reports all of its problems; none means it is clean now).
         """
-        replaced = self.replaced
-        with self._counting_rollback(replaced), self.transaction() as db:
+        self._replaced = 0
+        with self.transaction() as db:
             if events:
                 self._store_events(
                     db, events, search_index=search_index, current_state=current_state, replaces=frozenset(replaces)
@@ -424,16 +425,8 @@ class Store:
                 db.execute("DELETE FROM parse_errors WHERE source = ? AND path = ?", problems_replace)
             if problems:
                 self._record_problems(db, problems)
+        self.replaced += self._replaced  # (a rolled-back commit replaced nothing)
         return added
-
-    @contextlib.contextmanager
-    def _counting_rollback(self, replaced: int) -> Iterator[None]:
-        """A rolled-back commit replaced nothing: put the `replaced` count back."""
-        try:
-            yield
-        except BaseException:
-            self.replaced = replaced
-            raise
 
     def _store_events(
         self,
@@ -485,7 +478,7 @@ class Store:
         rows = [_row_values(event, collected) for event in unique]
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
-            self.replaced += self._supersede(db, unique, rows, current_state, replaces)
+            self._replaced += self._supersede(db, unique, rows, current_state, replaces)
         return added
 
     @staticmethod
