@@ -177,3 +177,22 @@ def test_show_heads_a_sub_agent_task_as_a_task_not_as_the_user() -> None:
     shown = render_conversation([typed, task], width=80)
     assert "── USER · " in shown and "── TASK (to a sub-agent) · " in shown
     assert shown.index("review the parser") < shown.index("TASK (to a sub-agent)") < shown.index("Find every caller")
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (999, "999"),
+        (1_234, "1.23K"),
+        (999_499, "999K"),
+        (999_500, "1M"),
+        (999_999, "1M"),
+        (4_561_234, "4.56M"),
+        (999_600_000, "1B"),
+        (999_999_999_999, "1,000B"),
+    ],
+)
+def test_token_counts_never_shown_in_scientific_notation(count: int, shown: str) -> None:
+    from devlog_collector.query.render import _tokens
+
+    assert _tokens(count) == shown

@@ -238,12 +238,18 @@ def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
 
 
 def _tokens(n: int) -> str:
-    """Compact token counts: 950, 12.3K, 4.56M, 20.1B."""
-    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
-        if n >= size:
-            value = n / size
-            return f"{value:.3g}{suffix}" if value < 1000 else f"{value:,.0f}{suffix}"
-    return str(n)
+    """Compact token counts: 950, 12.3K, 4.56M, 20.1B (999,600 is 1M, not 1e+03K)."""
+    if n < 1000:
+        return str(n)
+    units = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"))
+    for index, (size, suffix) in enumerate(units):
+        value = n / size
+        text = f"{value:.3g}"
+        if float(text) < 1000:
+            return f"{text}{suffix}"
+        if index == len(units) - 1:
+            return f"{value:,.0f}{suffix}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *, tz: tzinfo | None = None) -> None:
