@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devlog_collector.collect import Collector, CollectResult
 from devlog_collector.config import Config, parse_config
 from devlog_collector.store import Store
@@ -95,3 +97,20 @@ def age(*paths: Path, seconds: float = 10.0) -> None:
 def append(path: Path, data: bytes) -> None:
     with path.open("ab") as handle:
         handle.write(data)
+
+
+def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
+    """Make `Store` behave as a devlog from before the named migrations (m050 among them or later).
+
+    The store then migrates without them and writes events with the 20 columns it had before m050
+    (no price extras), as an older devlog did, so a later `Store.open` migrates a realistic old store.
+    """
+    import devlog_collector.store as store_module
+    from devlog_collector.store import migrations
+
+    patch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] not in skipped])
+    if "m050_price_extras" in skipped:
+        row_values = store_module._row_values
+        insert = store_module._INSERT.replace(", cache_creation_1h_tokens, web_search_requests, fast", "")
+        patch.setattr(store_module, "_INSERT", insert.replace(", ?, ?, ?)", ")", 1))
+        patch.setattr(store_module, "_row_values", lambda event, collected: row_values(event, collected)[:20])

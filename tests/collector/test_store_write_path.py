@@ -26,7 +26,7 @@ from devlog_collector.store import (
 )
 from devlog_collector.store.migrations import MIGRATIONS, run_script, usage_rollup_batch_sql
 from devlog_shared import Event, SourceRef, Usage
-from tests.collector.collect_helpers import collect, line, make_config
+from tests.collector.collect_helpers import collect, line, make_config, write_as_before
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -438,28 +438,84 @@ def test_a_pass_runs_with_fewer_gc_passes_and_restores_the_gc_settings(tmp_path:
 def test_m040_reorders_the_rollup_keeping_its_rows_and_triggers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devlog_collector.store import migrations
-
     path = tmp_path / "events.db"
     with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", [m for m in MIGRATIONS if m[0] != "m040_usage_rollup_model_first"])
+        write_as_before(patch, "m040_usage_rollup_model_first", "m050_price_extras")
         with Store.open(path) as store:
             store.commit([ev(n, usage=n, session=f"s{n % 3}", text="word") for n in range(200)], search_index=False)
             rows = rollup(store.db)
             triggers = store.db.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
             ).fetchall()
-    with Store.open(path) as store:
-        sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup'").fetchone()[0]
-        assert "PRIMARY KEY (model, band, has_cost, bucket, agent, workspace, project, session_id)" in sql
-        assert rollup(store.db) == rows
-        assert (
-            store.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY 1").fetchall()
-            == triggers
-        )
-        # still maintained exactly: per-row trigger, batch path, replacement and delete
+    with monkeypatch.context() as patch:
+        write_as_before(patch, "m050_price_extras")
+        with Store.open(path) as store:
+            sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage_rollup'").fetchone()[0]
+            assert "PRIMARY KEY (model, band, has_cost, bucket, agent, workspace, project, session_id)" in sql
+            assert rollup(store.db) == rows
+            assert (
+                store.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY 1").fetchall()
+                == triggers
+            )
+    with Store.open(path) as store:  # m050 on top; then still maintained exactly
+        assert rollup(store.db) == [(*row, 0, 0) for row in rows]
         store.commit([ev(500, usage=3, session="s9")], search_index=False)
         store.commit([ev(n, usage=n + 1000, session=f"s{n % 3}") for n in range(0, 200, 7)], search_index=False)
         store.db.execute("DELETE FROM events WHERE id IN ('e1', 'e2')")
         assert rollup(store.db) == recomputed_rollup(store.db)
         assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def priced_ev(n: int, *, one_hour: int = 0, searches: int = 0, fast: bool = False, cost: float | None = None) -> Event:
+    attrs: dict[str, object] = {"usage_record": True}
+    if one_hour:
+        attrs["cache_creation_1h_tokens"] = one_hour
+    if searches:
+        attrs["web_search_requests"] = searches
+    if fast:
+        attrs["speed"] = "fast"
+    return Event(
+        id=f"p{n}",
+        ts=T0 + timedelta(minutes=n),
+        agent="claude",
+        kind="response",
+        session_id="s1",
+        model="claude-opus-4-6",
+        usage=Usage(input_tokens=10, output_tokens=20, cache_creation_tokens=1000),
+        cost_usd=cost,
+        attrs=attrs,
+    )
+
+
+def test_m050_fills_the_price_columns_of_stored_rows_and_the_rollup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before m050 gets the 1-hour cache writes and fast mode of its rows from their
+    stored `attrs`; the rollup is rebuilt with them and the price mode, then kept exactly."""
+    path = tmp_path / "events.db"
+    stored = [priced_ev(1, one_hour=600), priced_ev(2, fast=True), priced_ev(3, one_hour=5000, fast=True, searches=2),
+              priced_ev(4, cost=0.5, fast=True), priced_ev(5)]  # fmt: skip
+    with monkeypatch.context() as patch:
+        write_as_before(patch, "m050_price_extras")
+        with Store.open(path) as store:
+            store.commit(stored, search_index=False)
+    with Store.open(path) as store:
+        columns = "id, cache_creation_1h_tokens, web_search_requests, fast"
+        assert store.db.execute(f"SELECT {columns} FROM events ORDER BY id").fetchall() == [
+            ("p1", 600, 0, 0),
+            ("p2", 0, 0, 1),
+            ("p3", 1000, 2, 1),  # never more than the cache writes it is part of
+            ("p4", 0, 0, 1),
+            ("p5", 0, 0, 0),
+        ]
+        modes = store.db.execute(
+            "SELECT has_cost, sum(requests), sum(cache_creation_1h_tokens), sum(web_search_requests) "
+            "FROM usage_rollup GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert modes == [(0, 2, 600, 0), (1, 1, 0, 0), (2, 2, 1000, 2)]
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        store.commit([priced_ev(6, one_hour=7, fast=True, searches=1)], search_index=False)  # per-row trigger
+        store.commit([priced_ev(100 + n, one_hour=n) for n in range(100)], search_index=False)  # batch path
+        store.db.execute("DELETE FROM events WHERE id = 'p3'")
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        assert store.db.execute("SELECT sum(web_search_requests) FROM usage_rollup").fetchone() == (1,)

@@ -260,13 +260,15 @@ def test_stretches_without_matches_advance_the_cursor_without_requests(db: Path)
 def test_exported_events_carry_estimated_cost_unless_the_agent_recorded_one(db: Path) -> None:
     import msgspec
 
-    from devlog_collector.query.pricing import Pricer, TokenSums
+    from devlog_collector.query.pricing import Pricer, TokenSums, fast_multiplier
 
     base = make_events(3, [f"{WORK}/api"])[1]  # a response with usage and a priced model
     priced = base
     unknown = msgspec.structs.replace(base, id="unknown-model", model="no-such-model-9000")
     recorded = msgspec.structs.replace(base, id="recorded-cost", cost_usd=1.25)
-    fill_store(db, [priced, unknown, recorded])
+    opus, extras = "claude-opus-4-6", {"speed": "fast", "web_search_requests": 2}
+    fast = msgspec.structs.replace(base, id="fast-search", model=opus, attrs=extras)
+    fill_store(db, [priced, unknown, recorded, fast])
     with FaultServer() as team:
         cfg = config({"team": remote(team.url, [f"{WORK}/**"])})
         assert run("team", cfg, db).caught_up
@@ -280,6 +282,11 @@ def test_exported_events_carry_estimated_cost_unless_the_agent_recorded_one(db: 
         assert got["cost_usd"] == pytest.approx(expected)
         assert got["attrs"]["cost_estimated"] is True
         assert "cost_usd" not in team.events["unknown-model"]
+        standard = Pricer.load().event_cost(
+            opus, base.ts, TokenSums(usage.input_tokens, usage.output_tokens, web_searches=2)
+        )
+        assert standard is not None and fast_multiplier(opus) == 6.0
+        assert team.events["fast-search"]["cost_usd"] == pytest.approx(standard * 6)
         assert team.events["recorded-cost"]["cost_usd"] == 1.25
         assert "cost_estimated" not in team.events["recorded-cost"].get("attrs", {})
 

@@ -14,10 +14,11 @@ import pytest
 
 from devlog_collector.query import stats as stats_module
 from devlog_collector.query.filters import FilterArgs, Filters, build_filters
-from devlog_collector.query.pricing import Pricer
+from devlog_collector.query.pricing import Pricer, TokenSums
 from devlog_collector.query.stats import StatsReport, compute_stats
 from devlog_collector.store import Store
 from devlog_shared import EVENT_KINDS
+from tests.collector.collect_helpers import write_as_before
 from tests.collector.query.helpers import at, ev, store_with
 
 SONNET = "claude-sonnet-4-5-20250929"
@@ -381,14 +382,11 @@ def test_a_store_not_yet_reordered_gives_the_same_stats(
     """A read-only command can meet a store written before m040 (the daemon not yet upgraded)."""
     from datetime import timedelta
 
-    from devlog_collector.store import migrations
-
-    before_m040 = [m for m in migrations.MIGRATIONS if m[0] != "m040_usage_rollup_model_first"]
     events = [ev((at("2026-03-06T00:00:00") + timedelta(minutes=37 * i)).strftime("%Y-%m-%dT%H:%M:%S"),
                  model=SONNET if i % 3 else "gpt-5", usage=(10 + i, 5, i % 7, 100), session=f"s{i // 40}")
               for i in range(200)]  # fmt: skip
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", before_m040)
+    with monkeypatch.context() as patch:  # (a store from before m040 is also from before m050)
+        write_as_before(patch, "m040_usage_rollup_model_first", "m050_price_extras")
         store_with(tmp_path / "old.db", events).close()
     with Store.open(tmp_path / "old.db", readonly=True) as old:
         assert (
@@ -439,3 +437,46 @@ def test_a_range_inside_two_partial_buckets_is_still_cut_at_midnight(tmp_path: P
         args = FilterArgs(since="2026-03-02T23:50:00Z", until="2026-03-03T00:10:00Z")
         report = compute_stats(s, build_filters(s, args), by="day", tz=ZoneInfo("UTC"), pricer=pricer)
     assert days(report) == {"2026-03-02": 1, "2026-03-03": 1}
+
+
+def test_one_hour_cache_writes_web_searches_and_fast_mode_are_priced(tmp_path: Path, pricer: Pricer) -> None:
+    """Hand-computed from the published prices: Sonnet 4.5 $3 in / $15 out / $6 per M 1-hour cache
+    writes / $10 per 1,000 web searches; Opus 4.6 (from 2026-03-13) $5 in / $25 out, fast mode 6x."""
+    from devlog_collector.query.sessions import list_sessions
+    from devlog_collector.store import price_extras
+
+    noon = "2026-04-01T12:00:00"
+    events = [
+        ev(noon, model=SONNET, usage=(10, 10, 100_000, 0), attrs={"cache_creation_1h_tokens": 100_000}),
+        ev(noon, model=SONNET, usage=(100, 100, 0, 0), attrs={"web_search_requests": 5}),
+        ev(noon, model="claude-opus-4-6", usage=(1000, 1000, 0, 0), attrs={"speed": "fast"}),
+        ev(noon, model="claude-opus-4-6", usage=(1000, 1000, 0, 0), attrs={"speed": "fast"}, cost=0.01),  # recorded
+    ]
+    expected = [0.00003 + 0.00015 + 0.6, 0.0003 + 0.0015 + 0.05, (0.005 + 0.025) * 6, 0.01]
+    store = store_with(tmp_path / "events.db", events)
+    for event, usd in zip(events[:3], expected, strict=False):
+        one_hour, searches, fast = price_extras(event)
+        assert event.usage is not None
+        tokens = TokenSums(event.usage.input_tokens, event.usage.output_tokens, event.usage.cache_creation_tokens,
+                           event.usage.cache_read_tokens, 1, one_hour, searches)  # fmt: skip
+        assert pricer.event_cost(event.model, event.ts, tokens, fast=bool(fast)) == pytest.approx(usd)
+    rollup = compute_stats(store, Filters(), by="day", tz=UTC, pricer=pricer)
+    scan = compute_stats(store, Filters(kinds=EVENT_KINDS), by="day", tz=UTC, pricer=pricer)
+    assert rollup.source == "rollup" and scan.source == "events"
+    assert rollup.total.cost_usd == pytest.approx(sum(expected))
+    assert_same_report(rollup, scan)
+    by_model = {g.key: g.cost_usd for g in compute_stats(store, Filters(), by="model", tz=UTC, pricer=pricer).groups}
+    assert by_model == pytest.approx({SONNET: expected[0] + expected[1], "claude-opus-4-6": expected[2] + 0.01})
+    [session] = list_sessions(store, Filters(), pricer=pricer)
+    assert session.cost_usd == pytest.approx(sum(expected))
+
+
+def test_fast_mode_multiples_match_model_names() -> None:
+    from devlog_collector.query.pricing import fast_multiplier
+
+    assert fast_multiplier("claude-opus-4-6") == 6.0
+    assert fast_multiplier("claude-opus-4-6-20260205") == 6.0
+    assert fast_multiplier("anthropic/claude-opus-4-7") == 6.0
+    assert fast_multiplier("claude-opus-4-8") == 2.0
+    assert fast_multiplier("claude-opus-4-60") == 1.0  # another model, not a dated 4.6
+    assert fast_multiplier("claude-sonnet-4-5") == 1.0

@@ -396,3 +396,27 @@ def test_a_lone_surrogate_escape_costs_one_character_not_the_line(tmp_path: Path
     assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]
     assert "done \ufffd" in [e.text for e in of(events, "response")]
     assert sum(e.usage.total for e in usage_records(events)) == 15  # (ccusage skips such a line: docs/sources.md)
+
+
+def test_one_hour_cache_writes_and_web_searches_are_recorded(tmp_path: Path) -> None:
+    usage = {
+        "input_tokens": 12,
+        "output_tokens": 40,
+        "cache_creation_input_tokens": 3000,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+        "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1},
+    }
+    record = {
+        "type": "assistant", "uuid": "u-search", "sessionId": "s-search", "timestamp": "2026-04-01T12:00:00Z",
+        "cwd": "/home/dev/acme-api", "version": "2.1.90", "requestId": "req_search",
+        "message": {"id": "msg_search", "model": "claude-sonnet-4-5-20250929", "usage": usage,
+                    "content": [{"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+                                 "input": {"query": "sqlite wal"}}]},
+    }  # fmt: skip
+    path = tmp_path / "projects" / "-home-dev-acme-api" / "s-search.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record) + "\n")
+    [counted] = usage_records(events_of(path))
+    assert counted.attrs["cache_creation_1h_tokens"] == 2000 and counted.attrs["web_search_requests"] == 3
+    assert counted.usage is not None and counted.usage.cache_creation_tokens == 3000

@@ -60,7 +60,7 @@ from devlog_collector.export.content import Redactor, apply_policy, default_reda
 from devlog_collector.export.routing import Router
 from devlog_collector.export.shared_blobs import shared_blobs
 from devlog_collector.log import get_logger
-from devlog_collector.store import Store, event_from_row, now_ms
+from devlog_collector.store import Store, event_from_row, now_ms, price_extras
 from devlog_collector.workspace import machine_id
 from devlog_shared import Event
 from devlog_shared.codec import encode
@@ -470,10 +470,16 @@ class RemoteExporter:
             self._pricer = Pricer.load()
         from devlog_collector.query.pricing import TokenSums
 
+        one_hour, searches, fast = price_extras(event)
         tokens = TokenSums(
-            usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens, usage.cache_read_tokens
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_creation_tokens,
+            usage.cache_read_tokens,
+            cache_creation_1h=one_hour,
+            web_searches=searches,
         )
-        cost = self._pricer.event_cost(event.model, event.ts, tokens)
+        cost = self._pricer.event_cost(event.model, event.ts, tokens, fast=bool(fast))
         if cost is None:
             return event
         return msgspec.structs.replace(event, cost_usd=round(cost, 10), attrs={**event.attrs, "cost_estimated": True})

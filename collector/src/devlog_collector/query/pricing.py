@@ -17,9 +17,13 @@ Why this shape:
   import genai-prices.
 
 Mapping of devlog usage to genai-prices: `input_tokens` (genai-prices counts cached input inside
-input) = input + cache creation + cache read; `cache_write_tokens` = cache creation (priced at the
-5-minute cache-write price: Claude's 1-hour writes are not told apart in the schema); `cache_read_tokens`
-= cache read; `output_tokens` = output (reasoning is part of output and not priced separately).
+input) = input + cache creation + cache read; `cache_write_tokens` = cache creation, of which
+`cache_write_1h_tokens` = the part written to Claude's 1-hour cache (`attrs.cache_creation_1h_tokens`,
+priced at the 1-hour write price); `cache_read_tokens` = cache read; `output_tokens` = output
+(reasoning is part of output and not priced separately); `web_searches` = Claude's server-side web
+searches (`attrs.web_search_requests`, priced per search). Claude's fast mode (`attrs.speed: "fast"`)
+costs a multiple of the standard price that genai-prices does not carry: `FAST_MULTIPLIERS` (the
+published premiums; 1 for a model without one).
 """
 
 from __future__ import annotations
@@ -38,9 +42,22 @@ from devlog_collector.paths import home_dir
 __all__ = ["Coefficients", "Pricer", "TokenSums", "band_case"]
 
 
-#: [uncached input, cache write, cache read, output, per-request fee] in USD per token (fee per request).
+#: [uncached input, cache write (5-minute), cache read, output, per-request fee, cache write (1-hour),
+#: per web search] in USD per token (fee per request, search price per search).
 Coefficients = list[float]
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+#: Fast-mode price multiples by model name prefix (Anthropic's fast mode for Opus: 6x from Opus 4.6,
+#: 2x for Opus 4.8). A model named with a date suffix or a provider prefix matches its base name.
+FAST_MULTIPLIERS: dict[str, float] = {"claude-opus-4-6": 6.0, "claude-opus-4-7": 6.0, "claude-opus-4-8": 2.0}
+
+
+def fast_multiplier(model_ref: str) -> float:
+    """The price multiple of fast mode for `model_ref` (1.0 when none is published)."""
+    name = model_ref.rsplit("/", 1)[-1].lower()
+    for prefix, multiple in FAST_MULTIPLIERS.items():
+        if name.startswith(prefix) and (len(name) == len(prefix) or name[len(prefix)] in "-@."):
+            return multiple
+    return 1.0
 
 
 # The classes here are plain (no msgspec, no dataclasses): `devlog stats` imports this module, and
@@ -55,6 +72,9 @@ class TokenSums(NamedTuple):
     cache_creation: int = 0
     cache_read: int = 0
     requests: int = 0
+    #: Of `cache_creation`, the tokens written to the 1-hour cache.
+    cache_creation_1h: int = 0
+    web_searches: int = 0
 
 
 class _PriceOption:
@@ -239,6 +259,8 @@ class Pricer:
             (total(input_tokens=rep, cache_read_tokens=rep) - fee) / rep,
             (total(input_tokens=rep, output_tokens=rep) - fee - base) / rep,
             fee,
+            (total(input_tokens=rep, cache_write_tokens=rep, cache_write_1h_tokens=rep) - fee) / rep,
+            (total(input_tokens=rep, web_searches=1000) - fee - base) / 1000,
         ]
 
     def _model(self, model_ref: str) -> _ModelPrices | None:
@@ -265,27 +287,35 @@ class Pricer:
                 return i
         return len(self.bands)
 
-    def cost(self, model_ref: str | None, band: int, at: datetime, tokens: TokenSums) -> float | None:
-        """USD for `tokens` (all requests in `band`) of `model_ref` at time `at`; None if unpriced."""
+    def cost(
+        self, model_ref: str | None, band: int, at: datetime, tokens: TokenSums, *, fast: bool = False
+    ) -> float | None:
+        """USD for `tokens` (all requests in `band`) of `model_ref` at time `at`; None if unpriced.
+
+        `fast`: the requests ran in Claude's fast mode (priced at `fast_multiplier` times the rate).
+        """
         if model_ref is None:
             return None
         prices = self._model(model_ref)
         if prices is None:
             return None
         c = prices.coefficients(band, at)
-        return (
+        one_hour = min(tokens.cache_creation_1h, tokens.cache_creation)
+        usd = (
             c[0] * tokens.input
-            + c[1] * tokens.cache_creation
+            + c[1] * (tokens.cache_creation - one_hour)
+            + c[5] * one_hour
             + c[2] * tokens.cache_read
             + c[3] * tokens.output
             + c[4] * tokens.requests
+            + c[6] * tokens.web_searches
         )
+        return usd * fast_multiplier(model_ref) if fast else usd
 
-    def event_cost(self, model_ref: str | None, at: datetime, tokens: TokenSums) -> float | None:
+    def event_cost(self, model_ref: str | None, at: datetime, tokens: TokenSums, *, fast: bool = False) -> float | None:
         """USD for one model call."""
         band = self.band_of(tokens.input + tokens.cache_creation + tokens.cache_read)
-        return self.cost(model_ref, band, at, TokenSums(tokens.input, tokens.output, tokens.cache_creation,
-                                                        tokens.cache_read, 1))  # fmt: skip
+        return self.cost(model_ref, band, at, tokens._replace(requests=1), fast=fast)
 
     def save(self) -> None:
         """Write the coefficient cache if anything new was derived (best effort, atomic)."""

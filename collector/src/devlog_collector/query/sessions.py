@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devlog_collector.query.filters import Filters
+from devlog_collector.query.price_mode import FAST_MODE, RECORDED_COST, has_price_extras, price_mode_sql
 from devlog_collector.query.pricing import Pricer, TokenSums, band_case
 from devlog_collector.store import Store, event_from_row
 from devlog_shared import Event
@@ -117,19 +118,21 @@ def list_sessions(
     if not sessions:
         return []
     band = band_case(pricer.bands, "(input_tokens + cache_creation_tokens + cache_read_tokens)")
+    extras = has_price_extras(store)
+    mode = price_mode_sql(extras)
+    extra_sums = "sum(cache_creation_1h_tokens), sum(web_search_requests)" if extras else "0, 0"
     ids = list(sessions)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         usage_where = f"WHERE session_id IN ({', '.join('?' * len(chunk))})"
         usage_sql = (
-            f"SELECT session_id, model, {band}, cost_usd IS NOT NULL, (ts / 86400000) * 86400000, "
+            f"SELECT session_id, model, {band}, {mode}, (ts / 86400000) * 86400000, "
             "sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0), sum(input_tokens), "
             "sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens), sum(reasoning_tokens), "
-            f"coalesce(sum(cost_usd), 0) FROM events {usage_where} GROUP BY 1, 2, 3, 4, 5"
+            f"coalesce(sum(cost_usd), 0), {extra_sums} FROM events {usage_where} GROUP BY 1, 2, 3, 4, 5"
         )
-        for sid, model, b, has_cost, day_ms, requests, inp, out, cc, cr, reasoning, cost_sum in store.db.execute(
-            usage_sql, chunk
-        ):
+        for row in store.db.execute(usage_sql, chunk):
+            sid, model, b, mode_value, day_ms, requests, inp, out, cc, cr, reasoning, cost_sum, cc_1h, searches = row
             s = sessions[sid]
             s.input_tokens += inp
             s.output_tokens += out
@@ -138,10 +141,11 @@ def list_sessions(
             s.reasoning_tokens += reasoning
             if model and inp + out + cc + cr:
                 s.models.add(model)
-            if has_cost:
+            if mode_value == RECORDED_COST:
                 s.cost_usd += cost_sum
-            elif inp + out + cc + cr:
-                cost = pricer.cost(model, b, _ms(day_ms), TokenSums(inp, out, cc, cr, requests))
+            elif inp + out + cc + cr or searches:
+                sums = TokenSums(inp, out, cc, cr, requests, cc_1h, searches)
+                cost = pricer.cost(model, b, _ms(day_ms), sums, fast=mode_value == FAST_MODE)
                 if cost is None:
                     s.unpriced_models.add(model or "(no model)")
                 else:

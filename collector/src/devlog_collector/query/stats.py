@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from devlog_collector.localzone import local_zone
 from devlog_collector.query.filters import Filters, workspace_condition
+from devlog_collector.query.price_mode import FAST_MODE, RECORDED_COST, has_price_extras, price_mode_sql
 from devlog_collector.query.pricing import Pricer, TokenSums, band_case
 from devlog_collector.store import Store
 
@@ -170,8 +171,12 @@ def _rollup_where(filters: Filters) -> tuple[str, list[Any]]:
 
 _ROLLUP_VALUES: Final = ", ".join(
     ["sum(events)", *(f"sum({c})" for c, _ in KIND_COLUMNS), "sum(requests)", *(f"sum({t})" for t in _TOKENS),
-     "sum(cost_usd)"]
+     "sum(cost_usd)", "sum(cache_creation_1h_tokens)", "sum(web_search_requests)"]
 )  # fmt: skip
+#: The same, on a store a read-only command found not yet migrated to m050 (no price extras yet).
+_ROLLUP_VALUES_BEFORE_M050: Final = _ROLLUP_VALUES.replace("sum(cache_creation_1h_tokens)", "0").replace(
+    "sum(web_search_requests)", "0"
+)
 
 
 def _local_day_sql(segments: list[tuple[int, int]]) -> str:
@@ -223,20 +228,19 @@ def _offset_segments(lo_ms: int, hi_ms: int, tz: tzinfo) -> list[tuple[int, int]
     return segments
 
 
-def _events_sql(key: str, filters: Filters, pricer: Pricer) -> tuple[str, str, list[Any]]:
+def _events_sql(key: str, filters: Filters, pricer: Pricer, extras: bool) -> tuple[str, str, list[Any]]:
     where, params = filters._replace(since_ms=None, until_ms=None).where()
     where = "WHERE ts >= ? AND ts < ?" + (" AND " + where.removeprefix("WHERE ") if where else "")
     band = band_case(pricer.bands, "(input_tokens + cache_creation_tokens + cache_read_tokens)")
     values_sql = ", ".join(
         ["count(*)", *(f"sum(kind = '{k}')" for _, k in KIND_COLUMNS),
          "sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0)",
-         *(f"sum({t})" for t in _TOKENS), "coalesce(sum(cost_usd), 0)"]
+         *(f"sum({t})" for t in _TOKENS), "coalesce(sum(cost_usd), 0)",
+         *(("sum(cache_creation_1h_tokens)", "sum(web_search_requests)") if extras else ("0", "0"))]
     )  # fmt: skip
     key_sql = key if key in ("''", "agent", "session_id") else f"coalesce({key}, '')"
-    sql = (
-        f"SELECT {key_sql}, coalesce(model, ''), {band}, cost_usd IS NOT NULL, {values_sql} "
-        f"FROM events {where} GROUP BY 1, 2, 3, 4"
-    )
+    mode = price_mode_sql(extras)
+    sql = f"SELECT {key_sql}, coalesce(model, ''), {band}, {mode}, {values_sql} FROM events {where} GROUP BY 1, 2, 3, 4"
     sessions = f"SELECT DISTINCT {key_sql}, session_id FROM events {where}"
     return sql, sessions, params
 
@@ -301,7 +305,9 @@ def compute_stats(
     pricer = pricer or Pricer.load()
     use_rollup = _rollup_usable(store, pricer, filters)
     key = "''" if by in _TIME_GROUPINGS else _KEY_COLUMN[by]
-    events_sql, events_sessions, events_params = _events_sql(key, filters, pricer)
+    extras = has_price_extras(store)
+    events_sql, events_sessions, events_params = _events_sql(key, filters, pricer, extras)
+    rollup_values = _ROLLUP_VALUES if extras else _ROLLUP_VALUES_BEFORE_M050
 
     groups: dict[str, Totals] = {}
     unpriced: dict[str, int] = {}
@@ -315,7 +321,11 @@ def compute_stats(
     # What the rollup cannot answer is read from events: (start, end, priced at) spans, in ms.
     spans: list[tuple[int, int, int]] = []
     if lo is not None and lo < hi:
-        scanned = _scan_rollup(store, key, filters, by, zone, lo, hi, groups, unpriced, pricer) if use_rollup else None
+        scanned = (
+            _scan_rollup(store, key, filters, by, zone, lo, hi, groups, unpriced, pricer, rollup_values)
+            if use_rollup
+            else None
+        )
         if scanned is not None:
             # The rollup covered every whole bucket; what remains are the partial buckets at the edges.
             first, last = scanned
@@ -323,7 +333,7 @@ def compute_stats(
             spans = [(a, b, a) for x, y in edges if x < y for a, b in _windows(x, y, cut_zone)]
         elif use_rollup:  # the zone's offsets are not whole buckets: window by window
             windows = _windows(lo, hi, cut_zone)
-            spans = _rollup_by_window(store, filters, by, zone, windows, groups, unpriced, pricer)
+            spans = _rollup_by_window(store, filters, by, zone, windows, groups, unpriced, pricer, rollup_values)
         else:
             spans = [(a, b, a) for a, b in _windows(lo, hi, cut_zone)]
     for start, end, priced_at in spans:
@@ -364,6 +374,7 @@ def _scan_rollup(
     groups: dict[str, Totals],
     unpriced: dict[str, int],
     pricer: Pricer,
+    rollup_values: str = _ROLLUP_VALUES,
 ) -> tuple[int, int] | None:
     """Fold every whole 15-minute bucket in [lo, hi) from the rollup: one grouped scan per
     (model, band, has_cost) combination.
@@ -392,14 +403,14 @@ def _scan_rollup(
         # One integer sort key per row instead of two: UTC day * 4 + (local day - UTC day + 1), the
         # difference being -1, 0 or 1 for every UTC offset (-12 h to +14 h).
         utc_day = f"bucket / {_BUCKETS_PER_DAY}"
-        windows = f"SELECT {utc_day} * 4 + ({local_day}) - {utc_day} + 1, {_ROLLUP_VALUES} {match} GROUP BY 1"
+        windows = f"SELECT {utc_day} * 4 + ({local_day}) - {utc_day} + 1, {rollup_values} {match} GROUP BY 1"
         rows = [
             (window // 4, window // 4 + window % 4 - 1, "", *combo, *values)
             for combo in combos
             for window, *values in store.db.execute(windows, [*combo, first, last, *where_params])
         ]
     else:
-        by_key = f"SELECT bucket / {_BUCKETS_PER_DAY}, {key}, {_ROLLUP_VALUES} {match} GROUP BY 1, 2"
+        by_key = f"SELECT bucket / {_BUCKETS_PER_DAY}, {key}, {rollup_values} {match} GROUP BY 1, 2"
         rows = [
             (day, 0, key_value, *combo, *values)
             for combo in combos
@@ -485,6 +496,7 @@ def _rollup_by_window(
     groups: dict[str, Totals],
     unpriced: dict[str, int],
     pricer: Pricer,
+    rollup_values: str = _ROLLUP_VALUES,
 ) -> list[tuple[int, int, int]]:
     """Fold the whole 15-minute buckets of each window from the rollup, one range read per
     (model, band, has_cost, window); returns the spans left for the events table.
@@ -511,7 +523,7 @@ def _rollup_by_window(
     combos = _rollup_combos(store, filters)
     where, where_params = _rollup_where(filters)  # bucket >= ? AND bucket < ? AND <filters>
     match = f"model = ? AND band = ? AND has_cost = ? AND {where}"
-    sums_sql = f"SELECT {_ROLLUP_VALUES} FROM usage_rollup WHERE {match}"
+    sums_sql = f"SELECT {rollup_values} FROM usage_rollup WHERE {match}"
     sessions_sql = f"SELECT DISTINCT session_id FROM usage_rollup WHERE {match}"
     next_sql = f"SELECT min(bucket) FROM usage_rollup WHERE {match}"
     starts = [r[0] for r in ranges]
@@ -570,11 +582,12 @@ def _fold(
 ) -> None:
     key, model, band, has_cost, events, *rest = row
     kinds = rest[: len(KIND_COLUMNS)]
-    requests, inp, out, cc, cr, reasoning, cost_sum = rest[len(KIND_COLUMNS) :]
-    if has_cost:
+    requests, inp, out, cc, cr, reasoning, cost_sum, cc_1h, searches = rest[len(KIND_COLUMNS) :]
+    if has_cost == RECORDED_COST:
         cost: float | None = cost_sum
-    elif inp or out or cc or cr:
-        cost = pricer.cost(model or None, band, at, TokenSums(inp, out, cc, cr, requests))
+    elif inp or out or cc or cr or searches:
+        sums = TokenSums(inp, out, cc, cr, requests, cc_1h, searches)
+        cost = pricer.cost(model or None, band, at, sums, fast=has_cost == FAST_MODE)
     else:
         cost = 0.0
     name = label if label is not None else (key or "(none)")

@@ -697,6 +697,11 @@ class _TranscriptParser:
             one_hour = _token(cache.get("ephemeral_1h_input_tokens"))
             if one_hour:
                 attrs["cache_creation_1h_tokens"] = one_hour
+        server_tools = usage.get("server_tool_use")
+        if isinstance(server_tools, dict):
+            searches = _token(server_tools.get("web_search_requests"))
+            if searches:
+                attrs["web_search_requests"] = searches
         previous = self.usage.get(usage_id)
         if previous is not None and previous.usage is not None and previous.usage.total >= sum(counts.values()):
             return  # an earlier line of this read already carries this response's (larger) usage

@@ -67,6 +67,7 @@ __all__ = [
     "Store",
     "event_from_row",
     "now_ms",
+    "price_extras",
 ]
 
 log = get_logger("store")
@@ -102,11 +103,11 @@ _INDEX_RANGE: Final = (
 _EVENT_COLUMNS = (
     "id, ts, agent, kind, session_id, workspace, project, model, user, tool_name, file_path, "
     "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, reasoning_tokens, "
-    "cost_usd, text, body, collected_at"
+    "cost_usd, text, body, collected_at, cache_creation_1h_tokens, web_search_requests, fast"
 )
 #: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
 _ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
-_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) ON CONFLICT (id) DO NOTHING"
+_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)}) ON CONFLICT (id) DO NOTHING"
 
 
 def now_ms() -> int:
@@ -165,6 +166,23 @@ def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
         event.text,
         body,
         collected_at,
+        *(price_extras(event) if usage is not None and event.attrs else _NO_PRICE_EXTRAS),
+    )
+
+
+_NO_PRICE_EXTRAS: Final = (0, 0, 0)
+
+
+def price_extras(event: Event) -> tuple[int, int, int]:
+    """(1-hour cache write tokens, web searches, fast mode) of a model call, from its `attrs` (m050)."""
+    attrs = event.attrs
+    one_hour = attrs.get("cache_creation_1h_tokens")
+    searches = attrs.get("web_search_requests")
+    cache_creation = event.usage.cache_creation_tokens if event.usage is not None else 0
+    return (
+        min(one_hour, cache_creation) if type(one_hour) is int and one_hour > 0 else 0,
+        searches if type(searches) is int and searches > 0 else 0,
+        1 if attrs.get("speed") == "fast" else 0,
     )
 
 

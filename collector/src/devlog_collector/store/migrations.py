@@ -213,6 +213,9 @@ _ROLLUP_KINDS = (
     ("errors", "error"),
 )
 _ROLLUP_TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
+#: Event columns (m050) that price a model call besides its four token counts, summed in the rollup:
+#: the part of `cache_creation_tokens` written to the 1-hour cache, and server-side web searches.
+PRICE_EXTRA_COLUMNS = ("cache_creation_1h_tokens", "web_search_requests")
 
 
 def _rollup_values(row: str) -> tuple[list[str], list[str]]:
@@ -353,31 +356,49 @@ def _rollup_columns() -> tuple[list[str], list[str]]:
     return key_columns, value_columns
 
 
+def _rollup_columns_v2() -> tuple[list[str], list[str]]:
+    """(key columns, value columns) of `usage_rollup` from m050 on (two more sums)."""
+    key_columns, value_columns = _rollup_columns()
+    return key_columns, [*value_columns, *PRICE_EXTRA_COLUMNS]
+
+
+def _rollup_values_v2(row: str) -> tuple[list[str], list[str]]:
+    """m050's (key expressions, value expressions): `has_cost` becomes the price mode (0 priced from
+    tokens, 1 the event's recorded cost, 2 priced from tokens at the fast-mode rate), and the 1-hour
+    cache writes and web searches are summed."""
+    keys, values = _rollup_values(row)
+    keys[-1] = f"(CASE WHEN {row}.cost_usd IS NOT NULL THEN 1 WHEN {row}.fast THEN 2 ELSE 0 END)"
+    return keys, [*values, *(f"{row}.{c}" for c in PRICE_EXTRA_COLUMNS)]
+
+
+def _rollup_upsert_sql(row: str) -> str:
+    key_columns, value_columns = _rollup_columns_v2()
+    keys, values = _rollup_values_v2(row)
+    return (
+        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
+        f"VALUES ({', '.join(keys + values)}) ON CONFLICT DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
+        + ";"
+    )
+
+
 def usage_rollup_insert_trigger_sql() -> str:
-    """m030's per-row insert trigger, as that migration wrote it (whitespace aside).
+    """The current (m050) per-row insert trigger of the rollup, as that migration wrote it.
 
     The store compares the trigger it finds with this before it maintains the rollup per batch, so a
     later migration that changes the trigger turns batching off instead of double counting.
     """
-    key_columns, value_columns = _rollup_columns()
-    new_keys, new_values = _rollup_values("new")
-    upsert = (
-        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
-        f"VALUES ({', '.join(new_keys + new_values)}) ON CONFLICT DO UPDATE SET "
-        + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
-        + ";"
-    )
-    return f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON events BEGIN {upsert} END"
+    return f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON events BEGIN {_rollup_upsert_sql('new')} END"
 
 
 def usage_rollup_batch_sql() -> str:
     """The rollup rows of every event with `seq > ?` (one parameter), grouped and upserted.
 
-    The same key and value expressions as m030's per-row trigger, summed per key: a batch of thousands
-    of events from one session becomes a few dozen upserts instead of one per event.
+    The same key and value expressions as the per-row trigger (m050), summed per key: a batch of
+    thousands of events from one session becomes a few dozen upserts instead of one per event.
     """
-    key_columns, value_columns = _rollup_columns()
-    keys, values = _rollup_values("e")
+    key_columns, value_columns = _rollup_columns_v2()
+    keys, values = _rollup_values_v2("e")
     return (
         f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
         f"SELECT {', '.join(keys)}, {', '.join(f'sum({v})' for v in values)} FROM events AS e WHERE e.seq > ? "
@@ -435,3 +456,67 @@ def m040_usage_rollup_model_first(db: sqlite3.Connection) -> None:
     )
     for _, sql in triggers:
         db.execute(sql)
+
+
+@migration
+def m050_price_extras(db: sqlite3.Connection) -> None:
+    """Query: price 1-hour cache writes, web searches and Claude's fast mode, in stats as in exports.
+
+    Claude Code records which cache writes went to the 1-hour cache (priced higher than 5-minute
+    writes), how many server-side web searches a response made (priced per search), and
+    `speed: "fast"` (a multiple of the standard price). Until now they lived only in `body.attrs` and
+    the stats priced every cache write at the 5-minute rate, no search, and fast mode at the standard
+    rate. They become columns (filled from `attrs` for stored rows; web searches were not recorded
+    before, so older rows have none until re-collected), the rollup sums the first two, and its
+    `has_cost` key becomes the price mode (2: priced at the fast rate), so `devlog stats` prices them
+    exactly from the rollup. The rollup is rebuilt once, from `events`.
+    """
+    triggers = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' AND sql LIKE '%usage_rollup%'"
+    ).fetchall()
+    for (name,) in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    key_columns, value_columns = _rollup_columns_v2()
+    new_keys, new_values = _rollup_values_v2("new")
+    old_keys, old_values = _rollup_values_v2("old")
+    match_old = " AND ".join(f"{c} = {e}" for c, e in zip(key_columns, old_keys, strict=True))
+    subtract = (
+        "UPDATE usage_rollup SET "
+        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(value_columns, old_values, strict=True))
+        + f" WHERE {match_old};\n"
+        f"DELETE FROM usage_rollup WHERE {match_old} AND events <= 0;"
+    )
+    usage = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0"
+    run_script(
+        db,
+        f"""
+        ALTER TABLE events ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE events ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE events ADD COLUMN fast INTEGER NOT NULL DEFAULT 0;
+        UPDATE events SET
+            cache_creation_1h_tokens = min(cache_creation_tokens, max(0,
+                coalesce(CAST(json_extract(CAST(body AS TEXT), '$.attrs.cache_creation_1h_tokens') AS INTEGER), 0))),
+            web_search_requests = max(0,
+                coalesce(CAST(json_extract(CAST(body AS TEXT), '$.attrs.web_search_requests') AS INTEGER), 0)),
+            fast = coalesce(json_extract(CAST(body AS TEXT), '$.attrs.speed') = 'fast', 0)
+        WHERE {usage};
+        ALTER TABLE usage_rollup ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE usage_rollup ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
+        DELETE FROM usage_rollup;
+        INSERT INTO usage_rollup ({", ".join(key_columns + value_columns)})
+            SELECT {", ".join(k.replace("new.", "") for k in new_keys)},
+                   {", ".join(f"sum({v.replace('new.', '')})" for v in new_values)}
+            FROM events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+        {usage_rollup_insert_trigger_sql()};
+        CREATE TRIGGER usage_rollup_delete AFTER DELETE ON events BEGIN
+            {subtract}
+        END;
+        CREATE TRIGGER usage_rollup_update AFTER UPDATE OF
+            ts, agent, workspace, project, session_id, model, kind, {", ".join(_ROLLUP_TOKENS)}, cost_usd,
+            {", ".join(PRICE_EXTRA_COLUMNS)}, fast
+        ON events BEGIN
+            {subtract}
+            {_rollup_upsert_sql("new")}
+        END;
+        """,
+    )
