@@ -58,8 +58,8 @@ def test_bootstrap_spec_parsing() -> None:
         (["/srv/**"], ["/srv", "/srv/a", "/srv/a/b/c", "/srv/.hidden/x"], ["/srv2", "/srvx/a", "/home/srv", None]),
         (
             ["~/work/**"],
-            ["/home/al/work", "/home/al/work/x", "/Users/bob/work/y", "/root/work/z"],
-            ["/home/al/play", "/work/x"],
+            ["/home/al/work", "/home/al/work/x", "/Users/bob/work/y", "/root/work/z", "C:/Users/bob/work/api"],
+            ["/home/al/play", "/work/x", "C:/work/x", "C:/Users/bob/play"],
         ),
         (["/a/{b,c}/*"], ["/a/b/x", "/a/c/y"], ["/a/d/x", "/a/b/x/y"]),
         ([], ["/anything", None], []),
@@ -316,3 +316,38 @@ def test_a_stored_key_with_an_uncompilable_glob_never_crashes_requests(client: T
         whoami = client.get("/api/v1/whoami", headers=auth("srv"))
         assert whoami.status_code == 200 and whoami.json()["workspaces"] == [TOO_MANY]
     assert any(log["event"] == "workspace_globs_unusable" for log in logs)
+
+
+def test_an_admin_key_limited_to_workspaces_cannot_manage_keys_or_read_ingest_health(
+    client: TestClient[Any],
+) -> None:
+    """Else it could mint a key without limits, or revoke the unlimited admin keys."""
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    made = client.post("/api/v1/keys", json={"name": "lead", "scopes": ["admin"], "workspaces": ["/srv/**"]},
+                       headers=admin)  # fmt: skip
+    assert made.status_code == 201, made.text
+    lead = {"Authorization": f"Bearer {made.json()['token']}"}
+    for response in (
+        client.post("/api/v1/keys", json={"name": "escape", "scopes": ["read"]}, headers=lead),
+        client.post("/api/v1/keys/lead/revoke", headers=lead),
+        client.get("/api/v1/keys", headers=lead),
+        client.get("/api/v1/ingest-health", headers=lead),
+    ):
+        problem = assert_problem(response, 403)
+        assert problem["type"].endswith("workspace_limited_admin") and "workspace globs" in problem["detail"]
+    names = [k["name"] for k in client.get("/api/v1/keys", headers=admin).json()]
+    assert "escape" not in names
+    assert client.get("/api/v1/events", headers=lead).status_code == 200  # its other rights stay
+
+
+@pytest.mark.parametrize("glob", ["work/**", "./work/**", "srv"])
+def test_a_relative_workspace_glob_is_refused_by_cli_and_api(
+    database_url: str, client: TestClient[Any], glob: str
+) -> None:
+    done = _cli(database_url, "keys", "create", "rel", "--workspace", glob)
+    assert done.exit_code == 2 and "relative" in done.output and glob in done.output
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    problem = assert_problem(
+        client.post("/api/v1/keys", json={"name": "rel", "workspaces": [glob]}, headers=admin), 400
+    )
+    assert "relative" in problem["detail"]

@@ -3,17 +3,20 @@
 Patterns use wcmatch with the collector's routing flags (`**` crosses folders, `{a,b}` braces,
 extglobs, dot-folders match), and `x/**` also matches the folder `x` itself. The server does not know
 its users' home folders, so a leading `~` stands for any home folder (`/home/<name>`, `/Users/<name>`,
-`/root`, `/var/home/<name>`): `~/work/**` matches `/home/alice/work/api` and `/Users/bob/work`.
+`/root`, `/var/home/<name>`, and on Windows `<drive>:/Users/<name>`): `~/work/**` matches
+`/home/alice/work/api`, `/Users/bob/work` and `C:/Users/carol/work`. A relative glob could match no
+workspace (they are absolute), so it is refused when the key is created.
 A key without globs may use every workspace, including events that carry none.
 
 wcmatch expands braces before matching and refuses more than 1,000 expanded patterns per compile
-(`~` alone expands to four), so a key's globs are checked with `glob_problem` / `globs_problem` when
+(`~` alone expands to five), so a key's globs are checked with `glob_problem` / `globs_problem` when
 the key is created. A key whose stored globs cannot compile anyway (created before that check) must
 not turn every request into a 500: its matcher allows nothing and logs a warning.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -23,7 +26,10 @@ from wcmatch import glob
 __all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "expand_pattern", "glob_problem", "globs_problem"]
 
 GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB | glob.DOTGLOB
-_HOMES = "{/home/*,/Users/*,/root,/var/home/*}"
+_HOMES = "{/home/*,/Users/*,/root,/var/home/*,?:/Users/*}"
+#: How a glob that can match an absolute workspace may begin: `/`, `~`, a drive letter, or a wildcard,
+#: brace or extglob that may stand for one of those.
+_ABSOLUTE_START = re.compile(r"[/~*?\[{!@+]|[A-Za-z]:")
 
 _log = structlog.get_logger("devlog_server.globs")
 
@@ -49,7 +55,7 @@ def _compile(patterns: Sequence[str]) -> glob.WcMatcher[str] | None:
 def _why_not(exc: Exception) -> str:
     # PatternLimitException lives in wcmatch's private `_wcparse`, so it is recognised by name.
     if type(exc).__name__ == "PatternLimitException":
-        return "its braces expand to more than 1,000 patterns (a leading ~ counts four times)"
+        return "its braces expand to more than 1,000 patterns (a leading ~ counts five times)"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -61,6 +67,8 @@ def glob_problem(pattern: str) -> str | None:
     """
     if not pattern.strip():
         return "is empty (leave it out for a key that may use every workspace)"
+    if not _ABSOLUTE_START.match(pattern.strip()):
+        return "is relative, so it can match no workspace (they are absolute folders): start it with /, ~/ or **/"
     try:
         _compile([pattern])
     except Exception as exc:  # noqa: BLE001 - wcmatch raises private exception classes; any failure is the glob's

@@ -2,12 +2,17 @@
 
 The same operations as `devlog-server keys ...`; a revocation made here takes effect at once in this
 process (its key cache is busted) and within `key_cache_seconds` in other workers.
+
+Only an admin key without workspace globs may use them: a key limited to some workspaces that could
+create keys could mint one without limits (or revoke the unlimited ones), and ingest health names every
+collector and rejection on the server. Key creations and revocations are logged (ids and names only).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import structlog
 from litestar import Request, get, post
 from litestar.params import JSONBody, Parameter
 
@@ -23,6 +28,20 @@ from devlog_server.text import text_problem
 __all__ = ["create_key_endpoint", "ingest_health", "list_keys_endpoint", "revoke_key_endpoint"]
 
 _ERRORS = problem_responses(400, 401, 403, 429, 503)
+_log = structlog.get_logger("devlog_server.admin")
+
+
+async def _unlimited_admin(request: Request[Any, Any, Any]) -> ApiKey:
+    """The calling key, if it has the `admin` scope and no workspace globs (see the module docstring)."""
+    key = await authenticate(request, "admin")
+    if key.workspaces:
+        raise ApiError(
+            403,
+            "this admin key is limited to some workspaces; managing API keys and reading ingest health "
+            "need an admin key without workspace globs",
+            code="workspace_limited_admin",
+        )
+    return key
 
 
 def _info(key: ApiKey) -> KeyInfo:
@@ -42,7 +61,7 @@ def _info(key: ApiKey) -> KeyInfo:
 async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
     """Every API key (never the secrets)."""
     state = server_state(request)
-    await authenticate(request, "admin")
+    await _unlimited_admin(request)
     async with state.db.read() as conn:
         return [_info(key) for key in await list_keys(conn)]
 
@@ -58,7 +77,7 @@ async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
 async def create_key_endpoint(request: Request[Any, Any, Any], data: JSONBody[KeyCreate]) -> CreatedKeyInfo:
     """Create a key; the response holds its token, shown only this once."""
     state = server_state(request)
-    await authenticate(request, "admin")
+    caller = await _unlimited_admin(request)
     try:
         async with state.db.write() as conn:
             created = await create_key(
@@ -66,7 +85,9 @@ async def create_key_endpoint(request: Request[Any, Any, Any], data: JSONBody[Ke
             )
     except UserInputError as exc:
         raise ApiError(400, str(exc), code="invalid_key") from exc
-    return CreatedKeyInfo(key=_info(created.key), token=created.token)
+    key = created.key
+    _log.info("key_created", key_id=key.id, name=key.name, scopes=list(key.scopes), by_key_id=caller.id)
+    return CreatedKeyInfo(key=_info(key), token=created.token)
 
 
 @post(
@@ -82,7 +103,7 @@ async def revoke_key_endpoint(
 ) -> KeyInfo:
     """Revoke a key by name or id (idempotent)."""
     state = server_state(request)
-    await authenticate(request, "admin")
+    caller = await _unlimited_admin(request)
     if text_problem(name_or_id) is not None:
         raise ApiError(404, f"no key named {name_or_id!r}", code="unknown_key")
     try:
@@ -91,6 +112,7 @@ async def revoke_key_endpoint(
     except UserInputError as exc:
         raise ApiError(404, str(exc), code="unknown_key") from exc
     state.keys.forget_key(key.id)
+    _log.info("key_revoked", key_id=key.id, name=key.name, by_key_id=caller.id)
     return _info(key)
 
 
@@ -101,7 +123,7 @@ async def ingest_health(
 ) -> IngestHealth:
     """Per-collector last seen and created/duplicate/rejected counters, and the newest rejections."""
     state = server_state(request)
-    await authenticate(request, "admin")
+    await _unlimited_admin(request)
     async with state.db.read() as conn:
         return IngestHealth(
             collectors=await collectors_health(conn),
