@@ -756,6 +756,9 @@ class Collector:
         self, item: Tracked, cursor: CollectCursor | None, st: os.stat_result, totals: AgentTotals
     ) -> None:
         sid, path = item.key
+        # Taken before the read: a write that lands while we read (Cursor commits to its `-wal` at any
+        # moment) must make the signature after the read differ, so the file is read again.
+        size, mtime = self._document_signature(item.file, st)
         same_file = cursor is not None and cursor.dev == st.st_dev and cursor.ino == st.st_ino
         state = dict(cursor.state) if cursor is not None and same_file else {}
         engine_state = state.pop(ENGINE_STATE_KEY, None)
@@ -784,7 +787,6 @@ class Collector:
             raise
         except Exception as exc:  # noqa: BLE001 - a parser bug costs this file, not the pass
             problems.append(ParseProblem(sid, path, "file", f"parser error: {type(exc).__name__}: {exc}"))
-        size, mtime = self._document_signature(item.file, st)
         retry = False
         try:
             after = item.file.path.stat()
@@ -793,7 +795,7 @@ class Collector:
                 problems = []  # (likely artefacts of a half-written file)
         except OSError:
             retry = True
-        if _racy(st):
+        if _racy_mtime(mtime):  # (for SQLite, the newer of the database's and its `-wal`'s)
             retry = True
         if item.file.mode == "sqlite" and not events and any(p.position == "database" for p in problems):
             retry = True  # locked or unreadable right now: try again next pass (reported once)
@@ -927,7 +929,11 @@ class Collector:
 
 
 def _racy(st: os.stat_result) -> bool:
-    return time.time_ns() - st.st_mtime_ns < RACY_NS
+    return _racy_mtime(st.st_mtime_ns)
+
+
+def _racy_mtime(mtime_ns: int) -> bool:
+    return time.time_ns() - mtime_ns < RACY_NS
 
 
 def _merge_git(from_source: GitInfo | None, from_disk: GitInfo | None) -> GitInfo | None:

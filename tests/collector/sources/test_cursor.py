@@ -401,3 +401,49 @@ def test_a_workspace_database_naming_a_chat_later_brings_it_back_without_the_cha
         db.close()
         Collector(store, config).collect()
         assert workspaces() == {"/home/dev/empty"}
+
+
+def test_a_commit_cursor_makes_while_devlog_reads_is_collected_on_the_next_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cursor keeps its connection open, so its commits land in `state.vscdb-wal` only. A commit made
+    during the read must not be taken for already read (the signature is taken before the read)."""
+    from tests.collector.collect_helpers import collect
+
+    user = build_user_dir(tmp_path)
+    database = user / "globalStorage" / "state.vscdb"
+    writer = sqlite3.connect(database)  # Cursor itself: open for the whole test, WAL mode
+    writer.execute("INSERT INTO ItemTable VALUES ('cursor.warm', '1')")
+    writer.commit()
+    wal = Path(f"{database}-wal")
+    assert wal.exists()
+    old = time.time() - 60
+    for path in (database, wal):
+        os.utime(path, (old, old))
+    reply = {"type": 2, "text": "the reply committed mid-read", "createdAt": "2025-12-25T19:48:30Z"}
+    original = CursorSource.parse_document
+
+    def parse_while_cursor_writes(self: CursorSource, file: SourceFile, state: dict[str, Any]) -> Iterator[Any]:
+        written = False
+        for item in original(self, file, state):
+            if not written and file.path == database:
+                writer.execute("INSERT INTO cursorDiskKV VALUES (?, ?)", (f"bubbleId:{A}:a-b7", json.dumps(reply)))
+                writer.commit()
+                os.utime(wal, (old, old))  # a coarse clock: only the WAL's size tells
+                written = True
+            yield item
+
+    config = agent_config("cursor", user, tmp_path / "store")
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(CursorSource, "parse_document", parse_while_cursor_writes)
+            collect(config)
+        db = sqlite3.connect(config.storage.db_path())
+        saved = db.execute("SELECT size, mtime_ns FROM collect_cursors WHERE path = ?", (str(database),)).fetchone()
+        assert saved == (None, None)  # not "read up to here": the next pass reads it again
+        collect(config)  # Cursor wrote nothing since
+        texts = [row[0] for row in db.execute("SELECT text FROM events WHERE text LIKE '%committed mid-read%'")]
+        db.close()
+        assert texts == ["the reply committed mid-read"]
+    finally:
+        writer.close()
