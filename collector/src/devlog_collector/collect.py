@@ -526,8 +526,9 @@ class Collector:
         if file.mode == "sqlite":
             with contextlib.suppress(OSError):
                 wal = Path(f"{file.path}-wal").stat()
-                size += wal.st_size
-                mtime = max(mtime, wal.st_mtime_ns)
+                if wal.st_size > 0:  # (an empty -wal holds no commit: our own read may have created it)
+                    size += wal.st_size
+                    mtime = max(mtime, wal.st_mtime_ns)
         return size, mtime
 
     def _unchanged(self, item: Tracked, cursor: CollectCursor, st: os.stat_result) -> bool:
