@@ -261,20 +261,6 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
     return b"".join(chunks)
 
 
-def _last_newline_end(fd: int, size: int) -> int:
-    """Offset just past the last `\\n` of the first `size` bytes (0 if there is none)."""
-    block = 64 * 1024
-    end = size
-    while end > 0:
-        start = max(0, end - block)
-        data = _pread(fd, end - start, start)
-        index = data.rfind(b"\n")
-        if index >= 0:
-            return start + index + 1
-        end = start
-    return 0
-
-
 class Collector:
     """Runs collection passes over a set of sources into one store (the caller holds the writer lock).
 
@@ -317,6 +303,8 @@ class Collector:
         self._progress: ProgressCallback | None = None
         self._files_done = 0
         self._bytes_done = 0
+        #: True while `mark_current` reads a file only for its cursor and parser state.
+        self._discarding = False
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -456,12 +444,15 @@ class Collector:
         return files, total
 
     def mark_current(self, tracked: Iterable[Tracked]) -> int:
-        """`start --no-history`: remember files as read up to now without parsing them.
+        """`start --no-history`: remember files as read up to now without storing their events.
 
-        Append files get a cursor at their last complete line; document and SQLite files record
-        their current size/mtime and that events older than now are history (they are dropped
-        when the document is re-parsed after a change). Files that already have a cursor are left
-        alone. Returns the number of files marked.
+        Append files are parsed to their last complete line with every event and problem dropped:
+        what the parser carries from line to line (a Codex session's folder, model and running
+        token totals, Claude's pending tool names, line numbers) is then in the cursor, so lines
+        appended later get the same context and ids as in a full collect. (Parsing costs a fraction
+        of storing.) Document and SQLite files record their current size/mtime and that events
+        older than now are history (they are dropped when the document is re-parsed after a
+        change). Files that already have a cursor are left alone. Returns the number of files marked.
         """
         cursors = self.store.all_cursors()
         marked = 0
@@ -470,26 +461,25 @@ class Collector:
             if item.key in cursors:
                 continue
             sid, path = item.key
+            if item.file.mode == "append":
+                self._discarding = True
+                try:
+                    self._collect_append(item, None, AgentTotals())
+                except OSError:
+                    continue
+                finally:
+                    self._discarding = False
+                marked += 1
+                continue
             try:
-                with open(item.file.path, "rb", buffering=0) as handle:
-                    fd = handle.fileno()
-                    st = os.fstat(fd)
-                    if item.file.mode == "append":
-                        offset = _last_newline_end(fd, st.st_size)
-                        head = _pread(fd, HEAD_BYTES, 0)
-                        marker = _pread(fd, min(MARKER_BYTES, offset), offset - min(MARKER_BYTES, offset))
-                        cursor = CollectCursor(
-                            sid, path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, offset,
-                            _head_fingerprint(head), _sha(marker), {}, 0,
-                        )  # fmt: skip
-                    else:
-                        size, mtime = self._document_signature(item.file, st)
-                        cursor = CollectCursor(
-                            sid, path, st.st_dev, st.st_ino, size, mtime, 0, None, None,
-                            {ENGINE_STATE_KEY: {"not_before_ms": now}}, 0,
-                        )  # fmt: skip
+                st = item.file.path.stat()
             except OSError:
                 continue
+            size, mtime = self._document_signature(item.file, st)
+            cursor = CollectCursor(
+                sid, path, st.st_dev, st.st_ino, size, mtime, 0, None, None,
+                {ENGINE_STATE_KEY: {"not_before_ms": now}}, 0,
+            )  # fmt: skip
             self._commit([], cursor, [])
             marked += 1
         return marked
@@ -736,6 +726,8 @@ class Collector:
         final: bool = False,
     ) -> CollectCursor:
         sid, path = item.key
+        if self._discarding:  # `mark_current`: the cursor and the parser's state only
+            events, problems = [], []
         length = min(MARKER_BYTES, offset)
         marker = _sha(_pread(fd, length, offset - length))
         # Size/mtime say "read up to here as of this stat"; stored only once every byte the stat

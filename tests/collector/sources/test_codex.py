@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -343,3 +344,45 @@ def test_a_lone_surrogate_escape_costs_one_character_not_the_line(tmp_path: Path
     events, problems = parse(CodexSource([]), SourceFile(path, "append"))
     assert problems == []
     assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]
+
+
+def test_no_history_keeps_the_session_context_of_lines_appended_later(tmp_path: Path) -> None:
+    """`start --no-history` marks existing rollouts as read: lines a session appends afterwards must
+    get the folder, model, token deltas and ids a full collect gives them."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.store import Store
+    from tests.collector.collect_helpers import agent_config, collect
+
+    rollout = FIXTURES / "sessions/2026/03/02/rollout-2026-03-02T09-20-00-019cae10-7b1e-7c3a-9f00-2c5b6e1d8a41.jsonl"
+    lines = rollout.read_bytes().splitlines(keepends=True)
+    split = 12  # after the session meta, the turn context and two cumulative token counts
+    columns = "id, workspace, project, model, input_tokens, output_tokens, cache_read_tokens, reasoning_tokens"
+
+    def stored(config: Any) -> set[tuple[Any, ...]]:
+        db = sqlite3.connect(config.storage.db_path())
+        try:
+            return set(db.execute(f"SELECT {columns} FROM events"))
+        finally:
+            db.close()
+
+    full_home, marked_home = tmp_path / "full", tmp_path / "marked"
+    for home in (full_home, marked_home):
+        target = home / "sessions" / "2026" / "03" / "02" / rollout.name
+        target.parent.mkdir(parents=True)
+    (full_home / "sessions" / "2026" / "03" / "02" / rollout.name).write_bytes(b"".join(lines))
+    full = agent_config("codex", full_home, tmp_path / "full-store")
+    collect(full)
+
+    marked_file = marked_home / "sessions" / "2026" / "03" / "02" / rollout.name
+    marked_file.write_bytes(b"".join(lines[:split]))
+    marked = agent_config("codex", marked_home, tmp_path / "marked-store")
+    with Store.open(marked.storage.db_path()) as store:
+        collector = Collector(store, marked)
+        assert collector.mark_current(collector.discover()) == 1
+    assert stored(marked) == set()  # history is not stored
+    with marked_file.open("ab") as handle:
+        handle.write(b"".join(lines[split:]))
+    collect(marked)
+    later = stored(marked)
+    assert later and later <= stored(full)  # same ids, folder, model and token deltas as a full collect
+    assert any(row[4] for row in later) and {row[1] for row in later} != {None}
