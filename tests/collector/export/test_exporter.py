@@ -201,6 +201,23 @@ def test_rejected_items_are_dead_lettered_and_the_rest_continue(db: Path) -> Non
         assert all(reason == "forbidden_workspace" for _, reason in dead_letters(db, "team"))
 
 
+def test_a_dead_letter_is_cleared_once_its_event_is_accepted(db: Path) -> None:
+    """The server's key was widened, the developer ran `export --all`: the events arrived, so they no
+    longer count as dead letters."""
+    events = make_events(30, [f"{WORK}/a"])
+    bad = {events[3].id, events[17].id, events[25].id}
+    fill_store(db, events)
+    with FaultServer(reject=lambda e: "forbidden_workspace" if e["id"] in bad else None) as srv:
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        assert run("team", cfg, db).dead_lettered == 3
+        srv.reject = lambda e: "forbidden_workspace" if e["id"] == events[25].id else None
+        with Store.open(db) as store, store.transaction() as tx:  # what `devlog export --all` does
+            tx.execute("UPDATE export_cursors SET last_seq = 0 WHERE remote = 'team'")
+        assert run("team", cfg, db).caught_up
+        assert set(srv.events) == {e.id for e in events} - {events[25].id}
+        assert [eid for eid, _ in dead_letters(db, "team")] == [events[25].id]
+
+
 @pytest.mark.parametrize("status", [401, 403, 404, 501])
 def test_auth_errors_pause_the_remote_and_drop_nothing(db: Path, status: int) -> None:
     events = make_events(20, [f"{WORK}/a"])

@@ -37,7 +37,7 @@ import hashlib
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +226,7 @@ class RemoteExporter:
         self.router = Router(config)
         self._redactor = redactor
         self._pricer: Pricer | None = None
+        self._dead_letters_seen: bool | None = None  # see `_may_have_dead_letters`
         self.max_events = self.remote.batch_size
         self.max_bytes = self.remote.batch_bytes
         self._limits_checked = False
@@ -308,6 +309,7 @@ class RemoteExporter:
             if not locked:
                 outcome.busy = True
                 return outcome
+            self._dead_letters_seen = None  # (only the lock holder writes this remote's dead letters)
             try:
                 self._run(outcome, should_stop, progress, resume, max_batches)
             except sqlite3.Error as exc:
@@ -518,7 +520,11 @@ class RemoteExporter:
                 if item.status == "rejected" and 0 <= item.index < len(part):
                     reason = (item.reason or "rejected")[:4096]
                     letters.append((part.ids[item.index], part.seqs[item.index], reason, 422))
-            self._commit(part.scanned_to, letters, outcome, final=False, confirmed=len(part) - len(letters))
+            rejected = {event_id for event_id, _seq, _reason, _code in letters}
+            accepted = [event_id for event_id in part.ids if event_id not in rejected]
+            self._commit(
+                part.scanned_to, letters, outcome, final=False, confirmed=len(part) - len(letters), accepted=accepted
+            )
             outcome.batches += 1
             outcome.created += response.created
             outcome.duplicates += response.duplicates
@@ -538,11 +544,22 @@ class RemoteExporter:
         *,
         final: bool,
         confirmed: int = 0,
+        accepted: Sequence[str] = (),
     ) -> None:
-        """Dead letters + cursor + status in one transaction."""
+        """Dead letters + cursor + status in one transaction.
+
+        `accepted`: ids the remote took in this batch. A dead letter of one of them is gone (it was
+        re-sent, e.g. by `export --all` after the server's key was widened, and arrived).
+        """
         now = now_ms()
         with self.store.transaction() as db:
+            if accepted and self._may_have_dead_letters(db):
+                db.executemany(
+                    "DELETE FROM dead_letters WHERE remote = ? AND event_id = ?",
+                    [(self.name, event_id) for event_id in accepted],
+                )
             if letters:
+                self._dead_letters_seen = True
                 db.executemany(
                     "INSERT INTO dead_letters (remote, event_id, seq, reason, status_code, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (remote, event_id) DO UPDATE SET seq = excluded.seq, "
@@ -561,6 +578,14 @@ class RemoteExporter:
                 "last_attempt_at = ?, sent_total = sent_total + ?, updated_at = ? WHERE remote = ?",
                 (last_seq, "synced" if final else "pending", sent, now, now, confirmed, now, self.name),
             )
+
+    def _may_have_dead_letters(self, db: sqlite3.Connection) -> bool:
+        """Whether this remote has dead letters (asked once, then kept up to date by `_commit`), so the
+        common case of none costs no per-event delete."""
+        if self._dead_letters_seen is None:
+            row = db.execute("SELECT 1 FROM dead_letters WHERE remote = ? LIMIT 1", (self.name,)).fetchone()
+            self._dead_letters_seen = row is not None
+        return self._dead_letters_seen
 
     def _record_failure(self, exc: ExportError, *, paused: bool) -> None:
         now = now_ms()
