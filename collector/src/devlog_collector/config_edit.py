@@ -60,13 +60,21 @@ def _render(doc: CommentedMap) -> str:
 
 
 def save_document(path: Path, doc: CommentedMap) -> Config:
-    """Validate `doc` and write it atomically (0600); returns the validated config."""
-    text = _render(doc)
-    config, _warnings = parse_config(YAML(typ="safe").load(text), source=str(path))
-    if config.export.remotes:
-        from devlog_collector.export.routing import Router
+    """Validate `doc` and write it atomically (0600); returns the validated config.
 
-        Router(config)  # refuse rules the exporter could not compile before writing them
+    A change that would make the file invalid is refused with the problems it would cause; the file
+    on disk is untouched (so the message must not say the file is invalid).
+    """
+    text = _render(doc)
+    try:
+        config, _warnings = parse_config(YAML(typ="safe").load(text), source=str(path))
+        if config.export.remotes:
+            from devlog_collector.export.routing import Router
+
+            Router(config)  # refuse rules the exporter could not compile before writing them
+    except UserError as exc:
+        problems = exc.problems or [exc.message]
+        raise UserError(f"{path} not changed: the change would make it invalid", problems) from None
     ensure_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -114,6 +114,10 @@ def test_invalid_edit_is_refused_and_the_file_is_untouched() -> None:
     path.write_text(USER_CONFIG)
     code, _, err = invoke("remote", "add", "bad", "ftp://example")
     assert code == 2 and "export.remotes.bad.url" in err
+    assert "not changed: the change would make it invalid" in err and "is not valid" not in err
+    assert path.read_text() == USER_CONFIG
+    code, _, err = invoke("remote", "add", "rel", "https://devlog.example", "--include", "work/**")
+    assert code == 2 and "'work/**' is relative" in err and "not changed" in err
     assert path.read_text() == USER_CONFIG
 
 
