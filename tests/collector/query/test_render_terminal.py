@@ -196,3 +196,20 @@ def test_token_counts_never_shown_in_scientific_notation(count: int, shown: str)
     from devlog_collector.query.render import _tokens
 
     assert _tokens(count) == shown
+
+
+def test_show_puts_a_responses_usage_on_its_text_instead_of_a_second_empty_reply() -> None:
+    from devlog_collector.query.render import render_conversation
+
+    text = ev("2026-03-02T09:00:01", session="s", text="Here is the fix.", attrs={"message_id": "msg_1"})
+    call = ev("2026-03-02T09:00:02", "tool_call", session="s", tool="Edit", attrs={"message_id": "msg_1"})
+    usage = ev("2026-03-02T09:00:02", session="s", model=SONNET, usage=(3, 105, 0, 0),
+               attrs={"message_id": "msg_1", "usage_record": True})  # fmt: skip
+    lone = ev("2026-03-02T09:01:00", session="s", model=SONNET, usage=(1, 7, 0, 0),
+              attrs={"message_id": "msg_2", "usage_record": True})  # fmt: skip
+    shown = render_conversation([text, call, usage, lone], width=100)
+    headings = [line for line in shown.splitlines() if line.startswith("──")]
+    assert len(headings) == 3  # text (with the usage), the tool call, and a usage with no text of its own
+    assert headings[0].startswith("── ASSISTANT") and f"· {SONNET} · 108 tokens" in headings[0]
+    assert "TOOL CALL" in headings[1] and "tokens" not in headings[1] and "· 8 tokens" in headings[2]
+    assert "Here is the fix." in shown

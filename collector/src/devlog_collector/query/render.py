@@ -320,17 +320,24 @@ def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, wi
         f"{_local(first.ts, tz)} → {_local(events[-1].ts, tz)} · {len(events)} events",
         "",
     ]
-    for e in events:
+    shown_with = _usage_hosts(events)
+    merged = {usage.id for usage in shown_with.values()}
+    for index, e in enumerate(events):
+        if e.id in merged:
+            continue  # its tokens are shown on the first text or tool call of its response
+        usage_event = shown_with.get(index)
         heading = _HEADINGS.get(e.kind, e.kind.upper())
         if e.kind == "prompt" and e.attrs.get("is_sidechain") is True:
             heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
         head = f"── {heading} · {_local(e.ts, tz)}"
-        if e.model:
-            head += f" · {e.model}"
+        model = e.model or (usage_event.model if usage_event is not None else None)
+        if model:
+            head += f" · {model}"
         if e.tool is not None:
             head += f" · {e.tool.name}" + (f" ({e.tool.status})" if e.tool.status else "")
-        if e.usage is not None and e.usage.total:
-            head += f" · {e.usage.total:,} tokens"
+        usage = usage_event.usage if usage_event is not None else e.usage
+        if usage is not None and usage.total:
+            head += f" · {usage.total:,} tokens"
         head = cut(clean_text(head), width - 2)
         lines.append(head + " " + "─" * max(0, width - display_width(head) - 1))
         if e.file is not None:
@@ -342,6 +349,34 @@ def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, wi
             lines.append(clean_text(e.text, newlines=True).rstrip())
         lines.append("")
     return "\n".join(lines)
+
+
+def _usage_hosts(events: Sequence[Event]) -> dict[int, Event]:
+    """{index of an event: the usage record shown on it}.
+
+    Claude Code's usage is stored as its own row per response (`attrs.usage_record`, no text), next
+    to the response's text and tool calls (which carry the same `attrs.message_id`). Shown alone, it
+    read as a second, empty reply; its tokens go on the response's first text or tool call instead.
+    """
+    usage_of: dict[str, Event] = {}
+    for e in events:
+        message_id = e.attrs.get("message_id")
+        if e.attrs.get("usage_record") is True and not e.text and isinstance(message_id, str):
+            usage_of.setdefault(message_id, e)
+    hosts: dict[int, Event] = {}
+    taken: set[str] = set()
+    for index, e in enumerate(events):
+        message_id = e.attrs.get("message_id")
+        if (
+            isinstance(message_id, str)
+            and message_id in usage_of
+            and message_id not in taken
+            and e.kind in ("response", "tool_call")
+            and e.attrs.get("usage_record") is not True
+        ):
+            hosts[index] = usage_of[message_id]
+            taken.add(message_id)
+    return hosts
 
 
 def rows_to_csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
