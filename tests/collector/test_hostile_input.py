@@ -157,6 +157,22 @@ def test_huge_line_with_default_limit_is_parsed_in_bounded_memory(tmp_path: Path
         assert Collector(store, config).collect().events_added == 1
 
 
+def test_a_file_of_garbage_lines_is_counted_whole_but_listed_in_bounded_rows(tmp_path: Path) -> None:
+    """Millions of bad lines must not become millions of problem rows (nor a quadratic dedup)."""
+    from devlog_collector.collect import MAX_PROBLEMS_PER_COMMIT
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "garbage.jsonl").write_bytes(b"x\n" * 5000 + line(1))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        result = Collector(store, config).collect()
+        assert result.events_added == 1 and result.problems == 5000
+        rows = store.db.execute("SELECT position, message FROM parse_errors ORDER BY rowid").fetchall()
+    assert len(rows) == MAX_PROBLEMS_PER_COMMIT + 1
+    assert rows[0][0] == "line 1" and rows[-1][1].startswith("4,900 more problems from line 101 to line 5000")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads chmod-000 files anyway")
 def test_unreadable_file_is_reported_once(tmp_path: Path) -> None:
     logs = tmp_path / "logs"

@@ -87,6 +87,9 @@ CHUNK_BYTES: Final = 4 * 1024 * 1024
 BULK_LOAD_MIN_BYTES: Final = 64 * 1024 * 1024
 #: Document-mode events are committed in batches of this many (the cursor goes with the last batch).
 DOCUMENT_BATCH: Final = 5000
+#: Problems listed per commit (a chunk of a log, or a whole document); the rest are summed up in one
+#: more problem. A file of garbage (millions of bad lines) must not become millions of rows.
+MAX_PROBLEMS_PER_COMMIT: Final = 100
 HEAD_BYTES: Final = 1024
 MARKER_BYTES: Final = 64
 #: A file modified less than this long before we stat it is "racy" (file-system timestamps are
@@ -871,14 +874,10 @@ class Collector:
         `current_state`: the events are a whole document's current state (see `Store.commit`), also
         for copies read from the files in `replaces`. Replaced copies are counted into `totals`.
         """
-        fresh: list[ParseProblem] = []
-        current: list[ParseProblem] = []
-        for problem in problems:
-            key = (problem.source, problem.path, problem.position, problem.message[:1000])
-            if problem not in current:
-                current.append(problem)
-            if key not in self._known_problems and problem not in fresh:
-                fresh.append(problem)
+        current, hidden = _listed_problems(problems)
+        fresh = [
+            p for p in current if (p.source, p.path, p.position, p.message[:1000]) not in self._known_problems
+        ]
         # A whole document's read states all of its problems: they replace the earlier ones (a
         # half-written file's "invalid JSON" goes away once a read of it is clean).
         replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
@@ -910,7 +909,8 @@ class Collector:
             self._known_problems.add((problem.source, problem.path, problem.position, problem.message[:1000]))
         for problem in fresh:
             log.info("parse_problem", source=problem.source, path=problem.path, position=problem.position)
-        return added, len(fresh)
+        summarised = hidden - 1 if hidden and fresh and fresh[-1] is current[-1] else 0
+        return added, len(fresh) + summarised
 
     def _record_standalone(self, problems: list[ParseProblem]) -> int:
         try:
@@ -919,6 +919,21 @@ class Collector:
             raise
         except sqlite3.Error:
             return 0
+
+
+def _listed_problems(problems: list[ParseProblem]) -> tuple[list[ParseProblem], int]:
+    """(`problems` once each, in order, past `MAX_PROBLEMS_PER_COMMIT` one more that sums up the
+    rest; how many that one stands for, or 0)."""
+    unique = list(dict.fromkeys(problems))
+    if len(unique) <= MAX_PROBLEMS_PER_COMMIT:
+        return unique, 0
+    listed, rest = unique[:MAX_PROBLEMS_PER_COMMIT], unique[MAX_PROBLEMS_PER_COMMIT:]
+    first = rest[0]
+    summary = (
+        f"{len(rest):,} more problems from {first.position} to {rest[-1].position} "
+        f"(only the first {MAX_PROBLEMS_PER_COMMIT} of a read are listed one by one)"
+    )
+    return [*listed, ParseProblem(first.source, first.path, first.position, summary)], len(rest)
 
 
 def _racy(st: os.stat_result) -> bool:
