@@ -47,6 +47,7 @@ from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sources import load_source_class
+from devlog_collector.sources._values import FIRST_SEEN_KEY
 from devlog_collector.sources.base import (
     DEPENDS_ON_KEY,
     RECHECK_AFTER_KEY,
@@ -757,6 +758,10 @@ class Collector:
         size, mtime = self._document_signature(item.file, st)
         same_file = cursor is not None and cursor.dev == st.st_dev and cursor.ino == st.st_ino
         state = dict(cursor.state) if cursor is not None and same_file else {}
+        if cursor is not None and not same_file and FIRST_SEEN_KEY in cursor.state:
+            # Replaced by a save through a temporary file + rename: the same document, so records
+            # without a time of their own keep the one they were first given (not the new mtime).
+            state[FIRST_SEEN_KEY] = cursor.state[FIRST_SEEN_KEY]
         engine_state = state.pop(ENGINE_STATE_KEY, None)
         not_before = engine_state.get("not_before_ms") if isinstance(engine_state, dict) else None
         events: list[Event] = []

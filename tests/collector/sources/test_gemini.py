@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -277,3 +278,32 @@ def test_a_lone_surrogate_escape_costs_one_character_not_the_session(root: Path)
     assert [e.text for e in of(events, "prompt")] == ["cut \ufffd here"]
     for event in events:
         assert decode_event(encode_event(event)) == event  # storable: no surrogate left in a str
+
+
+def test_a_record_without_a_time_keeps_it_when_the_document_is_saved_by_rename(tmp_path: Path) -> None:
+    """The first-seen mtime stands in for a missing time; a save through a temporary file and a
+    rename (a new inode, a new mtime) is the same document, so the time must not move."""
+    import os
+
+    from tests.collector.collect_helpers import agent_config, collect
+
+    chats_dir = tmp_path / "gemini" / "tmp" / "proj" / "chats"
+    chats_dir.mkdir(parents=True)
+    (chats_dir.parent / ".project_root").write_text("/home/dev/web-app")
+    record = {"sessionId": "5e1c2a00-0000-4000-8000-0000000000ff", "projectHash": "x",
+              "messages": [{"id": "u1", "type": "user", "content": "a prompt without a timestamp"}]}  # fmt: skip
+    path = chats_dir / "session-2026-12-03T18-00-5e1c2a00.json"
+    path.write_text(json.dumps(record))
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    config = agent_config("gemini", tmp_path / "gemini", tmp_path / "store")
+    collect(config)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record))
+    os.utime(temporary, (1_800_000_000, 1_800_000_000))
+    os.replace(temporary, path)
+    again = collect(config)
+    assert again.events_updated == 0
+    db = sqlite3.connect(config.storage.db_path())
+    stamps = {row[0] for row in db.execute("SELECT ts FROM events WHERE kind = 'prompt'")}
+    db.close()
+    assert stamps == {1_700_000_000_000}
