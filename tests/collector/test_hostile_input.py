@@ -225,3 +225,50 @@ def test_locked_and_corrupt_sqlite_sources_retry_without_stalling(tmp_path: Path
         writer.close()
     # the lock was released and the database read cleanly: its problem is gone; the corrupt one stays
     assert [(Path(p).name, pos, n) for p, pos, _, n in rows] == [("corrupt.vscdb", "database", 1)]
+
+
+def test_implausible_token_counts_and_years_are_skipped_and_reported_not_fatal(tmp_path: Path) -> None:
+    """2**70 tokens overflowed SQLite and crashed every run before the next file; year 9999 crashed stats."""
+    from devlog_collector.query.filters import Filters
+    from devlog_collector.query.stats import compute_stats
+    from tests.collector.collect_helpers import agent_config
+
+    def assistant(n: int, ts: str, tokens: int) -> bytes:
+        record = {"type": "assistant", "uuid": f"u{n}", "sessionId": "s1", "timestamp": ts, "requestId": f"r{n}",
+                  "version": "2.1.90", "cwd": "/home/dev/api",
+                  "message": {"id": f"m{n}", "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "ok"}],
+                              "usage": {"input_tokens": tokens, "output_tokens": 1}}}  # fmt: skip
+        return json.dumps(record).encode() + b"\n"
+
+    project = tmp_path / "claude" / "projects" / "-home-dev-api"
+    project.mkdir(parents=True)
+    (project / "a-bad.jsonl").write_bytes(
+        assistant(1, "2026-03-02T09:00:00Z", 2**70) + assistant(2, "9999-12-31T23:59:59Z", 5)
+    )
+    (project / "b-good.jsonl").write_bytes(assistant(3, "2026-03-02T10:00:00Z", 7))
+    config = agent_config("claude", tmp_path / "claude", tmp_path / "store")
+    with Store.open(config.storage.db_path()) as store:
+        result = Collector(store, config).collect()
+        assert result.problems >= 2
+        messages = [row[0] for row in store.db.execute("SELECT message FROM parse_errors")]
+        assert any("`input_tokens` is 1180591620717411303424, implausibly large" in m for m in messages)
+        assert any("outside the years 1970-2999" in m for m in messages)
+        assert store.db.execute("SELECT sum(input_tokens) FROM events").fetchone() == (7,)
+        report = compute_stats(store, Filters(), by="day")
+        assert report.total.input_tokens == 7
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_skipped_not_fatal(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with open(os.path.join(os.fsencode(logs), b"bad\xffname.jsonl"), "wb") as handle:
+        handle.write(line(1))
+    (logs / "good.jsonl").write_bytes(line(2))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        result = Collector(store, config).collect()
+        assert result.events_added == 1 and result.problems == 1
+        [(path, message)] = store.db.execute("SELECT path, message FROM parse_errors").fetchall()
+    assert path.endswith("bad\\xffname.jsonl") and "not valid UTF-8" in message
+    with Store.open(config.storage.db_path()) as store:
+        assert Collector(store, config).collect().problems == 0  # reported once

@@ -66,6 +66,7 @@ from devlog_collector.workspace import (
     normalise_workspace,
 )
 from devlog_shared import Event, GitInfo
+from devlog_shared.limits import MAX_TOKENS, MAX_YEAR, MIN_YEAR
 
 __all__ = [
     "CHUNK_BYTES",
@@ -321,6 +322,9 @@ class Collector:
             try:
                 for file in source.discover():
                     item = Tracked(source, file)
+                    if not _is_utf8(item.key[1]):
+                        self._unreadable_name(sid, item.key[1], result)
+                        continue
                     if item.key not in seen:
                         seen.add(item.key)
                         tracked.append(item)
@@ -333,6 +337,15 @@ class Collector:
                 if result is not None:
                     result.totals(sid).problems += added
         return tracked
+
+    def _unreadable_name(self, sid: str, path: str, result: CollectResult | None) -> None:
+        """A file whose name is not UTF-8 cannot be a cursor key, an event's source or a problem's
+        path (SQLite text is UTF-8): it is reported (its name with the bad bytes escaped) and skipped."""
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        message = "file name is not valid UTF-8: skipped (rename the file to collect it)"
+        added = self._record_standalone([ParseProblem(sid, shown, "file", message)])
+        if result is not None:
+            result.totals(sid).problems += added
 
     # -- passes --------------------------------------------------------------------------------
 
@@ -708,7 +721,11 @@ class Collector:
         events: list[Event] = []
         for entry in items:
             if isinstance(entry, Event):
-                events.append(self.enrich(entry))
+                refusal = _out_of_range(entry)
+                if refusal is None:
+                    events.append(self.enrich(entry))
+                else:
+                    problems.append(ParseProblem(sid, path, _position(entry), refusal))
             else:
                 problems.append(ParseProblem(sid, path, entry.position, entry.message))
         return events
@@ -771,6 +788,10 @@ class Collector:
                 if self.should_stop():
                     raise _Stop
                 if isinstance(entry, Event):
+                    refusal = _out_of_range(entry)
+                    if refusal is not None:
+                        problems.append(ParseProblem(sid, path, _position(entry), refusal))
+                        continue
                     if not_before is not None and entry.ts.timestamp() * 1000 < not_before:
                         continue
                     events.append(self.enrich(entry))
@@ -880,9 +901,7 @@ class Collector:
         for copies read from the files in `replaces`. Replaced copies are counted into `totals`.
         """
         current, hidden = _listed_problems(problems)
-        fresh = [
-            p for p in current if (p.source, p.path, p.position, p.message[:1000]) not in self._known_problems
-        ]
+        fresh = [p for p in current if (p.source, p.path, p.position, p.message[:1000]) not in self._known_problems]
         # A whole document's read states all of its problems: they replace the earlier ones (a
         # half-written file's "invalid JSON" goes away once a read of it is clean).
         replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
@@ -924,6 +943,39 @@ class Collector:
             raise
         except sqlite3.Error:
             return 0
+
+
+_TOKEN_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+)
+
+
+def _out_of_range(event: Event) -> str | None:
+    """Why `event` cannot be stored (a token count or a year past `devlog_shared.limits`), or None."""
+    usage = event.usage
+    if usage is not None and (usage.total > MAX_TOKENS or usage.reasoning_tokens > MAX_TOKENS):
+        for name in _TOKEN_FIELDS:
+            if getattr(usage, name) > MAX_TOKENS:
+                return f"record skipped: `{name}` is {getattr(usage, name)}, implausibly large (over {MAX_TOKENS:,})"
+    if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
+        return f"record skipped: its time {event.ts.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes of a file name (surrogate escapes)
+        return False
+    return True
+
+
+def _position(event: Event) -> str:
+    return event.source.key if event.source is not None and event.source.key else "record"
 
 
 def _listed_problems(problems: list[ParseProblem]) -> tuple[list[ParseProblem], int]:

@@ -1,0 +1,18 @@
+"""Bounds of plausible event values, shared by the collector (which skips a record outside them,
+reporting it) and the ingest server (which rejects it).
+
+A token count or a year outside these is a parser bug, a clock bug or a hostile file; stored, it would
+overflow SQLite's 64-bit integers (sums of counts near 2**63), Python's dates (year 9999 plus a day)
+or Postgres' timestamps.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["MAX_TOKENS", "MAX_YEAR", "MIN_YEAR"]
+
+#: Per token field of one event (no model call comes near a trillion tokens).
+MAX_TOKENS: Final = 10**12
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 2999
