@@ -307,3 +307,20 @@ def test_a_record_without_a_time_keeps_it_when_the_document_is_saved_by_rename(t
     stamps = {row[0] for row in db.execute("SELECT ts FROM events WHERE kind = 'prompt'")}
     db.close()
     assert stamps == {1_700_000_000_000}
+
+
+def test_a_too_deep_or_non_utf8_line_costs_that_line_not_the_session(tmp_path: Path) -> None:
+    path = tmp_path / "session-z.jsonl"
+    path.write_bytes(
+        b'{"sessionId":"s1","startTime":"2026-01-01T00:00:00Z"}\n'
+        + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+        + b'{"id":"u","timestamp":"2026-01-01T00:00:01Z","type":"user","content":"caf\xff"}\n'
+        + b'{"id":"v","timestamp":"2026-01-01T00:00:02Z","type":"user","content":"raw \xed\xa0\x80 surrogate"}\n'
+        + b'{"id":"w","timestamp":"2026-01-01T00:00:03Z","type":"user","content":"still here"}\n'
+    )  # fmt: skip
+    events, problems = parse(path)
+    assert [(p.position, p.message) for p in problems] == [
+        ("line 2", "invalid record: nested too deeply"),
+        ("line 3", "invalid record: not valid UTF-8"),
+    ]
+    assert [e.text for e in events if e.kind == "prompt"] == ["raw \ufffd surrogate", "still here"]

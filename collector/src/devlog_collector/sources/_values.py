@@ -10,6 +10,7 @@ return `None`/`""` for what they cannot use, and leave the decision about fallba
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,10 +156,25 @@ def load_json_bytes(data: bytes) -> JsonDocument:
     """Decode one JSON document: `(value, None)`, or `(None, reason)` when it is not valid JSON."""
     try:
         return decode_repairing(msgspec.json.decode, data), None  # (lone surrogate escapes repaired)
-    except msgspec.DecodeError as exc:
+    except RecursionError:  # nesting deeper than msgspec (or Python) goes
+        return None, "nested too deeply"
+    except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
         # msgspec rejects a few things JSON.parse accepts (raw surrogate bytes, say); retry with the
-        # standard library before calling the document broken.
+        # standard library before calling the document broken. Such surrogates become U+FFFD: SQLite
+        # (and every exporter's JSON) can only hold real characters.
         try:
-            return json.loads(data.decode("utf-8", "surrogatepass")), None
-        except (ValueError, UnicodeDecodeError):
-            return None, str(exc)
+            text = _SURROGATE_CHARACTERS.sub("\ufffd", data.decode("utf-8", "surrogatepass"))
+            return json.loads(text), None
+        except (ValueError, RecursionError):
+            return None, _decode_reason(data, exc)
+
+
+_SURROGATE_CHARACTERS = re.compile("[\ud800-\udfff]")
+
+
+def _decode_reason(data: bytes, exc: Exception) -> str:
+    try:
+        data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return "not valid UTF-8"
+    return str(exc)
