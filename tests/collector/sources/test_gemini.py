@@ -321,6 +321,6 @@ def test_a_too_deep_or_non_utf8_line_costs_that_line_not_the_session(tmp_path: P
     events, problems = parse(path)
     assert [(p.position, p.message) for p in problems] == [
         ("line 2", "invalid record: nested too deeply"),
-        ("line 3", "invalid record: not valid UTF-8"),
+        ("line 3", "invalid record: invalid UTF-8 at byte 73"),
     ]
     assert [e.text for e in events if e.kind == "prompt"] == ["raw \ufffd surrogate", "still here"]

@@ -175,6 +175,6 @@ _SURROGATE_CHARACTERS = re.compile("[\ud800-\udfff]")
 def _decode_reason(data: bytes, exc: Exception) -> str:
     try:
         data.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:
-        return "not valid UTF-8"
+    except UnicodeDecodeError as bad:
+        return f"invalid UTF-8 at byte {bad.start}"
     return str(exc)

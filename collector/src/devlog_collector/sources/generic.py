@@ -109,7 +109,7 @@ class GenericJsonlSource(Source):
             occurrence = seen.get(key, 0)
             if occurrence or len(seen) < MAX_TRACKED_LINES:
                 seen[key] = occurrence + 1
-            record, error = _decode(raw)
+            record, error = load_json_bytes(raw)
             if error is not None:
                 yield Problem(f"line {line_no}", f"invalid JSON: {error}")
                 continue
@@ -174,16 +174,6 @@ class GenericJsonlSource(Source):
             source=SourceRef(path=path[:4096], key=where),
             attrs=attrs,
         )
-
-
-def _decode(raw: bytes) -> tuple[Any, str | None]:
-    """`load_json_bytes`, plus the failures it lets escape (invalid UTF-8 in a string, deep nesting)."""
-    try:
-        return load_json_bytes(raw)
-    except UnicodeDecodeError as exc:
-        return None, f"invalid UTF-8 at byte {exc.start}"
-    except RecursionError:
-        return None, "nested too deeply"
 
 
 def _short(value: Any, limit: int = 1024) -> str | None:
