@@ -139,3 +139,26 @@ def test_machine_id_is_stable_hashed_and_overridable(monkeypatch: pytest.MonkeyP
     machine_id.cache_clear()
     assert machine_id() == "laptop-7"
     machine_id.cache_clear()
+
+
+def test_a_relative_folder_an_agent_recorded_is_no_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the directory devlog runs in: an export rule for ~/work/** must not pick such events up
+    because `devlog collect` was started from a work folder."""
+    from devlog_collector.collect import Collector
+    from devlog_collector.store import Store
+    from tests.collector.collect_helpers import line, make_config
+
+    work = tmp_path / "work" / "team-repo"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert normalise_workspace(".", relative_to_cwd=False) == ""
+    assert normalise_workspace("sub/dir", relative_to_cwd=False) == ""
+    assert normalise_workspace(".") == str(work)  # a user's `-w .` filter still means this folder
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(1, cwd=".") + line(2, cwd="relative/path") + line(3, cwd="/srv/app/"))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        stored = [row[0] for row in store.db.execute("SELECT workspace FROM events ORDER BY ts")]
+    assert stored == [None, None, "/srv/app"]

@@ -844,7 +844,7 @@ class Collector:
         if git is not None and git.remote:
             git = credential_free_git(git)
         if event.workspace:
-            workspace = normalise_workspace(event.workspace)
+            workspace = normalise_workspace(event.workspace, relative_to_cwd=False)
             if workspace != event.workspace:
                 changes["workspace"] = workspace or None
             if workspace:

@@ -65,17 +65,22 @@ def is_windows_path(path: str) -> bool:
     return bool(_WINDOWS_DRIVE.match(path) or _WINDOWS_UNC.match(path))
 
 
-def normalise_workspace(path: str) -> str:
+def normalise_workspace(path: str, *, relative_to_cwd: bool = True) -> str:
     """The one spelling of a workspace folder (see the module docstring).
 
     Args:
-        path: a folder as an agent recorded it.
+        path: a folder as an agent recorded it (or as a user typed it in a filter).
+        relative_to_cwd: a relative path is taken from the working directory (a user's `-w .`);
+            False gives "" for it instead: a relative folder an agent recorded says nothing about
+            where it was, and the directory devlog happens to run in is not it.
 
     Returns:
-        The normalised path, or "" for an empty/blank input.
+        The normalised path, or "" for an empty/blank input (or a relative one, see above).
     """
     path = path.strip()
     if path.startswith("~") or not (path.startswith(("/", "\\\\", "file://")) or _WINDOWS_DRIVE.match(path)):
+        if not relative_to_cwd and not path.startswith("~"):
+            return ""
         return _normalise(path)  # depends on $HOME / the working directory: not cacheable
     return _normalise_cached(path)
 
