@@ -237,3 +237,22 @@ def test_config_show_gives_the_store_folder_devlog_home_moved_it_to(
     shown = CliRunner().invoke(cli, ["config", "show", "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["storage"]["path"] == str(tmp_path / "profile" / "data")
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ("${DEVLOG_TEST_UNSET_ROOT}", "claude: a root is empty (an unset ${VAR}?)"),
+        ("$DEVLOG_TEST_UNSET_ROOT/x", "root '$DEVLOG_TEST_UNSET_ROOT/x' is relative"),
+        ("projects", "root 'projects' is relative"),
+    ],
+)
+def test_an_empty_or_relative_root_is_refused_not_read_from_the_working_directory(
+    root: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVLOG_TEST_UNSET_ROOT", raising=False)
+    with pytest.raises(UserError) as caught:
+        parse_config({"collect": {"roots": {"claude": [root]}}})
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
+    config, _ = parse_config({"collect": {"roots": {"claude": ["~/.claude", "/opt/claude"]}}})
+    assert config.collect.roots == {"claude": ["~/.claude", "/opt/claude"]}

@@ -158,10 +158,25 @@ def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
         raise ValueError(f"roots for unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
     for agent, roots in value.items():
         for root in roots:
-            problem = path_user_problem(os.path.expandvars(root))
+            problem = _root_problem(root)
             if problem is not None:
                 raise ValueError(f"{agent}: {problem}")
     return value
+
+
+def _root_problem(root: str) -> str | None:
+    """Why `root` cannot be an agent's folder, or None. An empty or relative root (typically an
+    unset `${VAR}`) would be the directory devlog happens to run in."""
+    expanded = os.path.expandvars(root)
+    problem = path_user_problem(expanded)
+    if problem is not None:
+        return problem
+    if not expanded.strip():
+        return "a root is empty (an unset ${VAR}?): give the agent's folder, e.g. ~/.claude"
+    if not Path(os.path.expanduser(expanded)).is_absolute():  # noqa: PTH111
+        hint = " (an unset $VAR?)" if "$" in expanded else ""
+        return f"root {root!r} is relative: give an absolute folder or one starting with ~{hint}"
+    return None
 
 
 def _expandable_glob(value: str) -> str:
