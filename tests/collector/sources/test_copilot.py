@@ -474,3 +474,12 @@ def test_times_inferred_for_a_file_without_any_stay_put_when_it_is_touched(tmp_p
         Collector(store, config).collect()
         assert store.db.execute("SELECT seq, id, ts FROM events ORDER BY seq").fetchall() == before
     assert len(before) == 3 and {ts for _, _, ts in before} == {int(AN_HOUR_AGO * 1000)}
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "１２"])
+def test_value_helpers_never_raise_on_digit_like_strings(value: str) -> None:
+    """`"²".isdigit()` is True and `int()` refuses 5,000 digits: a request must not be lost to either."""
+    from devlog_collector.sources._values import as_int, parse_ts
+
+    assert as_int(value) == 0
+    assert parse_ts(value) is None

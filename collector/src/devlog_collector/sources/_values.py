@@ -62,9 +62,15 @@ def as_int(value: Any) -> int:
         return max(value, 0)
     if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
         return max(int(value), 0)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _is_plain_number(value.strip()):
         return int(value.strip())
     return 0
+
+
+def _is_plain_number(text: str) -> bool:
+    """ASCII digits, short enough to be a count or a time (`"²".isdigit()` is True, and `int()` of
+    more than 4,300 digits raises: neither may escape these never-raising helpers)."""
+    return text.isascii() and text.isdigit() and len(text) <= 30
 
 
 def text_of(value: Any) -> str:
@@ -105,7 +111,7 @@ def parse_ts(value: Any) -> datetime | None:
         text = value.strip()
         if not text:
             return None
-        if text.isdigit():
+        if _is_plain_number(text):
             return parse_ts(int(text))
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
