@@ -272,3 +272,39 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_skipped_not_fatal(tmp_path
     assert path.endswith("bad\\xffname.jsonl") and "not valid UTF-8" in message
     with Store.open(config.storage.db_path()) as store:
         assert Collector(store, config).collect().problems == 0  # reported once
+
+
+_SETPRIV = "/usr/bin/setpriv"
+_NO_OVERRIDE = "-dac_override,-dac_read_search,-fowner"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
+def test_a_read_only_store_is_made_writable_again_or_refused_with_a_message(tmp_path: Path) -> None:
+    """SQLite opens a file it cannot write read-only without a word; the first write then failed
+    with a traceback. (Run without root's permission override, as a normal user would.)"""
+    import subprocess
+    import sys
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(1))
+    config_file = tmp_path / "home" / "config.yaml"
+    config_file.parent.mkdir(exist_ok=True)
+    config_file.write_text(
+        f"collect:\n  agents: []\n  generic: [{{name: g, glob: '{logs}/*.jsonl', mapping: "
+        "{ts: ts, session_id: sid, kind: kind, text: text, id: uuid}}]\nstorage:\n  min_free_bytes: 0\n"
+    )
+    env = {**os.environ, "DEVLOG_HOME": str(tmp_path / "home")}
+    command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
+               sys.executable, "-m", "devlog_collector", "collect"]  # fmt: skip
+    assert subprocess.run(command, env=env, capture_output=True, check=False).returncode == 0
+    store = tmp_path / "home" / "data" / "events.db"
+    store.chmod(0o444)  # ours: made writable again
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert store.stat().st_mode & 0o777 == 0o600
+    os.chown(store, 65534, 65534)  # someone else's, read-only: refused with one line
+    store.chmod(0o444)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "it is read-only for this user" in done.stderr

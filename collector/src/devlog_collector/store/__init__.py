@@ -294,6 +294,14 @@ class Store:
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
+            elif not os.access(path, os.W_OK):
+                # SQLite would open it read-only without a word, and the first write would fail.
+                with contextlib.suppress(OSError):
+                    path.chmod(0o600)
+                if not os.access(path, os.W_OK):
+                    raise StoreError(
+                        f"cannot write the store at {path}: it is read-only for this user (check its owner and mode)"
+                    )
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             if path.stat().st_size == 0:
                 db.execute(f"PRAGMA page_size = {NEW_STORE_PAGE_SIZE}")  # only before the first table
