@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,25 @@ def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_retur
         assert resumed.paused is None
         assert secondary_indexes(store.db) == 5
     assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}
+
+
+def test_a_pause_is_logged_once_not_on_every_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devlog_collector import collect as collect_module
+
+    logged: list[tuple[str, str]] = []
+
+    class Recorder:
+        def __getattr__(self, level: str) -> Any:
+            return lambda event, **_fields: logged.append((level, event))
+
+    monkeypatch.setattr(collect_module, "log", Recorder())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(0))
+    free = shutil.disk_usage(tmp_path).free
+    starved = make_config(logs, storage={"min_free_bytes": free + 10**12})
+    with Store.open(starved.storage.db_path()) as store:
+        collector = Collector(store, starved)
+        for _ in range(3):  # the daemon retries every second or so
+            assert collector.collect().paused is not None
+    assert [level for level, event in logged if event == "collection_paused"] == ["warning", "debug", "debug"]

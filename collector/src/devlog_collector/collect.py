@@ -310,6 +310,8 @@ class Collector:
         self._bytes_done = 0
         #: True while `mark_current` reads a file only for its cursor and parser state.
         self._discarding = False
+        #: The current disk-pressure pause has been logged (reset when a pass completes).
+        self._pause_logged = False
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -378,6 +380,8 @@ class Collector:
             if bulk:
                 self._restore_indexes()
         self._progress = None
+        if result.paused is None:
+            self._pause_logged = False
         return result
 
     def _large_load(self, items: list[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> bool:
@@ -424,7 +428,9 @@ class Collector:
                 self._collect_file(item, cursors.get(item.key), totals)
             except DiskPressure as exc:
                 result.paused = str(exc)
-                log.warning("collection_paused", reason=str(exc))
+                # Once per pause, not once per pass (the daemon retries every second or so).
+                (log.debug if self._pause_logged else log.warning)("collection_paused", reason=str(exc))
+                self._pause_logged = True
                 break
             except _Stop:
                 result.interrupted = True

@@ -316,6 +316,11 @@ class CollectDaemon:
                 f"history pass interrupted: {self.totals.events_added} events added so far; "
                 "the rest is collected at the next start"
             )
+        elif self._paused is not None:
+            self._say(
+                f"history pass paused for disk space: {self.totals.events_added} events added so far; "
+                "the rest is collected when space returns"
+            )
         else:
             self._say(f"history collected: {self.totals.events_added} events added")
 
