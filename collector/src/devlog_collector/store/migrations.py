@@ -181,7 +181,8 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time() * 1000)))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # (SQLite may have rolled back itself, e.g. on a full disk)
+                db.execute("ROLLBACK")
             raise
         applied.append(name)
     return applied
