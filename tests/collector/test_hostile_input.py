@@ -308,3 +308,34 @@ def test_a_read_only_store_is_made_writable_again_or_refused_with_a_message(tmp_
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "it is read-only for this user" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
+def test_a_log_that_could_not_be_opened_loses_that_problem_once_it_opens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log_file = logs / "a.jsonl"
+    log_file.write_bytes(line(1))
+    config_file = tmp_path / "home" / "config.yaml"
+    config_file.parent.mkdir(exist_ok=True)
+    config_file.write_text(
+        f"collect:\n  agents: []\n  generic: [{{name: g, glob: '{logs}/*.jsonl', mapping: "
+        "{ts: ts, session_id: sid, kind: kind, text: text, id: uuid}}]\nstorage:\n  min_free_bytes: 0\n"
+    )
+    env = {**os.environ, "DEVLOG_HOME": str(tmp_path / "home")}
+    command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
+               sys.executable, "-m", "devlog_collector", "collect", "--json"]  # fmt: skip
+    log_file.chmod(0)
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert json.loads(first.stdout)["problems"] == 1
+    db = tmp_path / "home" / "data" / "events.db"
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT message FROM parse_errors")] == ["cannot open: Permission denied"]
+    log_file.chmod(0o644)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert json.loads(second.stdout)["events_added"] == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)

@@ -305,6 +305,8 @@ class Collector:
             (s, p, pos, msg)
             for s, p, pos, msg in store.db.execute("SELECT source, path, position, message FROM parse_errors")
         }
+        #: Files with recorded problems (a quick test before looking through `_known_problems`).
+        self._problem_files: set[tuple[str, str]] = {(k[0], k[1]) for k in self._known_problems}
         self._progress: ProgressCallback | None = None
         self._files_done = 0
         self._bytes_done = 0
@@ -339,6 +341,18 @@ class Collector:
                 if result is not None:
                     result.totals(sid).problems += added
         return tracked
+
+    def _forget_file_problems(self, sid: str, path: str) -> None:
+        """Drop the `file`-level problems (cannot open, read failed) of a log that opens now, so
+        `devlog status` no longer shows them. (Line problems stay: a line is not re-read.)"""
+        if (sid, path) not in self._problem_files:
+            return
+        stale = {k for k in self._known_problems if k[0] == sid and k[1] == path and k[2] == "file"}
+        if not stale:
+            return
+        with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
+            db.execute("DELETE FROM parse_errors WHERE source = ? AND path = ? AND position = 'file'", (sid, path))
+            self._known_problems -= stale
 
     def _unreadable_name(self, sid: str, path: str, result: CollectResult | None) -> None:
         """A file whose name is not UTF-8 cannot be a cursor key, an event's source or a problem's
@@ -592,6 +606,7 @@ class Collector:
             return
         with handle:
             fd = handle.fileno()
+            self._forget_file_problems(sid, path)  # (it opens now: "cannot open" is past)
             try:
                 self._tail(item, cursor, fd, totals)
             except OSError as exc:
@@ -937,6 +952,7 @@ class Collector:
             self._known_problems = {k for k in self._known_problems if (k[0], k[1]) != replace}
         for problem in current if replace else fresh:
             self._known_problems.add((problem.source, problem.path, problem.position, problem.message[:1000]))
+            self._problem_files.add((problem.source, problem.path))
         for problem in fresh:
             log.info("parse_problem", source=problem.source, path=problem.path, position=problem.position)
         summarised = hidden - 1 if hidden and fresh and fresh[-1] is current[-1] else 0
