@@ -1,21 +1,26 @@
 """What the `devlog-server` commands print when the database cannot be used or a setting is wrong:
 one line naming the database URL (password masked) or the variable and the reason, exit status 2,
-never a traceback. `serve` runs as a real process so a failure inside uvicorn's lifespan would show."""
+never a traceback. `serve` runs as a real process so a failure inside uvicorn's lifespan would show.
+The same for `serve --no-migrate` on a database that is not at this release's migration, and for a
+port that is already in use."""
 
 from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from devlog_server.cli import main
-from tests.pg import ADMIN_URL, require_postgres
+from devlog_server.db.migrate import head_revision, upgrade_sync
+from tests.pg import ADMIN_URL, require_postgres, throwaway_database
 
 
 def _closed_port() -> int:
@@ -108,3 +113,91 @@ def test_serve_refuses_invalid_bootstrap_keys_before_starting(tmp_path: Path) ->
         "DEVLOG_SERVER_BOOTSTRAP_KEYS: entry 1 is not name:secret[:scopes[:globs]]"
     ]
     assert not (tmp_path / "serve.db").exists()  # stopped before touching the database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database that nobody has migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with throwaway_database("devlog_nomigrate_test") as url:
+        yield url
+
+
+def _error_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("bootstrap", [False, True], ids=["no-keys", "bootstrap-keys"])
+def test_serve_no_migrate_refuses_a_database_that_was_never_migrated(unmigrated_url: str, bootstrap: bool) -> None:
+    """Not "ready" and then a 500 on every request (or a traceback from the bootstrap keys): one line."""
+    env = {"DEVLOG_SERVER_DATABASE_URL": unmigrated_url}
+    if bootstrap:
+        env["DEVLOG_SERVER_BOOTSTRAP_KEYS"] = "ci:ci-secret-0123456789"
+    result = _serve(env, "--no-migrate")
+    assert result.returncode == 2, result.stderr
+    assert _error_line(result.stderr) == (
+        f"error: the database {unmigrated_url} is not migrated (it has no devlog tables): run "
+        "`devlog-server migrate` first, or start `serve` without --no-migrate"
+    )
+
+
+def test_serve_no_migrate_names_the_migration_a_database_is_at(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    upgrade_sync(url, "0001initial")
+    result = _serve({"DEVLOG_SERVER_DATABASE_URL": url}, "--no-migrate")
+    assert result.returncode == 2, result.stderr
+    assert _error_line(result.stderr) == (
+        f"error: the database {url} is at migration 0001initial, not {head_revision()} as this release needs: "
+        "run `devlog-server migrate` first, or start `serve` without --no-migrate"
+    )
+    upgrade_sync(url)
+    conn = sqlite3.connect(tmp_path / "old.db")
+    try:
+        with conn:  # as if a newer release had migrated it
+            conn.execute("UPDATE alembic_version SET version_num = '0099future'")
+    finally:
+        conn.close()
+    newer = _serve({"DEVLOG_SERVER_DATABASE_URL": url}, "--no-migrate")
+    assert newer.returncode == 2, newer.stderr
+    assert "is at migration 0099future, which this devlog-server release does not know" in _error_line(newer.stderr)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_says_in_one_line_that_the_port_is_in_use(tmp_path: Path, workers: str) -> None:
+    """Not `server_started` (and bootstrap keys created) followed by uvicorn's bind error: one line,
+    before the database is touched."""
+    env = {
+        "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        "DEVLOG_SERVER_BOOTSTRAP_KEYS": "ci:ci-secret-0123456789",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DEVLOG_SERVER_")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "devlog_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        result = subprocess.run(
+            [*command, "--workers", workers], env={**clean, **env}, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2, result.stderr
+    assert _error_line(result.stderr) == (
+        f"error: port {port} on 127.0.0.1 is already in use (is another devlog-server running?): stop what "
+        "listens there or choose another port (--port or DEVLOG_SERVER_PORT)"
+    )
+    assert not (tmp_path / "serve.db").exists()
+
+
+def test_serve_names_a_host_it_cannot_listen_on(tmp_path: Path) -> None:
+    env = {"DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DEVLOG_SERVER_")}
+    command = [sys.executable, "-m", "devlog_server", "serve", "--host", "192.0.2.1", "--port", "0"]
+    result = subprocess.run(command, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert _error_line(result.stderr) == (
+        "error: cannot listen on 192.0.2.1: not an address of this machine (--host or DEVLOG_SERVER_HOST)"
+    )

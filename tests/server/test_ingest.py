@@ -107,6 +107,54 @@ def test_a_workspace_that_is_not_an_absolute_folder_is_rejected_alone(client: Te
     assert "'work/api'" in results[7]["reason"]
 
 
+def test_another_spelling_of_a_folder_is_rejected_alone(client: TestClient[Any]) -> None:
+    """`/srv/app/`, `/srv//app` and `/srv/x/../app` are `/srv/app`: stored as sent they would be separate
+    workspaces that `workspace=/srv/app` filters, key globs and the dashboard never add up."""
+    spellings = {
+        "/srv/app/": "without a trailing '/'",
+        "C:/Users/dev/": "without a trailing '/'",
+        "//fileserver/share/": "without a trailing '/'",
+        "/srv//app": "without an empty segment ('//')",
+        "C://Users": "without an empty segment ('//')",
+        "//fileserver//share": "without an empty segment ('//')",
+        "/srv/x/../app": "without '.' or '..' segments",
+        "/srv/./app": "without '.' or '..' segments",
+        "/srv/app/..": "without '.' or '..' segments",
+        "C:/Users/../dev": "without '.' or '..' segments",
+        "//fileserver/./share": "without '.' or '..' segments",
+    }
+    bad = [event(n, workspace=w) for n, w in enumerate(spellings)]
+    # the one spelling, roots (whose one spelling ends with '/') and names that merely contain dots
+    good = ["/srv/app", "/", "C:/", "//fileserver", "//fileserver/share", "/srv/.hidden/..x/a...b", "C:/a.b/c."]
+    response = post(client, [*bad, *[event(20 + n, workspace=w) for n, w in enumerate(good)]])
+    assert response.status_code == 422
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected"] * len(bad) + ["created"] * len(good)
+    for result, (spelling, why) in zip(results, spellings.items(), strict=False):
+        assert why in result["reason"] and repr(spelling) in result["reason"], result
+        assert result["reason"].startswith("invalid event: the workspace must be spelled the one way")
+        assert result["reason"].endswith("(field `workspace`)")
+    stats = client.get("/api/v1/stats", params={"by": "workspace"}, headers=auth("full")).json()
+    assert {g["key"] for g in stats["groups"]} == set(good)
+
+
+def test_every_folder_the_collector_writes_is_accepted(client: TestClient[Any]) -> None:
+    """The collector normalises every workspace lexically before export; whatever an agent recorded,
+    the result passes the server's spelling checks (so they cannot reject a real collector's event)."""
+    workspace = pytest.importorskip("devlog_collector.workspace")
+    recorded = [
+        "/srv/app/", "/srv//app", "/srv/x/../app", "/srv/./app/.", "//srv/app", "///srv/app", "/..", "/",
+        "/srv/app/..", "~/work/site/", "~", "C:\\Users\\dev\\", "c:/Users//dev/./x/..", "e:", "C:\\",
+        "\\\\fs\\share\\x\\", "//fs/share/x/", "//fs/./share/../x", "file:///srv/app/", "file://fs/share/x/",
+        "file:///c:/Users/dev/", "/srv/.hidden/..x/", "  /srv/app  ",
+    ]  # fmt: skip
+    normalised = [workspace.normalise_workspace(path) for path in recorded]
+    response = post(client, [event(n, workspace=w) for n, w in enumerate(normalised)])
+    assert response.status_code == 200, [
+        (path, r["reason"]) for path, r in zip(recorded, response.json()["results"], strict=True) if "reason" in r
+    ]
+
+
 def test_event_over_the_size_limit_is_rejected_alone(client_factory: Any) -> None:
     client = client_factory(max_event_bytes=2048)
     response = post(client, [event(1, text="x" * 5000), event(2)])

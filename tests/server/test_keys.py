@@ -126,6 +126,42 @@ def test_keys_cli_create_list_revoke(database_url: str) -> None:
     assert missing.exit_code == 2 and "no key named" in missing.output
 
 
+def _one_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    return lines[0]
+
+
+def test_a_revoked_keys_name_is_refused_saying_it_is_revoked_and_what_to_do(
+    client: TestClient[Any], database_url: str
+) -> None:
+    """Rotation is a new key under a new name: names stay unique for good, so `keys revoke NAME`, logs
+    and ingest health keep meaning one key; the refusal says the key is revoked and how to go on."""
+    assert _cli(database_url, "keys", "create", "alice", "--scope", "ingest").exit_code == 0
+    active = _cli(database_url, "keys", "create", "alice")
+    assert active.exit_code == 2
+    assert _one_line(active.output) == (
+        "error: a key named 'alice' already exists; to rotate it, create a key under another name, "
+        "switch its users to the new token, then revoke 'alice'"
+    )
+    assert _cli(database_url, "keys", "revoke", "alice").exit_code == 0
+    again = _cli(database_url, "keys", "create", "alice", "--scope", "ingest")
+    assert again.exit_code == 2
+    line = _one_line(again.output)
+    assert re.fullmatch(
+        r"error: a key named 'alice' already exists and was revoked on \d{4}-\d{2}-\d{2}; a revoked key's name is "
+        r"never reused: create the new key under another name \(such as 'alice-2'\)",
+        line,
+    ), line
+    admin = auth("admin")
+    body = assert_problem(client.post("/api/v1/keys", json={"name": "alice"}, headers=admin), 400)
+    assert body["type"].endswith("/problems/invalid_key") and body["detail"] == line.removeprefix("error: ")
+    # the suggested name works, and the revoked key stays revoked
+    assert _cli(database_url, "keys", "create", "alice-2", "--scope", "ingest").exit_code == 0
+    keys = {k["name"]: k for k in client.get("/api/v1/keys", headers=admin).json()}
+    assert keys["alice"]["revoked_at"] is not None and keys["alice-2"]["revoked_at"] is None
+
+
 def post_with(client: TestClient[Any], headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
     return client.post("/api/v1/events", json={"events": events}, headers=headers)
 

@@ -198,6 +198,29 @@ def test_unknown_query_parameters_are_400_naming_the_parameter(client: TestClien
     assert client.get("/healthz", params={"anything": "1"}).status_code == 200  # not an /api/v1 route
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/api/v1/events", "agent=claude&agent=codex", "agent"),
+        ("/api/v1/events", "kind=bogus&kind=prompt", "kind"),
+        ("/api/v1/events", "limit=5&workspace=/srv&limit=7", "limit"),
+        ("/api/v1/stats", "by=week&by=agent", "by"),
+        ("/api/v1/stats", "since=garbage&since=2026-09-01T12:00:01Z", "since"),
+        ("/api/v1/stats", "model=m1&model=m1", "model"),
+        ("/api/v1/ingest-health", "rejections=1&rejections=2", "rejections"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(
+    client: TestClient[Any], path: str, query: str, name: str
+) -> None:
+    _seed(client, 6)
+    body = assert_problem(client.get(f"{path}?{query}", headers=auth("admin")), 400)
+    assert body["type"].endswith("/problems/invalid_parameter") and body["parameter"] == name
+    assert f"{name!r} is given 2 times; give it once" in body["detail"]
+    # each value on its own is still a normal request (the same parameters, given once)
+    assert client.get(f"{path}?{query.rsplit('&', 1)[1]}", headers=auth("admin")).status_code == 200
+
+
 def test_workspace_limited_key_never_sees_other_workspaces(client: TestClient[Any]) -> None:
     events = _seed(client)
     visible = {e["id"] for e in events if (e.get("workspace") or "").startswith("/srv/")}

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devlog_server.db.migrate import upgrade_sync
 from devlog_server.runner import is_loopback, startup_warnings, uvicorn_options
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import batch, encode, event
@@ -67,8 +68,21 @@ def test_serve_migrates_bootstraps_ingests_and_logs_json_without_secrets(tmp_pat
     records = [json.loads(line) for line in lines]  # every line is JSON
     events = {r.get("event") for r in records}
     assert {"bootstrap_key_created", "server_started", "batch_ingested"} <= events
+    # Only uvicorn, once it has bound the address, says the server listens.
+    order = [str(r.get("event")) for r in records]
+    assert "server_listening" not in events and "server_starting" in events
+    bound = next(i for i, e in enumerate(order) if e.startswith("Uvicorn running on http://127.0.0.1:"))
+    assert order.index("server_starting") < bound
     text = log.read_text()
     assert TOKEN not in text and SECRET_TEXT not in text
+
+
+def test_serve_no_migrate_serves_a_database_that_is_migrated(tmp_path: Path, stop: list[Any]) -> None:
+    upgrade_sync(f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}")
+    process, url, _ = _start(tmp_path, "--no-migrate")
+    stop.append(process)
+    response = httpx.get(url + "/api/v1/whoami", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and response.json()["key_name"] == "team"
 
 
 def test_workers_log_json_lines_like_the_single_process_server(tmp_path: Path, stop: list[Any]) -> None:

@@ -1,9 +1,10 @@
 """The `devlog-server` command: serve, migrate, and manage API keys.
 
 Commands are thin: they read `ServerSettings` from the environment, apply their options and call
-importable functions. Operator mistakes (`UserInputError`, invalid settings) and a database that
-cannot be reached (`DatabaseUnreachableError`, checked before any work) become one line on stderr and
-exit status 2; tokens are printed once, on creation, to stdout and never logged.
+importable functions. Operator mistakes (`UserInputError`: invalid settings, a port already in use,
+a database `serve --no-migrate` finds unmigrated) and a database that cannot be reached
+(`DatabaseUnreachableError`, checked before any work) become one line on stderr and exit status 2;
+tokens are printed once, on creation, to stdout and never logged.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -71,7 +73,9 @@ def main() -> None:
 @click.option("--host", help="Address to bind (default DEVLOG_SERVER_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default DEVLOG_SERVER_PORT or 8000).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default 1).")
-@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations before serving.")
+@click.option(
+    "--no-migrate", is_flag=True, help="Do not apply database migrations (refuse a database that needs them)."
+)
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS certificate.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS private key.")
 @_handle_errors
@@ -85,7 +89,7 @@ def serve(
 ) -> None:
     """Run the server (uvicorn) until interrupted; migrates the database first."""
     from devlog_server.log import configure_logging
-    from devlog_server.runner import run_server
+    from devlog_server.runner import reserve_port, run_server
 
     settings = _settings(host=host, port=port, workers=workers, certfile=certfile, keyfile=keyfile)
     configure_logging(settings.log_level, settings.log_json)
@@ -93,10 +97,12 @@ def serve(
     async def ready(db: Any) -> None:
         return None
 
+    # The address first: a port in use is one line and exit 2 before the database is touched.
+    reserved = reserve_port(settings)
     # Checked (and migrated) here, before uvicorn: a database that cannot be reached is one line and
     # exit 2, not a traceback from the lifespan of every worker.
     _run(_with_db(settings, ready, migrate=not no_migrate))
-    run_server(settings)
+    run_server(settings, reserved)
 
 
 @main.command()
@@ -115,7 +121,8 @@ def keys() -> None:
 
 
 async def _with_db(settings: Any, work: Callable[[Any], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
-    """Run `work` on the settings' database after checking it answers (and migrating it)."""
+    """Run `work` on the settings' database after checking it answers, and migrating it (or, with
+    `migrate=False`, checking it is already at this release's migration)."""
     from devlog_server.db.engine import Database
 
     db = Database(settings.database_url)
@@ -125,9 +132,22 @@ async def _with_db(settings: Any, work: Callable[[Any], Coroutine[Any, Any, T]],
             from devlog_server.db.migrate import upgrade  # imported late: Alembic logs its set-up
 
             await upgrade(db)
+        else:
+            await _check_schema(db)
         return await work(db)
     finally:
         await db.dispose()
+
+
+async def _check_schema(db: Any) -> None:
+    """Refuse a database that is not at this release's migration (UserInputError naming what to run)."""
+    # Nothing is migrated, so Alembic's set-up lines (plugins, "Context impl") would only bury the answer.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from devlog_server.db.migrate import schema_problem
+
+    problem = await schema_problem(db)
+    if problem is not None:
+        raise UserInputError(problem)
 
 
 def _key_dict(key: Any) -> dict[str, Any]:

@@ -71,7 +71,7 @@ from devlog_shared import (
 )
 from devlog_shared.wire import BatchEnvelope, CollectorInfo
 
-__all__ = ["FORBIDDEN_WORKSPACE", "IngestResult", "ingest_batch"]
+__all__ = ["FORBIDDEN_WORKSPACE", "IngestResult", "ingest_batch", "workspace_problem"]
 
 FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
 #: Per-event plausibility caps: far above any real model call, low enough that sums over millions of
@@ -85,6 +85,8 @@ MAX_COST_USD: Final = 1e9
 #: paths as text, so another spelling of the same folder (`c:\\Users`, a relative path, "") would be
 #: a workspace that no glob or filter meant for it ever matches.
 _ABSOLUTE_FOLDER: Final = re.compile(r"^(?:/(?!/)|[A-Z]:/|//[^/\\]+)")
+#: The roots, the only folders whose one spelling ends with `/`.
+_ROOTS: Final = re.compile(r"^(?:/|[A-Z]:/)$")
 MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 2999
 _MAX_REJECTIONS_RECORDED_PER_BATCH: Final = 100
@@ -192,12 +194,10 @@ def _storable(event: Event) -> str | None:
             problem = text_problem(value)
             if problem:
                 return f"invalid event: {problem} (field `{name}`)"
-    if event.workspace is not None and not _ABSOLUTE_FOLDER.match(event.workspace):
-        shown = event.workspace if len(event.workspace) <= 80 else event.workspace[:79] + "…"
-        return (
-            "invalid event: the workspace must be an absolute folder, spelled /home/…, C:/… (upper-case "
-            f"drive, forward slashes) or //server/share, got {shown!r} (field `workspace`)"
-        )
+    if event.workspace is not None:
+        problem = workspace_problem(event.workspace)
+        if problem is not None:
+            return f"invalid event: {problem} (field `workspace`)"
     if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
         return f"invalid event: implausible timestamp, outside years {MIN_YEAR}-{MAX_YEAR} (field `ts`)"
     usage = event.usage
@@ -208,6 +208,34 @@ def _storable(event: Event) -> str | None:
     if event.cost_usd is not None and not (math.isfinite(event.cost_usd) and event.cost_usd <= MAX_COST_USD):
         return f"invalid event: implausibly large or not finite, over {MAX_COST_USD:.0e} (field `cost_usd`)"
     return None
+
+
+def workspace_problem(workspace: str) -> str | None:
+    """Why `workspace` is not a folder spelled the one way the devlog collector writes it, or None.
+
+    Besides the absolute forms of `_ABSOLUTE_FOLDER`, that one way has no trailing `/` (except a
+    root), no empty segment (`//`, except the leading one of a UNC share) and no `.` or `..` segment:
+    `/srv/app/`, `/srv//app` and `/srv/x/../app` are all `/srv/app`, and stored as they came they
+    would be four workspaces that neither `/srv/app` filters nor the dashboard ever add up. The
+    collector normalises every path lexically (`devlog_collector.workspace.normalise_workspace`), so
+    its events never meet these checks; another client is told the one spelling to send instead.
+    """
+    shown = workspace if len(workspace) <= 80 else workspace[:79] + "…"
+    if not _ABSOLUTE_FOLDER.match(workspace):
+        return (
+            "the workspace must be an absolute folder, spelled /home/…, C:/… (upper-case "
+            f"drive, forward slashes) or //server/share, got {shown!r}"
+        )
+    segments = (workspace[2:] if workspace.startswith("//") else workspace).split("/")
+    if workspace.endswith("/") and not _ROOTS.match(workspace):
+        why = "without a trailing '/'"
+    elif "" in segments[1:-1]:
+        why = "without an empty segment ('//')"
+    elif "." in segments or ".." in segments:
+        why = "without '.' or '..' segments (resolve them)"
+    else:
+        return None
+    return f"the workspace must be spelled the one way the devlog collector writes it, {why}, got {shown!r}"
 
 
 def _without_nul(value: Any) -> Any:

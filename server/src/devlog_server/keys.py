@@ -211,10 +211,11 @@ async def create_key(
         _check_secret(name, token)
         key_id = key_id_for_token(token)
     existing = await conn.execute(
-        select(ApiKeyModel.id, ApiKeyModel.name).where((ApiKeyModel.name == name) | (ApiKeyModel.id == key_id))
+        select(ApiKeyModel.name, ApiKeyModel.revoked_at).where((ApiKeyModel.name == name) | (ApiKeyModel.id == key_id))
     )
-    if existing.first() is not None:
-        raise UserInputError(f"a key named {name!r} (or with that secret) already exists")
+    taken = existing.first()
+    if taken is not None:
+        raise UserInputError(_taken_message(name, taken.name, taken.revoked_at))
     salt = secrets.token_hex(16)
     now = datetime.now(UTC)
     await conn.execute(
@@ -231,6 +232,26 @@ async def create_key(
     )
     key = ApiKey(id=key_id, name=name, scopes=clean_scopes, workspaces=globs, hint=_hint(token), created_at=now)
     return CreatedKey(key=key, token=token)
+
+
+def _taken_message(name: str, existing_name: str, revoked_at: datetime | None) -> str:
+    """Why `name` cannot be created, and what to do instead.
+
+    Names stay unique for good, revoked keys included: logs, ingest health and `keys revoke NAME`
+    keep meaning one key, and a revoked key cannot come back under a new secret. Rotating a key is
+    therefore a new key under a new name (docs/server.md, "Rotating a key").
+    """
+    if existing_name != name:
+        return f"a key with that secret already exists (key {existing_name!r}); use another secret"
+    if revoked_at is not None:
+        return (
+            f"a key named {name!r} already exists and was revoked on {_utc(revoked_at):%Y-%m-%d}; a revoked "
+            f"key's name is never reused: create the new key under another name (such as {name[:120] + '-2'!r})"
+        )
+    return (
+        f"a key named {name!r} already exists; to rotate it, create a key under another name, "
+        f"switch its users to the new token, then revoke {name!r}"
+    )
 
 
 async def find_key(conn: AsyncConnection, token: str, *, pepper: bytes) -> ApiKey | None:

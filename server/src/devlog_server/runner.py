@@ -11,21 +11,29 @@
 * Logging: uvicorn builds the app in each worker process through `worker_app`, which configures
   logging first; with `--workers N` the workers are fresh processes that inherit nothing from the
   CLI's `configure_logging`, and would otherwise log in structlog's default console format.
+* The address: `reserve_port` binds it before anything else happens, so a port in use is one line
+  (`port 8000 on 0.0.0.0 is already in use`) and exit status 2, not a started app (bootstrap keys
+  created, `server_started` logged) that uvicorn then fails to bind. The reserved socket is closed
+  just before uvicorn binds the same address; uvicorn's "Uvicorn running on …" line, once it has
+  bound, is the one that says the server listens (`server_starting` only says what is about to).
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from typing import Any
 
 import structlog
 import uvicorn
 from litestar import Litestar
 
+from devlog_server.errors import UserInputError
 from devlog_server.log import configure_logging
 from devlog_server.settings import ServerSettings
 
-__all__ = ["is_loopback", "run_server", "uvicorn_options", "worker_app"]
+__all__ = ["is_loopback", "reserve_port", "run_server", "uvicorn_options", "worker_app"]
 
 _log = structlog.get_logger("devlog_server.runner")
 
@@ -84,10 +92,53 @@ def worker_app() -> Litestar:
     return create_app(settings)
 
 
-def run_server(settings: ServerSettings) -> None:
-    """Serve `worker_app` (one app per worker process) with uvicorn until SIGTERM/SIGINT."""
+def reserve_port(settings: ServerSettings) -> socket.socket:
+    """The server's address, bound (not listening) as uvicorn binds it; UserInputError when it cannot be.
+
+    Bound with SO_REUSEADDR, like uvicorn's own socket, so uvicorn can bind the address again while
+    this one is still open, and a port left in TIME_WAIT by a previous run is no false alarm.
+    """
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise UserInputError(_bind_problem(settings.host, settings.port, exc)) from exc
+    return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    """One line saying why `host`:`port` cannot be listened on, and which setting to change."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {host}: unknown host name (--host or DEVLOG_SERVER_HOST)"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (is another devlog-server running?): stop what "
+            "listens there or choose another port (--port or DEVLOG_SERVER_PORT)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on port {port} on {host} (ports below 1024 need privileges): "
+            "choose another port (--port or DEVLOG_SERVER_PORT)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: not an address of this machine (--host or DEVLOG_SERVER_HOST)"
+    return f"cannot listen on port {port} on {host}: {exc.strerror or exc}"
+
+
+def run_server(settings: ServerSettings, reserved: socket.socket | None = None) -> None:
+    """Serve `worker_app` (one app per worker process) with uvicorn until SIGTERM/SIGINT.
+
+    Args:
+        settings: The server's settings.
+        reserved: The socket `reserve_port` bound for this address; closed as uvicorn takes over.
+    """
     for warning in startup_warnings(settings):
         _log.warning("insecure_configuration", detail=warning)
     scheme = "https" if settings.certfile else "http"
-    _log.info("server_listening", url=f"{scheme}://{settings.host}:{settings.port}", workers=settings.workers)
+    _log.info("server_starting", url=f"{scheme}://{settings.host}:{settings.port}", workers=settings.workers)
+    if reserved is not None:
+        reserved.close()
     uvicorn.run("devlog_server.runner:worker_app", **uvicorn_options(settings))

@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from markupsafe import escape
 
 from tests.server.conftest import KEYS, assert_problem, auth, batch
+from tests.server.conftest import event as an_event
 from tests.server.dashboard.conftest import csrf_of, seed_team, sign_in
 
 PAGES = ["/dashboard", "/dashboard/people", "/dashboard/tools", "/dashboard/sessions", "/dashboard/ingest"]
@@ -244,6 +245,58 @@ def test_overview_numbers_equal_the_stats_endpoint(dash: TestClient[Any]) -> Non
             assert row["cost"] == pytest.approx(by_agent[agent]["cost_usd"], abs=1e-5)
 
 
+def _model_rest_row(page: str) -> dict[str, float] | None:
+    match = re.search(r'data-table="model">.*?<tr class="rest" ([^>]*)>(.*?)</tr>', page, re.S)
+    if match is None:
+        return None
+    values = {name: float(value) for name, value in re.findall(r'data-([a-z]+)="([^"]*)"', match.group(1))}
+    title = re.search(r'title="([^"]*)"', match.group(2))
+    return {**values, "names": html.unescape(title.group(1)) if title else ""}  # type: ignore[dict-item]
+
+
+def test_the_by_model_table_never_drops_a_model_silently(dash: TestClient[Any]) -> None:
+    """Most cost then most tokens first; past twelve rows (and a thirteenth that would be the last) the
+    other models are one row that sums them, so a big model without a price (tokens, no cost) is never
+    lost behind priced ones."""
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    usage = {"input_tokens": 10, "output_tokens": 10}
+    priced = [
+        an_event(n, ts=now, kind="response", model=f"priced-{n:02d}", cost_usd=1.0 + n / 100, usage=usage)
+        for n in range(11)
+    ]
+    big = an_event(
+        50,
+        ts=now,
+        kind="response",
+        model="unpriced-big",
+        session_id="s",
+        usage={"input_tokens": 10**6, "output_tokens": 0},
+    )
+    prompt = an_event(60, ts=now, session_id="s")  # no model: a 0-token "(no model)" row
+    assert dash.post("/api/v1/events", json=batch([*priced, big, prompt]), headers=auth("full")).status_code == 200
+    sign_in(dash, "read")
+    page = dash.get("/dashboard", params={"period": "all"}).text
+    rows = table_rows(page, "model")
+    # 13 models: all shown (one row summing a single model would hide its name), the unpriced one
+    # with tokens before the one without.
+    assert list(rows)[-2:] == ["unpriced-big", ""] and len(rows) == 13 and _model_rest_row(page) is None
+
+    more = [
+        an_event(70 + n, ts=now, kind="response", model=f"priced-{n + 11:02d}", cost_usd=2.0, usage=usage)
+        for n in range(2)
+    ]
+    assert dash.post("/api/v1/events", json=batch(more), headers=auth("full")).status_code == 200
+    page = dash.get("/dashboard", params={"period": "all"}).text
+    rows, rest = table_rows(page, "model"), _model_rest_row(page)
+    assert len(rows) == 12 and "unpriced-big" not in rows and rest is not None
+    assert rest["rest"] == 3 and rest["names"] == "priced-00, unpriced-big, (no model)"
+    assert rest["tokens"] == 1_000_000 + 20 and rest["sessions"] == 2  # sess-0 and s: distinct, not added up
+    values = kpis(page)
+    assert sum(r["tokens"] for r in rows.values()) + rest["tokens"] == values["tokens"]
+    assert sum(r["events"] for r in rows.values()) + rest["events"] == values["events"]
+    assert sum(r["cost"] for r in rows.values()) + rest["cost"] == pytest.approx(values["cost"], abs=1e-5)
+
+
 def test_chart_buckets_equal_stats_by_day(dash: TestClient[Any]) -> None:
     seed_team(dash)
     sign_in(dash, "read")
@@ -346,6 +399,51 @@ def test_values_no_database_can_hold_never_fail_a_page(dash: TestClient[Any]) ->
     assert dash.get("/dashboard/sessions", params={"q": "\x00"}).status_code == 200
     assert dash.get("/dashboard/sessions", params={"page": str(2**63 - 1)}).status_code == 200
     assert dash.get("/dashboard/sessions/%00").status_code == 404
+
+
+def _sessions_listed(page: str) -> tuple[list[str], str | None, list[str]]:
+    """(session ids listed, the "page N of M" note, the pager links' page parameters) of a sessions page."""
+    ids = re.findall(r'data-session="([^"]+)"', page)
+    note = re.search(r'data-page="\d+" data-pages="\d+">([^<]*)<', page)
+    pager = re.search(r'<nav class="pager".*?</nav>', page, re.S)
+    links = [html.unescape(href) for href in re.findall(r'href="([^"]+)"', pager.group(0))] if pager else []
+    return (
+        ids,
+        note.group(1) if note else None,
+        [dict(re.findall(r"(\w+)=([^&]*)", link)).get("page", "") for link in links],
+    )
+
+
+def test_sessions_pages_are_counted_from_1_in_the_url_and_on_the_page(dash: TestClient[Any]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = [
+        {**an_event(n, session_id=f"s{n:03d}"), "ts": (now - timedelta(minutes=n + 1)).isoformat()} for n in range(120)
+    ]
+    assert dash.post("/api/v1/events", json=batch(events), headers=auth("full")).status_code == 200
+    sign_in(dash, "read")
+
+    def listed(page: str | None) -> tuple[list[str], str | None, list[str]]:
+        params = {"period": "all", **({"page": page} if page is not None else {})}
+        response = dash.get("/dashboard/sessions", params=params)
+        assert response.status_code == 200, response.text[:300]
+        assert "No sessions match" not in response.text
+        return _sessions_listed(response.text)
+
+    first, note, links = listed(None)
+    assert len(first) == 50 and note == "page 1 of 3" and links == ["2"]
+    assert listed("1") == (first, note, links)
+    assert listed("0")[0] == first  # links made when pages counted from 0 still open the first page
+    second, note, links = listed("2")
+    assert len(second) == 50 and note == "page 2 of 3" and links == ["", "3"]  # "Newer" is the bare URL
+    third, note, links = listed("3")
+    assert len(third) == 20 and note == "page 3 of 3" and links == ["2"]
+    assert sorted(first + second + third) == sorted(e["session_id"] for e in events)
+    assert first[0] == "s000" and third[-1] == "s119"  # most recent first
+    past, note, links = listed("50")  # past the end: the last page, saying so, never "no sessions"
+    assert past == third and note == "page 3 of 3 (there is no page 50; this is the last)" and links == ["2"]
+    assert listed("-4")[0] == first and listed("two")[0] == first
+    twice = dash.get("/dashboard/sessions?period=all&page=3&page=1")  # a page always opens: the first value
+    assert _sessions_listed(twice.text)[0] == third
 
 
 def test_session_search_matches_prompt_text_and_metadata(dash: TestClient[Any]) -> None:

@@ -6,14 +6,14 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from devlog_server.api.admin import create_key_endpoint, ingest_health, list_keys_endpoint, revoke_key_endpoint
-from devlog_server.api.guards import reject_unknown_query_parameters
+from devlog_server.api.guards import check_query_parameters
 from devlog_server.api.ingest import post_events
 from devlog_server.api.read import get_events, get_stats, whoami
 from devlog_server.api.system import healthz, metrics, readyz
 
 __all__ = ["API_V1", "ROUTE_HANDLERS"]
 
-#: The versioned API; a query parameter its route does not declare is a 400 (see `api.guards`).
+#: The versioned API; a query parameter its route does not declare, or one given twice, is a 400 (see `api.guards`).
 API_V1 = Router(
     "/",
     route_handlers=[
@@ -26,7 +26,7 @@ API_V1 = Router(
         revoke_key_endpoint,
         ingest_health,
     ],
-    guards=[reject_unknown_query_parameters],
+    guards=[check_query_parameters],
 )
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [

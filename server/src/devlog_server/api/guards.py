@@ -1,14 +1,18 @@
-"""A guard that refuses query parameters a route does not declare.
+"""A guard that refuses query parameters a route does not declare, or that are given more than once.
 
 Litestar ignores query parameters a handler does not take, so a misspelt or unsupported filter
-(`?modle=x`, or a filter an older server lacks) would silently widen the answer. Every `/api/v1`
-route gets this guard instead: a name that is not one of the handler's declared query parameters is
-a 400 problem naming it. Guards run before the handler's parameters are parsed and before the key is
-checked, like Litestar's own 400 for an invalid value of a known parameter.
+(`?modle=x`, or a filter an older server lacks) would silently widen the answer. It also reads a
+repeated parameter as its last value only, so `?agent=claude&agent=codex` would answer for codex
+alone and `?kind=bogus&kind=prompt` would never validate `bogus`. Every `/api/v1` route gets this
+guard instead: a name that is not one of the handler's declared query parameters, or a parameter
+given twice, is a 400 problem naming it. No handler takes a list parameter, so no repetition is
+meaningful. Guards run before the handler's parameters are parsed and before the key is checked,
+like Litestar's own 400 for an invalid value of a known parameter.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +23,7 @@ from litestar.params import ParameterKwarg
 
 from devlog_server.errors import ApiError
 
-__all__ = ["declared_query_parameters", "reject_unknown_query_parameters"]
+__all__ = ["check_query_parameters", "declared_query_parameters", "repeated_query_parameter"]
 
 
 @lru_cache(maxsize=256)  # per handler (hashed by identity): the signature is walked once, not per request
@@ -38,8 +42,16 @@ def declared_query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
     return frozenset(names)
 
 
-def reject_unknown_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Refuse the request with a 400 when its query string names a parameter the route does not declare."""
+def repeated_query_parameter(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The first query parameter (in name order) that the query string gives more than once, or None."""
+    counts = Counter(name for name, _ in connection.query_params.multi_items())
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    return repeated[0] if repeated else None
+
+
+def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Refuse the request with a 400 when its query string names a parameter the route does not declare,
+    or gives one more than once."""
     known = declared_query_parameters(handler) - connection.path_params.keys()
     unknown = sorted(set(connection.query_params) - known)
     if unknown:
@@ -49,4 +61,13 @@ def reject_unknown_query_parameters(connection: ASGIConnection[Any, Any, Any, An
             f"unknown query parameter {unknown[0]!r} (this endpoint takes: {allowed})",
             code="invalid_parameter",
             extra={"parameter": unknown[0]},
+        )
+    repeated = repeated_query_parameter(connection)
+    if repeated is not None:
+        count = len(connection.query_params.getall(repeated))
+        raise ApiError(
+            400,
+            f"query parameter {repeated!r} is given {count} times; give it once (each parameter takes one value)",
+            code="invalid_parameter",
+            extra={"parameter": repeated},
         )

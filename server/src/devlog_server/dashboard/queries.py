@@ -30,6 +30,7 @@ __all__ = [
     "FileEditRow",
     "SessionRow",
     "SessionTotals",
+    "SessionsPage",
     "ToolRow",
     "conditions",
     "error_counts",
@@ -221,19 +222,33 @@ def _like(column: Any, text: str) -> ColumnElement[bool]:
     return func.lower(column).contains(text.lower(), autoescape=True)  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class SessionsPage:
+    """One page of the sessions list: its rows, how many sessions match, its number and the page count."""
+
+    rows: list[SessionRow]
+    count: int
+    number: int
+    """Counted from 1, as the page's URL and heading show it."""
+    pages: int
+    """At least 1 (an empty list is one empty page)."""
+
+
 async def sessions_page(
     conn: AsyncConnection,
     filters: Filters,
     allowed: Sequence[str] | None,
     *,
     search: str | None = None,
-    page: int = 0,
+    page: int = 1,
     page_size: int = 50,
-) -> tuple[list[SessionRow], int]:
-    """One page of sessions with activity in the period, most recent first, and how many match.
+) -> SessionsPage:
+    """Page `page` (counted from 1) of the sessions with activity in the period, most recent first.
 
     `search` matches a session id, workspace, project, user or model, or the text of one of the
-    session's prompts in the period (prompt events are read through the (kind, ts) index).
+    session's prompts in the period (prompt events are read through the (kind, ts) index). The
+    sessions are counted first so that a page past the end (an old bookmark, a list that shrank)
+    is the last page rather than an empty one that says nothing matches; below 1 is page 1.
     """
     conds = conditions(filters, allowed)
     if search:
@@ -256,6 +271,9 @@ async def sessions_page(
                 R.session_id.in_(prompt_sessions),
             )
         )
+    count = int((await conn.execute(select(func.count(func.distinct(R.session_id))).where(*conds))).scalar_one())
+    pages = max(1, -(-count // page_size))
+    number = min(max(1, page), pages)
     tokens = R.input_tokens + R.output_tokens + R.cache_creation_tokens + R.cache_read_tokens
     query = (
         select(
@@ -277,7 +295,7 @@ async def sessions_page(
         .group_by(R.session_id)
         .order_by(literal_column("last_ts").desc(), R.session_id)
         .limit(page_size)
-        .offset(max(0, page) * page_size)
+        .offset((number - 1) * page_size)
     )
     rows = [
         SessionRow(
@@ -297,8 +315,7 @@ async def sessions_page(
         )
         for row in await conn.execute(query)
     ]
-    count = (await conn.execute(select(func.count(func.distinct(R.session_id))).where(*conds))).scalar_one()
-    return rows, int(count)
+    return SessionsPage(rows=rows, count=count, number=number, pages=pages)
 
 
 async def session_events(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from devlog_server.dashboard.filters import Filters
 from devlog_server.dashboard.queries import R, conditions
 
-__all__ = ["Breakdown", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "load_slices"]
+__all__ = ["Breakdown", "Rest", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "load_slices"]
 
 Dimension = Literal["agent", "model", "user", "workspace", "project"]
 Metric = Literal["events", "sessions", "developers", "tokens", "cost"]
@@ -121,6 +121,15 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
+class Rest:
+    """The values a cut table leaves out, taken together: its last row ("3 more models")."""
+
+    count: int
+    keys: list[str | None]
+    totals: Totals
+
+
+@dataclass(frozen=True)
 class Series:
     """Values per bucket for each value of a split dimension (a stacked chart's datasets)."""
 
@@ -178,7 +187,11 @@ class SliceSet:
         return [totals_of(groups.get(i, ())) for i in range(len(self.labels))]
 
     def breakdown(self, by: Dimension, *, limit: int = 500) -> list[Breakdown]:
-        """Totals per value of `by`, highest cost first (then most events, then name)."""
+        """Totals per value of `by`, highest cost first (then most tokens, most events, name).
+
+        Tokens come before events so that, among values without a cost (models the price data does
+        not know), the one that used the most tokens comes first.
+        """
         groups: dict[str | None, list[Slice]] = defaultdict(list)
         for s in self.slices:
             groups[s.key(by)].append(s)
@@ -186,8 +199,24 @@ class SliceSet:
         for key, items in groups.items():
             extra = {"project": next((s.project for s in items if s.project), None)} if by == "workspace" else {}
             rows.append(Breakdown(key=key, totals=totals_of(items), extra=extra))
-        rows.sort(key=lambda b: (-b.totals.cost_usd, -b.totals.events, b.key or ""))
+        rows.sort(key=lambda b: (-b.totals.cost_usd, -b.totals.tokens, -b.totals.events, b.key or ""))
         return rows[:limit]
+
+    def breakdown_with_rest(self, by: Dimension, *, limit: int) -> tuple[list[Breakdown], Rest | None]:
+        """`breakdown(by)` cut to `limit` rows, and the values it cut taken together (None when none were).
+
+        A table that only showed its first rows would silently drop the others' tokens and cost
+        (a big model the price data does not know has no cost, so it sorts late); the rest row
+        keeps the table adding up to the page's totals. One value more than `limit` is shown as
+        itself: a row summing a single value would hide its name for nothing.
+        """
+        rows = self.breakdown(by, limit=len(self.slices) + 1)
+        if len(rows) <= limit + 1:
+            return rows, None
+        head, tail = rows[:limit], rows[limit:]
+        left_out = {b.key for b in tail}
+        totals = totals_of(s for s in self.slices if s.key(by) in left_out)
+        return head, Rest(count=len(tail), keys=[b.key for b in tail], totals=totals)
 
     def series(self, split: Literal["agent", "model"], metric: Metric, *, max_stacks: int = 8) -> Series:
         """`metric` per bucket split by agent or model; small stacks are summed as 'other'."""

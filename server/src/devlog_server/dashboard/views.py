@@ -77,13 +77,24 @@ SECURITY_HEADERS: Final = [
     ),
 ]
 PAGE_SIZE: Final = 50
-#: Highest sessions page asked for (a larger number would overflow the database's OFFSET).
-MAX_PAGE: Final = 1_000_000
+#: Rows of the overview's "By model" table; the models after them are summed in one last row.
+MODEL_ROWS: Final = 12
 SORT_PARAMS: Final = ("usort", "psort", "wsort")
 
 
 def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: str(request.query_params.get(name) or "") for name in request.query_params}
+
+
+def _page_number(value: str | None) -> int:
+    """The sessions page asked for, counted from 1 as the page shows it; anything else is page 1.
+
+    Links made before pages were counted from 1 said `page=0` for the first page: that is page 1 too.
+    """
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
 
 
 def _choice(value: str | None, allowed: Sequence[str], default: str) -> str:
@@ -264,7 +275,7 @@ class DashboardController(Controller):
         state = server_state(request)
         async with state.db.read() as conn:
             slices = await load_slices(conn, filters, viewer.allowed)
-        by_model = slices.breakdown("model", limit=12)
+        by_model, more_models = slices.breakdown_with_rest("model", limit=MODEL_ROWS)
         title, unit = METRICS[metric]
         model_colours = colour_map([b.key for b in by_model])
         context = await _page(
@@ -289,6 +300,7 @@ class DashboardController(Controller):
             extra_params={"metric": metric, "split": split},
             by_agent=slices.breakdown("agent"),
             by_model=by_model,
+            more_models=more_models,
             top_users=slices.breakdown("user", limit=5),
             top_workspaces=slices.breakdown("workspace", limit=5),
         )
@@ -386,25 +398,23 @@ class DashboardController(Controller):
         query = _query(request)
         filters = parse_filters(query)
         search = safe_text((query.get("q") or "").strip(), 200).strip() or None
-        try:
-            page = min(max(0, int(query.get("page") or 0)), MAX_PAGE)
-        except ValueError:
-            page = 0
+        asked = _page_number(query.get("page"))
         state = server_state(request)
         async with state.db.read() as conn:
-            rows, count = await queries.sessions_page(
-                conn, filters, viewer.allowed, search=search, page=page, page_size=PAGE_SIZE
+            listed = await queries.sessions_page(
+                conn, filters, viewer.allowed, search=search, page=asked, page_size=PAGE_SIZE
             )
         context = await _page(
             request,
             viewer,
             "sessions",
             filters,
-            rows=rows,
-            count=count,
+            rows=listed.rows,
+            count=listed.count,
             search=search,
-            page=page,
-            pages=(count + PAGE_SIZE - 1) // PAGE_SIZE,
+            page=listed.number,
+            pages=listed.pages,
+            past_the_end=asked if asked > listed.pages else None,
         )
         return Template(template_name="sessions.html.j2", context=context)
 

@@ -20,7 +20,15 @@ from sqlalchemy.engine import Connection
 
 from devlog_server.db.engine import Database
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade", "upgrade_sync"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "schema_problem",
+    "upgrade",
+    "upgrade_sync",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_ID = 0x64_65_76_6C  # "devl"
@@ -64,6 +72,32 @@ async def current_revision(db: Database) -> str | None:
     """The revision the database is at (None when never migrated)."""
     async with db.engine.connect() as conn:
         return await conn.run_sync(_current_with)
+
+
+async def schema_problem(db: Database) -> str | None:
+    """Why this build cannot serve `db` as it is, or None when the database is at this build's head.
+
+    For `serve --no-migrate`: without the check a database nobody migrated passes the start-up
+    connection check and `/readyz`, and then every request fails on a missing table.
+    """
+    current, head = await current_revision(db), head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return (
+            f"the database {db.display_url} is not migrated (it has no devlog tables): run "
+            "`devlog-server migrate` first, or start `serve` without --no-migrate"
+        )
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        return (
+            f"the database {db.display_url} is at migration {current}, which this devlog-server release does "
+            "not know (a newer release migrated it): run that release or a newer one"
+        )
+    return (
+        f"the database {db.display_url} is at migration {current}, not {head} as this release needs: run "
+        "`devlog-server migrate` first, or start `serve` without --no-migrate"
+    )
 
 
 def upgrade_sync(url: str, revision: str = "head", **engine_options: Any) -> None:
