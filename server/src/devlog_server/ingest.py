@@ -69,16 +69,17 @@ from devlog_shared import (
     decode_event,
     decode_repairing,
 )
+from devlog_shared.limits import MAX_TOKENS, MAX_YEAR, MIN_YEAR
 from devlog_shared.wire import BatchEnvelope, CollectorInfo
 
 __all__ = ["FORBIDDEN_WORKSPACE", "IngestResult", "ingest_batch", "workspace_problem"]
 
 FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
-#: Per-event plausibility caps: far above any real model call, low enough that sums over millions of
-#: events fit the databases' integer and float types (an overflowing SUM would fail every stats query).
-MAX_TOKENS: Final = 10**12
+#: Per-event plausibility caps (tokens and years: `devlog_shared.limits`, which the collector applies
+#: too): far above any real model call, low enough that sums over millions of events fit the
+#: databases' integer and float types (an overflowing SUM would fail every stats query). Timestamps
+#: outside the years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
 MAX_COST_USD: Final = 1e9
-#: Timestamps outside these years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
 #: What the schema calls a workspace (docs/event-schema.md: an absolute folder, normalised), spelled
 #: as the devlog collector writes it: a POSIX path, a Windows drive path with an upper-case drive and
 #: forward slashes, or a UNC share as `//server/share`. Key globs, filters and the dashboard compare
@@ -87,8 +88,6 @@ MAX_COST_USD: Final = 1e9
 _ABSOLUTE_FOLDER: Final = re.compile(r"^(?:/(?!/)|[A-Z]:/|//[^/\\]+)")
 #: The roots, the only folders whose one spelling ends with `/`.
 _ROOTS: Final = re.compile(r"^(?:/|[A-Z]:/)$")
-MIN_YEAR: Final = 1970
-MAX_YEAR: Final = 2999
 _MAX_REJECTIONS_RECORDED_PER_BATCH: Final = 100
 _YIELD_EVERY: Final = 200
 _log = structlog.get_logger("devlog_server.ingest")

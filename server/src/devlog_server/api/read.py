@@ -13,12 +13,12 @@ from devlog_server import __version__
 from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
 from devlog_server.auth import authenticate
 from devlog_server.errors import ApiError
-from devlog_server.ingest import MAX_YEAR, MIN_YEAR
 from devlog_server.queries import EventFilters, allowed_workspaces, list_events, stats
 from devlog_server.schemas import EventPage, GroupBy, StatsResponse
 from devlog_server.state import server_state
 from devlog_server.text import text_problem
 from devlog_shared import EventKind, ServerLimits, WhoAmI
+from devlog_shared.limits import MAX_YEAR, MIN_YEAR
 
 __all__ = ["get_events", "get_stats", "whoami"]
 
