@@ -31,15 +31,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from devlog_collector.store import Store, _row_values
+from devlog_collector.store import _INSERT, Store, _row_values
 from devlog_shared import Event, FileInfo, ToolInfo, Usage
 
-GENERATOR_VERSION = "1"
-_INSERT = (
-    "INSERT INTO events (id, ts, agent, kind, session_id, workspace, project, model, user, tool_name, file_path, "
-    "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, reasoning_tokens, cost_usd, text, body, "
-    "collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+GENERATOR_VERSION = "2"  # 2: the store's own INSERT (m050's price columns)
 
 _AGENTS = [("claude", 0.5), ("codex", 0.2), ("cursor", 0.1), ("copilot", 0.1), ("gemini", 0.1)]
 _MODELS = {
