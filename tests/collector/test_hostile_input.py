@@ -278,10 +278,9 @@ _SETPRIV = "/usr/bin/setpriv"
 _NO_OVERRIDE = "-dac_override,-dac_read_search,-fowner"
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
-def test_a_read_only_store_is_made_writable_again_or_refused_with_a_message(tmp_path: Path) -> None:
-    """SQLite opens a file it cannot write read-only without a word; the first write then failed
-    with a traceback. (Run without root's permission override, as a normal user would.)"""
+def _unprivileged_collect(tmp_path: Path, *args: str) -> Any:
+    """A `devlog collect` of one log (`logs/a.jsonl`, one line) into `home/`, as a function that runs
+    it in a subprocess without root's permission override (as a normal user would)."""
     import subprocess
     import sys
 
@@ -296,46 +295,40 @@ def test_a_read_only_store_is_made_writable_again_or_refused_with_a_message(tmp_
     )
     env = {**os.environ, "DEVLOG_HOME": str(tmp_path / "home")}
     command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
-               sys.executable, "-m", "devlog_collector", "collect"]  # fmt: skip
-    assert subprocess.run(command, env=env, capture_output=True, check=False).returncode == 0
+               sys.executable, "-m", "devlog_collector", "collect", *args]  # fmt: skip
+    return lambda: subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
+def test_a_read_only_store_is_made_writable_again_or_refused_with_a_message(tmp_path: Path) -> None:
+    """SQLite opens a file it cannot write read-only without a word; the first write then failed
+    with a traceback. (Run without root's permission override, as a normal user would.)"""
+    run = _unprivileged_collect(tmp_path)
+    assert run().returncode == 0
     store = tmp_path / "home" / "data" / "events.db"
     store.chmod(0o444)  # ours: made writable again
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = run()
     assert done.returncode == 0, done.stderr
     assert store.stat().st_mode & 0o777 == 0o600
     os.chown(store, 65534, 65534)  # someone else's, read-only: refused with one line
     store.chmod(0o444)
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = run()
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "it is read-only for this user" in done.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
 def test_a_log_that_could_not_be_opened_loses_that_problem_once_it_opens(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log_file = logs / "a.jsonl"
-    log_file.write_bytes(line(1))
-    config_file = tmp_path / "home" / "config.yaml"
-    config_file.parent.mkdir(exist_ok=True)
-    config_file.write_text(
-        f"collect:\n  agents: []\n  generic: [{{name: g, glob: '{logs}/*.jsonl', mapping: "
-        "{ts: ts, session_id: sid, kind: kind, text: text, id: uuid}}]\nstorage:\n  min_free_bytes: 0\n"
-    )
-    env = {**os.environ, "DEVLOG_HOME": str(tmp_path / "home")}
-    command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
-               sys.executable, "-m", "devlog_collector", "collect", "--json"]  # fmt: skip
+    run = _unprivileged_collect(tmp_path, "--json")
+    log_file = tmp_path / "logs" / "a.jsonl"
     log_file.chmod(0)
-    first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    first = run()
     assert json.loads(first.stdout)["problems"] == 1
     db = tmp_path / "home" / "data" / "events.db"
     with sqlite3.connect(db) as conn:
         assert [r[0] for r in conn.execute("SELECT message FROM parse_errors")] == ["cannot open: Permission denied"]
     log_file.chmod(0o644)
-    second = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    second = run()
     assert json.loads(second.stdout)["events_added"] == 1
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)
