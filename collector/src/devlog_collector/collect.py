@@ -504,6 +504,8 @@ class Collector:
                     self._collect_append(item, None, AgentTotals())
                 except OSError:
                     continue
+                except _Stop:  # SIGINT/SIGTERM: what is marked stays; the rest is history next time
+                    break
                 finally:
                     self._discarding = False
                 marked += 1
@@ -740,6 +742,10 @@ class Collector:
         self, items: Iterator[Event | Problem], sid: str, path: str, problems: list[ParseProblem]
     ) -> list[Event]:
         events: list[Event] = []
+        if self._discarding:  # `mark_current`: the parser runs for its state; nothing is kept
+            for _entry in items:
+                pass
+            return events
         for entry in items:
             if isinstance(entry, Event):
                 refusal = _out_of_range(entry)
