@@ -343,3 +343,16 @@ def test_build_sources_roots_from_config_and_env(monkeypatch: pytest.MonkeyPatch
     by_name = {s.name: s for s in sources}
     assert by_name["gemini"].roots == [tmp_path / "g" / ".gemini"]
     assert by_name["cursor"].roots == [Path.home() / "cur", Path.home() / "cur2"]
+
+
+def test_mark_current_stops_cleanly_when_asked_and_keeps_what_it_marked(logs: Path) -> None:
+    """SIGINT during `start --no-history`: the files marked so far stay marked, nothing raises."""
+    config = make_config(logs)
+    for n in range(3):
+        (logs / f"{n}.jsonl").write_bytes(line(10 * n) + line(10 * n + 1))
+    asked = iter([False, False, False] + [True] * 100)
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config, should_stop=lambda: next(asked))
+        marked = collector.mark_current(collector.discover())
+        assert 1 <= marked <= len(store.all_cursors()) < 3  # (the file being read when asked may keep its cursor)
+        assert store.db.execute("SELECT count(*) FROM events").fetchone() == (0,)
