@@ -260,7 +260,7 @@ class Pricer:
             (total(input_tokens=rep, output_tokens=rep) - fee - base) / rep,
             fee,
             (total(input_tokens=rep, cache_write_tokens=rep, cache_write_1h_tokens=rep) - fee) / rep,
-            (total(input_tokens=rep, web_searches=1000) - fee - base) / 1000,
+            (total(web_searches=1000) - fee) / 1000,
         ]
 
     def _model(self, model_ref: str) -> _ModelPrices | None:

@@ -242,6 +242,20 @@ def _rollup_values(row: str) -> tuple[list[str], list[str]]:
     return keys, values
 
 
+def _rollup_subtract_sql(
+    key_columns: list[str], value_columns: list[str], old_keys: list[str], old_values: list[str]
+) -> str:
+    """The delete/update triggers' statements taking an `old` row out of the rollup (and dropping the
+    rollup row it empties)."""
+    match_old = " AND ".join(f"{c} = {e}" for c, e in zip(key_columns, old_keys, strict=True))
+    return (
+        "UPDATE usage_rollup SET "
+        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(value_columns, old_values, strict=True))
+        + f" WHERE {match_old};\n"
+        f"DELETE FROM usage_rollup WHERE {match_old} AND events <= 0;"
+    )
+
+
 @migration
 def m030_usage_rollup(db: sqlite3.Connection) -> None:
     """Query: a trigger-maintained rollup of events per 15-minute UTC bucket, plus views for `devlog sql`.
@@ -263,13 +277,7 @@ def m030_usage_rollup(db: sqlite3.Connection) -> None:
         + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
         + ";"
     )
-    match_old = " AND ".join(f"{c} = {e}" for c, e in zip(key_columns, old_keys, strict=True))
-    subtract = (
-        "UPDATE usage_rollup SET "
-        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(value_columns, old_values, strict=True))
-        + f" WHERE {match_old};\n"
-        f"DELETE FROM usage_rollup WHERE {match_old} AND events <= 0;"
-    )
+    subtract = _rollup_subtract_sql(key_columns, value_columns, old_keys, old_values)
     columns_sql = ",\n".join(
         [f"{c} INTEGER NOT NULL" if c in ("bucket", "band", "has_cost") else f"{c} TEXT NOT NULL" for c in key_columns]
         + [f"{c} {'REAL' if c == 'cost_usd' else 'INTEGER'} NOT NULL" for c in value_columns]
@@ -480,13 +488,7 @@ def m050_price_extras(db: sqlite3.Connection) -> None:
     key_columns, value_columns = _rollup_columns_v2()
     new_keys, new_values = _rollup_values_v2("new")
     old_keys, old_values = _rollup_values_v2("old")
-    match_old = " AND ".join(f"{c} = {e}" for c, e in zip(key_columns, old_keys, strict=True))
-    subtract = (
-        "UPDATE usage_rollup SET "
-        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(value_columns, old_values, strict=True))
-        + f" WHERE {match_old};\n"
-        f"DELETE FROM usage_rollup WHERE {match_old} AND events <= 0;"
-    )
+    subtract = _rollup_subtract_sql(key_columns, value_columns, old_keys, old_values)
     usage = "input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens > 0"
     run_script(
         db,
