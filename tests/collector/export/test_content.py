@@ -34,6 +34,18 @@ JWT = (
 )
 PYPI = "pypi-AgEIcHlwaS5vcmc" + "A" * 70
 NPM = "//registry.example.org/:_authToken=" + "npm_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+NPM_BARE = "npm_" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0Ed9Cb8A"[:36]
+HF_TOKEN = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGhIj"[:34]
+DO_TOKEN = "dop_v1_" + "0123456789abcdef" * 4
+SHOPIFY = "shpat_" + "0123456789abcdef" * 2
+LINEAR = "lin_api_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCd"
+POSTMAN = "PMAK-" + "0123456789abcdef01234567" + "-" + "0123456789abcdef0123456789abcdef01"
+DOCKER = "dckr_pat_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0"
+GRAFANA = "glsa_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345" + "_" + "0a1b2c3d"
+VAULT = "hvs." + "CAESIAbCdEfGhIjKlMnOpQrStUvWxYz"
+DATABRICKS = "dapi" + "0123456789abcdef" * 2
+AGE_KEY = "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" + "QPZRY9X8GF2TVDW0S3JN54KHCE"
+BASIC = base64.b64encode(b"deploy:Tr0ub4dor&3").decode()
 PRIVATE_KEY = (
     "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Fj0sAmPlEfakefakefake\nZm9vYmFyYmF6\n"
     "-----END " + "RSA PRIVATE KEY-----"
@@ -83,6 +95,23 @@ SECRETS = [
     ("env-secret", "DB_PASS=plainDbPass42", "plainDbPass42"),
     ("config-secret", "X-Api-Key: 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
     ("env-secret", "https://api.example.com/cb?access_token=ya29.a0AfH6SMBxyz1234567890&x=1", "ya29.a0AfH6SMBxyz"),
+    ("basic-auth", "curl -H 'Authorization: Basic " + BASIC + "' https://api.example.com", BASIC),
+    ("cli-password", "curl -sS -u deploy:Tr0ub4dor3x https://ci.example.com/api", "Tr0ub4dor3x"),
+    ("cli-password", "curl --user=admin:s3cr3t-admin -X POST https://x.example.com", "s3cr3t-admin"),
+    ("cli-password", "mysql -h db.internal -u root -pS3cretRootPw app < dump.sql", "S3cretRootPw"),
+    ("cli-password", "mysqldump -uroot -pHunter2Db --all-databases > all.sql", "Hunter2Db"),
+    ("cli-password", "sshpass -p 'Sup3rSecret' ssh deploy@host", "Sup3rSecret"),
+    ("npm-token", "npm config set //r.example.org/:_auth " + NPM_BARE + " && echo " + NPM_BARE, NPM_BARE),
+    ("huggingface-token", "HF login with " + HF_TOKEN + " worked", HF_TOKEN),
+    ("digitalocean-token", "doctl auth init -t " + DO_TOKEN, DO_TOKEN),
+    ("shopify-token", "X-Shopify-Access-Token " + SHOPIFY, SHOPIFY),
+    ("linear-key", "the Linear key " + LINEAR + " expired", LINEAR),
+    ("postman-key", "postman login --with-api-key " + POSTMAN, POSTMAN),
+    ("docker-token", "docker login -u me --password-stdin <<< " + DOCKER, DOCKER),
+    ("grafana-token", "grafana token " + GRAFANA, GRAFANA),
+    ("vault-token", "VAULT said " + VAULT + " (root)", VAULT),
+    ("databricks-token", "databricks configure with " + DATABRICKS, DATABRICKS),
+    ("age-secret-key", "# key\n" + AGE_KEY + "\n", AGE_KEY),
 ]
 
 NEAR_MISSES = [
@@ -121,6 +150,14 @@ NEAR_MISSES = [
     "secretName: db-credentials",
     "PASSWORD_MIN_LENGTH=12",
     "api_key_header: X-Api-Key",
+    # Prefixes and options that only look like the command-line and token rules.
+    "git push -u origin main && curl https://example.org/health",
+    "docker run -u 1000:1000 image; curl -u user https://example.org (prompts)",
+    "mysql -u root -p app   # -p alone prompts for the password",
+    "mysql --protocol=tcp -P 3306 -h db app",
+    "export npm_config_cache=/tmp/npm; hf_hub_download(repo_id='x')",
+    "The Authorization: Basic scheme sends base64 of user:password",
+    "dapi is short for data API; shpat_ prefixes Shopify tokens",
 ]
 
 

@@ -20,7 +20,9 @@ PyPI, Discord, Telegram, Azure storage, Mailchimp, Square, OpenAI, basic-auth pa
 Its keyword and high-entropy plugins are not used: they would mask git SHAs, UUIDs and ordinary
 base64. A small documented set of extra patterns covers formats it lacks (Anthropic and current
 OpenAI keys, GitHub fine-grained tokens, Google API keys, full JWTs, whole private-key blocks,
-`Authorization: Bearer` values, `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` assignments,
+`Authorization: Bearer` and `Basic` values, passwords on `curl -u`/`mysql -p`/`sshpass -p` command
+lines, prefixed vendor tokens (npm, Hugging Face, DigitalOcean, Shopify, Linear, Postman, Docker,
+Grafana, Sentry, Vault, Databricks, age), `.env`-style `PASSWORD=`/`SECRET=`/`TOKEN=`/`API_KEY=` assignments,
 YAML-style `password: value` lines, whole Stripe keys, and URL passwords detect-secrets cuts short).
 The assignment rules only mask a key that names a secret (`_names_a_secret`: `DB_PASSWORD`, not
 `MAX_TOKENS` or `TOKEN_TYPE`). A JSON text (a tool call's input) has the strings inside it redacted
@@ -218,6 +220,54 @@ _EXTRA_RULES: Final = [
         group=1,
         hints=("bearer",),
         hint_ci=True,
+    ),
+    RedactionRule(
+        "basic-auth",
+        re.compile(r"(?i)\bauthorization\s*[:=]\s*[\"']?\s*basic\s+((?!\[REDACTED)[A-Za-z0-9+/]{8,}={0,2})"),
+        group=1,
+        hints=("basic",),
+        hint_ci=True,
+    ),
+    RedactionRule(
+        "cli-password",  # curl -u user:password (wget's --password=... is env-secret's); gaps bounded
+        re.compile(
+            r"\b(?:curl|wget)\b[^\n|;&]{0,300}?\s(?:-u|--user|--proxy-user|-U)(?:\s+|=)[\"']?"
+            r"[^\s:\"'@]+:(?P<value>(?!\[REDACTED)[^\s\"']{3,})"
+        ),
+        group="value",
+        hints=("curl", "wget"),
+    ),
+    RedactionRule(
+        "cli-password",  # mysql -pPASSWORD (a bare -p prompts for it)
+        re.compile(
+            r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mariadb|mariadb-dump)\b[^\n|;&]{0,300}?\s-p"
+            r"(?P<value>(?!\[REDACTED)[^\s\"'-][^\s\"']{2,})"
+        ),
+        group="value",
+        hints=("mysql", "mariadb"),
+    ),
+    RedactionRule(
+        "cli-password",
+        re.compile(r"\bsshpass\s+-p\s*[\"']?(?P<value>(?!\[REDACTED)[^\s\"']{3,})"),
+        group="value",
+        hints=("sshpass",),
+    ),
+    *(
+        RedactionRule(label, re.compile(rf"(?<![A-Za-z0-9_]){pattern}(?![A-Za-z0-9_])"), hints=(hint,))
+        for label, hint, pattern in (
+            ("npm-token", "npm_", r"npm_[A-Za-z0-9]{36}"),
+            ("huggingface-token", "hf_", r"hf_[A-Za-z0-9]{34,40}"),
+            ("digitalocean-token", "_v1_", r"do[opr]_v1_[a-f0-9]{64}"),
+            ("shopify-token", "shp", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+            ("linear-key", "lin_api_", r"lin_api_[A-Za-z0-9]{40}"),
+            ("postman-key", "PMAK-", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),
+            ("docker-token", "dckr_pat_", r"dckr_pat_[A-Za-z0-9_-]{27,}"),
+            ("grafana-token", "glsa_", r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+            ("sentry-token", "sntry", r"sntry[su]_[A-Za-z0-9+/=_-]{40,}"),
+            ("vault-token", "hvs.", r"hvs\.[A-Za-z0-9_-]{24,}"),
+            ("databricks-token", "dapi", r"dapi[a-f0-9]{32}(?:-[0-9])?"),
+            ("age-secret-key", "AGE-SECRET-KEY-1", r"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
+        )
     ),
     RedactionRule(
         "env-secret",
