@@ -332,3 +332,54 @@ def test_a_log_that_could_not_be_opened_loses_that_problem_once_it_opens(tmp_pat
     assert json.loads(second.stdout)["events_added"] == 1
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
+def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path) -> None:
+    """Transcripts under a folder the user cannot list (left by `sudo claude`) were skipped without a
+    word: pathlib's rglob hides the PermissionError. Now it is a `folder` problem, dropped once the
+    folder lists again and its logs are collected."""
+    import subprocess
+    import sys
+
+    def transcript(uid: str, cwd: str) -> bytes:
+        record = {"type": "user", "uuid": uid, "sessionId": f"s-{uid}", "cwd": cwd,
+                  "timestamp": "2026-03-01T10:00:00.000Z", "message": {"role": "user", "content": "hello"}}  # fmt: skip
+        return json.dumps(record).encode() + b"\n"
+
+    projects = tmp_path / "claude" / "projects"
+    (projects / "-work-open").mkdir(parents=True)
+    (projects / "-work-open" / "a.jsonl").write_bytes(transcript("u1", "/work/open"))
+    locked = projects / "-work-locked"
+    locked.mkdir()
+    (locked / "b.jsonl").write_bytes(transcript("u2", "/work/locked"))
+    locked.chmod(0)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "config.yaml").write_text(
+        f"collect:\n  agents: [claude]\n  roots: {{claude: ['{tmp_path / 'claude'}']}}\nstorage:\n  min_free_bytes: 0\n"
+    )
+    command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
+               sys.executable, "-m", "devlog_collector", "collect", "--json"]  # fmt: skip
+    env = {**os.environ, "DEVLOG_HOME": str(home)}
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        report: dict[str, Any] = json.loads(done.stdout)
+        return report
+
+    def recorded() -> list[tuple[str, str, str]]:
+        with sqlite3.connect(home / "data" / "events.db") as conn:
+            return conn.execute("SELECT path, position, message FROM parse_errors").fetchall()
+
+    first = run()
+    assert (first["events_added"], first["problems"]) == (2, 1)  # session start + prompt of a.jsonl
+    assert recorded() == [
+        (str(locked), "folder", "cannot list this folder (Permission denied): the logs in it are not collected")
+    ]
+    assert run()["problems"] == 0  # reported once
+    locked.chmod(0o755)
+    third = run()
+    assert (third["events_added"], third["problems"]) == (2, 0)
+    assert recorded() == []

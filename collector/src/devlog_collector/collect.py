@@ -323,6 +323,7 @@ class Collector:
         seen: set[tuple[str, str]] = set()
         for source in self.sources:
             sid = source_id(source)
+            source.unlisted.clear()
             try:
                 for file in source.discover():
                     item = Tracked(source, file)
@@ -332,6 +333,7 @@ class Collector:
                     if item.key not in seen:
                         seen.add(item.key)
                         tracked.append(item)
+                self._report_unlisted(sid, source.unlisted, result)
             except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
                 message = f"discovery failed: {type(exc).__name__}: {exc}"
                 log.warning("source_discovery_failed", source=sid, error=type(exc).__name__)
@@ -341,6 +343,31 @@ class Collector:
                 if result is not None:
                     result.totals(sid).problems += added
         return tracked
+
+    def _report_unlisted(self, sid: str, unlisted: list[tuple[Path, str]], result: CollectResult | None) -> None:
+        """Record the folders a discovery could not list (their logs are missing), and drop the
+        recorded ones that list again, so `devlog status` shows exactly the current ones."""
+        current = {str(path): reason for path, reason in unlisted if _is_utf8(str(path))}
+        listed_again = {k for k in self._known_problems if k[0] == sid and k[2] == "folder" and k[1] not in current}
+        if listed_again:
+            with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
+                db.executemany(
+                    "DELETE FROM parse_errors WHERE source = ? AND path = ? AND position = 'folder'",
+                    [(sid, k[1]) for k in listed_again],
+                )
+                self._known_problems -= listed_again
+        if not current:
+            return
+        problems = [
+            ParseProblem(sid, path, "folder", f"cannot list this folder ({reason}): the logs in it are not collected")
+            for path, reason in current.items()
+        ]
+        for problem in problems:
+            if (problem.source, problem.path, problem.position, problem.message) not in self._known_problems:
+                log.warning("folder_not_listed", source=sid, path=problem.path, reason=current[problem.path])
+        added = self._record_standalone(problems)
+        if result is not None:
+            result.totals(sid).problems += added
 
     def _forget_file_problems(self, sid: str, path: str) -> None:
         """Drop the `file`-level problems (cannot open, read failed) of a log that opens now, so

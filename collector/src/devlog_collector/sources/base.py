@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
@@ -45,6 +45,7 @@ __all__ = [
     "Source",
     "SourceFile",
     "file_signature",
+    "find_files",
     "vscode_user_dirs",
 ]
 
@@ -53,6 +54,26 @@ ReadMode = Literal["append", "document", "sqlite"]
 RECHECK_AFTER_KEY: Final = "recheck_after_ms"
 #: Key of a document's state listing other files it depends on: {path: [size, mtime_ns]}.
 DEPENDS_ON_KEY: Final = "depends_on"
+
+
+def find_files(top: Path, match: Callable[[str], bool], unlisted: list[tuple[Path, str]]) -> list[Path]:
+    """Files under `top`, at any depth, whose name `match`es (symlinked folders are not entered, as
+    with pathlib's `**`), sorted as strings.
+
+    A folder that cannot be listed (no permission: logs written by `sudo <agent>`) is appended to
+    `unlisted` with the reason, for the engine to report; pathlib's `rglob` would skip it silently
+    and its logs would be missing with no word. A folder that vanishes meanwhile is not a problem.
+    """
+    found: list[Path] = []
+
+    def refused(exc: OSError) -> None:
+        if not isinstance(exc, FileNotFoundError | NotADirectoryError) and exc.filename is not None:
+            unlisted.append((Path(exc.filename), exc.strerror or str(exc)))
+
+    for folder, _dirs, names in os.walk(top, onerror=refused):
+        found.extend(Path(folder, name) for name in names if match(name))
+    found.sort(key=str)
+    return found
 
 
 def file_signature(path: Path) -> list[int] | None:
@@ -95,6 +116,8 @@ class Source(ABC):
 
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [Path(r).expanduser() for r in roots]
+        #: Folders the last `discover()` could not list, with the reason (`find_files`).
+        self.unlisted: list[tuple[Path, str]] = []
 
     # -- where ---------------------------------------------------------------------------------
 
@@ -105,7 +128,10 @@ class Source(ABC):
 
     @abstractmethod
     def discover(self) -> Iterator[SourceFile]:
-        """Every file under `self.roots` this source reads (missing roots yield nothing)."""
+        """Every file under `self.roots` this source reads (missing roots yield nothing).
+
+        The engine empties `self.unlisted` before each discovery and reports what it holds after.
+        """
 
     def watch_paths(self) -> list[Path]:
         """Folders to watch for changes (existing roots by default)."""

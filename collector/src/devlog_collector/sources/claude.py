@@ -60,7 +60,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
-from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
 
 __all__ = [
@@ -284,7 +284,7 @@ class ClaudeCodeSource(Source):
             seen_roots.add(real)
             # Sorted as strings: `<session>.jsonl` before `<session>/subagents/...`, so a response's
             # parent copy is stored before any sub-agent or `/btw` replay of it.
-            for path in sorted(projects.rglob("*.jsonl"), key=str):
+            for path in find_files(projects, _is_transcript_name, self.unlisted):
                 if path.is_file():
                     yield SourceFile(path=path, mode="append")
 
@@ -872,3 +872,7 @@ def _decode_problem(raw: bytes, exc: ValueError) -> str:
     except UnicodeDecodeError:
         return "line is not valid UTF-8"
     return f"invalid JSON: {exc}"
+
+
+def _is_transcript_name(name: str) -> bool:
+    return name.endswith(".jsonl")

@@ -50,7 +50,7 @@ from devlog_collector.sources._values import (
     parse_ts,
     text_of,
 )
-from devlog_collector.sources.base import Problem, Source, SourceFile
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["GeminiSource", "gemini_usage", "replay_jsonl"]
@@ -153,7 +153,7 @@ class GeminiSource(Source):
                 for path in sorted(chats.glob("*.json")):
                     if path.is_file():
                         yield SourceFile(path=path, mode="document")
-                for path in sorted(chats.rglob("*.jsonl")):
+                for path in find_files(chats, _is_jsonl_name, self.unlisted):
                     if path.is_file():
                         # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
                         yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
@@ -451,3 +451,7 @@ def _result_text(result: Any) -> str:
             if isinstance(part.get("text"), str):
                 texts.append(part["text"])
     return "\n".join(texts)
+
+
+def _is_jsonl_name(name: str) -> bool:
+    return name.endswith(".jsonl")
