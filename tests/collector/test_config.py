@@ -133,6 +133,12 @@ def test_masked_keys_give_nothing_useful_away(secret: str, shown: str) -> None:
         ("http://a:b@h:8080/p", "http://a:***@h:8080/p"),
         ("https://tok123@h.example/", "https://***@h.example/"),
         ("https://devlog.example/x", "https://devlog.example/x"),
+        ("https://h.example/x?access_token=abc123&page=2", "https://h.example/x?access_token=***&page=2"),
+        (
+            "https://t@h.example/?apiKey=k1&X-Amz-Signature=s1#top",
+            "https://***@h.example/?apiKey=***&X-Amz-Signature=***#top",
+        ),
+        ("https://h.example/?region=eu&sig=zz", "https://h.example/?region=eu&sig=***"),
     ],
 )
 def test_config_show_masks_passwords_in_remote_urls(url: str, shown: str) -> None:

@@ -135,6 +135,8 @@ def test_stats_starts_without_msgspec_or_the_config_model(config_file: Path, tmp
         ("storage:\n  path: ~devlog-no-such-user/data\n", "storage.path: no user 'devlog-no-such-user' to expand"),
         ('storage:\n  path: /srv/devlog\n  events_db: ""\n', "storage.events_db: must be a file name"),
         ("storage:\n  path: /srv/devlog\n  events_db: .\n", "storage.events_db: must be a file name"),
+        ("storage:\n  path: /srv/devlog\n  events_db: /tmp/x.db\n", "storage.events_db: must be a file name, not"),
+        ("storage:\n  path: /srv/devlog\n  events_db: a/b.db\n", "storage.events_db: must be a file name, not a path"),
         ("storage:\n  path: /srv/devlog\n  retention_days: abc\n", "storage.retention_days:"),
         ("storage:\n  path: /srv/devlog\n  min_free_bytes: -1\n", "storage.min_free_bytes:"),
     ],

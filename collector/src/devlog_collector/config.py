@@ -482,15 +482,36 @@ def mask_secret(value: str | None) -> str | None:
     return f"{prefix.group(0) if prefix else ''}…{value[-4:]}"
 
 
+#: A query parameter whose name has one of these as a part (`access_token`, `X-Amz-Signature`,
+#: `apiKey`) carries a credential: `mask_url` shows its value as `***`.
+_SECRET_QUERY_WORDS: Final = frozenset(
+    {"token", "key", "apikey", "secret", "password", "passwd", "pwd", "pass", "sig", "signature", "auth",
+     "credential", "credentials", "session"}
+)  # fmt: skip
+_QUERY_PARAM: Final = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
+_NAME_PARTS: Final = re.compile(r"[_.\-]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
 def mask_url(url: str) -> str:
-    """`url` with the password of any `user:password@` part replaced by `***`."""
+    """`url` with the password of any `user:password@` part, and the values of query parameters
+    named for a credential (`?access_token=`, `&sig=`, `?key=`), replaced by `***`."""
     scheme, sep, rest = url.partition("://")
     authority, slash, path = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    if not sep or not at:
+    if sep and at:
+        shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"  # a lone user part may be a token
+        url = f"{scheme}://{shown}@{host}{slash}{path}"
+    if "=" not in url:
         return url
-    shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"  # a lone user part may be a token
-    return f"{scheme}://{shown}@{host}{slash}{path}"
+
+    def masked(match: re.Match[str]) -> str:
+        parts = {part.lower() for part in _NAME_PARTS.split(match.group(2)) if part}
+        if parts & _SECRET_QUERY_WORDS or match.group(2).lower().endswith(("token", "key", "secret")):
+            return f"{match.group(1)}{match.group(2)}=***"
+        return match.group(0)
+
+    base, question, query = url.partition("?")
+    return base + question + _QUERY_PARAM.sub(masked, question + query)[1:] if question else url
 
 
 def mask_secrets(config: Config) -> dict[str, Any]:

@@ -1391,8 +1391,10 @@ class LiveStep:
 def live_step(directory: Path, *, now: datetime | None = None) -> list[LiveStep]:
     """Add a little new activity to the demo in `directory`: new turns in open sessions, or new sessions.
 
-    Timestamps are `now` (default: the current time). Each step is seeded by the demo's seed and a
-    step counter kept in the manifest, so steps never repeat an id.
+    The step's turns (one per session touched) follow each other and end just before `now` (default:
+    the current time), so nothing is dated in the future however often steps come; a session a recent
+    step added to is left alone (`_LIVE_STEP_MAX`), so no two turns of one session overlap. Each step
+    is seeded by the demo's seed and a step counter kept in the manifest, so steps never repeat an id.
 
     Raises:
         DemoError: `directory` holds no demo.
@@ -1403,30 +1405,57 @@ def live_step(directory: Path, *, now: datetime | None = None) -> list[LiveStep]
     with _locked(directory):
         manifest = load_manifest(directory)
         step = int(manifest.get("live_steps", 0))
-        rng = random.Random(f"devlog-demo:{manifest['seed']}:live:{step}")
+        seed = f"devlog-demo:{manifest['seed']}:live:{step}"
         home = Path(manifest["home"])
         sessions = [Session.from_json(s) for s in manifest["sessions"]]
-        ts = now
-        for _ in range(rng.randint(1, 3)):
-            open_sessions = [s for s in sessions if s.appendable]
-            if open_sessions and rng.random() < 0.6:
-                session = rng.choice(open_sessions)
-                turns = _make_turns(rng, session.workspace_rel, ts, 1)
-                _append(directory, session, turns)
-                changes.append(LiveStep(session.agent, session.workspace, session.session_id, False, 1))
-            else:
-                agent = rng.choice(AGENTS)
-                workspace_rel = rng.choice(WORKSPACES)
-                session = _new_session(rng, agent, home, workspace_rel, ts)
-                turns = _make_turns(rng, workspace_rel, ts, rng.randint(1, 2))
+        touched: dict[str, int] = manifest.get("live_touched_ms", {})
+        settled = _ms(now - _LIVE_STEP_MAX)
+        open_sessions = [s for s in sessions if s.appendable and touched.get(s.session_id, 0) <= settled]
+        # Planned twice with the same seed: once to learn how long the turns take, then placed.
+        _, length = _plan_live_step(random.Random(seed), open_sessions, home, now)
+        plan, _ = _plan_live_step(random.Random(seed), open_sessions, home, now - length)
+        for session, turns, created in plan:
+            if created:
                 _create(directory, session, turns, legacy=False)
                 sessions.append(session)
-                changes.append(LiveStep(agent, session.workspace, session.session_id, True, len(turns)))
-            ts = turns[-1].at(turns[-1].latency_ms + 1000)
+            else:
+                _append(directory, session, turns)
+            changes.append(LiveStep(session.agent, session.workspace, session.session_id, created, len(turns)))
+            touched[session.session_id] = _ms(now)
         manifest["sessions"] = [s.to_json() for s in sessions]
         manifest["live_steps"] = step + 1
+        manifest["live_touched_ms"] = {sid: ms for sid, ms in touched.items() if ms > settled}
         _save_manifest(directory, manifest)
     return changes
+
+
+#: Longest a live step's turns take (three turns of at most 25 s, a second apart, plus margin).
+_LIVE_STEP_MAX: Final = timedelta(seconds=90)
+
+
+def _plan_live_step(
+    rng: random.Random, open_sessions: list[Session], home: Path, start: datetime
+) -> tuple[list[tuple[Session, list[Turn], bool]], timedelta]:
+    """The sessions a live step touches (one of `open_sessions`, or a new one), each with its one new
+    turn (the first at `start`, each next one a second after the previous reply), and how long they
+    take in all."""
+    plan: list[tuple[Session, list[Turn], bool]] = []
+    open_sessions = list(open_sessions)
+    ts = start
+    for _ in range(rng.randint(1, 3)):
+        if open_sessions and rng.random() < 0.6:
+            session = rng.choice(open_sessions)
+            turns = _make_turns(rng, session.workspace_rel, ts, 1)
+            plan.append((session, turns, False))
+        else:
+            agent = rng.choice(AGENTS)
+            workspace_rel = rng.choice(WORKSPACES)
+            session = _new_session(rng, agent, home, workspace_rel, ts)
+            turns = _make_turns(rng, workspace_rel, ts, 1)
+            plan.append((session, turns, True))
+            open_sessions.append(session)
+        ts = turns[-1].at(turns[-1].latency_ms + 1000)
+    return plan, ts - start
 
 
 def live(

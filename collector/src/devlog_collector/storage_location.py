@@ -87,6 +87,8 @@ def events_db_name_problem(name: str) -> str | None:
     """Why `storage.events_db` cannot name the store's file, or None."""
     if not name.strip() or name.strip() in (".", "..") or name.endswith(("/", "\\")):
         return f"must be a file name, got {name!r}"
+    if "/" in name or "\\" in name:
+        return f"must be a file name, not a path (the folder is storage.path), got {name!r}"
     return None
 
 
