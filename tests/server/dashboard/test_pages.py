@@ -446,6 +446,15 @@ def test_sessions_pages_are_counted_from_1_in_the_url_and_on_the_page(dash: Test
     assert _sessions_listed(twice.text)[0] == third
 
 
+def test_a_page_past_the_end_of_a_single_page_says_so_too(dash: TestClient[Any]) -> None:
+    events = [an_event(n, session_id=f"s{n}") for n in range(3)]
+    assert dash.post("/api/v1/events", json=batch(events), headers=auth("full")).status_code == 200
+    sign_in(dash, "read")
+    assert _sessions_listed(dash.get("/dashboard/sessions?period=all").text)[1] is None  # one page: no note
+    shown, note, _ = _sessions_listed(dash.get("/dashboard/sessions?period=all&page=99").text)
+    assert len(shown) == 3 and note == "page 1 of 1 (there is no page 99; this is the last)"
+
+
 def test_session_search_matches_prompt_text_and_metadata(dash: TestClient[Any]) -> None:
     events = seed_team(dash)
     sign_in(dash, "read")
