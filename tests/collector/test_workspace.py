@@ -162,3 +162,52 @@ def test_a_relative_folder_an_agent_recorded_is_no_workspace(tmp_path: Path, mon
         Collector(store, config).collect()
         stored = [row[0] for row in store.db.execute("SELECT workspace FROM events ORDER BY ts")]
     assert stored == [None, None, "/srv/app"]
+
+
+@pytest.mark.parametrize(
+    ("path", "workspace", "expected"),
+    [
+        ("c:\\Users\\dev\\Shop\\Program.cs", "C:/Users/dev/Shop", "C:/Users/dev/Shop/Program.cs"),
+        ("c:/Users/dev/My Proj/src/api.ts", "C:/Users/dev/My Proj", "C:/Users/dev/My Proj/src/api.ts"),
+        ("src/app.py", "/home/dev/acme-api", "/home/dev/acme-api/src/app.py"),  # Cursor's target_file
+        ("src\\app.py", "C:/Users/dev/Shop", "C:/Users/dev/Shop/src/app.py"),
+        ("../lib/x.py", "/home/dev/acme-api", "/home/dev/lib/x.py"),
+        ("/srv/app/./a//b.py", None, "/srv/app/a/b.py"),
+        ("file:///home/dev/a%20b.py", None, "/home/dev/a b.py"),
+        ("src/app.py", None, "src/app.py"),  # no workspace: as recorded
+        ("~/notes.md", "/home/dev/w", "~/notes.md"),  # whose home? as recorded
+        ("", "/home/dev/w", ""),
+    ],
+)
+def test_file_paths_are_spelled_like_workspaces(path: str, workspace: str | None, expected: str) -> None:
+    from devlog_collector.workspace import normalise_file_path
+
+    assert normalise_file_path(path, workspace) == expected
+
+
+def test_collected_file_edits_carry_one_spelling_per_file(tmp_path: Path) -> None:
+    """The same file edited from a Windows shell and from another agent, and a relative path, are
+    stored as the workspace would be spelled, under the (normalised) workspace."""
+    import json
+
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import parse_config
+    from devlog_collector.store import Store
+    from tests.collector.collect_helpers import MAPPING
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    records = [
+        {"uuid": "e1", "ts": "2026-03-01T10:00:00Z", "sid": "s", "kind": "file_edit", "cwd": "c:\\Users\\dev\\Shop",
+         "file": "c:\\Users\\dev\\Shop\\Program.cs"},
+        {"uuid": "e2", "ts": "2026-03-01T10:01:00Z", "sid": "s", "kind": "file_edit", "cwd": "C:/Users/dev/Shop/",
+         "file": "Program.cs"},
+    ]  # fmt: skip
+    (logs / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    source = {"name": "g", "glob": str(logs / "*.jsonl"), "mapping": {**MAPPING, "file_path": "file"}}
+    storage = {"path": str(tmp_path / "store"), "min_free_bytes": 0}
+    config, _ = parse_config({"collect": {"agents": [], "generic": [source]}, "storage": storage})
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        stored = store.db.execute("SELECT workspace, file_path FROM events ORDER BY ts").fetchall()
+    assert stored == [("C:/Users/dev/Shop", "C:/Users/dev/Shop/Program.cs")] * 2

@@ -63,6 +63,7 @@ from devlog_collector.workspace import (
     credential_free_git,
     current_user,
     machine_id,
+    normalise_file_path,
     normalise_workspace,
 )
 from devlog_shared import Event, GitInfo
@@ -892,7 +893,7 @@ class Collector:
     # -- enrichment ----------------------------------------------------------------------------
 
     def enrich(self, event: Event) -> Event:
-        """Normalised workspace, project, git, machine and user (fields the source left unset)."""
+        """Normalised workspace and file path; project, git, machine and user (fields the source left unset)."""
         changes: dict[str, Any] = {}
         git = event.git
         if git is not None and git.remote:
@@ -908,6 +909,11 @@ class Collector:
                 git = _merge_git(git, info.git)
         elif event.workspace is not None:
             changes["workspace"] = None  # "" is no folder (and the server refuses it)
+        file = event.file
+        if file is not None and file.path:
+            path = normalise_file_path(file.path, changes.get("workspace", event.workspace))
+            if path != file.path:
+                changes["file"] = msgspec.structs.replace(file, path=path)
         if git is not event.git:
             changes["git"] = git
         if not event.machine:

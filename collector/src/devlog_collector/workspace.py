@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from devlog_shared import GitInfo
@@ -47,6 +48,7 @@ __all__ = [
     "credential_free_git",
     "current_user",
     "machine_id",
+    "normalise_file_path",
     "normalise_remote",
     "normalise_workspace",
     "read_git_info",
@@ -88,6 +90,29 @@ def normalise_workspace(path: str, *, relative_to_cwd: bool = True) -> str:
 @functools.lru_cache(maxsize=4096)
 def _normalise_cached(path: str) -> str:
     return _normalise(path)
+
+
+#: The longest path an event carries (the schema's `PathStr`).
+_MAX_PATH: Final = 4096
+
+
+def normalise_file_path(path: str, workspace: str | None) -> str:
+    """The one spelling of a file an agent touched, as `normalise_workspace` spells folders, so one file
+    is one string whichever agent or shell wrote it (`c:\\Users\\x\\a.cs` -> `C:/Users/x/a.cs`).
+
+    A relative path (Cursor's `target_file`) is taken from `workspace` (already normalised); without
+    one, or for `~/...` (whose home?), it stays as recorded.
+    """
+    stripped = path.strip()
+    if not stripped or stripped.startswith("~"):
+        return path
+    if stripped.startswith(("/", "\\\\", "file://")) or _WINDOWS_DRIVE.match(stripped):
+        spelled = _normalise_cached(stripped)
+    elif workspace:
+        spelled = _normalise(f"{workspace.rstrip('/')}/{stripped}")
+    else:
+        return path
+    return spelled if spelled and len(spelled) <= _MAX_PATH else path
 
 
 def _normalise(path: str) -> str:
