@@ -324,3 +324,17 @@ def test_a_too_deep_or_non_utf8_line_costs_that_line_not_the_session(tmp_path: P
         ("line 3", "invalid record: invalid UTF-8 at byte 73"),
     ]
     assert [e.text for e in events if e.kind == "prompt"] == ["raw \ufffd surrogate", "still here"]
+
+
+def test_an_edit_without_a_diff_stat_counts_the_lines_of_its_file_diff(tmp_path: Path) -> None:
+    """Builds before `resultDisplay.diffStat` record only `fileDiff` (a unified diff with file headers)."""
+    diff = "Index: a.py\n===\n--- a.py\tCurrent\n+++ a.py\tProposed\n@@ -1,2 +1,3 @@\n-x = 1\n+x = 2\n+y = 3\n z\n"
+    call = {"id": "write_file-1", "name": "write_file", "args": {"file_path": "/w/a.py"}, "status": "success",
+            "resultDisplay": {"fileName": "a.py", "filePath": "/w/a.py", "fileDiff": diff}}  # fmt: skip
+    reply = {"id": "g", "timestamp": "2026-01-01T00:00:01Z", "type": "gemini", "content": "", "toolCalls": [call]}
+    path = tmp_path / "session-z.jsonl"
+    path.write_text('{"sessionId":"s3","startTime":"2026-01-01T00:00:00Z"}\n' + json.dumps(reply) + "\n")
+    events, problems = parse(path)
+    assert problems == []
+    [edit] = of(events, "file_edit")
+    assert edit.file is not None and (edit.file.lines_added, edit.file.lines_removed) == (2, 1)

@@ -409,6 +409,8 @@ class _SessionParser:
                 stat = as_dict(display.get("diffStat"))
                 added = stat.get("model_added_lines")
                 removed = stat.get("model_removed_lines")
+                if not isinstance(added, int) and isinstance(display.get("fileDiff"), str):
+                    added, removed = _unified_diff_counts(display["fileDiff"])  # builds before `diffStat`
                 yield self._event(
                     "file_edit",
                     (message_id, "edit", call_key),
@@ -455,3 +457,15 @@ def _result_text(result: Any) -> str:
 
 def _is_jsonl_name(name: str) -> bool:
     return name.endswith(".jsonl")
+
+
+def _unified_diff_counts(diff: str) -> tuple[int, int]:
+    """(+lines, -lines) of a unified diff (`resultDisplay.fileDiff`), not counting its `+++`/`---`
+    file headers."""
+    added = removed = 0
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return added, removed
