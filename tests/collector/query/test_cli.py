@@ -112,6 +112,22 @@ def test_sessions_and_show() -> None:
     assert run("show", "sess-one", "-f", "jsonl").stdout.splitlines()[0].startswith('{"id":"p1"')
 
 
+def test_show_clips_long_tool_output_unless_full(isolated_home: Path) -> None:
+    """A 2 MB file read is not a conversation: tool text is clipped to 40 lines; prompts never are."""
+    output = "\n".join(f"line {n}" for n in range(500))
+    prompt = "\n".join(f"requirement {n}" for n in range(60))
+    store_with(default_db(), [
+        ev("2026-03-03T10:00:00", "prompt", text=prompt, session="sess-long", ident="lp"),
+        ev("2026-03-03T10:00:01", "tool_result", tool="Read", text=output, session="sess-long", ident="lr"),
+    ]).close()  # fmt: skip
+    clipped = run("show", "sess-long").stdout
+    assert "requirement 59" in clipped  # the prompt whole
+    assert "line 39" in clipped and "line 40" not in clipped
+    assert "… (4,080 more characters, 460 more lines; `devlog show --full` shows all)" in clipped
+    whole = run("show", "sess-long", "--full").stdout
+    assert "line 499" in whole and "more lines" not in whole
+
+
 def test_sql_command() -> None:
     out = run("sql", "SELECT agent, count(*) AS n FROM events GROUP BY agent ORDER BY agent", "-f", "json")
     assert json.loads(out.stdout) == [{"agent": "claude", "n": 5}, {"agent": "codex", "n": 1}]

@@ -193,8 +193,9 @@ def sessions(store: Any, limit: str | None, fmt: str, **flags: Any) -> None:
 @click.argument("session_id")
 @click.option("--format", "-f", "fmt", default="text", metavar="FORMAT", help="text, json or jsonl.")
 @click.option("--timezone", "--tz", "timezone", metavar="TZ", help="IANA time zone for times (default: local).")
+@click.option("--full", is_flag=True, help="Show tool inputs and outputs whole (text format clips them to 40 lines).")
 @_with_store
-def show(store: Any, session_id: str, fmt: str, timezone: str | None) -> None:
+def show(store: Any, session_id: str, fmt: str, timezone: str | None, full: bool) -> None:
     """Print one session as a readable conversation (a unique prefix of the id is enough)."""
     from devlog_collector.query.filters import resolve_session
     from devlog_collector.query.render import render_conversation, write_events
@@ -205,7 +206,7 @@ def show(store: Any, session_id: str, fmt: str, timezone: str | None) -> None:
     tz = _zone(timezone)
     events = session_events(store, resolve_session(store, session_id, "SESSION_ID"))
     if fmt == "text":
-        click.echo(render_conversation(events, tz=tz, width=min(terminal_width(sys.stdout) or 100, 100)))
+        click.echo(render_conversation(events, tz=tz, width=min(terminal_width(sys.stdout) or 100, 100), full=full))
     else:
         write_events(events, fmt, sys.stdout, tz=tz)
 

@@ -20,7 +20,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from devlog_collector.query.stats import StatsReport, Totals
 from devlog_collector.query.table import (
@@ -305,11 +305,38 @@ _HEADINGS = {
 }
 
 
-def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, width: int = 100) -> str:
+#: Lines and characters of a tool call's input or a tool's output `render_conversation` shows
+#: unless asked for everything (a 2 MB file read is not a conversation).
+TOOL_TEXT_LINES: Final = 40
+TOOL_TEXT_CHARS: Final = 4000
+#: Kinds whose text is the conversation itself: always shown whole.
+_CONVERSATION_KINDS: Final = frozenset({"prompt", "response"})
+
+
+def _clipped_tool_text(text: str) -> str:
+    """`text` cut to `TOOL_TEXT_LINES` lines and `TOOL_TEXT_CHARS` characters, saying what was left out."""
+    lines = text.split("\n")
+    kept = "\n".join(lines[:TOOL_TEXT_LINES])
+    if len(kept) > TOOL_TEXT_CHARS:
+        kept = kept[:TOOL_TEXT_CHARS]
+    if len(kept) == len(text):
+        return text
+    hidden_lines = len(text.rstrip("\n").split("\n")) - len(kept.rstrip("\n").split("\n"))
+    more = f"{len(text) - len(kept):,} more characters"
+    if hidden_lines > 0:
+        more += f", {hidden_lines:,} more line{'s' if hidden_lines != 1 else ''}"
+    return f"{kept.rstrip()}\n… ({more}; `devlog show --full` shows all)"
+
+
+def render_conversation(
+    events: Sequence[Event], *, tz: tzinfo | None = None, width: int = 100, full: bool = False
+) -> str:
     """A session as readable plain text: prompts, responses, tool calls and results, edits, in order.
 
     Each event starts with a heading rule `width` columns wide (give the terminal width, at most 100).
     Stored text keeps its line breaks; escape sequences and other control characters are removed.
+    Prompts and responses are shown whole; other text (tool inputs and outputs) is clipped
+    (`_clipped_tool_text`) unless `full`.
     """
     if not events:
         return ""
@@ -346,7 +373,8 @@ def render_conversation(events: Sequence[Event], *, tz: tzinfo | None = None, wi
                 change = f" (+{e.file.lines_added or 0} −{e.file.lines_removed or 0})"
             lines.append(clean_text(f"{_home_short(e.file.path)}{change}"))
         if e.text:
-            lines.append(clean_text(e.text, newlines=True).rstrip())
+            text = e.text if full or e.kind in _CONVERSATION_KINDS else _clipped_tool_text(e.text)
+            lines.append(clean_text(text, newlines=True).rstrip())
         lines.append("")
     return "\n".join(lines)
 
