@@ -160,6 +160,36 @@ def test_export_dry_run_status_and_send(monkeypatch: pytest.MonkeyPatch) -> None
         assert code == 2 and "without --dry-run" in err
 
 
+def test_export_all_resets_the_cursor_only_once_it_holds_the_remote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--all` while another process's pass holds the remote: that pass ends by saving its own cursor.
+    The reset used to happen before waiting for the lock, so the other pass wrote over it and `--all`
+    sent nothing; now it happens under the lock, after the other pass."""
+    import fcntl
+    import sqlite3
+    import threading
+
+    fill_store(db_path(), make_events(12, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        assert invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")[0] == 0
+        assert invoke("export", "--remote", "team")[0] == 0
+        assert len(srv.events) == 12
+        with open(f"{db_path()}.export-team.lock", "a+") as held:  # another process's pass, mid-way
+            fcntl.flock(held, fcntl.LOCK_EX)
+            outcome: list[tuple[int, str, str]] = []
+            runner = threading.Thread(target=lambda: outcome.append(invoke("export", "--remote", "team", "--all")))
+            runner.start()
+            runner.join(1.0)
+            assert runner.is_alive()  # waiting for the remote
+            with sqlite3.connect(db_path()) as db:  # the other pass ends: it saves where it got to
+                db.execute("UPDATE export_cursors SET last_seq = (SELECT max(seq) FROM events) WHERE remote = 'team'")
+            fcntl.flock(held, fcntl.LOCK_UN)
+        runner.join(30)
+        [(code, _, err)] = outcome
+        assert code == 0, err
+        assert "sent 12 (0 new, 12 already there)" in err
+
+
 def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     fill_store(db_path(), make_events(5, [f"{WORK}/a"]))
     with FaultServer() as srv:

@@ -112,6 +112,17 @@ SECRETS = [
     ("vault-token", "VAULT said " + VAULT + " (root)", VAULT),
     ("databricks-token", "databricks configure with " + DATABRICKS, DATABRICKS),
     ("age-secret-key", "# key\n" + AGE_KEY + "\n", AGE_KEY),
+    # NAME=value inside brackets, quotes and code, followed by a quote, `)`, `;` or `,`.
+    ("env-secret", "The DB password is X (DB_PASSWORD=Hunter2Hunter2Zz9), url", "Hunter2Hunter2Zz9"),
+    ("env-secret", 'echo "API_TOKEN=Zq8vLmN3pR7tY2wK" >> .env', "Zq8vLmN3pR7tY2wK"),
+    ("env-secret", 'docker run -e "DB_PASSWORD=Qw3rTy9UiOp4AsDf" app', "Qw3rTy9UiOp4AsDf"),
+    ("env-secret", "const SECRET_KEY = 'sk9f8e7d6c5b';", "sk9f8e7d6c5b"),
+    ("env-secret", 'let authToken = "tok-0a9b8c7d6e";', "tok-0a9b8c7d6e"),
+    ("env-secret", "x=$(DB_PASSWORD=pw-1122334455 ./cli)", "pw-1122334455"),
+    ("env-secret", "(export API_KEY=ak-99887766554433)", "ak-99887766554433"),
+    ("env-secret", '"env": ["DB_PASSWORD=envpw-4455667788"]', "envpw-4455667788"),
+    ("env-secret", '    environment:\n      - "DB_PASSWORD=composepw-123456"\n', "composepw-123456"),
+    ("env-secret", "x DB_PASSWORD=commapw-98765, y", "commapw-98765"),
 ]
 
 NEAR_MISSES = [

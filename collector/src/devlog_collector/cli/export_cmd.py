@@ -130,7 +130,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from devlog_collector.export.client import Backoff
-    from devlog_collector.export.exporter import RemoteExporter, ensure_cursor, export_with_retries
+    from devlog_collector.export.exporter import RemoteExporter, export_with_retries
     from devlog_collector.export.status import pending_by_workspace
 
     console = Console(stderr=True)
@@ -139,11 +139,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
     for name in names:
         exporter = RemoteExporter.open(name, config, db)
         try:
-            if from_start:
-                with exporter.store.transaction() as tx:
-                    ensure_cursor(tx, config, name)
-                    tx.execute("UPDATE export_cursors SET last_seq = 0 WHERE remote = ?", (name,))
-            total = sum(pending_by_workspace(config, exporter.store, name).values())
+            total = sum(pending_by_workspace(config, exporter.store, name, from_start=from_start).values())
             progress = Progress(
                 TextColumn(f"[bold]{name}[/bold]"),
                 BarColumn(),
@@ -162,6 +158,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
                     progress=functools.partial(progress.advance, task),
                     resume=True,
                     lock_wait=60.0,
+                    from_start=from_start,
                 )
         finally:
             exporter.close()

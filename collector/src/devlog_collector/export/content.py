@@ -272,8 +272,10 @@ _EXTRA_RULES: Final = [
     RedactionRule(
         "env-secret",
         re.compile(
-            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?]))[ \t]*(?:export[ \t]+)?(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)"
-            r"[ \t]*=[ \t]*(?!\[REDACTED|\$)(?P<q>[\"']?)(?P<value>[^\s\"'#()\[\]{}&]{4,})(?P=q)(?=[\s#&]|$)"
+            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,]))[ \t]*(?:export[ \t]+)?"
+            rf"(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)"
+            r"[ \t]*=[ \t]*(?!\[REDACTED|\$)(?P<q>[\"']?)(?P<value>[^\s\"'#()\[\]{}&;,]{4,})(?P=q)"
+            r"(?=[\s#&;,)\]}\"'|]|$)"
         ),
         group="value",
         hints=("=",),

@@ -294,6 +294,7 @@ class RemoteExporter:
         resume: bool = False,
         lock_wait: float = 0.0,
         max_batches: int | None = None,
+        from_start: bool = False,
     ) -> SyncOutcome:
         """Send what is pending until caught up, stopped, or a failure (see the module docstring).
 
@@ -303,6 +304,9 @@ class RemoteExporter:
             resume: un-pause a paused remote (what `devlog export` does).
             lock_wait: seconds to wait for another process exporting this remote.
             max_batches: stop after this many batches (tests, fairness).
+            from_start: send everything routed to the remote again (`devlog export --all`): the cursor
+                goes back to 0 under the remote's lock, so a pass running elsewhere cannot write its
+                own cursor over the reset.
         """
         outcome = SyncOutcome()
         with self._remote_lock(lock_wait) as locked:
@@ -311,7 +315,7 @@ class RemoteExporter:
                 return outcome
             self._dead_letters_seen = None  # (only the lock holder writes this remote's dead letters)
             try:
-                self._run(outcome, should_stop, progress, resume, max_batches)
+                self._run(outcome, should_stop, progress, resume, max_batches, from_start)
             except sqlite3.Error as exc:
                 raise StoreError(f"export to {self.name}: the store failed: {exc}") from exc
         return outcome
@@ -323,9 +327,14 @@ class RemoteExporter:
         progress: Callable[[int], None] | None,
         resume: bool,
         max_batches: int | None,
+        from_start: bool = False,
     ) -> None:
         with self.store.transaction() as db:
             cursor, status = ensure_cursor(db, self.config, self.name)
+            if from_start and cursor:
+                db.execute("UPDATE export_cursors SET last_seq = 0 WHERE remote = ?", (self.name,))
+                log.info("export_from_start", remote=self.name, previous_seq=cursor)
+                cursor = 0
             if status == "paused":
                 row = db.execute(
                     "SELECT paused_reason, paused_fingerprint FROM export_cursors WHERE remote = ?", (self.name,)
@@ -615,6 +624,7 @@ def export_with_retries(
     progress: Callable[[int], None] | None = None,
     resume: bool = False,
     lock_wait: float = 0.0,
+    from_start: bool = False,
 ) -> SyncOutcome:
     """Run passes until caught up, paused, stopped, or `max_failures` failed passes in a row that sent nothing.
 
@@ -624,8 +634,10 @@ def export_with_retries(
     total = SyncOutcome()
     failures = 0
     while True:
-        outcome = exporter.sync(should_stop=should_stop, progress=progress, resume=resume, lock_wait=lock_wait)
-        resume = False
+        outcome = exporter.sync(
+            should_stop=should_stop, progress=progress, resume=resume, lock_wait=lock_wait, from_start=from_start
+        )
+        resume = from_start = False  # (the first pass only: a retry goes on from where it got to)
         for name in ("sent", "created", "duplicates", "updated", "dead_lettered", "batches"):
             setattr(total, name, getattr(total, name) + getattr(outcome, name))
         total.caught_up, total.paused, total.busy = outcome.caught_up, outcome.paused, outcome.busy
