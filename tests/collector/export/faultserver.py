@@ -59,6 +59,9 @@ class FaultServer:
         self.api_key = api_key
         self.max_events = max_events
         self.max_body_bytes = max_body_bytes
+        #: What `/api/v1/whoami` says of the key.
+        self.key_scopes = ["ingest"]
+        self.key_workspaces = ["**"]
         self.reject = reject
         self.faults: list[Fault] = []
         #: Called after a successful ingest response was written (crash tests kill the client here).
@@ -190,8 +193,8 @@ def _make_handler(srv: FaultServer) -> type[BaseHTTPRequestHandler]:
                 who = WhoAmI(
                     key_name="test",
                     key_id="k1",
-                    scopes=["ingest"],
-                    workspaces=["**"],
+                    scopes=srv.key_scopes,
+                    workspaces=srv.key_workspaces,
                     limits=ServerLimits(
                         max_events_per_batch=srv.max_events,
                         max_body_bytes=srv.max_body_bytes,

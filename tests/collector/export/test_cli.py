@@ -239,6 +239,29 @@ def test_remote_test_reports_key_and_selected_workspaces(monkeypatch: pytest.Mon
     assert code == 1 and "key valid: unknown" in out
 
 
+def test_remote_test_fails_for_a_valid_key_that_cannot_deliver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only key, or one limited to other workspaces, passed `remote test`; the export then
+    paused (403) or dead-lettered the events."""
+    fill_store(db_path(), make_events(9, [f"{WORK}/a", f"{WORK}/b"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        srv.key_scopes = ["read"]
+        code, out, _ = invoke("remote", "test", "team")
+        assert code == 1 and "key valid: yes" in out
+        assert "problem: the key lacks the 'ingest' scope" in out
+        srv.key_scopes, srv.key_workspaces = ["ingest", "read"], [f"{WORK}/a/**"]
+        code, out, _ = invoke("remote", "test", "team", "--json")
+        result = json.loads(out)
+        assert code == 1 and result["allowed_workspaces"] == [f"{WORK}/a/**"]
+        [problem] = result["problems"]
+        assert problem.startswith("1 selected workspace(s), 4 events, are outside the key's workspaces")
+        assert problem.endswith(f"(dead letters): {WORK}/b; narrow the remote's include globs or widen the key")
+        srv.key_workspaces = [f"{WORK}/**"]
+        code, out, _ = invoke("remote", "test", "team")
+        assert code == 0 and "problem" not in out and f"only workspaces matching: {WORK}/**" in out
+
+
 def test_export_refuses_unknown_remotes_and_a_missing_store() -> None:
     path = config_path()
     path.parent.mkdir(parents=True)

@@ -215,19 +215,48 @@ def test(name: str, as_json: bool) -> None:
     selected = {ws: n for ws, n in counts.items() if router.matches(name, ws)}
     result["workspaces"] = {str(ws) if ws is not None else "(none)": n for ws, n in sorted(selected.items(), key=str)}
     result["events"] = sum(selected.values())
-    ok = result["key_valid"] is True
+    result["problems"] = _key_problems(result, selected) if result["key_valid"] is True else []
+    ok = result["key_valid"] is True and not result["problems"]
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(f"{name}  {rc.url}")
         click.echo(f"  reachable: {'yes' if result['reachable'] else 'no'}")
         validity = {True: "yes", False: "no", None: "unknown"}[result["key_valid"]]
-        click.echo(f"  key valid: {validity}"
-                   + (f" (key {result['key_name']}, scopes {', '.join(result['scopes'])})" if ok else ""))  # fmt: skip
+        known = result["key_valid"] is True
+        about = f" (key {result['key_name']}, scopes {', '.join(result['scopes'])})" if known else ""
+        click.echo(f"  key valid: {validity}{about}")
+        if known and result["allowed_workspaces"]:
+            click.echo(f"  key may send only workspaces matching: {', '.join(result['allowed_workspaces'])}")
         if "error" in result:
             click.echo(f"  error: {result['error']}")
+        for problem in result["problems"]:
+            click.echo(f"  problem: {problem}")
         click.echo(f"  selects {len(selected)} local workspace(s), {result['events']:,} events ({rc.content}):")
         for ws, n in sorted(selected.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             click.echo(f"    {n:>10,}  {ws if ws is not None else '(no workspace)'}")
     if not ok:
         click.get_current_context().exit(1)
+
+
+def _key_problems(result: dict[str, Any], selected: dict[str | None, int]) -> list[str]:
+    """Why a valid key still cannot deliver what the remote's rules select (a read-only key, a key
+    limited to other workspaces): found now rather than as a pause or dead letters at export."""
+    from devlog_collector.export.routing import key_workspace_matcher
+
+    problems = []
+    scopes = result.get("scopes") or []
+    if "ingest" not in scopes and "admin" not in scopes:
+        problems.append("the key lacks the 'ingest' scope, so the server will refuse every export (403); "
+                        "use a key created with the ingest scope")  # fmt: skip
+    allows = key_workspace_matcher(result.get("allowed_workspaces") or [])
+    outside = {ws: n for ws, n in selected.items() if allows is not None and not allows(ws)}
+    if outside:
+        shown = ", ".join(str(ws) if ws is not None else "(no workspace)" for ws in sorted(outside, key=str)[:5])
+        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        problems.append(
+            f"{len(outside)} selected workspace(s), {sum(outside.values()):,} events, are outside the key's "
+            f"workspaces and would be rejected (dead letters): {shown}{more}; narrow the remote's include "
+            "globs or widen the key"
+        )
+    return problems

@@ -19,7 +19,7 @@ Rules (per remote, `export.remotes.<name>.workspaces`):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from wcmatch import glob
@@ -27,7 +27,7 @@ from wcmatch import glob
 from devlog_collector.config import Config, RemoteConfig
 from devlog_collector.errors import UserError
 
-__all__ = ["GLOB_FLAGS", "Router", "normalise_pattern"]
+__all__ = ["GLOB_FLAGS", "Router", "key_workspace_matcher", "normalise_pattern"]
 
 #: `**` crosses folders, `{a,b}`, `@(a|b)`, and `*` matches dot-folders too (`~/.config/x`).
 GLOB_FLAGS: Final = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB | glob.DOTGLOB
@@ -75,6 +75,20 @@ def _compile(patterns: Iterable[str], where: str) -> glob.WcMatcher[str] | None:
         except ValueError as exc:
             raise UserError(f"{where}: glob {pattern!r} cannot be used: {exc}") from None
     raise UserError(f"{where}: these globs cannot be used together: {reason}")
+
+
+def key_workspace_matcher(globs: Iterable[str]) -> Callable[[str | None], bool] | None:
+    """Whether a server key limited to `globs` (whoami's `workspaces`) may send a workspace, judged
+    here with the routing rules' glob flags and `~` as this user's home (the server takes `~` as any
+    home, which matters only for workspaces under other users' homes); None when a glob does not
+    compile here. A key with globs may not send events without a workspace."""
+    try:
+        matcher = _compile(globs, "the key's workspaces")
+    except UserError:
+        return None
+    if matcher is None:
+        return lambda _workspace: True
+    return lambda workspace: workspace is not None and bool(matcher.match(workspace))
 
 
 class _RemoteRules:
