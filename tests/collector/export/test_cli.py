@@ -218,6 +218,10 @@ def test_export_gives_up_after_retries_and_says_so(monkeypatch: pytest.MonkeyPat
         assert json.loads(out)[0]["status"] == "error"
         assert invoke("export", "--remote", "team")[0] == 0
         assert len(srv.events) == 5
+        monkeypatch.setenv("COLUMNS", "80")  # the old error stays shown, led by what matters now
+        code, out, _ = invoke("export", "--status")
+        assert code == 0 and "synced" in out and "team: recovered since the last error, 20" in out
+        assert out.rstrip().endswith("HTTP 503 Service Unavailable: injected")
 
 
 def test_remote_test_reports_key_and_selected_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,14 +64,10 @@ def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] 
         click.echo("no remotes configured (devlog remote add NAME URL --include GLOB)")
         return
     table = Table(box=None)
-    for column in ("remote", "status", "pending", "sent", "last success", "dead letters", "last error"):
+    for column in ("remote", "status", "pending", "sent", "last success", "dead letters"):
         table.add_column(column, justify="right" if column in ("pending", "sent", "dead letters") else "left")
+    errors: list[str] = []
     for r in rows:
-        error = r.paused_reason if r.status == "paused" else r.last_error
-        if error and r.status != "paused" and r.last_error_at is not None:
-            when = r.last_error_at.isoformat(timespec="seconds")
-            recovered = r.last_success_at is not None and r.last_success_at >= r.last_error_at
-            error = f"{when} {error}" + (" (recovered since)" if recovered else "")
         table.add_row(
             r.name,
             r.status,
@@ -79,9 +75,17 @@ def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] 
             f"{r.sent_total:,}",
             r.last_success_at.isoformat(timespec="seconds") if r.last_success_at else "-",
             str(r.dead_letters),
-            (error or "-")[:110],
         )
+        if r.status == "paused" and r.paused_reason:
+            errors.append(f"{r.name}: paused: {r.paused_reason[:300]}")
+        elif r.last_error and r.last_error_at is not None:
+            when = r.last_error_at.isoformat(timespec="seconds")
+            recovered = r.last_success_at is not None and r.last_success_at >= r.last_error_at
+            label = "recovered since the last error" if recovered else "last error"
+            errors.append(f"{r.name}: {label}, {when}: {r.last_error[:300]}")
     Console().print(table)
+    for line in errors:  # below the table: a whole sentence at any terminal width
+        click.echo(line)
     for name, counts in reasons.items():
         click.echo(f"{name}: rejected by the server (dead letters), by reason:")
         for reason, count in counts:
