@@ -356,3 +356,31 @@ def test_mark_current_stops_cleanly_when_asked_and_keeps_what_it_marked(logs: Pa
         marked = collector.mark_current(collector.discover())
         assert 1 <= marked <= len(store.all_cursors()) < 3  # (the file being read when asked may keep its cursor)
         assert store.db.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_a_pass_with_a_deadline_leaves_the_files_it_did_not_start_for_later(logs: Path) -> None:
+    """The daemon reads a burst of new files in slices between live changes (`watch.BACKLOG_SLICE_S`)."""
+    config = make_config(logs)
+    for n in range(4):
+        (logs / f"{n}.jsonl").write_bytes(line(n))
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config)
+        backlog = collector.discover()
+        first = collector.collect(backlog, deadline=0.0)  # already past: one file, then the rest waits
+        assert (first.events_added, len(first.remaining)) == (1, 3)
+        rest = collector.collect(first.remaining, deadline=None)
+        assert (rest.events_added, rest.remaining) == (3, [])
+        assert collector.collect(backlog, deadline=0.0).remaining == backlog[1:]  # (unchanged files too)
+
+
+def test_cursors_for_some_files_are_those_of_all_cursors(logs: Path) -> None:
+    config = make_config(logs)
+    for n in range(300):  # past the one-lookup-each limit too
+        (logs / f"{n}.jsonl").write_bytes(line(n))
+    collect(config)
+    with Store.open(config.storage.db_path()) as store:
+        every = store.all_cursors()
+        keys = sorted(every)
+        assert store.cursors_for(keys[:3]) == {key: every[key] for key in keys[:3]}
+        assert store.cursors_for(keys) == every
+        assert store.cursors_for([("generic:testagent", "/no/such.jsonl"), keys[0]]) == {keys[0]: every[keys[0]]}

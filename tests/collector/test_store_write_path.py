@@ -519,3 +519,28 @@ def test_m050_fills_the_price_columns_of_stored_rows_and_the_rollup(
         store.db.execute("DELETE FROM events WHERE id = 'p3'")
         assert rollup(store.db) == recomputed_rollup(store.db)
         assert store.db.execute("SELECT sum(web_search_requests) FROM usage_rollup").fetchone() == (1,)
+
+
+def _open_store(path: str) -> str:
+    try:
+        Store.open(Path(path)).close()
+    except Exception as exc:  # (the test reports what went wrong in the child)
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_processes_opening_a_new_store_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    """Migrations were chosen before taking the write lock: a second process starting on a new store
+    (`devlog start` and `devlog collect` together) could run one again and fail ('table usage_rollup
+    already exists')."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        path = str(tmp_path / f"store-{attempt}" / "events.db")
+        Path(path).parent.mkdir()
+        with context.Pool(4) as pool:
+            assert pool.map(_open_store, [path] * 4) == ["ok"] * 4
+        with sqlite3.connect(path) as db:
+            names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
+        assert len(names) == len(set(names)) == len(MIGRATIONS)

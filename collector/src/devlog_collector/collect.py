@@ -181,6 +181,8 @@ class CollectResult:
     agents: dict[str, AgentTotals] = field(default_factory=dict)
     paused: str | None = None
     interrupted: bool = False
+    #: Files a pass with a deadline left for later (in order).
+    remaining: list[Tracked] = field(default_factory=list)
 
     def totals(self, name: str) -> AgentTotals:
         return self.agents.setdefault(name, AgentTotals())
@@ -315,6 +317,8 @@ class Collector:
         self._discarding = False
         #: The current disk-pressure pause has been logged (reset when a pass completes).
         self._pause_logged = False
+        #: When the current pass stops starting files (`collect(deadline=...)`).
+        self._deadline: float | None = None
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -399,16 +403,22 @@ class Collector:
         *,
         progress: ProgressCallback | None = None,
         result: CollectResult | None = None,
+        deadline: float | None = None,
     ) -> CollectResult:
         """One pass over `tracked` (default: everything discovered now).
 
-        Returns per-source totals; `paused` says why the pass stopped early for disk pressure.
+        Returns per-source totals; `paused` says why the pass stopped early for disk pressure. With a
+        `deadline` (a `time.monotonic()` value), files not started by then are left in `remaining`
+        (the daemon reads a burst of new files in slices between live changes).
         """
         result = result or CollectResult()
         for source in self.sources:
             result.totals(source_id(source))  # every enabled source shows up, even with no files
         items = list(tracked) if tracked is not None else self.discover(result)
-        cursors = self.store.all_cursors()
+        # A live pass over a few files loads only their cursors (not thousands, each pass).
+        keys = [item.key for item in items]
+        cursors = self.store.cursors_for(keys) if tracked is not None else self.store.all_cursors()
+        self._deadline = deadline
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0
@@ -459,7 +469,10 @@ class Collector:
         result: CollectResult,
         progress: ProgressCallback | None,
     ) -> None:
-        for item in items:
+        for index, item in enumerate(items):
+            if self._deadline is not None and index and time.monotonic() >= self._deadline:
+                result.remaining = items[index:]
+                break
             sid = source_id(item.source)
             totals = result.totals(sid)
             totals.files += 1

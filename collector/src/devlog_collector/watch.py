@@ -48,6 +48,19 @@ RETENTION_INTERVAL_S: Final = 3600.0
 PASS_INTERVAL_NO_WATCHER: Final = 1.0
 #: Suffixes of files that belong to a database we track (changes to them mean the database changed).
 _SQLITE_SIDE_FILES: Final = ("-wal", "-journal", "-shm")
+#: Seconds of reading a live pass spends on its backlog (a full pass, a burst of new files) before
+#: it goes back to the watcher, so lines appended meanwhile are not held up behind it.
+BACKLOG_SLICE_S: Final = 0.5
+#: A change that may mean new files (not a tracked file) makes the daemon look for them at most
+#: this often; changes in between are looked at together.
+DISCOVER_MIN_INTERVAL_S: Final = 1.0
+#: How often the daemon checks whether the config file changed (export settings reload live).
+CONFIG_CHECK_INTERVAL_S: Final = 2.0
+#: Seconds between full passes with native file events (inotify, FSEvents): they seldom miss one.
+RESCAN_INTERVAL_S: Final = 30.0
+#: ... and while polling, which was seen to miss an append now and then (one made soon after the
+#: previous change), so the full pass comes round sooner.
+RESCAN_INTERVAL_POLLING_S: Final = 5.0
 
 
 class _SearchIndexer:
@@ -114,7 +127,10 @@ class DaemonOptions:
     progress: bool = False
     #: None: native watching, falling back to polling; True: always poll.
     force_polling: bool | None = None
-    rescan_interval: float = 5.0
+    #: Seconds between full passes over every tracked file, the safety net for changes the watcher
+    #: did not report (file events say within a fraction of a second which files changed). None:
+    #: `RESCAN_INTERVAL_S`, or `RESCAN_INTERVAL_POLLING_S` while polling.
+    rescan_interval: float | None = None
     #: Seconds watchfiles waits to group a burst of changes.
     debounce_ms: int = 200
     #: Print what the daemon does (started, paused, resumed, stopped) on stderr.
@@ -358,8 +374,9 @@ class CollectDaemon:
         tracked: Iterable[Tracked] | None,
         progress: Callable[[int, int], None] | None = None,
         result: CollectResult | None = None,
+        deadline: float | None = None,
     ) -> CollectResult:
-        result = collector.collect(tracked, progress=progress, result=result)
+        result = collector.collect(tracked, progress=progress, result=result, deadline=deadline)
         for name, totals in result.agents.items():
             mine = self.totals.totals(name)
             mine.files_read += totals.files_read
@@ -370,6 +387,18 @@ class CollectDaemon:
             mine.files = max(mine.files, totals.files)
         self._note_pause(collector, result.paused)
         return result
+
+    def _rescan_interval(self, polling: bool) -> float:
+        if self.options.rescan_interval is not None:
+            return self.options.rescan_interval
+        return RESCAN_INTERVAL_POLLING_S if polling else RESCAN_INTERVAL_S
+
+    def _after_pass(self, result: CollectResult, indexer: _SearchIndexer) -> None:
+        """Wake the search indexer and the exporters when a live pass stored events."""
+        if result.events_added:
+            indexer.notify()
+            if self._exporter is not None:
+                self._exporter.notify_new_events()
 
     def _note_pause(self, collector: Collector, reason: str | None) -> None:
         if reason is not None and self._paused is None:
@@ -402,7 +431,7 @@ class CollectDaemon:
         Unchanged files cost a stat each, so this keeps new lines arriving within the live promise
         (2 s) while no watcher runs; then the files are discovered again for the next attempt.
         """
-        deadline = time.monotonic() + self.options.rescan_interval
+        deadline = time.monotonic() + self._rescan_interval(polling=True)
         while not self.stopping.is_set() and time.monotonic() < deadline:
             result = self._pass(collector, tracked)
             if result.events_added:
@@ -418,12 +447,14 @@ class CollectDaemon:
 
         tracked = collector.discover(self.totals)
         by_path = _index(tracked)
-        last_scan = time.monotonic()
+        last_scan = last_discover = last_config_check = time.monotonic()
         last_run_record = time.monotonic()
+        backlog: list[Tracked] = []  # files a full pass has still to read, in slices
+        look_for_new = False  # a change may mean new files: discover (at most once a second)
         while not self.stopping.is_set():
             roots = self._watch_roots(collector)
             if not roots:
-                if self.stopping.wait(self.options.rescan_interval):
+                if self.stopping.wait(self._rescan_interval(polling=bool(self.options.force_polling))):
                     break
                 tracked = collector.discover(self.totals)
                 by_path = _index(tracked)
@@ -437,42 +468,47 @@ class CollectDaemon:
                     debounce=self.options.debounce_ms,
                     step=50,
                     stop_event=self.stopping,
-                    rust_timeout=1000,
+                    rust_timeout=500,
                     yield_on_timeout=True,
                     raise_interrupt=False,
                     force_polling=polling,
-                    poll_delay_ms=300,
+                    poll_delay_ms=1000,
                     ignore_permission_denied=True,
                 ):
                     if self.stopping.is_set():
                         break
                     now = time.monotonic()
-                    rescan = now - last_scan >= self.options.rescan_interval
+                    rescan = now - last_scan >= self._rescan_interval(polling)
                     changed: list[Tracked] = []
-                    unknown = False
                     for _change, raw_path in changes:
                         item = by_path.get(_owner_path(raw_path))
                         if item is None:
-                            unknown = True
+                            look_for_new = look_for_new or _may_hold_logs(collector, raw_path)
                         elif item not in changed:
                             changed.append(item)
                     if self._paused is not None:
                         if not collector.disk_ok():
                             continue
                         rescan = True
-                    if rescan:
+                    if now - last_config_check >= CONFIG_CHECK_INTERVAL_S:
                         self._reload_exports()
-                    if rescan or unknown:
+                        last_config_check = now
+                    if rescan or (look_for_new and now - last_discover >= DISCOVER_MIN_INTERVAL_S):
                         tracked = collector.discover(self.totals)
                         by_path = _index(tracked)
-                        last_scan = now
-                        changed = tracked
+                        last_discover = now
+                        look_for_new = False
+                        if rescan:
+                            last_scan = now
+                        # Everything, in slices (changed files first, below): new files are read,
+                        # moved or replaced ones re-read, dependencies of documents noticed.
+                        backlog = tracked
                     if changed:
-                        result = self._pass(collector, changed)
-                        if result.events_added:
-                            indexer.notify()
-                            if self._exporter is not None:
-                                self._exporter.notify_new_events()
+                        self._after_pass(self._pass(collector, changed), indexer)
+                    if backlog:
+                        result = self._pass(collector, backlog, deadline=time.monotonic() + BACKLOG_SLICE_S)
+                        backlog = result.remaining
+                        self._after_pass(result, indexer)
                     if now - last_run_record >= 10:
                         collector.record_progress(run_id, self.totals)
                         last_run_record = now
@@ -509,6 +545,12 @@ def _config_stamp() -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
+
+
+def _may_hold_logs(collector: Collector, raw: str) -> bool:
+    """Whether a change at `raw` (no tracked file) may concern a source (see `Source.may_hold_logs`)."""
+    path = Path(raw)
+    return any(source.may_hold_logs(path) for source in collector.sources)
 
 
 def _owner_path(raw: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from devlog_collector.sources._values import as_dict, as_list, as_str
 
-__all__ = ["WorkspaceInfo", "WorkspaceResolver", "uri_to_path"]
+__all__ = ["WorkspaceInfo", "WorkspaceResolver", "uri_to_path", "workspace_storage_change"]
 
 _WINDOWS_DRIVE = re.compile(r"^/[A-Za-z]:")
 _JSONC_COMMENTS = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.DOTALL)
@@ -31,6 +31,18 @@ class WorkspaceInfo:
 
     path: str | None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def workspace_storage_change(path: Path, root: Path, names: tuple[str, ...]) -> bool:
+    """Whether a change at `path` concerns a source reading `<root>/workspaceStorage`: a workspace
+    folder (new) or an entry of one whose name starts with one of `names`."""
+    storage = root / "workspaceStorage"
+    if path == storage:
+        return True
+    if not path.is_relative_to(storage):
+        return False
+    parts = path.relative_to(storage).parts
+    return len(parts) == 1 or parts[1].startswith(names)
 
 
 def uri_to_path(uri: Any) -> tuple[str | None, str | None]:

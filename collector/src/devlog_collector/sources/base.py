@@ -46,6 +46,7 @@ __all__ = [
     "SourceFile",
     "file_signature",
     "find_files",
+    "under_any",
     "vscode_user_dirs",
 ]
 
@@ -74,6 +75,11 @@ def find_files(top: Path, match: Callable[[str], bool], unlisted: list[tuple[Pat
         found.extend(Path(folder, name) for name in names if match(name))
     found.sort(key=str)
     return found
+
+
+def under_any(path: Path, folders: Iterable[Path]) -> bool:
+    """Whether `path` is one of `folders` or inside one."""
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
 
 
 def file_signature(path: Path) -> list[int] | None:
@@ -136,6 +142,13 @@ class Source(ABC):
     def watch_paths(self) -> list[Path]:
         """Folders to watch for changes (existing roots by default)."""
         return [r for r in self.roots if r.exists()]
+
+    def may_hold_logs(self, path: Path) -> bool:
+        """Whether a change at `path` (not a file already tracked) may concern this source: a new log,
+        a folder that may hold logs, or a file its documents depend on. The daemon looks for new files
+        only then; a root is the agent's whole home folder, where it also writes files devlog never
+        reads (Claude Code's `history.jsonl`, VS Code's `state.vscdb`), often. True by default."""
+        return True
 
     # -- how -----------------------------------------------------------------------------------
 

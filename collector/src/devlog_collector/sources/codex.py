@@ -63,7 +63,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
 from devlog_shared import (
     Event,
@@ -195,6 +195,10 @@ class CodexSource(Source):
     def watch_paths(self) -> list[Path]:
         """The roots that exist (new day folders appear under `sessions/`)."""
         return [r for r in self.roots if r.exists()]
+
+    def may_hold_logs(self, path: Path) -> bool:
+        """Rollouts live under `sessions/` and `archived_sessions/` (not `log/`, `history.jsonl`, ...)."""
+        return under_any(path, [root / name for root in self.roots for name in ("sessions", "archived_sessions")])
 
     def parse_lines(
         self, file: SourceFile, lines: Iterable[tuple[int, bytes]], state: dict[str, Any]

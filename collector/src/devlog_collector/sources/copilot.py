@@ -43,8 +43,15 @@ from devlog_collector.sources._values import (
     parse_ts,
     text_of,
 )
-from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
-from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile, vscode_user_dirs
+from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path, workspace_storage_change
+from devlog_collector.sources.base import (
+    RECHECK_AFTER_KEY,
+    Problem,
+    Source,
+    SourceFile,
+    under_any,
+    vscode_user_dirs,
+)
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["EDIT_TOOLS", "TERMINAL_TOOLS", "CopilotSource", "replay_operation_log"]
@@ -223,6 +230,14 @@ class CopilotSource(Source):
     def watch_paths(self) -> list[Path]:
         """Roots that exist (new workspaces appear as new `workspaceStorage/<hash>` folders)."""
         return [r for r in self.roots if r.exists()]
+
+    def may_hold_logs(self, path: Path) -> bool:
+        """A workspace folder (new), its `workspace.json` or `chatSessions/`, or the empty-window sessions;
+        not VS Code's own busy files (`state.vscdb`, `History/`, extension storage)."""
+        names = ("chatSessions", "workspace.json")
+        return any(workspace_storage_change(path, root, names) for root in self.roots) or under_any(
+            path, [root / "globalStorage" / "emptyWindowChatSessions" for root in self.roots]
+        )
 
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """Rebuild the session in `file` and yield its events."""

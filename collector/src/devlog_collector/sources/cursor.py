@@ -52,7 +52,7 @@ from devlog_collector.sources._values import (
     parse_ts,
     text_of,
 )
-from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path
+from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path, workspace_storage_change
 from devlog_collector.sources.base import (
     DEPENDS_ON_KEY,
     RECHECK_AFTER_KEY,
@@ -186,6 +186,15 @@ class CursorSource(Source):
             db = root / "globalStorage" / "state.vscdb"
             if db.is_file():
                 yield SourceFile(path=db, mode="sqlite")
+
+    def may_hold_logs(self, path: Path) -> bool:
+        """The global database, or a workspace's database or `workspace.json` (they map chats to folders)."""
+        for root in self.roots:
+            if path.parent == root / "globalStorage" and path.name.startswith("state.vscdb"):
+                return True
+            if workspace_storage_change(path, root, ("state.vscdb", "workspace.json")):
+                return True
+        return False
 
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """Yield events of composers that changed since `state` last saw them."""

@@ -158,6 +158,17 @@ class GeminiSource(Source):
                         # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
                         yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
 
+    def may_hold_logs(self, path: Path) -> bool:
+        """A project folder under `tmp/` (new), its `.project_root`, or anything under its `chats/`."""
+        for root in self.roots:
+            tmp = root / "tmp"
+            if path == tmp:
+                return True
+            if path.is_relative_to(tmp):
+                parts = path.relative_to(tmp).parts
+                return len(parts) == 1 or parts[1] in ("chats", ".project_root")
+        return False
+
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """All events of the session in `file`."""
         try:

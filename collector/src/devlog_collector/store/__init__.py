@@ -38,7 +38,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -88,6 +88,9 @@ WRITER_CACHE_KIB: Final = 32 * 1024
 #: WAL pages before an automatic checkpoint on the writer (default 1000 = 4 MiB): fewer, larger
 #: checkpoints (each one syncs) during a history load; the WAL file is reset after each.
 WRITER_WAL_AUTOCHECKPOINT: Final = 4000
+#: Bytes the WAL file is cut back to after a checkpoint: a burst (thousands of new files while
+#: readers hold old snapshots) can grow it past the checkpoint size, and SQLite keeps a WAL's size.
+WAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 _SELECT_WATERMARK: Final = f"SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{FTS_WATERMARK_KEY}'"
 _SET_WATERMARK: Final = f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{FTS_WATERMARK_KEY}', ?)"
 _ROLLUP_BATCH: Final = usage_rollup_batch_sql()
@@ -108,6 +111,27 @@ _EVENT_COLUMNS = (
 #: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
 _ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
 _INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)}) ON CONFLICT (id) DO NOTHING"
+
+
+_SELECT_CURSORS: Final = (
+    "SELECT source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no FROM collect_cursors"
+)
+#: Beyond this many files, `cursors_for` reads every cursor in one query instead of one lookup each.
+_CURSOR_LOOKUPS_MAX: Final = 256
+
+
+def _cursors(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], CollectCursor]:
+    import msgspec
+
+    from devlog_collector.store.records import CollectCursor
+
+    result = {}
+    for src, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no in rows:
+        result[(src, path)] = CollectCursor(
+            src, path, dev, ino, size, mtime_ns, offset, head_hash, marker,
+            msgspec.json.decode(state) if state else {}, line_no,
+        )  # fmt: skip
+    return result
 
 
 def now_ms() -> int:
@@ -312,6 +336,7 @@ class Store:
             db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             db.execute("PRAGMA temp_store = MEMORY")
             db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_WAL_AUTOCHECKPOINT}")
+            db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             migrate(db)
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
@@ -724,22 +749,19 @@ class Store:
 
     def all_cursors(self, source: str | None = None) -> dict[tuple[str, str], CollectCursor]:
         """Every stored cursor (one query; used to skip unchanged files fast)."""
-        import msgspec
+        rows = self.db.execute(
+            _SELECT_CURSORS + (" WHERE source = ?" if source else ""), (source,) if source else ()
+        ).fetchall()
+        return _cursors(rows)
 
-        from devlog_collector.store.records import CollectCursor
-
-        sql = (
-            "SELECT source, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no "
-            "FROM collect_cursors"
-        )
-        rows = self.db.execute(sql + (" WHERE source = ?" if source else ""), (source,) if source else ()).fetchall()
-        result = {}
-        for src, path, dev, ino, size, mtime_ns, offset, head_hash, marker, state, line_no in rows:
-            result[(src, path)] = CollectCursor(
-                src, path, dev, ino, size, mtime_ns, offset, head_hash, marker,
-                msgspec.json.decode(state) if state else {}, line_no,
-            )  # fmt: skip
-        return result
+    def cursors_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CollectCursor]:
+        """The stored cursors of `keys` (source, path): a lookup each for a few files (a live pass),
+        all of them in one query past `_CURSOR_LOOKUPS_MAX`."""
+        if len(keys) > _CURSOR_LOOKUPS_MAX:
+            wanted = set(keys)
+            return {key: cursor for key, cursor in self.all_cursors().items() if key in wanted}
+        sql = _SELECT_CURSORS + " WHERE source = ? AND path = ?"
+        return _cursors([row for key in keys for row in self.db.execute(sql, key).fetchall()])
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -176,6 +176,9 @@ def migrate(db: sqlite3.Connection) -> list[str]:
         if name in done:
             continue
         db.execute("BEGIN IMMEDIATE")
+        if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is not None:
+            db.execute("COMMIT")  # another process applied it while this one waited for the lock
+            continue
         try:
             fn(db)
             db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time() * 1000)))

@@ -1,0 +1,59 @@
+"""Which changed paths under an agent's home make the daemon look for new logs (`Source.may_hold_logs`).
+
+A root is the agent's whole home folder, where the agent (or VS Code) also writes files devlog never
+reads, often: each such write used to cost a discovery and a pass over every tracked file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devlog_collector.sources import load_source_class
+
+ROOT = Path("/home/dev/agent-home")
+
+
+@pytest.mark.parametrize(
+    ("agent", "relative", "expected"),
+    [
+        ("claude", "projects", True),
+        ("claude", "projects/-home-dev-api", True),
+        ("claude", "projects/-home-dev-api/9f1c.jsonl", True),
+        ("claude", "projects/-home-dev-api/9f1c/subagents/agent-1.jsonl", True),
+        ("claude", "history.jsonl", False),
+        ("claude", "todos/a.json", False),
+        ("claude", "shell-snapshots/snap.sh", False),
+        ("codex", "sessions/2026/12/04", True),
+        ("codex", "sessions/2026/12/04/rollout-2026-12-04T10-00-00-x.jsonl", True),
+        ("codex", "archived_sessions/2026/11/30/rollout-x.jsonl", True),
+        ("codex", "history.jsonl", False),
+        ("codex", "log/codex-tui.log", False),
+        ("gemini", "tmp", True),
+        ("gemini", "tmp/3b44bc68", True),
+        ("gemini", "tmp/3b44bc68/chats/session-x.jsonl", True),
+        ("gemini", "tmp/3b44bc68/.project_root", True),
+        ("gemini", "tmp/3b44bc68/logs.json", False),
+        ("gemini", "settings.json", False),
+        ("copilot", "workspaceStorage/ab12", True),
+        ("copilot", "workspaceStorage/ab12/chatSessions/s.jsonl", True),
+        ("copilot", "workspaceStorage/ab12/workspace.json", True),
+        ("copilot", "workspaceStorage/ab12/state.vscdb", False),
+        ("copilot", "workspaceStorage/ab12/ms-python.python/cache.json", False),
+        ("copilot", "globalStorage/emptyWindowChatSessions/s.json", True),
+        ("copilot", "globalStorage/state.vscdb", False),
+        ("copilot", "History/-12ab/entries.json", False),
+        ("cursor", "globalStorage/state.vscdb", True),
+        ("cursor", "globalStorage/state.vscdb-wal", True),
+        ("cursor", "workspaceStorage/ab12/state.vscdb", True),
+        ("cursor", "workspaceStorage/ab12/workspace.json", True),
+        ("cursor", "workspaceStorage/ab12/anysphere.cursor/x.json", False),
+        ("cursor", "globalStorage/storage.json", False),
+        ("cursor", "History/-12ab/entries.json", False),
+    ],
+)
+def test_only_changes_where_logs_live_make_the_daemon_look(agent: str, relative: str, expected: bool) -> None:
+    source = load_source_class(agent)([ROOT])
+    assert source.may_hold_logs(ROOT / relative) is expected
+    assert source.may_hold_logs(Path("/elsewhere") / relative) is False
