@@ -27,6 +27,18 @@ def parse_duration(text: str | float | int) -> timedelta:
         raise ValueError(f"duration too large: {text!r}") from None
 
 
+def parse_span(text: str) -> timedelta:
+    """A positive span a user typed for `--last` or `--older-than`: like `parse_duration`, but a bare
+    number is refused (`--older-than 365` read as seconds would prune everything)."""
+    bare = text.strip()
+    if bare.replace(".", "", 1).isdigit():
+        raise ValueError(f"give a unit, e.g. {bare}d or {bare}h (units: s, m, h, d, w, y)")
+    span = parse_duration(text)
+    if span <= timedelta(0):
+        raise ValueError(f"must be a positive duration, got {text!r}")
+    return span
+
+
 def parse_time(text: str, tz: tzinfo | None = None) -> datetime:
     """Parse an ISO date or datetime; naive values are taken in `tz` (default: local time).
 

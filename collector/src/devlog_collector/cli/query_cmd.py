@@ -248,7 +248,7 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
     from datetime import timedelta
 
     from devlog_collector.config import load_config
-    from devlog_collector.durations import parse_duration
+    from devlog_collector.durations import parse_span
     from devlog_collector.query.retention import prune as run_prune
     from devlog_collector.store import Store
 
@@ -257,11 +257,9 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
         age = timedelta(days=config.storage.retention_days or 365)
     else:
         try:
-            age = parse_duration(older_than)
+            age = parse_span(older_than)
         except ValueError as exc:
             raise UserError(f"--older-than: {exc}") from None
-        if age <= timedelta(0):
-            raise UserError(f"--older-than: must be a positive duration, got {older_than!r}")
     path = config.storage.db_path()
     # A missing store is an error (exit 1, as for the other query commands), not created here: the
     # read-only open refuses it.

@@ -18,7 +18,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from devlog_collector.durations import parse_duration, parse_time
+from devlog_collector.durations import parse_span, parse_time
 from devlog_collector.errors import UserError
 from devlog_collector.localzone import local_zone
 from devlog_collector.store import Store
@@ -248,16 +248,10 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
     if args.last is not None and (args.since is not None or args.until is not None):
         raise UserError("use either --last or --since/--until, not both")
     if args.last is not None:
-        if args.last.strip().replace(".", "", 1).isdigit():
-            raise UserError(
-                f"--last: give a unit, e.g. {args.last.strip()}d or {args.last.strip()}h (units: s, m, h, d, w, y)"
-            )
         try:
-            span = parse_duration(args.last)
+            span = parse_span(args.last)
         except ValueError as exc:
             raise UserError(f"--last: {exc}") from None
-        if span <= timedelta(0):
-            raise UserError(f"--last: must be a positive duration, got {args.last!r}")
         try:
             start = int((now - span).timestamp() * 1000)
         except (OverflowError, ValueError):  # further back than datetime goes: everything

@@ -112,7 +112,10 @@ def prune(store: Store, config: Config, older_than: timedelta, *, dry_run: bool 
     Returns:
         Counts of older events, deleted (with dry_run: would-be-deleted) events and events kept per remote.
     """
-    cutoff = (now or datetime.now(UTC)) - older_than
+    try:
+        cutoff = (now or datetime.now(UTC)) - older_than
+    except OverflowError:  # further back than datetime goes: before any event (1970 on)
+        cutoff = datetime(1970, 1, 1, tzinfo=UTC)
     cutoff_ms = int(cutoff.timestamp() * 1000)
     result = PruneResult(cutoff=cutoff, dry_run=dry_run)
     if not dry_run:
