@@ -16,6 +16,7 @@ from tests.browser.conftest import KEYS, LiveServer, require_chromium, sign_in, 
 pytestmark = pytest.mark.browser
 
 LONG_WORKSPACE = "/home/alice/work/clients/northwind-traders/quarterly-revenue-forecasting-service-backend-v2"
+UUID_SESSION = "a139f786-5c1d-4e2b-9f3a-0123456789ab"
 PAGES = [
     "/dashboard?period=30d",
     "/dashboard/people?period=30d",
@@ -23,6 +24,7 @@ PAGES = [
     "/dashboard/sessions?period=30d",
     "/dashboard/ingest?period=30d",
     "/dashboard/sessions/layout-long-workspace",
+    f"/dashboard/sessions/{UUID_SESSION}",  # a real agent's session id: a long unbroken heading
 ]
 VIEWPORTS = [(1280, 800), (390, 844)]
 
@@ -54,6 +56,9 @@ def _long_workspace_events() -> list[dict[str, Any]]:
             event["cost_usd"] = 99.0
         if event["kind"] == "file_edit":
             event["file"].update(lines_added=40, lines_removed=3)
+    events.append({**common, "session_id": UUID_SESSION, "id": "layout-uuid-1", "ts": start.isoformat(),
+                   "workspace": "/home/alice/company/billing/personal/notes",  # no hyphen to wrap at
+                   "kind": "prompt", "text": "a session whose id is a UUID"})  # fmt: skip
     return events
 
 
@@ -92,5 +97,8 @@ def test_no_page_is_wider_than_the_viewport(browser: Any, long_server: LiveServe
                 assert titled > 0, "the clipped path has no title with the full value"
             scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
             assert scroll_width <= width, f"{path} at {width}x{height} is {scroll_width} px wide"
+            rights = page.eval_on_selector_all(".page-head > *", "all => all.map(e => e.getBoundingClientRect().right)")
+            for right in rights:
+                assert right <= width, f"{path} at {width}x{height}: the page head sticks out to {right} px"
     finally:
         context.close()

@@ -213,3 +213,12 @@ def test_show_puts_a_responses_usage_on_its_text_instead_of_a_second_empty_reply
     assert headings[0].startswith("── ASSISTANT") and f"· {SONNET} · 108 tokens" in headings[0]
     assert "TOOL CALL" in headings[1] and "tokens" not in headings[1] and "· 8 tokens" in headings[2]
     assert "Here is the fix." in shown
+
+
+def test_direction_controls_are_shown_not_obeyed() -> None:
+    """A right-to-left override makes what follows read reversed where the terminal reorders text."""
+    from devlog_collector.query.table import clean_text
+
+    tricky = "approve \u202edaolnwod\u202c and \u2067isolated\u2069"
+    shown = "approve \u27e6U+202E\u27e7daolnwod\u27e6U+202C\u27e7 and \u27e6U+2067\u27e7isolated\u27e6U+2069\u27e7"
+    assert clean_text(tricky) == clean_text(tricky, newlines=True) == shown

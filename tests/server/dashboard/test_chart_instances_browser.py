@@ -67,3 +67,25 @@ def test_filter_changes_leave_one_chart_per_canvas(page: Any, server: LiveServer
     page.wait_for_function(NEW_CHART_DRAWN, arg="tools-chart")
     assert page.evaluate(CHARTS_PER_CANVAS) == {"tools-chart": 1}
     assert page.evaluate("() => Object.keys(window.devlogCharts)") == ["tools-chart"]
+
+
+def test_the_filter_bar_waits_for_a_typed_choice(page: Any, server: LiveServer) -> None:
+    """Arrow keys in a select, and digits in a date box (Chromium fires `change` at the first year
+    digit: year 0002), submitted the bar at once and dropped focus, so a keyboard user could move one
+    option at a time and never type a date. A typed choice now waits for Enter or for focus to leave."""
+    sign_in(page, server, path="/dashboard?period=30d")
+    page.wait_for_selector("form[data-autosubmit][data-bound]", state="attached")
+    page.focus("select[name=agent]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert "agent=" not in page.url  # nothing submitted while moving through the options
+    chosen = page.eval_on_selector("select[name=agent]", "s => s.value")
+    assert chosen
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**agent={chosen}**")
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'agent'")
+    page.type("input[name=from]", "11012026")
+    assert "from=" not in page.url or "from=0002" not in page.url
+    page.keyboard.press("Enter")
+    page.wait_for_url("**from=2026-11-01**")
+    assert "period=custom" in page.url

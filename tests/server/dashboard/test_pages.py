@@ -492,6 +492,16 @@ def test_session_page_shows_the_conversation_in_order(dash: TestClient[Any]) -> 
     assert dash.get("/dashboard/sessions/no-such-session").status_code == 404
 
 
+def test_session_page_shows_direction_controls_instead_of_obeying_them(dash: TestClient[Any]) -> None:
+    """U+202E made the rest of a prompt read reversed: a transcript could say other than it holds."""
+    event = {**an_event(1, session_id="bidi"), "text": "approve \u202edaolnwod\u202c now"}
+    assert dash.post("/api/v1/events", json=batch([event]), headers=auth("full")).status_code == 200
+    sign_in(dash, "read")
+    page = dash.get("/dashboard/sessions/bidi").text
+    assert "approve \u27e6U+202E\u27e7daolnwod\u27e6U+202C\u27e7 now" in page
+    assert "\u202e" not in page
+
+
 def test_session_page_totals_cover_the_whole_session_not_only_the_events_listed(dash: TestClient[Any]) -> None:
     """The timeline lists the first 2,000 events; the header's totals are the whole session's."""
     base = datetime.now(UTC) - timedelta(days=1)

@@ -19,7 +19,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal, NamedTuple, TextIO
+from typing import Final, Literal, NamedTuple, TextIO
 
 __all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
 
@@ -62,16 +62,24 @@ def terminal_width(out: TextIO | None = None) -> int | None:
     return None
 
 
+#: Direction controls (Arabic letter mark, embeddings and overrides, isolates) and their markers.
+_BIDI_CONTROLS: Final = {
+    code: f"\u27e6U+{code:04X}\u27e7" for code in (0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
 def clean_text(text: str, *, newlines: bool = False) -> str:
     """`text` without anything that could control a terminal.
 
-    ANSI escape sequences are removed; tabs become spaces; other control characters become U+FFFD.
-    With `newlines`, line breaks are kept (CRLF and a lone CR become LF) and tabs expand to 8-column
-    stops; without, every line break is a space, so the result is one line.
+    ANSI escape sequences are removed; tabs become spaces; other control characters become U+FFFD;
+    Unicode direction controls (which can make a line read reversed in a terminal that reorders
+    bidirectional text) become visible `⟦U+202E⟧` markers. With `newlines`, line breaks are kept
+    (CRLF and a lone CR become LF) and tabs expand to 8-column stops; without, every line break is a
+    space, so the result is one line.
     """
     if text.isprintable():  # the common case, checked in C
         return text
-    text = _ESCAPES.sub("", text)
+    text = _ESCAPES.sub("", text).translate(_BIDI_CONTROLS)
     if newlines:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\t" in text:

@@ -65,16 +65,47 @@
     (root || document).querySelectorAll("form[data-autosubmit]").forEach(function (form) {
       if (form.dataset.bound) return;
       form.dataset.bound = "1";
+      // A pointer choice applies at once. A typed one (arrow keys in a select, digits in a date box,
+      // which fires `change` at its first year digit) waits for Enter or for focus to leave the
+      // control, so a keyboard user can move through the options and type a whole date.
+      var lastKey = 0;
+      var pending = null;
+      function apply(control) {
+        pending = null;
+        if (control && control.name) {
+          try { sessionStorage.setItem("devlog-filter-focus", control.name); } catch (e) { /* private mode */ }
+        }
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      }
+      function incompleteDate(control) {
+        return control.type === "date" && control.value !== "" && Number(control.value.slice(0, 4)) < 1970;
+      }
+      form.addEventListener("keydown", function (event) {
+        lastKey = Date.now();
+        if (event.key === "Enter" && pending) {
+          event.preventDefault();
+          if (!incompleteDate(pending)) apply(pending);
+        }
+      }, true);
       form.addEventListener("change", function (event) {
-        var name = event.target.name;
+        var control = event.target;
+        var name = control.name;
         if (name === "period") { form.elements.from.value = ""; form.elements.to.value = ""; }
         if ((name === "from" || name === "to") && form.elements.period) {
           var custom = form.elements.period.querySelector("option[value=custom]");
           if (!custom) { custom = new Option("Custom", "custom"); form.elements.period.add(custom); }
           form.elements.period.value = "custom";
         }
-        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+        var typed = control.type === "date" || (control.tagName === "SELECT" && Date.now() - lastKey < 1000);
+        if (typed) { pending = control; return; }
+        apply(control);
       });
+      form.addEventListener("focusout", function (event) {
+        if (pending && event.target === pending && !incompleteDate(pending)) apply(pending);
+      });
+      var focusName = null;
+      try { focusName = sessionStorage.getItem("devlog-filter-focus"); sessionStorage.removeItem("devlog-filter-focus"); } catch (e) { /* private mode */ }
+      if (focusName && form.elements[focusName] && form.elements[focusName].focus) form.elements[focusName].focus();
     });
   }
 
