@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "collect": ("Collector: initial collect, re-collect, start-up", ["bench/bench_collect.py"],
                 ["bench/bench_collect.py", "--mb", "10", "--files", "10", "--tracked", "500"]),
     "sources": ("Parsers alone (Claude Code)", ["bench/bench_sources.py"], ["bench/bench_sources.py", "--mb", "5"]),
+    "daemon": ("Collector daemon: CPU idle, beside a busy agent home, and live (5,000 files)",
+               ["bench/bench_daemon.py"], ["bench/bench_daemon.py", "--files", "500", "--seconds", "10"]),
     "query": ("Local query and stats at 1,000,000 events", ["bench/bench_query.py"],
               ["bench/bench_query.py", "--events", "50000", "--repeat", "2"]),
     "ccusage": ("`devlog stats` vs `ccusage daily` on the same Claude Code logs",
