@@ -9,7 +9,9 @@ On generated Claude Code transcripts (`--files` files in 50 project folders, a f
 
 1. idle: nothing changes;
 2. busy home: a line appended to `<root>/history.jsonl` every second (not a transcript);
-3. live: a prompt line appended to one of 3 transcripts every 0.2 s (5 lines/s).
+3. live: a prompt line appended to one of 3 transcripts every 0.2 s (5 lines/s);
+4. burst: the same live lines while half as many new transcripts as `--files` appear at once (a
+   restored backup, a synced folder): live lines must not wait behind them.
 
 CPU is the daemon's own user + system time (from /proc), per minute. Latency is each live line's
 `collected_at` minus its timestamp (the moment it was written). Usage:
@@ -73,6 +75,36 @@ def _prompt_line(session: str) -> str:
     return json.dumps(record, separators=COMPACT) + "\n"
 
 
+def _live_lines(live: list[Path], sessions: dict[Path, str], seconds: float) -> int:
+    """Append a prompt line to one of `live` every 0.2 s for `seconds`; returns how many."""
+    written = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        path = live[written % len(live)]
+        with path.open("a") as handle:
+            handle.write(_prompt_line(sessions[path]))
+        written += 1
+        time.sleep(0.2)
+    return written
+
+
+def _latencies(db_path: Path, pattern: str) -> list[float]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT ts, collected_at FROM events WHERE kind = 'prompt' AND session_id LIKE ?", (pattern,)
+        ).fetchall()
+    return sorted((collected - ts) / 1000 for ts, collected in rows)
+
+
+def _summary(prefix: str, delays: list[float], written: int) -> dict[str, object]:
+    out: dict[str, object] = {f"{prefix}_lines_written": written, f"{prefix}_lines_stored": len(delays)}
+    if delays:
+        out[f"{prefix}_latency_p50_s"] = round(statistics.median(delays), 3)
+        out[f"{prefix}_latency_p99_s"] = round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 3)
+        out[f"{prefix}_latency_max_s"] = round(delays[-1], 3)
+    return out
+
+
 def _measure(pid: int, seconds: float, during: threading.Event | None = None) -> float:
     start = _cpu_seconds(pid)
     time.sleep(seconds)
@@ -130,33 +162,23 @@ def main() -> None:
 
         live = transcripts[:3]
         sessions = {path: f"live-{n}" for n, path in enumerate(live)}
-        written = 0
-        start_cpu, deadline = _cpu_seconds(proc.pid), time.monotonic() + args.seconds
-        while time.monotonic() < deadline:
-            path = live[written % 3]
-            with path.open("a") as handle:
-                handle.write(_prompt_line(sessions[path]))
-            written += 1
-            time.sleep(0.2)
+        start_cpu = _cpu_seconds(proc.pid)
+        written = _live_lines(live, sessions, args.seconds)
         result["live_cpu_s_per_min"] = round((_cpu_seconds(proc.pid) - start_cpu) * 60 / args.seconds, 2)
+
+        sessions = {path: f"burst-{n}" for n, path in enumerate(live)}
+        staged = base / "staged"
+        _generate(staged, args.files // 2, seed=11)
+        threading.Timer(2.0, lambda: (staged / "projects").rename(root / "projects" / "restored")).start()
+        burst_written = _live_lines(live, sessions, args.seconds / 2)
         time.sleep(3)
         result["rss_mib"] = _rss_mib(proc.pid)
         proc.terminate()
         proc.wait(timeout=60)
-        with sqlite3.connect(f"file:{home / 'data' / 'events.db'}?mode=ro", uri=True) as db:
-            delays = [
-                (collected - ts) / 1000
-                for ts, collected in db.execute(
-                    "SELECT ts, collected_at FROM events WHERE kind = 'prompt' AND session_id LIKE 'live-%'"
-                )
-            ]
-        delays.sort()
-        result["live_lines_written"] = written
-        result["live_lines_stored"] = len(delays)
-        if delays:
-            result["live_latency_p50_s"] = round(statistics.median(delays), 3)
-            result["live_latency_p99_s"] = round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 3)
-            result["live_latency_max_s"] = round(delays[-1], 3)
+        db_path = home / "data" / "events.db"
+        result.update(_summary("live", _latencies(db_path, "live-%"), written))
+        result["burst_new_files"] = args.files // 2
+        result.update(_summary("burst", _latencies(db_path, "burst-%"), burst_written))
         result["load_avg"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(result, indent=2))
 
