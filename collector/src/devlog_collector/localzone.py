@@ -12,6 +12,7 @@ fixed offset of this moment remain.
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -20,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = ["CLibraryZone", "local_zone"]
 
 _LOCALTIME = Path("/etc/localtime")
+#: A POSIX TZ rule: a name of 3+ letters (or `<...>`) and an offset (`EST5EDT`, `UTC+3`, `<+0530>-5:30`).
+_POSIX_RULE = re.compile(r"^(?:[A-Za-z]{3,}|<[^>]+>)[+-]?\d{1,2}(?::\d{2}){0,2}")
+_warned: set[str] = set()
 
 
 def local_zone() -> tzinfo:
@@ -31,6 +35,13 @@ def local_zone() -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             # A POSIX rule string (EST5EDT,M3.2.0,M11.1.0) or a zone this Python cannot load: the C
             # library's reading of it, with its daylight-saving rules.
+            if not _POSIX_RULE.match(name) and name not in _warned:
+                _warned.add(name)  # (a typo such as Europe/Pari: the C library quietly takes UTC)
+                from devlog_collector.log import get_logger
+
+                get_logger("localzone").warning(
+                    "unknown_time_zone", tz=name, effect="times are in UTC under that name; fix TZ or use --timezone"
+                )
             time.tzset()
             return CLibraryZone(name)
     try:

@@ -160,6 +160,29 @@ def restore_c_library_zone() -> Iterator[None]:
     time.tzset()  # (monkeypatch has put $TZ back by now)
 
 
+@pytest.mark.parametrize(("tz", "warned"), [("Bogus/Zone", True), ("Europe/Pari", True), ("EST5EDT", False)])
+def test_a_tz_that_is_no_zone_and_no_rule_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+    restore_c_library_zone: None,
+    capsys: pytest.CaptureFixture[str],
+    tz: str,
+    warned: bool,
+) -> None:
+    """The C library takes such a `$TZ` as UTC without a word: days came out in UTC under the typo's name."""
+    from devlog_collector.log import configure_logging
+
+    configure_logging(0)
+    monkeypatch.setenv("TZ", tz)
+    from devlog_collector.localzone import local_zone
+
+    local_zone()
+    local_zone()  # said once
+    said = capsys.readouterr().err
+    assert said.count("unknown_time_zone") == (1 if warned else 0), said
+    if warned:
+        assert tz in said
+
+
 def test_a_posix_tz_rule_string_keeps_its_dst_rules_and_its_name(
     tmp_path: Path, pricer: Pricer, monkeypatch: pytest.MonkeyPatch, restore_c_library_zone: None
 ) -> None:
