@@ -564,6 +564,7 @@ def test_metadata_policy_session_shows_no_text(dash: TestClient[Any]) -> None:
     page = dash.get("/dashboard/sessions/meta-session")
     assert "exported without text" in page.text
     assert '<pre class="text">' not in page.text
+    assert page.text.count("text not sent (metadata policy)") == 2  # the prompt and the reply, not the tools
 
 
 # ------------------------------------------------------------------ access limits
