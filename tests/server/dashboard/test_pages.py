@@ -175,7 +175,12 @@ def test_revoking_the_key_ends_its_sessions(dash: TestClient[Any]) -> None:
     assert dash.get("/dashboard", follow_redirects=False).status_code == 200
     revoked = dash.post("/api/v1/keys/read/revoke", headers=auth("admin"))
     assert revoked.status_code in (200, 201), revoked.text
-    assert dash.get("/dashboard", follow_redirects=False).status_code == 303
+    ended = dash.get("/dashboard/tools", follow_redirects=False)
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/dashboard/sign-in?next=%2Fdashboard%2Ftools&ended=1"
+    form = dash.get(ended.headers["location"]).text
+    assert "Your session has ended: it expired, or its key was revoked" in form  # not a silent sign-in form
+    assert "Your session has ended" not in dash.get("/dashboard/sign-in").text
 
 
 def test_next_parameter_never_leaves_the_dashboard(dash: TestClient[Any]) -> None:

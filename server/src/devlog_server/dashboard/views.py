@@ -139,12 +139,21 @@ async def _page(
     }
 
 
+#: Shown on the sign-in form when a browser's session stopped being valid.
+SESSION_ENDED: Final = (
+    "Your session has ended: it expired, or its key was revoked or no longer has the read scope. Sign in again."
+)
+
+
 def _sign_in_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
     """Send a browser without a session to the sign-in form (htmx requests get HX-Redirect)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    location = "/dashboard/sign-in"
+    params: dict[str, str] = {}
     if target.rstrip("/") != "/dashboard":
-        location += "?" + urlencode({"next": target})
+        params["next"] = target
+    if request.cookies.get(SESSION_COOKIE):  # it had a session, no longer valid: say so on the form
+        params["ended"] = "1"
+    location = "/dashboard/sign-in" + ("?" + urlencode(params) if params else "")
     if request.headers.get("hx-request"):
         return Response(content=None, status_code=204, headers={"HX-Redirect": location})
     return Redirect(location, status_code=HTTP_303_SEE_OTHER)
@@ -189,17 +198,26 @@ class DashboardController(Controller):
     # --- sign-in / sign-out -------------------------------------------------------------------
 
     @get("/sign-in", name="dashboard:sign-in")
-    async def sign_in_form(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
+    async def sign_in_form(
+        self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None, ended: FromQuery[str | None] = None
+    ) -> Template:
         """The sign-in form (sets the double-submit CSRF cookie it posts back)."""
-        return self._sign_in_page(request, next_url=safe_next(next))
+        notice = SESSION_ENDED if ended == "1" else None
+        return self._sign_in_page(request, next_url=safe_next(next), notice=notice)
 
     def _sign_in_page(
-        self, request: Request[Any, Any, Any], *, next_url: str, error: str | None = None, status: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        next_url: str,
+        error: str | None = None,
+        status: int = 200,
+        notice: str | None = None,
     ) -> Template:
         csrf = secrets.token_urlsafe(32)
         return Template(
             template_name="sign_in.html.j2",
-            context={"csrf_token": csrf, "next": next_url, "error": error, "version": __version__},
+            context={"csrf_token": csrf, "next": next_url, "error": error, "notice": notice, "version": __version__},
             status_code=status,
             cookies=[
                 Cookie(
