@@ -100,5 +100,7 @@ def test_no_page_is_wider_than_the_viewport(browser: Any, long_server: LiveServe
             rights = page.eval_on_selector_all(".page-head > *", "all => all.map(e => e.getBoundingClientRect().right)")
             for right in rights:
                 assert right <= width, f"{path} at {width}x{height}: the page head sticks out to {right} px"
+            links = page.eval_on_selector_all("nav.nav a", "all => all.map(a => a.getBoundingClientRect().right)")
+            assert max(links) <= width, f"{path} at {width}x{height}: a page's link is off-screen ({links})"
     finally:
         context.close()
