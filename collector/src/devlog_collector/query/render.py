@@ -202,6 +202,10 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+#: Narrowest a stats table's first column gets, by grouping (dates fit in 10).
+_KEY_MIN_WIDTH: Final = {"workspace": 24, "project": 16, "model": 20, "session": 16}
+
+
 def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
     """Write a stats report as a table (with a total line and unpriced models) or json."""
     if fmt == "json":
@@ -212,12 +216,16 @@ def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
         return
     first = {"day": "date", "week": "week of", "month": "month"}.get(report.by, report.by)
     columns = [
-        Column(first, flexible=True, min_width=10, cut="start" if report.by == "workspace" else "end"),
-        Column("sessions", right=True, drop_order=2),
-        Column("prompts", right=True, drop_order=4), Column("tool calls", right=True, drop_order=3),
-        Column("edits", right=True, drop_order=1), Column("input", right=True, drop_order=5),
-        Column("output", right=True, drop_order=6), Column("cache write", right=True, drop_order=7),
-        Column("cache read", right=True, drop_order=8), Column("total tokens", right=True),
+        # A path or a name needs room to be told apart: numeric columns go before it is cut short.
+        Column(first, flexible=True, min_width=_KEY_MIN_WIDTH.get(report.by, 10),
+               cut="start" if report.by == "workspace" else "end"),
+        # Too narrow: the cache columns go first (total tokens includes them), then edits, tool calls,
+        # input and output; sessions and prompts stay longest beside total tokens and cost.
+        Column("sessions", right=True, drop_order=8),
+        Column("prompts", right=True, drop_order=7), Column("tool calls", right=True, drop_order=4),
+        Column("edits", right=True, drop_order=3), Column("input", right=True, drop_order=5),
+        Column("output", right=True, drop_order=6), Column("cache write", right=True, drop_order=1),
+        Column("cache read", right=True, drop_order=2), Column("total tokens", right=True),
         Column("cost", right=True),
     ]  # fmt: skip
 
