@@ -544,3 +544,33 @@ def test_processes_opening_a_new_store_at_once_apply_each_migration_once(tmp_pat
         with sqlite3.connect(path) as db:
             names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
         assert len(names) == len(set(names)) == len(MIGRATIONS)
+
+
+def test_a_store_is_not_upgraded_while_a_collector_holds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older devlog's `start` went on writing into a store a newer `devlog collect` had migrated
+    (before finding the lock taken), leaving the new columns empty for good. Now the newer version
+    upgrades a store only while nobody collects into it."""
+    import fcntl
+
+    import devlog_collector.store as store_module
+    from devlog_collector.errors import StoreLocked
+    from devlog_collector.store.migrations import pending
+
+    path = tmp_path / "events.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    for name, apply in MIGRATIONS[:-1]:  # a store an older devlog made: all but the newest migration
+        old.execute("BEGIN IMMEDIATE")
+        apply(old)
+        old.execute("INSERT INTO _migrations VALUES (?, 0)", (name,))
+        old.execute("COMMIT")
+    monkeypatch.setattr(store_module, "MIGRATION_LOCK_WAIT_S", 0.3)
+    with open(f"{path}.lock", "a+b") as held:  # the older devlog's `start`
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(StoreLocked, match="stop it before this version upgrades the store"):
+            Store.open(path)
+        assert pending(old) == [MIGRATIONS[-1][0]]  # nothing migrated under it
+        fcntl.flock(held, fcntl.LOCK_UN)
+    Store.open(path).close()
+    assert pending(old) == []
+    old.close()

@@ -52,6 +52,7 @@ from devlog_collector.store.migrations import (
     usage_rollup_batch_sql,
     usage_rollup_insert_trigger_sql,
 )
+from devlog_collector.store.migrations import pending as pending_migrations
 
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
@@ -132,6 +133,39 @@ def _cursors(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], CollectCu
             msgspec.json.decode(state) if state else {}, line_no,
         )  # fmt: skip
     return result
+
+
+#: Seconds a store that needs migrating waits for the writer lock (another process migrating it)
+#: before concluding that a collector holds it.
+MIGRATION_LOCK_WAIT_S: Final = 10.0
+
+
+@contextlib.contextmanager
+def _no_collector_running(path: Path) -> Iterator[None]:
+    """Hold the writer lock while the store is migrated; refuse if a collector holds it.
+
+    A collector that holds it (an older devlog's `start`, in the middle of an upgrade) would go on
+    writing rows the way its own version knows into the changed schema, and leave the columns this
+    version adds empty for good. So this version upgrades a store only while nobody collects into it.
+    """
+    lock_path = Path(f"{path}.lock")
+    deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S  # another process's migration is brief
+    with lock_path.open("a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreLocked(
+                        f"another devlog process is collecting into {path} (perhaps an older devlog's "
+                        "`start`): stop it before this version upgrades the store"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def now_ms() -> int:
@@ -337,7 +371,9 @@ class Store:
             db.execute("PRAGMA temp_store = MEMORY")
             db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_WAL_AUTOCHECKPOINT}")
             db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            migrate(db)
+            if pending_migrations(db):
+                with _no_collector_running(path):
+                    migrate(db)
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
                     Path(f"{path}{suffix}").chmod(0o600)

@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-__all__ = ["MIGRATIONS", "SECONDARY_INDEXES", "migrate", "migration", "run_script"]
+__all__ = ["MIGRATIONS", "SECONDARY_INDEXES", "migrate", "migration", "pending", "run_script"]
 
 #: The secondary indexes of `events` (name, CREATE statement), exactly as m001 created them. A large
 #: history load drops them and builds them again at its end (see `Store.defer_secondary_indexes`); a
@@ -165,6 +165,15 @@ def run_script(db: sqlite3.Connection, script: str) -> None:
             statement = ""
     if statement.strip():
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
+def pending(db: sqlite3.Connection) -> list[str]:
+    """Names of the migrations this store has not had yet (all of them for a new store)."""
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:  # no _migrations table: a new store
+        done = set()
+    return [name for name, _ in MIGRATIONS if name not in done]
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
