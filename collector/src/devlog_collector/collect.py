@@ -317,8 +317,6 @@ class Collector:
         self._discarding = False
         #: The current disk-pressure pause has been logged (reset when a pass completes).
         self._pause_logged = False
-        #: When the current pass stops starting files (`collect(deadline=...)`).
-        self._deadline: float | None = None
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -418,7 +416,6 @@ class Collector:
         # A live pass over a few files loads only their cursors (not thousands, each pass).
         keys = [item.key for item in items]
         cursors = self.store.cursors_for(keys) if tracked is not None else self.store.all_cursors()
-        self._deadline = deadline
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0
@@ -427,7 +424,7 @@ class Collector:
             self.store.defer_secondary_indexes()
         try:
             with _fewer_gc_passes():
-                self._collect_items(items, cursors, result, progress)
+                self._collect_items(items, cursors, result, progress, deadline)
         finally:
             if bulk:
                 self._restore_indexes()
@@ -468,9 +465,10 @@ class Collector:
         cursors: dict[tuple[str, str], CollectCursor],
         result: CollectResult,
         progress: ProgressCallback | None,
+        deadline: float | None = None,
     ) -> None:
         for index, item in enumerate(items):
-            if self._deadline is not None and index and time.monotonic() >= self._deadline:
+            if deadline is not None and index and time.monotonic() >= deadline:
                 result.remaining = items[index:]
                 break
             sid = source_id(item.source)
