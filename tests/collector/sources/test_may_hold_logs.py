@@ -1,4 +1,5 @@
-"""Which changed paths under an agent's home make the daemon look for new logs (`Source.may_hold_logs`).
+"""Where the daemon watches an agent's home (`Source.watch_paths`), and which changed paths there make
+it look for new logs (`Source.may_hold_logs`).
 
 A root is the agent's whole home folder, where the agent (or VS Code) also writes files devlog never
 reads, often: each such write used to cost a discovery and a pass over every tracked file.
@@ -57,3 +58,29 @@ def test_only_changes_where_logs_live_make_the_daemon_look(agent: str, relative:
     source = load_source_class(agent)([ROOT])
     assert source.may_hold_logs(ROOT / relative) is expected
     assert source.may_hold_logs(Path("/elsewhere") / relative) is False
+
+
+@pytest.mark.parametrize(
+    ("agent", "present", "watched"),
+    [
+        ("claude", ["projects", "todos", "shell-snapshots"], ["projects"]),
+        ("claude", ["todos"], ["."]),  # no projects/ yet: the home, so its creation is seen
+        ("codex", ["sessions", "log"], ["sessions"]),
+        ("codex", ["sessions", "archived_sessions"], ["sessions", "archived_sessions"]),
+        ("gemini", ["tmp", "history"], ["tmp"]),
+        ("copilot", ["workspaceStorage", "globalStorage/ms-python.python", "History/-1a2b"], ["workspaceStorage"]),
+        ("copilot", ["workspaceStorage", "globalStorage/emptyWindowChatSessions"],
+         ["workspaceStorage", "globalStorage/emptyWindowChatSessions"]),
+        ("cursor", ["globalStorage", "workspaceStorage", "History/-1a2b", "logs"],
+         ["globalStorage", "workspaceStorage"]),
+    ],
+)  # fmt: skip
+def test_the_daemon_watches_only_where_logs_live(
+    tmp_path: Path, agent: str, present: list[str], watched: list[str]
+) -> None:
+    """VS Code's `History/` alone can hold thousands of folders: watching a whole `User` folder spent
+    the system's file-watch limit (inotify's max_user_watches) on folders devlog never reads."""
+    for name in present:
+        (tmp_path / name).mkdir(parents=True)
+    source = load_source_class(agent)([tmp_path, tmp_path / "missing-root"])
+    assert source.watch_paths() == [tmp_path / name for name in watched]  # (tmp_path / "." is tmp_path)

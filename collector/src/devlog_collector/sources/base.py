@@ -48,6 +48,7 @@ __all__ = [
     "find_files",
     "under_any",
     "vscode_user_dirs",
+    "watch_folders",
 ]
 
 ReadMode = Literal["append", "document", "sqlite"]
@@ -75,6 +76,21 @@ def find_files(top: Path, match: Callable[[str], bool], unlisted: list[tuple[Pat
         found.extend(Path(folder, name) for name in names if match(name))
     found.sort(key=str)
     return found
+
+
+def watch_folders(roots: Iterable[Path], names: Iterable[str]) -> list[Path]:
+    """What to watch of each existing root: its subfolders `names` that exist, or the root itself
+    while none does (so their creation is seen). An agent's home also holds folders devlog never
+    reads (VS Code's `History/` has thousands): watching only where logs live spares the system's
+    file-watch limit (inotify's max_user_watches)."""
+    watched: list[Path] = []
+    names = list(names)
+    for root in roots:
+        if not root.is_dir():
+            continue
+        present = [root / name for name in names if (root / name).is_dir()]
+        watched.extend(present or [root])
+    return watched
 
 
 def under_any(path: Path, folders: Iterable[Path]) -> bool:

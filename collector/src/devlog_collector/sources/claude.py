@@ -60,7 +60,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
 
 __all__ = [
@@ -293,6 +293,10 @@ class ClaudeCodeSource(Source):
     ) -> Iterator[Event | Problem]:
         """Events of complete transcript lines (see the module docstring)."""
         return _TranscriptParser(file, state).parse(lines)
+
+    def watch_paths(self) -> list[Path]:
+        """`projects/` of each root (not `todos/`, `shell-snapshots/`, `file-history/`, ...)."""
+        return watch_folders(self.roots, ("projects",))
 
     def may_hold_logs(self, path: Path) -> bool:
         """Only `projects/` holds transcripts (not `history.jsonl`, `todos/`, `shell-snapshots/`, ...)."""

@@ -63,7 +63,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
 from devlog_shared import (
     Event,
@@ -193,8 +193,8 @@ class CodexSource(Source):
                         yield SourceFile(path=path, mode="append")
 
     def watch_paths(self) -> list[Path]:
-        """The roots that exist (new day folders appear under `sessions/`)."""
-        return [r for r in self.roots if r.exists()]
+        """`sessions/` and `archived_sessions/` of each root (new day folders appear under them)."""
+        return watch_folders(self.roots, ("sessions", "archived_sessions"))
 
     def may_hold_logs(self, path: Path) -> bool:
         """Rollouts live under `sessions/` and `archived_sessions/` (not `log/`, `history.jsonl`, ...)."""
