@@ -180,6 +180,11 @@ def test_prune_command() -> None:
         (["sql", "DELETE FROM events"], "error: sql: refused, devlog sql is read-only (not allowed: delete events)"),
         (["sql", "PRAGMA query_only = 0"], "error: sql: refused, devlog sql is read-only"),
         (["prune", "--older-than", "old"], "error: --older-than: not a duration: 'old'"),
+        # Usage errors too (they were click's three lines: Usage / Try / Error).
+        (["query", "--bogus"], "error: No such option '--bogus' (see `devlog query --help`)"),
+        (["query", "--limt", "5"], "error: No such option '--limt'. (Did you mean one of: '--last', '--limit'"),
+        (["show"], "error: Missing argument 'SESSION_ID' (see `devlog show --help`)"),
+        (["remote", "add"], "error: Missing argument 'NAME' (see `devlog remote add --help`)"),
     ],
 )
 def test_errors_are_one_line_exit_2(args: list[str], message: str) -> None:

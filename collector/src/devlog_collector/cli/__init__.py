@@ -2,8 +2,9 @@
 
 Each command lives in its own module under `devlog_collector.cli` (listed in `COMMANDS`), so
 `devlog --help` imports almost nothing and stays fast. Errors are shaped once, here: a
-`CollectorError` becomes one clear message on stderr (exit 2 for user errors, 1 otherwise); any other
-exception keeps its traceback.
+`CollectorError` becomes one clear message on stderr (exit 2 for user errors, 1 otherwise), and so
+does a usage error of a subcommand (an unknown option, a missing argument: exit 2, naming its
+`--help`); any other exception keeps its traceback.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `devlog remote` alone: its help, as click prints it
+        except click.UsageError as exc:  # an unknown option, a missing argument: one line, as for bad values
+            where = " ".join(["devlog", *(exc.ctx.command_path.split()[1:] if exc.ctx is not None else [])])
+            click.echo(f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True)
+            ctx.exit(exc.exit_code)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
