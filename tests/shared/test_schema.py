@@ -173,7 +173,7 @@ def test_ingest_response_round_trip() -> None:
 
 def test_public_api_matches_all() -> None:
     exported = {name for name in dir(devlog_shared) if not name.startswith("_")}
-    modules = {"codec", "errors", "events", "ids", "limits", "surrogates", "wire", "annotations"}
+    modules = {"codec", "display", "errors", "events", "ids", "limits", "surrogates", "wire", "annotations"}
     assert set(devlog_shared.__all__) == exported - modules
 
 

@@ -414,8 +414,9 @@ class Collector:
             result.totals(source_id(source))  # every enabled source shows up, even with no files
         items = list(tracked) if tracked is not None else self.discover(result)
         # A live pass over a few files loads only their cursors (not thousands, each pass).
-        keys = [item.key for item in items]
-        cursors = self.store.cursors_for(keys) if tracked is not None else self.store.all_cursors()
+        cursors = (
+            self.store.cursors_for([item.key for item in items]) if tracked is not None else self.store.all_cursors()
+        )
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0

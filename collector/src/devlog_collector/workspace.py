@@ -37,10 +37,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from devlog_shared import GitInfo
+from devlog_shared.limits import MAX_PATH_LENGTH
 
 __all__ = [
     "WorkspaceInfo",
@@ -92,10 +92,6 @@ def _normalise_cached(path: str) -> str:
     return _normalise(path)
 
 
-#: The longest path an event carries (the schema's `PathStr`).
-_MAX_PATH: Final = 4096
-
-
 def normalise_file_path(path: str, workspace: str | None) -> str:
     """The one spelling of a file an agent touched, as `normalise_workspace` spells folders, so one file
     is one string whichever agent or shell wrote it (`c:\\Users\\x\\a.cs` -> `C:/Users/x/a.cs`).
@@ -112,7 +108,7 @@ def normalise_file_path(path: str, workspace: str | None) -> str:
         spelled = _normalise(f"{workspace.rstrip('/')}/{stripped}")
     else:
         return path
-    return spelled if spelled and len(spelled) <= _MAX_PATH else path
+    return spelled if spelled and len(spelled) <= MAX_PATH_LENGTH else path
 
 
 def _normalise(path: str) -> str:

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from devlog_shared.limits import MAX_PATH_LENGTH
+
 __all__ = [
     "EVENT_KINDS",
     "KNOWN_AGENTS",
@@ -53,7 +55,7 @@ KNOWN_AGENTS: Final = ("claude", "copilot", "cursor", "codex", "gemini")
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 ShortStr = Annotated[str, msgspec.Meta(max_length=1024)]
-PathStr = Annotated[str, msgspec.Meta(max_length=4096)]
+PathStr = Annotated[str, msgspec.Meta(max_length=MAX_PATH_LENGTH)]
 AgentName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True)]

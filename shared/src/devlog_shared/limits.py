@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MAX_TOKENS", "MAX_YEAR", "MIN_YEAR"]
+__all__ = ["MAX_PATH_LENGTH", "MAX_TOKENS", "MAX_YEAR", "MIN_YEAR"]
 
 #: Per token field of one event (no model call comes near a trillion tokens).
 MAX_TOKENS: Final = 10**12
 MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 2999
+#: Characters of a path an event carries (workspace, file, source).
+MAX_PATH_LENGTH: Final = 4096

@@ -19,7 +19,9 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Final, Literal, NamedTuple, TextIO
+from typing import Literal, NamedTuple, TextIO
+
+from devlog_shared.display import visible_direction_controls
 
 __all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
 
@@ -62,12 +64,6 @@ def terminal_width(out: TextIO | None = None) -> int | None:
     return None
 
 
-#: Direction controls (Arabic letter mark, embeddings and overrides, isolates) and their markers.
-_BIDI_CONTROLS: Final = {
-    code: f"\u27e6U+{code:04X}\u27e7" for code in (0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
-
-
 def clean_text(text: str, *, newlines: bool = False) -> str:
     """`text` without anything that could control a terminal.
 
@@ -79,7 +75,7 @@ def clean_text(text: str, *, newlines: bool = False) -> str:
     """
     if text.isprintable():  # the common case, checked in C
         return text
-    text = _ESCAPES.sub("", text).translate(_BIDI_CONTROLS)
+    text = visible_direction_controls(_ESCAPES.sub("", text))
     if newlines:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\t" in text:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
@@ -58,8 +58,8 @@ RECHECK_AFTER_KEY: Final = "recheck_after_ms"
 DEPENDS_ON_KEY: Final = "depends_on"
 
 
-def find_files(top: Path, match: Callable[[str], bool], unlisted: list[tuple[Path, str]]) -> list[Path]:
-    """Files under `top`, at any depth, whose name `match`es (symlinked folders are not entered, as
+def find_files(top: Path, unlisted: list[tuple[Path, str]], *, suffix: str, prefix: str = "") -> list[Path]:
+    """Files under `top`, at any depth, named `prefix…suffix` (symlinked folders are not entered, as
     with pathlib's `**`), sorted as strings.
 
     A folder that cannot be listed (no permission: logs written by `sudo <agent>`) is appended to
@@ -73,7 +73,7 @@ def find_files(top: Path, match: Callable[[str], bool], unlisted: list[tuple[Pat
             unlisted.append((Path(exc.filename), exc.strerror or str(exc)))
 
     for folder, _dirs, names in os.walk(top, onerror=refused):
-        found.extend(Path(folder, name) for name in names if match(name))
+        found.extend(Path(folder, name) for name in names if name.endswith(suffix) and name.startswith(prefix))
     found.sort(key=str)
     return found
 

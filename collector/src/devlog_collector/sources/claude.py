@@ -284,7 +284,7 @@ class ClaudeCodeSource(Source):
             seen_roots.add(real)
             # Sorted as strings: `<session>.jsonl` before `<session>/subagents/...`, so a response's
             # parent copy is stored before any sub-agent or `/btw` replay of it.
-            for path in find_files(projects, _is_transcript_name, self.unlisted):
+            for path in find_files(projects, self.unlisted, suffix=".jsonl"):
                 if path.is_file():
                     yield SourceFile(path=path, mode="append")
 
@@ -880,7 +880,3 @@ def _decode_problem(raw: bytes, exc: ValueError) -> str:
     except UnicodeDecodeError:
         return "line is not valid UTF-8"
     return f"invalid JSON: {exc}"
-
-
-def _is_transcript_name(name: str) -> bool:
-    return name.endswith(".jsonl")

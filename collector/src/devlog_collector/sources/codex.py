@@ -178,7 +178,7 @@ class CodexSource(Source):
             sessions = root / "sessions"
             active: set[Path] = set()
             if sessions.is_dir():
-                for path in find_files(sessions, _is_rollout_name, self.unlisted):
+                for path in find_files(sessions, self.unlisted, prefix="rollout-", suffix=".jsonl"):
                     if not path.is_file():
                         continue
                     active.add(path.relative_to(sessions))
@@ -187,7 +187,7 @@ class CodexSource(Source):
                         yield SourceFile(path=path, mode="append")
             archived = root / "archived_sessions"
             if archived.is_dir():
-                for path in find_files(archived, _is_rollout_name, self.unlisted):
+                for path in find_files(archived, self.unlisted, prefix="rollout-", suffix=".jsonl"):
                     if path.is_file() and path not in seen and path.relative_to(archived) not in active:
                         seen.add(path)
                         yield SourceFile(path=path, mode="append")
@@ -833,7 +833,3 @@ def _decode_problem(raw: bytes, exc: ValueError) -> str:
     except UnicodeDecodeError:
         return "line is not valid UTF-8"
     return f"invalid JSON: {exc}"
-
-
-def _is_rollout_name(name: str) -> bool:
-    return name.startswith("rollout-") and name.endswith(".jsonl")

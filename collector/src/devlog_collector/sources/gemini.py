@@ -153,7 +153,7 @@ class GeminiSource(Source):
                 for path in sorted(chats.glob("*.json")):
                     if path.is_file():
                         yield SourceFile(path=path, mode="document")
-                for path in find_files(chats, _is_jsonl_name, self.unlisted):
+                for path in find_files(chats, self.unlisted, suffix=".jsonl"):
                     if path.is_file():
                         # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
                         yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
@@ -468,10 +468,6 @@ def _result_text(result: Any) -> str:
             if isinstance(part.get("text"), str):
                 texts.append(part["text"])
     return "\n".join(texts)
-
-
-def _is_jsonl_name(name: str) -> bool:
-    return name.endswith(".jsonl")
 
 
 def _unified_diff_counts(diff: str) -> tuple[int, int]:

@@ -791,11 +791,10 @@ class Store:
         return _cursors(rows)
 
     def cursors_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CollectCursor]:
-        """The stored cursors of `keys` (source, path): a lookup each for a few files (a live pass),
-        all of them in one query past `_CURSOR_LOOKUPS_MAX`."""
+        """The stored cursors of `keys` (source, path), at least: a lookup each for a few files (a live
+        pass), every cursor in one query past `_CURSOR_LOOKUPS_MAX`."""
         if len(keys) > _CURSOR_LOOKUPS_MAX:
-            wanted = set(keys)
-            return {key: cursor for key, cursor in self.all_cursors().items() if key in wanted}
+            return self.all_cursors()
         sql = _SELECT_CURSORS + " WHERE source = ? AND path = ?"
         return _cursors([row for key in keys for row in self.db.execute(sql, key).fetchall()])
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 from markupsafe import Markup, escape
 
 from devlog_server.dashboard.slices import Series
+from devlog_shared.display import visible_direction_controls
 
 __all__ = ["FILTERS", "chart_payload", "colour", "colour_map", "sparkline_svg"]
 
@@ -177,18 +178,6 @@ def chart_payload(series: Series, *, title: str, unit: str, colours: dict[str, s
     }
 
 
-#: Unicode direction controls (embeddings, overrides, isolates): in stored text they can make a
-#: transcript read differently from what it holds ("Trojan Source"), so the dashboard shows them.
-_BIDI_CONTROLS: Final = {
-    code: f"\u27e6U+{code:04X}\u27e7" for code in (0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
-
-
-def visible_controls(text: str) -> str:
-    """`text` with each direction control replaced by a visible `⟦U+202E⟧` marker."""
-    return text.translate(_BIDI_CONTROLS)
-
-
 FILTERS: Final = {
     "number": number,
     "compact": compact,
@@ -198,5 +187,5 @@ FILTERS: Final = {
     "ago": ago,
     "duration": duration,
     "colour": colour,
-    "visible_controls": visible_controls,
+    "visible_controls": visible_direction_controls,
 }
