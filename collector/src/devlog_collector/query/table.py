@@ -21,8 +21,6 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Literal, NamedTuple, TextIO
 
-from devlog_shared.display import visible_direction_controls
-
 __all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
 
 # CSI sequences (colours, cursor movement, erase), 7-bit and 8-bit; then OSC/DCS/SOS/PM/APC strings
@@ -75,6 +73,9 @@ def clean_text(text: str, *, newlines: bool = False) -> str:
     """
     if text.isprintable():  # the common case, checked in C
         return text
+    # (imported here: importing devlog_shared defines the whole schema, time `devlog stats` spares)
+    from devlog_shared.display import visible_direction_controls
+
     text = visible_direction_controls(_ESCAPES.sub("", text))
     if newlines:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
