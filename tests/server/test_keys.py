@@ -105,6 +105,13 @@ def test_keys_cli_create_list_revoke(database_url: str) -> None:
     env = {"DEVLOG_SERVER_DATABASE_URL": database_url, "DEVLOG_SERVER_KEY_PEPPER": "test-pepper", "COLUMNS": "80"}
     narrow = CliRunner().invoke(main, ["keys", "list"], env=env, catch_exceptions=False).output
     assert all(r["id"] in narrow for r in rows) and max(len(line) for line in narrow.splitlines()) <= 80
+    # Into a pipe (no terminal, no COLUMNS) nothing wraps: rich alone split names and globs at 80 columns.
+    globs = ["/home/alice/company/billing-service/**", "/home/alice/company/dashboard-frontend/**"]
+    wide = _cli(database_url, "keys", "create", "lead-dashboard-reader", *(f"--workspace={g}" for g in globs))
+    assert wide.exit_code == 0, wide.output
+    env = {"DEVLOG_SERVER_DATABASE_URL": database_url, "DEVLOG_SERVER_KEY_PEPPER": "test-pepper", "COLUMNS": None}
+    piped = CliRunner().invoke(main, ["keys", "list"], env=env, catch_exceptions=False).output
+    assert any("lead-dashboard-reader" in line and " ".join(globs) in line for line in piped.splitlines())
 
     settings = ServerSettings(database_url=database_url, key_pepper="test-pepper", key_cache_seconds=0)
     with TestClient(create_app(settings, extensions=())) as client:

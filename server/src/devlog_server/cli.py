@@ -13,6 +13,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -243,7 +244,8 @@ def keys_list(as_json: bool) -> None:
             key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "-",
             "revoked" if key.revoked else "active",
         )
-    Console().print(table)
+    # Into a pipe or file, rich would wrap at 80 columns (splitting names and globs): no limit there.
+    Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 100_000).print(table)
 
 
 @keys.command("revoke")

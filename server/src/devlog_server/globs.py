@@ -3,7 +3,8 @@
 Patterns use wcmatch with the collector's routing flags (`**` crosses folders, `{a,b}` braces,
 extglobs, dot-folders match), and `x/**` also matches the folder `x` itself. The server does not know
 its users' home folders, so a leading `~` stands for any home folder (`/home/<name>`, `/Users/<name>`,
-`/root`, `/var/home/<name>`, and on Windows `<drive>:/Users/<name>`): `~/work/**` matches
+`/root`, `/var/home/<name>`, and on Windows `<drive>:/Users/<name>`; `devlog_shared.key_globs`, which
+the collector's `remote test` uses too): `~/work/**` matches
 `/home/alice/work/api`, `/Users/bob/work` and `C:/Users/carol/work`. A relative glob could match no
 workspace (they are absolute), so it is refused when the key is created.
 A key without globs may use every workspace, including events that carry none.
@@ -23,10 +24,11 @@ from functools import lru_cache
 import structlog
 from wcmatch import glob
 
-__all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "expand_pattern", "glob_problem", "globs_problem"]
+from devlog_shared.key_globs import key_glob_patterns
+
+__all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "glob_problem", "globs_problem"]
 
 GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB | glob.DOTGLOB
-_HOMES = "{/home/*,/Users/*,/root,/var/home/*,?:/Users/*}"
 #: How a glob that can match an absolute workspace may begin: `/`, `~`, a drive letter, or a wildcard,
 #: brace or extglob that may stand for one of those.
 _ABSOLUTE_START = re.compile(r"[/~*?\[{!@+]|[A-Za-z]:")
@@ -34,21 +36,8 @@ _ABSOLUTE_START = re.compile(r"[/~*?\[{!@+]|[A-Za-z]:")
 _log = structlog.get_logger("devlog_server.globs")
 
 
-def expand_pattern(pattern: str) -> list[str]:
-    """The globs one configured pattern stands for (`~` = any home; `x/**` also matches `x`)."""
-    pattern = pattern.strip()
-    if pattern == "~" or pattern.startswith("~/"):
-        pattern = _HOMES + pattern[1:]
-    if len(pattern) > 1:
-        pattern = pattern.rstrip("/") or "/"
-    patterns = [pattern]
-    if pattern.endswith("/**") and len(pattern) > 3:
-        patterns.append(pattern[:-3])
-    return patterns
-
-
 def _compile(patterns: Sequence[str]) -> glob.WcMatcher[str] | None:
-    expanded = [p for pattern in patterns for p in expand_pattern(pattern)]
+    expanded = [p for pattern in patterns for p in key_glob_patterns(pattern)]
     return glob.compile(expanded, flags=GLOB_FLAGS) if expanded else None
 
 

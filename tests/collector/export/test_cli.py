@@ -266,6 +266,29 @@ def test_remote_test_fails_for_a_valid_key_that_cannot_deliver(monkeypatch: pyte
         assert code == 0 and "problem" not in out and f"only workspaces matching: {WORK}/**" in out
 
 
+def test_remote_test_judges_a_key_tilde_as_the_server_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The server reads a key's `~` as any usual home (/home/*, /Users/*, ...): a developer whose home
+    is elsewhere passed `remote test`, then every event was rejected as forbidden_workspace."""
+    home = tmp_path / "srv" / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    fill_store(db_path(), make_events(6, [f"{home}/work/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", "~/work/**")
+        srv.key_workspaces = ["~/work/**"]
+        code, out, _ = invoke("remote", "test", "team", "--json")
+        problems = json.loads(out)["problems"]
+        assert code == 1 and len(problems) == 2
+        assert problems[0].startswith("1 selected workspace(s), 6 events, are outside the key's workspaces")
+        assert problems[1].startswith("the key's globs start with ~, which the server reads as any home folder")
+        assert f"not as your home {home}; create the key with absolute globs (e.g. {home}/work/**)" in problems[1]
+        monkeypatch.setenv("HOME", "/home/alice")  # a usual home: the same key glob covers it
+        fill_store(db_path(), make_events(3, ["/home/alice/work/b"], start=100))
+        code, out, _ = invoke("remote", "test", "team", "--json")
+        assert json.loads(out)["workspaces"] == {"/home/alice/work/b": 3}
+        assert code == 0 and json.loads(out)["problems"] == []
+
+
 def test_export_refuses_unknown_remotes_and_a_missing_store() -> None:
     path = config_path()
     path.parent.mkdir(parents=True)
@@ -289,6 +312,7 @@ def test_status_of_one_remote_lists_its_dead_letter_reasons(monkeypatch: pytest.
         invoke("remote", "add", "other", other.url, "--api-key-env", "OTHER_KEY", "--include", f"{WORK}/**")
         code, _, err = invoke("export", "--remote", "team")
         assert err.count("dead_lettered") <= 1  # one log line per reason, not one per event
+        assert code == 1 and "4 rejected (see devlog export --status)" in err  # cron must notice
         code, out, _ = invoke("export", "--status", "--remote", "team")
         assert code == 0
         assert "other" not in out.split()

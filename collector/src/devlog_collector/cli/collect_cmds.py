@@ -84,8 +84,9 @@ def collect(as_json: bool) -> None:
 
 
 def _print_table(result: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from devlog_collector.query.table import rich_console
 
     table = Table(title="devlog collect", title_justify="left")
     table.add_column("source")
@@ -107,7 +108,7 @@ def _print_table(result: Any) -> None:
         str(result.events_updated),
         str(result.problems),
     )
-    console = Console()
+    console = rich_console()
     if not result.agents:
         console.print("no agent logs found (see `devlog status` for where devlog looks)")
         return

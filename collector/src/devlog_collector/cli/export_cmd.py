@@ -43,10 +43,10 @@ def _chosen(config: Config, remotes: tuple[str, ...]) -> list[str]:
 
 
 def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] = ()) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from devlog_collector.export.status import remote_statuses
+    from devlog_collector.query.table import rich_console
 
     if only:
         _chosen(config, only)  # names an unknown remote: a one-line error
@@ -83,7 +83,7 @@ def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] 
             recovered = r.last_success_at is not None and r.last_success_at >= r.last_error_at
             label = "recovered since the last error" if recovered else "last error"
             errors.append(f"{r.name}: {label}, {when}: {r.last_error[:300]}")
-    Console().print(table)
+    rich_console().print(table)
     for line in errors:  # below the table: a whole sentence at any terminal width
         click.echo(line)
     for name, counts in reasons.items():
@@ -189,6 +189,8 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
             failed += 1
         else:
             click.echo(summary, err=True)
+            if outcome.dead_lettered:  # delivered, but not everything: scripts and cron must notice
+                failed += 1
     if as_json:
         click.echo(json.dumps(results, indent=2))
     return 1 if failed else 0

@@ -155,8 +155,9 @@ def list_remotes(as_json: bool) -> None:
     if not rows:
         click.echo("no remotes configured (devlog remote add NAME URL --include GLOB)")
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from devlog_collector.query.table import rich_console
 
     table = Table(box=None)
     for column in ("name", "url", "key", "sync", "content", "include", "exclude"):
@@ -166,7 +167,7 @@ def list_remotes(as_json: bool) -> None:
         include = ", ".join(row["include"]) + (" (+ default)" if row["default"] else "")
         table.add_row(row["name"], row["url"], row["api_key"] or "-", sync, row["content"], include or "-",
                       ", ".join(row["exclude"]) or "-")  # fmt: skip
-    Console().print(table)
+    rich_console().print(table)
 
 
 @remote.command("test")
@@ -259,4 +260,28 @@ def _key_problems(result: dict[str, Any], selected: dict[str | None, int]) -> li
             f"workspaces and would be rejected (dead letters): {shown}{more}; narrow the remote's include "
             "globs or widen the key"
         )
+        home_problem = _home_outside_key_tilde(result.get("allowed_workspaces") or [])
+        if home_problem:
+            problems.append(home_problem)
     return problems
+
+
+def _home_outside_key_tilde(key_globs: list[str]) -> str | None:
+    """Why a key glob's `~` misses this user's home (the server reads it as any usual home), or None."""
+    from pathlib import Path
+
+    from wcmatch import glob
+
+    from devlog_collector.export.routing import GLOB_FLAGS
+    from devlog_shared.key_globs import ANY_HOME
+
+    if not any(g.strip() == "~" or g.strip().startswith("~/") for g in key_globs):
+        return None
+    home = Path.home().as_posix()
+    if glob.globmatch(home, ANY_HOME, flags=GLOB_FLAGS):
+        return None
+    return (
+        f"the key's globs start with ~, which the server reads as any home folder under /home, /Users, "
+        f"/var/home or /root, not as your home {home}; create the key with absolute globs "
+        f"(e.g. {home}/work/**)"
+    )

@@ -193,11 +193,12 @@ def status(as_json: bool) -> None:
 
 
 def _render(facts: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from devlog_collector.query.table import rich_console
+
+    console = rich_console(highlight=False)
     store = facts["store"]
     running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
     console.print(f"[bold]store[/] {escape(store['path'])} ({_size(store['size_bytes'])}) · collector {running}")

@@ -182,9 +182,9 @@ class RemoteClient:
         try:
             return self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.TimeoutException as exc:
-            raise RemoteUnavailable(f"{self.name}: timed out ({type(exc).__name__})") from None
+            raise RemoteUnavailable(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise RemoteUnavailable(f"{self.name}: {type(exc).__name__}: {exc}"[:500]) from None
+            raise RemoteUnavailable(f"{type(exc).__name__}: {exc}"[:500]) from None
 
     def _raise_for(self, response: httpx.Response) -> None:
         status = response.status_code

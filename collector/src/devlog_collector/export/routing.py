@@ -79,15 +79,18 @@ def _compile(patterns: Iterable[str], where: str) -> glob.WcMatcher[str] | None:
 
 def key_workspace_matcher(globs: Iterable[str]) -> Callable[[str | None], bool] | None:
     """Whether a server key limited to `globs` (whoami's `workspaces`) may send a workspace, judged
-    here with the routing rules' glob flags and `~` as this user's home (the server takes `~` as any
-    home, which matters only for workspaces under other users' homes); None when a glob does not
-    compile here. A key with globs may not send events without a workspace."""
-    try:
-        matcher = _compile(globs, "the key's workspaces")
-    except UserError:
-        return None
-    if matcher is None:
+    as the server judges it (`devlog_shared.key_globs`: `~` is any home of the usual layouts, not
+    this user's); None when a glob does not compile here. A key with globs may not send events
+    without a workspace."""
+    from devlog_shared.key_globs import key_glob_patterns
+
+    expanded = [p for pattern in globs for p in key_glob_patterns(pattern)]
+    if not expanded:
         return lambda _workspace: True
+    try:
+        matcher = _compile_one(expanded)
+    except ValueError:
+        return None
     return lambda workspace: workspace is not None and bool(matcher.match(workspace))
 
 

@@ -19,9 +19,12 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal, NamedTuple, TextIO
+from typing import Any, Literal, NamedTuple, TextIO
 
-__all__ = ["Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "terminal_width", "wrap"]
+__all__ = [
+    "Column", "clean_text", "cut", "display_width", "format_table", "layout_table", "rich_console", "terminal_width",
+    "wrap",
+]  # fmt: skip
 
 # CSI sequences (colours, cursor movement, erase), 7-bit and 8-bit; then OSC/DCS/SOS/PM/APC strings
 # (window title, hyperlinks, ...) up to their terminator (BEL or ST), the end of the line, or the next
@@ -60,6 +63,15 @@ def terminal_width(out: TextIO | None = None) -> int | None:
     except (AttributeError, ValueError, OSError):
         return 100
     return None
+
+
+def rich_console(*, stderr: bool = False, highlight: bool = True) -> Any:
+    """A rich Console that wraps at the terminal's width, and not at all into a pipe or file (as
+    `terminal_width` says): rich alone would wrap at 80 columns there, splitting names and paths."""
+    from rich.console import Console
+
+    width = terminal_width(sys.stderr if stderr else sys.stdout)
+    return Console(stderr=stderr, highlight=highlight, width=width if width is not None else 100_000)
 
 
 def clean_text(text: str, *, newlines: bool = False) -> str:
