@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import msgspec
 import pytest
 
 from devlog_collector.collect import Collector
+from devlog_collector.config import parse_config
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_collector.sources.generic import GenericJsonlSource
 from devlog_collector.store import Store
@@ -256,6 +258,104 @@ def test_implausible_token_counts_and_years_are_skipped_and_reported_not_fatal(t
         assert store.db.execute("SELECT sum(input_tokens) FROM events").fetchone() == (7,)
         report = compute_stats(store, Filters(), by="day")
         assert report.total.input_tokens == 7
+
+
+def test_huge_web_search_counts_and_costs_neither_stop_the_pass_nor_reach_the_totals(tmp_path: Path) -> None:
+    """A 23-digit `web_search_requests` overflowed SQLite in the price columns and failed every later
+    pass of every agent; a `costUSD` of 1e308 or a 400-digit integer reached the totals or was lost
+    with its usage; a generic source's `Infinity` cost made `devlog stats` print `$inf`."""
+    from devlog_collector.query.filters import Filters
+    from devlog_collector.query.stats import compute_stats
+    from tests.collector.collect_helpers import agent_config
+
+    def assistant(n: int, usage_extra: dict[str, Any], cost: Any = None) -> bytes:
+        record = {"type": "assistant", "uuid": f"u{n}", "sessionId": "s1", "timestamp": f"2026-03-02T09:0{n}:00Z",
+                  "requestId": f"r{n}", "version": "2.1.90", "cwd": "/home/dev/api",
+                  "message": {"id": f"m{n}", "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "ok"}],
+                              "usage": {"input_tokens": 10, "output_tokens": 1, **usage_extra}}}  # fmt: skip
+        if cost is not None:
+            record["costUSD"] = cost
+        return json.dumps(record).encode() + b"\n"
+
+    project = tmp_path / "claude" / "projects" / "-home-dev-api"
+    project.mkdir(parents=True)
+    (project / "a.jsonl").write_bytes(
+        assistant(1, {"server_tool_use": {"web_search_requests": 10**23}})
+        + assistant(2, {}, cost=1e308)
+        + b'{"type":"assistant","uuid":"u3","sessionId":"s1","timestamp":"2026-03-02T09:03:00Z","requestId":"r3",'
+        + b'"cwd":"/home/dev/api","message":{"id":"m3","model":"claude-sonnet-4-5","content":[],'
+        + b'"usage":{"input_tokens":10,"output_tokens":1}},"costUSD":'
+        + b"9" * 400
+        + b"}\n"
+        + assistant(4, {"server_tool_use": {"web_search_requests": 2}}, cost=0.5)
+    )
+    config = agent_config("claude", tmp_path / "claude", tmp_path / "store")
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        rows = store.db.execute(
+            "SELECT input_tokens, cost_usd, web_search_requests FROM events WHERE input_tokens > 0 ORDER BY ts"
+        ).fetchall()
+        assert rows == [(10, None, 0), (10, None, 0), (10, None, 0), (10, 0.5, 2)]
+        assert store.db.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(
+        b'{"uuid":"g1","ts":1760000000000,"sid":"s","kind":"response","cost":Infinity}\n'
+        b'{"uuid":"g2","ts":1760000000001,"sid":"s","kind":"response","cost":1.25}\n'
+    )
+    mapping = {"ts": "ts", "session_id": "sid", "kind": "kind", "id": "uuid", "cost_usd": "cost"}
+    config, _ = parse_config(
+        {"collect": {"agents": [], "generic": [{"name": "g", "glob": str(logs / "*.jsonl"), "mapping": mapping}]},
+         "storage": {"path": str(tmp_path / "generic-store"), "min_free_bytes": 0}}
+    )  # fmt: skip
+    with Store.open(config.storage.db_path()) as store:
+        Collector(store, config).collect()
+        costs = [row[0] for row in store.db.execute("SELECT cost_usd FROM events ORDER BY ts")]
+        assert all(c is None or c == 1.25 for c in costs) and 1.25 in costs
+        assert compute_stats(store, Filters(), by="day").total.cost_usd == 1.25
+
+
+def test_json_documents_with_a_bom_nan_or_escaped_lone_surrogates_still_load() -> None:
+    """msgspec refuses NaN and 1e400; the standard-library fallback let `\\ud83d` escapes through
+    (every later commit failed on them) and a byte-order mark made whole documents invalid."""
+    import devlog_collector.store as store_module
+    from devlog_collector.sources._values import load_json_bytes
+    from devlog_shared.limits import MAX_TOKENS
+
+    assert load_json_bytes(b'\xef\xbb\xbf{"a": 1}') == ({"a": 1}, None)
+    value, error = load_json_bytes(b'{"c": "cut \\ud83d", "t": NaN, "x": 1e400, "y": 1.5, "ok": "\\ud83d\\ude00"}')
+    assert error is None and value == {"c": "cut \ufffd", "t": None, "x": None, "y": 1.5, "ok": "\U0001f600"}
+    assert load_json_bytes(b'{"a": NaN')[1] is not None  # still broken JSON: a reason, no value
+    assert store_module._MAX_COUNT == MAX_TOKENS
+
+
+def test_an_event_sqlite_cannot_hold_is_skipped_and_reported_and_the_rest_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value a parser let through that SQLite cannot hold (here a lone surrogate, as a parser bug
+    would leave it) failed the commit: the file was never stored and every later pass failed again."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(1) + line(2) + line(3))
+    config = make_config(logs, storage={"path": str(tmp_path / "store")})
+    parse = GenericJsonlSource.parse_lines
+
+    def buggy(self: GenericJsonlSource, file: SourceFile, lines: Any, state: dict[str, Any]) -> Iterator[Any]:
+        for entry in parse(self, file, lines, state):
+            if isinstance(entry, Event) and entry.id == expected_id(2):
+                entry = msgspec.structs.replace(entry, text="cut emoji \ud83d")
+            yield entry
+
+    monkeypatch.setattr(GenericJsonlSource, "parse_lines", buggy)
+    for _ in range(2):  # the second pass adds nothing and reports nothing new
+        with Store.open(config.storage.db_path()) as store:
+            Collector(store, config).collect()
+            ids = [row[0] for row in store.db.execute("SELECT id FROM events ORDER BY seq")]
+            assert ids == [expected_id(1), expected_id(3)]
+            [(position, message)] = store.db.execute("SELECT position, message FROM parse_errors").fetchall()
+            assert position == "line 2"
+            assert message == "record skipped: it cannot be stored (text that is not valid Unicode (a lone surrogate))"
 
 
 def test_a_file_name_that_is_not_utf8_is_reported_and_skipped_not_fatal(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ from devlog_collector.workspace import (
     normalise_workspace,
 )
 from devlog_shared import Event, GitInfo
-from devlog_shared.limits import MAX_TOKENS, MAX_YEAR, MIN_YEAR
+from devlog_shared.limits import MAX_COST_USD, MAX_TOKENS, MAX_YEAR, MIN_YEAR
 
 __all__ = [
     "CHUNK_BYTES",
@@ -864,8 +864,9 @@ class Collector:
                     events.append(self.enrich(entry))
                     if len(events) >= DOCUMENT_BATCH:
                         added, _ = self._commit(
-                            events, None, [], current_state=True, replaces=item.file.replaces, totals=totals
-                        )
+                            events, None, [], current_state=True, replaces=item.file.replaces, totals=totals,
+                            where=item.key,
+                        )  # fmt: skip
                         totals.events_added += added
                         events = []
                 else:
@@ -966,12 +967,43 @@ class Collector:
         current_state: bool = False,
         replaces: tuple[Path, ...] = (),
         totals: AgentTotals | None = None,
+        where: tuple[str, str] | None = None,
     ) -> tuple[int, int]:
         """Store a step atomically; returns (events added, new problems recorded).
 
         `current_state`: the events are a whole document's current state (see `Store.commit`), also
         for copies read from the files in `replaces`. Replaced copies are counted into `totals`.
+        An event SQLite cannot hold (a value past its integers, a string that is not Unicode: a
+        parser let a hostile value through) is skipped and reported at its file (`cursor`'s, or
+        `where`), and the rest stored: one record must not stop every later pass of every agent.
         """
+        try:
+            return self._commit_once(events, cursor, problems, current_state, replaces, totals)
+        except _UNSTORABLE as exc:
+            origin = (cursor.source, cursor.path) if cursor is not None else where
+            refused = {id(e): reason for e in events if (reason := self.store.unstorable(e)) is not None}
+            if origin is None or not refused:
+                raise
+            source, path = origin
+            log.warning("unstorable_events", source=source, path=path, count=len(refused), error=type(exc).__name__)
+            skipped = "record skipped: it cannot be stored"
+            kept = [e for e in events if id(e) not in refused]
+            problems = problems + [
+                ParseProblem(source, path, _position(e), f"{skipped} ({refused[id(e)]})")
+                for e in events
+                if id(e) in refused
+            ]
+            return self._commit_once(kept, cursor, problems, current_state, replaces, totals)
+
+    def _commit_once(
+        self,
+        events: list[Event],
+        cursor: CollectCursor | None,
+        problems: list[ParseProblem],
+        current_state: bool,
+        replaces: tuple[Path, ...],
+        totals: AgentTotals | None,
+    ) -> tuple[int, int]:
         current, hidden = _listed_problems(problems)
         fresh = [p for p in current if (p.source, p.path, p.position, p.message[:1000]) not in self._known_problems]
         # A whole document's read states all of its problems: they replace the earlier ones (a
@@ -1027,6 +1059,11 @@ _TOKEN_FIELDS: Final = (
 )
 
 
+#: What storing a value SQLite cannot hold raises (an integer past 64 bits, a lone surrogate, a type
+#: the driver cannot bind, an attribute msgspec cannot encode).
+_UNSTORABLE: Final = (OverflowError, ValueError, TypeError, sqlite3.InterfaceError, msgspec.EncodeError)
+
+
 def _out_of_range(event: Event) -> str | None:
     """Why `event` cannot be stored (a token count or a year past `devlog_shared.limits`), or None."""
     usage = event.usage
@@ -1036,6 +1073,9 @@ def _out_of_range(event: Event) -> str | None:
                 return f"record skipped: `{name}` is {getattr(usage, name)}, implausibly large (over {MAX_TOKENS:,})"
     if not MIN_YEAR <= event.ts.year <= MAX_YEAR:
         return f"record skipped: its time {event.ts.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}"
+    cost = event.cost_usd
+    if cost is not None and not 0 <= cost <= MAX_COST_USD:  # (NaN fails both comparisons)
+        return f"record skipped: its cost {cost!r} is not a plausible amount (0 to {MAX_COST_USD:,.0f} USD)"
     return None
 
 

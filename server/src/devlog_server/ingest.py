@@ -69,17 +69,12 @@ from devlog_shared import (
     decode_event,
     decode_repairing,
 )
-from devlog_shared.limits import MAX_TOKENS, MAX_YEAR, MIN_YEAR
+from devlog_shared.limits import MAX_COST_USD, MAX_TOKENS, MAX_YEAR, MIN_YEAR
 from devlog_shared.wire import BatchEnvelope, CollectorInfo
 
 __all__ = ["FORBIDDEN_WORKSPACE", "IngestResult", "ingest_batch", "workspace_problem"]
 
 FORBIDDEN_WORKSPACE: Final = "forbidden_workspace"
-#: Per-event plausibility caps (tokens and years: `devlog_shared.limits`, which the collector applies
-#: too): far above any real model call, low enough that sums over millions of events fit the
-#: databases' integer and float types (an overflowing SUM would fail every stats query). Timestamps
-#: outside the years are clock or parser bugs (and asyncpg maps datetime.min/max to ±infinity).
-MAX_COST_USD: Final = 1e9
 #: What the schema calls a workspace (docs/event-schema.md: an absolute folder, normalised), spelled
 #: as the devlog collector writes it: a POSIX path, a Windows drive path with an upper-case drive and
 #: forward slashes, or a UNC share as `//server/share`. Key globs, filters and the dashboard compare

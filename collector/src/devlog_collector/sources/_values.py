@@ -10,14 +10,16 @@ return `None`/`""` for what they cannot use, and leave the decision about fallba
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from devlog_shared import decode_repairing
+from devlog_shared.surrogates import replace_lone_surrogates
 
 __all__ = [
     "JsonDocument",
@@ -159,23 +161,41 @@ JsonDocument = tuple[Any, str | None]
 
 
 def load_json_bytes(data: bytes) -> JsonDocument:
-    """Decode one JSON document: `(value, None)`, or `(None, reason)` when it is not valid JSON."""
+    """Decode one JSON document (or one line of a JSONL document): `(value, None)`, or `(None,
+    reason)` when it is not valid JSON. A leading UTF-8 byte-order mark (Windows editors and tools
+    write one) is skipped."""
+    if data.startswith(_UTF8_BOM):
+        data = data[3:]
     try:
         return decode_repairing(msgspec.json.decode, data), None  # (lone surrogate escapes repaired)
     except RecursionError:  # nesting deeper than msgspec (or Python) goes
         return None, "nested too deeply"
     except ValueError as exc:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
-        # msgspec rejects a few things JSON.parse accepts (raw surrogate bytes, say); retry with the
-        # standard library before calling the document broken. Such surrogates become U+FFFD: SQLite
-        # (and every exporter's JSON) can only hold real characters.
+        # msgspec rejects a few things other writers accept (raw surrogate bytes, NaN, 1e400); retry
+        # with the standard library before calling the document broken. Surrogates, raw or escaped,
+        # become U+FFFD (SQLite and every exporter's JSON can only hold real characters), and a
+        # number that is not finite becomes null (no field devlog reads can use one).
         try:
-            text = _SURROGATE_CHARACTERS.sub("\ufffd", data.decode("utf-8", "surrogatepass"))
-            return json.loads(text), None
+            text = replace_lone_surrogates(data).decode("utf-8", "surrogatepass")
+            return json.loads(
+                _SURROGATE_CHARACTERS.sub("\ufffd", text), parse_constant=_no_number, parse_float=_finite_or_none
+            ), None
         except (ValueError, RecursionError):
             return None, _decode_reason(data, exc)
 
 
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 _SURROGATE_CHARACTERS = re.compile("[\ud800-\udfff]")
+
+
+def _no_number(_name: str) -> None:
+    """`NaN`, `Infinity` and `-Infinity` (not JSON, but some writers emit them): read as null."""
+    return None
+
+
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 def _decode_reason(data: bytes, exc: Exception) -> str:

@@ -62,6 +62,7 @@ import msgspec
 
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
+from devlog_shared.limits import MAX_COST_USD
 
 __all__ = [
     "EDIT_TOOLS",
@@ -721,8 +722,8 @@ class _TranscriptParser:
             model=model if model and model != SYNTHETIC_MODEL else None,
             usage=Usage(**counts),
             cost_usd=float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
-            else None,
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost <= MAX_COST_USD
+            else None,  # (a cost past the bound, NaN or a 400-digit integer: dropped, the usage kept)
             attrs=attrs,
             **fields,
         )

@@ -229,6 +229,10 @@ def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
 
 
 _NO_PRICE_EXTRAS: Final = (0, 0, 0)
+#: `devlog_shared.limits.MAX_TOKENS`, spelled out: importing it would load the event schema into
+#: every query command that opens the store (a test keeps the two equal). A count past it (a hostile
+#: `web_search_requests`) would overflow SQLite's integers and fail the whole commit.
+_MAX_COUNT: Final = 10**12
 
 
 def price_extras(event: Event) -> tuple[int, int, int]:
@@ -239,7 +243,7 @@ def price_extras(event: Event) -> tuple[int, int, int]:
     cache_creation = event.usage.cache_creation_tokens if event.usage is not None else 0
     return (
         min(one_hour, cache_creation) if type(one_hour) is int and one_hour > 0 else 0,
-        searches if type(searches) is int and searches > 0 else 0,
+        searches if type(searches) is int and 0 < searches <= _MAX_COUNT else 0,
         1 if attrs.get("speed") == "fast" else 0,
     )
 
@@ -618,6 +622,24 @@ class Store:
                     db.execute(_INSERT, row)
                     replaced += 1
         return replaced
+
+    @staticmethod
+    def unstorable(event: Event) -> str | None:
+        """Why `event` cannot be stored (a value SQLite cannot hold), or None. For the rare commit
+        that failed on one: the normal write path never checks (see `Collector._commit`)."""
+        try:
+            row = _row_values(event, 0)
+        except Exception as exc:  # noqa: BLE001 - whatever encoding the event raises is the reason
+            return f"{type(exc).__name__}: {exc}"[:300]
+        for value in row:
+            if type(value) is int and not -(2**63) <= value < 2**63:
+                return "an integer past SQLite's 64 bits"
+            if type(value) is str:
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text that is not valid Unicode (a lone surrogate)"
+        return None
 
     # -- the full-text index -------------------------------------------------------------------
 
