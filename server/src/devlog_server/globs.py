@@ -24,7 +24,7 @@ from functools import lru_cache
 import structlog
 from wcmatch import glob
 
-from devlog_shared.key_globs import key_glob_patterns
+from devlog_shared.key_globs import key_glob_patterns, key_glob_subject
 
 __all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "glob_problem", "globs_problem"]
 
@@ -56,6 +56,8 @@ def glob_problem(pattern: str) -> str | None:
     """
     if not pattern.strip():
         return "is empty (leave it out for a key that may use every workspace)"
+    if "//" in pattern.strip()[1:]:
+        return "has `//` inside it: only a UNC share's glob may start with `//` (`//server/share/**`)"
     if not _ABSOLUTE_START.match(pattern.strip()):
         return "is relative, so it can match no workspace (they are absolute folders): start it with /, ~/ or **/"
     try:
@@ -104,7 +106,7 @@ class WorkspaceMatcher:
             return False
         if self._matcher is None:
             return True
-        return workspace is not None and bool(self._matcher.match(workspace))
+        return workspace is not None and bool(self._matcher.match(key_glob_subject(workspace)))
 
     def allows(self, workspace: str | None) -> bool:
         """Whether the key may write/read events of `workspace`."""

@@ -5,16 +5,30 @@ home folder of the usual layouts (`/home/<name>`, `/Users/<name>`, `/root`, `/va
 on Windows `<drive>:/Users/<name>`), and `x/**` also matches the folder `x` itself. The collector's
 `devlog remote test` judges a key's globs with these same rules: a developer whose home is elsewhere
 (`/srv/home/alice`) learns there, not from dead letters, that `~/work/**` in the key misses them.
+
+A UNC share (`//server/share/x`, as the collector spells a Windows network folder) is a different
+place from the local folder `/server/share/x`, but wcmatch folds `//` into `/`: `/srv/a/**` matched
+the share `//srv/a` and `//srv/b/**` the folder `/srv/b` (a key reading and writing another
+workspace). So a leading `//` is matched under a prefix no path can hold, in patterns
+(`key_glob_patterns`) and workspaces (`key_glob_subject`) alike: only a `//` glob, or one starting
+with a wildcard (`**/share/**`), matches a share.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ANY_HOME", "key_glob_patterns"]
+__all__ = ["ANY_HOME", "key_glob_patterns", "key_glob_subject"]
 
 #: What a leading `~` of a key's glob stands for (a wcmatch brace expression: five patterns).
 ANY_HOME: Final = "{/home/*,/Users/*,/root,/var/home/*,?:/Users/*}"
+#: Stands for the leading `//` of a UNC share, in patterns and paths (NUL: no workspace holds one).
+_UNC: Final = "/\x00unc/"
+
+
+def key_glob_subject(workspace: str) -> str:
+    """`workspace` as key globs are matched against it (a UNC share's leading `//` kept apart)."""
+    return _UNC + workspace[2:] if workspace.startswith("//") else workspace
 
 
 def key_glob_patterns(pattern: str) -> list[str]:
@@ -22,6 +36,8 @@ def key_glob_patterns(pattern: str) -> list[str]:
     pattern = pattern.strip()
     if pattern == "~" or pattern.startswith("~/"):
         pattern = ANY_HOME + pattern[1:]
+    elif pattern.startswith("//"):
+        pattern = key_glob_subject(pattern)
     if len(pattern) > 1:
         pattern = pattern.rstrip("/") or "/"
     patterns = [pattern]

@@ -82,7 +82,7 @@ def key_workspace_matcher(globs: Iterable[str]) -> Callable[[str | None], bool] 
     as the server judges it (`devlog_shared.key_globs`: `~` is any home of the usual layouts, not
     this user's); None when a glob does not compile here. A key with globs may not send events
     without a workspace."""
-    from devlog_shared.key_globs import key_glob_patterns
+    from devlog_shared.key_globs import key_glob_patterns, key_glob_subject
 
     expanded = [p for pattern in globs for p in key_glob_patterns(pattern)]
     if not expanded:
@@ -91,7 +91,7 @@ def key_workspace_matcher(globs: Iterable[str]) -> Callable[[str | None], bool] 
         matcher = _compile_one(expanded)
     except ValueError:
         return None
-    return lambda workspace: workspace is not None and bool(matcher.match(workspace))
+    return lambda workspace: workspace is not None and bool(matcher.match(key_glob_subject(workspace)))
 
 
 class _RemoteRules:
