@@ -110,6 +110,9 @@ def test_timestamps_are_normalised_to_utc() -> None:
         (lambda e: e.update(usage={"input_tokens": -1}), "usage.input_tokens"),
         (lambda e: e.update(usage={"output_tokens": "many"}), "usage.output_tokens"),
         (lambda e: e.update(agent="Claude Code!"), "agent"),
+        (lambda e: e.update(agent="claude\n"), "agent"),  # Python's `$` matches before a final newline
+        (lambda e: e.update(ts="9999-12-31T23:59:59-01:00"), "ts"),  # past datetime.max once in UTC: was a 500
+        (lambda e: e.update(ts="0001-01-01T00:00:00+01:00"), "ts"),
         (lambda e: e.update(tool={"call_id": "x"}), "tool"),
         (lambda e: e.update(session_id=""), "session_id"),
         (lambda e: e.update(schema_version=2), "schema_version"),
@@ -173,7 +176,7 @@ def test_ingest_response_round_trip() -> None:
 
 def test_public_api_matches_all() -> None:
     exported = {name for name in dir(devlog_shared) if not name.startswith("_")}
-    modules = {"codec", "display", "errors", "events", "ids", "limits", "surrogates", "wire", "annotations"}
+    modules = {"codec", "display", "errors", "events", "ids", "key_globs", "limits", "surrogates", "wire", "annotations"}
     assert set(devlog_shared.__all__) == exported - modules
 
 

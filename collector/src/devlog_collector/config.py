@@ -69,7 +69,7 @@ class GenericSourceConfig(_Model, frozen=True):
     `kind` defaults to `kind_default`; values of `kind` are translated through `kind_map` first.
     """
 
-    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_.-]*(?![\s\S])", max_length=64)]  # (not `$`: see AgentName)
     glob: str
     mapping: dict[str, str]
     kind_map: dict[str, str] = field(default_factory=dict)

@@ -149,6 +149,8 @@ _PG_DELETE: Final = text(
     "ORDER BY e.id FOR UPDATE OF e)"
 )
 _SQLITE_DELETE: Final = text("DELETE FROM events WHERE id IN (SELECT value FROM json_each(:ids))")
+#: Rounds of `_replace_superseded` before a batch that keeps losing races gives up (503, retried).
+_REPLACE_ROUNDS: Final = 5
 
 
 class _IdOnly(msgspec.Struct):
@@ -429,26 +431,46 @@ async def _replace_superseded(
 
     One SELECT, one DELETE and one INSERT per batch however many rows; the INSERT is the batch's own,
     so the replacement is stored exactly as a first copy would be and the rollup triggers see a
-    delete and an insert."""
-    if not rows:
-        return set()
-    stored = await _stored_copies(conn, dialect, [row[0] for row in rows])
-    newer = [row for row in rows if _supersedes(row, stored.get(row[0]), key)]
-    if not newer:
-        return set()
-    ids = [row[0] for row in newer]
-    if dialect == "postgresql":
-        params = {
-            "ids": ids,
-            "totals": [_token_total(row) for row in newer],
-            "workspaces": [stored[row[0]].workspace for row in newer],
-            "any_workspace": key.matcher.unrestricted,
-        }
-        await conn.execute(_PG_DELETE, params)
-    else:
-        await conn.execute(_SQLITE_DELETE, {"ids": msgspec.json.encode(ids).decode()})
-    # A row another batch replaced first was not deleted; its insert conflicts and does nothing.
-    return await _insert_events(conn, dialect, newer, received_at, key.id, collector)
+    delete and an insert.
+
+    Two batches replacing the same event at once: the second one's DELETE waits for the first's row
+    lock, then finds that row gone (the first batch's new copy is newer than its snapshot) and deletes
+    nothing, so its INSERT conflicts with the first batch's copy. Those rows are judged again against
+    that copy (a new statement sees it), so the larger copy wins whichever batch commits first; past
+    `_REPLACE_ROUNDS` rounds (other batches kept winning) the request is refused as a write conflict,
+    which collectors retry.
+    """
+    replaced: set[str] = set()
+    pending = rows
+    for _round in range(_REPLACE_ROUNDS):
+        if not pending:
+            return replaced
+        stored = await _stored_copies(conn, dialect, [row[0] for row in pending])
+        newer = [row for row in pending if _supersedes(row, stored.get(row[0]), key)]
+        if not newer:
+            return replaced
+        ids = [row[0] for row in newer]
+        if dialect == "postgresql":
+            params = {
+                "ids": ids,
+                "totals": [_token_total(row) for row in newer],
+                "workspaces": [stored[row[0]].workspace for row in newer],
+                "any_workspace": key.matcher.unrestricted,
+            }
+            await conn.execute(_PG_DELETE, params)
+        else:
+            await conn.execute(_SQLITE_DELETE, {"ids": msgspec.json.encode(ids).decode()})
+        inserted = await _insert_events(conn, dialect, newer, received_at, key.id, collector)
+        replaced |= inserted
+        pending = [row for row in newer if row[0] not in inserted]
+    if pending:
+        raise ApiError(
+            503,
+            "the batch collided with another one writing the same events; retry it",
+            code="write_conflict",
+            headers={"Retry-After": "1"},
+        )
+    return replaced
 
 
 def _dialect_insert(dialect: str, table: Any) -> Any:

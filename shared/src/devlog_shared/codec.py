@@ -14,6 +14,7 @@ import msgspec
 
 from devlog_shared.errors import InvalidEvent
 from devlog_shared.events import SCHEMA_VERSION, Event
+from devlog_shared.limits import MAX_YEAR, MIN_YEAR
 from devlog_shared.wire import Batch, BatchEnvelope, IngestResponse
 
 __all__ = [
@@ -54,7 +55,12 @@ def _normalise(event: Event) -> Event:
             field="schema_version",
         )
     if event.ts.tzinfo is not UTC:
-        event = msgspec.structs.replace(event, ts=event.ts.astimezone(UTC))
+        try:
+            event = msgspec.structs.replace(event, ts=event.ts.astimezone(UTC))
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last date Python can hold in UTC
+            raise InvalidEvent(
+                f"invalid event: implausible timestamp, outside years {MIN_YEAR}-{MAX_YEAR} (field `ts`)", field="ts"
+            ) from None
     return event
 
 

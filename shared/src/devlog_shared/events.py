@@ -56,7 +56,10 @@ KNOWN_AGENTS: Final = ("claude", "copilot", "cursor", "codex", "gemini")
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 ShortStr = Annotated[str, msgspec.Meta(max_length=1024)]
 PathStr = Annotated[str, msgspec.Meta(max_length=MAX_PATH_LENGTH)]
-AgentName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+#: `(?![\s\S])` is "end of text" in Python and in JSON Schema's ECMA regexes alike: Python's `$` also
+#: matches before a final newline (it let `"claude\n"` through), and `\Z` means nothing in ECMA.
+AGENT_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_.-]*(?![\s\S])"
+AgentName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=AGENT_NAME_PATTERN)]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
