@@ -222,3 +222,26 @@ def test_nothing_matching_is_said_on_stderr_and_stdout_stays_empty(args: list[st
     result = run(*args)
     assert result.exit_code == 0
     assert (result.stdout, result.stderr) == ("", message)
+
+
+def test_remote_filter_shows_what_a_remote_gets() -> None:
+    """`-w` takes a folder and everything under it, so an excluded nested workspace was counted too:
+    `--remote NAME` filters by the remote's own include/exclude rules, as `devlog export` routes."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "export:\n  remotes:\n"
+        "    team: {url: 'http://127.0.0.1:9', workspaces: {include: ['/w/**'], exclude: ['**/personal/**']}}\n"
+        "    personal: {url: 'http://127.0.0.1:9', workspaces: {include: ['/w/personal/**']}}\n"
+        "    nobody: {url: 'http://127.0.0.1:9', workspaces: {include: ['/elsewhere/**']}}\n"
+    )
+    team = json.loads(run("stats", "--remote", "team", "-f", "json").stdout)
+    assert team["total"]["total_tokens"] == 100 and team["total"]["events"] == 5
+    assert json.loads(run("stats", "--local", "--remote", "team", "-f", "json").stdout)["total"] == team["total"]
+    personal = run("query", "--remote", "personal", "-f", "jsonl")
+    assert [json.loads(line)["id"] for line in personal.stdout.splitlines()] == ["r2"]
+    assert "sess-one" in run("sessions", "--remote", "team").stdout
+    assert run("query", "--remote", "nobody", "-f", "jsonl").stdout == ""
+    unknown = CliRunner().invoke(cli, ["stats", "--remote", "tema"])
+    assert unknown.exit_code == 2
+    assert "--remote: unknown remote 'tema' (remotes: nobody, personal, team)" in unknown.stderr

@@ -39,6 +39,8 @@ def _filter_options(fn: F) -> F:
         click.option("--session", "-s", metavar="ID", help="Only this session (a unique id prefix is enough)."),
         click.option("--model", "-m", metavar="MODEL", help="Only events of this model."),
         click.option("--search", "-q", metavar="TEXT", help="Full-text search (FTS5) over text."),
+        click.option("--remote", "-r", metavar="NAME",
+                     help="Only the workspaces this remote's export rules select (what it gets)."),
         click.option("--timezone", "--tz", "timezone", metavar="TZ", help="IANA time zone for dates (default: local)."),
     ]  # fmt: skip
     for option in reversed(options):
@@ -105,6 +107,7 @@ def _filters(store: Any, tz: tzinfo | None, **flags: Any) -> Any:
         session=flags["session"],
         model=flags["model"],
         search=flags["search"],
+        remote=flags["remote"],
     )
     return build_filters(store, args, tz=tz)
 

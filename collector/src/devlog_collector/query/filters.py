@@ -28,9 +28,11 @@ __all__ = [
     "Filters",
     "build_filters",
     "distinct_values",
+    "remote_workspaces",
     "resolve_session",
     "resolve_workspace",
     "workspace_condition",
+    "workspaces_condition",
 ]
 
 
@@ -46,6 +48,7 @@ class FilterArgs(NamedTuple):
     session: str | None = None
     model: str | None = None
     search: str | None = None
+    remote: str | None = None
 
 
 class Filters(NamedTuple):
@@ -61,6 +64,8 @@ class Filters(NamedTuple):
     search: str | None = None
     #: A search with CJK text or an emoji in it, matched leaf by leaf (`mixed_search`), not by the index alone.
     mixed_search: str | None = None
+    #: `--remote NAME`: exactly the workspaces that remote's rules select (None: events without one).
+    workspaces: tuple[str | None, ...] | None = None
 
     def where(self, table: str = "events") -> tuple[str, list[Any]]:
         """`(sql, params)` where sql is `WHERE ...` (or an empty string when nothing is filtered)."""
@@ -69,6 +74,10 @@ class Filters(NamedTuple):
         t = f"{table}." if table else ""
         if self.workspace is not None:
             sql, values = workspace_condition(self.workspace, f"{t}workspace")
+            clauses.append(sql)
+            params += values
+        if self.workspaces is not None:
+            sql, values = workspaces_condition(self.workspaces, f"{t}workspace")
             clauses.append(sql)
             params += values
         if self.since_ms is not None:
@@ -113,6 +122,34 @@ def workspace_condition(workspace: str, column: str = "workspace") -> tuple[str,
     # '0' is the character after '/', so [ws + '/', ws + '0') is exactly "under ws/".
     base = workspace.rstrip("/")  # `E:/` (a drive's root) is the one stored spelling with a slash
     return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [workspace, base + "/", base + "0"]
+
+
+def workspaces_condition(
+    workspaces: tuple[str | None, ...], column: str = "workspace", none: Any = None
+) -> tuple[str, list[Any]]:
+    """SQL matching exactly `workspaces` (None in it: rows whose workspace is `none`, NULL by default)."""
+    named = [w for w in workspaces if w is not None]
+    clauses = [f"{column} IN ({', '.join('?' * len(named))})"] if named else []
+    params: list[Any] = list(named)
+    if None in workspaces:
+        clauses.append(f"{column} IS NULL" if none is None else f"{column} = ?")
+        params += [] if none is None else [none]
+    return ("(" + " OR ".join(clauses) + ")" if clauses else "0"), params
+
+
+def remote_workspaces(store: Store, remote: str) -> tuple[str | None, ...]:
+    """The stored workspaces (None: events without one) that `remote`'s export rules select, as
+    `devlog export` decides it; UserError for a remote that is not configured."""
+    from devlog_collector.config import load_config
+    from devlog_collector.export.routing import Router
+
+    config, _warnings = load_config()
+    if remote not in config.export.remotes:
+        known = ", ".join(sorted(config.export.remotes)) or "none configured (devlog remote add)"
+        raise UserError(f"--remote: unknown remote {remote!r} (remotes: {known})")
+    router = Router(config)
+    stored: list[str | None] = [*distinct_values(store, "workspace"), None]
+    return tuple(w for w in stored if router.matches(remote, w))
 
 
 #: `workspace.is_windows_path`'s test, repeated here: importing `workspace` (sockets, git parsing)
@@ -305,5 +342,6 @@ def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, n
         kinds=_check_kinds(args.kinds) if args.kinds else (),
         session=resolve_session(store, args.session) if args.session is not None else None,
         model=_check_model(store, args.model) if args.model is not None else None,
+        workspaces=remote_workspaces(store, args.remote) if args.remote is not None else None,
         **_search_filters(store, args.search),
     )

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from devlog_collector.localzone import local_zone
-from devlog_collector.query.filters import Filters, workspace_condition
+from devlog_collector.query.filters import Filters, workspace_condition, workspaces_condition
 from devlog_collector.query.price_mode import FAST_MODE, RECORDED_COST, has_price_extras, price_mode_sql
 from devlog_collector.query.pricing import Pricer, TokenSums, band_case
 from devlog_collector.store import Store
@@ -155,6 +155,10 @@ def _rollup_where(filters: Filters) -> tuple[str, list[Any]]:
     clauses, params = ["bucket >= ?", "bucket < ?"], []
     if filters.workspace is not None:
         sql, values = workspace_condition(filters.workspace)
+        clauses.append(sql)
+        params += values
+    if filters.workspaces is not None:  # (the rollup keeps "no workspace" as '')
+        sql, values = workspaces_condition(filters.workspaces, none="")
         clauses.append(sql)
         params += values
     if filters.agents:
