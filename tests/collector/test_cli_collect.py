@@ -141,6 +141,7 @@ def test_status_defaults_match_config_defaults() -> None:
     assert view.collect.agents == config.collect.agents
     assert view.collect.enabled == config.collect.enabled
     assert view.collect.roots == config.collect.roots
+    assert view.storage.min_free_bytes == config.storage.min_free_bytes
 
 
 def test_config_show_masks_secrets_and_round_trips(monkeypatch: pytest.MonkeyPatch, logs: Path) -> None:
@@ -411,3 +412,33 @@ def test_status_shows_what_a_running_daemon_collected_before_it_stops(logs: Path
         thread.join(30)
     finished = gather_status()["store"]["last_collect"]
     assert finished["finished_at"] is not None and finished["events_added"] == 5
+
+
+def test_a_damaged_store_is_one_line_with_what_to_do_and_status_fails(logs: Path) -> None:
+    """`collect` printed a traceback on a damaged store; `status` exited 0 and advised a first collect
+    (the container's health check is `devlog status --json`)."""
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    assert CliRunner().invoke(cli, ["collect"]).exit_code == 0
+    store = Config().storage.db_path()
+    store.write_bytes(b"this is not a database at all" * 1000)
+    collected = CliRunner().invoke(cli, ["collect"])
+    assert collected.exit_code == 1
+    assert "file is not a database" in collected.stderr and "move the store file aside" in collected.stderr
+    status = CliRunner().invoke(cli, ["status"])
+    assert status.exit_code == 1
+    assert "error cannot read the store: file is not a database; the store is damaged" in status.stdout
+    assert "last collect" not in status.stdout
+    as_json = CliRunner().invoke(cli, ["status", "--json"])
+    assert as_json.exit_code == 1 and "file is not a database" in json.loads(as_json.stdout)["store"]["error"]
+
+
+def test_status_says_when_collection_is_paused_for_disk_space(logs: Path) -> None:
+    write_config(logs)
+    config = config_path()
+    config.write_text(config.read_text().replace("min_free_bytes: 0", f"min_free_bytes: {2**60}"))
+    status = CliRunner().invoke(cli, ["status"])
+    assert status.exit_code == 0
+    assert "paused collection is paused: only" in status.stdout and "below storage.min_free_bytes" in status.stdout
+    facts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).stdout)
+    assert facts["store"]["paused"].startswith("collection is paused: only")

@@ -61,6 +61,7 @@ def test_remote_added_while_running_starts_syncing_its_history(tmp_path: Path) -
     stderr = "".join(lines)
     assert proc.returncode == 0, stderr
     assert "export settings reloaded (remotes: team)" in stderr
+    assert "collect and storage settings" not in stderr  # (only export changed)
     assert expected_id(1) not in team.events  # scratch is not routed anywhere
 
 
@@ -80,7 +81,7 @@ def test_a_rule_the_router_cannot_compile_keeps_the_daemon_collecting(tmp_path: 
         with config.open("a") as handle:
             handle.write("export:\n  remotes:\n    t:\n      url: http://127.0.0.1:1\n      auto_sync: true\n"
                          "      workspaces: {include: ['~/{1..5000}/**']}\n")  # fmt: skip
-        assert _wait_for(lambda: any("keeping the previous export settings" in line for line in lines)), lines
+        assert _wait_for(lambda: any("keeping the previous settings" in line for line in lines)), lines
         (logs / "a.jsonl").open("ab").write(line(1, cwd="/home/dev/work/api"))
         assert _wait_for(lambda: expected_id(1) in _stored_ids()), lines
         assert proc.poll() is None, lines
@@ -98,3 +99,58 @@ def _stored_ids() -> set[str]:
     from tests.collector.test_cli_collect import db_ids
 
     return db_ids()
+
+
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    return proc, lines, reader
+
+
+def test_a_collect_setting_edited_while_running_is_said_to_need_a_restart(tmp_path: Path) -> None:
+    """A new root added under `devlog start` was silently ignored (and `status` listed it as found)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    proc, lines, reader = _start(dict(os.environ, DEVLOG_FORCE_POLLING="1"))
+    try:
+        assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+        config.write_text(config.read_text().replace("collect:\n", "collect:\n  max_line_bytes: 123456\n", 1))
+        assert _wait_for(lambda: any("collect and storage settings apply when" in line for line in lines)), lines
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+
+
+def test_a_store_deleted_or_losing_its_wal_under_the_daemon_stops_it_with_one_line(tmp_path: Path) -> None:
+    """It went on writing into the deleted file (lost at exit) or an unlinked WAL no reader could see."""
+    from devlog_collector.config import Config
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0) + line(1))
+    env = dict(os.environ, DEVLOG_FORCE_POLLING="1")
+    for lose, said in (("-wal", "lost its write-ahead log"), ("", "was deleted")):
+        proc, lines, reader = _start(env)
+        try:
+            assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+            Path(f"{Config().storage.db_path()}{lose}").unlink()
+            assert proc.wait(timeout=30) == 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(timeout=10)
+        error = [line for line in lines if line.startswith("error:")]
+        assert len(error) == 1 and said in error[0] and "while devlog start was running: stopped" in error[0], lines
+        assert not any("Traceback" in line for line in lines), lines
+        if lose:  # what the lost WAL held was checkpointed first
+            assert {expected_id(0), expected_id(1)} <= _stored_ids()

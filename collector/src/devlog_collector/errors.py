@@ -21,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "UserError",
+    "damaged_store_hint",
 ]
 
 
@@ -71,3 +72,24 @@ class RemoteUnavailable(ExportError):
 
 class RemoteRejected(ExportError):
     """The remote refused the request for a reason retrying will not fix."""
+
+
+#: What SQLite says of a store file that is damaged or not a database at all (Python's
+#: `sqlite_errorname`, or the message of an older SQLite).
+_DAMAGED: tuple[str, ...] = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "malformed", "not a database")
+
+
+def damaged_store_hint(exc: BaseException) -> str | None:
+    """What to do about a store SQLite calls damaged (`exc` is an sqlite3 error), or None.
+
+    The store is a copy of what the agents' logs held, so moving it aside and collecting again
+    rebuilds it (as far as the agents have kept their logs); export cursors restart, and servers
+    skip what they already hold.
+    """
+    text = f"{getattr(exc, 'sqlite_errorname', '')} {exc}"
+    if not any(mark in text for mark in _DAMAGED):
+        return None
+    return (
+        "the store is damaged: move the store file aside (keep it for inspection) and run `devlog collect` "
+        "to rebuild it from the agents' logs (exports then start over; servers skip what they already hold)"
+    )

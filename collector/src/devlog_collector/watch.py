@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol
 
 from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tracked
 from devlog_collector.config import Config
+from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.store import Store
 
@@ -248,6 +249,16 @@ class CollectDaemon:
         exporter.start()
         return exporter
 
+    def _check_store(self, store: Store) -> None:
+        """Stop (StoreError, one line at the CLI) when the store's files are no longer the ones open."""
+        problem = store.gone_from_disk()
+        if problem is not None:
+            log.error("store_gone", problem=problem)
+            raise StoreError(
+                f"the store {store.path} {problem} while devlog start was running: stopped; start it again "
+                "to go on (a deleted store is created anew and collected again from the agents' logs)"
+            )
+
     def _reload_exports(self) -> None:
         """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
 
@@ -269,8 +280,14 @@ class CollectDaemon:
                 Router(fresh)  # refuses rules it cannot compile, naming them
         except UserError as exc:
             log.warning("config_reload_failed", detail=exc.message)
-            self._say(f"config changed but is not valid, keeping the previous export settings: {exc}")
+            self._say(f"config changed but is not valid, keeping the previous settings: {exc}")
             return
+        if (fresh.collect, fresh.storage) != (self.config.collect, self.config.storage):
+            log.warning("collect_config_changed")
+            self._say(
+                "config changed: the collect and storage settings apply when `devlog start` is started again "
+                "(it goes on with the ones it started with)"
+            )
         if fresh.export == self.config.export and fresh.export_default == self.config.export_default:
             return
         import msgspec
@@ -491,6 +508,7 @@ class CollectDaemon:
                             continue
                         rescan = True
                     if now - last_config_check >= CONFIG_CHECK_INTERVAL_S:
+                        self._check_store(store)
                         self._reload_exports()
                         last_config_check = now
                     if rescan or (look_for_new and now - last_discover >= DISCOVER_MIN_INTERVAL_S):

@@ -4,12 +4,14 @@ Each command lives in its own module under `devlog_collector.cli` (listed in `CO
 `devlog --help` imports almost nothing and stays fast. Errors are shaped once, here: a
 `CollectorError` becomes one clear message on stderr (exit 2 for user errors, 1 otherwise), and so
 does a usage error of a subcommand (an unknown option, a missing argument: exit 2, naming its
-`--help`); any other exception keeps its traceback.
+`--help`), and an SQLite error from the store (a damaged file: exit 1, saying how to rebuild it);
+any other exception keeps its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -75,6 +77,15 @@ class LazyGroup(click.Group):
             ctx.exit(exc.exit_code)
         except CollectorError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            sqlite3 = sys.modules.get("sqlite3")  # (only a command that opened the store can raise its errors)
+            if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
+                raise
+            from devlog_collector.errors import damaged_store_hint
+
+            hint = damaged_store_hint(exc)
+            click.echo(f"error: the store failed: {exc}" + (f"; {hint}" if hint else ""), err=True)
             ctx.exit(1)
 
 

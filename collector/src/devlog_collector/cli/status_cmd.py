@@ -13,6 +13,10 @@ from typing import Any
 
 import click
 
+#: `storage.min_free_bytes`'s default (status reads no config module without a config file; a test
+#: keeps the two equal).
+DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
+
 __all__ = ["gather_status", "status"]
 
 
@@ -95,7 +99,7 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as exc:
-        facts["error"] = f"cannot read the store: {exc}"
+        facts["error"] = _unreadable(exc)
         return facts
     try:
         db.execute("PRAGMA query_only = ON")
@@ -136,10 +140,17 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
             }
         facts["parse_errors"] = errors
     except sqlite3.Error as exc:
-        facts["error"] = f"cannot read the store: {exc}"
+        facts["error"] = _unreadable(exc)
     finally:
         db.close()
     return facts
+
+
+def _unreadable(exc: sqlite3.Error) -> str:
+    from devlog_collector.errors import damaged_store_hint
+
+    hint = damaged_store_hint(exc)
+    return f"cannot read the store: {exc}" + (f"; {hint}" if hint else "")
 
 
 def default_config_view() -> Any:
@@ -156,7 +167,7 @@ def default_config_view() -> Any:
     db_path = home_dir() / "data" / "events.db"
     return SimpleNamespace(
         collect=SimpleNamespace(enabled=True, agents=list(KNOWN_AGENTS), roots={}, generic=[]),
-        storage=SimpleNamespace(db_path=lambda: db_path),
+        storage=SimpleNamespace(db_path=lambda: db_path, min_free_bytes=DEFAULT_MIN_FREE_BYTES),
     )
 
 
@@ -173,12 +184,34 @@ def gather_status() -> dict[str, Any]:
     else:
         config, warnings = default_config_view(), missing_config_warnings()
     db_path = config.storage.db_path()
+    store = _store_facts(db_path)
+    paused = _disk_pause(db_path, config.storage.min_free_bytes)
+    if paused:
+        store["paused"] = paused
     return {
         "config": {"path": str(config_path()), "exists": config_path().exists(), "warnings": warnings},
         "collector_running": _collector_running(db_path),
         "sources": _sources(config),
-        "store": _store_facts(db_path),
+        "store": store,
     }
+
+
+def _disk_pause(db_path: Path, min_free: int) -> str | None:
+    """Why collection is paused for disk space right now (the collector's own test), or None."""
+    import shutil
+
+    if min_free <= 0:
+        return None
+    try:
+        free = shutil.disk_usage(db_path.parent if db_path.parent.exists() else db_path.parent.parent).free
+    except OSError:
+        return None
+    if free >= min_free:
+        return None
+    return (
+        f"collection is paused: only {_size(free)} free on the store's disk, below storage.min_free_bytes "
+        f"({_size(min_free)}); it resumes once space returns"
+    )
 
 
 @click.command("status")
@@ -188,8 +221,10 @@ def status(as_json: bool) -> None:
     facts = gather_status()
     if as_json:
         click.echo(json.dumps(facts, indent=2))
-        return
-    _render(facts)
+    else:
+        _render(facts)
+    if facts["store"].get("error"):  # a damaged or unreadable store is not a healthy collector
+        click.get_current_context().exit(1)
 
 
 def _render(facts: dict[str, Any]) -> None:
@@ -206,8 +241,14 @@ def _render(facts: dict[str, Any]) -> None:
     console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
     for warning in config["warnings"]:
         console.print(f"  warning: {warning}", style="yellow")
+    if store.get("error"):
+        console.print(f"[bold red]error[/] {escape(store['error'])}", highlight=False)
+    if store.get("paused"):
+        console.print(f"[bold yellow]paused[/] {escape(store['paused'])}")
     last = store.get("last_collect")
-    if last:
+    if store.get("error"):
+        pass  # (nothing below the error can be read from the store)
+    elif last:
         running_now = facts["collector_running"]
         if last["finished_at"]:
             when = last["finished_at"]
@@ -255,8 +296,6 @@ def _render(facts: dict[str, Any]) -> None:
             f"[yellow]{escape(name)}[/]: {info['problems']} problems; latest {escape(latest['path'])} "
             f"{escape(latest['position'])}: {escape(latest['message'])}"
         )
-    if store.get("error"):
-        console.print(store["error"], style="red")
 
 
 def _size(size: int) -> str:

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from devlog_collector.errors import StoreError, StoreLocked
+from devlog_collector.errors import StoreError, StoreLocked, damaged_store_hint
 from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
 from devlog_collector.store.migrations import (
@@ -318,6 +318,33 @@ class Store:
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
         #: `_store_events`); None when a later migration changed it: then the trigger always runs.
         self._rollup_trigger = None if readonly else _batchable_rollup_trigger(db)
+        try:
+            opened = path.stat()
+            self._identity: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
+        except OSError:
+            self._identity = None
+
+    def gone_from_disk(self) -> str | None:
+        """What happened to the store's files since it was opened, if they are no longer this
+        connection's (deleted, replaced, the `-wal` removed); None while all is well.
+
+        A long-lived writer (`devlog start`) would otherwise go on writing into a deleted file (lost
+        at exit) or an unlinked WAL that no reader sees. A lost WAL is first checkpointed into the
+        store through this connection, so nothing it held is lost.
+        """
+        try:
+            current = self.path.stat()
+        except FileNotFoundError:
+            return "was deleted"
+        except OSError:
+            return None
+        if self._identity is not None and (current.st_dev, current.st_ino) != self._identity:
+            return "was replaced by another file"
+        if not self.readonly and not Path(f"{self.path}-wal").exists():
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return "lost its write-ahead log (its -wal file was deleted; what it held is now in the store)"
+        return None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -382,7 +409,8 @@ class Store:
                 with contextlib.suppress(OSError):
                     Path(f"{path}{suffix}").chmod(0o600)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+            hint = damaged_store_hint(exc)
+            raise StoreError(f"cannot open the store at {path}: {exc}" + (f"; {hint}" if hint else "")) from exc
         except OSError as exc:
             raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from exc
         return cls(db, path, readonly=False)
