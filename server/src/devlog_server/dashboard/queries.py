@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, case, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, case, cast, false, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devlog_server.dashboard.filters import Filters
@@ -222,6 +223,17 @@ def _like(column: Any, text: str) -> ColumnElement[bool]:
     return func.lower(column).contains(text.lower(), autoescape=True)  # type: ignore[no-any-return]
 
 
+def _event_text(dialect: str) -> ColumnElement[Any]:
+    """An event's `text` as stored in its JSON `body` (read by the database's JSON functions).
+
+    Matching the raw body instead found JSON key names (`text`, `session_id`: every session) and
+    missed quotes, backslashes and `\\u00e9`-style escapes in the text (`"make test"`, `C:\\repo`).
+    """
+    if dialect == "postgresql":
+        return cast(E.body, JSONB)["text"].astext
+    return func.json_extract(E.body, "$.text")  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class SessionsPage:
     """One page of the sessions list: its rows, how many sessions match, its number and the page count."""
@@ -252,7 +264,7 @@ async def sessions_page(
     """
     conds = conditions(filters, allowed)
     if search:
-        prompt_conds: list[ColumnElement[bool]] = [E.kind == "prompt", _like(E.body, search)]
+        prompt_conds: list[ColumnElement[bool]] = [E.kind == "prompt", _like(_event_text(conn.dialect.name), search)]
         if filters.since:
             prompt_conds.append(E.ts >= filters.since)
         if filters.until:
