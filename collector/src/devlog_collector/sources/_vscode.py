@@ -5,6 +5,9 @@ Both agents live in a VS Code-style `User` folder where each opened folder gets 
 URI into the path the agent worked in has pitfalls the original devlog got wrong: percent-encoding
 (`%20`, `c%3A`), multi-root `.code-workspace` files (whose folders are relative to the file), and
 `vscode-remote://` URIs (SSH, WSL, dev containers) whose path lives on another machine.
+
+`workspace.json` and the `.code-workspace` file it names are side files: read only when they are
+regular files, with a bound (`_side_files`), and a leading UTF-8 byte-order mark is skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from devlog_collector.sources._values import as_dict, as_list, as_str
+from devlog_collector.sources._side_files import read_side_file, without_bom
+from devlog_collector.sources._values import as_dict, as_list, as_str, load_json_bytes
 
 __all__ = ["WorkspaceInfo", "WorkspaceResolver", "uri_to_path", "workspace_storage_change"]
 
@@ -63,7 +67,10 @@ def uri_to_path(uri: Any) -> tuple[str | None, str | None]:
         return None, None
     if "://" not in uri:
         return uri, None
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed `[` read as an IPv6 host
+        return None, None
     path = unquote(parts.path)
     if not path:
         return None, None
@@ -78,6 +85,14 @@ def uri_to_path(uri: Any) -> tuple[str | None, str | None]:
 
 def _strip_drive_slash(path: str) -> str:
     return path[1:] if _WINDOWS_DRIVE.match(path) else path
+
+
+def _expand_user(path: Path) -> Path:
+    """`path` with a leading `~` expanded; as written when there is no such user."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
 
 
 def _load_jsonc(text: str) -> Any:
@@ -111,10 +126,11 @@ class WorkspaceResolver:
 
     def _read(self, manifest: Path, storage_hash: str) -> WorkspaceInfo:
         attrs: dict[str, Any] = {"workspace_storage": storage_hash}
-        try:
-            data = as_dict(json.loads(manifest.read_bytes()))
-        except (OSError, ValueError):
+        raw = read_side_file(manifest)
+        if raw is None:
             return WorkspaceInfo(None, attrs)
+        document, _error = load_json_bytes(raw)
+        data = as_dict(document)
         if "folder" in data:
             path, remote = uri_to_path(data["folder"])
         elif "workspace" in data:
@@ -135,15 +151,18 @@ class WorkspaceResolver:
         fallback = str(Path(file_path).parent) if "/" in file_path or "\\" in file_path else None
         if remote:  # the file is on another machine; we cannot read it
             return fallback, remote
+        raw = read_side_file(Path(file_path))
+        if raw is None:
+            return fallback, remote
         try:
-            config = as_dict(_load_jsonc(Path(file_path).read_text(encoding="utf-8")))
-        except (OSError, ValueError, UnicodeDecodeError):
+            config = as_dict(_load_jsonc(without_bom(raw).decode("utf-8")))
+        except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
             return fallback, remote
         folders: list[str] = []
         for entry in as_list(config.get("folders")):
             entry = as_dict(entry)
             if as_str(entry.get("path")):
-                folder = Path(entry["path"]).expanduser()
+                folder = _expand_user(Path(entry["path"]))
                 folders.append(str(folder if folder.is_absolute() else Path(file_path).parent / folder))
             elif as_str(entry.get("uri")):
                 folder_path, _ = uri_to_path(entry["uri"])

@@ -245,6 +245,8 @@ class _RolloutParser:
 
     def _record(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
         kind = record.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise _BadShape("`type` is not a string")
         payload = record.get("payload")
         ts = parse_iso(record.get("timestamp"))
         if ts is not None:
@@ -387,7 +389,7 @@ class _RolloutParser:
     def _event_msg(
         self, payload: dict[str, Any], record: dict[str, Any], ts: datetime, line_no: int, raw: bytes
     ) -> Iterator[Event | Problem]:
-        kind = payload.get("type")
+        kind = _kind(payload)
         if kind == "token_count":
             yield from self._token_count(payload, record, ts, line_no)
         elif kind == "user_message":
@@ -420,7 +422,7 @@ class _RolloutParser:
     # -- response_item ---------------------------------------------------------------------------
 
     def _response_item(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
-        kind = payload.get("type")
+        kind = _kind(payload)
         if kind == "message" or (kind is None and "role" in payload):
             role = payload.get("role")
             if role in ("user", "assistant"):
@@ -764,6 +766,15 @@ def _is_forked_thread(meta: dict[str, Any]) -> bool:
     spawn = _dict(_dict(source.get("subagent")).get("thread_spawn")) if isinstance(source, dict) else {}
     parent = spawn.get("parent_thread_id")
     return isinstance(parent, str) and bool(parent)
+
+
+def _kind(payload: dict[str, Any]) -> str | None:
+    """A payload's `type` (None when absent); a value that is not a string is a bad shape, which
+    must be reported as such rather than fail a set lookup (`unhashable type: 'dict'`)."""
+    kind = payload.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise _BadShape("`payload.type` is not a string")
+    return kind
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from devlog_collector.sources._side_files import read_regular_file
 from devlog_collector.sources._values import (
     as_dict,
     as_int,
@@ -124,16 +125,17 @@ def replay_operation_log(data: bytes) -> tuple[dict[str, Any] | None, list[Probl
             problems.append(Problem(f"line {line_no}", f"invalid operation-log entry: {error or 'not an object'}"))
             continue
         kind = entry.get("kind")
+        op = kind if type(kind) is int else None  # (`false == 0` and `0.0 == 0` in Python)
         try:
-            if kind == 0:
+            if op == 0:
                 state = entry.get("v")
             elif state is None:
                 raise _OpLogError("operation before the initial snapshot")
-            elif kind == 1:
+            elif op == 1:
                 _apply_set(state, entry.get("k"), entry.get("v"), delete=False)
-            elif kind == 2:
+            elif op == 2:
                 _apply_push(state, entry.get("k"), entry.get("v"), entry.get("i"))
-            elif kind == 3:
+            elif op == 3:
                 _apply_set(state, entry.get("k"), None, delete=True)
             else:
                 raise _OpLogError(f"unknown operation kind {kind!r}")
@@ -158,9 +160,14 @@ def _walk(state: Any, path: Any) -> tuple[Any, Any]:
 def _child(container: Any, key: Any) -> Any:
     if isinstance(container, dict) and isinstance(key, str) and key in container:
         return container[key]
-    if isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
+    if isinstance(container, list) and _is_index(key) and 0 <= key < len(container):
         return container[key]
     raise _OpLogError(f"operation path element {key!r} does not exist")
+
+
+def _is_index(key: Any) -> bool:
+    """Whether `key` is a list index (`true` is an int in Python, not in VS Code's log)."""
+    return isinstance(key, int) and not isinstance(key, bool)
 
 
 def _apply_set(state: Any, path: Any, value: Any, *, delete: bool) -> None:
@@ -172,7 +179,7 @@ def _apply_set(state: Any, path: Any, value: Any, *, delete: bool) -> None:
             container.pop(key, None)
         else:
             container[key] = value
-    elif isinstance(container, list) and isinstance(key, int) and 0 <= key <= len(container):
+    elif isinstance(container, list) and _is_index(key) and 0 <= key <= len(container):
         if delete:
             if key < len(container):
                 container[key] = None
@@ -188,7 +195,7 @@ def _apply_push(state: Any, path: Any, values: Any, truncate: Any) -> None:
     container, key = _walk(state, path)
     if isinstance(container, dict) and isinstance(key, str):
         array = container.get(key)
-    elif isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
+    elif isinstance(container, list) and _is_index(key) and 0 <= key < len(container):
         array = container[key]
     else:
         raise _OpLogError(f"cannot push to {path!r}")
@@ -244,7 +251,7 @@ class CopilotSource(Source):
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """Rebuild the session in `file` and yield its events."""
         try:
-            data = file.path.read_bytes()
+            data = read_regular_file(file.path)  # (swapped for a FIFO since discovery: never block)
         except FileNotFoundError:
             return  # deleted between discovery and reading
         except OSError as exc:

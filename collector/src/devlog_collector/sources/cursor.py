@@ -13,6 +13,9 @@ Reading rules, because the database belongs to a running editor and can be gigab
   locked database is one Problem and the engine retries on the next change. If a read-only open is
   impossible (e.g. a WAL database whose `-shm` cannot be created), copy the db and its `-wal` to a
   private temp dir and read the copy (copies a killed process left behind are swept later).
+* open a database only when it and its `-wal`/`-shm`/`-journal` are regular files (SQLite's open of
+  a FIFO blocks for ever), and read values as bytes: one row that is not valid UTF-8 is a Problem at
+  its key instead of an error that ends the whole query.
 * query only the key ranges this source needs (`composerData:*`, `bubbleId:<composer>:*`, and
   `composer.composerData` in workspace DBs) with range predicates that use the key index. Never
   `ItemTable` of the global DB: it holds `cursorAuth/*` tokens.
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
+from devlog_collector.sources._side_files import NotARegularFile, is_regular_file
 from devlog_collector.sources._values import (
     as_dict,
     as_int,
@@ -89,15 +93,13 @@ def open_readonly(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, 
         CursorDatabaseLocked: the database is locked right now.
         sqlite3.Error: it cannot be read at all.
     """
+    _check_regular(path)
     uri = f"file:{quote(str(path))}?mode=ro"
     db: sqlite3.Connection | None = None
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
-        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        db = _connect(uri, busy_timeout)
         return db, None
     except sqlite3.OperationalError as exc:
-        if db is not None:
-            db.close()
         if _is_locked(exc):
             raise CursorDatabaseLocked(str(exc)) from exc
     # Read-only open failed (typically WAL without a writable -shm): read a private copy instead.
@@ -109,17 +111,52 @@ def open_readonly(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, 
             if source.exists():
                 shutil.copyfile(source, scratch / (path.name + suffix))
         copy = scratch / path.name
-        db = sqlite3.connect(f"file:{quote(str(copy))}?mode=ro", uri=True, timeout=busy_timeout)
         try:
-            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            db = _connect(f"file:{quote(str(copy))}?mode=ro", busy_timeout)
         except sqlite3.OperationalError:
-            db.close()
-            db = sqlite3.connect(str(copy), timeout=busy_timeout)  # private copy: recovery may write
-            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            db = _connect(f"file:{quote(str(copy))}", busy_timeout)  # private copy: recovery may write
         return db, scratch
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse a database, or a `-wal`/`-shm`/`-journal` beside it, that is not a regular file: SQLite's
+    own open of a FIFO blocks until something writes to it, which would hang the collector.
+
+    Raises:
+        FileNotFoundError: the database does not exist.
+        NotARegularFile: it or one of its companion files is a FIFO, device, socket or folder.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if (suffix == "" or companion.exists()) and not is_regular_file(companion):
+            raise NotARegularFile(f"not a regular file: {companion}")
+
+
+def _connect(uri: str, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that has read the schema, and whose text values never fail to decode.
+
+    Python's default text factory raises on a TEXT value that is not UTF-8, and the error ends the
+    whole query: one damaged row would make every row unreadable. Values are read as bytes
+    (`CAST(value AS BLOB)`) and decoded by `_decode`, which reports a bad one at its key; any other
+    text (keys, `json_extract` results) is decoded with U+FFFD for the bytes that are not UTF-8.
+    """
+    db = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+    try:
+        db.text_factory = _text_with_replacements
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _text_with_replacements(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 _COPY_PREFIX: Final = "devlog-cursor-"
@@ -209,6 +246,8 @@ class CursorSource(Source):
         except CursorDatabaseLocked:
             yield Problem("database", "locked by Cursor; will retry when it changes again")
             return
+        except FileNotFoundError:
+            return  # deleted since discovery
         except (sqlite3.Error, OSError) as exc:
             yield Problem("database", f"cannot open read-only: {exc}")
             return
@@ -256,8 +295,10 @@ class CursorSource(Source):
         for key in changed + late:
             composer_id = key[len(lo) :]
             unmapped.discard(composer_id)
-            row = db.execute("SELECT value FROM cursorDiskKV WHERE key = ?", (key,)).fetchone()
+            row = db.execute("SELECT CAST(value AS BLOB) FROM cursorDiskKV WHERE key = ?", (key,)).fetchone()
             if row is None:
+                if "\ufffd" in key:  # (not found again: the stored key is not valid UTF-8)
+                    yield Problem(f"key {key}", "key is not valid UTF-8; skipped")
                 continue
             data, error = _decode(row[0])
             if error is not None or not isinstance(data, dict):
@@ -333,7 +374,9 @@ class CursorSource(Source):
         except (CursorDatabaseLocked, sqlite3.Error, OSError):
             return cached[1] if cached else []
         try:
-            row = db.execute("SELECT value FROM ItemTable WHERE key = ?", ("composer.composerData",)).fetchone()
+            row = db.execute(
+                "SELECT CAST(value AS BLOB) FROM ItemTable WHERE key = ?", ("composer.composerData",)
+            ).fetchone()
             data, _ = _decode(row[0]) if row else (None, None)
             for composer in as_list(as_dict(data).get("allComposers")):
                 composer_id = as_str(as_dict(composer).get("composerId"))
@@ -467,7 +510,7 @@ class _ComposerParser:
         stored = self._stored_bubbles() if not inline_map else {}
         if not headers:
             # No header list: take every stored bubble, oldest first.
-            ordered = sorted(stored, key=lambda b: str(as_dict(stored[b][1]).get("createdAt") or ""))
+            ordered = sorted(stored, key=lambda b: str(as_dict(stored[b][0]).get("createdAt") or ""))
             headers = [{"bubbleId": b} for b in ordered]
         for header in headers:
             bubble_id = as_str(header.get("bubbleId"))
@@ -494,7 +537,7 @@ class _ComposerParser:
 
     def _stored_bubbles(self) -> dict[str, tuple[Any, str | None]]:
         lo, hi = _prefix_range(f"bubbleId:{self.composer_id}:")
-        rows = self.db.execute("SELECT key, value FROM cursorDiskKV WHERE key >= ? AND key < ?", (lo, hi))
+        rows = self.db.execute("SELECT key, CAST(value AS BLOB) FROM cursorDiskKV WHERE key >= ? AND key < ?", (lo, hi))
         return {key[len(lo) :]: _decode(value) for key, value in rows}
 
     def _hold_back_generating_tail(
@@ -640,6 +683,8 @@ class _ComposerParser:
 
 def _bubble_type(bubble: dict[str, Any]) -> int | None:
     kind = bubble.get("type")
+    if isinstance(kind, bool):  # (`true == 1` in Python)
+        return None
     if kind in (1, "user"):
         return 1
     if kind in (2, "ai", "assistant"):

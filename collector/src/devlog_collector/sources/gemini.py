@@ -7,7 +7,10 @@ Two shapes, both read in document mode (the whole file is re-read when it change
 * `session-*.jsonl` (and sub-agents' `chats/<parentSessionId>/<sessionId>.jsonl`) — a metadata
   line, then message records that are **re-appended whole** whenever their tokens or tool calls
   arrive (the last copy of an id wins), `{"$set": {...}}` metadata patches (which may carry a
-  whole `messages` list) and `{"$rewindTo": "<id>"}` markers.
+  whole `messages` list) and `{"$rewindTo": "<id>"}` markers. As in every devlog log, a last line
+  without its newline is never parsed, so a file whose metadata line is not complete yields
+  nothing (not a session dated by the file's mtime that would stay for ever). The session id comes
+  from that line only: if a later line could supply it, every id would change when it arrived.
 
 Why document mode for the append-only `.jsonl` too: the same message id is written several times
 and only the last copy is final, and `$set.messages` replaces history in place. Tailing would emit
@@ -26,7 +29,8 @@ tokens count as input; `thoughts` are billed as output, so `output_tokens = outp
 
 The project folder comes from `tmp/<dir>/.project_root`, else `projects.json` (slug -> path, or a
 legacy sha256 dir name matched against the registered paths), else the session's `directories`;
-otherwise it is unknown (a sha256 cannot be reversed).
+otherwise it is unknown (a sha256 cannot be reversed). `.project_root` and `projects.json` are read
+only when they are regular files (`_side_files`: a FIFO there must not hang the collector).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from devlog_collector.sources._side_files import read_regular_file, read_side_file, without_bom
 from devlog_collector.sources._values import (
     as_dict,
     as_int,
@@ -53,7 +58,7 @@ from devlog_collector.sources._values import (
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, watch_folders
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
-__all__ = ["GeminiSource", "gemini_usage", "replay_jsonl"]
+__all__ = ["GeminiSource", "gemini_usage", "message_key", "read_conversation", "replay_jsonl"]
 
 EDIT_TOOLS = frozenset({"replace", "write_file", "edit", "smart_edit"})
 SHELL_TOOLS = frozenset({"run_shell_command"})
@@ -88,40 +93,133 @@ def gemini_usage(tokens: Any) -> Usage | None:
 
 
 def replay_jsonl(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], list[Problem]]:
-    """Metadata, every message (last copy per id, first-seen order) and problems of a `.jsonl` log."""
+    """Metadata, every message (last copy per id, first-seen order) and problems of a `.jsonl` log.
+
+    Only complete lines are read: the last one may be half-written. Records are told apart by their
+    shape (`_shape`); what has none devlog can use is reported, never dropped silently. The session
+    id comes from the first record (the metadata line) only, so appended records can never change
+    the ids of events already stored; when that record is unusable the id is the file name (reported
+    at the line).
+    """
     metadata: dict[str, Any] = {}
     messages: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
-    lines = data.split(b"\n")
-    last = len(lines) - 1
-    for index, raw in enumerate(lines):
+    first = True
+    for index, raw in enumerate(data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]):
         if not raw.strip():
             continue
+        position = f"line {index + 1}"
+        is_first, first = first, False
         record, error = load_json_bytes(raw)
         if error is not None or not isinstance(record, dict):
-            if index == last and not data.endswith(b"\n"):
-                break  # Gemini is still writing this line
-            problems.append(Problem(f"line {index + 1}", f"invalid record: {error or 'not an object'}"))
+            note = _NO_SESSION_ID if is_first else ""
+            problems.append(Problem(position, f"invalid record: {error or 'not an object'}{note}"))
             continue
-        if "$rewindTo" in record:
-            continue  # history rewound in Gemini; what happened stays collected (module docstring)
-        if "$set" in record:
-            patch = as_dict(record["$set"])
-            for message in as_list(patch.get("messages")):
-                _remember(messages, message)
-            metadata.update({k: v for k, v in patch.items() if k != "messages"})
-        elif isinstance(record.get("id"), str) and "type" in record:
-            _remember(messages, record)
-        else:
-            for message in as_list(record.get("messages")):
-                _remember(messages, message)
-            metadata.update({k: v for k, v in record.items() if k != "messages"})
+        shape = _shape(record, first=is_first)
+        if shape == "metadata":
+            if is_first and not as_str(record.get("sessionId")):
+                problems.append(Problem(position, f"session metadata without a usable `sessionId`{_NO_SESSION_ID}"))
+            _merge(metadata, messages, record, problems, position, keep_id=is_first)
+            continue
+        if is_first:
+            problems.append(Problem(position, f"the first record is not the session metadata{_NO_SESSION_ID}"))
+        if shape == "message":
+            _remember(messages, record, problems, position)
+        elif shape == "patch":
+            patch = record["$set"]
+            if isinstance(patch, dict):
+                _merge(metadata, messages, patch, problems, f"{position} $set", keep_id=False)
+            else:
+                problems.append(Problem(position, "`$set` is not an object; skipped"))
+        elif shape == "other":
+            problems.append(Problem(position, "not session metadata, a message, `$set` or `$rewindTo`; skipped"))
+        # "rewind": history rewound in Gemini; what happened stays collected (module docstring)
     return metadata, list(messages.values()), problems
 
 
-def _remember(messages: dict[str, dict[str, Any]], message: Any) -> None:
-    if isinstance(message, dict) and isinstance(message.get("id"), str):
-        messages[message["id"]] = message  # re-assignment keeps first-seen order
+_NO_SESSION_ID = "; the session id is taken from the file name"
+
+
+def read_conversation(data: bytes) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[Problem]]:
+    """Metadata (None when the document is unusable), messages and problems of a legacy `.json`
+    ConversationRecord. Invalid JSON is most likely a read racing Gemini's non-atomic rewrite: one
+    Problem, no events, and the engine reads the file again when it changes."""
+    record, error = load_json_bytes(data)
+    if error is not None:
+        return None, [], [Problem("file", f"invalid JSON (file being rewritten?): {error}")]
+    if not isinstance(record, dict):
+        return None, [], [Problem("file", "conversation is not a JSON object")]
+    problems: list[Problem] = []
+    listed = record.get("messages")
+    if listed is not None and not isinstance(listed, list):
+        problems.append(Problem("file", "`messages` is not a list"))
+    messages: list[dict[str, Any]] = []
+    for number, message in enumerate(as_list(listed)):
+        if isinstance(message, dict):
+            messages.append(message)  # (indexed without the skipped ones, as ids always were)
+        else:
+            problems.append(Problem(f"messages[{number}]", "message is not an object; skipped"))
+    return {k: v for k, v in record.items() if k != "messages"}, messages, problems
+
+
+def _shape(record: dict[str, Any], *, first: bool) -> str:
+    """What a `.jsonl` record is, by its keys (as Gemini CLI itself tells them apart).
+
+    A message is a record with an `id` and a `type`, whatever the id's type and whatever else it
+    carries (a stray `$rewindTo` key does not make it a rewind marker). A record with `sessionId`
+    (or the first record, whatever it holds besides) is session metadata.
+    """
+    if "$set" in record:
+        return "patch"
+    if "id" in record and "type" in record:
+        return "message"
+    if "$rewindTo" in record:
+        return "rewind"
+    if first or "sessionId" in record:
+        return "metadata"
+    return "other"
+
+
+def _merge(
+    metadata: dict[str, Any],
+    messages: dict[str, dict[str, Any]],
+    update: dict[str, Any],
+    problems: list[Problem],
+    position: str,
+    *,
+    keep_id: bool,
+) -> None:
+    """Merge a metadata record or `$set` patch; a `messages` list in it adds messages.
+
+    Only the first record may set `sessionId` (see `replay_jsonl`)."""
+    listed = update.get("messages")
+    if listed is not None and not isinstance(listed, list):
+        problems.append(Problem(position, "`messages` is not a list; skipped"))
+    for number, message in enumerate(as_list(listed)):
+        _remember(messages, message, problems, f"{position} messages[{number}]")
+    metadata.update({k: v for k, v in update.items() if k != "messages" and (keep_id or k != "sessionId")})
+
+
+def message_key(message: dict[str, Any]) -> str | None:
+    """A message's `id` as text (Gemini writes a string; an integer is taken as its digits), or
+    None when it has no usable one. Both file formats key messages, and their events, by it."""
+    value = message.get("id")
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _remember(messages: dict[str, dict[str, Any]], message: Any, problems: list[Problem], position: str) -> None:
+    if not isinstance(message, dict):
+        problems.append(Problem(position, "message is not an object; skipped"))
+        return
+    key = message_key(message)
+    if key is None:
+        problems.append(Problem(position, "message without a usable `id`; skipped"))
+        return
+    messages[key] = message  # re-assignment keeps first-seen order
 
 
 class GeminiSource(Source):
@@ -176,25 +274,22 @@ class GeminiSource(Source):
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """All events of the session in `file`."""
         try:
-            data = file.path.read_bytes()
+            data = read_regular_file(file.path)  # (swapped for a FIFO since discovery: never block)
         except FileNotFoundError:
             return
         except OSError as exc:
             yield Problem("file", f"cannot read: {exc.strerror or exc}")
             return
+        metadata: dict[str, Any] | None
         if file.path.suffix == ".jsonl":
+            if not data[: data.rfind(b"\n") + 1].strip():
+                return  # not even the metadata line is complete: no session yet (not one dated now)
             metadata, messages, problems = replay_jsonl(data)
-            yield from problems
         else:
-            record, error = load_json_bytes(data)
-            if error is not None:
-                yield Problem("file", f"invalid JSON (file being rewritten?): {error}")
-                return
-            if not isinstance(record, dict):
-                yield Problem("file", "conversation is not a JSON object")
-                return
-            metadata = {k: v for k, v in record.items() if k != "messages"}
-            messages = [m for m in as_list(record.get("messages")) if isinstance(m, dict)]
+            metadata, messages, problems = read_conversation(data)
+        yield from problems
+        if metadata is None:
+            return
         chats_dir = next((p for p in file.path.parents if p.name == "chats"), file.path.parent)
         workspace = self._project_path(chats_dir.parent, metadata)
         yield from _SessionParser(file, metadata, messages, workspace, chats_dir, state).parse()
@@ -202,13 +297,14 @@ class GeminiSource(Source):
     # -- project folder ------------------------------------------------------------------------
 
     def _project_path(self, project_tmp: Path, metadata: dict[str, Any]) -> str | None:
-        marker = project_tmp / ".project_root"
-        try:
-            text = marker.read_text(encoding="utf-8").strip()
+        marker = read_side_file(project_tmp / ".project_root")
+        if marker is not None:
+            try:
+                text = without_bom(marker).decode("utf-8").strip()
+            except UnicodeDecodeError:
+                text = ""
             if text:
                 return text
-        except (OSError, UnicodeDecodeError):
-            pass
         registry = self._registry(project_tmp.parent.parent / "projects.json")
         if project_tmp.name in registry:
             return registry[project_tmp.name]
@@ -227,10 +323,9 @@ class GeminiSource(Source):
         if cached is not None and cached[0] == stamp:
             return cached[1]
         mapping: dict[str, str] = {}
-        try:
-            projects = as_dict(as_dict(json.loads(path.read_bytes())).get("projects"))
-        except (OSError, ValueError):
-            projects = {}
+        raw = read_side_file(path)
+        document, _error = load_json_bytes(raw) if raw is not None else (None, None)
+        projects = as_dict(as_dict(document).get("projects"))
         for project_path, slug in projects.items():
             if not isinstance(project_path, str):
                 continue
@@ -282,7 +377,7 @@ class _SessionParser:
     def parse(self) -> Iterator[Event | Problem]:
         yield from self._session_start()
         for index, message in enumerate(self.messages):
-            position = f"message {as_str(message.get('id')) or index}"
+            position = f"message {message_key(message) or index}"
             try:
                 yield from self._message(index, message, position)
             except Exception as exc:  # noqa: BLE001 - one odd message must not stop the others
@@ -310,7 +405,7 @@ class _SessionParser:
         yield self._event("session_start", ("session_start",), ts, "session", attrs=attrs)
 
     def _message(self, index: int, message: dict[str, Any], position: str) -> Iterator[Event | Problem]:
-        message_id = as_str(message.get("id")) or f"index-{index}"
+        message_id = message_key(message) or f"index-{index}"
         attrs: dict[str, Any] = {"message_id": message_id}
         ts = parse_ts(message.get("timestamp"))
         if ts is None:
@@ -320,7 +415,9 @@ class _SessionParser:
             yield Problem(position, "no usable timestamp")
             return
         kind = message.get("type")
-        if kind == "user":
+        if not isinstance(kind, str):
+            yield Problem(position, "`type` is not a string; skipped")
+        elif kind == "user":
             display = message.get("displayContent")
             text = text_of(display) if display not in (None, "", []) else _content_text(message.get("content"))
             yield self._event("prompt", (message_id, "prompt"), ts, position, text=text, attrs=attrs)

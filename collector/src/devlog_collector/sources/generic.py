@@ -4,8 +4,12 @@ Why: new agents appear faster than built-in parsers. A `collect.generic[]` entry
 maps event fields to dotted paths in each line (see `GenericSourceConfig`), and the collect engine
 tails the files like any append-only log (cursor, exactly-once, partial lines held back).
 
-Ids: the mapped `id` field when the line has one, else a content hash of the line plus its
-occurrence index among identical lines earlier in the same file, so two genuinely repeated lines
+Ids: the mapped `id` field when the line has one, derived from the agent name and that value alone
+(not from the session or file; stored events depend on it, so it stays that way). The mapped id must
+therefore be unique across every file the source reads: two lines sharing one are one event to the
+store, so an id unique only per session keeps one session's line and drops the others without a
+word (docs/sources.md tells users so). Without a mapped id, the id is a content hash of the line plus
+its occurrence index among identical lines earlier in the same file, so two genuinely repeated lines
 stay two events while a re-read, a rotated copy or an atomically replaced file with the same lines
 yields the same ids. The occurrence counts travel in the cursor state; to bound that state, only the
 first `MAX_TRACKED_LINES` distinct line hashes of a file are tracked (a rule that depends only on

@@ -230,8 +230,9 @@ def _event_text(dialect: str) -> ColumnElement[Any]:
     missed quotes, backslashes and `\\u00e9`-style escapes in the text (`"make test"`, `C:\\repo`).
     """
     if dialect == "postgresql":
-        return cast(E.body, JSONB)["text"].astext
-    return func.json_extract(E.body, "$.text")  # type: ignore[no-any-return]
+        text: ColumnElement[Any] = cast(E.body, JSONB)["text"].astext
+        return text
+    return func.json_extract(E.body, "$.text")
 
 
 @dataclass(frozen=True)
