@@ -71,15 +71,17 @@ def read_regular_file(path: Path, limit: int | None = None) -> bytes:
             raise NotARegularFile(f"larger than {limit} bytes: {path}")
         chunks: list[bytes] = []
         size = 0
+        want = st.st_size + 1  # usually one read: a large session file is not held twice to join it
         while True:
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, want)
+            want = 1 << 20
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
             if limit is not None and size > limit:  # it grew while being read
                 raise NotARegularFile(f"larger than {limit} bytes: {path}")
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
 
