@@ -1,19 +1,25 @@
 """Reading a request body within limits, decompressing gzip as it streams in.
 
 The wire size is capped by `Content-Length` (checked before reading anything) and by the bytes
-actually received; a gzip body is inflated chunk by chunk with `max_length`, so the decompressed
-size is capped too and a gzip bomb is refused after at most `limit` bytes of output, never held in
-memory whole.
+actually received; a gzip body (one member or several) is inflated chunk by chunk with `max_length`,
+so the decompressed size is capped too and a gzip bomb is refused after at most `limit` bytes of
+output, never held in memory whole.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
+from typing import Final
 
 from devlog_server.errors import ApiError
 
 __all__ = ["check_content_type", "read_limited_body"]
+
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_MAX_GZIP_MEMBERS: Final = 1000
+_TRAILING: Final = "bytes after the end of the gzip data that are not another gzip member"
 
 
 def _too_large(limit: int, what: str) -> ApiError:
@@ -59,6 +65,70 @@ def _encoding(content_encoding: str | None) -> str:
     )
 
 
+class _Gunzip:
+    """Inflates a gzip body of one or more members, refusing anything after the last one.
+
+    RFC 1952 allows a file to be several members back to back (`gzip -d` and `gzip.decompress` read
+    them all, and a streaming writer may flush one per part), so when a member ends the next bytes
+    must start another: those are inflated by a fresh decompressor, and anything else after a member
+    (trailing garbage, a truncated copy) is a 400 rather than silently ignored. `size` counts the
+    output of every member, so the decompressed limit holds for the body as a whole. Members are
+    counted too: each costs a new decompressor, and 16 MB of empty 20-byte members would take seconds
+    of CPU for nothing, so more than `_MAX_GZIP_MEMBERS` is a 400 (real bodies have one, or a few).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+        self._members = 1
+        self._between = b""  # bytes after a finished member, too few yet to tell whether another starts
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The output inflated from `data` (ApiError 400 for bad gzip, 413 over the limit)."""
+        out: list[bytes] = []
+        data = self._between + data
+        self._between = b""
+        while data:
+            if self._inflater.eof:
+                if len(data) < len(_GZIP_MAGIC):
+                    self._between = data
+                    break
+                if not data.startswith(_GZIP_MAGIC):
+                    raise _invalid_gzip(_TRAILING)
+                self._members += 1
+                if self._members > _MAX_GZIP_MEMBERS:
+                    raise _invalid_gzip(f"more than {_MAX_GZIP_MEMBERS} gzip members; compress the body as one")
+                self._inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+            try:
+                chunk = self._inflater.decompress(data, self.limit + 1 - self.size)
+            except zlib.error as exc:
+                raise _invalid_gzip(str(exc)) from exc
+            self._count(chunk)
+            out.append(chunk)
+            data = self._inflater.unconsumed_tail or self._inflater.unused_data
+        return out
+
+    def finish(self) -> bytes:
+        """The last output once the body has ended (ApiError 400 when it ended inside a member)."""
+        if self._between:
+            raise _invalid_gzip(_TRAILING)
+        if not self._inflater.eof:
+            raise _invalid_gzip("truncated stream")
+        tail = self._inflater.flush()
+        self._count(tail)
+        return tail
+
+    def _count(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise _too_large(self.limit, "after decompression")
+
+
+def _invalid_gzip(why: str) -> ApiError:
+    return ApiError(400, f"invalid gzip body: {why}", code="invalid_body")
+
+
 async def read_limited_body(
     chunks: AsyncIterator[bytes],
     *,
@@ -71,38 +141,15 @@ async def read_limited_body(
     if content_length is not None and content_length > limit:
         raise _too_large(limit, "(Content-Length)")
     parts: list[bytes] = []
-    size = 0
     received = 0
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    gunzip = _Gunzip(limit) if encoding == "gzip" else None
     async for chunk in chunks:
         if not chunk:
             continue
         received += len(chunk)
         if received > limit:
             raise _too_large(limit, "on the wire")
-        if inflater is None:
-            parts.append(chunk)
-            size += len(chunk)
-            continue
-        data = chunk
-        while data:
-            try:
-                out = inflater.decompress(data, limit + 1 - size)
-            except zlib.error as exc:
-                raise ApiError(400, f"invalid gzip body: {exc}", code="invalid_body") from exc
-            size += len(out)
-            if size > limit:
-                raise _too_large(limit, "after decompression")
-            parts.append(out)
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-    if inflater is not None:
-        if not inflater.eof:
-            raise ApiError(400, "invalid gzip body: truncated stream", code="invalid_body")
-        tail = inflater.flush()
-        size += len(tail)
-        if size > limit:
-            raise _too_large(limit, "after decompression")
-        parts.append(tail)
+        parts.extend(gunzip.feed(chunk) if gunzip is not None else (chunk,))
+    if gunzip is not None:
+        parts.append(gunzip.finish())
     return b"".join(parts)

@@ -2,6 +2,8 @@
 
     ServerError
     ├── UserInputError            bad operator input (CLI arguments, settings, bootstrap keys): exit 2
+    │   ├── UnknownKeyError       `keys revoke NAME_OR_ID` names no key (404 over the admin API)
+    │   └── AmbiguousKeyError     ... or names two: one by id, another by name (409 over the admin API)
     ├── DatabaseUnreachableError  no connection to the configured database could be made:
     │                             exit 2 for a command, 503 with Retry-After for a request
     └── ApiError                  a request that cannot be served; carries its HTTP status and headers
@@ -19,6 +21,7 @@ is not a bug, and a stopped database would otherwise flood the log with one trac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -28,7 +31,17 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-__all__ = ["ApiError", "DatabaseUnreachableError", "ServerError", "UserInputError", "problem_details_config"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "AmbiguousKeyError",
+    "ApiError",
+    "DatabaseUnreachableError",
+    "ServerError",
+    "UnknownKeyError",
+    "UserInputError",
+    "problem_details_config",
+    "problem_for",
+]
 
 PROBLEM_BASE: Final = "https://devlog.dev/problems/"
 DB_RETRY_AFTER_SECONDS: Final = 5
@@ -42,6 +55,14 @@ class ServerError(Exception):
 
 class UserInputError(ServerError, ValueError):
     """Operator input that cannot be used (named argument, key, setting); the message says what to fix."""
+
+
+class UnknownKeyError(UserInputError):
+    """No key has the name or id an operator gave."""
+
+
+class AmbiguousKeyError(UserInputError):
+    """The name or id an operator gave is one key's id and another key's name; nothing was done."""
 
 
 class DatabaseUnreachableError(ServerError):
@@ -172,19 +193,34 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     return _problem(500, "internal server error", code="internal")
 
 
+#: The exceptions a database failure reaches a handler as (each is an outage, a write conflict, or a bug).
+DATABASE_ERRORS: Final = (DatabaseUnreachableError, DBAPIError, PoolTimeoutError, ConnectionError, TimeoutError)
+
+_MAPPING: Final[dict[type[Exception], Callable[[Any], ProblemDetailsException]]] = {
+    ApiError: _from_api_error,
+    DatabaseUnreachableError: _from_database_error,
+    HTTPException: _from_http_exception,
+    DBAPIError: _from_dbapi_error,
+    PoolTimeoutError: _from_database_error,
+    ConnectionError: _from_database_error,
+    TimeoutError: _from_database_error,
+    Exception: _from_unexpected,
+}
+
+
 def problem_details_config() -> ProblemDetailsConfig:
     """Problem details for every error path (see the module docstring)."""
-    mapping: dict[type[Exception], Any] = {
-        ApiError: _from_api_error,
-        DatabaseUnreachableError: _from_database_error,
-        HTTPException: _from_http_exception,
-        DBAPIError: _from_dbapi_error,
-        PoolTimeoutError: _from_database_error,
-        ConnectionError: _from_database_error,
-        TimeoutError: _from_database_error,
-        Exception: _from_unexpected,
-    }
-    return ProblemDetailsConfig(exception_to_problem_detail_map=mapping)
+    return ProblemDetailsConfig(exception_to_problem_detail_map=dict(_MAPPING))
+
+
+def problem_for(exc: Exception) -> ProblemDetailsException:
+    """The problem `exc` becomes, chosen (most specific class first) and logged as for the API.
+
+    For a boundary that renders errors its own way, such as the dashboard's HTML error page: the
+    status, detail and headers (503 with Retry-After for a database outage) are decided here only.
+    """
+    handler = next((_MAPPING[cls] for cls in type(exc).__mro__ if cls in _MAPPING), _from_unexpected)
+    return handler(exc)
 
 
 #: SQLSTATEs of a server that cannot serve this connection now: shut down by an administrator or a

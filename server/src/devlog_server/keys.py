@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devlog_server.db.models import ApiKeyModel
-from devlog_server.errors import UserInputError
+from devlog_server.errors import AmbiguousKeyError, UnknownKeyError, UserInputError
 from devlog_server.globs import WorkspaceMatcher, glob_problem, globs_problem
 
 __all__ = [
@@ -51,8 +51,12 @@ __all__ = [
 ALL_SCOPES: Final = ("ingest", "read", "admin")
 DEFAULT_SCOPES: Final = ("ingest", "read")
 _ALPHABET: Final = string.ascii_letters + string.digits
-_TOKEN_RE: Final = re.compile(r"^dvl_([A-Za-z0-9]{12})_([A-Za-z0-9]{20,128})$")
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+# Matched with `fullmatch`, never `match` + `$`: Python's `$` also matches before a final newline,
+# so `"alice\n"` would pass as a name (and print as a different one in every list).
+_TOKEN_RE: Final = re.compile(r"dvl_([A-Za-z0-9]{12})_([A-Za-z0-9]{20,128})")
+#: Key names, as the admin API's OpenAPI document states them (`KEY_NAME_PATTERN`).
+KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+_NAME_RE: Final = re.compile(KEY_NAME_PATTERN.removeprefix("^").removesuffix("$"))
 MAX_TOKEN_LENGTH: Final = 512
 
 
@@ -68,7 +72,7 @@ def generate_token() -> tuple[str, str]:
 
 def key_id_for_token(token: str) -> str:
     """The key id a token is looked up by: embedded in `dvl_` tokens, derived from others."""
-    match = _TOKEN_RE.match(token)
+    match = _TOKEN_RE.fullmatch(token)
     if match:
         return match.group(1)
     digest = hashlib.sha256(b"devlog-key-id\x00" + token.encode("utf-8", "surrogatepass")).digest()
@@ -137,7 +141,7 @@ def _normalise_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise UserInputError(f"invalid key name {name!r}: letters, digits and _ . @ - (max 128)")
 
 
@@ -205,17 +209,23 @@ async def create_key(
     _check_name(name)
     clean_scopes = _normalise_scopes(scopes)
     globs = check_workspace_globs(workspaces)
+    created_token = token is None
     if token is None:
         key_id, token = generate_token()
     else:
         _check_secret(name, token)
         key_id = key_id_for_token(token)
+    # A name may not be any key's id, nor the new id any key's name (revoked keys included), so
+    # `keys revoke NAME_OR_ID` always means one key (see `revoke_key`).
+    m = ApiKeyModel
     existing = await conn.execute(
-        select(ApiKeyModel.name, ApiKeyModel.revoked_at).where((ApiKeyModel.name == name) | (ApiKeyModel.id == key_id))
+        select(m.id, m.name, m.revoked_at)
+        .where((m.name == name) | (m.id == key_id) | (m.id == name) | (m.name == key_id))
+        .order_by((m.name == name).desc())
     )
     taken = existing.first()
     if taken is not None:
-        raise UserInputError(_taken_message(name, taken.name, taken.revoked_at))
+        raise UserInputError(_taken_message(name, key_id, taken, generated=created_token))
     salt = secrets.token_hex(16)
     now = datetime.now(UTC)
     await conn.execute(
@@ -234,15 +244,26 @@ async def create_key(
     return CreatedKey(key=key, token=token)
 
 
-def _taken_message(name: str, existing_name: str, revoked_at: datetime | None) -> str:
-    """Why `name` cannot be created, and what to do instead.
+def _taken_message(name: str, key_id: str, taken: Any, *, generated: bool) -> str:
+    """Why a key named `name` with id `key_id` cannot be created (`taken` is the row in the way), and
+    what to do instead.
 
     Names stay unique for good, revoked keys included: logs, ingest health and `keys revoke NAME`
     keep meaning one key, and a revoked key cannot come back under a new secret. Rotating a key is
     therefore a new key under a new name (docs/server.md, "Rotating a key").
     """
+    existing_name, revoked_at = taken.name, taken.revoked_at
     if existing_name != name:
-        return f"a key with that secret already exists (key {existing_name!r}); use another secret"
+        if taken.id == name:
+            return (
+                f"{name!r} is the id of key {existing_name!r}; a name may not be another key's id "
+                "(`keys revoke` takes either): choose another name"
+            )
+        if taken.id == key_id:
+            return f"a key with that secret already exists (key {existing_name!r}); use another secret"
+        # The new key's id is an existing key's name: drawn at random, so only ever by chance.
+        retry = "create it again (a new id is drawn)" if generated else "use another secret"
+        return f"the new key's id would be {key_id!r}, the name of another key; {retry}"
     if revoked_at is not None:
         return (
             f"a key named {name!r} already exists and was revoked on {_utc(revoked_at):%Y-%m-%d}; a revoked "
@@ -275,14 +296,26 @@ async def list_keys(conn: AsyncConnection) -> list[ApiKey]:
 
 
 async def revoke_key(conn: AsyncConnection, name_or_id: str) -> ApiKey:
-    """Revoke a key by name or id; raises UserInputError when there is no such key."""
+    """Revoke a key by name or id; raises UnknownKeyError when there is no such key.
+
+    `create_key` keeps names and ids apart, but a database from before that rule may hold a key
+    named like another key's id. Then `name_or_id` means two keys and neither is revoked
+    (AmbiguousKeyError naming both): revoking is not undone, so it is never a guess.
+    """
     result = await conn.execute(
         select(*_COLUMNS).where((ApiKeyModel.name == name_or_id) | (ApiKeyModel.id == name_or_id))
     )
-    row = result.first()
-    if row is None:
-        raise UserInputError(f"no key named {name_or_id!r}")
-    key = _row_to_key(row)
+    rows = result.all()
+    if not rows:
+        raise UnknownKeyError(f"no key named {name_or_id!r}")
+    if len(rows) > 1:
+        by_id = next(r for r in rows if r.id == name_or_id)
+        by_name = next(r for r in rows if r.id != name_or_id)
+        raise AmbiguousKeyError(
+            f"{name_or_id!r} is both the id of key {by_id.name!r} and the name of the key with id "
+            f"{by_name.id!r}; nothing was revoked: revoke {by_id.name!r} by its name or {by_name.id!r} by its id"
+        )
+    key = _row_to_key(rows[0])
     if key.revoked_at is None:
         now = datetime.now(UTC)
         await conn.execute(update(ApiKeyModel).where(ApiKeyModel.id == key.id).values(revoked_at=now))

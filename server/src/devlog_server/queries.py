@@ -26,6 +26,7 @@ from devlog_server.db.models import API_KEYS, COLLECTORS, EVENTS, REJECTIONS, WO
 from devlog_server.errors import ApiError
 from devlog_server.globs import WorkspaceMatcher
 from devlog_server.schemas import CollectorHealth, EventPage, GroupBy, RecentRejection, StatsGroup, StatsResponse
+from devlog_server.text import text_problem
 from devlog_shared import EVENT_KINDS, decode_event
 
 __all__ = [
@@ -113,14 +114,32 @@ def encode_cursor(ts: datetime, event_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _invalid_cursor(why: str) -> ApiError:
+    return ApiError(400, f"invalid cursor: {why}; pass the next_cursor of a previous page", code="invalid_cursor")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (ts, id) position of a cursor; ApiError 400 when it was not made by this server."""
+    """The (ts, id) position of a cursor; ApiError 400 when it was not made by this server.
+
+    Cursors are opaque but not signed, so a hand-made one is checked as fully as any other input:
+    a timestamp whose offset moves it past the last representable instant (`9999-12-31T23:59:59-01:00`)
+    and an id the database cannot take as a parameter (a NUL character) are 400s, not 500s.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts_text, event_id = _cursor_decoder.decode(raw)
-        return _utc(datetime.fromisoformat(ts_text)), event_id
     except (ValueError, msgspec.DecodeError) as exc:
-        raise ApiError(400, "invalid cursor: pass the next_cursor of a previous page", code="invalid_cursor") from exc
+        raise _invalid_cursor("it is not one this server made") from exc
+    try:
+        ts = _utc(datetime.fromisoformat(ts_text))
+    except ValueError as exc:
+        raise _invalid_cursor("its timestamp is not an ISO 8601 date-time") from exc
+    except OverflowError as exc:
+        raise _invalid_cursor("its timestamp is out of range") from exc
+    problem = text_problem(event_id)
+    if problem is not None:
+        raise _invalid_cursor(f"its event id {problem}")
+    return ts, event_id
 
 
 async def list_events(

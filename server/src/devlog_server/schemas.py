@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
+from devlog_server.keys import KEY_NAME_PATTERN
 from devlog_shared import Event
 
 __all__ = [
@@ -116,10 +117,18 @@ class KeyInfo(msgspec.Struct, kw_only=True, frozen=True):
     last_used_at: datetime | None = None
 
 
-class KeyCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """`POST /api/v1/keys` body."""
+_NAME_SCHEMA: Final = msgspec.Meta(extra_json_schema={"extra": {"pattern": KEY_NAME_PATTERN}})
 
-    name: str = msgspec.field()
+
+class KeyCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """`POST /api/v1/keys` body.
+
+    The name's pattern is stated for the OpenAPI document only (Litestar reads `extra`); `keys.create_key`
+    enforces it (as a full match: Python's `$` would let a trailing newline through), with a 400 that
+    says what a name may hold rather than msgspec's "expected str matching regex".
+    """
+
+    name: Annotated[str, _NAME_SCHEMA]
     scopes: list[Literal["ingest", "read", "admin"]] = msgspec.field(default_factory=lambda: ["ingest", "read"])
     workspaces: list[str] = msgspec.field(default_factory=list)
 

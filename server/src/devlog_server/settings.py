@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["DEFAULT_DATABASE_URL", "ServerSettings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./devlog-server.db"
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 
 
 def _split_csv(value: Any) -> Any:
@@ -37,7 +38,7 @@ class ServerSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     """Postgres connection pool size per worker process."""
 
-    db_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_timeout_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """How long a request waits for a connection or a statement before answering 503."""
 
     host: str = "127.0.0.1"
@@ -58,16 +59,17 @@ class ServerSettings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For/-Proto are trusted."""
 
-    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     """On SIGTERM/SIGINT, how long in-flight requests may take to finish."""
 
     key_pepper: SecretStr | None = None
-    """Server-wide secret mixed into every API key hash (recommended). Changing it invalidates all keys."""
+    """Server-wide secret mixed into every API key hash (recommended). Changing it invalidates all keys.
+    Set but empty is the same as unset (None), so the start-up warning about it is not skipped."""
 
     bootstrap_keys: SecretStr | None = None
     """`name:secret[:scopes[:globs]],...`: keys created at start-up when absent (see docs/server.md)."""
 
-    key_cache_seconds: float = Field(default=10.0, ge=0)
+    key_cache_seconds: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     """How long a verified key is cached per process; a revocation elsewhere takes effect within this."""
 
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
@@ -120,12 +122,25 @@ class ServerSettings(BaseSettings):
                 value = "sqlite+aiosqlite://" + value.split("://", 1)[1]
             else:
                 raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
-        if "sslmode" in value:
-            # Checked here so a bad mode stops every command with one line, before anything connects.
-            from devlog_server.db.engine import asyncpg_url
+        # Checked here so a URL that cannot be used (unparseable, no database, a bad sslmode) stops
+        # every command with one line naming the variable, before anything connects.
+        from devlog_server.db.engine import check_database_url
 
-            asyncpg_url(value)
+        check_database_url(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value[:40]!r}")
+        return level
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _empty_pepper_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is not None and not value.get_secret_value() else value
 
     @field_validator("bootstrap_keys")
     @classmethod

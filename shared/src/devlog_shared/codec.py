@@ -74,9 +74,22 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
-def _undecodable(exc: Exception, what: str) -> InvalidEvent:
+def _utf8_error_offset(data: bytes | str) -> int | None:
+    """The offset of the first byte of `data` that is not UTF-8. msgspec's UnicodeDecodeError counts
+    from the start of the string value it was reading, not of the document, so it is found again here."""
+    if isinstance(data, str):
+        return None
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
+def _undecodable(exc: Exception, what: str, data: bytes | str) -> InvalidEvent:
     if isinstance(exc, UnicodeDecodeError):
-        return InvalidEvent(f"invalid {what}: not valid UTF-8 (byte {exc.start})")
+        offset = _utf8_error_offset(data)
+        return InvalidEvent(f"invalid {what}: not valid UTF-8" + (f" (byte {offset})" if offset is not None else ""))
     return InvalidEvent(f"invalid {what}: JSON nested too deeply")
 
 
@@ -87,7 +100,7 @@ def decode_event(data: bytes | str) -> Event:
     except msgspec.DecodeError as exc:
         raise _translate(exc, "event") from exc
     except (UnicodeDecodeError, RecursionError) as exc:
-        raise _undecodable(exc, "event") from exc
+        raise _undecodable(exc, "event", data) from exc
 
 
 def decode_events_jsonl(data: bytes) -> list[Event]:
@@ -102,7 +115,7 @@ def decode_batch_envelope(data: bytes | str) -> BatchEnvelope:
     except msgspec.DecodeError as exc:
         raise _translate(exc, "batch") from exc
     except (UnicodeDecodeError, RecursionError) as exc:
-        raise _undecodable(exc, "batch") from exc
+        raise _undecodable(exc, "batch", data) from exc
 
 
 def decode_ingest_response(data: bytes | str) -> IngestResponse:

@@ -45,14 +45,13 @@ def replace_lone_surrogates(data: bytes) -> bytes:
 
 def decode_repaired(decode: Callable[[bytes], T], data: bytes, error: ValueError) -> T:
     """`decode` of `data` with its lone surrogate escapes replaced, after `decode(data)` failed with
-    `error`; raises `error` again when `data` holds none or the repaired text does not decode either."""
+    `error`; raises `error` again when `data` holds none. When the repaired text fails too, its own
+    error is raised: the decoder stops at the first problem, so `error` may name a surrogate that the
+    repair fixed while the real problem (a `NaN`, a missing comma) sits elsewhere."""
     repaired = replace_lone_surrogates(data) if has_surrogate_escape(data) else data
     if repaired == data:
         raise error
-    try:
-        return decode(repaired)
-    except ValueError:
-        raise error from None
+    return decode(repaired)
 
 
 def decode_repairing(decode: Callable[[bytes], T], data: bytes) -> T:

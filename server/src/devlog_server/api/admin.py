@@ -14,11 +14,12 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Request, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
 
 from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
 from devlog_server.auth import authenticate
-from devlog_server.errors import ApiError, UserInputError
+from devlog_server.errors import AmbiguousKeyError, ApiError, UnknownKeyError, UserInputError
 from devlog_server.keys import ApiKey, create_key, list_keys, revoke_key
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.schemas import CreatedKeyInfo, IngestHealth, KeyCreate, KeyInfo
@@ -29,6 +30,11 @@ __all__ = ["create_key_endpoint", "ingest_health", "list_keys_endpoint", "revoke
 
 _ERRORS = problem_responses(400, 401, 403, 429, 503)
 _log = structlog.get_logger("devlog_server.admin")
+#: The body as JSON; `additionalProperties: false` states in the OpenAPI document what msgspec enforces
+#: (`KeyCreate` forbids unknown fields), which Litestar's schema of a Struct leaves out.
+KeyCreateBody = Annotated[
+    KeyCreate, Body(media_type=RequestEncodingType.JSON, schema_extra={"additional_properties": False})
+]
 
 
 async def _unlimited_admin(request: Request[Any, Any, Any]) -> ApiKey:
@@ -74,7 +80,7 @@ async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
     status_code=201,
     responses=_ERRORS,
 )
-async def create_key_endpoint(request: Request[Any, Any, Any], data: JSONBody[KeyCreate]) -> CreatedKeyInfo:
+async def create_key_endpoint(request: Request[Any, Any, Any], data: KeyCreateBody) -> CreatedKeyInfo:
     """Create a key; the response holds its token, shown only this once."""
     state = server_state(request)
     caller = await _unlimited_admin(request)
@@ -96,12 +102,12 @@ async def create_key_endpoint(request: Request[Any, Any, Any], data: JSONBody[Ke
     tags=["admin"],
     security=BEARER_SECURITY,
     status_code=200,
-    responses=problem_responses(400, 401, 403, 404, 429, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 429, 503),
 )
 async def revoke_key_endpoint(
     request: Request[Any, Any, Any], name_or_id: Annotated[str, Parameter(max_length=128)]
 ) -> KeyInfo:
-    """Revoke a key by name or id (idempotent)."""
+    """Revoke a key by name or id (idempotent); 409 when that string is one key's id and another's name."""
     state = server_state(request)
     caller = await _unlimited_admin(request)
     if text_problem(name_or_id) is not None:
@@ -109,8 +115,10 @@ async def revoke_key_endpoint(
     try:
         async with state.db.write() as conn:
             key = await revoke_key(conn, name_or_id)
-    except UserInputError as exc:
+    except UnknownKeyError as exc:
         raise ApiError(404, str(exc), code="unknown_key") from exc
+    except AmbiguousKeyError as exc:
+        raise ApiError(409, str(exc), code="ambiguous_key") from exc
     state.keys.forget_key(key.id)
     _log.info("key_revoked", key_id=key.id, name=key.name, by_key_id=caller.id)
     return _info(key)

@@ -27,6 +27,7 @@ _PROBLEMS: Final = {
     403: "The key lacks the scope, or may not write any workspace of the batch.",
     413: "Body (on the wire or decompressed) or batch over the server's limits.",
     404: "No such key.",
+    409: "The name or id is one key's id and another key's name; revoke by the other handle.",
     415: "Missing or unsupported Content-Type, or unsupported Content-Encoding.",
     429: "The key exceeded its request rate; see Retry-After.",
     503: "The database is unavailable; see Retry-After.",
@@ -53,10 +54,16 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
 
 
 def batch_schema() -> dict[str, Any]:
-    """The JSON schema of `devlog_shared.Batch` with every definition inlined (the shared schema has no cycles)."""
+    """The JSON schema of `devlog_shared.Batch` with every definition inlined (the shared schema has no cycles).
+
+    `Batch` is the type collectors encode; the server decodes the envelope as `BatchEnvelope`, which
+    also refuses a `schema_version` below 1, so the document states that bound too.
+    """
     schema = msgspec.json.schema(Batch)
     definitions = schema.pop("$defs", {})
-    return _inline(schema, definitions)  # type: ignore[no-any-return]
+    inlined: dict[str, Any] = _inline(schema, definitions)
+    inlined["properties"]["schema_version"]["minimum"] = 1
+    return inlined
 
 
 @dataclass

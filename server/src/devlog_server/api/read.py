@@ -65,12 +65,22 @@ def _filters(
     )
 
 
+def _is_number(text: str) -> bool:
+    """Whether `text` reads as a number in any spelling Python's `float` takes (`1e9`, `inf`, `nan`, `1_000`)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _refuse_numeric_times(request: Request[Any, Any, Any]) -> None:
-    """A 400 for `since=20261202` or `until=1764700000`: the parameter parser reads a bare number as
-    epoch seconds (1970 + 20 million seconds for the first), which is never what was meant."""
+    """A 400 for `since=20261202`, `until=1764700000` or `since=1.7647e9`: the parameter parser reads
+    any number (scientific notation too) as epoch seconds (1970 + 20 million seconds for the first),
+    which is never what was meant; `inf` and `nan` are refused the same way."""
     for name in ("since", "until"):
         raw = request.query_params.get(name)
-        if raw is not None and raw.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        if raw is not None and _is_number(raw):
             raise ApiError(
                 400,
                 f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from markupsafe import Markup, escape
 
+from devlog_server.dashboard.links import session_path
 from devlog_server.dashboard.slices import Series
 from devlog_shared.display import visible_direction_controls
 
@@ -188,4 +189,5 @@ FILTERS: Final = {
     "duration": duration,
     "colour": colour,
     "visible_controls": visible_direction_controls,
+    "session_path": session_path,
 }

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, ResponseHeader
@@ -26,6 +26,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
 from devlog_server import __version__
 from devlog_server.dashboard import queries
 from devlog_server.dashboard.filters import PERIODS, Filters, parse_filters
+from devlog_server.dashboard.links import session_id_from_path
 from devlog_server.dashboard.present import chart_payload, colour, colour_map, sparkline_svg
 from devlog_server.dashboard.session import (
     COOKIE_PATH,
@@ -44,6 +45,7 @@ from devlog_server.dashboard.session import (
     verify_key,
 )
 from devlog_server.dashboard.slices import Dimension, Totals, load_slices
+from devlog_server.errors import DATABASE_ERRORS, problem_for
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.state import server_state
 from devlog_server.text import safe_text, text_problem
@@ -80,6 +82,12 @@ PAGE_SIZE: Final = 50
 #: Rows of the overview's "By model" table; the models after them are summed in one last row.
 MODEL_ROWS: Final = 12
 SORT_PARAMS: Final = ("usort", "psort", "wsort")
+
+
+def _request_path(request: Request[Any, Any, Any]) -> str:
+    """The request's path as a URL path again: Litestar's is percent-decoded, and a session page's path
+    holds an escaped id (`dashboard.links`) that a link or redirect must not send decoded."""
+    return quote(request.url.path)
 
 
 def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -131,7 +139,7 @@ async def _page(
         "periods": PERIODS,
         "nav": [item for item in NAV if item[0] != "ingest" or viewer.sees_ingest_health],
         "active": active,
-        "path": request.url.path,
+        "path": _request_path(request),
         "version": __version__,
         "colour": colour,
         "sparkline": sparkline_svg,
@@ -147,7 +155,7 @@ SESSION_ENDED: Final = (
 
 def _sign_in_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
     """Send a browser without a session to the sign-in form (htmx requests get HX-Redirect)."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = _request_path(request) + (f"?{request.url.query}" if request.url.query else "")
     params: dict[str, str] = {}
     if target.rstrip("/") != "/dashboard":
         params["next"] = target
@@ -160,18 +168,26 @@ def _sign_in_redirect(request: Request[Any, Any, Any], _exc: Exception) -> Respo
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A readable error page for 403 (CSRF), 404 and 405 inside the dashboard (with the error's status)."""
+    """A readable error page for 403 (CSRF), 404, 405 and 503 inside the dashboard (with the error's status)."""
     status = getattr(exc, "status_code", 500)
-    title = {403: "Not allowed", 404: "Not found", 405: "Method not allowed"}.get(status, "Something went wrong")
+    title = {403: "Not allowed", 404: "Not found", 405: "Method not allowed", 503: "Temporarily unavailable"}.get(
+        status, "Something went wrong"
+    )
     headers = {h.name: h.value for h in SECURITY_HEADERS if h.value}
-    if status == 405 and isinstance(getattr(exc, "headers", None), dict):
-        headers.update(exc.headers)  # type: ignore[attr-defined]
+    if status in (405, 503) and isinstance(getattr(exc, "headers", None), dict):
+        headers.update(exc.headers)  # type: ignore[attr-defined]  # Allow, Retry-After
     return Template(
         template_name="error.html.j2",
         context={"title": title, "detail": getattr(exc, "detail", ""), "status": status, "version": __version__},
         status_code=status,
         headers=headers,
     )
+
+
+def _database_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database failure on any page, sign-in included, as the HTML error page: the status, detail and
+    Retry-After are the API's (`errors.problem_for`, which also logs it), the body is not problem JSON."""
+    return error_page(request, problem_for(exc))
 
 
 def _kpi_series(per_bucket: Sequence[Totals]) -> dict[str, list[float]]:
@@ -193,7 +209,12 @@ class DashboardController(Controller):
     include_in_schema = False
     response_headers = SECURITY_HEADERS
     dependencies = {"viewer": Provide(require_viewer)}
-    exception_handlers = {SignInRequired: _sign_in_redirect, CsrfError: error_page, NotFoundException: error_page}
+    exception_handlers = {
+        SignInRequired: _sign_in_redirect,
+        CsrfError: error_page,
+        NotFoundException: error_page,
+        **dict.fromkeys(DATABASE_ERRORS, _database_error_page),
+    }
 
     # --- sign-in / sign-out -------------------------------------------------------------------
 
@@ -441,7 +462,10 @@ class DashboardController(Controller):
         self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], session_id: FromPath[str]
     ) -> Template:
         """One session's conversation in order: prompts, responses, tool calls and results, edits."""
-        session_id = session_id.lstrip("/")
+        try:
+            session_id = session_id_from_path(session_id)
+        except UnicodeDecodeError as exc:  # a hand-made `%ff`: no stored id has it
+            raise NotFoundException(detail="no such session (or not one this key may read)") from exc
         if text_problem(session_id) is not None:
             raise NotFoundException(detail="no such session (or not one this key may read)")
         state = server_state(request)

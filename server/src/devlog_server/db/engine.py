@@ -31,12 +31,12 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from devlog_server.errors import DatabaseUnreachableError
 
-__all__ = ["SSL_MODES", "Database", "Dialect", "asyncpg_url", "connect_failure_reason"]
+__all__ = ["SSL_MODES", "Database", "Dialect", "asyncpg_url", "check_database_url", "connect_failure_reason"]
 
 _ERRNO_RE = re.compile(r"\[Errno (-?\d+)\]")
 
@@ -63,6 +63,53 @@ def asyncpg_url(url: str | URL) -> URL:
     if mode not in SSL_MODES:
         raise ValueError(f"sslmode={mode!r} in the URL is not one of {', '.join(SSL_MODES)}")
     return parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+
+
+#: The user info of a URL as SQLAlchemy reads it (`user[:password]@`; the password may hold `:` and `/`).
+_USERINFO_RE: Final = re.compile(r"[^:/]*(?::[^@]*)?@")
+
+
+def _authority_problem(url: str) -> str | None:
+    """What SQLAlchemy's parser trips on in the host and port of `url`, said without the password."""
+    rest = url.split("://", 1)[1]
+    userinfo = _USERINFO_RE.match(rest)
+    hostport = re.split(r"[/?]", rest[userinfo.end() if userinfo else 0 :], maxsplit=1)[0]
+    if hostport.startswith("["):
+        if "]" not in hostport:
+            return "its IPv6 host has no closing ']' (write [::1]:5432)"
+        hostport = hostport.split("]", 1)[1]
+    _, colon, port = hostport.partition(":")
+    if colon and not port:
+        return "it has a ':' but no port after it"
+    if port and not port.isdigit():
+        return f"its port {port[:20]!r} is not a number"
+    return None
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError saying what makes `url` unusable (the settings check names the variable).
+
+    SQLAlchemy would raise its own errors only when the engine is built (`invalid literal for int()`
+    for a port that is not a number, as a traceback), and libpq's defaults fill in whatever a
+    Postgres URL leaves out: `postgresql+asyncpg://` connects to the database named after the OS user
+    on the local socket, and the server would migrate that. So a Postgres URL must name its database
+    and a host (or `?host=` with a Unix socket folder); SQLite URLs need only parse. Messages never
+    repeat the URL, which may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except (ValueError, ArgumentError):
+        problem = _authority_problem(url) or "it cannot be parsed (expected scheme://user:password@host:port/database)"
+        raise ValueError(f"is not a valid database URL: {problem}") from None
+    if parsed.get_backend_name() != "postgresql":
+        return
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"is not a valid database URL: its port {parsed.port} is not between 1 and 65535")
+    if not parsed.host and "host" not in parsed.query:
+        raise ValueError("names no Postgres host: write postgresql+asyncpg://user:password@host/database")
+    if not parsed.database:
+        raise ValueError("names no Postgres database: end the URL with /<database name>")
+    asyncpg_url(parsed)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
