@@ -70,11 +70,7 @@ def test_a_rule_the_router_cannot_compile_keeps_the_daemon_collecting(tmp_path: 
     logs.mkdir()
     config = write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0, cwd="/home/dev/work/api"))
-    env = dict(os.environ, DEVLOG_FORCE_POLLING="1")
-    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
+    proc, lines, reader = _start(dict(os.environ, DEVLOG_FORCE_POLLING="1"))
     try:
         assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
         # Written by hand (`remote add` would refuse it): braces past wcmatch's pattern limit.

@@ -198,7 +198,7 @@ def test_a_store_file_that_is_not_a_store_is_one_line(
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 1 and message in result.stderr and result.stderr.count("\n") == 1, (command, result)
     status = CliRunner().invoke(cli, ["status", "--json"])
-    assert status.exit_code == 0 and json.loads(status.stdout)["store"]["error"].startswith("cannot read the store")
+    assert status.exit_code == 1 and json.loads(status.stdout)["store"]["error"].startswith("cannot read the store")
 
 
 def test_status_shows_a_broken_export_section_as_warnings(config_file: Path) -> None:

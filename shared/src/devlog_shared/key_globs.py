@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ANY_HOME", "key_glob_patterns", "key_glob_subject"]
+__all__ = ["ANY_HOME", "key_glob_patterns", "key_glob_subject", "with_the_folder_itself"]
 
 #: What a leading `~` of a key's glob stands for (a wcmatch brace expression: five patterns).
 ANY_HOME: Final = "{/home/*,/Users/*,/root,/var/home/*,?:/Users/*}"
@@ -38,6 +38,12 @@ def key_glob_patterns(pattern: str) -> list[str]:
         pattern = ANY_HOME + pattern[1:]
     elif pattern.startswith("//"):
         pattern = key_glob_subject(pattern)
+    return with_the_folder_itself(pattern)
+
+
+def with_the_folder_itself(pattern: str) -> list[str]:
+    """`pattern` without trailing slashes, and for `x/**` also `x`: a folder glob matches the folder
+    itself too (`~/work/**` selects `~/work`). The collector's routing rules read globs the same way."""
     if len(pattern) > 1:
         pattern = pattern.rstrip("/") or "/"
     patterns = [pattern]

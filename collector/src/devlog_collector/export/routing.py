@@ -26,6 +26,7 @@ from wcmatch import glob
 
 from devlog_collector.config import Config, RemoteConfig
 from devlog_collector.errors import UserError
+from devlog_shared.key_globs import key_glob_patterns, key_glob_subject, with_the_folder_itself
 
 __all__ = ["GLOB_FLAGS", "Router", "key_workspace_matcher", "normalise_pattern"]
 
@@ -42,12 +43,7 @@ def normalise_pattern(pattern: str) -> list[str]:
     pattern = pattern.strip()
     if pattern.startswith("~"):
         pattern = os.path.expanduser(pattern)  # noqa: PTH111
-    if len(pattern) > 1:
-        pattern = pattern.rstrip("/") or "/"
-    patterns = [pattern]
-    if pattern.endswith("/**") and len(pattern) > 3:
-        patterns.append(pattern[:-3])
-    return patterns
+    return with_the_folder_itself(pattern)
 
 
 def _compile_one(patterns: list[str]) -> glob.WcMatcher[str]:
@@ -82,8 +78,6 @@ def key_workspace_matcher(globs: Iterable[str]) -> Callable[[str | None], bool] 
     as the server judges it (`devlog_shared.key_globs`: `~` is any home of the usual layouts, not
     this user's); None when a glob does not compile here. A key with globs may not send events
     without a workspace."""
-    from devlog_shared.key_globs import key_glob_patterns, key_glob_subject
-
     expanded = [p for pattern in globs for p in key_glob_patterns(pattern)]
     if not expanded:
         return lambda _workspace: True
