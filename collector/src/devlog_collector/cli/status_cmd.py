@@ -7,6 +7,7 @@ answers quickly.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -198,14 +199,14 @@ def gather_status() -> dict[str, Any]:
 
 def _disk_pause(db_path: Path, min_free: int) -> str | None:
     """Why collection is paused for disk space right now (the collector's own test), or None."""
-    import shutil
-
     if min_free <= 0:
         return None
     try:
-        free = shutil.disk_usage(db_path.parent if db_path.parent.exists() else db_path.parent.parent).free
-    except OSError:
+        # (statvfs, not shutil.disk_usage: importing shutil costs status ~2 ms of start-up)
+        fs = os.statvfs(db_path.parent if db_path.parent.exists() else db_path.parent.parent)
+    except (OSError, AttributeError):  # (no statvfs on Windows: no pause shown there)
         return None
+    free = fs.f_bavail * fs.f_frsize
     if free >= min_free:
         return None
     return (
