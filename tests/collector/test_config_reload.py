@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.collector.collect_helpers import expected_id, line
@@ -28,6 +30,24 @@ def _wait_for(predicate: object, timeout: float = 30.0) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _daemon(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`devlog start` with its stderr lines collected as they come; yields once it is watching (the
+    config is edited only then: no fixed sleep, start-up time varies); killed if still running."""
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+
+
 def test_remote_added_while_running_starts_syncing_its_history(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -35,29 +55,17 @@ def test_remote_added_while_running_starts_syncing_its_history(tmp_path: Path) -
     write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0, cwd=work) + line(1, cwd=scratch))
     env = dict(os.environ, DEVLOG_FORCE_POLLING="1", TEAM_KEY="k-test")
-    with FaultServer() as team:
-        proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
-        reader.start()
-        try:
-            # Edit the config only once the daemon runs with the old one (no fixed sleep: start-up time varies).
-            assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
-            added = subprocess.run(
-                _devlog("remote", "add", "team", team.url, "--api-key-env", "TEAM_KEY",
-                        "--include", "/home/dev/work/**", "--auto-sync", "--interval", "1s", "--content", "full"),
-                env=env, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert added.returncode == 0, added.stderr
-            (logs / "a.jsonl").open("ab").write(line(2, cwd=work))
-            assert _wait_for(lambda: {expected_id(0), expected_id(2)} <= set(team.events)), team.events.keys()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-            reader.join(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with FaultServer() as team, _daemon(env) as (proc, lines):
+        added = subprocess.run(
+            _devlog("remote", "add", "team", team.url, "--api-key-env", "TEAM_KEY",
+                    "--include", "/home/dev/work/**", "--auto-sync", "--interval", "1s", "--content", "full"),
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        (logs / "a.jsonl").open("ab").write(line(2, cwd=work))
+        assert _wait_for(lambda: {expected_id(0), expected_id(2)} <= set(team.events)), team.events.keys()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
     stderr = "".join(lines)
     assert proc.returncode == 0, stderr
     assert "export settings reloaded (remotes: team)" in stderr
@@ -70,9 +78,7 @@ def test_a_rule_the_router_cannot_compile_keeps_the_daemon_collecting(tmp_path: 
     logs.mkdir()
     config = write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0, cwd="/home/dev/work/api"))
-    proc, lines, reader = _start(dict(os.environ, DEVLOG_FORCE_POLLING="1"))
-    try:
-        assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+    with _daemon(dict(os.environ, DEVLOG_FORCE_POLLING="1")) as (proc, lines):
         # Written by hand (`remote add` would refuse it): braces past wcmatch's pattern limit.
         with config.open("a") as handle:
             handle.write("export:\n  remotes:\n    t:\n      url: http://127.0.0.1:1\n      auto_sync: true\n"
@@ -83,11 +89,6 @@ def test_a_rule_the_router_cannot_compile_keeps_the_daemon_collecting(tmp_path: 
         assert proc.poll() is None, lines
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(timeout=10)
     assert not any("Traceback" in line for line in lines), lines
 
 
@@ -97,32 +98,17 @@ def _stored_ids() -> set[str]:
     return db_ids()
 
 
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
-    proc = subprocess.Popen(_devlog("start", "--no-progress"), env=env, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    return proc, lines, reader
-
-
 def test_a_collect_setting_edited_while_running_is_said_to_need_a_restart(tmp_path: Path) -> None:
     """A new root added under `devlog start` was silently ignored (and `status` listed it as found)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     config = write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0))
-    proc, lines, reader = _start(dict(os.environ, DEVLOG_FORCE_POLLING="1"))
-    try:
-        assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+    with _daemon(dict(os.environ, DEVLOG_FORCE_POLLING="1")) as (proc, lines):
         config.write_text(config.read_text().replace("collect:\n", "collect:\n  max_line_bytes: 123456\n", 1))
         assert _wait_for(lambda: any("collect and storage settings apply when" in line for line in lines)), lines
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(timeout=10)
 
 
 def test_a_store_deleted_or_losing_its_wal_under_the_daemon_stops_it_with_one_line(tmp_path: Path) -> None:
@@ -135,16 +121,9 @@ def test_a_store_deleted_or_losing_its_wal_under_the_daemon_stops_it_with_one_li
     (logs / "a.jsonl").write_bytes(line(0) + line(1))
     env = dict(os.environ, DEVLOG_FORCE_POLLING="1")
     for lose, said in (("-wal", "lost its write-ahead log"), ("", "was deleted")):
-        proc, lines, reader = _start(env)
-        try:
-            assert _wait_for(lambda: any("watching agent logs" in line for line in lines)), lines
+        with _daemon(env) as (proc, lines):
             Path(f"{Config().storage.db_path()}{lose}").unlink()
             assert proc.wait(timeout=30) == 1
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        reader.join(timeout=10)
         error = [line for line in lines if line.startswith("error:")]
         assert len(error) == 1 and said in error[0] and "while devlog start was running: stopped" in error[0], lines
         assert not any("Traceback" in line for line in lines), lines

@@ -10,8 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
-import threading
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from litestar.testing import TestClient
 from schemathesis import GenerationMode
@@ -28,7 +25,7 @@ from schemathesis import GenerationMode
 from devlog_server.app import create_app
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import _empty_postgres, assert_problem, auth, batch, encode, event, post
-from tests.server.processes import free_port
+from tests.server.loopback import served
 
 FUZZ_ADMIN = "fuzz-admin-9f8e7d6c5b4a"
 FUZZ_TOKEN = "fuzz-admin-token-0123456789abcdef"
@@ -164,21 +161,8 @@ def live_server(
         key_cache_seconds=0,
         max_body_bytes=256 * 1024,
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings_, extensions=()), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(create_app(settings_, extensions=())) as base_url:
+        yield base_url
 
 
 def _fuzz(base_url: str, max_examples: int) -> list[str]:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import html
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar.testing import TestClient
 
 from devlog_server.app import create_app
@@ -24,7 +21,7 @@ from devlog_server.dashboard.links import session_path
 from devlog_server.settings import ServerSettings
 from tests.server.conftest import KEYS, auth, batch
 from tests.server.dashboard.conftest import csrf_of
-from tests.server.processes import free_port
+from tests.server.loopback import served
 
 #: Session ids that a path mangles when put in it as they are, or percent-encoded once.
 AWKWARD_IDS = [
@@ -53,21 +50,8 @@ def live(settings_factory: Callable[..., ServerSettings]) -> Iterator[httpx.Clie
     decoded already), where an ASGI server decodes it once, so it cannot tell whether an escaped id
     survives the trip a browser's request takes.
     """
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings_factory()), host="127.0.0.1", port=free_port(), log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.config.port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(create_app(settings_factory())) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
 
 
 def _post_sessions(client: httpx.Client, ids: list[str], workspace: str = "/srv/app") -> None:
