@@ -264,6 +264,8 @@ def _workspace_glob_problem(pattern: str) -> str | None:
         text = os.path.expanduser(text)  # noqa: PTH111
     if (text[0].isalnum() and not _WINDOWS_DRIVE_GLOB.match(text)) or text.startswith("."):
         return f"{pattern!r} is relative; workspaces are absolute paths: start it with /, ~/ or **/"
+    if "//" in text[1:]:
+        return f"{pattern!r} has // inside it: only a UNC share's glob may start with // (//server/share/**)"
     if len(text) > 1 and text.endswith(("/", "\\")):
         folder = pattern.strip().rstrip("/\\")
         return (

@@ -8,8 +8,11 @@ Rules (per remote, `export.remotes.<name>.workspaces`):
 
 * `include` / `exclude` are globs over the normalised absolute workspace path, matched with wcmatch
   (`**` crosses folders, `{a,b}` braces, extglobs, dot-folders match). A leading `~` is expanded to
-  the user's home. A pattern ending in `/**` also matches the folder itself (`~/work/**` selects
-  `~/work`), so `**/personal/**` excludes a workspace named `personal` as well as everything below it.
+  the user's home. A UNC share (`//server/share/x`) is matched apart from the folder
+  `/server/share/x`, as the server matches key globs (`devlog_shared.key_globs`): only a glob
+  starting with `//`, or with a wildcard, selects a share. A pattern ending in `/**` also matches
+  the folder itself (`~/work/**` selects `~/work`), so `**/personal/**` excludes a workspace named
+  `personal` as well as everything below it.
 * A remote selects a workspace when some include matches and no exclude matches (exclude wins).
 * `export_default: <remote>` gives that remote every workspace (and events without a workspace) that
   no *other* remote selects; its own `exclude` list still applies. `export_default: none` (the
@@ -43,6 +46,8 @@ def normalise_pattern(pattern: str) -> list[str]:
     pattern = pattern.strip()
     if pattern.startswith("~"):
         pattern = os.path.expanduser(pattern)  # noqa: PTH111
+    elif pattern.startswith("//"):  # a UNC share: matched apart from the folder /server/share
+        pattern = key_glob_subject(pattern)
     return with_the_folder_itself(pattern)
 
 
@@ -99,10 +104,12 @@ class _RemoteRules:
     def selects(self, workspace: str | None) -> bool:
         if workspace is None or self.include is None:
             return False
-        return bool(self.include.match(workspace)) and not self.excludes(workspace)
+        return bool(self.include.match(key_glob_subject(workspace))) and not self.excludes(workspace)
 
     def excludes(self, workspace: str | None) -> bool:
-        return workspace is not None and self.exclude is not None and bool(self.exclude.match(workspace))
+        if workspace is None or self.exclude is None:
+            return False
+        return bool(self.exclude.match(key_glob_subject(workspace)))
 
 
 class Router:

@@ -1,0 +1,45 @@
+"""Export routing keeps a UNC share (`//server/share/x`, as the collector stores a Windows network
+folder) apart from the local folder `/server/share/x`, as the server's key globs do: wcmatch folds
+`//` into `/`, so a remote including `/server/share/**` was sent the share's events too."""
+
+from __future__ import annotations
+
+import pytest
+
+from devlog_collector.config import parse_config
+from devlog_collector.errors import UserError
+from devlog_collector.export.routing import Router
+
+
+def _router(include: list[str], exclude: list[str] | None = None) -> Router:
+    remote = {"url": "http://127.0.0.1:9", "workspaces": {"include": include, "exclude": exclude or []}}
+    config, _ = parse_config({"export": {"remotes": {"r": remote}}})
+    return Router(config)
+
+
+@pytest.mark.parametrize(
+    ("include", "selected", "not_selected"),
+    [
+        (["/server/share/**"], ["/server/share/proj"], ["//server/share/proj", "//server/share"]),
+        (["//server/share/**"], ["//server/share/proj", "//server/share"], ["/server/share/proj"]),
+        (["**/share/**"], ["//server/share/proj", "/server/share/proj"], ["/server/other"]),
+    ],
+)
+def test_a_unc_share_and_the_local_folder_of_the_same_name_are_routed_apart(
+    include: list[str], selected: list[str], not_selected: list[str]
+) -> None:
+    router = _router(include)
+    assert all(router.matches("r", w) for w in selected), selected
+    assert not any(router.matches("r", w) for w in not_selected), not_selected
+
+
+def test_excluding_the_local_folder_leaves_the_share_and_the_other_way_round() -> None:
+    router = _router(["**"], ["/server/share/**"])
+    assert router.matches("r", "//server/share/proj") and not router.matches("r", "/server/share/proj")
+    router = _router(["**"], ["//server/share/**"])
+    assert router.matches("r", "/server/share/proj") and not router.matches("r", "//server/share/proj")
+
+
+def test_a_doubled_slash_inside_a_glob_is_refused() -> None:
+    with pytest.raises(UserError, match="has // inside it"):
+        _router(["/server//share/**"])
