@@ -198,7 +198,11 @@ def test_a_store_file_that_is_not_a_store_is_one_line(
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 1 and message in result.stderr and result.stderr.count("\n") == 1, (command, result)
     status = CliRunner().invoke(cli, ["status", "--json"])
-    assert status.exit_code == 1 and json.loads(status.stdout)["store"]["error"].startswith("cannot read the store")
+    store = json.loads(status.stdout)["store"]
+    if message.startswith("is not a devlog store"):  # an empty file: a collector about to migrate it
+        assert status.exit_code == 0 and "error" not in store
+    else:
+        assert status.exit_code == 1 and store["error"].startswith("cannot read the store")
 
 
 def test_status_shows_a_broken_export_section_as_warnings(config_file: Path) -> None:

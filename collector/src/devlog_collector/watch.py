@@ -151,6 +151,8 @@ class CollectDaemon:
         self, config: Config, options: DaemonOptions | None = None, stop_event: threading.Event | None = None
     ) -> None:
         self.config = config
+        #: The collect and storage settings of the config last read (a change of them is said once).
+        self._collect_seen = (config.collect, config.storage)
         self.options = options or DaemonOptions()
         self.stopping = stop_event or threading.Event()
         self.db_path = config.storage.db_path()
@@ -253,11 +255,12 @@ class CollectDaemon:
         """Stop (StoreError, one line at the CLI) when the store's files are no longer the ones open."""
         problem = store.gone_from_disk()
         if problem is not None:
-            log.error("store_gone", problem=problem)
-            raise StoreError(
-                f"the store {store.path} {problem} while devlog start was running: stopped; start it again "
-                "to go on (a deleted store is created anew and collected again from the agents' logs)"
-            )
+            log.info("store_gone", problem=problem)  # (the CLI prints the one error line)
+            then = {
+                "was deleted": "start it again to create a new store, collected again from the agents' logs",
+                "was replaced by another file": "start it again to use the new file",
+            }.get(problem, "the store is intact: start it again to go on")
+            raise StoreError(f"the store {store.path} {problem} while devlog start was running: stopped; {then}")
 
     def _reload_exports(self) -> None:
         """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
@@ -282,7 +285,8 @@ class CollectDaemon:
             log.warning("config_reload_failed", detail=exc.message)
             self._say(f"config changed but is not valid, keeping the previous settings: {exc}")
             return
-        if (fresh.collect, fresh.storage) != (self.config.collect, self.config.storage):
+        if (fresh.collect, fresh.storage) != self._collect_seen:
+            self._collect_seen = (fresh.collect, fresh.storage)
             log.warning("collect_config_changed")
             self._say(
                 "config changed: the collect and storage settings apply when `devlog start` is started again "

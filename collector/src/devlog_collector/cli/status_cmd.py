@@ -95,7 +95,10 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     if not db_path.exists():
         return facts
     if db_path.is_dir():
-        facts["error"] = f"cannot read the store: {db_path} is a folder (check storage.events_db)"
+        facts["error"] = f"cannot read the store: {db_path} is a folder, not a devlog store (check storage.events_db)"
+        facts["size_bytes"] = 0
+        return facts
+    if size == 0:  # created by a collector an instant before its first migration, or emptied
         return facts
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
@@ -237,7 +240,8 @@ def _render(facts: dict[str, Any]) -> None:
     console = rich_console(highlight=False)
     store = facts["store"]
     running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
-    console.print(f"[bold]store[/] {escape(store['path'])} ({_size(store['size_bytes'])}) · collector {running}")
+    size = _size(store["size_bytes"]) if store["exists"] else "not created yet"
+    console.print(f"[bold]store[/] {escape(store['path'])} ({size}) · collector {running}")
     config = facts["config"]
     console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
     for warning in config["warnings"]:

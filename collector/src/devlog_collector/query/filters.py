@@ -145,8 +145,9 @@ def remote_workspaces(store: Store, remote: str) -> tuple[str | None, ...]:
 
     config, _warnings = load_config()
     if remote not in config.export.remotes:
-        known = ", ".join(sorted(config.export.remotes)) or "none configured (devlog remote add)"
-        raise UserError(f"--remote: unknown remote {remote!r} (remotes: {known})")
+        if not config.export.remotes:
+            raise UserError(f"--remote: unknown remote {remote!r}: no remotes are configured (devlog remote add)")
+        raise UserError(f"--remote: unknown remote {remote!r} (remotes: {', '.join(sorted(config.export.remotes))})")
     router = Router(config)
     stored: list[str | None] = [*distinct_values(store, "workspace"), None]
     return tuple(w for w in stored if router.matches(remote, w))

@@ -367,11 +367,14 @@ class Store:
                 db.execute("PRAGMA busy_timeout = 5000")
                 is_store = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+                hint = damaged_store_hint(exc)
+                raise StoreError(f"cannot open the store at {path}: {exc}" + (f"; {hint}" if hint else "")) from exc
             if is_store is None:
                 db.close()
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
             return cls(db, path, readonly=True)
+        if path.is_dir():
+            raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
         try:
             # devlog's home (and the store's folder) hold everything the agents saw: 0700.
             home = home_dir()
