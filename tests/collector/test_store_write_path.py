@@ -574,3 +574,19 @@ def test_a_store_is_not_upgraded_while_a_collector_holds_it(tmp_path: Path, monk
     Store.open(path).close()
     assert pending(old) == []
     old.close()
+
+
+def test_a_store_left_in_rollback_journal_mode_is_not_taken_for_one_that_lost_its_wal(tmp_path: Path) -> None:
+    """Where WAL cannot run (some network mounts) there is never a `-wal` file: `devlog start` must
+    not stop over its absence; in WAL mode, a deleted `-wal` is noticed."""
+    path = tmp_path / "events.db"
+    store = Store.open(path)
+    try:
+        assert store.gone_from_disk() is None
+        Path(f"{path}-wal").unlink()
+        assert store.gone_from_disk() is not None and "write-ahead log" in str(store.gone_from_disk())
+        store.db.execute("PRAGMA journal_mode = DELETE")
+        assert not Path(f"{path}-wal").exists()
+        assert Store(store.db, path, readonly=False).gone_from_disk() is None
+    finally:
+        store.close()

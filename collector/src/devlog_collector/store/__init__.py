@@ -323,6 +323,9 @@ class Store:
             self._identity: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
         except OSError:
             self._identity = None
+        #: Whether this writer really runs in WAL mode (a file system without shared memory, such as
+        #: some network mounts, keeps SQLite's rollback journal: then there is no `-wal` to watch).
+        self._wal = not readonly and str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
 
     def gone_from_disk(self) -> str | None:
         """What happened to the store's files since it was opened, if they are no longer this
@@ -340,7 +343,7 @@ class Store:
             return None
         if self._identity is not None and (current.st_dev, current.st_ino) != self._identity:
             return "was replaced by another file"
-        if not self.readonly and not Path(f"{self.path}-wal").exists():
+        if self._wal and not Path(f"{self.path}-wal").exists():
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return "lost its write-ahead log (its -wal file was deleted; what it held is now in the store)"
