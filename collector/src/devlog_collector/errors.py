@@ -21,7 +21,7 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "UserError",
-    "damaged_store_hint",
+    "store_failure",
 ]
 
 
@@ -79,8 +79,8 @@ class RemoteRejected(ExportError):
 _DAMAGED: tuple[str, ...] = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "malformed", "not a database")
 
 
-def damaged_store_hint(exc: BaseException) -> str | None:
-    """What to do about a store SQLite calls damaged (`exc` is an sqlite3 error), or None.
+def store_failure(message: str, exc: BaseException) -> str:
+    """`message`, plus what to do when SQLite calls the store damaged (`exc` is an sqlite3 error).
 
     The store is a copy of what the agents' logs held, so moving it aside and collecting again
     rebuilds it (as far as the agents have kept their logs); export cursors restart, and servers
@@ -88,8 +88,9 @@ def damaged_store_hint(exc: BaseException) -> str | None:
     """
     text = f"{getattr(exc, 'sqlite_errorname', '')} {exc}"
     if not any(mark in text for mark in _DAMAGED):
-        return None
+        return message
     return (
-        "the store is damaged: move the store file aside (keep it for inspection) and run `devlog collect` "
-        "to rebuild it from the agents' logs (exports then start over; servers skip what they already hold)"
+        f"{message}; the store is damaged: move the store file aside (keep it for inspection) and run "
+        "`devlog collect` to rebuild it from the agents' logs (exports then start over; servers skip what "
+        "they already hold)"
     )

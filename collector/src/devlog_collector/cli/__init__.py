@@ -82,10 +82,9 @@ class LazyGroup(click.Group):
             sqlite3 = sys.modules.get("sqlite3")  # (only a command that opened the store can raise its errors)
             if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
                 raise
-            from devlog_collector.errors import damaged_store_hint
+            from devlog_collector.errors import store_failure
 
-            hint = damaged_store_hint(exc)
-            click.echo(f"error: the store failed: {exc}" + (f"; {hint}" if hint else ""), err=True)
+            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc)}", err=True)
             ctx.exit(1)
 
 

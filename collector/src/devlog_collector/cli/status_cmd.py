@@ -151,10 +151,9 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
 
 
 def _unreadable(exc: sqlite3.Error) -> str:
-    from devlog_collector.errors import damaged_store_hint
+    from devlog_collector.errors import store_failure
 
-    hint = damaged_store_hint(exc)
-    return f"cannot read the store: {exc}" + (f"; {hint}" if hint else "")
+    return store_failure(f"cannot read the store: {exc}", exc)
 
 
 def default_config_view() -> Any:

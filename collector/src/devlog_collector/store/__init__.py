@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from devlog_collector.errors import StoreError, StoreLocked, damaged_store_hint
+from devlog_collector.errors import StoreError, StoreLocked, store_failure
 from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
 from devlog_collector.store.migrations import (
@@ -370,8 +370,7 @@ class Store:
                 db.execute("PRAGMA busy_timeout = 5000")
                 is_store = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
             except sqlite3.Error as exc:
-                hint = damaged_store_hint(exc)
-                raise StoreError(f"cannot open the store at {path}: {exc}" + (f"; {hint}" if hint else "")) from exc
+                raise StoreError(store_failure(f"cannot open the store at {path}: {exc}", exc)) from exc
             if is_store is None:
                 db.close()
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
@@ -415,8 +414,7 @@ class Store:
                 with contextlib.suppress(OSError):
                     Path(f"{path}{suffix}").chmod(0o600)
         except sqlite3.DatabaseError as exc:
-            hint = damaged_store_hint(exc)
-            raise StoreError(f"cannot open the store at {path}: {exc}" + (f"; {hint}" if hint else "")) from exc
+            raise StoreError(store_failure(f"cannot open the store at {path}: {exc}", exc)) from exc
         except OSError as exc:
             raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from exc
         return cls(db, path, readonly=False)
