@@ -86,7 +86,7 @@ log = get_logger("collect")
 #: Bytes read from an append-mode file per step (one transaction per step).
 CHUNK_BYTES: Final = 4 * 1024 * 1024
 #: A pass with at least this much to read (and more than the store holds) builds the secondary
-#: indexes once at its end instead of keeping them current (`Store.defer_secondary_indexes`).
+#: indexes once at its end instead of keeping them current (`Store.begin_bulk_load`).
 BULK_LOAD_MIN_BYTES: Final = 64 * 1024 * 1024
 #: Document-mode events are committed in batches of this many (the cursor goes with the last batch).
 DOCUMENT_BATCH: Final = 5000
@@ -422,13 +422,13 @@ class Collector:
         self._bytes_done = 0
         bulk = self._large_load(items, cursors)
         if bulk:
-            self.store.defer_secondary_indexes()
+            self.store.begin_bulk_load()
         try:
             with _fewer_gc_passes():
                 self._collect_items(items, cursors, result, progress, deadline)
         finally:
             if bulk:
-                self._restore_indexes()
+                self._end_bulk_load()
         self._progress = None
         if result.paused is None:
             self._pause_logged = False
@@ -452,10 +452,10 @@ class Collector:
         log.info("history_load_defers_indexes", pending_bytes=pending, store_bytes=stored)
         return True
 
-    def _restore_indexes(self) -> None:
+    def _end_bulk_load(self) -> None:
         try:
             started = time.monotonic()
-            self.store.restore_secondary_indexes()
+            self.store.end_bulk_load()
             log.info("secondary_indexes_built", seconds=round(time.monotonic() - started, 2))
         except sqlite3.Error as exc:  # e.g. the disk filled up: the next writer to start retries
             log.warning("secondary_indexes_not_built", error=str(exc))

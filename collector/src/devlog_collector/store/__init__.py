@@ -46,8 +46,11 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from devlog_collector.errors import StoreError, StoreLocked, store_failure
 from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
+from devlog_collector.store.loaded_ids import LoadedIds
 from devlog_collector.store.migrations import (
+    ID_INDEX,
     SECONDARY_INDEXES,
+    id_index_is_named,
     migrate,
     usage_rollup_batch_sql,
     usage_rollup_insert_trigger_sql,
@@ -56,6 +59,7 @@ from devlog_collector.store.migrations import pending as pending_migrations
 
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
+    from devlog_collector.store.wal_checkpointer import WalCheckpointer
     from devlog_shared import Event
 
 __all__ = [
@@ -111,7 +115,12 @@ _EVENT_COLUMNS = (
 )
 #: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
 _ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
-_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)}) ON CONFLICT (id) DO NOTHING"
+_INSERT_NEW = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+_INSERT = f"{_INSERT_NEW} ON CONFLICT (id) DO NOTHING"
+_SELECT_STORED_COPY: Final = (
+    "SELECT input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
+    "FROM events WHERE seq = ?"
+)
 
 
 _SELECT_CURSORS: Final = (
@@ -318,6 +327,13 @@ class Store:
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
         #: `_store_events`); None when a later migration changed it: then the trigger always runs.
         self._rollup_trigger = None if readonly else _batchable_rollup_trigger(db)
+        #: Whether the event ids are kept unique by m060's named index (which a first history load
+        #: drops, see `begin_bulk_load`) rather than by m001's column constraint.
+        self._named_id_index = not readonly and id_index_is_named(db)
+        #: While a first history load runs without the id index: the ids it stored, and where.
+        self._loaded_ids: LoadedIds | None = None
+        self._id_index_dropped = False
+        self._checkpointer: WalCheckpointer | None = None
         try:
             opened = path.stat()
             self._identity: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
@@ -471,6 +487,34 @@ class Store:
 
     # -- bulk loads ----------------------------------------------------------------------------
 
+    def begin_bulk_load(self) -> None:
+        """Prepare a large history load (the writer only); `end_bulk_load` must follow.
+
+        The secondary indexes are dropped (`defer_secondary_indexes`); on an empty store with m060's
+        id index that index is dropped too, and the ids stored are kept in memory (`LoadedIds`)
+        instead; WAL checkpoints move to a thread of their own (`WalCheckpointer`).
+        """
+        self.defer_secondary_indexes()
+        if self._named_id_index and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+            with self.transaction() as db:
+                db.execute(f"DROP INDEX IF EXISTS {ID_INDEX[0]}")
+            self._id_index_dropped = True
+            self._loaded_ids = LoadedIds()
+        if self._wal:
+            from devlog_collector.store.wal_checkpointer import WalCheckpointer
+
+            self.db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = WalCheckpointer(self.path)
+
+    def end_bulk_load(self) -> None:
+        """Hand checkpoints back to the writer and build every index the load dropped (one transaction)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WRITER_WAL_AUTOCHECKPOINT}")
+        self._loaded_ids = None
+        self.restore_secondary_indexes()
+
     def defer_secondary_indexes(self) -> None:
         """Drop the secondary indexes of `events` for a large history load (the writer only).
 
@@ -485,11 +529,40 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (DEFERRED_INDEXES_KEY, str(now_ms())))
 
     def restore_secondary_indexes(self) -> None:
-        """Build any missing secondary index again (one transaction); a no-op when all exist."""
+        """Build any missing secondary index again (one transaction); a no-op when all exist.
+
+        On a store with m060's id index, that index too (a load deduplicated in memory meanwhile).
+        """
         with self.transaction() as db:
+            if self._named_id_index:
+                self._build_id_index(db)
             for _, create in SECONDARY_INDEXES:
                 db.execute(create.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
             db.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
+        self._id_index_dropped = False
+
+    def _build_id_index(self, db: sqlite3.Connection) -> None:
+        create = ID_INDEX[1].replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
+        try:
+            db.execute(create)
+        except sqlite3.IntegrityError:
+            # Cannot happen through `LoadedIds`; should a store still hold two copies of an id,
+            # keep the one the insert policy keeps (the larger token total, then the first stored).
+            log.warning("duplicate_event_ids_removed", path=str(self.path))
+            db.execute(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() OVER (PARTITION BY id "
+                "ORDER BY input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens DESC, seq) AS n "
+                "FROM events) WHERE n > 1)"
+            )
+            db.execute(create)
+
+    def _stop_loading_ids(self) -> None:
+        """The in-memory ids reached their bound: build the id index now and use it from here on."""
+        with self.transaction() as db:
+            self._build_id_index(db)
+        self._loaded_ids = None
+        self._id_index_dropped = False
+        log.info("event_id_index_built_during_load", path=str(self.path))
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -535,6 +608,11 @@ class Store:
                 document's read reports all of its problems; none means it is clean now).
         """
         self._replaced = 0
+        loaded = self._loaded_ids
+        if loaded is not None:
+            loaded.begin()
+        elif self._id_index_dropped:
+            self.restore_secondary_indexes()  # a failed end of a load (a full disk): never insert without it
         with self.transaction() as db:
             if events:
                 self._store_events(
@@ -550,6 +628,12 @@ class Store:
             if problems:
                 self._record_problems(db, problems)
         self.replaced += self._replaced  # (a rolled-back commit replaced nothing)
+        if loaded is not None:
+            loaded.committed()
+            if loaded.full():
+                self._stop_loading_ids()
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
         return added
 
     def _store_events(
@@ -598,17 +682,56 @@ class Store:
             if kept is None or larger:
                 chosen[event.id] = event
         collected = now_ms()
-        unique = self._not_pruned(db, list(chosen.values()))
+        unique = self._not_pruned(db, list(chosen.values()), self._loaded_ids)
         rows = [_row_values(event, collected) for event in unique]
+        if self._loaded_ids is not None:
+            return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
         added: int = db.executemany(_INSERT, rows).rowcount
         if added < len(rows):
             self._replaced += self._supersede(db, unique, rows, current_state, replaces)
         return added
 
+    def _insert_loading(
+        self,
+        db: sqlite3.Connection,
+        loaded: LoadedIds,
+        events: list[Event],
+        rows: list[tuple[Any, ...]],
+        current_state: bool,
+        replaces: frozenset[str],
+    ) -> int:
+        """`_insert_events` without the id index: `loaded` says which ids are stored (and where)."""
+        fresh: list[tuple[str, tuple[Any, ...]]] = []
+        known: list[tuple[Event, tuple[Any, ...], int]] = []
+        for event, row in zip(events, rows, strict=True):
+            seq = loaded.seq(event.id)
+            if seq is None:
+                fresh.append((event.id, row))
+            elif current_state or (event.usage is not None and event.usage.total > 0):
+                known.append((event, row, seq))
+        if fresh:
+            db.executemany(_INSERT_NEW, [row for _, row in fresh])
+            # One writer, AUTOINCREMENT: the rows got consecutive seqs ending at the last one.
+            first = db.execute("SELECT last_insert_rowid()").fetchone()[0] - len(fresh) + 1
+            for offset, (event_id, _) in enumerate(fresh):
+                loaded.stage(event_id, first + offset)
+        for event, row, seq in known:
+            stored = db.execute(_SELECT_STORED_COPY, (seq,)).fetchone()
+            if stored is None:
+                continue
+            total, ts, body, text = stored
+            if _supersedes(event, row, total, ts, body, text, current_state, replaces):
+                db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                db.execute(_INSERT_NEW, row)
+                loaded.stage(event.id, db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                self._replaced += 1
+        return len(fresh)
+
     @staticmethod
-    def _not_pruned(db: sqlite3.Connection, events: list[Event]) -> list[Event]:
+    def _not_pruned(db: sqlite3.Connection, events: list[Event], loaded: LoadedIds | None = None) -> list[Event]:
         """`events` without those older than the latest prune cutoff that are not stored (pruned ones
-        coming back); stored ones stay, so a newer copy may still replace them."""
+        coming back); stored ones stay, so a newer copy may still replace them. During a load without
+        the id index, `loaded` says which are stored."""
         row = db.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", (PRUNED_BEFORE_KEY,)).fetchone()
         if row is None:
             return events
@@ -617,6 +740,9 @@ class Store:
         if not old:
             return events
         stored: set[str] = set()
+        if loaded is not None:
+            stored.update(event_id for event_id in old if loaded.seq(event_id) is not None)
+            old = []
         for start in range(0, len(old), 500):
             chunk = old[start : start + 500]
             marks = ", ".join("?" * len(chunk))

@@ -8,7 +8,8 @@ Design notes (why the tables look like this):
 
 * `events.seq` is the insertion order; export cursors are positions in it, so a remote added later
   can start from 0 and backfill exactly what its rules match.
-* `events.id` is the deterministic event id (UNIQUE): re-reading a file is a no-op.
+* `events.id` is the deterministic event id (unique; since m060 by a named index that a first
+  history load builds at its end): re-reading a file is a no-op.
 * Filterable fields are columns (indexed for time, workspace, agent, session and kind); the full
   event (minus `text`, which has its own column for FTS) is kept in `body` as schema-v1 JSON so
   exports reproduce exactly what was parsed.
@@ -21,8 +22,18 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Final
 
-__all__ = ["MIGRATIONS", "SECONDARY_INDEXES", "migrate", "migration", "pending", "run_script"]
+__all__ = [
+    "ID_INDEX",
+    "MIGRATIONS",
+    "SECONDARY_INDEXES",
+    "id_index_is_named",
+    "migrate",
+    "migration",
+    "pending",
+    "run_script",
+]
 
 #: The secondary indexes of `events` (name, CREATE statement), exactly as m001 created them. A large
 #: history load drops them and builds them again at its end (see `Store.defer_secondary_indexes`); a
@@ -535,3 +546,52 @@ def m050_price_extras(db: sqlite3.Connection) -> None:
         END;
         """,
     )
+
+
+#: The event-id index of stores created since m060 (a named index instead of the column's UNIQUE
+#: constraint): a first history load drops it and deduplicates in memory (`Store.begin_bulk_load`).
+ID_INDEX: Final = ("events_id", "CREATE UNIQUE INDEX events_id ON events (id)")
+_ID_COLUMN_UNIQUE: Final = "id TEXT NOT NULL UNIQUE,"
+
+
+@migration
+def m060_droppable_id_index(db: sqlite3.Connection) -> None:
+    """Collect: make the event-id uniqueness a named index that a first history load can build last.
+
+    The UNIQUE constraint of m001's `id` column is kept by an automatic index that cannot be dropped.
+    A history load inserts ~140,000 random UUIDs per 150 MB; keeping their index current rewrites its
+    pages on every commit (about a third of what SQLite spends storing an event). With a named unique
+    index the first load drops it, deduplicates against the ids it has stored so far, and builds it
+    once at its end. The table has to be rebuilt for that, so only an empty `events` table is: a
+    store that holds events has had its first load, and rebuilding a large table at an upgrade would
+    cost more than it saves. Such stores keep the constraint; `Store` asks which kind it has.
+    Everything attached to `events` (indexes, triggers, views) is re-created from its own stored
+    SQL, and the AUTOINCREMENT counter is kept (export cursors are positions in `seq`).
+    """
+    if db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None:
+        return
+    (table_sql,) = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+    if table_sql.count(_ID_COLUMN_UNIQUE) != 1:
+        return  # not m001's column definition: leave an unknown schema as it is
+    attached = db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
+        "(tbl_name = 'events' AND type IN ('index', 'trigger')) OR type = 'view') ORDER BY type = 'view', rowid"
+    ).fetchall()
+    counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    for kind, name, _ in reversed(attached):
+        if kind == "view":
+            db.execute(f'DROP VIEW "{name}"')
+    db.execute("DROP TABLE events")  # (its indexes and triggers go with it)
+    db.execute(table_sql.replace(_ID_COLUMN_UNIQUE, "id TEXT NOT NULL,", 1))
+    db.execute(ID_INDEX[1])
+    for _, _, sql in attached:
+        db.execute(sql)
+    if counter is not None:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", counter)
+
+
+def id_index_is_named(db: sqlite3.Connection) -> bool:
+    """Whether this store keeps its event ids unique by m060's named index (not m001's constraint)."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+    return row is not None and _ID_COLUMN_UNIQUE not in row[0]

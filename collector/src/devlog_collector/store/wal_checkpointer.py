@@ -1,0 +1,67 @@
+"""Checkpoints of the store's write-ahead log on a thread of their own, during a history load.
+
+In WAL mode a commit only appends to the `-wal` file; copying those pages into the store and
+syncing both files (a checkpoint) happens in whichever commit crosses `wal_autocheckpoint`, and the
+collector waits for the disk there: about 1.4 s of a 9 s load of 150 MB on the benchmark VM, with
+the CPU idle. During a history load the writer turns its automatic checkpoints off and this thread
+runs them instead, on its own connection: SQLite lets a PASSIVE checkpoint copy committed pages
+while the writer goes on appending, and Python's sqlite3 releases the GIL while SQLite works, so the
+parser keeps the core busy while the disk syncs. Durability is unchanged: commits are exactly as
+durable as before (WAL, `synchronous = NORMAL`); only the copying into the main file moves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Final
+
+from devlog_collector.log import get_logger
+
+__all__ = ["WalCheckpointer"]
+
+log = get_logger("store")
+
+#: Least time between two checkpoints (seconds): commits come every few milliseconds in a load, and
+#: a checkpoint per commit would sync the same hot index pages over and over.
+CHECKPOINT_GAP_S: Final = 0.25
+
+
+class WalCheckpointer:
+    """A daemon thread that runs `PRAGMA wal_checkpoint(PASSIVE)` after commits (`nudge`)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="devlog-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Say that a commit has added to the WAL (cheap: sets an event)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the checkpoint under way (if any), stop the thread and close its connection."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+        self._db.close()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._stopping.is_set():
+                return
+            self._wake.clear()
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as exc:  # e.g. a full disk: the writer's own commits report it
+                if not self._failed:
+                    log.warning("wal_checkpoint_failed", error=str(exc))
+                self._failed = True
+            if self._stopping.wait(CHECKPOINT_GAP_S):
+                return
