@@ -275,3 +275,20 @@ def test_kill_9_during_a_first_history_load_converges_to_a_clean_run(
             ids = sorted(r[0] for r in db.execute("SELECT id FROM events"))
         assert ids == expected
     assert interrupted >= 6  # most attempts really were killed mid-load
+
+
+def test_a_sliced_pass_never_drops_the_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon reads a backlog in 0.5 s slices (`deadline`): a load per slice would rebuild them each time."""
+    monkeypatch.setattr(collect_module, "BULK_LOAD_MIN_BYTES", 1)
+    logs = tmp_path / "logs"
+    _write_history(logs)
+    config = _config(logs, tmp_path / "store")
+    seen: list[set[str]] = []
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        result = Collector(store, config, chunk_bytes=8 * 1024).collect(
+            progress=lambda files, done: seen.append(_named_indexes(config.storage.db_path())),
+            deadline=time.monotonic() + 600,
+        )
+    assert result.events_added > 0 and not result.remaining
+    assert seen and all(len(names) == 6 for names in seen)

@@ -420,7 +420,8 @@ class Collector:
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0
-        bulk = self._large_load(items, cursors)
+        # Not in a sliced pass (the daemon's backlog, `deadline`): each slice would rebuild the indexes.
+        bulk = deadline is None and self._large_load(items, cursors)
         if bulk:
             self.store.begin_bulk_load()
         try:
