@@ -22,7 +22,7 @@ __all__ = ["DEVLOG_NAMESPACE", "content_hash", "event_id"]
 
 DEVLOG_NAMESPACE: Final = uuid.UUID("6f1d8a52-3c0b-5e4e-9b61-d3e0c2a7f410")
 _NAMESPACE_BYTES: Final = DEVLOG_NAMESPACE.bytes
-_sha1 = hashlib.sha1
+_NAMESPACE_SHA1: Final = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False)  # RFC 4122 names it: an id, no secret
 #: The RFC 4122 variant bits (10xx) applied to the first hex digit of the clock_seq field.
 _VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
@@ -34,9 +34,15 @@ def event_id(agent: str, *key_parts: object) -> str:
     """
     if not key_parts:
         raise ValueError("event_id needs at least one key part")
-    name = "\x1f".join([agent, *(str(p) for p in key_parts)])
-    # uuid5: the first 16 bytes of sha1(namespace + name), version nibble 5, variant bits 10.
-    h = _sha1(_NAMESPACE_BYTES + name.encode("utf-8")).hexdigest()
+    try:
+        name = "\x1f".join((agent, *key_parts))  # all strings: the usual case, no conversions
+    except TypeError:
+        name = "\x1f".join([agent, *map(str, key_parts)])
+    # uuid5: the first 16 bytes of sha1(namespace + name), version nibble 5, variant bits 10. The
+    # namespace's hash state is computed once and copied.
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(name.encode("utf-8"))
+    h = digest.hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
