@@ -4,7 +4,7 @@ Keeping a unique index of random UUIDs current costs SQLite a rewrite of most of
 commit; a first load into an empty store (`Store.begin_bulk_load`) drops the index instead and
 answers "is this id stored, and at which `seq`?" from this map, which holds every id stored since
 (the store held none before). Additions are staged per transaction and applied only once it has
-committed, so a rolled-back commit leaves no id behind. Past `MAX_LOADED_IDS` ids (~150 bytes each)
+committed, so a rolled-back commit leaves no id behind. Past `MAX_LOADED_IDS` ids (~175 bytes each)
 the load builds the index after all and goes on without the map: memory stays bounded on any history.
 """
 
@@ -14,8 +14,9 @@ from typing import Final
 
 __all__ = ["MAX_LOADED_IDS", "LoadedIds"]
 
-#: Ids kept before the load builds the id index and stops using the map (~60 MB at this size).
-MAX_LOADED_IDS: Final = 400_000
+#: Ids kept before the load builds the id index and stops using the map (~45 MB at this size: the
+#: collector stays well under 150 MB of memory on any history).
+MAX_LOADED_IDS: Final = 250_000
 
 
 class LoadedIds:
