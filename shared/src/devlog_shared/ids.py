@@ -35,7 +35,7 @@ def event_id(agent: str, *key_parts: object) -> str:
     if not key_parts:
         raise ValueError("event_id needs at least one key part")
     try:
-        name = "\x1f".join((agent, *key_parts))  # all strings: the usual case, no conversions
+        name = "\x1f".join((agent, *key_parts))  # type: ignore[arg-type]  # all str: the usual case
     except TypeError:
         name = "\x1f".join([agent, *map(str, key_parts)])
     # uuid5: the first 16 bytes of sha1(namespace + name), version nibble 5, variant bits 10. The
