@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -442,3 +443,25 @@ def test_status_says_when_collection_is_paused_for_disk_space(logs: Path) -> Non
     assert "paused collection is paused: only" in status.stdout and "below storage.min_free_bytes" in status.stdout
     facts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).stdout)
     assert facts["store"]["paused"].startswith("collection is paused: only")
+
+
+def test_status_and_start_count_one_problem_and_one_file_in_the_singular(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`claude: 1 problems` and `collecting history: 1 files` read wrong."""
+    monkeypatch.setenv("COLUMNS", "400")  # (the problem line unwrapped)
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0) + b"{bad\n")
+    first = CliRunner().invoke(cli, ["start", "--once", "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert "collecting history: 1 file, " in first.stderr
+    table = CliRunner().invoke(cli, ["status"])
+    assert "generic:testagent: 1 problem; latest" in table.output
+    (logs / "b.jsonl").write_bytes(line(1) + b"{bad\n")
+    (logs / "c.jsonl").write_bytes(line(2))
+    second = CliRunner().invoke(cli, ["start", "--once", "--no-progress"])
+    assert re.search(r"collecting history: [2-9] files, ", second.stderr), second.stderr
+    assert "generic:testagent: 2 problems; latest" in CliRunner().invoke(cli, ["status"]).output
+    (logs / "d.jsonl").write_bytes(line(3))
+    skipped = CliRunner().invoke(cli, ["start", "--once", "--no-history"])
+    assert "skipping history: 1 existing file marked as read" in skipped.stderr

@@ -262,3 +262,56 @@ def test_an_empty_or_relative_root_is_refused_not_read_from_the_working_director
     assert any(message in problem for problem in caught.value.problems), caught.value.problems
     config, _ = parse_config({"collect": {"roots": {"claude": ["~/.claude", "/opt/claude"]}}})
     assert config.collect.roots == {"claude": ["~/.claude", "/opt/claude"]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["query"],
+        ["sessions"],
+        ["show", "s0"],
+        ["sql", "SELECT count(*) FROM events"],
+        ["prune", "--dry-run"],
+        ["remote", "list"],
+        ["remote", "test", "nope"],
+        ["export", "--status"],
+        ["config", "show"],
+    ],
+)
+def test_every_command_that_reads_the_config_warns_once_when_devlog_config_names_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """Only export, status and config warned; `prune` ran silently against the default store."""
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+    from tests.collector.export.helpers import fill_store, make_events
+
+    fill_store(Config().storage.db_path(), make_events(6, ["/home/dev/work/a"]))
+    missing = tmp_path / "typo.yaml"
+    monkeypatch.setenv("DEVLOG_CONFIG", str(missing))
+    result = CliRunner().invoke(cli, args)
+    assert result.stderr.count(f"warning: DEVLOG_CONFIG names {missing}, which does not exist") == 1, result.stderr
+    assert "DEVLOG_CONFIG" not in result.stdout
+
+
+def test_a_remote_url_scheme_is_case_insensitive() -> None:
+    config, _ = parse_config({"export": {"remotes": {"t": {"url": "HTTPS://Devlog.Example/Base/"}}}})
+    assert config.export.remotes["t"].url == "https://Devlog.Example/Base"
+    assert any("must be an http:// or https:// URL, got 'ftp://u:***@h'" in p
+               for p in problems({"export": {"remotes": {"t": {"url": "ftp://u:pw@h"}}}}))  # fmt: skip
+
+
+def test_a_remote_url_with_credentials_and_an_api_key_is_refused() -> None:
+    """httpx (like every HTTP client) turns the url's user:password into a Basic Authorization header,
+    which replaces the key's Bearer one: every request would fail with a 401 the user cannot explain."""
+    clash = {"url": "https://user:pw@devlog.example", "api_key": "k"}
+    found = problems({"export": {"remotes": {"t": clash}}})
+    assert found == [
+        "export.remotes.t.url: has a user name or password as well as an api_key; the url's credentials would "
+        "replace the key in the Authorization header: remove them from the url"
+    ]
+    for fine in ({"url": "https://user:pw@devlog.example"}, {"url": "https://devlog.example/a@b", "api_key": "k"}):
+        config, _ = parse_config({"export": {"remotes": {"t": fine}}})
+        assert config.export.remotes["t"].url == fine["url"]

@@ -221,6 +221,32 @@ def test_a_query_parameter_given_twice_is_400_naming_it(
     assert client.get(f"{path}?{query.rsplit('&', 1)[1]}", headers=auth("admin")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/api/v1/stats", "by=agent&model=", "model"),
+        ("/api/v1/stats", "session_id=", "session_id"),
+        ("/api/v1/stats", "agent=&by=agent", "agent"),
+        ("/api/v1/stats", "workspace=", "workspace"),
+        ("/api/v1/stats", "user=", "user"),
+        ("/api/v1/events", "model=", "model"),
+        ("/api/v1/events", "workspace=&agent=claude", "workspace"),
+        ("/api/v1/events", "session_id=", "session_id"),
+        ("/api/v1/events", "cursor=", "cursor"),
+        ("/api/v1/ingest-health", "rejections=", "rejections"),
+    ],
+)
+def test_an_empty_query_parameter_is_400_naming_it(client: TestClient[Any], path: str, query: str, name: str) -> None:
+    """`?model=` was read as no filter at all, answering 200 with everything: a different question."""
+    _seed(client, 6)
+    body = assert_problem(client.get(f"{path}?{query}", headers=auth("admin")), 400)
+    assert body["type"].endswith("/problems/invalid_parameter") and body["parameter"] == name
+    assert f"query parameter {name!r} is empty; give it a value or leave it out" in body["detail"]
+    # leaving it out is a normal request
+    rest = "&".join(part for part in query.split("&") if not part.startswith(f"{name}="))
+    assert client.get(f"{path}?{rest}", headers=auth("admin")).status_code == 200
+
+
 def test_workspace_limited_key_never_sees_other_workspaces(client: TestClient[Any]) -> None:
     events = _seed(client)
     visible = {e["id"] for e in events if (e.get("workspace") or "").startswith("/srv/")}

@@ -283,9 +283,12 @@ def _workspace_globs(value: list[str]) -> list[str]:
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-    return value.rstrip("/")
+    """The remote url, its scheme lowercased: schemes are case-insensitive (RFC 3986), so `HTTP://host`
+    is the same remote as `http://host` (and hashes the same into the export cursor's rules)."""
+    if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+        raise ValueError(f"must be an http:// or https:// URL, got {mask_url(value)!r}")
+    scheme, sep, rest = value.partition("://")
+    return (scheme.lower() + sep + rest).rstrip("/")
 
 
 def _sync_interval(value: timedelta) -> timedelta:
@@ -413,6 +416,21 @@ def _interpolate(value: Any, where: str, problems: list[str]) -> Any:
     return value
 
 
+def _credentials_clash(remotes: dict[str, Any]) -> list[str]:
+    """Remotes whose url carries a user or password as well as an api_key: HTTP clients turn the url's
+    credentials into a Basic `Authorization` header, which replaces the key's Bearer one, so every
+    request would fail with 401 for a reason the user cannot see."""
+    clashes = []
+    for name, remote in remotes.items():
+        url = remote.get("url") if isinstance(remote, dict) else None
+        if isinstance(url, str) and remote.get("api_key") and "@" in url.partition("://")[2].split("/", 1)[0]:
+            clashes.append(
+                f"export.remotes.{name}.url: has a user name or password as well as an api_key; the url's "
+                "credentials would replace the key in the Authorization header: remove them from the url"
+            )
+    return clashes
+
+
 def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple[Config, list[str]]:
     """Validate raw (already loaded) YAML data; returns the config and env-interpolation warnings."""
     if raw is None:
@@ -429,6 +447,7 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple
         if default != "none" and default not in remotes:
             names = ", ".join(sorted(remotes)) or "none configured"
             problems.append(f"export_default: names unknown remote {default!r} (remotes: {names})")
+        problems += _credentials_clash(remotes)
     if problems:
         raise UserError(f"{source} is not valid", problems)
     try:

@@ -329,10 +329,10 @@ class CollectDaemon:
         tracked = collector.discover(self.totals)
         if self.options.no_history:
             marked = collector.mark_current(tracked)
-            self._say(f"skipping history: {marked} existing files marked as read")
+            self._say(f"skipping history: {marked} existing file{'s' if marked != 1 else ''} marked as read")
             return
         files, size = collector.pending(tracked)
-        self._say(f"collecting history: {files} files, {_human_bytes(size)} to read")
+        self._say(f"collecting history: {files} file{'s' if files != 1 else ''}, {_human_bytes(size)} to read")
         recorded = time.monotonic()
         ongoing = CollectResult()  # what the history pass has done so far
 

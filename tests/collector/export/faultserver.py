@@ -5,6 +5,9 @@ by id (so duplicates at the "server" are observable exactly), and takes a script
 request: refuse is done by not listening; the others are `status` (any code, optional headers/body),
 `hang` (sleep past the client's timeout), `reset` (read part of the body, then RST the connection),
 `lose_response` (store the batch, then drop the connection before answering) and `ok`.
+
+Routes are matched on the request's path alone, below `base_path` (a remote url such as
+`http://host/base?access_token=t`); `requests` records each path with its query string as received.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,8 +59,12 @@ class FaultServer:
         max_body_bytes: int = 64 * 1024 * 1024,
         reject: Callable[[dict[str, Any]], str | None] | None = None,
         port: int = 0,
+        base_path: str = "",
     ) -> None:
         self.api_key = api_key
+        self.base_path = base_path
+        #: When set, `GET /api/v1/whoami` answers 302 to this Location.
+        self.whoami_location: str | None = None
         self.max_events = max_events
         self.max_body_bytes = max_body_bytes
         #: What `/api/v1/whoami` says of the key.
@@ -112,7 +120,7 @@ class FaultServer:
         self.stop()
 
     def post_requests(self) -> list[RequestLog]:
-        return [r for r in self.requests if r.path.startswith("/api/v1/events")]
+        return [r for r in self.requests if r.path.startswith(f"{self.base_path}/api/v1/events")]
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -181,13 +189,22 @@ def _make_handler(srv: FaultServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
+        def _route(self) -> str:
+            """The request's path below the server's base path, without the query string."""
+            path = urllib.parse.urlsplit(self.path).path
+            return path[len(srv.base_path) :] if path.startswith(srv.base_path) else ""
+
         def _rst(self) -> None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
 
         def do_GET(self) -> None:
-            if self.path == "/api/v1/whoami":
+            if self._route() == "/api/v1/whoami":
+                if srv.whoami_location is not None:
+                    self._log(302)
+                    self._send(302, b"", {"Location": srv.whoami_location})
+                    return
                 if not self._authorised():
                     return
                 who = WhoAmI(
@@ -208,7 +225,7 @@ def _make_handler(srv: FaultServer) -> type[BaseHTTPRequestHandler]:
             self._send(404, b'{"title":"Not Found"}')
 
         def do_POST(self) -> None:
-            if not self.path.startswith("/api/v1/events"):
+            if self._route() != "/api/v1/events":
                 self._read_body()
                 self._log(404)
                 self._send(404, b'{"title":"Not Found"}')

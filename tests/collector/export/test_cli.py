@@ -322,3 +322,99 @@ def test_status_of_one_remote_lists_its_dead_letter_reasons(monkeypatch: pytest.
         assert [row["name"] for row in json.loads(out)] == ["team"]
         code, _, err = invoke("export", "--status", "--remote", "nope")
         assert code == 2 and "nope" in err
+
+
+def test_a_remote_urls_credentials_are_masked_wherever_it_is_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`remote add` and `remote test` printed `http://user:s3cr3tpw@...?access_token=tok123` in clear,
+    while `remote list` and `config show` masked it."""
+    fill_store(db_path(), make_events(3, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        url = srv.url.replace("http://", "http://user:s3cr3tpw@") + "/?access_token=tok123"
+        masked = srv.url.replace("http://", "http://user:***@") + "/?access_token=***"
+        # (no api key: with one, a url's user:password is refused, see test_config)
+        code, _, err = invoke("remote", "add", "team", url, "--include", f"{WORK}/**")
+        assert code == 0, err
+        assert f"added remote team ({masked})" in err
+        printed = [err]
+        code, out, _ = invoke("remote", "test", "team")
+        assert out.startswith(f"team  {masked}\n")
+        printed.append(out)
+        code, out, _ = invoke("remote", "test", "team", "--json")
+        assert json.loads(out)["url"] == masked
+        printed.append(out)
+        code, out, _ = invoke("export", "--status", "--json")
+        assert json.loads(out)[0]["url"] == masked
+        printed.append(out)
+        for args in (("export", "--remote", "team"), ("export", "--status"), ("remote", "list"), ("config", "show")):
+            _, out, err = invoke(*args)
+            printed += [out, err]
+    text = "\n".join(printed)
+    assert "s3cr3tpw" not in text and "tok123" not in text
+
+
+def test_removing_a_remote_forgets_its_dead_letters_with_its_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A remote added later under the same name inherited the dead letters of the removed one."""
+    from tests.collector.export.helpers import cursor_row, dead_letters
+
+    fill_store(db_path(), make_events(6, [f"{WORK}/a", f"{WORK}/b"]))
+
+    def reject(event: dict[str, object]) -> str | None:
+        return "forbidden_workspace: not allowed for this key" if event.get("workspace") == f"{WORK}/b" else None
+
+    with FaultServer(reject=reject) as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        code, _, err = invoke("export", "--remote", "team")
+        assert code == 1 and "3 rejected" in err
+        assert len(dead_letters(db_path(), "team")) == 3
+        code, _, err = invoke("remote", "remove", "team")
+        assert code == 0, err
+        assert dead_letters(db_path(), "team") == [] and cursor_row(db_path(), "team") is None
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/a/**")
+        code, out, _ = invoke("export", "--status", "--json")
+        assert json.loads(out)[0]["dead_letters"] == 0
+
+
+def test_an_uppercase_url_scheme_is_accepted_as_the_same_remote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`HTTP://127.0.0.1:...` was refused as not an http:// URL; schemes are case-insensitive."""
+    fill_store(db_path(), make_events(4, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        shouted = srv.url.replace("http://", "HTTP://")
+        code, _, err = invoke("remote", "add", "team", shouted, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        assert code == 0, err
+        assert load_config()[0].export.remotes["team"].url == srv.url
+        code, out, err = invoke("config", "check")
+        assert code == 0 and out.startswith("ok: "), err
+        code, _, err = invoke("export", "--remote", "team")
+        assert code == 0, err
+        assert len(srv.events) == 4
+
+
+def test_remote_test_on_a_redirect_suggests_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hint named the full whoami URL; setting the remote's url to it doubled the API path."""
+    with FaultServer() as srv, FaultServer() as moved:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        srv.whoami_location = f"{moved.url}/api/v1/whoami"
+        code, out, _ = invoke("remote", "test", "team")
+        assert code == 1
+        assert f"HTTP 302 Found: redirected to {moved.url} (set the remote's url to it)" in out
+
+
+def test_a_paused_export_is_one_human_line_unless_logs_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a non-terminal stderr, `devlog export` printed the pause twice: its own line, and the
+    `export_paused` warning as a JSON log line. `-v` (info logs) still gives the structured line."""
+    fill_store(db_path(), make_events(3, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", "wrong")
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        code, _, err = invoke("export", "--remote", "team")
+        assert code == 1 and "PAUSED: HTTP 401" in err
+        assert "export_paused" not in err and not [ln for ln in err.splitlines() if ln.startswith("{")]
+        code, _, err = invoke("-v", "export", "--remote", "team")
+        assert code == 1 and "PAUSED: HTTP 401" in err
+        records = [json.loads(ln) for ln in err.splitlines() if ln.startswith("{")]
+        paused = [r for r in records if r["event"] == "export_paused"]
+        assert len(paused) == 1 and paused[0]["remote"] == "team" and paused[0]["status_code"] == 401

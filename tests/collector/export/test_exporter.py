@@ -342,3 +342,64 @@ def test_a_server_that_rate_limits_every_other_batch_is_still_caught_up_with(db:
         fill_store(db, make_events(10, [f"{WORK}/a"], start=100))
         outcome = run("team", cfg, db, max_failures=2)  # two passes in a row that send nothing: give up
         assert outcome.error is not None and not outcome.caught_up
+
+
+def test_a_remote_url_with_a_path_and_query_gets_the_api_path_on_its_path(db: Path) -> None:
+    """`http://host/base?access_token=t` was accepted by the config, but the client appended the API
+    path after the query string (`/base?access_token=t/api/v1/events`): every request 404'd."""
+    events = make_events(6, [f"{WORK}/a"])
+    fill_store(db, events)
+    with FaultServer(base_path="/base") as srv:
+        cfg = config({"team": remote(f"{srv.url}/base/?access_token=tok&tenant=me", [f"{WORK}/**"])})
+        outcome = run("team", cfg, db)
+        assert outcome.caught_up and not outcome.paused, outcome.paused_reason
+        assert set(srv.events) == {e.id for e in events}
+        assert {r.path for r in srv.requests} == {
+            "/base/api/v1/whoami?access_token=tok&tenant=me",
+            "/base/api/v1/events?access_token=tok&tenant=me",
+        }
+
+
+@pytest.mark.parametrize(
+    ("location", "suggested"),
+    [
+        ("{url}/v2/api/v1/events?access_token=tok", "{url}/v2?access_token=***"),
+        ("/api/v1/events", "{url}"),
+        ("https://devlog.example/api/v1/events/", "https://devlog.example"),
+    ],
+)
+def test_a_redirect_suggests_the_base_url_not_the_api_url(db: Path, location: str, suggested: str) -> None:
+    """Setting the remote's url to the full API URL the hint used to name doubled the API path."""
+    fill_store(db, make_events(3, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        srv.script(Fault("status", 302, headers={"Location": location.format(url=srv.url)}))
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db)
+        assert outcome.paused
+        hint = f"redirected to {suggested.format(url=srv.url)} (set the remote's url to it)"
+        assert hint in (outcome.paused_reason or ""), outcome.paused_reason
+
+
+def test_a_search_only_response_is_exported_with_the_cost_local_stats_gives_it(db: Path) -> None:
+    """A Claude response with web searches but zero tokens went out without a cost, while `devlog
+    stats` priced its searches: `devlog stats --remote` and the server disagreed."""
+    import msgspec
+
+    from devlog_collector.query.filters import FilterArgs, build_filters
+    from devlog_collector.query.stats import compute_stats
+    from devlog_shared.events import Usage
+
+    base = make_events(3, [f"{WORK}/web"])[1]
+    search = msgspec.structs.replace(
+        base, id="search-only", usage=Usage(input_tokens=0, output_tokens=0), attrs={"web_search_requests": 2}
+    )
+    nothing = msgspec.structs.replace(base, id="zero-no-search", usage=Usage(input_tokens=0, output_tokens=0))
+    fill_store(db, [search, nothing])
+    with Store.open(db, readonly=True) as store:
+        local = compute_stats(store, build_filters(store, FilterArgs()), by="model").total.cost_usd
+    assert local > 0
+    with FaultServer() as team:
+        assert run("team", config({"team": remote(team.url, [f"{WORK}/**"])}), db).caught_up
+        got = team.events["search-only"]
+        assert got["attrs"]["cost_estimated"] is True
+        assert got["cost_usd"] == pytest.approx(local)
+        assert "cost_usd" not in team.events["zero-no-search"]  # nothing to price: no cost invented

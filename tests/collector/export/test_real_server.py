@@ -165,3 +165,26 @@ def test_a_copy_that_supersedes_the_stored_one_reaches_the_server(server: Ingest
     assert (outcome.sent, outcome.created, outcome.updated) == (1, 0, 1)
     (body,) = [row[2] for row in server.rows() if row[0] == first.id]
     assert json.loads(body)["attrs"]["title"] == "Retry logic"
+
+
+def test_a_query_parameter_the_server_refuses_pauses_the_remote_without_dead_letters(
+    server: IngestServer, tmp_path: Path
+) -> None:
+    """The API path now goes before the remote url's query (`?tenant=me`), which the devlog server
+    refuses (400, unknown query parameter): that is the url's fault, not the batch's, so the remote
+    pauses saying so instead of splitting the batch into dead letters."""
+    from tests.collector.export.helpers import cursor_row, dead_letters
+
+    db = tmp_path / "events.db"
+    fill_store(db, make_events(5, [f"{WORK}/tenant"], start=7000))
+    cfg = config({"team": remote(f"{server.url}?tenant=me", [f"{WORK}/**"], api_key=KEYS["team"])})
+    exporter = RemoteExporter.open("team", cfg, db)
+    try:
+        outcome = export_with_retries(exporter, Backoff(0.01, 0.1, rng=random.Random(3)), max_failures=3)
+    finally:
+        exporter.close()
+    assert outcome.paused and outcome.dead_lettered == 0, outcome
+    assert "HTTP 400" in (outcome.paused_reason or "")
+    reason = outcome.paused_reason or ""
+    assert "'tenant' comes from this remote's url, and the server does not take it: remove it there" in reason
+    assert dead_letters(db, "team") == [] and cursor_row(db, "team")[:2] == (0, "paused")

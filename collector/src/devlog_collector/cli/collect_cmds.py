@@ -16,12 +16,9 @@ __all__ = ["collect", "start"]
 
 
 def _load_config() -> Any:
-    from devlog_collector.config import load_config
+    from devlog_collector.cli.config_warnings import load_config_warned
 
-    config, warnings = load_config(for_collection=True)  # a broken export section never stops collection
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return config
+    return load_config_warned(for_collection=True)  # a broken export section never stops collection
 
 
 @click.command("start")

@@ -33,11 +33,10 @@ def path_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
 def show(as_json: bool) -> None:
     """Print the effective configuration (secrets masked)."""
-    from devlog_collector.config import load_config, mask_secrets
+    from devlog_collector.cli.config_warnings import load_config_warned
+    from devlog_collector.config import mask_secrets
 
-    loaded, warnings = load_config()
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    loaded = load_config_warned()
     data = mask_secrets(loaded)
     if "DEVLOG_HOME" in os.environ:  # the default storage.path follows DEVLOG_HOME: show where it is
         data["storage"]["path"] = str(loaded.storage.db_path().parent)
@@ -66,6 +65,7 @@ def _seconds(value: float) -> str:
 @config.command("check")
 def check() -> None:
     """Validate the configuration file; exit 2 naming each bad key."""
+    from devlog_collector.cli.config_warnings import echo_warnings
     from devlog_collector.config import load_config
     from devlog_collector.paths import config_path
 
@@ -75,7 +75,6 @@ def check() -> None:
         from devlog_collector.export.routing import Router
 
         Router(config)  # a glob rule it cannot compile is a UserError too
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    echo_warnings(warnings)
     where = str(path) if path.exists() else f"{path} (not present: defaults)"
     click.echo(f"ok: {where}")

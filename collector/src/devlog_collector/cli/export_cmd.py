@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from devlog_collector.config import Config, load_config
+from devlog_collector.cli.config_warnings import load_config_warned
+from devlog_collector.config import Config
 from devlog_collector.errors import UserError
 
 __all__ = ["export"]
@@ -141,7 +142,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
     failed = 0
     results: list[dict[str, Any]] = []
     for name in names:
-        exporter = RemoteExporter.open(name, config, db)
+        exporter = RemoteExporter.open(name, config, db, caller_reports=True)  # (its PAUSED line below)
         try:
             total = sum(pending_by_workspace(config, exporter.store, name, from_start=from_start).values())
             progress = Progress(
@@ -220,9 +221,7 @@ def export(
     Only events whose workspace a remote's rules select are sent, shaped by its content policy
     (redacted by default). A paused remote is resumed.
     """
-    config, warnings = load_config()
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    config = load_config_warned()
     db = config.storage.db_path()
     if show_status and (dry_run or from_start):
         raise UserError("--status shows each remote's state; use it without --dry-run and --all")

@@ -83,8 +83,10 @@ def _zone(name: str | None) -> tzinfo | None:
 
 def _db_path() -> Path:
     # Only the storage section is read: validating the whole config costs a tenth of `devlog stats`.
+    from devlog_collector.cli.config_warnings import warn_missing_config
     from devlog_collector.storage_location import configured_db_path
 
+    warn_missing_config()
     return configured_db_path()
 
 
@@ -250,12 +252,12 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
     import json
     from datetime import timedelta
 
-    from devlog_collector.config import load_config
+    from devlog_collector.cli.config_warnings import load_config_warned
     from devlog_collector.durations import parse_span
     from devlog_collector.query.retention import prune as run_prune
     from devlog_collector.store import Store
 
-    config, _ = load_config()
+    config = load_config_warned()  # (prune on the default store while a typo names the config: say so)
     if older_than is None:
         age = timedelta(days=config.storage.retention_days or 365)
     else:

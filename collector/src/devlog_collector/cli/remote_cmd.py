@@ -1,7 +1,9 @@
 """`devlog remote add|list|remove|test`: manage export remotes in config.yaml, keeping its comments.
 
 Edits go through `config_edit.py` (round-trip, validated, atomic, 0600). API keys are never written
-or printed: `--api-key-env VAR` writes `api_key: ${VAR}`, and listings mask resolved keys.
+or printed: `--api-key-env VAR` writes `api_key: ${VAR}`, and listings mask resolved keys. A remote's
+url is always printed through `mask_url` (its `user:password@` and `?access_token=` values masked),
+as `config show` does.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def add(
     content: str | None,
 ) -> None:
     """Add remote NAME at URL."""
+    from devlog_collector.config import mask_url
     from devlog_collector.config_edit import add_remote
     from devlog_collector.paths import config_path
 
@@ -72,7 +75,7 @@ def add(
         spec["content"] = content
     path = config_path()
     config = add_remote(path, name, spec)
-    click.echo(f"added remote {name} ({config.export.remotes[name].url}) to {path}", err=True)
+    click.echo(f"added remote {name} ({mask_url(config.export.remotes[name].url)}) to {path}", err=True)
     if not include:
         click.echo("note: it has no --include globs, so nothing is exported to it yet", err=True)
     else:
@@ -114,7 +117,7 @@ def _say_what_it_selects(config: Any, name: str) -> None:
 @remote.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:
-    """Remove remote NAME (its export cursor is forgotten; re-adding it backfills again)."""
+    """Remove remote NAME (its export cursor and dead letters are forgotten; re-adding it backfills again)."""
     from devlog_collector.config_edit import remove_remote
     from devlog_collector.paths import config_path
     from devlog_collector.store import Store
@@ -123,8 +126,11 @@ def remove(name: str) -> None:
     config = remove_remote(path, name)
     db = config.storage.db_path()
     if db.exists():
+        # Its dead letters go with the cursor: a remote added later under the same name would
+        # otherwise inherit them (and `--status` would count events it does not even select).
         with Store.open(db) as store, store.transaction() as tx:
             tx.execute("DELETE FROM export_cursors WHERE remote = ?", (name,))
+            tx.execute("DELETE FROM dead_letters WHERE remote = ?", (name,))
     click.echo(f"removed remote {name} from {path}", err=True)
 
 
@@ -132,9 +138,10 @@ def remove(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_remotes(as_json: bool) -> None:
     """List configured remotes (API keys masked)."""
-    from devlog_collector.config import load_config, mask_secret, mask_url
+    from devlog_collector.cli.config_warnings import load_config_warned
+    from devlog_collector.config import mask_secret, mask_url
 
-    config, _ = load_config()
+    config = load_config_warned()
     rows: list[dict[str, Any]] = [
         {
             "name": name,
@@ -175,18 +182,19 @@ def list_remotes(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def test(name: str, as_json: bool) -> None:
     """Check remote NAME: reachable, key valid (whoami), and which local workspaces its rules select."""
-    from devlog_collector.config import load_config
+    from devlog_collector.cli.config_warnings import load_config_warned
+    from devlog_collector.config import mask_url
     from devlog_collector.errors import ExportError, RemoteUnavailable
     from devlog_collector.export.client import RemoteClient
     from devlog_collector.export.routing import Router
     from devlog_collector.export.status import workspace_counts
     from devlog_collector.store import Store
 
-    config, _ = load_config()
+    config = load_config_warned()
     if name not in config.export.remotes:
         raise UserError(f"no remote named {name!r} (configured: {', '.join(sorted(config.export.remotes)) or 'none'})")
     rc = config.export.remotes[name]
-    result: dict[str, Any] = {"name": name, "url": rc.url, "reachable": False, "key_valid": False}
+    result: dict[str, Any] = {"name": name, "url": mask_url(rc.url), "reachable": False, "key_valid": False}
     client = RemoteClient(name, rc)
     try:
         who = client.whoami()
@@ -221,7 +229,7 @@ def test(name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"{name}  {rc.url}")
+        click.echo(f"{name}  {result['url']}")
         click.echo(f"  reachable: {'yes' if result['reachable'] else 'no'}")
         validity = {True: "yes", False: "no", None: "unknown"}[result["key_valid"]]
         known = result["key_valid"] is True

@@ -296,8 +296,9 @@ def _render(facts: dict[str, Any]) -> None:
     console.print(table)
     for name, info in sorted(errors.items()):
         latest = info["latest"]
+        count = info["problems"]
         console.print(
-            f"[yellow]{escape(name)}[/]: {info['problems']} problems; latest {escape(latest['path'])} "
+            f"[yellow]{escape(name)}[/]: {count} problem{'s' if count != 1 else ''}; latest {escape(latest['path'])} "
             f"{escape(latest['position'])}: {escape(latest['message'])}"
         )
 

@@ -11,9 +11,14 @@ Alloy, no 4xx ever drops data here):
 * `BatchInvalid`       400/422 without a per-item body: the server could not take the batch as a
   whole; the exporter splits it to isolate the bad event, which is dead-lettered alone.
 * `RemotePaused`       401/403/404, 501/505, redirects, other 4xx, or an answer that is not a devlog ingest
-  response: retrying cannot help, so the remote is paused with the reason and nothing is dropped.
+  response: retrying cannot help, so the remote is paused with the reason and nothing is dropped. So
+  is a 400 naming a query parameter of the remote's url (a devlog server refuses parameters its
+  endpoints do not take): that is no fault of the batch, and splitting it would dead-letter every event.
 
-One `httpx.Client` per remote keeps connections alive across batches.
+One `httpx.Client` per remote keeps connections alive across batches. Request URLs are the remote's
+url with the API path appended to its *path*, keeping its query (`https://host/base?access_token=t`
+gets `https://host/base/api/v1/events?access_token=t`): httpx's `base_url` would append it after
+the query string, so every request would miss the API.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Final
 import httpx
 import msgspec
 
-from devlog_collector.config import RemoteConfig
+from devlog_collector.config import RemoteConfig, mask_url
 from devlog_collector.errors import ExportError, RemoteRejected, RemoteUnavailable
 from devlog_shared.wire import IngestResponse, WhoAmI
 
@@ -39,7 +44,9 @@ __all__ = [
     "PayloadTooLarge",
     "RemoteClient",
     "RemotePaused",
+    "api_url",
     "parse_retry_after",
+    "redirect_hint",
     "user_agent",
 ]
 
@@ -135,17 +142,58 @@ class Backoff:
         self.attempt = 0
 
 
+def api_url(base: str, api_path: str) -> httpx.URL:
+    """`api_path` appended to the path of the remote url `base`, its query kept (see the module docstring)."""
+    url = httpx.URL(base)
+    return url.copy_with(path=url.path.rstrip("/") + api_path)
+
+
+def redirect_hint(response: httpx.Response) -> str:
+    """The remote url to set after a redirect: the `Location` (resolved against the request) with the
+    API path it was redirected to removed, query kept, credentials masked. The full API URL would be
+    wrong advice: devlog appends the API path to the remote url, so it would be doubled."""
+    location = response.headers.get("location")
+    if not location:
+        return "?"
+    try:
+        target = response.request.url.join(location)
+    except (httpx.InvalidURL, RuntimeError):
+        return mask_url(location)
+    path = target.path.rstrip("/")
+    for api_path in (EVENTS_PATH, WHOAMI_PATH):
+        if path.endswith(api_path):
+            target = target.copy_with(path=path.removesuffix(api_path) or "/")
+            break
+    text = str(target)
+    if target.path == "/" and not target.query:
+        text = text.rstrip("/")  # the spelling `remote add` and config validation keep
+    return mask_url(text)
+
+
+def _error_body(response: httpx.Response) -> dict[str, object]:
+    """The JSON object of an error response (a problem document), or {}."""
+    if "json" not in response.headers.get("content-type", ""):
+        return {}
+    try:
+        body = msgspec.json.decode(response.content[:4096])
+    except msgspec.DecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refused_url_parameter(response: httpx.Response) -> str | None:
+    """The query parameter of the request's url (the remote's own, as devlog adds none) that a 400
+    problem names (`"parameter": "tenant"`), or None."""
+    parameter = _error_body(response).get("parameter")
+    if isinstance(parameter, str) and parameter in response.request.url.params:
+        return parameter
+    return None
+
+
 def _reason(response: httpx.Response) -> str:
     """A short, single-line description of an error response (never echoes request data)."""
-    detail = ""
-    content_type = response.headers.get("content-type", "")
-    if "json" in content_type:
-        try:
-            body = msgspec.json.decode(response.content[:4096])
-        except msgspec.DecodeError:
-            body = None
-        if isinstance(body, dict):
-            detail = str(body.get("detail") or body.get("title") or body.get("message") or "")
+    body = _error_body(response)
+    detail = str(body.get("detail") or body.get("title") or body.get("message") or "")
     return f"HTTP {response.status_code} {response.reason_phrase}" + (f": {detail[:300]}" if detail else "")
 
 
@@ -165,8 +213,9 @@ class RemoteClient:
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         if remote.api_key:
             headers["Authorization"] = f"Bearer {remote.api_key}"
+        self._events_url = api_url(remote.url, EVENTS_PATH)
+        self._whoami_url = api_url(remote.url, WHOAMI_PATH)
         self._http = httpx.Client(
-            base_url=remote.url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
@@ -178,9 +227,9 @@ class RemoteClient:
         """Close the connection pool."""
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    def _request(self, method: str, url: httpx.URL, **kwargs: object) -> httpx.Response:
         try:
-            return self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
+            return self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.TimeoutException as exc:
             raise RemoteUnavailable(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -196,6 +245,9 @@ class RemoteClient:
             raise RemoteUnavailable(reason, status_code=status, retry_after=retry_after)
         if status == 413:
             raise PayloadTooLarge(reason, status_code=status)
+        if status == 400 and (parameter := _refused_url_parameter(response)) is not None:
+            hint = f"{parameter!r} comes from this remote's url, and the server does not take it: remove it there"
+            raise RemotePaused(f"{reason} ({hint})", status_code=status)
         if status in (400, 422):
             raise BatchInvalid(reason, status_code=status)
         if status in _PAUSE_STATUS:
@@ -208,8 +260,9 @@ class RemoteClient:
             }[status]
             raise RemotePaused(f"{reason} ({hint})", status_code=status)
         if 300 <= status < 400:
-            location = response.headers.get("location", "?")
-            raise RemotePaused(f"{reason}: redirected to {location} (set the remote's url to it)", status_code=status)
+            raise RemotePaused(
+                f"{reason}: redirected to {redirect_hint(response)} (set the remote's url to it)", status_code=status
+            )
         raise RemotePaused(reason, status_code=status)
 
     def post_events(self, body: bytes, *, gzipped: bool, idempotency_key: str, count: int) -> IngestResponse:
@@ -217,7 +270,7 @@ class RemoteClient:
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         if gzipped:
             headers["Content-Encoding"] = "gzip"
-        response = self._request("POST", EVENTS_PATH, content=body, headers=headers)
+        response = self._request("POST", self._events_url, content=body, headers=headers)
         status = response.status_code
         if 200 <= status < 300 or status == 422:
             try:
@@ -225,8 +278,9 @@ class RemoteClient:
             except msgspec.DecodeError:
                 if status == 422:
                     raise BatchInvalid(_reason(response), status_code=status) from None
+                shown = mask_url(self.remote.url)
                 raise RemotePaused(
-                    f"HTTP {status} without a devlog ingest response (is {self.remote.url} a devlog server?)",
+                    f"HTTP {status} without a devlog ingest response (is {shown} a devlog server?)",
                     status_code=status,
                 ) from None
             if len(result.results) != count:
@@ -240,7 +294,7 @@ class RemoteClient:
 
     def whoami(self) -> WhoAmI:
         """`GET /api/v1/whoami`: the key's identity and the server's limits (raises like `post_events`)."""
-        response = self._request("GET", WHOAMI_PATH)
+        response = self._request("GET", self._whoami_url)
         if response.status_code != 200:
             self._raise_for(response)
         try:

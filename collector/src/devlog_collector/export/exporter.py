@@ -215,7 +215,10 @@ class RemoteExporter:
         client: RemoteClient,
         *,
         redactor: Redactor | None = None,
+        caller_reports: bool = False,
     ) -> None:
+        """`caller_reports`: the caller tells the user of a pause in a line of its own (`devlog export`
+        does), so the exporter logs it at info (shown with `-v`), not as a warning repeating that line."""
         if name not in config.export.remotes:
             raise UserError(f"no remote named {name!r} in the config")
         self.name = name
@@ -225,6 +228,7 @@ class RemoteExporter:
         self.client = client
         self.router = Router(config)
         self._redactor = redactor
+        self._caller_reports = caller_reports
         self._pricer: Pricer | None = None
         self._dead_letters_seen: bool | None = None  # see `_may_have_dead_letters`
         self.max_events = self.remote.batch_size
@@ -246,12 +250,14 @@ class RemoteExporter:
         db_path: Path,
         *,
         transport: httpx.BaseTransport | None = None,
+        caller_reports: bool = False,
     ) -> RemoteExporter:
-        """Open the store and an HTTP client for `name`."""
+        """Open the store and an HTTP client for `name` (`caller_reports`: see `__init__`)."""
         if name not in config.export.remotes:
             raise UserError(f"no remote named {name!r} in the config")
         store = Store.open(db_path)
-        return cls(name, config, store, RemoteClient(name, config.export.remotes[name], transport=transport))
+        client = RemoteClient(name, config.export.remotes[name], transport=transport)
+        return cls(name, config, store, client, caller_reports=caller_reports)
 
     def close(self) -> None:
         """Close the HTTP client and the store connection."""
@@ -372,7 +378,8 @@ class RemoteExporter:
                 self._record_failure(exc, paused=True)
                 outcome.paused = True
                 outcome.paused_reason = str(exc)
-                log.warning("export_paused", remote=self.name, reason=str(exc), status_code=exc.status_code)
+                say = log.info if self._caller_reports else log.warning
+                say("export_paused", remote=self.name, reason=str(exc), status_code=exc.status_code)
                 return
             except RemoteUnavailable as exc:
                 self._record_failure(exc, paused=False)
@@ -470,10 +477,16 @@ class RemoteExporter:
         """Price an event that has usage but no recorded cost, so servers can show spend.
 
         The local store keeps what the agent recorded; the exported copy carries the estimate from the
-        same maintained price data `devlog stats` uses, marked `attrs.cost_estimated`.
+        same maintained price data `devlog stats` uses, marked `attrs.cost_estimated`. It is priced as
+        `devlog stats` prices it, so `devlog stats --remote` matches the server: a call with zero tokens
+        but Claude web searches (`attrs.web_search_requests`) costs its searches, and no per-request fee
+        (stats counts a request only for a call with tokens).
         """
         usage = event.usage
-        if usage is None or event.cost_usd is not None or not event.model or usage.total == 0:
+        if usage is None or event.cost_usd is not None or not event.model:
+            return event
+        one_hour, searches, fast = price_extras(event)
+        if usage.total == 0 and not searches:
             return event
         if self._pricer is None:
             from devlog_collector.query.pricing import Pricer
@@ -481,7 +494,6 @@ class RemoteExporter:
             self._pricer = Pricer.load()
         from devlog_collector.query.pricing import TokenSums
 
-        one_hour, searches, fast = price_extras(event)
         tokens = TokenSums(
             usage.input_tokens,
             usage.output_tokens,
@@ -490,7 +502,10 @@ class RemoteExporter:
             cache_creation_1h=one_hour,
             web_searches=searches,
         )
-        cost = self._pricer.event_cost(event.model, event.ts, tokens, fast=bool(fast))
+        if usage.total:
+            cost = self._pricer.event_cost(event.model, event.ts, tokens, fast=bool(fast))
+        else:  # searches alone: no request counted
+            cost = self._pricer.cost(event.model, self._pricer.band_of(0), event.ts, tokens, fast=bool(fast))
         if cost is None:
             return event
         return msgspec.structs.replace(event, cost_usd=round(cost, 10), attrs={**event.attrs, "cost_estimated": True})

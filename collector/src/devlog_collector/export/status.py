@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from devlog_collector.config import Config
+from devlog_collector.config import Config, mask_url
 from devlog_collector.export.exporter import rules_hash
 from devlog_collector.export.routing import Router
 from devlog_collector.store import Store, ms_to_datetime
@@ -111,7 +111,7 @@ def remote_statuses(config: Config, store: Store | None) -> list[RemoteStatus]:
         result.append(
             RemoteStatus(
                 name=name,
-                url=remote.url,
+                url=mask_url(remote.url),  # (shown by `--status`: credentials masked, as everywhere)
                 auto_sync=remote.auto_sync,
                 content=remote.content,
                 status=status,

@@ -26,7 +26,7 @@ _API_V1_HANDLERS: list[HTTPRouteHandler] = [
     ingest_health,
 ]
 
-#: The versioned API; a query parameter its route does not declare, or one given twice, is a 400 (see `api.guards`).
+#: The versioned API; a query parameter its route does not declare, given twice or empty is a 400 (see `api.guards`).
 #: The OPTIONS handlers come first so that their `Allow` is the one answered (see `api.allow`).
 API_V1 = Router(
     "/",

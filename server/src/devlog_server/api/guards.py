@@ -1,4 +1,4 @@
-"""A guard that refuses query parameters a route does not declare, or that are given more than once.
+"""A guard that refuses query parameters a route does not declare, given more than once, or empty.
 
 Litestar ignores query parameters a handler does not take, so a misspelt or unsupported filter
 (`?modle=x`, or a filter an older server lacks) would silently widen the answer. It also reads a
@@ -6,8 +6,11 @@ repeated parameter as its last value only, so `?agent=claude&agent=codex` would 
 alone and `?kind=bogus&kind=prompt` would never validate `bogus`. Every `/api/v1` route gets this
 guard instead: a name that is not one of the handler's declared query parameters, or a parameter
 given twice, is a 400 problem naming it. No handler takes a list parameter, so no repetition is
-meaningful. Guards run before the handler's parameters are parsed and before the key is checked,
-like Litestar's own 400 for an invalid value of a known parameter.
+meaningful. An empty value (`?model=`, `?session_id=`) is refused the same way: the filters treat it
+as absent, so it too would answer with everything instead of the question asked (a script's unset
+variable is the usual cause), and no parameter has a meaning for the empty string. Guards run
+before the handler's parameters are parsed and before the key is checked, like Litestar's own 400
+for an invalid value of a known parameter.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from litestar.params import ParameterKwarg
 
 from devlog_server.errors import ApiError
 
-__all__ = ["check_query_parameters", "declared_query_parameters", "repeated_query_parameter"]
+__all__ = ["check_query_parameters", "declared_query_parameters", "empty_query_parameter", "repeated_query_parameter"]
 
 
 @lru_cache(maxsize=256)  # per handler (hashed by identity): the signature is walked once, not per request
@@ -49,9 +52,15 @@ def repeated_query_parameter(connection: ASGIConnection[Any, Any, Any, Any]) -> 
     return repeated[0] if repeated else None
 
 
+def empty_query_parameter(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The first query parameter (in name order) given with an empty value (`?model=`), or None."""
+    empty = sorted(name for name, value in connection.query_params.multi_items() if value == "")
+    return empty[0] if empty else None
+
+
 def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Refuse the request with a 400 when its query string names a parameter the route does not declare,
-    or gives one more than once."""
+    gives one more than once, or gives one an empty value."""
     known = declared_query_parameters(handler) - connection.path_params.keys()
     unknown = sorted(set(connection.query_params) - known)
     if unknown:
@@ -70,4 +79,12 @@ def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handl
             f"query parameter {repeated!r} is given {count} times; give it once (each parameter takes one value)",
             code="invalid_parameter",
             extra={"parameter": repeated},
+        )
+    empty = empty_query_parameter(connection)
+    if empty is not None:
+        raise ApiError(
+            400,
+            f"query parameter {empty!r} is empty; give it a value or leave it out (empty is not 'any')",
+            code="invalid_parameter",
+            extra={"parameter": empty},
         )
