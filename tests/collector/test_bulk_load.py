@@ -292,3 +292,30 @@ def test_a_sliced_pass_never_drops_the_indexes(tmp_path: Path, monkeypatch: pyte
         )
     assert result.events_added > 0 and not result.remaining
     assert seen and all(len(names) == 6 for names in seen)
+
+
+def test_the_wal_starts_over_while_a_writer_commits_without_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PASSIVE checkpoints alone never catch up with a writer that never pauses, and SQLite starts the
+    log over only once all of it is copied: the log grew past the store's size in a first load."""
+    monkeypatch.setattr("devlog_collector.store.wal_checkpointer.RESTART_FRAMES", 200)  # 1.6 MiB
+    monkeypatch.setattr("devlog_collector.store.wal_checkpointer.CHECKPOINT_GAP_S", 0.01)
+    path = tmp_path / "s.db"
+    wal = Path(f"{path}-wal")
+    largest = 0
+    with Store.open(path) as store:
+        store.db.execute("PRAGMA wal_autocheckpoint = 0")
+        checkpointer = WalCheckpointer(path)
+        try:
+            for batch in range(200):
+                events = [Event(id=f"e{batch}-{n}", ts=T0, agent="a", kind="prompt", session_id="s",
+                                text=os.urandom(400).hex()) for n in range(100)]  # fmt: skip
+                store.commit(events)
+                checkpointer.nudge()
+                largest = max(largest, wal.stat().st_size)
+                time.sleep(0.003)  # (the parser's turn)
+        finally:
+            checkpointer.stop()
+    assert path.stat().st_size > 15 * 1024 * 1024  # the events reached the store itself
+    assert largest < 96 * 1024 * 1024, f"the -wal grew to {largest / 2**20:.0f} MiB (it never started over)"
