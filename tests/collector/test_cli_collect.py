@@ -465,3 +465,36 @@ def test_status_and_start_count_one_problem_and_one_file_in_the_singular(
     (logs / "d.jsonl").write_bytes(line(3))
     skipped = CliRunner().invoke(cli, ["start", "--once", "--no-history"])
     assert "skipping history: 1 existing file marked as read" in skipped.stderr
+
+
+def test_lines_written_during_the_history_pass_arrive_as_soon_as_watching_starts(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher only reports changes made after it starts: a line appended to a file the history
+    pass had already read waited for the safety rescan (30 s) before this first live pass."""
+    import threading
+
+    from devlog_collector.config import load_config
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(5)))
+    config, _ = load_config()
+    stop = threading.Event()
+    daemon = CollectDaemon(config, DaemonOptions(rescan_interval=600), stop_event=stop)
+    history = daemon._history
+
+    def history_then_a_late_line(*args: object, **kwargs: object) -> None:
+        history(*args, **kwargs)  # type: ignore[arg-type]
+        with (logs / "a.jsonl").open("ab") as handle:  # ... while the pass was still finishing
+            handle.write(line(5))
+
+    monkeypatch.setattr(daemon, "_history", history_then_a_late_line)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        store = Config().storage.db_path()
+        assert _wait_for(lambda: store.exists() and expected_id(5) in db_ids(), timeout=15)
+    finally:
+        stop.set()
+        thread.join(30)

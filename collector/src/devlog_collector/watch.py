@@ -470,7 +470,10 @@ class CollectDaemon:
         by_path = _index(tracked)
         last_scan = last_discover = last_config_check = time.monotonic()
         last_run_record = time.monotonic()
-        backlog: list[Tracked] = []  # files a full pass has still to read, in slices
+        # Files a full pass has still to read, in slices. At first, all of them: lines written while the
+        # history pass read other files (or while it built its indexes) came before the watcher, which
+        # reports only later changes; the safety rescan would find them only after RESCAN_INTERVAL_S.
+        backlog: list[Tracked] = list(tracked)
         look_for_new = False  # a change may mean new files: discover (at most once a second)
         while not self.stopping.is_set():
             roots = self._watch_roots(collector)
