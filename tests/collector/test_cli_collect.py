@@ -498,3 +498,44 @@ def test_lines_written_during_the_history_pass_arrive_as_soon_as_watching_starts
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_ctrl_c_ends_devlog_collect_at_a_commit_and_says_what_it_kept(logs: Path) -> None:
+    """It printed only click's `Aborted!`, and `devlog status` showed the run with 0 events."""
+    from devlog_collector.cli.status_cmd import gather_status
+
+    write_config(logs)
+    for f in range(40):  # 40 files of ~1 MB: a pass of a few seconds
+        (logs / f"{f:02d}.jsonl").write_bytes(b"".join(line(f * 5000 + n, text="x" * 150) for n in range(5000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devlog_collector", "collect"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    store = Config().storage.db_path()
+    assert _wait_for(lambda: store.exists() and len(db_ids()) > 0, timeout=60)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    kept = len(db_ids())
+    assert proc.returncode == 130, err
+    assert f"interrupted: the {kept} events added so far are kept" in err.decode()
+    assert 0 < kept < 200_000
+    last = gather_status()["store"]["last_collect"]
+    assert last["finished_at"] is None and last["events_added"] == kept  # shown as interrupted, with its events
+    again = subprocess.run([sys.executable, "-m", "devlog_collector", "collect"], capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert len(db_ids()) == 200_000
+
+
+def test_a_long_devlog_collect_records_its_progress_for_status(logs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collect killed before its end (here: its end never recorded) shows what it had stored."""
+    from devlog_collector.cli import collect_cmds
+    from devlog_collector.cli.status_cmd import gather_status
+    from devlog_collector.collect import Collector
+
+    write_config(logs)
+    for f in range(3):
+        (logs / f"{f}.jsonl").write_bytes(b"".join(line(f * 100 + n) for n in range(100)))
+    monkeypatch.setattr(collect_cmds, "PROGRESS_RECORD_S", 0.0)
+    monkeypatch.setattr(Collector, "finish_run", lambda self, run_id, result: None)  # as if killed first
+    assert CliRunner().invoke(cli, ["collect"]).exit_code == 0
+    last = gather_status()["store"]["last_collect"]
+    assert last["finished_at"] is None and last["events_added"] >= 200 and last["files_read"] >= 2

@@ -6,13 +6,23 @@ Thin commands: the work is in `devlog_collector.collect` (engine) and `devlog_co
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
-from typing import Any
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any, Final
 
 import click
 
 __all__ = ["collect", "start"]
+
+#: Seconds between the progress records of a long `devlog collect` (what `devlog status` shows of a
+#: pass still running, or of one killed before its end).
+PROGRESS_RECORD_S: Final = 5.0
 
 
 def _load_config() -> Any:
@@ -50,7 +60,7 @@ def start(no_history: bool, once: bool, poll: bool, no_progress: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def collect(as_json: bool) -> None:
     """Read what is new in every agent's logs into the local store, then exit."""
-    from devlog_collector.collect import Collector
+    from devlog_collector.collect import Collector, CollectResult
     from devlog_collector.errors import StoreError
     from devlog_collector.store import Store
 
@@ -58,14 +68,28 @@ def collect(as_json: bool) -> None:
     if not config.collect.enabled:
         click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
         return
+    stop = threading.Event()
     with Store.open(config.storage.db_path()) as store:
         store.acquire_writer_lock()
-        collector = Collector(store, config)
+        collector = Collector(store, config, should_stop=stop.is_set)
         for warning in collector.warnings:
             click.echo(f"warning: {warning}", err=True)
         run_id = collector.begin_run()
-        result = collector.collect()
-        collector.finish_run(run_id, result)
+        result = CollectResult()
+        recorded = time.monotonic()
+
+        def record(files_done: int, bytes_done: int) -> None:  # `devlog status` shows a long pass's progress
+            nonlocal recorded
+            if time.monotonic() - recorded >= PROGRESS_RECORD_S:
+                collector.record_progress(run_id, result)
+                recorded = time.monotonic()
+
+        with _stop_on_signals(stop):
+            collector.collect(progress=record, result=result)
+        if result.interrupted:  # left unfinished: `devlog status` says "interrupted", with what it did
+            collector.record_progress(run_id, result)
+        else:
+            collector.finish_run(run_id, result)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -78,6 +102,32 @@ def collect(as_json: bool) -> None:
         )
     if result.paused:
         raise StoreError(f"collection paused: {result.paused}")
+    if result.interrupted:
+        click.echo(
+            f"interrupted: the {result.events_added} events added so far are kept; "
+            "`devlog collect` again goes on from there",
+            err=True,
+        )
+        raise SystemExit(130)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the pass at the next commit (what is stored stays, with its cursors);
+    a second Ctrl-C interrupts at once, as Python does by default."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
 
 def _print_table(result: Any) -> None:
