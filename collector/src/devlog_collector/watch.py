@@ -64,6 +64,25 @@ RESCAN_INTERVAL_S: Final = 30.0
 RESCAN_INTERVAL_POLLING_S: Final = 5.0
 
 
+def _give_back_memory(store: Store) -> None:
+    """Return what the history pass used to the system before the daemon settles in for days.
+
+    A first load fills the writer's page cache (32 MiB), the id map and the parsers' buffers; freed
+    by Python and SQLite, most of it stayed in the C allocator's heap, so the idle daemon held its
+    load-time peak (~110 MiB after 150 MB of history, ~140 MiB after 290 MB) against ~30 MiB for the
+    same daemon restarted. SQLite's `shrink_memory` empties the cache (it refills as needed) and
+    glibc's `malloc_trim` hands free heap pages back (elsewhere, where it does not exist: nothing).
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(sqlite3.Error):
+        store.db.execute("PRAGMA shrink_memory")
+    with contextlib.suppress(OSError, AttributeError):  # (the process's own symbols: glibc's, if any)
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 class _SearchIndexer:
     """Brings the full-text index up to date on its own connection whenever it is woken."""
 
@@ -194,6 +213,7 @@ class CollectDaemon:
                 self._apply_retention(store)
                 self._exporter = self._start_exporter()
                 self._history(collector, self._exporter, run_id)
+                _give_back_memory(store)
                 collector.record_progress(run_id, self.totals)
                 indexer.start()
                 indexer.notify()
