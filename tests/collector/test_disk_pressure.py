@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -52,6 +53,9 @@ def test_min_free_bytes_pauses_and_resumes(tmp_path: Path) -> None:
         result = collector.collect()
         assert result.paused is not None
         assert "storage.min_free_bytes" in result.paused
+        assert re.search(r"only \d+\.\d (KiB|MiB|GiB) free .*\(\d+\.\d GiB\)", result.paused), (
+            result.paused
+        )  # as status says it
         assert result.events_added == 0
         cursor = store.get_cursor("generic:testagent", str(logs / "a.jsonl"))
         assert cursor is not None

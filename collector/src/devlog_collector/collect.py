@@ -46,6 +46,7 @@ import msgspec
 from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
+from devlog_collector.sizes import human_bytes
 from devlog_collector.sources import load_source_class
 from devlog_collector.sources._values import FIRST_SEEN_KEY
 from devlog_collector.sources.base import (
@@ -955,8 +956,8 @@ class Collector:
             return
         if free < self.min_free:
             raise DiskPressure(
-                f"only {free} bytes free on the store's disk ({self.store.path.parent}), "
-                f"below storage.min_free_bytes ({self.min_free}); collection paused until space returns"
+                f"only {human_bytes(free)} free on the store's disk ({self.store.path.parent}), "
+                f"below storage.min_free_bytes ({human_bytes(self.min_free)}); collection paused until space returns"
             )
 
     def _commit(

@@ -37,6 +37,7 @@ from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tra
 from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
+from devlog_collector.sizes import human_bytes
 from devlog_collector.store import Store
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
@@ -352,7 +353,7 @@ class CollectDaemon:
             self._say(f"skipping history: {marked} existing file{'s' if marked != 1 else ''} marked as read")
             return
         files, size = collector.pending(tracked)
-        self._say(f"collecting history: {files} file{'s' if files != 1 else ''}, {_human_bytes(size)} to read")
+        self._say(f"collecting history: {files} file{'s' if files != 1 else ''}, {human_bytes(size)} to read")
         recorded = time.monotonic()
         ongoing = CollectResult()  # what the history pass has done so far
 
@@ -607,15 +608,6 @@ def _owner_path(raw: str) -> str:
 
 def _index(tracked: list[Tracked]) -> dict[str, Tracked]:
     return {str(item.file.path): item for item in tracked}
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def announce_to_stderr(message: str) -> None:

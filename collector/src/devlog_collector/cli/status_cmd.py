@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from devlog_collector.sizes import human_bytes
+
 #: `storage.min_free_bytes`'s default (status reads no config module without a config file; a test
 #: keeps the two equal).
 DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
@@ -212,8 +214,8 @@ def _disk_pause(db_path: Path, min_free: int) -> str | None:
     if free >= min_free:
         return None
     return (
-        f"collection is paused: only {_size(free)} free on the store's disk, below storage.min_free_bytes "
-        f"({_size(min_free)}); it resumes once space returns"
+        f"collection is paused: only {human_bytes(free)} free on the store's disk, below storage.min_free_bytes "
+        f"({human_bytes(min_free)}); it resumes once space returns"
     )
 
 
@@ -239,7 +241,7 @@ def _render(facts: dict[str, Any]) -> None:
     console = rich_console(highlight=False)
     store = facts["store"]
     running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
-    size = _size(store["size_bytes"]) if store["exists"] else "not created yet"
+    size = human_bytes(store["size_bytes"]) if store["exists"] else "not created yet"
     console.print(f"[bold]store[/] {escape(store['path'])} ({size}) · collector {running}")
     config = facts["config"]
     console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
@@ -301,12 +303,3 @@ def _render(facts: dict[str, Any]) -> None:
             f"[yellow]{escape(name)}[/]: {count} problem{'s' if count != 1 else ''}; latest {escape(latest['path'])} "
             f"{escape(latest['position'])}: {escape(latest['message'])}"
         )
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
