@@ -405,7 +405,10 @@ class CollectDaemon:
             task = progress.add_task("history", total=max(size, 1), files=f"0/{files} files")
 
             def update(files_done: int, bytes_done: int) -> None:
-                progress.update(task, completed=min(bytes_done, size), files=f"{min(files_done, files)}/{files} files")
+                shown = f"{min(files_done, files)}/{files} files"
+                if files_done >= files:  # a large load builds its indexes now: seconds, say so
+                    shown += ", building indexes"
+                progress.update(task, completed=min(bytes_done, size), files=shown)
                 record(files_done, bytes_done)
 
             self._pass(collector, tracked, progress=update, result=result)
