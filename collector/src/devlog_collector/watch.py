@@ -80,7 +80,7 @@ def _give_back_memory(store: Store) -> None:
     gc.collect()
     with contextlib.suppress(sqlite3.Error):
         store.db.execute("PRAGMA shrink_memory")
-    with contextlib.suppress(OSError, AttributeError):  # (the process's own symbols: glibc's, if any)
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # (the process's own symbols: glibc's, if any)
         ctypes.CDLL(None).malloc_trim(0)
 
 
