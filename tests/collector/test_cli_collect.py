@@ -520,8 +520,16 @@ def test_ctrl_c_ends_devlog_collect_at_a_commit_and_says_what_it_kept(logs: Path
     assert 0 < kept < 200_000
     last = gather_status()["store"]["last_collect"]
     assert last["finished_at"] is None and last["events_added"] == kept  # shown as interrupted, with its events
-    again = subprocess.run([sys.executable, "-m", "devlog_collector", "collect"], capture_output=True, timeout=120)
-    assert again.returncode == 0, again.stderr
+    again = subprocess.Popen(
+        [sys.executable, "-m", "devlog_collector", "collect"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert _wait_for(lambda: len(db_ids()) > kept, timeout=60)
+    again.send_signal(signal.SIGTERM)  # as a service manager stops it: the same, with SIGTERM's code
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 143, err
+    assert "interrupted: the" in err.decode()
+    last = subprocess.run([sys.executable, "-m", "devlog_collector", "collect"], capture_output=True, timeout=120)
+    assert last.returncode == 0, last.stderr
     assert len(db_ids()) == 200_000
 
 

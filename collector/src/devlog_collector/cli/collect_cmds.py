@@ -69,6 +69,7 @@ def collect(as_json: bool) -> None:
         click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
         return
     stop = threading.Event()
+    received: list[int] = []  # the signal that ended the pass
     with Store.open(config.storage.db_path()) as store:
         store.acquire_writer_lock()
         collector = Collector(store, config, should_stop=stop.is_set)
@@ -84,7 +85,7 @@ def collect(as_json: bool) -> None:
                 collector.record_progress(run_id, result)
                 recorded = time.monotonic()
 
-        with _stop_on_signals(stop):
+        with _stop_on_signals(stop, received):
             collector.collect(progress=record, result=result)
         if result.interrupted:  # left unfinished: `devlog status` says "interrupted", with what it did
             collector.record_progress(run_id, result)
@@ -108,16 +109,17 @@ def collect(as_json: bool) -> None:
             "`devlog collect` again goes on from there",
             err=True,
         )
-        raise SystemExit(130)
+        raise SystemExit(128 + (received[0] if received else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C or SIGTERM ends the pass at the next commit (what is stored stays, with its cursors);
-    a second Ctrl-C interrupts at once, as Python does by default."""
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the pass at the next commit (what is stored stays, with its cursors;
+    the signal goes into `received`); a second Ctrl-C interrupts at once, as Python does by default."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
