@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import sys
 import threading
@@ -30,14 +29,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tracked
 from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
+from devlog_collector.stop_signals import stop_on_signals
 from devlog_collector.store import Store
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
@@ -204,58 +203,39 @@ class CollectDaemon:
         store = Store.open(self.db_path)
         try:
             store.acquire_writer_lock()
-            restore = self._install_signal_handlers()
-            collector = Collector(store, self.config, should_stop=self.stopping.is_set)
-            for warning in collector.warnings:
-                log.warning("source_unavailable", detail=warning)
-            run_id = collector.begin_run()
-            indexer = _SearchIndexer(self.db_path)
-            try:
-                self._apply_retention(store)
-                self._exporter = self._start_exporter()
-                self._history(collector, self._exporter, run_id)
-                _give_back_memory(store)
-                collector.record_progress(run_id, self.totals)
-                indexer.start()
-                indexer.notify()
-                if not self.stopping.is_set() and not self.options.once:
-                    self._say("watching agent logs for changes (Ctrl-C to stop)")
-                    self._watch(collector, store, run_id, indexer)
-            finally:
-                collector.finish_run(run_id, self.totals)
-                indexer.stop()
-                if self._exporter is not None:
-                    self._exporter.stop()
-                restore()
+            with stop_on_signals(self.stopping):
+                self._run(store)
         finally:
             store.close()
         self._say(f"stopped: {self.totals.events_added} events collected in this session")
         return self.totals
 
+    def _run(self, store: Store) -> None:
+        collector = Collector(store, self.config, should_stop=self.stopping.is_set)
+        for warning in collector.warnings:
+            log.warning("source_unavailable", detail=warning)
+        run_id = collector.begin_run()
+        indexer = _SearchIndexer(self.db_path)
+        try:
+            self._apply_retention(store)
+            self._exporter = self._start_exporter()
+            self._history(collector, self._exporter, run_id)
+            _give_back_memory(store)
+            collector.record_progress(run_id, self.totals)
+            indexer.start()
+            indexer.notify()
+            if not self.stopping.is_set() and not self.options.once:
+                self._say("watching agent logs for changes (Ctrl-C to stop)")
+                self._watch(collector, store, run_id, indexer)
+        finally:
+            collector.finish_run(run_id, self.totals)
+            indexer.stop()
+            if self._exporter is not None:
+                self._exporter.stop()
+
     def stop(self) -> None:
         """Ask the daemon to stop after the current commit."""
         self.stopping.set()
-
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous: dict[int, Any] = {}
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("stop_requested", signal=signal.Signals(signum).name)
-            self.stopping.set()
-            for sig, old in previous.items():  # a second signal acts as usual
-                signal.signal(sig, old)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                with contextlib.suppress(ValueError, OSError):
-                    signal.signal(sig, old)
-
-        return restore
 
     def _start_exporter(self) -> _Exporter | None:
         if not self.config.export.remotes:

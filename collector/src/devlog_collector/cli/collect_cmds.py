@@ -6,14 +6,11 @@ Thin commands: the work is in `devlog_collector.collect` (engine) and `devlog_co
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from types import FrameType
 from typing import Any, Final
 
 import click
@@ -62,6 +59,7 @@ def collect(as_json: bool) -> None:
     """Read what is new in every agent's logs into the local store, then exit."""
     from devlog_collector.collect import Collector, CollectResult
     from devlog_collector.errors import StoreError
+    from devlog_collector.stop_signals import stop_on_signals
     from devlog_collector.store import Store
 
     config = _load_config()
@@ -69,7 +67,6 @@ def collect(as_json: bool) -> None:
         click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
         return
     stop = threading.Event()
-    received: list[int] = []  # the signal that ended the pass
     with Store.open(config.storage.db_path()) as store:
         store.acquire_writer_lock()
         collector = Collector(store, config, should_stop=stop.is_set)
@@ -85,7 +82,7 @@ def collect(as_json: bool) -> None:
                 collector.record_progress(run_id, result)
                 recorded = time.monotonic()
 
-        with _stop_on_signals(stop, received):
+        with stop_on_signals(stop) as received:  # (the signal that ended the pass, if one did)
             collector.collect(progress=record, result=result)
         if result.interrupted:  # left unfinished: `devlog status` says "interrupted", with what it did
             collector.record_progress(run_id, result)
@@ -110,26 +107,6 @@ def collect(as_json: bool) -> None:
             err=True,
         )
         raise SystemExit(128 + (received[0] if received else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event, received: list[int]) -> Iterator[None]:
-    """Ctrl-C or SIGTERM ends the pass at the next commit (what is stored stays, with its cursors;
-    the signal goes into `received`); a second Ctrl-C interrupts at once, as Python does by default."""
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
 
 
 def _print_table(result: Any) -> None:
