@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from devlog_collector import disk_full_marker
+from devlog_collector.cli.status_cmd import _disk_was_full
 from devlog_collector.collect import Collector
 from devlog_collector.store import Store
 from tests.collector.collect_helpers import expected_id, line, make_config
@@ -101,11 +103,32 @@ def test_full_disk_pauses_without_corruption_and_resumes(tmp_path: Path, tiny_fs
         assert cursor is not None
         assert cursor.offset == sum(len(r) for r in records[: cursor.line_no])  # the cursor matches the data
     assert len(_ids(config.storage.db_path())) == stored
+    # `devlog status` (another process, later) says why collection stopped, though min_free_bytes is 0.
+    said = _disk_was_full(config.storage.db_path())
+    assert said is not None and "disk was full" in said
     subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_fs)], check=True)
     with Store.open(config.storage.db_path()) as store:
         resumed = Collector(store, config, chunk_bytes=64 * 1024).collect()
     assert resumed.paused is None
     assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}
+    assert _disk_was_full(config.storage.db_path()) is None  # a pass that stored again removed the mark
+
+
+def test_the_full_disk_mark_stays_until_a_pass_stores_again(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(0))
+    os.utime(logs / "a.jsonl", (1_700_000_000, 1_700_000_000))  # not "racy": a pass skips it unread
+    config = make_config(logs)
+    db_path = config.storage.db_path()
+    with Store.open(db_path) as store:
+        assert Collector(store, config).collect().events_added == 1
+        disk_full_marker.mark(db_path)  # as a pass whose write found the disk full leaves it
+        assert Collector(store, config).collect().events_added == 0  # nothing written: nothing proven
+        assert _disk_was_full(db_path) is not None
+        (logs / "a.jsonl").write_bytes(line(0) + line(1))
+        assert Collector(store, config).collect().events_added == 1
+    assert _disk_was_full(db_path) is None
 
 
 def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_returns(

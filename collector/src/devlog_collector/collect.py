@@ -43,6 +43,7 @@ from typing import Any, Final
 
 import msgspec
 
+from devlog_collector import disk_full_marker
 from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
@@ -111,7 +112,14 @@ _UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 class DiskPressure(StoreError):
-    """The store's disk is (nearly) full: collection pauses until space returns."""
+    """The store's disk is (nearly) full: collection pauses until space returns.
+
+    `disk_full`: a write failed for want of space (not the `storage.min_free_bytes` check).
+    """
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
 
 
 def source_id(source: Source) -> str:
@@ -318,6 +326,9 @@ class Collector:
         self._discarding = False
         #: The current disk-pressure pause has been logged (reset when a pass completes).
         self._pause_logged = False
+        #: This pass stored something / paused because a write found the disk full (`disk_full_marker`).
+        self._wrote = False
+        self._disk_full = False
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -421,6 +432,7 @@ class Collector:
         self._progress = progress
         self._files_done = 0
         self._bytes_done = 0
+        self._wrote = self._disk_full = False
         # Not in a sliced pass (the daemon's backlog, `deadline`): each slice would rebuild the indexes.
         bulk = deadline is None and self._large_load(items, cursors)
         if bulk:
@@ -434,6 +446,10 @@ class Collector:
         self._progress = None
         if result.paused is None:
             self._pause_logged = False
+        if self._disk_full:
+            disk_full_marker.mark(self.store.path)  # for `devlog status`, which runs in another process
+        elif self._wrote and result.paused is None:
+            disk_full_marker.clear(self.store.path)
         return result
 
     def _large_load(self, items: list[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> bool:
@@ -484,6 +500,7 @@ class Collector:
                 self._collect_file(item, cursors.get(item.key), totals)
             except DiskPressure as exc:
                 result.paused = str(exc)
+                self._disk_full = exc.disk_full
                 # Once per pause, not once per pass (the daemon retries every second or so).
                 (log.debug if self._pause_logged else log.warning)("collection_paused", reason=str(exc))
                 self._pause_logged = True
@@ -1025,12 +1042,17 @@ class Collector:
             )
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
-                raise DiskPressure(f"the store's disk is full ({exc}); collection paused until space returns") from exc
+                raise DiskPressure(
+                    f"the store's disk is full ({exc}); collection paused until space returns", disk_full=True
+                ) from exc
             raise
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise DiskPressure(f"the store's disk is full ({exc.strerror}); collection paused") from exc
+                raise DiskPressure(
+                    f"the store's disk is full ({exc.strerror}); collection paused until space returns", disk_full=True
+                ) from exc
             raise
+        self._wrote = True
         if totals is not None:
             totals.events_updated += self.store.replaced - replaced_before
         if replace is not None:

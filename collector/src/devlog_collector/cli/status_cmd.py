@@ -190,7 +190,7 @@ def gather_status() -> dict[str, Any]:
         config, warnings = default_config_view(), missing_config_warnings()
     db_path = config.storage.db_path()
     store = _store_facts(db_path)
-    paused = _disk_pause(db_path, config.storage.min_free_bytes)
+    paused = _disk_pause(db_path, config.storage.min_free_bytes) or _disk_was_full(db_path)
     if paused:
         store["paused"] = paused
     return {
@@ -216,6 +216,19 @@ def _disk_pause(db_path: Path, min_free: int) -> str | None:
     return (
         f"collection is paused: only {human_bytes(free)} free on the store's disk, below storage.min_free_bytes "
         f"({human_bytes(min_free)}); it resumes once space returns"
+    )
+
+
+def _disk_was_full(db_path: Path) -> str | None:
+    """Why collection stopped, when the collector's last write found the disk full (its mark), or None."""
+    from devlog_collector import disk_full_marker
+
+    when = disk_full_marker.marked_at(db_path)
+    if when is None:
+        return None
+    return (
+        f"collection is paused: the store's disk was full at {_iso(int(when * 1000))} (a write failed); "
+        "free some space, and the next pass goes on from where it stopped"
     )
 
 
