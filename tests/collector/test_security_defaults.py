@@ -46,3 +46,34 @@ def test_config_written_by_remote_add_is_private(monkeypatch) -> None:
     assert "${TEAM_KEY}" in text and "dvl_secretvalue" not in text
     shown = CliRunner().invoke(cli, ["config", "show"])
     assert shown.exit_code == 0 and "dvl_secretvalue_1234567890" not in shown.output
+
+
+def test_folders_that_already_exist_keep_their_mode(tmp_path: Path, monkeypatch) -> None:
+    """Only folders devlog creates are made 0700: a shared one (a sticky /tmp-like folder, a home the
+    user set up) is not devlog's to tighten."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    home = tmp_path / "devlog-home"
+    home.mkdir()
+    home.chmod(0o755)
+    monkeypatch.setenv("DEVLOG_HOME", str(home))
+    store = Store.open(shared / "events.db")
+    store.close()
+    created = Store.open(shared / "new" / "deeper" / "events.db")
+    created.close()
+    Store.open(home / "data" / "events.db").close()
+    assert mode(shared) == 0o1777
+    assert mode(home) == 0o755
+    assert mode(shared / "new") == 0o700 and mode(shared / "new" / "deeper") == 0o700
+    assert mode(home / "data") == 0o700
+    assert mode(shared / "events.db") == 0o600
+
+
+def test_a_relative_devlog_home_is_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEVLOG_HOME", "rel")
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code != 0
+    assert "DEVLOG_HOME must be an absolute path" in result.output
+    assert not (tmp_path / "rel").exists()

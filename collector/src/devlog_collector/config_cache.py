@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from devlog_collector.errors import UserError
-from devlog_collector.paths import home_dir
+from devlog_collector.paths import ensure_private_dir, home_dir
 
 __all__ = ["RACY_SECONDS", "cached_yaml", "load_yaml"]
 
@@ -77,9 +77,7 @@ def _store(entry: Path, signature: list[int], data: Any) -> None:
         return
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            entry.parent.chmod(0o700)
+        ensure_private_dir(entry.parent)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(encoded)

@@ -2,7 +2,8 @@
 
 Everything lives under one home directory so that `DEVLOG_HOME` moves it all (tests, containers,
 several profiles): `config.yaml`, and by default the store under `data/`. The home directory is
-created 0700 and files in it 0600 because the store holds everything the agents saw.
+created 0700 and files in it 0600 because the store holds everything the agents saw (folders that
+already exist keep their mode: they may be shared).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ __all__ = ["config_path", "ensure_private_dir", "home_dir", "missing_config_warn
 def home_dir() -> Path:
     """`$DEVLOG_HOME`, else `~/.devlog`."""
     env = os.environ.get("DEVLOG_HOME")
-    return _expanded("DEVLOG_HOME", env) if env else Path.home() / ".devlog"
+    return _absolute("DEVLOG_HOME", _expanded("DEVLOG_HOME", env)) if env else Path.home() / ".devlog"
 
 
 def config_path() -> Path:
     """`$DEVLOG_CONFIG`, else `<home>/config.yaml`."""
     env = os.environ.get("DEVLOG_CONFIG")
-    return _expanded("DEVLOG_CONFIG", env) if env else home_dir() / "config.yaml"
+    return _absolute("DEVLOG_CONFIG", _expanded("DEVLOG_CONFIG", env)) if env else home_dir() / "config.yaml"
 
 
 def missing_config_warnings() -> list[str]:
@@ -56,9 +57,25 @@ def _expanded(variable: str, value: str) -> Path:
     return Path(os.path.expanduser(value))  # noqa: PTH111
 
 
+def _absolute(variable: str, path: Path) -> Path:
+    """`path` if absolute; a relative one would name a different folder from every working directory
+    (the store "missing" after a `cd`, a `cache/` left wherever a command ran)."""
+    if path.is_absolute():
+        return path
+    from devlog_collector.errors import UserError
+
+    raise UserError(f"{variable} must be an absolute path (or start with ~), not {str(path)!r}")
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) if needed; make it 0700 when it is devlog's own."""
-    path.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        path.chmod(0o700)
+    """Create `path` and its missing parents 0700 (they will hold what the agents saw).
+
+    A folder that already exists keeps its mode: it may be the user's own or shared (a home folder,
+    `/tmp`, a team's mount) and is not devlog's to tighten.
+    """
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in missing:  # (mkdir's mode is masked by the umask, and parents get the default)
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)
     return path

@@ -398,9 +398,7 @@ class Store:
             home = home_dir()
             if home in path.parents:
                 ensure_private_dir(home)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                path.parent.chmod(0o700)
+            ensure_private_dir(path.parent)
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
