@@ -384,3 +384,24 @@ def test_cursors_for_some_files_are_those_of_all_cursors(logs: Path) -> None:
         assert store.cursors_for(keys[:3]) == {key: every[key] for key in keys[:3]}
         assert store.cursors_for(keys) == every
         assert store.cursors_for([("generic:testagent", "/no/such.jsonl"), keys[0]]) == {keys[0]: every[keys[0]]}
+
+
+def test_a_discovery_failure_is_forgotten_once_discovery_works_again(logs: Path) -> None:
+    """A source whose discovery raised is recorded as a `discovery` problem; it stayed in `devlog
+    status` for good, even after the cause was gone and its logs were collected."""
+    (logs / "a.jsonl").write_bytes(line(1))
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        broken = Collector(store, config)
+        source = broken.sources[0]
+
+        def fail() -> Iterator[SourceFile]:
+            raise RuntimeError("boom")
+
+        source.discover = fail  # type: ignore[method-assign]
+        assert broken.collect().problems == 1
+        positions = [r[0] for r in store.db.execute("SELECT position FROM parse_errors")]
+        assert positions == ["discovery"]
+        fixed = Collector(store, config)
+        assert fixed.collect().events_added == 1
+        assert store.db.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)

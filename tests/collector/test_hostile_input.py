@@ -435,10 +435,16 @@ def test_a_log_that_could_not_be_opened_loses_that_problem_once_it_opens(tmp_pat
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
-def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [(0, "Permission denied"), (0o644, "permission denied: the folder can be listed but not entered")],
+)
+def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path, mode: int, reason: str) -> None:
     """Transcripts under a folder the user cannot list (left by `sudo claude`) were skipped without a
     word: pathlib's rglob hides the PermissionError. Now it is a `folder` problem, dropped once the
-    folder lists again and its logs are collected."""
+    folder lists again and its logs are collected. A folder that can be listed but not entered (mode
+    644, "-work-locked" sorted before the others) ended the claude source's whole discovery: nothing
+    of any project was collected."""
     import subprocess
     import sys
 
@@ -453,7 +459,9 @@ def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path)
     locked = projects / "-work-locked"
     locked.mkdir()
     (locked / "b.jsonl").write_bytes(transcript("u2", "/work/locked"))
-    locked.chmod(0)
+    (projects / "zz-work-after").mkdir()
+    (projects / "zz-work-after" / "c.jsonl").write_bytes(transcript("u3", "/work/after"))
+    locked.chmod(mode)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     (home / "config.yaml").write_text(
@@ -474,9 +482,9 @@ def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path)
             return conn.execute("SELECT path, position, message FROM parse_errors").fetchall()
 
     first = run()
-    assert (first["events_added"], first["problems"]) == (2, 1)  # session start + prompt of a.jsonl
+    assert (first["events_added"], first["problems"]) == (4, 1)  # session start + prompt of a and c
     assert recorded() == [
-        (str(locked), "folder", "cannot list this folder (Permission denied): the logs in it are not collected")
+        (str(locked), "folder", f"cannot list this folder ({reason}): the logs in it are not collected")
     ]
     assert run()["problems"] == 0  # reported once
     locked.chmod(0o755)

@@ -349,6 +349,7 @@ class Collector:
                         seen.add(item.key)
                         tracked.append(item)
                 self._report_unlisted(sid, source.unlisted, result)
+                self._forget_discovery_failure(sid)
             except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
                 message = f"discovery failed: {type(exc).__name__}: {exc}"
                 log.warning("source_discovery_failed", source=sid, error=type(exc).__name__)
@@ -383,6 +384,15 @@ class Collector:
         added = self._record_standalone(problems)
         if result is not None:
             result.totals(sid).problems += added
+
+    def _forget_discovery_failure(self, sid: str) -> None:
+        """Drop a recorded "discovery failed" of a source whose discovery works again."""
+        stale = {k for k in self._known_problems if k[0] == sid and k[2] == "discovery"}
+        if not stale:
+            return
+        with contextlib.suppress(sqlite3.Error), self.store.transaction() as db:
+            db.execute("DELETE FROM parse_errors WHERE source = ? AND position = 'discovery'", (sid,))
+            self._known_problems -= stale
 
     def _forget_file_problems(self, sid: str, path: str) -> None:
         """Drop the `file`-level problems (cannot open, read failed) of a log that opens now, so

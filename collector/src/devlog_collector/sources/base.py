@@ -73,7 +73,11 @@ def find_files(top: Path, unlisted: list[tuple[Path, str]], *, suffix: str, pref
             unlisted.append((Path(exc.filename), exc.strerror or str(exc)))
 
     for folder, _dirs, names in os.walk(top, onerror=refused):
-        found.extend(Path(folder, name) for name in names if name.endswith(suffix) and name.startswith(prefix))
+        wanted = [name for name in names if name.endswith(suffix) and name.startswith(prefix)]
+        if wanted and not os.access(folder, os.X_OK):  # readable, not searchable: names but no files
+            unlisted.append((Path(folder), "permission denied: the folder can be listed but not entered"))
+            continue
+        found.extend(Path(folder, name) for name in wanted)
     found.sort(key=str)
     return found
 
@@ -154,6 +158,16 @@ class Source(ABC):
 
         The engine empties `self.unlisted` before each discovery and reports what it holds after.
         """
+
+    def is_log_file(self, path: Path) -> bool:
+        """`path.is_file()`, except that a file that cannot be looked at (its folder not searchable:
+        logs written by `sudo <agent>`) is added to `unlisted` for the engine to report instead of
+        ending the whole discovery with PermissionError."""
+        try:
+            return path.is_file()
+        except OSError as exc:
+            self.unlisted.append((path.parent, exc.strerror or str(exc)))
+            return False
 
     def watch_paths(self) -> list[Path]:
         """Folders to watch for changes (existing roots by default)."""

@@ -286,7 +286,7 @@ class ClaudeCodeSource(Source):
             # Sorted as strings: `<session>.jsonl` before `<session>/subagents/...`, so a response's
             # parent copy is stored before any sub-agent or `/btw` replay of it.
             for path in find_files(projects, self.unlisted, suffix=".jsonl"):
-                if path.is_file():
+                if self.is_log_file(path):
                     yield SourceFile(path=path, mode="append")
 
     def parse_lines(

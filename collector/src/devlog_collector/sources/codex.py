@@ -179,7 +179,7 @@ class CodexSource(Source):
             active: set[Path] = set()
             if sessions.is_dir():
                 for path in find_files(sessions, self.unlisted, prefix="rollout-", suffix=".jsonl"):
-                    if not path.is_file():
+                    if not self.is_log_file(path):
                         continue
                     active.add(path.relative_to(sessions))
                     if path not in seen:
@@ -188,7 +188,7 @@ class CodexSource(Source):
             archived = root / "archived_sessions"
             if archived.is_dir():
                 for path in find_files(archived, self.unlisted, prefix="rollout-", suffix=".jsonl"):
-                    if path.is_file() and path not in seen and path.relative_to(archived) not in active:
+                    if self.is_log_file(path) and path not in seen and path.relative_to(archived) not in active:
                         seen.add(path)
                         yield SourceFile(path=path, mode="append")
 

@@ -230,10 +230,10 @@ class CopilotSource(Source):
             folders: list[Path] = []
             storage = root / "workspaceStorage"
             if storage.is_dir():
-                folders.extend(sorted(p / "chatSessions" for p in _subdirs(storage)))
+                folders.extend(sorted(p / "chatSessions" for p in self._subdirs(storage)))
             folders.append(root / "globalStorage" / "emptyWindowChatSessions")
             for folder in folders:
-                yield from _session_files(folder)
+                yield from self._session_files(folder)
 
     def watch_paths(self) -> list[Path]:
         """`workspaceStorage/` (new workspaces appear as new `<hash>` folders) and the empty-window
@@ -247,6 +247,38 @@ class CopilotSource(Source):
         return any(workspace_storage_change(path, root, names) for root in self.roots) or under_any(
             path, [root / "globalStorage" / "emptyWindowChatSessions" for root in self.roots]
         )
+
+    def _listing(self, folder: Path) -> list[Path]:
+        """The entries of `folder`; one that exists but cannot be listed is reported (`unlisted`)."""
+        try:
+            return list(folder.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            self.unlisted.append((folder, exc.strerror or str(exc)))
+            return []
+
+    def _subdirs(self, folder: Path) -> list[Path]:
+        found = []
+        for path in self._listing(folder):
+            try:
+                if path.is_dir():
+                    found.append(path)
+            except OSError as exc:
+                self.unlisted.append((folder, exc.strerror or str(exc)))
+                break
+        return found
+
+    def _session_files(self, folder: Path) -> Iterator[SourceFile]:
+        names = sorted(p.name for p in self._listing(folder))
+        stems_with_log = {n[: -len(".jsonl")] for n in names if n.endswith(".jsonl")}
+        for name in names:
+            if name.endswith(".jsonl") or (name.endswith(".json") and name[: -len(".json")] not in stems_with_log):
+                path = folder / name
+                if self.is_log_file(path):
+                    # A session VS Code converted to the operation log: the log is its current state.
+                    replaces = (path.with_suffix(".json"),) if name.endswith(".jsonl") else ()
+                    yield SourceFile(path=path, mode="document", replaces=replaces)
 
     def parse_document(self, file: SourceFile, state: dict[str, Any]) -> Iterator[Event | Problem]:
         """Rebuild the session in `file` and yield its events."""
@@ -282,28 +314,6 @@ class CopilotSource(Source):
         if path.parent.name == "chatSessions" and path.parent.parent.parent.name == "workspaceStorage":
             return self._workspaces.resolve(path.parent.parent)
         return WorkspaceInfo(None, {"empty_window": True})
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    try:
-        return [p for p in folder.iterdir() if p.is_dir()]
-    except OSError:
-        return []
-
-
-def _session_files(folder: Path) -> Iterator[SourceFile]:
-    try:
-        names = sorted(p.name for p in folder.iterdir())
-    except OSError:
-        return
-    stems_with_log = {n[: -len(".jsonl")] for n in names if n.endswith(".jsonl")}
-    for name in names:
-        if name.endswith(".jsonl") or (name.endswith(".json") and name[: -len(".json")] not in stems_with_log):
-            path = folder / name
-            if path.is_file():
-                # A session VS Code converted to the operation log: the log is its current state.
-                replaces = (path.with_suffix(".json"),) if name.endswith(".jsonl") else ()
-                yield SourceFile(path=path, mode="document", replaces=replaces)
 
 
 class _SessionParser:

@@ -222,7 +222,7 @@ class CursorSource(Source):
         """The global `state.vscdb` of every root."""
         for root in self.roots:
             db = root / "globalStorage" / "state.vscdb"
-            if db.is_file():
+            if self.is_log_file(db):
                 yield SourceFile(path=db, mode="sqlite")
 
     def watch_paths(self) -> list[Path]:

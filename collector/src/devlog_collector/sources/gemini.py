@@ -249,10 +249,10 @@ class GeminiSource(Source):
                 if not chats.is_dir():
                     continue
                 for path in sorted(chats.glob("*.json")):
-                    if path.is_file():
+                    if self.is_log_file(path):
                         yield SourceFile(path=path, mode="document")
                 for path in find_files(chats, self.unlisted, suffix=".jsonl"):
-                    if path.is_file():
+                    if self.is_log_file(path):
                         # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
                         yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
 

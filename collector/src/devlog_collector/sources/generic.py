@@ -98,7 +98,7 @@ class GenericJsonlSource(Source):
         flags = glob.GLOBSTAR | glob.BRACE | glob.NODIR
         for match in sorted(glob.iglob(self.pattern, flags=flags)):
             path = Path(match)
-            if path.is_file():
+            if self.is_log_file(path):
                 yield SourceFile(path=path, mode="append")
 
     def parse_lines(
