@@ -491,3 +491,42 @@ def test_a_folder_that_cannot_be_listed_is_reported_until_it_can(tmp_path: Path,
     third = run()
     assert (third["events_added"], third["problems"]) == (2, 0)
     assert recorded() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(_SETPRIV), reason="needs root and setpriv")
+def test_a_store_in_a_folder_the_user_cannot_write_can_still_be_queried(tmp_path: Path) -> None:
+    """A reader of a WAL store makes its `-shm` file; in a read-only folder (another user's store, a
+    read-only mount) SQLite refused to open it at all, so `stats` and `status` failed. With no `-wal`
+    content the main file is the whole store: read as immutable. With `-wal` content: a clear error."""
+    import subprocess
+    import sys
+
+    run = _unprivileged_collect(tmp_path)
+    assert run().returncode == 0
+    data = tmp_path / "home" / "data"
+    for leftover in ("events.db-wal", "events.db-shm"):
+        (data / leftover).unlink(missing_ok=True)
+    os.chown(data, 65534, 65534)
+    data.chmod(0o555)
+    env = {**os.environ, "DEVLOG_HOME": str(tmp_path / "home")}
+
+    def devlog(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [_SETPRIV, f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}",
+                   sys.executable, "-m", "devlog_collector", *args]  # fmt: skip
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    try:
+        counted = devlog("sql", "SELECT count(*) AS n FROM events", "--format", "json")
+        assert counted.returncode == 0, counted.stderr
+        assert json.loads(counted.stdout) == [{"n": 1}]
+        status = devlog("status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert "error" not in json.loads(status.stdout)["store"]
+        data.chmod(0o755)
+        (data / "events.db-wal").write_bytes(b"\0" * 4096)  # changes the main file does not hold yet
+        data.chmod(0o555)
+        refused = devlog("stats")
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert "its folder is read-only for this user" in refused.stderr
+    finally:
+        data.chmod(0o755)

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from devlog_collector.config import parse_config
 from devlog_collector.errors import StoreError
 from devlog_collector.query.events import query_events
 from devlog_collector.query.filters import FilterArgs, build_filters
@@ -591,3 +592,30 @@ def test_a_store_left_in_rollback_journal_mode_is_not_taken_for_one_that_lost_it
         assert Store(store.db, path, readonly=False).gone_from_disk() is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("obstacle", ["folder", "dangling symlink"])
+def test_a_lock_path_taken_by_something_else_is_one_clear_error(tmp_path: Path, obstacle: str) -> None:
+    """`events.db.lock` as a folder or a dangling symlink ended `devlog collect` in a traceback."""
+    from devlog_collector.export.exporter import RemoteExporter
+
+    db = tmp_path / "data" / "events.db"
+    Store.open(db).close()
+    for lock in (Path(f"{db}.lock"), Path(f"{db}.export-team.lock")):
+        lock.unlink(missing_ok=True)  # (the store's first open made the first one)
+        if obstacle == "folder":
+            lock.mkdir()
+        else:
+            lock.symlink_to(tmp_path / "gone" / "x.lock")
+    with Store.open(db) as store, pytest.raises(StoreError, match=r"cannot open the lock file .*events\.db\.lock"):
+        store.acquire_writer_lock()
+    config, _ = parse_config(
+        {"storage": {"path": str(db.parent)},
+         "export": {"remotes": {"team": {"url": "http://127.0.0.1:9", "workspaces": {"include": ["/w/**"]}}}}}
+    )  # fmt: skip
+    exporter = RemoteExporter.open("team", config, db)
+    try:
+        with pytest.raises(StoreError, match=r"cannot open the lock file .*events\.db\.export-team\.lock"):
+            exporter.sync()
+    finally:
+        exporter.close()

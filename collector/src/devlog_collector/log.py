@@ -45,7 +45,10 @@ def _apply() -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Whatever `sys.stderr` is when a message is logged (not when logging was set up): a caller that
+        # swaps it for a while (click's test runner, a captured run) must not leave loggers writing
+        # to its closed stream.
+        logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     _applied = True

@@ -102,13 +102,14 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
         return facts
     if size == 0:  # created by a collector an instant before its first migration, or emptied
         return facts
+    from devlog_collector.read_only_store import connect_read_only
+
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+        db = connect_read_only(db_path)
     except sqlite3.Error as exc:
         facts["error"] = _unreadable(exc)
         return facts
     try:
-        db.execute("PRAGMA query_only = ON")
         facts["events"] = {
             agent: {"events": n, "newest": _iso(newest)}
             for agent, n, newest in db.execute("SELECT agent, count(*), max(ts) FROM events GROUP BY agent")
@@ -154,8 +155,10 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
 
 def _unreadable(exc: sqlite3.Error) -> str:
     from devlog_collector.errors import store_failure
+    from devlog_collector.read_only_store import FOLDER_READ_ONLY_HINT, shared_memory_refused
 
-    return store_failure(f"cannot read the store: {exc}", exc)
+    hint = FOLDER_READ_ONLY_HINT if shared_memory_refused(exc) else ""
+    return store_failure(f"cannot read the store: {exc}{hint}", exc)
 
 
 def default_config_view() -> Any:

@@ -59,6 +59,7 @@ from devlog_collector.export.client import (
 from devlog_collector.export.content import Redactor, apply_policy, default_redactor
 from devlog_collector.export.routing import Router
 from devlog_collector.export.shared_blobs import shared_blobs
+from devlog_collector.lock_files import open_lock_file
 from devlog_collector.log import get_logger
 from devlog_collector.store import Store, event_from_row, now_ms, price_extras
 from devlog_collector.workspace import machine_id
@@ -268,10 +269,7 @@ class RemoteExporter:
 
     @contextlib.contextmanager
     def _remote_lock(self, wait: float) -> Iterator[bool]:
-        path = Path(f"{self.store.path}.export-{self.name}.lock")
-        handle: IO[bytes] = path.open("a+b")
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
+        handle: IO[bytes] = open_lock_file(Path(f"{self.store.path}.export-{self.name}.lock"))
         deadline = time.monotonic() + wait
         locked = False
         try:

@@ -45,7 +45,9 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from devlog_collector.errors import StoreError, StoreLocked, store_failure
 from devlog_collector.log import get_logger
+from devlog_collector.lock_files import open_lock_file
 from devlog_collector.paths import ensure_private_dir, home_dir
+from devlog_collector.read_only_store import FOLDER_READ_ONLY_HINT, connect_read_only, shared_memory_refused
 from devlog_collector.store.loaded_ids import LoadedIds
 from devlog_collector.store.migrations import (
     ID_INDEX,
@@ -159,7 +161,7 @@ def _no_collector_running(path: Path) -> Iterator[None]:
     """
     lock_path = Path(f"{path}.lock")
     deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S  # another process's migration is brief
-    with lock_path.open("a+b") as handle:
+    with open_lock_file(lock_path) as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -381,12 +383,13 @@ class Store:
             if path.is_dir():
                 raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
             try:
-                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA query_only = ON")
-                db.execute("PRAGMA busy_timeout = 5000")
+                db = connect_read_only(path)
                 is_store = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
             except sqlite3.Error as exc:
-                raise StoreError(store_failure(f"cannot open the store at {path}: {exc}", exc)) from exc
+                message = f"cannot open the store at {path}: {exc}"
+                if shared_memory_refused(exc):
+                    message += FOLDER_READ_ONLY_HINT
+                raise StoreError(store_failure(message, exc)) from exc
             if is_store is None:
                 db.close()
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
@@ -450,10 +453,7 @@ class Store:
         """Become the single writer (collector); raises StoreLocked if another process is."""
         if self._lock_file is not None:
             return
-        lock_path = Path(f"{self.path}.lock")
-        handle = lock_path.open("a+b")
-        with contextlib.suppress(OSError):
-            lock_path.chmod(0o600)
+        handle = open_lock_file(Path(f"{self.path}.lock"))
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
