@@ -111,6 +111,17 @@ def test_status_reports_sources_files_events_and_problems(logs: Path) -> None:
     assert store["indexes_deferred_since"] is None and "secondary indexes" not in table.output
 
 
+def test_status_shows_no_terminal_controls_from_log_file_names(logs: Path) -> None:
+    """A log file named with an escape sequence turned the rest of `devlog status` red (or worse)."""
+    write_config(logs)
+    (logs / "evil\x1b[31mRED\x07.jsonl").write_bytes(b"{bad\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["collect"]).exit_code == 0
+    table = runner.invoke(cli, ["status"])
+    assert table.exit_code == 0
+    assert "evilRED" in table.output and "\x1b" not in table.output and "\x07" not in table.output
+
+
 def test_status_says_when_a_large_load_left_the_indexes_to_rebuild(logs: Path) -> None:
     write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0))

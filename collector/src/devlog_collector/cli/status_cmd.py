@@ -249,10 +249,15 @@ def status(as_json: bool) -> None:
 
 
 def _render(facts: dict[str, Any]) -> None:
-    from rich.markup import escape
+    from rich.markup import escape as escape_markup
     from rich.table import Table
 
-    from devlog_collector.query.table import rich_console
+    from devlog_collector.query.table import clean_text, rich_console
+
+    def escape(text: str) -> str:
+        """Names, paths and messages as text: no rich markup, no terminal controls (a log file can be
+        named `evil\x1b[31m.jsonl`); line breaks between roots are kept."""
+        return escape_markup(clean_text(text, newlines=True))
 
     console = rich_console(highlight=False)
     store = facts["store"]
