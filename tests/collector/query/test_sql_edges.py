@@ -86,3 +86,27 @@ def test_ctrl_c_stops_a_runaway_statement_and_changes_nothing(isolated_home: Pat
     assert proc.returncode != 0
     assert "Traceback" not in err
     assert hashlib.sha256(default_db().read_bytes()).hexdigest() == before
+
+
+def test_a_damaged_store_is_a_store_error_with_what_to_do_not_a_usage_error(tmp_path: Path) -> None:
+    """`devlog sql "PRAGMA quick_check"` on a damaged store said `sql: database disk image is
+    malformed` with exit 2, the code of a mistyped statement."""
+    from devlog_collector.errors import StoreError
+
+    path = tmp_path / "events.db"
+    events = [ev(f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}", "prompt", text="x" * 3000, ident=f"e{n}") for n in range(400)]
+    store_with(path, events).close()
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    with path.open("r+b") as handle:  # garbage over the events table's root page
+        handle.seek(page_size * (root - 1))
+        handle.write(b"\xff" * page_size)
+    store = Store.open(path, readonly=True)
+    try:
+        with pytest.raises(StoreError, match="the store is damaged: move the store file aside"):
+            run_readonly_sql(store, "SELECT count(*), sum(length(text)) FROM events")
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from devlog_collector.errors import UserError
+from devlog_collector.errors import StoreError, UserError, store_failure
 from devlog_collector.store import Store
 
 __all__ = ["READ_PRAGMAS", "SqlResult", "run_readonly_sql"]
@@ -118,6 +118,9 @@ def run_readonly_sql(store: Store, statement: str, *, max_rows: int | None = Non
         message = str(exc)
         if "readonly" in message or "read-only" in message or "query_only" in message:
             raise UserError(f"sql: refused, devlog sql is read-only ({message})") from None
+        damaged = store_failure(f"sql: {message}", exc)
+        if damaged != f"sql: {message}":  # the store, not the statement: not a usage error (exit 1)
+            raise StoreError(damaged) from None
         raise UserError(f"sql: {message}") from None
     except sqlite3.Warning as exc:
         raise UserError(f"sql: {exc}") from None
