@@ -14,7 +14,8 @@ Layout under the output folder (each a drop-in for the agent's own home, see `ro
     gemini/projects.json, gemini/tmp/<slug>/{.project_root, chats/session-*.jsonl|json}
     vscode/User/workspaceStorage/<hash>/{workspace.json, chatSessions/<id>.jsonl|json}
     cursor/User/globalStorage/state.vscdb, cursor/User/workspaceStorage/<hash>/{workspace.json, state.vscdb}
-    demo-manifest.json   what was written: sessions, workspaces, turns (used by `--live` and tests)
+    demo-manifest.json   what was written: sessions, workspaces, turns (used by `--live`, `--force`
+                         and tests; `--force` removes only the files it records, see `_make_way`)
 
 Sessions are spread over the workspaces in `WORKSPACES` (under the given home folder), so export
 rules such as "`~/work/**` and `~/company/**` minus `**/personal/**` to the team server" have
@@ -29,16 +30,19 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import random
-import shutil
 import sqlite3
+import stat
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
+
+from devlog_shared.limits import MAX_YEAR, MIN_YEAR
 
 __all__ = [
     "AGENTS",
@@ -48,6 +52,7 @@ __all__ = [
     "DemoSummary",
     "LiveStep",
     "generate",
+    "has_demo",
     "live",
     "live_step",
     "load_manifest",
@@ -68,9 +73,25 @@ WORKSPACES: Final = (
 )
 MANIFEST_NAME: Final = "demo-manifest.json"
 MANIFEST_FORMAT: Final = 1
-#: Sub-folders the demo owns inside its output folder (removed by `generate(force=True)`).
-_OWNED: Final = ("claude", "codex", "gemini", "vscode", "cursor", MANIFEST_NAME)
+#: The top-level folder each agent's demo logs live in, inside the output folder.
+_AGENT_FOLDER: Final = {
+    "claude": "claude",
+    "codex": "codex",
+    "gemini": "gemini",
+    "copilot": "vscode",
+    "cursor": "cursor",
+}
+#: Names the demo writes at the top of its output folder. Finding one there without a manifest that
+#: records it means the folder is someone else's: `generate` refuses rather than delete it.
+_OWNED: Final = tuple(_AGENT_FOLDER.values())
+#: What a writer may leave next to a file it writes: `_write_json_atomic`'s temp file (after a crash
+#: between write and rename) and SQLite's journal files (the Cursor databases).
+_BYPRODUCTS: Final = (".{}.tmp", "{}-journal", "{}-wal", "{}-shm")
 _HISTORY_DAYS: Final = 14
+#: The `end` days whose whole history the collector stores: every event must fall in the years
+#: `devlog_shared.limits` allows (the collector skips the others, the server rejects them).
+_FIRST_END: Final = datetime(MIN_YEAR, 1, 1, tzinfo=UTC) + timedelta(days=_HISTORY_DAYS)
+_LAST_END: Final = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)
 
 
 class DemoError(Exception):
@@ -1288,6 +1309,178 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     return data
 
 
+def has_demo(directory: Path) -> bool:
+    """Whether `directory` holds a demo manifest.
+
+    A helper rather than `Path.exists` at the call site: that raises on a folder the user may not
+    search, and such a failure must reach the CLI as a `DemoError` like every other one here.
+
+    Raises:
+        DemoError: `directory` cannot be examined (no permission, a file in the way, ...).
+    """
+    directory = directory.expanduser().absolute()
+    with _os_errors(f"cannot read the demo folder {directory}"):
+        return (directory / MANIFEST_NAME).exists()
+
+
+@contextlib.contextmanager
+def _os_errors(what: str) -> Iterator[None]:
+    """Turn a file-system or SQLite failure into one `DemoError` line: `what`, the reason, the path.
+
+    The demo writes into a folder the user names, so a folder they cannot write, a full disk or a
+    file in the way is theirs to fix; the CLI shows this message instead of a traceback.
+    """
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename and not what.endswith(str(exc.filename)) else ""
+        raise DemoError(f"{what}: {reason}{where}") from None
+    except sqlite3.Error as exc:
+        raise DemoError(f"{what}: SQLite: {exc}") from None
+
+
+# -- what an earlier demo wrote, and the only things --force removes --------------------------------
+
+
+def _written_files(manifest: dict[str, Any], path: Path) -> set[PurePosixPath]:
+    """Every file the demo recorded in `manifest` (read from `path`) wrote, relative to its folder.
+
+    The manifest records each session's agent, file and workspace; the other files follow from them
+    the way the writers above lay them out (Gemini's `projects.json` and `.project_root` markers, the
+    editors' `workspace.json`, Cursor's per-workspace `state.vscdb`). The manifest is a file on disk
+    like any other, so a path it names that leaves its agent's folder is refused outright: nothing a
+    manifest says may make `--force` delete outside the demo's own folders.
+    """
+    refusal = f"{path} is not a demo manifest devlog can trust"
+    sessions = manifest.get("sessions")
+    if not isinstance(sessions, list):
+        raise DemoError(f"{refusal} (it lists no sessions)")
+    files: set[PurePosixPath] = set()
+    for entry in sessions:
+        agent = entry.get("agent") if isinstance(entry, dict) else None
+        if agent not in _AGENT_FOLDER or not isinstance(entry.get("path"), str):
+            raise DemoError(f"{refusal} (a session without a known agent and file)")
+        if not entry["path"]:
+            continue  # a session whose writing never began (an interrupted `generate`)
+        rel = PurePosixPath(entry["path"])
+        if rel.parts[:1] != (_AGENT_FOLDER[agent],):
+            raise DemoError(f"{refusal} (its {agent} session file {entry['path']!r} is not in the {agent} folder)")
+        owned = {rel}
+        if agent == "gemini":
+            owned |= {PurePosixPath("gemini/projects.json"), rel.parent.parent / ".project_root"}
+        elif agent == "copilot":
+            owned.add(rel.parent.parent / "workspace.json")
+        elif agent == "cursor":
+            try:
+                folder = PurePosixPath("cursor/User/workspaceStorage", _storage_hash(entry["workspace"]))
+            except (KeyError, TypeError, ValueError):
+                raise DemoError(f"{refusal} (a Cursor session without an absolute workspace)") from None
+            owned |= {folder / "workspace.json", folder / "state.vscdb"}
+        for name in owned:
+            if len(name.parts) < 2 or name.parts[0] not in _OWNED or ".." in name.parts:
+                raise DemoError(f"{refusal} (its {agent} session file {entry['path']!r} leads outside the demo)")
+        files |= owned
+    return files
+
+
+def _footprint(files: set[PurePosixPath]) -> tuple[set[PurePosixPath], set[PurePosixPath]]:
+    """The files a demo recorded as `files` may have left (with `_BYPRODUCTS`), and the folders holding them."""
+    removable = files | {f.with_name(pattern.format(f.name)) for f in files for pattern in _BYPRODUCTS}
+    folders = {parent for f in files for parent in f.parents if parent.parts}
+    return removable, folders
+
+
+def _unrecorded(directory: Path, tops: Iterable[str], files: set[PurePosixPath]) -> list[str]:
+    """What lies in the demo folders `tops` of `directory` that no recorded file explains.
+
+    Symbolic links count as unrecorded whatever they are named: the demo never writes one, and
+    following one could lead a removal into a folder of the user's own.
+    """
+    removable, folders = _footprint(files)
+    found: list[str] = []
+    pending = [PurePosixPath(top) for top in tops]
+    while pending:
+        rel = pending.pop()
+        path = directory / rel
+        mode = path.lstat().st_mode
+        if rel in folders and stat.S_ISDIR(mode):
+            pending.extend(rel / child.name for child in path.iterdir())
+        elif not (rel in removable and stat.S_ISREG(mode)):
+            found.append(str(rel) + ("/" if stat.S_ISDIR(mode) else ""))
+    return sorted(found)
+
+
+def _remove(directory: Path, files: set[PurePosixPath]) -> None:
+    """Delete the recorded `files` (and their byproducts), then their folders once empty, the manifest last.
+
+    Folders go with `rmdir`, which fails rather than delete anything that appeared since the check;
+    the manifest goes last, so an interrupted removal can be run again.
+    """
+    removable, folders = _footprint(files)
+    for rel in sorted(removable):
+        with contextlib.suppress(FileNotFoundError):
+            (directory / rel).unlink()
+    for rel in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        with contextlib.suppress(FileNotFoundError):
+            (directory / rel).rmdir()
+    (directory / MANIFEST_NAME).unlink()
+
+
+def _listing(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def _make_way(directory: Path, *, force: bool) -> None:
+    """Check what an earlier demo left in `directory` and, with `force`, remove exactly that.
+
+    `--force` deletes, and `directory` is any folder the user names, so only what a demo manifest
+    records having written is ever removed: an agent-named folder no manifest records is someone
+    else's (a checkout called `vscode`, say), and a recorded folder holding anything the demo did not
+    write (a file, a sub-folder, a symbolic link) is refused whole rather than half-cleaned. Either
+    refusal names what it found, with or without `force`, so the user is never told to use
+    `--force` on something `--force` would refuse.
+    """
+    present = [name for name in _OWNED if os.path.lexists(directory / name)]
+    manifest_path = directory / MANIFEST_NAME
+    keep = "devlog will not delete {}: choose another folder for the demo (a new, empty one)"
+    if not os.path.lexists(manifest_path):
+        if present:
+            paths = [str(directory / name) for name in present]
+            them = "it" if len(paths) == 1 else "them"
+            raise DemoError(
+                f"{' and '.join(paths)} {'is' if len(paths) == 1 else 'are'} not devlog demo data "
+                f"({directory} has no {MANIFEST_NAME} recording {them}); " + keep.format(them)
+            )
+        return
+    try:
+        files = _written_files(load_manifest(directory), manifest_path)
+    except DemoError as exc:
+        raise DemoError(f"{exc}; " + keep.format(f"anything in {directory}")) from None
+    recorded = {f.parts[0] for f in files}
+    foreign = [str(directory / name) for name in present if name not in recorded]
+    if foreign:
+        them = "it" if len(foreign) == 1 else "them"
+        raise DemoError(
+            f"{' and '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not devlog demo data "
+            f"(the {MANIFEST_NAME} in {directory} does not record {them}); " + keep.format(them)
+        )
+    unrecorded = _unrecorded(directory, [name for name in present if name in recorded], files)
+    if unrecorded:
+        raise DemoError(
+            f"{directory} holds {len(unrecorded)} item(s) in the demo's folders that the demo did not write "
+            f"({_listing(unrecorded)}); devlog will not delete them: move them out of {directory} or choose "
+            "another folder for the demo (a new, empty one)"
+        )
+    if not force:
+        raise DemoError(
+            f"{directory} already holds demo data ({MANIFEST_NAME} and the files it records); "
+            "use --force to write it again (only those files are removed) or --live to add activity"
+        )
+    _remove(directory, files)
+
+
 def _save_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     _write_json_atomic(directory / MANIFEST_NAME, manifest, indent=1)
 
@@ -1313,57 +1506,84 @@ def generate(
         seed: the random seed; the same seed, session count, home and end give the same logs.
         sessions: sessions per agent, assigned round-robin over `WORKSPACES` (6 covers every pair).
         home: the home folder the demo workspaces live under (default: the current user's).
-        end: history ends here and reaches `_HISTORY_DAYS` back (default: today 00:00 UTC).
-        force: replace an existing demo in `directory` (only the folders the demo owns are removed).
+        end: history ends here and reaches `_HISTORY_DAYS` back (default: today 00:00 UTC); it must
+            leave the whole history inside the years the collector stores (`devlog_shared.limits`).
+        force: replace an existing demo in `directory`; only the files its manifest records are
+            removed (see `_make_way`).
 
     Raises:
-        DemoError: `directory` already holds demo data (a manifest or an agent folder) and `force` is not set.
+        DemoError: `directory` already holds a demo and `force` is not set; it holds agent folders
+            no demo manifest records, or files in them the demo did not write (even with `force`);
+            `end` is out of range; or `directory` cannot be written (the reason and the path).
     """
     if sessions < 1:
         raise DemoError("--sessions must be at least 1")
     directory = directory.expanduser().absolute()
     home = (home or Path.home()).expanduser().absolute()
-    end = (end or _default_end()).astimezone(UTC)
-    with _locked(directory):
-        existing = [name for name in _OWNED if (directory / name).exists()]
-        if existing and not force:
-            raise DemoError(
-                f"{directory} already holds demo data ({', '.join(existing)}); "
-                "use --force to write it again or --live to add activity"
-            )
-        for name in existing:
-            target = directory / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        rng = random.Random(f"devlog-demo:{seed}")
-        planned: list[tuple[Session, list[Turn], bool]] = []
-        for agent_index, agent in enumerate(AGENTS):
-            for number in range(sessions):
-                workspace_rel = WORKSPACES[(number + agent_index) % len(WORKSPACES)]
-                day = rng.randint(1, _HISTORY_DAYS)
-                start = end - timedelta(days=day) + timedelta(hours=rng.randint(8, 19), minutes=rng.randint(0, 59))
-                start += timedelta(seconds=rng.randint(0, 59), milliseconds=rng.randint(0, 999))
-                session = _new_session(rng, agent, home, workspace_rel, start)
-                turns = _make_turns(rng, workspace_rel, start, rng.randint(2, 4))
-                legacy = agent in ("gemini", "copilot") and number % 3 == 2
-                planned.append((session, turns, legacy))
-        # Write in time order, as the agents would have.
-        planned.sort(key=lambda item: item[1][0].ts)
+    end = _checked_end(end or _default_end())
+    with _os_errors(f"cannot write the demo into {directory}"), _locked(directory):
+        _make_way(directory, force=force)
+        return _write(directory, seed=seed, sessions=sessions, home=home, end=end)
+
+
+def _checked_end(end: datetime) -> datetime:
+    """`end` in UTC, refused when some of the history before it would fall outside the stored years.
+
+    Without this a far-past or far-future `--end` writes logs whose every record the collector skips
+    as implausible (`collect._out_of_range`), which reads as a demo full of parser problems.
+    """
+    day = end.date().isoformat()
+    try:
+        end = end.astimezone(UTC)
+    except (OverflowError, ValueError):
+        end = _FIRST_END - timedelta(days=1)  # (year 1 or 9999 moved across a zone: out of range anyway)
+    if not _FIRST_END <= end <= _LAST_END:
+        raise DemoError(
+            f"--end {day} is out of range: the demo's history covers the {_HISTORY_DAYS} days before it, "
+            f"and devlog stores events of the years {MIN_YEAR}-{MAX_YEAR} only; "
+            f"use a day from {_FIRST_END:%Y-%m-%d} to {_LAST_END:%Y-%m-%d}"
+        )
+    return end
+
+
+def _write(directory: Path, *, seed: int, sessions: int, home: Path, end: datetime) -> DemoSummary:
+    """Write a new demo into `directory` (cleared by `_make_way`, under the lock) and its manifest.
+
+    Should writing fail part-way (a full disk, Ctrl-C), the sessions begun so far are still recorded,
+    marked incomplete, so `--force` can remove them and `--live` knows not to continue them.
+    """
+    rng = random.Random(f"devlog-demo:{seed}")
+    planned: list[tuple[Session, list[Turn], bool]] = []
+    for agent_index, agent in enumerate(AGENTS):
+        for number in range(sessions):
+            workspace_rel = WORKSPACES[(number + agent_index) % len(WORKSPACES)]
+            day = rng.randint(1, _HISTORY_DAYS)
+            start = end - timedelta(days=day) + timedelta(hours=rng.randint(8, 19), minutes=rng.randint(0, 59))
+            start += timedelta(seconds=rng.randint(0, 59), milliseconds=rng.randint(0, 999))
+            session = _new_session(rng, agent, home, workspace_rel, start)
+            turns = _make_turns(rng, workspace_rel, start, rng.randint(2, 4))
+            legacy = agent in ("gemini", "copilot") and number % 3 == 2
+            planned.append((session, turns, legacy))
+    # Write in time order, as the agents would have.
+    planned.sort(key=lambda item: item[1][0].ts)
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "home": str(home),
+        "end": _iso(end),
+        "sessions_per_agent": sessions,
+        "live_steps": 0,
+        "workspaces": {rel: str(home / rel) for rel in WORKSPACES},
+    }
+    try:
         for session, turns, legacy in planned:
             _create(directory, session, turns, legacy=legacy)
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "seed": seed,
-            "home": str(home),
-            "end": _iso(end),
-            "sessions_per_agent": sessions,
-            "live_steps": 0,
-            "workspaces": {rel: str(home / rel) for rel in WORKSPACES},
-            "sessions": [s.to_json() for s, _, _ in planned],
-        }
-        _save_manifest(directory, manifest)
+    except BaseException:
+        begun = [s.to_json() for s, _, _ in planned if s.path]
+        with contextlib.suppress(OSError):
+            _save_manifest(directory, {**manifest, "incomplete": True, "sessions": begun})
+        raise
+    _save_manifest(directory, {**manifest, "sessions": [s.to_json() for s, _, _ in planned]})
     all_sessions = [s for s, _, _ in planned]
     return DemoSummary(
         directory=directory,
@@ -1397,13 +1617,18 @@ def live_step(directory: Path, *, now: datetime | None = None) -> list[LiveStep]
     is seeded by the demo's seed and a step counter kept in the manifest, so steps never repeat an id.
 
     Raises:
-        DemoError: `directory` holds no demo.
+        DemoError: `directory` holds no demo, one whose writing was interrupted, or cannot be written.
     """
     directory = directory.expanduser().absolute()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     changes: list[LiveStep] = []
-    with _locked(directory):
+    with _os_errors(f"cannot add live activity to the demo in {directory}"), _locked(directory):
         manifest = load_manifest(directory)
+        if manifest.get("incomplete"):
+            raise DemoError(
+                f"the demo in {directory} was not completely written; "
+                f"run `devlog demo {directory} --force` to write it again"
+            )
         step = int(manifest.get("live_steps", 0))
         seed = f"devlog-demo:{manifest['seed']}:live:{step}"
         home = Path(manifest["home"])

@@ -1,7 +1,9 @@
 """`devlog demo DIR`: write realistic agent logs for every supported agent, optionally keep adding some.
 
 The command is thin: `devlog_collector.demo` does the work. stdout carries the `collect.roots` config
-snippet (or `--json` data) so it can be piped into a config file; progress goes to stderr.
+snippet (or `--json` data) so it can be piped into a config file; progress goes to stderr. Every
+refusal and file-system failure arrives as a `DemoError` naming the folder, shown as one line (exit 2,
+like any bad argument: the user picks another DIRECTORY or day).
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     "--end",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Day (UTC) the generated history ends; it reaches two weeks back. Default: today.",
+    help="Day (UTC) the generated history ends; it reaches two weeks back (1970-01-15 to 3000-01-01). Default: today.",
 )
-@click.option("--force", is_flag=True, help="Replace a demo already in DIRECTORY.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a demo already in DIRECTORY (only the files its manifest records; never anything else).",
+)
 @click.option(
     "--live", is_flag=True, help="Keep adding new activity (to the demo in DIRECTORY, written first if absent)."
 )
@@ -83,8 +89,7 @@ def demo(
 
     summary: dict[str, object] = {}
     try:
-        has_demo = (directory / demo_module.MANIFEST_NAME).exists()
-        if not live or force or not has_demo:
+        if not live or force or not demo_module.has_demo(directory):
             result = demo_module.generate(
                 directory,
                 seed=seed,
