@@ -185,6 +185,9 @@ def test_prune_command() -> None:
         (["query", "--limt", "5"], "error: No such option '--limt'. (Did you mean one of: '--last', '--limit'"),
         (["show"], "error: Missing argument 'SESSION_ID' (see `devlog show --help`)"),
         (["remote", "add"], "error: Missing argument 'NAME' (see `devlog remote add --help`)"),
+        (["stats", "--by"], "error: Option '--by' requires an argument (see `devlog stats --help`)"),
+        (["-x"], "error: No such option '-x' (see `devlog --help`)"),
+        (["--verbose=3", "stats"], "error: Option '--verbose' does not take a value (see `devlog --help`)"),
     ],
 )
 def test_errors_are_one_line_exit_2(args: list[str], message: str) -> None:

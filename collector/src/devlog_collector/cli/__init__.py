@@ -61,6 +61,17 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`devlog`'s own options: a mistake there is one line too (`devlog -x`), not click's block."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            _usage_error(exc, "devlog")
+            ctx.exit(exc.exit_code)
+            raise  # (unreachable: ctx.exit raises)
+
     def invoke(self, ctx: click.Context) -> Any:
         from devlog_collector.errors import CollectorError, UserError
 
@@ -69,8 +80,11 @@ class LazyGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise  # `devlog remote` alone: its help, as click prints it
         except click.UsageError as exc:  # an unknown option, a missing argument: one line, as for bad values
-            where = " ".join(["devlog", *(exc.ctx.command_path.split()[1:] if exc.ctx is not None else [])])
-            click.echo(f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True)
+            if exc.ctx is not None:
+                where = " ".join(["devlog", *exc.ctx.command_path.split()[1:]])
+            else:  # (click's parser raises "requires an argument" without a context: the subcommand's)
+                where = " ".join(["devlog", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
+            _usage_error(exc, where)
             ctx.exit(exc.exit_code)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -86,6 +100,10 @@ class LazyGroup(click.Group):
 
             click.echo(f"error: {store_failure(f'the store failed: {exc}', exc)}", err=True)
             ctx.exit(1)
+
+
+def _usage_error(exc: click.UsageError, where: str) -> None:
+    click.echo(f"error: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
