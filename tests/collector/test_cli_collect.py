@@ -454,6 +454,12 @@ def test_status_says_when_collection_is_paused_for_disk_space(logs: Path) -> Non
     assert "paused collection is paused: only" in status.stdout and "below storage.min_free_bytes" in status.stdout
     facts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).stdout)
     assert facts["store"]["paused"].startswith("collection is paused: only")
+    (logs / "a.jsonl").write_bytes(line(0))
+    collected = CliRunner().invoke(cli, ["collect"])  # a one-shot pass does not "resume": it says what to do
+    assert collected.exit_code == 1
+    assert "error: collection stopped: only" in collected.stderr
+    assert "run `devlog collect` again (it goes on from where it stopped)" in collected.stderr
+    assert "until space returns" not in collected.stderr
 
 
 def test_status_and_start_count_one_problem_and_one_file_in_the_singular(

@@ -984,7 +984,7 @@ class Collector:
         if free < self.min_free:
             raise DiskPressure(
                 f"only {human_bytes(free)} free on the store's disk ({self.store.path.parent}), "
-                f"below storage.min_free_bytes ({human_bytes(self.min_free)}); collection paused until space returns"
+                f"below storage.min_free_bytes ({human_bytes(self.min_free)})"
             )
 
     def _commit(
@@ -1053,13 +1053,13 @@ class Collector:
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
                 raise DiskPressure(
-                    f"the store's disk is full ({exc}); collection paused until space returns", disk_full=True
+                    f"the store's disk is full ({exc})", disk_full=True
                 ) from exc
             raise
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DiskPressure(
-                    f"the store's disk is full ({exc.strerror}); collection paused until space returns", disk_full=True
+                    f"the store's disk is full ({exc.strerror})", disk_full=True
                 ) from exc
             raise
         self._wrote = True

@@ -428,7 +428,7 @@ class CollectDaemon:
     def _note_pause(self, collector: Collector, reason: str | None) -> None:
         if reason is not None and self._paused is None:
             self._paused = reason
-            self._say(f"collection paused: {reason}")
+            self._say(f"collection paused: {reason}; it resumes once space returns")
         elif reason is None and self._paused is not None:
             self._paused = None
             self._say("collection resumed: disk space is available again")

@@ -99,7 +99,10 @@ def collect(as_json: bool) -> None:
             err=True,
         )
     if result.paused:
-        raise StoreError(f"collection paused: {result.paused}")
+        raise StoreError(
+            f"collection stopped: {result.paused}; free some space and run `devlog collect` again "
+            "(it goes on from where it stopped)"
+        )
     if result.interrupted:
         click.echo(
             f"interrupted: the {result.events_added} events added so far are kept; "
