@@ -215,6 +215,27 @@ def test_show_puts_a_responses_usage_on_its_text_instead_of_a_second_empty_reply
     assert "Here is the fix." in shown
 
 
+def test_show_puts_codex_usage_rows_on_what_their_model_call_produced() -> None:
+    """Codex's usage rows (from `token_count`) name no message; shown alone each read as an empty
+    `ASSISTANT · 34,060 tokens` reply."""
+    from devlog_collector.query.render import render_conversation
+
+    prompt = ev("2026-03-02T09:00:00", "prompt", agent="codex", session="s", text="fix it")
+    call = ev("2026-03-02T09:00:01", "tool_call", agent="codex", session="s", tool="shell")
+    reply = ev("2026-03-02T09:00:03", agent="codex", session="s", text="Done.")
+    usage = ev("2026-03-02T09:00:03", agent="codex", session="s", model="gpt-5", usage=(900, 100, 0, 0),
+               attrs={"usage_record": True})  # fmt: skip
+    again = ev("2026-03-02T09:01:00", agent="codex", session="s", text="And the test.")
+    usage2 = ev("2026-03-02T09:01:00", agent="codex", session="s", model="gpt-5", usage=(50, 5, 0, 0),
+                attrs={"usage_record": True})  # fmt: skip
+    shown = render_conversation([prompt, call, reply, usage, again, usage2], width=100)
+    headings = [line for line in shown.splitlines() if line.startswith("──")]
+    assert len(headings) == 4  # no heading of its own for either usage row
+    assert "TOOL CALL" in headings[1] and "· gpt-5 ·" in headings[1] and "· 1,000 tokens" in headings[1]
+    assert "tokens" not in headings[2]
+    assert "· 55 tokens" in headings[3]
+
+
 def test_direction_controls_are_shown_not_obeyed() -> None:
     """A right-to-left override makes what follows read reversed where the terminal reorders text."""
     from devlog_collector.query.table import clean_text

@@ -393,6 +393,8 @@ def _usage_hosts(events: Sequence[Event]) -> dict[int, Event]:
     Claude Code's usage is stored as its own row per response (`attrs.usage_record`, no text), next
     to the response's text and tool calls (which carry the same `attrs.message_id`). Shown alone, it
     read as a second, empty reply; its tokens go on the response's first text or tool call instead.
+    Codex's usage rows (one per model call, from `token_count`) name no message: they go on the first
+    text or tool call since the previous usage row, which is what that model call produced.
     """
     usage_of: dict[str, Event] = {}
     for e in events:
@@ -412,6 +414,16 @@ def _usage_hosts(events: Sequence[Event]) -> dict[int, Event]:
         ):
             hosts[index] = usage_of[message_id]
             taken.add(message_id)
+    since_last: list[int] = []  # replies since the previous usage row that names no message
+    for index, e in enumerate(events):
+        if e.attrs.get("usage_record") is True:
+            if not e.text and not isinstance(e.attrs.get("message_id"), str):
+                host = next((i for i in since_last if i not in hosts), None)
+                if host is not None:
+                    hosts[host] = e
+                since_last = []
+        elif e.kind in ("response", "tool_call"):
+            since_last.append(index)
     return hosts
 
 
