@@ -122,6 +122,23 @@ def test_status_shows_no_terminal_controls_from_log_file_names(logs: Path) -> No
     assert "evilRED" in table.output and "\x1b" not in table.output and "\x07" not in table.output
 
 
+def test_status_shows_times_in_local_time_with_the_zone_named(logs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Status printed UTC (`+00:00`) while sessions, query and show print local time: named now."""
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    assert CliRunner().invoke(cli, ["collect"]).exit_code == 0
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        table = CliRunner().invoke(cli, ["status"])
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+    assert re.search(r"last collect \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST: 1 event", table.output), table.output
+    facts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)
+    assert facts["store"]["last_collect"]["finished_at"].endswith("+00:00")  # JSON stays ISO 8601 UTC
+
+
 def test_status_says_when_a_large_load_left_the_indexes_to_rebuild(logs: Path) -> None:
     write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0))

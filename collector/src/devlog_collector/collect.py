@@ -1052,15 +1052,11 @@ class Collector:
             )
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc).lower():
-                raise DiskPressure(
-                    f"the store's disk is full ({exc})", disk_full=True
-                ) from exc
+                raise DiskPressure(f"the store's disk is full ({exc})", disk_full=True) from exc
             raise
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise DiskPressure(
-                    f"the store's disk is full ({exc.strerror})", disk_full=True
-                ) from exc
+                raise DiskPressure(f"the store's disk is full ({exc.strerror})", disk_full=True) from exc
             raise
         self._wrote = True
         if totals is not None:

@@ -94,7 +94,7 @@ def test_a_damaged_store_is_a_store_error_with_what_to_do_not_a_usage_error(tmp_
     from devlog_collector.errors import StoreError
 
     path = tmp_path / "events.db"
-    events = [ev(f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}", "prompt", text="x" * 3000, ident=f"e{n}") for n in range(400)]
+    events = [ev(f"2026-03-01T10:00:{n:02d}", "prompt", text="x" * 3000, ident=f"e{n}") for n in range(40)]
     store_with(path, events).close()
     import sqlite3
 

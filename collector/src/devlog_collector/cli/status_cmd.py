@@ -83,6 +83,17 @@ def _collector_running(db_path: Path) -> bool | None:
         return None
 
 
+def _shown_time(iso: str) -> str:
+    """An ISO time of `status --json` as the table shows it: local time with the zone's name, as the
+    other commands show times (local), but named, since status mixes times of several origins."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (ValueError, OverflowError, OSError):
+        return iso
+
+
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
@@ -229,8 +240,9 @@ def _disk_was_full(db_path: Path) -> str | None:
     when = disk_full_marker.marked_at(db_path)
     if when is None:
         return None
+    at = _shown_time(_iso(int(when * 1000)) or "")
     return (
-        f"collection is paused: the store's disk was full at {_iso(int(when * 1000))} (a write failed); "
+        f"collection is paused: the store's disk was full at {at} (a write failed); "
         "free some space, and the next pass goes on from where it stopped"
     )
 
@@ -277,14 +289,15 @@ def _render(facts: dict[str, Any]) -> None:
         pass  # (nothing below the error can be read from the store)
     elif last:
         running_now = facts["collector_running"]
+        started = _shown_time(last["started_at"])
         if last["finished_at"]:
-            when = last["finished_at"]
+            when = _shown_time(last["finished_at"])
         elif running_now:  # `devlog start`: its counts are recorded as it goes
-            when = f"running since {last['started_at']}"
+            when = f"running since {started}"
         elif running_now is False:
-            when = f"{last['started_at']} (interrupted)"
+            when = f"{started} (interrupted)"
         else:
-            when = f"{last['started_at']} (running or interrupted)"
+            when = f"{started} (running or interrupted)"
         reads = "file reads" if running_now else "files"  # a daemon reads a file again each time it grows
         console.print(f"[bold]last collect[/] {when}: {last['events_added']} events from {last['files_read']} {reads}")
     else:
@@ -294,7 +307,7 @@ def _render(facts: dict[str, Any]) -> None:
         later = "when it finishes" if facts["collector_running"] else "by the next `devlog collect` or `devlog start`"
         console.print(
             "[yellow]indexes[/] a large history load dropped the store's secondary indexes at "
-            f"{store['indexes_deferred_since']}; they are rebuilt {later} (queries scan meanwhile)"
+            f"{_shown_time(store['indexes_deferred_since'])}; they are rebuilt {later} (queries scan meanwhile)"
         )
     tracked = store.get("files_tracked", {})
     events = store.get("events", {})

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from devlog_collector.errors import StoreError, StoreLocked, store_failure
-from devlog_collector.log import get_logger
 from devlog_collector.lock_files import open_lock_file
+from devlog_collector.log import get_logger
 from devlog_collector.paths import ensure_private_dir, home_dir
 from devlog_collector.read_only_store import FOLDER_READ_ONLY_HINT, connect_read_only, shared_memory_refused
 from devlog_collector.store.loaded_ids import LoadedIds
