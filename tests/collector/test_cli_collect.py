@@ -581,3 +581,53 @@ def test_a_long_devlog_collect_records_its_progress_for_status(logs: Path, monke
     assert CliRunner().invoke(cli, ["collect"]).exit_code == 0
     last = gather_status()["store"]["last_collect"]
     assert last["finished_at"] is None and last["events_added"] >= 200 and last["files_read"] >= 2
+
+
+@pytest.mark.parametrize("others", [True, False], ids=["beside-a-watched-root", "nothing-else-watched"])
+def test_an_agent_home_created_after_start_is_collected_without_waiting_for_the_full_pass(
+    logs: Path, tmp_path: Path, others: bool
+) -> None:
+    """A configured root that does not exist yet (`~/.codex` before Codex is first run) cannot be
+    watched; its first logs waited for the safety rescan (30 s; here 600 s, so only the check for
+    missing roots can find them in time)."""
+    import threading
+
+    from devlog_collector.config import load_config
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    codex_home = tmp_path / "later" / "codex"
+    write_config(logs)
+    text = config_path().read_text().replace("agents: [gemini]", "agents: [codex]")
+    text = text.replace(f"roots: {{gemini: [{logs.parent / 'gemini-home'}]}}", f"roots: {{codex: ['{codex_home}']}}")
+    if not others:
+        text = text.replace(f"'{logs}/*.jsonl'", f"'{tmp_path / 'nowhere'}/*.jsonl'")
+    config_path().write_text(text)
+    config, _ = load_config()
+    stop = threading.Event()
+    daemon = CollectDaemon(config, DaemonOptions(rescan_interval=600), stop_event=stop)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    store = Config().storage.db_path()
+
+    def codex_events() -> int:
+        if not store.exists():
+            return 0
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT count(*) FROM events WHERE agent = 'codex'").fetchone()[0])
+
+    try:
+        assert _wait_for(lambda: store.exists(), timeout=15)
+        time.sleep(1.5)  # watching by now
+        session = "019a0000-0000-7000-8000-000000000001"
+        rollout = codex_home / "sessions" / "2026" / "12" / "05" / f"rollout-2026-12-05T00-00-00-{session}.jsonl"
+        rollout.parent.mkdir(parents=True)
+        stamp = "2026-12-05T00:20:00.000Z"
+        records = [
+            {"timestamp": stamp, "type": "session_meta", "payload": {"id": session, "cwd": "/w/x"}},
+            {"timestamp": stamp, "type": "event_msg", "payload": {"type": "user_message", "message": "hello"}},
+        ]
+        rollout.write_text("".join(json.dumps(record) + "\n" for record in records))
+        assert _wait_for(lambda: codex_events() >= 2, timeout=15)
+    finally:
+        stop.set()
+        thread.join(30)

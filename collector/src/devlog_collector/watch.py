@@ -57,6 +57,10 @@ BACKLOG_SLICE_S: Final = 0.5
 DISCOVER_MIN_INTERVAL_S: Final = 1.0
 #: How often the daemon checks whether the config file changed (export settings reload live).
 CONFIG_CHECK_INTERVAL_S: Final = 2.0
+#: How often the daemon looks whether a configured root that did not exist (an agent not yet run on
+#: this machine: no `~/.gemini`, no Cursor `User` folder) has appeared; the watcher cannot watch a
+#: folder before it exists, and waiting for the next full pass kept its first logs out for ~30 s.
+MISSING_ROOT_CHECK_S: Final = 1.0
 #: Seconds between full passes with native file events (inotify, FSEvents): they seldom miss one.
 RESCAN_INTERVAL_S: Final = 30.0
 #: ... and while polling, which was seen to miss an append now and then (one made soon after the
@@ -481,11 +485,19 @@ class CollectDaemon:
         look_for_new = False  # a change may mean new files: discover (at most once a second)
         while not self.stopping.is_set():
             roots = self._watch_roots(collector)
+            missing = _missing_roots(collector)
+            last_root_check = time.monotonic()
             if not roots:
-                if self.stopping.wait(self._rescan_interval(polling=bool(self.options.force_polling))):
+                deadline = time.monotonic() + self._rescan_interval(polling=bool(self.options.force_polling))
+                while time.monotonic() < deadline and not _any_appeared(missing):
+                    if self.stopping.wait(MISSING_ROOT_CHECK_S):
+                        break
+                if self.stopping.is_set():
                     break
                 tracked = collector.discover(self.totals)
                 by_path = _index(tracked)
+                backlog = list(tracked)
+                look_for_new = True  # (files made between that discovery and the watcher's start)
                 continue
             polling = bool(self.options.force_polling)
             log.info("watching", roots=[str(r) for r in roots], polling=polling)
@@ -544,6 +556,15 @@ class CollectDaemon:
                     self._apply_retention(store)
                     if rescan and self._watch_roots(collector) != roots:
                         break  # a new agent folder appeared (or one vanished): watch the new set
+                    if missing and now - last_root_check >= MISSING_ROOT_CHECK_S:
+                        last_root_check = now
+                        if _any_appeared(missing):  # an agent's home appeared: read it, then watch it
+                            tracked = collector.discover(self.totals)
+                            by_path = _index(tracked)
+                            last_discover = now
+                            backlog = list(tracked)
+                            look_for_new = True  # (files made before the new watcher starts)
+                            break
             except DiskPressure:  # pragma: no cover - the engine reports pressure in its result
                 continue
             except (OSError, RuntimeError) as exc:
@@ -574,6 +595,26 @@ def _config_stamp() -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
+
+
+def _missing_roots(collector: Collector) -> list[Path]:
+    """The configured roots of every source that are not folders (yet)."""
+    missing: list[Path] = []
+    for source in collector.sources:
+        for root in source.roots:
+            with contextlib.suppress(OSError):
+                if not root.is_dir():
+                    missing.append(root)
+    return missing
+
+
+def _any_appeared(roots: list[Path]) -> bool:
+    """Whether one of `roots` (missing until now) is a folder now."""
+    for root in roots:
+        with contextlib.suppress(OSError):
+            if root.is_dir():
+                return True
+    return False
 
 
 def _may_hold_logs(collector: Collector, raw: str) -> bool:
