@@ -293,6 +293,17 @@ def test_streaming_last_request_is_held_back_until_complete(user_dir: Path) -> N
     ]
 
 
+def test_an_empty_result_is_a_finished_reply_not_a_streaming_one(user_dir: Path) -> None:
+    """VS Code records `result: {}` for an extension's slash command or a participant that returns
+    nothing: the reply was held back as "still streaming" for up to 10 minutes."""
+    path = session_file(user_dir, LEGACY_HASH, LEGACY_ID, ".json")
+    session = json.loads(path.read_text())
+    session["requests"] = [session["requests"][0] | {"result": {}}]
+    path.write_text(json.dumps(session))  # fresh mtime, as right after VS Code wrote it
+    events, _ = parse(CopilotSource([user_dir]), path)
+    assert len(by_kind(events, "response")) == 1
+
+
 # -- other shapes ----------------------------------------------------------------------------------
 
 
@@ -483,3 +494,18 @@ def test_value_helpers_never_raise_on_digit_like_strings(value: str) -> None:
 
     assert as_int(value) == 0
     assert parse_ts(value) is None
+
+
+def test_a_session_with_bytes_that_are_not_utf8_is_read_with_replacement_characters(user_dir: Path) -> None:
+    """One Latin-1 `é` in a whole-file session lost the whole session, reported as "invalid JSON
+    (file being rewritten?)", which it was not."""
+    path = session_file(user_dir, LEGACY_HASH, LEGACY_ID, ".json")
+    whole = path.read_bytes()
+    assert b"retry loop" in whole
+    path.write_bytes(whole.replace(b"retry loop", b"retry caf\xe9 loop", 1))
+    events, problems = parse(CopilotSource([user_dir]), path)
+    assert any("retry caf\ufffd loop" in (e.text or "") for e in events)
+    at = whole.index(b"retry loop") + len(b"retry caf")
+    expected = f"not valid UTF-8 (invalid UTF-8 at byte {at}): read with U+FFFD in place of the bad bytes"
+    assert expected in [p.message for p in problems]
+    assert not any("being rewritten" in p.message for p in problems)

@@ -31,6 +31,7 @@ __all__ = [
     "file_mtime",
     "first_seen_time",
     "load_json_bytes",
+    "load_json_file_document",
     "parse_ts",
     "text_of",
 ]
@@ -182,6 +183,25 @@ def load_json_bytes(data: bytes) -> JsonDocument:
             ), None
         except (ValueError, RecursionError):
             return None, _decode_reason(data, exc)
+
+
+def load_json_file_document(data: bytes) -> tuple[Any, str | None]:
+    """A whole-file JSON document (a Copilot or Gemini session): `(value, problem)`.
+
+    Invalid JSON gives `(None, "invalid JSON (file being rewritten?): ...")`: most likely a read
+    racing the agent's non-atomic rewrite, so no half session is used and the engine reads the file
+    again when it changes. A document that is valid JSON apart from bytes that are not UTF-8 (a
+    Latin-1 `é` pasted in) is read with U+FFFD in their place, with the problem saying so: losing
+    the whole session for one character would be worse, and the rewrite hint would be wrong.
+    """
+    value, error = load_json_bytes(data)
+    if error is None:
+        return value, None
+    if error.startswith("invalid UTF-8"):
+        repaired, still = load_json_bytes(data.decode("utf-8", "replace").encode("utf-8"))
+        if still is None:
+            return repaired, f"not valid UTF-8 ({error}): read with U+FFFD in place of the bad bytes"
+    return None, f"invalid JSON (file being rewritten?): {error}"
 
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"

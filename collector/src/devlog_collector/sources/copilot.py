@@ -41,6 +41,7 @@ from devlog_collector.sources._values import (
     file_mtime,
     first_seen_time,
     load_json_bytes,
+    load_json_file_document,
     parse_ts,
     text_of,
 )
@@ -293,12 +294,11 @@ class CopilotSource(Source):
             session, problems = replay_operation_log(data)
             yield from problems
         else:
-            session, error = load_json_bytes(data)
-            if error is not None:
-                # Most likely VS Code is in the middle of rewriting the file; the engine re-reads it
-                # when it changes again. Never emit half a session.
-                yield Problem("file", f"invalid JSON (file being rewritten?): {error}")
-                return
+            session, problem = load_json_file_document(data)
+            if problem is not None:
+                yield Problem("file", problem)
+            if session is None:
+                return  # (never half a session: the engine reads it again when it changes)
         if not isinstance(session, dict):
             if session is not None:
                 yield Problem("file", "session is not a JSON object")
@@ -496,10 +496,13 @@ class _SessionParser:
                 yield from self._tool(request_id, part, number, ts, model, prompt_id, position)
             elif kind == "textEditGroup":
                 yield from self._edit(request_id, part, edits_seen, ts, model, prompt_id, position)
+        # VS Code records `result` when the reply is done; it may be `{}` (a slash command contributed by
+        # an extension, a chat participant that returns nothing): present but empty is done too.
+        has_result = isinstance(request.get("result"), dict)
         result = as_dict(request.get("result"))
         model_state = as_dict(request.get("modelState"))
         canceled = request.get("isCanceled") is True
-        complete = bool(result) or canceled or not is_last or model_state.get("completedAt") is not None
+        complete = has_result or canceled or not is_last or model_state.get("completedAt") is not None
         if not complete and self._recently_written():
             # Still streaming: the response is emitted once VS Code records its result, or once
             # the file has been quiet for IN_PROGRESS_WINDOW (VS Code closed or crashed mid-reply).

@@ -52,6 +52,7 @@ from devlog_collector.sources._values import (
     clip,
     first_seen_time,
     load_json_bytes,
+    load_json_file_document,
     parse_ts,
     text_of,
 )
@@ -144,12 +145,12 @@ def read_conversation(data: bytes) -> tuple[dict[str, Any] | None, list[dict[str
     """Metadata (None when the document is unusable), messages and problems of a legacy `.json`
     ConversationRecord. Invalid JSON is most likely a read racing Gemini's non-atomic rewrite: one
     Problem, no events, and the engine reads the file again when it changes."""
-    record, error = load_json_bytes(data)
-    if error is not None:
-        return None, [], [Problem("file", f"invalid JSON (file being rewritten?): {error}")]
+    record, problem = load_json_file_document(data)
+    if record is None and problem is not None:
+        return None, [], [Problem("file", problem)]
     if not isinstance(record, dict):
         return None, [], [Problem("file", "conversation is not a JSON object")]
-    problems: list[Problem] = []
+    problems: list[Problem] = [] if problem is None else [Problem("file", problem)]
     listed = record.get("messages")
     if listed is not None and not isinstance(listed, list):
         problems.append(Problem("file", "`messages` is not a list"))
