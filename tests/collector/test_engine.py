@@ -405,3 +405,19 @@ def test_a_discovery_failure_is_forgotten_once_discovery_works_again(logs: Path)
         fixed = Collector(store, config)
         assert fixed.collect().events_added == 1
         assert store.db.execute("SELECT count(*) FROM parse_errors").fetchone() == (0,)
+
+
+def test_a_huge_text_is_cut_to_the_stored_limit_whatever_the_source(logs: Path) -> None:
+    """Sources other than Claude and Codex stored a prompt of any size (an 80 MiB Gemini prompt whole)."""
+    from devlog_shared.limits import MAX_TEXT_CHARS
+
+    record = json.loads(line(1))
+    record["text"] = "é" * (MAX_TEXT_CHARS + 10)
+    (logs / "a.jsonl").write_bytes(json.dumps(record).encode() + b"\n")
+    config = make_config(logs)
+    with Store.open(config.storage.db_path()) as store:
+        assert Collector(store, config).collect().events_added == 1
+        body, text = store.db.execute("SELECT body, text FROM events").fetchone()
+    assert len(text) == MAX_TEXT_CHARS
+    attrs = decode_event(body).attrs
+    assert attrs["truncated"] is True and attrs["text_length"] == MAX_TEXT_CHARS + 10

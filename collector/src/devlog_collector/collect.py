@@ -69,7 +69,7 @@ from devlog_collector.workspace import (
     normalise_workspace,
 )
 from devlog_shared import Event, GitInfo
-from devlog_shared.limits import MAX_COST_USD, MAX_TOKENS, MAX_YEAR, MIN_YEAR
+from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS, MAX_TOKENS, MAX_YEAR, MIN_YEAR
 
 __all__ = [
     "CHUNK_BYTES",
@@ -819,6 +819,8 @@ class Collector:
             if isinstance(entry, Event):
                 refusal = _out_of_range(entry)
                 if refusal is None:
+                    if entry.text is not None and len(entry.text) > MAX_TEXT_CHARS:
+                        entry = _capped(entry)
                     events.append(self.enrich(entry))
                 else:
                     problems.append(ParseProblem(sid, path, _position(entry), refusal))
@@ -890,6 +892,8 @@ class Collector:
                         continue
                     if not_before is not None and entry.ts.timestamp() * 1000 < not_before:
                         continue
+                    if entry.text is not None and len(entry.text) > MAX_TEXT_CHARS:
+                        entry = _capped(entry)
                     events.append(self.enrich(entry))
                     if len(events) >= DOCUMENT_BATCH:
                         added, _ = self._commit(
@@ -1092,6 +1096,14 @@ _TOKEN_FIELDS: Final = (
 #: What storing a value SQLite cannot hold raises (an integer past 64 bits, a lone surrogate, a type
 #: the driver cannot bind, an attribute msgspec cannot encode).
 _UNSTORABLE: Final = (OverflowError, ValueError, TypeError, sqlite3.InterfaceError, msgspec.EncodeError)
+
+
+def _capped(event: Event) -> Event:
+    """`event` with its text cut to `MAX_TEXT_CHARS` (for sources that do not cap their own: an
+    80 MiB prompt was stored whole, and the server would refuse to take it)."""
+    text = event.text or ""
+    attrs = {**event.attrs, "truncated": True, "text_length": len(text)}
+    return msgspec.structs.replace(event, text=text[:MAX_TEXT_CHARS], attrs=attrs)
 
 
 def _out_of_range(event: Event) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MAX_COST_USD", "MAX_PATH_LENGTH", "MAX_TOKENS", "MAX_YEAR", "MIN_YEAR"]
+__all__ = ["MAX_COST_USD", "MAX_PATH_LENGTH", "MAX_TEXT_CHARS", "MAX_TOKENS", "MAX_YEAR", "MIN_YEAR"]
 
 #: Per token field of one event (no model call comes near a trillion tokens).
 MAX_TOKENS: Final = 10**12
@@ -21,3 +21,6 @@ MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 2999
 #: Characters of a path an event carries (workspace, file, source).
 MAX_PATH_LENGTH: Final = 4096
+#: Characters of an event's text the collector stores (a prompt with a whole file pasted in, a huge
+#: reply); the rest is cut, and `attrs.truncated` / `attrs.text_length` say so.
+MAX_TEXT_CHARS: Final = 1024 * 1024

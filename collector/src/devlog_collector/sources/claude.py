@@ -62,7 +62,7 @@ import msgspec
 
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
-from devlog_shared.limits import MAX_COST_USD
+from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS
 
 __all__ = [
     "EDIT_TOOLS",
@@ -78,7 +78,7 @@ AGENT: Final = "claude"
 #: Tool output and tool input copied into `text` are capped at this many characters.
 TOOL_TEXT_LIMIT: Final = 64 * 1024
 #: Prompts and responses are capped at this many characters (pasted files, huge answers).
-MESSAGE_TEXT_LIMIT: Final = 1024 * 1024
+MESSAGE_TEXT_LIMIT: Final = MAX_TEXT_CHARS
 EDIT_TOOLS: Final = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 SHELL_TOOLS: Final = frozenset({"Bash"})
 SYNTHETIC_MODEL: Final = "<synthetic>"
