@@ -182,7 +182,7 @@ def test_unknown_users_in_roots_and_globs_are_named() -> None:
             }
         }
     )
-    assert "collect.roots: claude: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/.claude'" in found
+    assert "collect.roots.claude[0]: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/.claude'" in found
     assert "collect.generic[0].glob: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/*.jsonl'" in found
 
 
@@ -248,7 +248,11 @@ def test_config_show_gives_the_store_folder_devlog_home_moved_it_to(
 @pytest.mark.parametrize(
     ("root", "message"),
     [
-        ("${DEVLOG_TEST_UNSET_ROOT}", "claude: a root is empty (an unset ${VAR}?)"),
+        (
+            "${DEVLOG_TEST_UNSET_ROOT}",
+            "collect.roots.claude[0]: environment variable DEVLOG_TEST_UNSET_ROOT is not set",
+        ),
+        ("", "collect.roots.claude[0]: a root is empty: give claude's folder, e.g. ~/.claude"),
         ("$DEVLOG_TEST_UNSET_ROOT/x", "root '$DEVLOG_TEST_UNSET_ROOT/x' is relative"),
         ("projects", "root 'projects' is relative"),
     ],

@@ -45,7 +45,6 @@ def test_the_known_keys_are_the_config_models_keys() -> None:
         "storage:\n  path: ~/elsewhere\n  events_db: mine.db\n  retention_days: 30\n",
         "storage:\n  path: ${DEVLOG_TEST_STORE_DIR}/data\n",
         "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR:-/fallback}/data\n",
-        "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}/data\n",  # unset: '' and a warning, as in the full config
         "storage:\n  path: ~/.devlog/data/\n",  # the default follows DEVLOG_HOME
     ],
 )
@@ -129,7 +128,14 @@ def test_stats_starts_without_msgspec_or_the_config_model(config_file: Path, tmp
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}\n", "storage.path: is empty (an unset ${VAR}?)"),
+        (
+            "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}\n",
+            "storage.path: environment variable DEVLOG_TEST_UNSET_DIR is not set (the path would be empty)",
+        ),
+        (
+            "storage:\n  path: ${DEVLOG_TEST_UNSET_DIR}/data\n",  # it used to put the store at /data
+            "storage.path: environment variable DEVLOG_TEST_UNSET_DIR is not set (the path would be '/data')",
+        ),
         ('storage:\n  path: ""\n', "storage.path: is empty"),
         ("storage:\n  path: relative/data\n", "storage.path: must be an absolute folder or start with ~"),
         ("storage:\n  path: ~devlog-no-such-user/data\n", "storage.path: no user 'devlog-no-such-user' to expand"),
@@ -156,13 +162,15 @@ def test_a_store_path_that_cannot_work_is_refused_by_both(config_file: Path, tex
 def test_an_unset_variable_in_the_store_path_reads_as_the_full_config_does(
     config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The queries' shortcut used '' for the variable where the full config refuses the path."""
     monkeypatch.delenv("DEVLOG_TEST_UNSET_DIR", raising=False)
     write_settled(
         config_file,
-        f"storage:\n  path: {tmp_path}/d${{DEVLOG_TEST_UNSET_DIR}}\n  events_db: ${{DEVLOG_TEST_UNSET_DIR}}e.db\n"
-        "export:\n  remotes: 5\n",
+        f"storage:\n  path: {tmp_path}/d${{DEVLOG_TEST_UNSET_DIR}}\n  events_db: ${{DEVLOG_TEST_UNSET_DIR}}e.db\n",
     )
-    assert configured_db_path() == tmp_path / "d" / "e.db"  # '' for the variable; export not looked at
+    with pytest.raises(UserError) as shortcut:
+        configured_db_path()
+    assert any(p.startswith("storage.path: environment variable DEVLOG_TEST_UNSET_DIR") for p in shortcut.value.problems)
 
 
 def test_devlog_home_naming_an_unknown_user_is_one_line(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:

@@ -2,8 +2,9 @@
 
 No file is needed to start collecting: every key has a default, and the defaults export nothing
 (`export_default: none`). Values may reference the environment as `${VAR}` (or `${VAR:-default}`);
-that is how API keys stay out of the file. Loading reports every problem at once, each naming the
-key (`export.remotes.team.url: ...`), and never prints secrets.
+that is how API keys stay out of the file. An unset variable is a warning, except in a path, where
+it is an error (`${XDG_DATA_HOME}/devlog` would quietly become `/devlog`). Loading reports every
+problem at once, each naming the key (`export.remotes.team.url: ...`), and never prints secrets.
 
 `devlog remote add|remove` edits the file with ruamel.yaml round-tripping (see `config_edit.py`)
 so users' comments survive.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -33,6 +35,7 @@ from devlog_collector.paths import config_path, missing_config_warnings, path_us
 from devlog_collector.storage_location import (
     DEFAULT_EVENTS_DB,
     DEFAULT_STORAGE_PATH,
+    ENV_REF,
     events_db_name_problem,
     events_db_path,
     interpolate,
@@ -49,11 +52,18 @@ __all__ = [
     "StorageConfig",
     "WorkspaceRules",
     "load_config",
+    "looks_like_a_key",
     "mask_secrets",
     "parse_config",
 ]
 
 BUILTIN_AGENTS = ("claude", "copilot", "cursor", "codex", "gemini")
+
+
+#: A generic source's name (not `$`: it would accept a trailing newline). The only regex-checked
+#: field: `_walk` words its message (a user should not have to read a regex).
+_GENERIC_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_.-]*(?![\s\S])"
+_GENERIC_NAME_WORDS: Final = "use lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 class _Model(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -69,7 +79,7 @@ class GenericSourceConfig(_Model, frozen=True):
     `kind` defaults to `kind_default`; values of `kind` are translated through `kind_map` first.
     """
 
-    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_.-]*(?![\s\S])", max_length=64)]  # (not `$`: see AgentName)
+    name: Annotated[str, Meta(pattern=_GENERIC_NAME_PATTERN, max_length=64)]
     glob: str
     mapping: dict[str, str]
     kind_map: dict[str, str] = field(default_factory=dict)
@@ -152,27 +162,45 @@ def _known_agents(value: list[str]) -> list[str]:
     return value
 
 
+class _EntryProblems(ValueError):
+    """A rule's problems with entries inside the value, each named by its own key: every bad root of
+    every agent at once (`collect.roots.codex[1]`), not only the first one under `collect.roots`."""
+
+    def __init__(self, entries: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in entries))
+        #: (what to append to the rule's key, e.g. `.codex[1]`; the problem)
+        self.entries = entries
+
+
+#: The usual folder of each agent, for messages that ask for one (Linux spellings).
+_ROOT_EXAMPLES: Final = {"claude": "~/.claude", "codex": "~/.codex", "gemini": "~/.gemini",
+                         "copilot": "~/.config/Code/User", "cursor": "~/.config/Cursor/User"}  # fmt: skip
+
+
 def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
     unknown = [a for a in value if a not in BUILTIN_AGENTS]
     if unknown:
         raise ValueError(f"roots for unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
-    for agent, roots in value.items():
-        for root in roots:
-            problem = _root_problem(root)
-            if problem is not None:
-                raise ValueError(f"{agent}: {problem}")
+    entries = [
+        (f".{agent}[{index}]", problem)
+        for agent, roots in value.items()
+        for index, root in enumerate(roots)
+        if (problem := _root_problem(root, agent)) is not None
+    ]
+    if entries:
+        raise _EntryProblems(entries)
     return value
 
 
-def _root_problem(root: str) -> str | None:
-    """Why `root` cannot be an agent's folder, or None. An empty or relative root (typically an
-    unset `${VAR}`) would be the directory devlog happens to run in."""
+def _root_problem(root: str, agent: str) -> str | None:
+    """Why `root` cannot be `agent`'s folder, or None. An empty or relative root would be the
+    directory devlog happens to run in."""
     expanded = os.path.expandvars(root)
     problem = path_user_problem(expanded)
     if problem is not None:
         return problem
     if not expanded.strip():
-        return "a root is empty (an unset ${VAR}?): give the agent's folder, e.g. ~/.claude"
+        return f"a root is empty: give {agent}'s folder, e.g. {_ROOT_EXAMPLES.get(agent, '~/.' + agent)}"
     if not Path(os.path.expanduser(expanded)).is_absolute():  # noqa: PTH111
         hint = " (an unset $VAR?)" if "$" in expanded else ""
         return f"root {root!r} is relative: give an absolute folder or one starting with ~{hint}"
@@ -180,9 +208,17 @@ def _root_problem(root: str) -> str | None:
 
 
 def _expandable_glob(value: str) -> str:
-    problem = path_user_problem(os.path.expandvars(value))
+    """A generic source's glob: absolute or starting with `~`, like `collect.roots` (a relative one
+    would be read from whatever folder devlog runs in, and change with it)."""
+    expanded = os.path.expandvars(value)
+    problem = path_user_problem(expanded)
     if problem is not None:
         raise ValueError(problem)
+    if not expanded.strip():
+        raise ValueError("is empty: give the logs' absolute glob, e.g. ~/logs/aider/**/*.jsonl")
+    if not Path(os.path.expanduser(expanded)).is_absolute():  # noqa: PTH111
+        hint = " (an unset $VAR?)" if "$" in expanded else ""
+        raise ValueError(f"glob {value!r} is relative: give an absolute glob or one starting with ~{hint}")
     return value
 
 
@@ -284,10 +320,28 @@ def _workspace_globs(value: list[str]) -> list[str]:
 
 def _http_url(value: str) -> str:
     """The remote url, its scheme lowercased: schemes are case-insensitive (RFC 3986), so `HTTP://host`
-    is the same remote as `http://host` (and hashes the same into the export cursor's rules)."""
+    is the same remote as `http://host` (and hashes the same into the export cursor's rules).
+
+    A host with a space or a port out of range is refused here: it would otherwise pass every check
+    and fail only at export time, as a remote that never receives anything."""
     if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
         raise ValueError(f"must be an http:// or https:// URL, got {mask_url(value)!r}")
     scheme, sep, rest = value.partition("://")
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    if any(char.isspace() or ord(char) < 32 for char in host):
+        raise ValueError(f"the host in {mask_url(value)!r} has a space in it")
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a broken [IPv6] host
+        raise ValueError(f"{mask_url(value)!r} is not a valid URL (its host?)") from None
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or over 65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{mask_url(value)!r} has an invalid port: a port is a number from 1 to 65535")
+    if not parts.hostname:
+        raise ValueError(f"{mask_url(value)!r} names no host")
     return (scheme.lower() + sep + rest).rstrip("/")
 
 
@@ -368,6 +422,8 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
             if rule is not None and len(problems) == before:
                 try:
                     checked = rule(checked)
+                except _EntryProblems as exc:
+                    problems += [f"{_join(where, key)}{entry}: {problem}" for entry, problem in exc.entries]
                 except ValueError as exc:
                     problems.append(f"{_join(where, key)}: {exc}")
             out[key] = checked
@@ -402,32 +458,118 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     try:
         return msgspec.convert(value, typ, strict=False)
     except msgspec.ValidationError as exc:
-        problems.append(f"{_leaf_where(where, exc)}: {_leaf_message(exc)}")
+        problems.append(f"{_leaf_where(where, exc)}: {_leaf_problem(value, typ, exc)}")
         return value
 
 
-def _interpolate(value: Any, where: str, problems: list[str]) -> Any:
+def _leaf_problem(value: Any, typ: Any, exc: msgspec.ValidationError) -> str:
+    """msgspec's message, with what to write instead where its own words do not say it."""
+    if "matching regex" in str(exc) and isinstance(value, str):  # only a generic source's name: no regex shown
+        return f"{value!r} is not a valid name: {_GENERIC_NAME_WORDS}"
+    if typ is bool and isinstance(value, str):  # YAML 1.2 reads yes/no/on/off as text
+        return f"{_leaf_message(exc)}: use true or false"
+    return _leaf_message(exc)
+
+
+# -- ${VAR} references -----------------------------------------------------------------------------
+
+#: Keys whose value is a path: an unset `${VAR}` in one is an error, not a warning, because the
+#: path would silently move (`${XDG_DATA_HOME}/devlog` would be `/devlog`, a store at the root).
+_PATH_KEYS: Final = re.compile(r"^(storage\.path|collect\.roots\.[^\[]+\[\d+\]|collect\.generic\[\d+\]\.glob)$")
+#: The devlog server's key prefix (`dvl_<id>_<secret>`, server/src/devlog_server/keys.py).
+KEY_PREFIX: Final = "dvl_"
+
+
+def looks_like_a_key(name: str) -> bool:
+    """Whether `name`, given where an environment variable's *name* belongs, looks like a pasted API
+    key: devlog's key prefix, or a long random-looking run of mixed letters and digits. Such a name is
+    never printed (it would put the secret on every terminal and log that shows a warning)."""
+    if name.lower().startswith(KEY_PREFIX):
+        return True
+    for part in re.split(r"[_\-.]+", name):
+        kinds = sum((any(c.islower() for c in part), any(c.isupper() for c in part), any(c.isdigit() for c in part)))
+        if len(part) >= 32 or (len(part) >= 16 and kinds >= 2):
+            return True
+    return False
+
+
+def _shown_variable(name: str) -> str:
+    return (mask_secret(name) or "****") if looks_like_a_key(name) else name
+
+
+def _interpolate(value: Any, where: str, warnings: list[str], errors: dict[str, str]) -> Any:
+    """`value` with `${VAR}` resolved everywhere; unset variables become warnings, or errors in paths."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{where}.{k}" if where else str(k), problems) for k, v in value.items()}
+        return {k: _interpolate(v, _join(where, k), warnings, errors) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
-    if isinstance(value, str):
-        return interpolate(value, where, problems)
-    return value
+        return [_interpolate(v, f"{where}[{i}]", warnings, errors) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    resolved = interpolate(value, where, [])  # its warnings are worded below, with key-like names masked
+    unset = list(dict.fromkeys(m.group(1) for m in ENV_REF.finditer(value)
+                               if m.group(2) is None and m.group(1) not in os.environ))  # fmt: skip
+    if unset and _PATH_KEYS.match(where):
+        errors[where] = _unset_in_path(value, resolved, where, unset)
+    else:
+        warnings += [_unset_warning(where, name) for name in unset]
+    return resolved
 
 
-def _credentials_clash(remotes: dict[str, Any]) -> list[str]:
+def _unset_warning(where: str, name: str) -> str:
+    if not looks_like_a_key(name):
+        return f"{where}: environment variable {name} is not set"
+    return (
+        f"{where}: environment variable {_shown_variable(name)} is not set; that name looks like an API key "
+        "itself: remove it from the file, put the key in an environment variable and write its name, "
+        "e.g. ${DEVLOG_TEAM_API_KEY}"
+    )
+
+
+def _unset_in_path(value: str, resolved: str, where: str, unset: list[str]) -> str:
+    names = ", ".join(_shown_variable(name) for name in unset)
+    if any(looks_like_a_key(name) for name in unset):
+        return f"{where}: environment variable {names} is not set"
+    instead = repr(resolved) if resolved.strip() else "empty"
+    example = value.replace("${" + unset[0] + "}", "${" + unset[0] + ":-/a/folder}", 1)
+    return (
+        f"{where}: environment variable {names} is not set (the path would be {instead}): set it, "
+        f"or give it a default, e.g. {example}"
+    )
+
+
+# -- rules across keys -----------------------------------------------------------------------------
+
+
+def _credentials_clash(remotes: dict[str, Any], raw_remotes: dict[str, Any]) -> list[str]:
     """Remotes whose url carries a user or password as well as an api_key: HTTP clients turn the url's
     credentials into a Basic `Authorization` header, which replaces the key's Bearer one, so every
-    request would fail with 401 for a reason the user cannot see."""
+    request would fail with 401 for a reason the user cannot see.
+
+    The key counts when the file sets one, resolved or not: `api_key: ${K2}` with K2 unset today
+    would make the config invalid the day K2 is set (in a `devlog start` that then stops exporting)."""
     clashes = []
     for name, remote in remotes.items():
         url = remote.get("url") if isinstance(remote, dict) else None
-        if isinstance(url, str) and remote.get("api_key") and "@" in url.partition("://")[2].split("/", 1)[0]:
+        raw = raw_remotes.get(name) if isinstance(raw_remotes, dict) else None
+        key_set = remote.get("api_key") or (isinstance(raw, dict) and raw.get("api_key") not in (None, ""))
+        if isinstance(url, str) and key_set and "@" in url.partition("://")[2].split("/", 1)[0]:
             clashes.append(
                 f"export.remotes.{name}.url: has a user name or password as well as an api_key; the url's "
                 "credentials would replace the key in the Authorization header: remove them from the url"
             )
+    return clashes
+
+
+def _case_clashes(remotes: dict[str, Any]) -> list[str]:
+    """Remote names that differ only in case (`team`, `Team`): each remote's export lock is a file
+    named after it, and on a case-insensitive disk (macOS, Windows) both would be one file, so one
+    remote would keep finding the other's export pass running (busy, or waiting up to 60 s)."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in remotes:
+        first = seen.setdefault(name.casefold(), name)
+        if first != name:
+            clashes.append(f"export.remotes.{name}: differs from remote {first!r} only in case; rename one of them")
     return clashes
 
 
@@ -438,16 +580,20 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple
     if not isinstance(raw, dict):
         raise UserError(f"{source}: the top level must be a mapping of keys (collect, storage, export, ...)")
     env_problems: list[str] = []
-    data = _interpolate(raw, "", env_problems)
-    problems: list[str] = []
-    checked = _walk(data, Config, "", problems)
+    env_errors: dict[str, str] = {}
+    data = _interpolate(raw, "", env_problems, env_errors)
+    walked: list[str] = []
+    checked = _walk(data, Config, "", walked)
+    # A path whose variable is unset has that as its one problem (not also "is empty" or "is relative").
+    problems = [*env_errors.values(), *(p for p in walked if p.partition(": ")[0] not in env_errors)]
     if not problems:
         default = checked.get("export_default", "none")
         remotes = (checked.get("export") or {}).get("remotes") or {}
         if default != "none" and default not in remotes:
             names = ", ".join(sorted(remotes)) or "none configured"
             problems.append(f"export_default: names unknown remote {default!r} (remotes: {names})")
-        problems += _credentials_clash(remotes)
+        problems += _case_clashes(remotes)
+        problems += _credentials_clash(remotes, (raw.get("export") or {}).get("remotes") or {})
     if problems:
         raise UserError(f"{source} is not valid", problems)
     try:

@@ -105,10 +105,10 @@ def _parse_yaml(text: str, path: Path) -> Any:
     try:
         return YAML(typ="safe").load(text)
     except YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML", [_yaml_problem(exc)]) from None
+        raise UserError(f"{path} is not valid YAML", [yaml_problem(exc)]) from None
 
 
-def _yaml_problem(exc: Exception) -> str:
+def yaml_problem(exc: Exception) -> str:
     """`line 3, column 2: expected <block end>, but found '<block mapping start>' (while parsing a
     block mapping that starts at line 1)` rather than ruamel's multi-line text with source excerpts."""
     problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)

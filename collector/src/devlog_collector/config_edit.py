@@ -6,6 +6,10 @@ quoting elsewhere stay as they were. The result is validated (exactly the text a
 through the same loader `devlog` uses) before anything is written, and written atomically (temp file
 in the same folder, fsync, rename) with mode 0600, so a failed or interrupted edit never leaves a
 broken or half-written config. Secrets are never written: API keys go in as `${ENV_VAR}` references.
+
+The rename must not undo the user's own arrangements: a `config.yaml` that is a symlink (into a
+dotfiles repository) is edited where it points and stays a link, and a file the user made read-only
+is refused rather than replaced by a writable one. A folder devlog cannot write in is one error line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from devlog_collector.config import Config, parse_config
+from devlog_collector.config_cache import yaml_problem
 from devlog_collector.errors import UserError
 from devlog_collector.paths import ensure_private_dir
 
@@ -42,8 +48,8 @@ def load_document(path: Path) -> CommentedMap:
         return CommentedMap()
     try:
         doc = _yaml().load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML", [str(exc).replace("\n", " ")]) from None
+    except YAMLError as exc:  # worded as every other command words it (`line 3, column 2: ...`)
+        raise UserError(f"{path} is not valid YAML", [yaml_problem(exc)]) from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     if doc is None:
@@ -75,20 +81,51 @@ def save_document(path: Path, doc: CommentedMap) -> Config:
     except UserError as exc:
         problems = exc.problems or [exc.message]
         raise UserError(f"{path} not changed: the change would make it invalid", problems) from None
-    ensure_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    named = f"{path} (a link to {target})" if target != path else str(path)
+    _refuse_read_only(target, named)
+    try:
+        if target == path:
+            ensure_private_dir(path.parent)  # devlog's home; a link's target folder is the user's own
+        _write_atomically(target, text)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {named}: {exc.strerror or exc} (the new config is written beside it, in "
+            f"{target.parent}, then renamed over it); the file is unchanged"
+        ) from None
+    return config
+
+
+def _refuse_read_only(target: Path, named: str) -> None:
+    """A config the user made read-only (or cannot write) is theirs to unlock: the rename would
+    otherwise replace it with a writable file (even where the folder allows it)."""
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"cannot read {named}: {exc.strerror}") from None
+    if not mode & stat.S_IWUSR or not os.access(target, os.W_OK):
+        raise UserError(
+            f"{named} is read-only, so devlog does not change it: make it writable (chmod u+w {target}) "
+            "and run the command again, or edit it by hand"
+        )
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """`text` into `target` through a temp file beside it (fsync, rename), mode 0600; OSError on failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
+        Path(tmp).replace(target)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         raise
-    return config
 
 
 def add_remote(path: Path, name: str, spec: dict[str, Any]) -> Config:
@@ -104,6 +141,9 @@ def add_remote(path: Path, name: str, spec: dict[str, Any]) -> Config:
         raise UserError(f"{path}: `export.remotes` must be a mapping")
     if name in remotes:
         raise UserError(f"remote {name!r} already exists in {path} (remove it first: devlog remote remove {name})")
+    same = [other for other in remotes if isinstance(other, str) and other.casefold() == name.casefold()]
+    if same:
+        raise UserError(f"remote {name!r} differs from the existing remote {same[0]!r} only in case: pick another name")
     remotes[name] = _commented(spec)
     return save_document(path, doc)
 

@@ -129,9 +129,11 @@ def _simple_storage_path(raw: Any) -> Path | None:
                                                                    ("events_db", DEFAULT_EVENTS_DB))}  # fmt: skip
     if not all(isinstance(value, str) for value in values.values()):
         return None
-    unset: list[str] = []  # as in the full config: '' and a warning (which a query does not show)
+    unset: list[str] = []
     path = interpolate(values["path"], "storage.path", unset)
     events_db = interpolate(values["events_db"], "storage.events_db", unset)
+    if unset:
+        return None  # an error in the full config (it names the variable): read it that way
     if storage_path_problem(path) is not None or events_db_name_problem(events_db) is not None:
         return None
     return events_db_path(path, events_db)

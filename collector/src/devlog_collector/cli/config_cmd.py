@@ -2,7 +2,8 @@
 
 `show` prints the configuration devlog actually uses (file merged over defaults, `${ENV}` resolved)
 with API keys masked. `check` validates the file and names every bad key (exit 2), and warns about
-`${ENV}` references whose variable is not set.
+`${ENV}` references whose variable is not set (in a path, such as `storage.path`, that is an error:
+the path would silently move). A variable name that looks like a pasted key is shown masked.
 """
 
 from __future__ import annotations

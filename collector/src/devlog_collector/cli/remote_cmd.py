@@ -3,7 +3,8 @@
 Edits go through `config_edit.py` (round-trip, validated, atomic, 0600). API keys are never written
 or printed: `--api-key-env VAR` writes `api_key: ${VAR}`, and listings mask resolved keys. A remote's
 url is always printed through `mask_url` (its `user:password@` and `?access_token=` values masked),
-as `config show` does.
+as `config show` does. A key pasted where the variable's name belongs is refused without echoing it:
+written as `${<key>}` it would sit in the file and be printed by every "is not set" warning.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from devlog_collector.errors import UserError
 __all__ = ["remote"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 @click.group()
@@ -57,8 +59,8 @@ def add(
 
     if not _NAME.match(name):
         raise UserError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
-    if api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", api_key_env):
-        raise UserError(f"--api-key-env must be an environment variable name, got {api_key_env!r}")
+    if api_key_env is not None:
+        _check_api_key_env(api_key_env)
     spec: dict[str, Any] = {"url": url}
     if api_key_env:
         spec["api_key"] = "${" + api_key_env + "}"
@@ -82,6 +84,22 @@ def add(
         _say_what_it_selects(config, name)
     if api_key_env and config.export.remotes[name].api_key in (None, ""):
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
+
+
+def _check_api_key_env(value: str) -> None:
+    """Refuse a `--api-key-env` value that is not a variable's name; the value is never echoed (it
+    may be the key itself)."""
+    from devlog_collector.config import looks_like_a_key
+
+    usage = (
+        "--api-key-env takes the name of the environment variable that holds the key, not the key: "
+        "export DEVLOG_TEAM_API_KEY=<key>, then pass --api-key-env DEVLOG_TEAM_API_KEY"
+    )
+    if looks_like_a_key(value):
+        raise UserError(f"{usage} (the value given looks like a key, so it was not written anywhere)")
+    if not _ENV_NAME.match(value):
+        hint = ", without $ or ${}" if value.startswith("$") else ""
+        raise UserError(f"{usage} (the value given is not a variable name: letters, digits and _{hint})")
 
 
 def _say_what_it_selects(config: Any, name: str) -> None:
