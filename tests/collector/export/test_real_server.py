@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from devlog_collector.export.client import Backoff
@@ -188,3 +189,31 @@ def test_a_query_parameter_the_server_refuses_pauses_the_remote_without_dead_let
     reason = outcome.paused_reason or ""
     assert "'tenant' comes from this remote's url, and the server does not take it: remove it there" in reason
     assert dead_letters(db, "team") == [] and cursor_row(db, "team")[:2] == (0, "paused")
+
+
+def test_an_event_larger_than_the_server_takes_arrives_with_its_text_cut(server: IngestServer, tmp_path: Path) -> None:
+    """A prompt with a big file pasted in (the store keeps 1 Mi characters: up to 4 MiB of UTF-8) was
+    refused by the server (1 MiB per event) and sat in the dead letters for good."""
+    from devlog_shared.limits import MAX_TEXT_CHARS
+
+    db = tmp_path / "events.db"
+    events = make_events(3, [f"{WORK}/big"], start=9000)
+    huge = "ü" * MAX_TEXT_CHARS  # 2 MiB of UTF-8
+    events[1] = msgspec.structs.replace(events[1], text=huge)
+    fill_store(db, events)
+    team = remote(server.url, [f"{WORK}/**"], api_key=KEYS["team"], content="full")
+    exporter = RemoteExporter.open("team", config({"team": team}), db)
+    try:
+        outcome = export_with_retries(exporter, Backoff(0.01, 0.1, rng=random.Random(1)), max_failures=10)
+    finally:
+        exporter.close()
+    assert outcome.caught_up and outcome.dead_lettered == 0, outcome
+    stored = {row[0]: json.loads(row[2]) for row in server.rows() if row[0] in {e.id for e in events}}
+    assert set(stored) == {e.id for e in events}
+    big = stored[events[1].id]
+    assert big["attrs"]["truncated"] is True and big["attrs"]["text_length"] == MAX_TEXT_CHARS
+    assert 0 < len(big["text"]) < MAX_TEXT_CHARS and set(big["text"]) == {"ü"}
+    with sqlite3.connect(db) as local:  # the local store keeps the whole text
+        assert local.execute("SELECT length(text) FROM events WHERE id = ?", (events[1].id,)).fetchone() == (
+            MAX_TEXT_CHARS,
+        )

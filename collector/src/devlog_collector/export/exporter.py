@@ -57,6 +57,7 @@ from devlog_collector.export.client import (
     user_agent,
 )
 from devlog_collector.export.content import Redactor, apply_policy, default_redactor
+from devlog_collector.export.event_size import DEFAULT_MAX_EVENT_BYTES, fit_event
 from devlog_collector.export.routing import Router
 from devlog_collector.export.shared_blobs import shared_blobs
 from devlog_collector.lock_files import open_lock_file
@@ -234,6 +235,8 @@ class RemoteExporter:
         self._dead_letters_seen: bool | None = None  # see `_may_have_dead_letters`
         self.max_events = self.remote.batch_size
         self.max_bytes = self.remote.batch_bytes
+        #: The largest event the server takes (its `whoami` limits; the server's default until asked).
+        self.max_event_bytes = DEFAULT_MAX_EVENT_BYTES
         self._limits_checked = False
         #: Routed seqs scanned past the end of the last batch: (cursor they follow, seqs, page end, full page).
         self._ahead: tuple[int, list[int], int, bool] | None = None
@@ -402,6 +405,8 @@ class RemoteExporter:
         if limits.max_body_bytes > 0:
             # Leave room for the envelope; the JSON we bound is uncompressed, so this is conservative.
             self.max_bytes = max(1024, min(self.max_bytes, limits.max_body_bytes - 4096))
+        if limits.max_event_bytes > 0:
+            self.max_event_bytes = limits.max_event_bytes
 
     def _next_batch(self, cursor: int) -> Batch:
         """Up to `max_events` / `max_bytes` of routed events after `cursor`, and how far the scan got.
@@ -456,7 +461,7 @@ class RemoteExporter:
         """The exported JSON of the stored event at `seq` (from the shared cache when a peer made it)."""
         if self._shared_key is None:
             return self._encode(body, text)
-        key = (*self._shared_key, seq)
+        key = (*self._shared_key, self.max_event_bytes, seq)
         cache = shared_blobs()
         blob = cache.get(key)
         if blob is None:
@@ -511,7 +516,8 @@ class RemoteExporter:
     def _encode(self, body: bytes, text: str | None) -> bytes:
         event = self._with_cost(event_from_row(body, text))
         content = self.remote.content
-        return encode(apply_policy(event, content, self.redactor if content == "redacted" else None))
+        shared = apply_policy(event, content, self.redactor if content == "redacted" else None)
+        return fit_event(shared, self.max_event_bytes)
 
     def _deliver(self, batch: Batch, outcome: SyncOutcome, progress: Callable[[int], None] | None) -> None:
         """Send `batch`, splitting on 413/400/422; commits after every confirmed part."""
