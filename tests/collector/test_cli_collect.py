@@ -111,6 +111,23 @@ def test_status_reports_sources_files_events_and_problems(logs: Path) -> None:
     assert store["indexes_deferred_since"] is None and "secondary indexes" not in table.output
 
 
+def test_status_problems_lists_every_recorded_problem(logs: Path) -> None:
+    """Status shows the latest problem per source; the others were only in `devlog sql`."""
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(b"{bad\n" + line(0) + b"[1]\n")
+    runner = CliRunner()
+    collected = runner.invoke(cli, ["collect"])
+    assert "`devlog status --problems` lists them" in collected.output
+    assert "(`devlog status --problems` lists them all)" in runner.invoke(cli, ["status"]).output
+    listed = json.loads(runner.invoke(cli, ["status", "--problems", "--json"]).output)
+    assert sorted(p["position"] for p in listed) == ["line 1", "line 3"]
+    assert {p["path"] for p in listed} == {str(logs / "a.jsonl")}
+    table = runner.invoke(cli, ["status", "--problems"])
+    assert table.exit_code == 0
+    assert f"generic:testagent {logs / 'a.jsonl'}" in table.output
+    assert "  line 1: invalid JSON" in table.output and "  line 3: " in table.output
+
+
 def test_status_shows_no_terminal_controls_from_log_file_names(logs: Path) -> None:
     """A log file named with an escape sequence turned the rest of `devlog status` red (or worse)."""
     write_config(logs)

@@ -143,4 +143,4 @@ def _print_table(result: Any) -> None:
         return
     console.print(table)
     if result.problems:
-        console.print("problems were recorded: `devlog status` shows where", style="yellow")
+        console.print("problems were recorded: `devlog status --problems` lists them", style="yellow")

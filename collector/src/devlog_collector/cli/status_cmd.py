@@ -249,8 +249,14 @@ def _disk_was_full(db_path: Path) -> str | None:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(as_json: bool) -> None:
+@click.option(
+    "--problems", is_flag=True, help="List every recorded problem (file, position, message), newest first."
+)
+def status(as_json: bool, problems: bool) -> None:
     """Sources found, files tracked, events per agent, last collect, parse errors, store size."""
+    if problems:
+        _print_problems(as_json)
+        return
     facts = gather_status()
     if as_json:
         click.echo(json.dumps(facts, indent=2))
@@ -337,3 +343,50 @@ def _render(facts: dict[str, Any]) -> None:
             f"[yellow]{escape(name)}[/]: {count} problem{'s' if count != 1 else ''}; latest {escape(latest['path'])} "
             f"{escape(latest['position'])}: {escape(latest['message'])}"
         )
+    if any(info["problems"] > 1 for info in errors.values()):
+        console.print("(`devlog status --problems` lists them all)")
+
+
+def _print_problems(as_json: bool) -> None:
+    """`status --problems`: every recorded problem, grouped by file, newest first."""
+    from devlog_collector.errors import StoreError
+    from devlog_collector.storage_location import configured_db_path
+
+    db_path = configured_db_path()
+    if not db_path.exists():
+        raise StoreError(f"no devlog store at {db_path} yet: run `devlog collect` (or `devlog start`) first")
+    from devlog_collector.read_only_store import connect_read_only
+
+    try:
+        db = connect_read_only(db_path)
+        try:
+            rows = db.execute(
+                "SELECT source, path, position, message, count, last_seen FROM parse_errors "
+                "ORDER BY last_seen DESC, id DESC"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(_unreadable(exc)) from exc
+    listed = [
+        {"source": source, "path": path, "position": position, "message": message, "count": count,
+         "last_seen": _iso(last_seen)}
+        for source, path, position, message, count, last_seen in rows
+    ]  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    if not listed:
+        click.echo("no problems recorded")
+        return
+    from devlog_collector.query.table import clean_text
+
+    by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for problem in listed:
+        by_file.setdefault((problem["source"], problem["path"]), []).append(problem)
+    for (source, path), problems in by_file.items():
+        click.echo(f"{source} {clean_text(path)}")
+        for problem in problems:
+            times = f"{problem['count']}x, " if problem["count"] > 1 else ""
+            seen = _shown_time(problem["last_seen"]) if problem["last_seen"] else "?"
+            click.echo(f"  {clean_text(problem['position'])}: {clean_text(problem['message'])} ({times}{seen})")
