@@ -249,9 +249,7 @@ def _disk_was_full(db_path: Path) -> str | None:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option(
-    "--problems", is_flag=True, help="List every recorded problem (file, position, message), newest first."
-)
+@click.option("--problems", is_flag=True, help="List every recorded problem (file, position, message), newest first.")
 def status(as_json: bool, problems: bool) -> None:
     """Sources found, files tracked, events per agent, last collect, parse errors, store size."""
     if problems:
