@@ -146,7 +146,8 @@ def test_legacy_session_emits_every_record_kind(user_dir: Path) -> None:
     edit_tool = tools["toolu_01ReplaceApi"]
     assert edit_tool.tool is not None
     assert (edit_tool.tool.name, edit_tool.tool.status) == ("copilot_replaceString", "completed")
-    assert edit_tool.text == "Edited [](file:///home/dev/acme%20api/src/api.ts)"  # {value, uris} read, not ""
+    assert edit_tool.text == "Edited api.ts"  # {value, uris} read, not "", and its link shown as VS Code does
+    assert edit_tool.attrs["past_tense_message"] == "Edited [](file:///home/dev/acme%20api/src/api.ts)"
     assert edit_tool.attrs["invocation_message"].startswith("Editing ")
     assert edit_tool.attrs["edit_tool"] is True
 
@@ -509,3 +510,14 @@ def test_a_session_with_bytes_that_are_not_utf8_is_read_with_replacement_charact
     expected = f"not valid UTF-8 (invalid UTF-8 at byte {at}): read with U+FFFD in place of the bad bytes"
     assert expected in [p.message for p in problems]
     assert not any("being rewritten" in p.message for p in problems)
+
+
+def test_tool_messages_read_as_vscode_shows_them() -> None:
+    """`Edited [](file:///home/dev/acme%20api/src/api.ts)` was stored and shown as written; VS Code
+    shows the file's name for a link without a label."""
+    from devlog_collector.sources.copilot import _shown_links
+
+    assert _shown_links("Edited [](file:///home/dev/acme%20api/src/api.ts)") == "Edited api.ts"
+    assert _shown_links("Read [](file:///c%3A/w/x.py#L1-L20), lines 1 to 20") == "Read x.py, lines 1 to 20"
+    assert _shown_links("Ran [pytest](command:run) in [the terminal]()") == "Ran pytest in the terminal"
+    assert _shown_links("no links [here]") == "no links [here]"

@@ -26,10 +26,12 @@ input and there is no cache split.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
+from urllib.parse import unquote
 
 from devlog_collector.sources._side_files import read_regular_file
 from devlog_collector.sources._values import (
@@ -99,6 +101,25 @@ def _reference_name(part: dict[str, Any]) -> str | None:
         target = as_str(target.get("path")) or as_str(target.get("fsPath")) or as_str(target.get("external"))
     path = target if isinstance(target, str) else ""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
+
+
+#: A markdown link: `[label](target)`.
+_MARKDOWN_LINK: Final = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+
+
+def _shown_links(text: str) -> str:
+    """A tool message's markdown links as VS Code shows them: `Edited [](file:///w/src/api.ts)` reads
+    "Edited api.ts" (an empty label shows the file's name), `[label](url)` reads "label"."""
+    if "](" not in text:
+        return text
+
+    def shown(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        target = unquote(match.group(2).split("#", 1)[0].split("?", 1)[0])
+        return target.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or match.group(0)
+
+    return _MARKDOWN_LINK.sub(shown, text)
 
 
 class _OpLogError(Exception):
@@ -575,7 +596,7 @@ class _SessionParser:
         invocation = text_of(part.get("invocationMessage"))
         past = text_of(part.get("pastTenseMessage"))
         if invocation:
-            attrs["invocation_message"] = clip(invocation, 2048)
+            attrs["invocation_message"] = clip(invocation, 2048)  # (as written: the links keep the paths)
         if past:
             attrs["past_tense_message"] = clip(past, 2048)
         if confirmed.get("type") is not None:
@@ -592,7 +613,7 @@ class _SessionParser:
             ts,
             position,
             parent_id=prompt_id,
-            text=past or invocation or None,
+            text=_shown_links(past or invocation) or None,
             model=model,
             tool=ToolInfo(name=tool_id, call_id=call_id, status=status),
             attrs=attrs,
