@@ -124,6 +124,33 @@ def test_a_database_that_refuses_connections_is_a_503_then_recovers(tmp_path: Pa
     assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.postgres
+def test_a_database_created_again_under_the_server_is_not_ready_and_says_to_migrate(
+    tmp_path: Path, stop: list[Any]
+) -> None:
+    """Dropped and created again under a running server, the database has no tables: `/readyz` said
+    200 (it only ran `SELECT 1`) while every API call was a 500 with a traceback."""
+    with throwaway_database("devlog_recreated") as url:
+        name = url.rsplit("/", 1)[1]
+        process, base, log = serve(tmp_path, url)
+        stop.append(process)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert client.post("/api/v1/events", json=batch([event(1)])).status_code == 200
+        admin(f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        for _ in range(3):  # (the first may meet a pooled connection the drop killed: an outage 503)
+            ready = httpx.get(base + "/readyz")
+            assert ready.status_code == 503, ready.text
+        assert "devlog-server migrate" in ready.json()["detail"]
+        for response in (client.get("/api/v1/events"), client.post("/api/v1/events", json=batch([event(2)]))):
+            body = assert_problem(response, 503)
+            assert body["type"].endswith("/database_not_migrated") and "devlog-server migrate" in body["detail"]
+        assert CliRunner().invoke(main, ["migrate"], env={"DEVLOG_SERVER_DATABASE_URL": url}).exit_code == 0
+        assert httpx.get(base + "/readyz").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert "Traceback" not in log.read_text()
+
+
 def test_a_database_host_that_cannot_be_resolved_is_a_503() -> None:
     """asyncpg raises a bare OSError (socket.gaierror) here, not a ConnectionError."""
     settings = ServerSettings(

@@ -247,6 +247,36 @@ def test_an_empty_query_parameter_is_400_naming_it(client: TestClient[Any], path
     assert client.get(f"{path}?{rest}", headers=auth("admin")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "name", "says"),
+    [
+        ("/api/v1/events", "workspace=~/work", "workspace", "the server expands no ~"),
+        ("/api/v1/stats", "workspace=root/work", "workspace", "must be an absolute folder"),
+        ("/api/v1/events", "workspace=/root/work/acme-api/..", "workspace", "'.' or '..' segments"),
+        ("/api/v1/stats", "since=1e9", "since", "RFC 3339 date-time"),
+        ("/api/v1/events", "until=3000-01-01T00:00:00Z", "until", "must be between"),
+        ("/api/v1/events", "user=a%00b", "user", "user"),
+    ],
+)
+def test_a_filter_that_can_match_nothing_is_400_naming_its_parameter(
+    client: TestClient[Any], path: str, query: str, name: str, says: str
+) -> None:
+    """`workspace=~/work` (what a key's glob looks like) answered 200 with no events; and the problems
+    for since, until and NUL bytes did not name their parameter."""
+    _seed(client, 6)
+    body = assert_problem(client.get(f"{path}?{query}", headers=auth("admin")), 400)
+    assert body["type"].endswith("/problems/invalid_parameter") and body["parameter"] == name
+    assert says in body["detail"]
+
+
+def test_a_workspace_filter_with_a_trailing_slash_still_matches(client: TestClient[Any]) -> None:
+    _seed(client, 6)
+    plain = client.get(f"/api/v1/events?workspace={WORKSPACES[0]}", headers=auth("admin")).json()["events"]
+    slashed = client.get(f"/api/v1/events?workspace={WORKSPACES[0]}/", headers=auth("admin")).json()["events"]
+    assert plain
+    assert plain == slashed
+
+
 def test_workspace_limited_key_never_sees_other_workspaces(client: TestClient[Any]) -> None:
     events = _seed(client)
     visible = {e["id"] for e in events if (e.get("workspace") or "").startswith("/srv/")}

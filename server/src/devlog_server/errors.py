@@ -175,6 +175,9 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
 
 
 def _from_dbapi_error(exc: DBAPIError) -> ProblemDetailsException:
+    if is_missing_schema(exc):
+        _log.warning("database_not_migrated", error=type(_driver_error(exc)).__name__)
+        return _problem(503, NOT_MIGRATED, code="database_not_migrated", headers={"Retry-After": "30"})
     if is_database_outage(exc):
         return _from_database_error(exc)
     if is_transient_conflict(exc):
@@ -245,6 +248,21 @@ def _sqlstate(exc: BaseException) -> str | None:
     orig = getattr(exc, "orig", None) or exc
     state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
     return state if isinstance(state, str) else None
+
+
+#: What a server whose database lost its tables (dropped and created again under it) answers.
+NOT_MIGRATED: Final = (
+    "the database has no devlog tables (was it created again?): run `devlog-server migrate`, or restart "
+    "`devlog-server serve`, which migrates"
+)
+
+
+def is_missing_schema(exc: BaseException) -> bool:
+    """Whether `exc` is a query failing on a table that does not exist (Postgres 42P01 `undefined_table`,
+    SQLite's "no such table"): a database nobody migrated, not a bug and not an outage."""
+    if _sqlstate(exc) == "42P01":
+        return True
+    return isinstance(exc, OperationalError) and "no such table" in str(_driver_error(exc))
 
 
 def is_database_outage(exc: BaseException) -> bool:

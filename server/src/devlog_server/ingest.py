@@ -206,6 +206,26 @@ def _storable(event: Event) -> str | None:
     return None
 
 
+def workspace_filter_problem(prefix: str) -> str | None:
+    """Why a `workspace` query filter can match no stored workspace, or None.
+
+    Stored workspaces are absolute and resolved (`workspace_problem`), so `~/work` (the server holds
+    many users' homes and expands no `~`), `work` or `/srv/x/../app` would answer "no events" for
+    folders that have some. A trailing `/` or `//` is harmless: the filter's match ignores it.
+    """
+    shown = prefix if len(prefix) <= 80 else prefix[:79] + "…"
+    if not _ABSOLUTE_FOLDER.match(prefix):
+        home = " (the server expands no ~: give the full path, e.g. /home/you/work)" if prefix.startswith("~") else ""
+        return (
+            "must be an absolute folder as collectors send it: /home/…, C:/… (upper-case drive, forward "
+            f"slashes) or //server/share{home}, got {shown!r}"
+        )
+    segments = (prefix[2:] if prefix.startswith("//") else prefix).split("/")
+    if "." in segments or ".." in segments:
+        return f"must not have '.' or '..' segments (stored workspaces are resolved), got {shown!r}"
+    return None
+
+
 def workspace_problem(workspace: str) -> str | None:
     """Why `workspace` is not a folder spelled the one way the devlog collector writes it, or None.
 

@@ -66,6 +66,8 @@ class HealthStatus(msgspec.Struct, kw_only=True, frozen=True):
 
     status: Literal["ok", "unavailable"]
     database: str | None = None
+    #: Why the server is not ready, when it is something to act on (a database nobody migrated).
+    detail: str | None = None
 
 
 class CollectorHealth(msgspec.Struct, kw_only=True, frozen=True):

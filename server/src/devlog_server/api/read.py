@@ -13,6 +13,7 @@ from devlog_server import __version__
 from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
 from devlog_server.auth import authenticate
 from devlog_server.errors import ApiError
+from devlog_server.ingest import workspace_filter_problem
 from devlog_server.queries import EventFilters, allowed_workspaces, list_events, stats
 from devlog_server.schemas import EventPage, GroupBy, StatsResponse
 from devlog_server.state import server_state
@@ -51,7 +52,10 @@ def _filters(
     for name, value in texts:
         problem = text_problem(value)
         if problem is not None:
-            raise ApiError(400, f"query parameter {name!r} {problem}", code="invalid_parameter")
+            raise _invalid(name, f"query parameter {name!r} {problem}")
+    problem = workspace_filter_problem(workspace) if workspace else None
+    if problem is not None:
+        raise _invalid("workspace", f"query parameter 'workspace' {problem}")
     since, until = _utc_bound("since", since), _utc_bound("until", until)
     return EventFilters(
         workspace=workspace,
@@ -63,6 +67,11 @@ def _filters(
         user=user,
         model=model,
     )
+
+
+def _invalid(name: str, detail: str) -> ApiError:
+    """A 400 for the query parameter `name`, which the problem names (`parameter`) as Litestar's own do."""
+    return ApiError(400, detail, code="invalid_parameter", extra={"parameter": name})
 
 
 def _is_number(text: str) -> bool:
@@ -81,11 +90,8 @@ def _refuse_numeric_times(request: Request[Any, Any, Any]) -> None:
     for name in ("since", "until"):
         raw = request.query_params.get(name)
         if raw is not None and _is_number(raw):
-            raise ApiError(
-                400,
-                f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",
-                code="invalid_parameter",
-            )
+            wanted = "an RFC 3339 date-time such as 2026-12-02T00:00:00Z"
+            raise _invalid(name, f"query parameter {name!r} must be {wanted}, got {raw!r}")
 
 
 def _utc_bound(name: str, value: datetime | None) -> datetime | None:
@@ -93,9 +99,7 @@ def _utc_bound(name: str, value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ApiError(
-            400, f"query parameter {name!r} must be between {MIN_YEAR} and {MAX_YEAR}", code="invalid_parameter"
-        )
+        raise _invalid(name, f"query parameter {name!r} must be between {MIN_YEAR} and {MAX_YEAR}")
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

@@ -215,6 +215,12 @@ class Database:
         async with self._connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; raises when it cannot be read (unreachable, or no
+        `alembic_version` table: never migrated, or dropped and created again under the server)."""
+        async with self._connect() as conn:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+
     async def check(self) -> None:
         """`ping`, raising DatabaseUnreachableError (URL masked, driver's reason) when it fails."""
         try:
