@@ -175,7 +175,8 @@ def test_backoff_schedule_grows_with_full_jitter_and_is_capped(db: Path) -> None
 
 def test_413_splits_the_batch_and_a_single_oversized_event_is_dead_lettered(db: Path) -> None:
     events = make_events(64, [f"{WORK}/a"])
-    big = make_events(1, [f"{WORK}/a"], start=1000, text="x" * 300_000)
+    # (too large in its attrs: a large text would be cut to the server's max_event_bytes instead)
+    big = make_events(1, [f"{WORK}/a"], start=1000, attrs={"blob": "x" * 300_000})
     fill_store(db, events[:30] + big + events[30:])
     with FaultServer(max_body_bytes=200_000) as srv:
         srv.script(Fault("status", 413), Fault("status", 413))
@@ -199,6 +200,48 @@ def test_rejected_items_are_dead_lettered_and_the_rest_continue(db: Path) -> Non
         assert set(srv.events) == {e.id for e in events} - bad
         assert {eid for eid, _ in dead_letters(db, "team")} == bad
         assert all(reason == "forbidden_workspace" for _, reason in dead_letters(db, "team"))
+
+
+def test_dead_letters_are_logged_once_per_reason_per_pass_not_per_batch(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key refusing a whole workspace logged one warning per batch (73 for one reason)."""
+    from devlog_collector.export import exporter as exporter_module
+
+    logged: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder:
+        def __getattr__(self, level: str) -> object:
+            return lambda event, **fields: logged.append((event, fields))
+
+    monkeypatch.setattr(exporter_module, "log", Recorder())
+    events = make_events(120, [f"{WORK}/a", f"{WORK}/scratch"])
+    fill_store(db, events)
+    refuse = {e.id for e in events if e.workspace == f"{WORK}/scratch"}
+    with FaultServer(reject=lambda e: "forbidden_workspace" if e["id"] in refuse else None) as srv:
+        team = remote(srv.url, [f"{WORK}/**"], batch_size=10)
+        outcome = run("team", config({"team": team}), db)
+    assert outcome.caught_up and outcome.dead_lettered == 60
+    warned = [fields for event, fields in logged if event == "export_events_dead_lettered"]
+    assert warned == [{"remote": "team", "events": 60, "reason": "forbidden_workspace"}]
+
+
+def test_dead_letters_of_events_the_rules_no_longer_select_are_forgotten(db: Path) -> None:
+    """Rules that sent a workspace the key refuses, then changed back: its dead letters stayed (and
+    were counted by `--status`) for good, and only `remote remove` cleared them."""
+    events = make_events(60, [f"{WORK}/a", f"{WORK}/scratch"])
+    fill_store(db, events)
+    refuse = {e.id for e in events if e.workspace == f"{WORK}/scratch"}
+    keep = set(list(refuse)[:3])
+    with FaultServer(reject=lambda e: "forbidden_workspace" if e["id"] in refuse else None) as srv:
+        assert run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db).dead_lettered == 30
+        assert len(dead_letters(db, "team")) == 30
+        narrowed = config({"team": remote(srv.url, [f"{WORK}/a"])})
+        assert run("team", narrowed, db).caught_up
+        assert dead_letters(db, "team") == []
+        srv.reject = lambda e: "forbidden_workspace" if e["id"] in keep else None
+        assert run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db).dead_lettered == 3
+    assert {eid for eid, _ in dead_letters(db, "team")} == keep  # still selected, still refused: back
 
 
 def test_a_dead_letter_is_cleared_once_its_event_is_accepted(db: Path) -> None:

@@ -197,6 +197,9 @@ def ensure_cursor(db: sqlite3.Connection, config: Config, remote: str) -> tuple[
     last_seq, old_digest, status = row
     if old_digest != digest:
         log.info("export_rules_changed", remote=remote, restart_from=0, previous_seq=last_seq)
+        # Everything the new rules select is sent again from 0, so a refused event that is still
+        # selected comes back to the dead letters; one no longer selected would stay there for good.
+        db.execute("DELETE FROM dead_letters WHERE remote = ?", (remote,))
         db.execute(
             "UPDATE export_cursors SET last_seq = 0, rules_hash = ?, status = 'pending', paused_reason = NULL, "
             "paused_fingerprint = NULL, updated_at = ? WHERE remote = ?",
@@ -233,6 +236,8 @@ class RemoteExporter:
         self._caller_reports = caller_reports
         self._pricer: Pricer | None = None
         self._dead_letters_seen: bool | None = None  # see `_may_have_dead_letters`
+        #: Events dead-lettered in the current pass, per reason (logged once each when it ends).
+        self._dead_reasons: Counter[str] = Counter()
         self.max_events = self.remote.batch_size
         self.max_bytes = self.remote.batch_bytes
         #: The largest event the server takes (its `whoami` limits; the server's default until asked).
@@ -321,10 +326,14 @@ class RemoteExporter:
                 outcome.busy = True
                 return outcome
             self._dead_letters_seen = None  # (only the lock holder writes this remote's dead letters)
+            self._dead_reasons = Counter()
             try:
                 self._run(outcome, should_stop, progress, resume, max_batches, from_start)
             except sqlite3.Error as exc:
                 raise StoreError(f"export to {self.name}: the store failed: {exc}") from exc
+            finally:
+                for reason, count in sorted(self._dead_reasons.items()):
+                    log.warning("export_events_dead_lettered", remote=self.name, events=count, reason=reason)
         return outcome
 
     def _run(
@@ -594,11 +603,10 @@ class RemoteExporter:
                     "reason = excluded.reason, status_code = excluded.status_code, created_at = excluded.created_at",
                     [(self.name, event_id, seq, reason, code, now) for event_id, seq, reason, code in letters],
                 )
-                # One line per reason, not per event: a remote refusing a whole workspace would
-                # otherwise print thousands (the events are listed by `devlog export --status`).
-                reasons = Counter(reason for _event_id, _seq, reason, _code in letters)
-                for reason, count in sorted(reasons.items()):
-                    log.warning("export_events_dead_lettered", remote=self.name, events=count, reason=reason)
+                # Counted for one line per reason at the end of the pass (`sync`), not per event or
+                # per batch: a remote refusing a whole workspace would otherwise print thousands (the
+                # events are listed by `devlog export --status`).
+                self._dead_reasons.update(reason for _event_id, _seq, reason, _code in letters)
             sent = confirmed + len(letters)
             db.execute(
                 "UPDATE export_cursors SET last_seq = max(last_seq, ?), status = ?, "
