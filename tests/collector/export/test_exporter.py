@@ -301,6 +301,18 @@ def test_a_401_without_an_api_key_says_the_key_is_not_set(db: Path, monkeypatch:
         assert outcome.paused and "missing, wrong or revoked" in (outcome.paused_reason or "")
 
 
+def test_a_revoked_key_is_said_once_with_what_to_do(db: Path) -> None:
+    """`this API key has been revoked (the API key is missing, wrong or revoked)` said it twice."""
+    fill_store(db, make_events(3, [f"{WORK}/a"]))
+    revoked = b'{"title":"Unauthorized","detail":"this API key has been revoked"}'
+    with FaultServer() as srv:
+        srv.script(*[Fault("status", 401, body=revoked)] * 3)
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db)
+    assert outcome.paused
+    reason = outcome.paused_reason or ""
+    assert reason.count("revoked") == 1 and "ask the server's admin for a new key" in reason
+
+
 def test_no_rules_no_default_sends_nothing(db: Path) -> None:
     fill_store(db, make_events(5, [f"{WORK}/a"]))
     with FaultServer() as srv:

@@ -258,6 +258,8 @@ class RemoteClient:
                 403: "the API key may not do this",
                 404: "no devlog ingest API at this URL",
             }[status]
+            if status == 401 and "revoked" in reason:  # the server said which: a hint would only repeat it
+                hint = "ask the server's admin for a new key, then set it where devlog runs"
             raise RemotePaused(f"{reason} ({hint})", status_code=status)
         if 300 <= status < 400:
             raise RemotePaused(
