@@ -74,3 +74,27 @@ def test_sessions_command_with_last_and_search(isolated_home: Path) -> None:
         assert (one["prompts"], one["total_tokens"], one["duration_s"]) == (2, 300, 3 * 86400 + 30)
         table = CliRunner().invoke(cli, ["sessions", "--tz", "UTC", *args], catch_exceptions=False).stdout
         assert f"{start:%Y-%m-%d %H:%M}" in table and "72h00m" in table and " 300 " in table
+
+
+def test_a_session_is_titled_by_its_agent_or_else_by_its_first_prompt(tmp_path: Path) -> None:
+    """Copilot's and Cursor's chat titles (and Gemini's summaries) were stored but never shown, and
+    a list of sessions read as ids and times only."""
+    events = [
+        ev("2026-03-01T10:00:00", "session_start", session="chat", agent="copilot", ident="c0",
+           attrs={"title": "Fix the flaky login test"}),
+        ev("2026-03-01T10:00:01", "prompt", session="chat", agent="copilot", text="why does it fail?", ident="c1"),
+        ev("2026-03-01T11:00:00", "session_start", session="cli", ident="a0"),
+        ev("2026-03-01T11:00:02", "prompt", session="cli", text="\n  Add retries to the client\nmore", ident="a2"),
+        ev("2026-03-01T12:00:00", "response", session="quiet", text="no prompt here", ident="q1"),
+    ]  # fmt: skip
+    store = store_with(default_db(), events)
+    try:
+        found = {s.session_id: s.title for s in list_sessions(store, Filters(), pricer=Pricer.load())}
+    finally:
+        store.close()
+    assert found == {"chat": "Fix the flaky login test", "cli": "Add retries to the client", "quiet": None}
+    listed = CliRunner().invoke(cli, ["sessions", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert {row["session_id"]: row["title"] for row in json.loads(listed.output)} == found
+    table = CliRunner().invoke(cli, ["sessions"], env={"COLUMNS": "200"})
+    assert "Fix the flaky login test" in table.output and "Add retries to the client" in table.output

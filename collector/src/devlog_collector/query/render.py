@@ -284,6 +284,7 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         Column("workspace", flexible=True, min_width=10, drop_order=1, cut="start"), Column("start"),
         Column("duration", right=True, drop_order=3), Column("prompts", right=True, drop_order=4),
         Column("tokens", right=True), Column("cost", right=True),
+        Column("title", flexible=True, min_width=12, drop_order=0),
     ]  # fmt: skip
     rows = []
     for s in sessions:
@@ -292,7 +293,7 @@ def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *,
         duration = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
         rows.append([
             s.session_id, s.agent, _home_short(s.workspace), _local(s.start, tz)[:16], duration, f"{s.prompts:,}",
-            _tokens(s.total_tokens), _usd(s.cost_usd) + ("*" if s.unpriced_models else ""),
+            _tokens(s.total_tokens), _usd(s.cost_usd) + ("*" if s.unpriced_models else ""), s.title or "",
         ])  # fmt: skip
     width = terminal_width(out)
     out.write(format_table(columns, rows, width=width))

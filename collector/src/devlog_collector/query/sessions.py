@@ -45,6 +45,9 @@ class SessionSummary:
     cost_usd: float = 0.0
     models: set[str] = field(default_factory=set)
     unpriced_models: set[str] = field(default_factory=set)
+    #: The session's name in its agent (Copilot's and Cursor's chat titles, Gemini's summary), else
+    #: the first line of its first prompt: what tells sessions apart in a list.
+    title: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -85,6 +88,7 @@ class SessionSummary:
             "cost_usd": round(self.cost_usd, 6),
             "models": ";".join(sorted(self.models)),
             "unpriced_models": ";".join(sorted(self.unpriced_models)),
+            "title": self.title,
         }
 
 
@@ -150,9 +154,42 @@ def list_sessions(
                     s.unpriced_models.add(model or "(no model)")
                 else:
                     s.cost_usd += cost
+    _add_titles(store, sessions)
     if own_pricer:
         pricer.save()
     return sorted(sessions.values(), key=lambda s: (s.end, s.session_id))
+
+
+#: Characters of a title kept (a first prompt can be a whole pasted file).
+TITLE_CHARS = 200
+
+
+def _add_titles(store: Store, sessions: dict[str, SessionSummary]) -> None:
+    """Each session's title: the one its agent recorded on its start, else its first prompt's first line."""
+    ids = list(sessions)
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        marks = ", ".join("?" * len(chunk))
+        recorded = (
+            "SELECT session_id, coalesce(json_extract(CAST(body AS TEXT), '$.attrs.title'), "
+            "json_extract(CAST(body AS TEXT), '$.attrs.summary')) FROM events "
+            f"WHERE kind = 'session_start' AND session_id IN ({marks})"
+        )
+        first_prompt = (  # (SQLite: the bare column comes from the row holding min(ts))
+            f"SELECT session_id, substr(text, 1, {TITLE_CHARS * 4}), min(ts) FROM events "
+            f"WHERE kind = 'prompt' AND text IS NOT NULL AND session_id IN ({marks}) GROUP BY session_id"
+        )
+        for sid, title in store.db.execute(recorded, chunk):
+            if isinstance(title, str) and title.strip():
+                sessions[sid].title = _one_line(title)
+        for sid, text, _ts in store.db.execute(first_prompt, chunk):
+            if sessions[sid].title is None and isinstance(text, str) and text.strip():
+                sessions[sid].title = _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line[:TITLE_CHARS]
 
 
 def session_events(store: Store, session_id: str) -> list[Event]:
