@@ -648,3 +648,47 @@ def test_an_agent_home_created_after_start_is_collected_without_waiting_for_the_
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_a_database_locked_when_read_is_read_again_soon_after_the_lock_ends(tmp_path: Path) -> None:
+    """A Cursor write that takes the lock and ends without changing the file any more woke nothing:
+    the chat waited for the next full pass (here 600 s; 30 s by default)."""
+    import threading
+
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+    from tests.collector.collect_helpers import agent_config
+    from tests.collector.sources.test_cursor import build_user_dir
+
+    user = build_user_dir(tmp_path / "cursor-home", journal="delete")  # (a rollback journal: locks block readers)
+    database = user / "globalStorage" / "state.vscdb"
+    config = agent_config("cursor", user, tmp_path / "store")
+    stop = threading.Event()
+    daemon = CollectDaemon(config, DaemonOptions(rescan_interval=600), stop_event=stop)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    store = config.storage.db_path()
+
+    def stored(text: str) -> bool:
+        if not store.exists():
+            return False
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM events WHERE text = ?", (text,)).fetchone()[0] > 0
+
+    try:
+        assert _wait_for(lambda: store.exists(), timeout=15)
+        time.sleep(1.5)  # history read, watching
+        now = int(time.time() * 1000)
+        composer = {"composerId": "locked-1", "createdAt": now, "lastUpdatedAt": now, "status": "completed",
+                    "conversation": [{"type": 1, "bubbleId": "q1", "text": "asked while locked"}]}  # fmt: skip
+        writer = sqlite3.connect(database, isolation_level=None)
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("INSERT INTO cursorDiskKV VALUES (?, ?)", ("composerData:locked-1", json.dumps(composer)))
+        writer.execute("COMMIT")
+        writer.execute("BEGIN EXCLUSIVE")  # Cursor holds the lock a while longer, then changes nothing
+        time.sleep(3)
+        writer.execute("ROLLBACK")
+        writer.close()
+        assert _wait_for(lambda: stored("asked while locked"), timeout=10)
+    finally:
+        stop.set()
+        thread.join(30)

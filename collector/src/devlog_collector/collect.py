@@ -326,6 +326,9 @@ class Collector:
         self._discarding = False
         #: The current disk-pressure pause has been logged (reset when a pass completes).
         self._pause_logged = False
+        #: Databases that were locked when read: `devlog start` reads them again soon (a lock that ends
+        #: without a write changes no file, so no change would wake it before the next full pass).
+        self.retry_soon: set[Tracked] = set()
         #: This pass stored something / paused because a write found the disk full (`disk_full_marker`).
         self._wrote = False
         self._disk_full = False
@@ -922,6 +925,8 @@ class Collector:
             retry = True
         if item.file.mode == "sqlite" and not events and any(p.position == "database" for p in problems):
             retry = True  # locked or unreadable right now: try again next pass (reported once)
+            # A lock can end without a write, and then no change wakes the daemon: it asks again soon.
+            self.retry_soon.add(item)
         if engine_state is not None:
             state[ENGINE_STATE_KEY] = engine_state
         new_cursor = CollectCursor(

@@ -57,6 +57,8 @@ BACKLOG_SLICE_S: Final = 0.5
 DISCOVER_MIN_INTERVAL_S: Final = 1.0
 #: How often the daemon checks whether the config file changed (export settings reload live).
 CONFIG_CHECK_INTERVAL_S: Final = 2.0
+#: Seconds between reads of a database that was locked (Cursor's `state.vscdb` mid-write).
+LOCKED_RETRY_S: Final = 2.0
 #: How often the daemon looks whether a configured root that did not exist (an agent not yet run on
 #: this machine: no `~/.gemini`, no Cursor `User` folder) has appeared; the watcher cannot watch a
 #: folder before it exists, and waiting for the next full pass kept its first logs out for ~30 s.
@@ -476,7 +478,7 @@ class CollectDaemon:
 
         tracked = collector.discover(self.totals)
         by_path = _index(tracked)
-        last_scan = last_discover = last_config_check = time.monotonic()
+        last_scan = last_discover = last_config_check = last_retry = time.monotonic()
         last_run_record = time.monotonic()
         # Files a full pass has still to read, in slices. At first, all of them: lines written while the
         # history pass read other files (or while it built its indexes) came before the watcher, which
@@ -544,6 +546,10 @@ class CollectDaemon:
                         # Everything, in slices (changed files first, below): new files are read,
                         # moved or replaced ones re-read, dependencies of documents noticed.
                         backlog = tracked
+                    if collector.retry_soon and now - last_retry >= LOCKED_RETRY_S:
+                        last_retry = now
+                        changed += [item for item in collector.retry_soon if item not in changed]
+                        collector.retry_soon.clear()
                     if changed:
                         self._after_pass(self._pass(collector, changed), indexer)
                     if backlog:
