@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from litestar.connection import ASGIConnection
 from litestar.constants import RESERVED_KWARGS
@@ -88,3 +88,27 @@ def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handl
             code="invalid_parameter",
             extra={"parameter": empty},
         )
+    for name in _TIME_PARAMETERS & known:
+        raw = connection.query_params.get(name)
+        if raw is not None and _is_number(raw):
+            raise ApiError(
+                400,
+                f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",
+                code="invalid_parameter",
+                extra={"parameter": name},
+            )
+
+
+#: Date-time parameters: Litestar reads a number given for one as epoch seconds (`since=20261202` is
+#: 1970 plus 20 million seconds, never what was meant), and `inf` or `nan` as a failed epoch: a number
+#: is refused here, before parsing, with the format to use.
+_TIME_PARAMETERS: Final = frozenset({"since", "until"})
+
+
+def _is_number(text: str) -> bool:
+    """Whether `text` reads as a number in any spelling Python's `float` takes (`1e9`, `inf`, `nan`, `1_000`)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
