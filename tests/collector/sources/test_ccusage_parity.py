@@ -106,6 +106,27 @@ def test_claude_daily_tokens_equal_ccusage(tmp_path: Path) -> None:
     assert devlog_daily("claude", root, tmp_path) == expected
 
 
+def test_cache_writes_given_only_as_their_split_equal_ccusage(tmp_path: Path) -> None:
+    """A usage with the 5 min / 1 h split of its cache writes but no `cache_creation_input_tokens`."""
+    binary = ccusage_binary()
+    root = tmp_path / "claude-home"
+    usage = {"input_tokens": 5, "output_tokens": 7, "cache_read_input_tokens": 100,
+             "cache_creation": {"ephemeral_5m_input_tokens": 4000, "ephemeral_1h_input_tokens": 5000}}  # fmt: skip
+    record = {
+        "type": "assistant", "uuid": "u-split", "sessionId": "5b0e7c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c",
+        "timestamp": "2026-04-01T12:00:00.000Z", "cwd": "/home/dev/acme-api", "version": "2.1.90",
+        "requestId": "req_split", "userType": "external", "isSidechain": False,
+        "message": {"id": "msg_split", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                    "usage": usage, "content": [{"type": "text", "text": "ok"}]},
+    }  # fmt: skip
+    session = root / "projects" / "-home-dev-acme-api" / "5b0e7c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c.jsonl"
+    session.parent.mkdir(parents=True)
+    session.write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    expected = ccusage_daily(binary, "claude", {"HOME": str(tmp_path / "nohome"), "CLAUDE_CONFIG_DIR": str(root)})
+    assert expected["2026-04-01"]["cache_creation"] == 9000
+    assert devlog_daily("claude", root, tmp_path) == expected
+
+
 def test_codex_daily_tokens_equal_ccusage(tmp_path: Path) -> None:
     binary = ccusage_binary()
     root = tmp_path / "codex-home"

@@ -420,3 +420,22 @@ def test_one_hour_cache_writes_and_web_searches_are_recorded(tmp_path: Path) -> 
     [counted] = usage_records(events_of(path))
     assert counted.attrs["cache_creation_1h_tokens"] == 2000 and counted.attrs["web_search_requests"] == 3
     assert counted.usage is not None and counted.usage.cache_creation_tokens == 3000
+
+
+def test_cache_writes_given_only_as_their_split_are_counted_as_its_sum(tmp_path: Path) -> None:
+    """A usage with `cache_creation` (5 min / 1 h) but no `cache_creation_input_tokens`: ccusage counts
+    the split's sum, devlog counted 0."""
+    usage = {"input_tokens": 5, "output_tokens": 7, "cache_read_input_tokens": 100,
+             "cache_creation": {"ephemeral_5m_input_tokens": 4000, "ephemeral_1h_input_tokens": 5000}}  # fmt: skip
+    record = {
+        "type": "assistant", "uuid": "u-split", "sessionId": "s-split", "timestamp": "2026-04-01T12:00:00Z",
+        "cwd": "/home/dev/acme-api", "version": "2.1.90", "requestId": "req_split",
+        "message": {"id": "msg_split", "model": "claude-sonnet-4-5-20250929", "usage": usage,
+                    "content": [{"type": "text", "text": "ok"}]},
+    }  # fmt: skip
+    path = tmp_path / "projects" / "-home-dev-acme-api" / "s-split.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record) + "\n")
+    [counted] = usage_records(events_of(path))
+    assert counted.usage is not None and counted.usage.cache_creation_tokens == 9000
+    assert counted.attrs["cache_creation_1h_tokens"] == 5000

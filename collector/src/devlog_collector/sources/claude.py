@@ -656,6 +656,11 @@ class _TranscriptParser:
         if "input_tokens" not in counts or "output_tokens" not in counts:
             yield Problem(position, "usage not counted: `input_tokens`/`output_tokens` missing")
             return
+        split = usage.get("cache_creation")
+        if "cache_creation_tokens" not in counts and isinstance(split, dict):
+            # Only the 5 min / 1 h split of the cache writes: their sum is the total (as ccusage counts it).
+            parts = [_token(split.get(key)) for key in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
+            counts["cache_creation_tokens"] = sum(part or 0 for part in parts)
         message_id = message.get("id")
         request_id = record.get("requestId")
         model = message.get("model")
