@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from devlog_collector.cli import cli
 from devlog_collector.query.table import Column, clean_text, cut, display_width, format_table
+from devlog_shared import Event
 from tests.collector.query.helpers import default_db, ev, store_with
 
 SONNET = "claude-sonnet-4-5-20250929"
@@ -234,6 +235,29 @@ def test_show_puts_codex_usage_rows_on_what_their_model_call_produced() -> None:
     assert "TOOL CALL" in headings[1] and "· gpt-5 ·" in headings[1] and "· 1,000 tokens" in headings[1]
     assert "tokens" not in headings[2]
     assert "· 55 tokens" in headings[3]
+
+
+def test_show_keeps_codex_usage_rows_in_their_own_turn() -> None:
+    """A turn's tokens went on the previous turn's reply (hours earlier, another model)."""
+    from devlog_collector.query.render import render_conversation
+
+    def usage(ts: str, n: int) -> Event:
+        return ev(ts, agent="codex", session="s", model="gpt-5.4", usage=(n, 0, 0, 0), attrs={"usage_record": True})
+
+    first = ev("2026-03-02T09:00:00", "prompt", agent="codex", session="s", text="run the tests")
+    reply = ev("2026-03-02T09:00:05", agent="codex", session="s", model="gpt-5.3-codex", text="All 12 tests pass.")
+    second = ev("2026-03-03T00:00:00", "prompt", agent="codex", session="s", text="and now?")
+    call = ev("2026-03-03T00:00:10", "tool_call", agent="codex", session="s", tool="shell")
+    shown = render_conversation(
+        [first, reply, second, usage("2026-03-03T00:00:20", 1000), call, usage("2026-03-03T00:00:30", 700),
+         usage("2026-03-03T00:00:31", 5)],
+        width=100,
+    )  # fmt: skip
+    headings = [line for line in shown.splitlines() if line.startswith("──")]
+    assert "tokens" not in headings[1]  # turn 1's reply
+    assert "· 1,000 tokens" in headings[3]  # a model call of turn 2 before any reply: on its own
+    assert "TOOL CALL" in headings[4] and "· 705 tokens" in headings[4]  # the two calls after it, added up
+    assert len(headings) == 5
 
 
 def test_direction_controls_are_shown_not_obeyed() -> None:

@@ -357,23 +357,23 @@ def render_conversation(
         "",
     ]
     shown_with = _usage_hosts(events)
-    merged = {usage.id for usage in shown_with.values()}
+    merged = {usage.id for rows in shown_with.values() for usage in rows}
     for index, e in enumerate(events):
         if e.id in merged:
             continue  # its tokens are shown on the first text or tool call of its response
-        usage_event = shown_with.get(index)
+        usage_rows = shown_with.get(index, [])
         heading = _HEADINGS.get(e.kind, e.kind.upper())
         if e.kind == "prompt" and e.attrs.get("is_sidechain") is True:
             heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
         head = f"── {heading} · {_local(e.ts, tz)}"
-        model = e.model or (usage_event.model if usage_event is not None else None)
+        model = e.model or next((u.model for u in usage_rows if u.model), None)
         if model:
             head += f" · {model}"
         if e.tool is not None:
             head += f" · {e.tool.name}" + (f" ({e.tool.status})" if e.tool.status else "")
-        usage = usage_event.usage if usage_event is not None else e.usage
-        if usage is not None and usage.total:
-            head += f" · {usage.total:,} tokens"
+        total = sum(u.usage.total for u in usage_rows if u.usage) if usage_rows else (e.usage.total if e.usage else 0)
+        if total:
+            head += f" · {total:,} tokens"
         head = cut(clean_text(head), width - 2)
         lines.append(head + " " + "─" * max(0, width - display_width(head) - 1))
         if e.file is not None:
@@ -388,21 +388,22 @@ def render_conversation(
     return "\n".join(lines)
 
 
-def _usage_hosts(events: Sequence[Event]) -> dict[int, Event]:
-    """{index of an event: the usage record shown on it}.
+def _usage_hosts(events: Sequence[Event]) -> dict[int, list[Event]]:
+    """{index of an event: the usage records shown on it}.
 
     Claude Code's usage is stored as its own row per response (`attrs.usage_record`, no text), next
     to the response's text and tool calls (which carry the same `attrs.message_id`). Shown alone, it
     read as a second, empty reply; its tokens go on the response's first text or tool call instead.
-    Codex's usage rows (one per model call, from `token_count`) name no message: they go on the first
-    text or tool call since the previous usage row, which is what that model call produced.
+    Codex's usage rows (one per model call, from `token_count`) name no message: each goes on the
+    first text or tool call since the previous usage row, within the same user turn; when the calls
+    of a turn outnumber its replies, the rest go on the turn's last reply (their tokens added up).
     """
     usage_of: dict[str, Event] = {}
     for e in events:
         message_id = e.attrs.get("message_id")
         if e.attrs.get("usage_record") is True and not e.text and isinstance(message_id, str):
             usage_of.setdefault(message_id, e)
-    hosts: dict[int, Event] = {}
+    hosts: dict[int, list[Event]] = {}
     taken: set[str] = set()
     for index, e in enumerate(events):
         message_id = e.attrs.get("message_id")
@@ -413,19 +414,30 @@ def _usage_hosts(events: Sequence[Event]) -> dict[int, Event]:
             and e.kind in ("response", "tool_call")
             and e.attrs.get("usage_record") is not True
         ):
-            hosts[index] = usage_of[message_id]
+            hosts[index] = [usage_of[message_id]]
             taken.add(message_id)
-    since_last: list[int] = []  # replies since the previous usage row that names no message
+    since_last: list[int] = []  # replies since the previous message-less usage row, in this turn
+    turn: list[int] = []  # replies of the current user turn
     for index, e in enumerate(events):
-        if e.attrs.get("usage_record") is True:
+        if e.kind == "prompt":
+            since_last, turn = [], []
+        elif e.attrs.get("usage_record") is True:
             if not e.text and not isinstance(e.attrs.get("message_id"), str):
                 host = next((i for i in since_last if i not in hosts), None)
+                if host is None and turn and (turn[-1] not in hosts or _codex_host(hosts[turn[-1]])):
+                    host = turn[-1]
                 if host is not None:
-                    hosts[host] = e
+                    hosts.setdefault(host, []).append(e)
                 since_last = []
         elif e.kind in ("response", "tool_call"):
             since_last.append(index)
+            turn.append(index)
     return hosts
+
+
+def _codex_host(usage_rows: list[Event]) -> bool:
+    """Whether the usage rows shown on an event name no message (so more of them may join)."""
+    return all(not isinstance(u.attrs.get("message_id"), str) for u in usage_rows)
 
 
 def rows_to_csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
