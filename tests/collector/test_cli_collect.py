@@ -128,6 +128,18 @@ def test_status_problems_lists_every_recorded_problem(logs: Path) -> None:
     assert "  line 1: invalid JSON" in table.output and "  line 3: " in table.output
 
 
+def test_a_narrow_terminal_keeps_source_names_whole(logs: Path) -> None:
+    """At 40 columns copilot, codex and cursor were all cut to `co…`/`cu…`."""
+    write_config(logs)
+    config_path().write_text(config_path().read_text().replace("agents: [gemini]", "agents: [gemini, copilot]"))
+    (logs / "a.jsonl").write_bytes(line(0))
+    runner = CliRunner()
+    collected = runner.invoke(cli, ["collect"], env={"COLUMNS": "40"})
+    status = runner.invoke(cli, ["status"], env={"COLUMNS": "40"})
+    for output in (collected.output, status.output):
+        assert "│ copilot" in output and "│ gemini" in output, output
+
+
 def test_status_shows_no_terminal_controls_from_log_file_names(logs: Path) -> None:
     """A log file named with an escape sequence turned the rest of `devlog status` red (or worse)."""
     write_config(logs)

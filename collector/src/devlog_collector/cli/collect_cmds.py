@@ -118,7 +118,7 @@ def _print_table(result: Any) -> None:
     from devlog_collector.query.table import rich_console
 
     table = Table(title="devlog collect", title_justify="left")
-    table.add_column("source")
+    table.add_column("source", no_wrap=True, min_width=7)  # (copilot, codex, cursor: not all "co…")
     table.add_column("files", justify="right")
     table.add_column("read", justify="right")
     table.add_column("events added", justify="right")

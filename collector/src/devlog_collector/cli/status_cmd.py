@@ -318,7 +318,12 @@ def _render(facts: dict[str, Any]) -> None:
     errors = store.get("parse_errors", {})
     table = Table(title="sources", title_justify="left")
     for column in ("source", "found", "roots", "files", "events", "problems"):
-        table.add_column(column, justify="right" if column in ("files", "events", "problems") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("files", "events", "problems") else "left",
+            no_wrap=column == "source",  # (a narrow terminal cut copilot, codex and cursor alike to "co…")
+            min_width=7 if column == "source" else None,
+        )
     for source in facts["sources"]:
         name = source["source"]
         agent = name.split(":", 1)[1] if name.startswith("generic:") else name
