@@ -170,7 +170,8 @@ def test_an_unset_variable_in_the_store_path_reads_as_the_full_config_does(
     )
     with pytest.raises(UserError) as shortcut:
         configured_db_path()
-    assert any(p.startswith("storage.path: environment variable DEVLOG_TEST_UNSET_DIR") for p in shortcut.value.problems)
+    named = "storage.path: environment variable DEVLOG_TEST_UNSET_DIR"
+    assert any(problem.startswith(named) for problem in shortcut.value.problems)
 
 
 def test_devlog_home_naming_an_unknown_user_is_one_line(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:

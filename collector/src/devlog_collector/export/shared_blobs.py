@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "SharedBlobs", "shared_blobs"]
 #: Default bound of the process-wide cache.
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 
-Key = tuple[str, str, int]  # (store path, content policy, seq)
+Key = tuple[str, str, int, int]  # (store path, content policy, max event bytes, seq)
 
 
 class SharedBlobs:
