@@ -92,7 +92,8 @@ def test_every_session_id_opens_its_own_page_from_the_list(live: httpx.Client) -
     links = {html.unescape(title): html.unescape(href) for href, title in _LINK.findall(listing.text)}
     assert set(links) == set(AWKWARD_IDS)
     for session_id, href in links.items():
-        assert href == session_path(session_id)
+        # The link keeps the list's query (here its period) after the escaped id, whose `?` is escaped.
+        assert href == session_path(session_id) + "?period=all"
         page = live.get(href)
         assert page.status_code == 200, (session_id, href, page.text[:300])
         assert _opened_session(page.text) == session_id, href

@@ -9,6 +9,7 @@ database column can hold (NUL) are dropped from text filters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 
 from devlog_server.text import safe_text
 
-__all__ = ["PERIODS", "Filters", "parse_filters"]
+__all__ = ["PERIODS", "Filters", "parse_filters", "subfolder_counts"]
 
 Bucket = Literal["day", "week"]
 
@@ -29,6 +30,7 @@ PERIODS: Final[dict[str, tuple[str, int | None]]] = {
     "all": ("All time", None),
 }
 DEFAULT_PERIOD: Final = "30d"
+_BUCKETS: Final[dict[str, Bucket]] = {"day": "day", "week": "week"}
 _MAX_TEXT: Final = 4096
 
 
@@ -61,6 +63,11 @@ class Filters:
     user: str | None = None
     model: str | None = None
     bucket: Bucket = "day"
+    every: Bucket | None = None
+    """The bucket the query string asked for (None: `bucket` was chosen from the period's length).
+
+    Only an explicit choice goes into links: an automatic one would stick to the next period (weeks
+    chosen for "all time" kept on "last 7 days")."""
 
     @property
     def since(self) -> datetime | None:
@@ -94,7 +101,7 @@ class Filters:
             "agent": self.agent,
             "user": self.user,
             "model": self.model,
-            "every": self.bucket,
+            "every": self.every,
         }
         values.update(overrides)
         return {k: v for k, v in values.items() if v}
@@ -136,10 +143,10 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
         days = PERIODS[period][1]
         since_day = today - timedelta(days=days - 1) if days else None
         until_day = today + timedelta(days=1) if days else None
-    every = query.get("every")
+    every = _BUCKETS.get(query.get("every") or "")
     bucket: Bucket
-    if every in ("day", "week"):
-        bucket = every  # type: ignore[assignment]
+    if every is not None:
+        bucket = every
     else:
         span = (until_day - since_day).days if since_day and until_day else None
         bucket = "week" if span is None or span > 120 else "day"
@@ -152,4 +159,33 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
         user=_text(query.get("user")),
         model=_text(query.get("model")),
         bucket=bucket,
+        every=every,
     )
+
+
+def _folder(workspace: str) -> str:
+    """A workspace as the prefix filter reads it (`queries.workspace_prefix_condition`): trailing
+    separators dropped, the root kept."""
+    return workspace.rstrip("/\\") or workspace[:1]
+
+
+def subfolder_counts(workspaces: Iterable[str]) -> dict[str, int]:
+    """For each of `workspaces` that has others below it, how many: the workspaces its filter adds.
+
+    The workspace filter is a folder prefix (sub-folders included, as in the API), so a link that
+    filters on `/w` also counts `/w/sub`; the pages use this to say so. Mirrors
+    `workspace_prefix_condition`: `/w` covers `/w` itself and whatever starts with `/w/` or `/w\\`.
+    """
+    by_folder: dict[str, list[str]] = {}
+    for workspace in set(workspaces):
+        if workspace:
+            by_folder.setdefault(_folder(workspace), []).append(workspace)
+    counts: dict[str, int] = {}
+    for folder in by_folder:
+        ancestors = {folder[:i] for i, char in enumerate(folder) if char in "/\\" and i > 0}
+        if folder[:1] in ("/", "\\") and len(folder) > 1:
+            ancestors.add(folder[:1])  # the root covers every path that starts with it
+        for ancestor in ancestors & by_folder.keys():
+            for workspace in by_folder[ancestor]:
+                counts[workspace] = counts.get(workspace, 0) + len(by_folder[folder])
+    return counts

@@ -249,6 +249,20 @@ class SliceSet:
                 lines[s.key(by)][position] += s.events
         return dict(lines)
 
+    def unpriced(self, by: Dimension = "model") -> dict[str | None, int]:
+        """Tokens counted as $0, per value of `by` (models by default), most tokens first.
+
+        A slice with tokens and no cost is one whose events carry usage but no `cost_usd`: the agent
+        recorded none and the collector's price data does not know the model (see `devlog stats`,
+        which marks such costs with `*`). A session-day that mixes priced and unpriced events of one
+        model counts as priced, so this is a lower bound, read from the slices the page holds anyway.
+        """
+        tokens: dict[str | None, int] = defaultdict(int)
+        for s in self.slices:
+            if s.cost_usd == 0 and s.tokens > 0:
+                tokens[s.key(by)] += s.tokens
+        return dict(sorted(tokens.items(), key=lambda item: (-item[1], item[0] or "")))
+
     def choices(self) -> dict[str, list[str]]:
         """Distinct workspaces, agents, developers and models (the filter bar's options)."""
         seen: dict[str, set[str]] = {"workspace": set(), "agent": set(), "user": set(), "model": set()}

@@ -25,7 +25,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
 
 from devlog_server import __version__
 from devlog_server.dashboard import queries
-from devlog_server.dashboard.filters import PERIODS, Filters, parse_filters
+from devlog_server.dashboard.filters import PERIODS, Filters, parse_filters, subfolder_counts
 from devlog_server.dashboard.links import session_id_from_path
 from devlog_server.dashboard.present import chart_payload, colour, colour_map, sparkline_svg
 from devlog_server.dashboard.session import (
@@ -109,6 +109,19 @@ def _choice(value: str | None, allowed: Sequence[str], default: str) -> str:
     return value if value is not None and value in allowed else default
 
 
+def _search(query: dict[str, str]) -> str | None:
+    """The sessions list's search text (`q`), as the list reads it."""
+    return safe_text((query.get("q") or "").strip(), 200).strip() or None
+
+
+def _list_query(filters: Filters, search: str | None, page: int) -> str:
+    """The query string of a sessions list page: its filters, search and page (page 1 is the bare URL).
+
+    Session links carry it, so the session page's links lead back to the same filters, search and page.
+    """
+    return filters.query(q=search, page=str(page) if page > 1 else None)
+
+
 def _unfiltered(filters: Filters) -> bool:
     return not (filters.workspace or filters.agent or filters.user or filters.model)
 
@@ -136,6 +149,7 @@ async def _page(
         "viewer": viewer,
         "filters": filters,
         "choices": choices,
+        "subfolders": subfolder_counts(choices["workspace"]),
         "periods": PERIODS,
         "nav": [item for item in NAV if item[0] != "ingest" or viewer.sees_ingest_health],
         "active": active,
@@ -340,6 +354,8 @@ class DashboardController(Controller):
             by_agent=slices.breakdown("agent"),
             by_model=by_model,
             more_models=more_models,
+            unpriced=slices.unpriced("model"),
+            unpriced_agents=slices.unpriced("agent"),
             top_users=slices.breakdown("user", limit=5),
             top_workspaces=slices.breakdown("workspace", limit=5),
         )
@@ -436,7 +452,7 @@ class DashboardController(Controller):
         """Sessions: searchable, filterable list, most recent first, paged."""
         query = _query(request)
         filters = parse_filters(query)
-        search = safe_text((query.get("q") or "").strip(), 200).strip() or None
+        search = _search(query)
         asked = _page_number(query.get("page"))
         state = server_state(request)
         async with state.db.read() as conn:
@@ -454,6 +470,9 @@ class DashboardController(Controller):
             page=listed.number,
             pages=listed.pages,
             past_the_end=asked if asked > listed.pages else None,
+            list_query=_list_query(filters, search, listed.number),
+            # A filter change keeps the search (and starts again at page 1).
+            extra_params={"q": search} if search else {},
         )
         return Template(template_name="sessions.html.j2", context=context)
 
@@ -474,11 +493,15 @@ class DashboardController(Controller):
             totals = await queries.session_totals(conn, session_id, viewer.allowed) if events else None
         if not events or totals is None:
             raise NotFoundException(detail="no such session (or not one this key may read)")
+        query = _query(request)
+        filters = parse_filters(query)
         context = await _page(
             request,
             viewer,
             "sessions",
-            parse_filters(_query(request)),
+            filters,
+            # The list this session was opened from: its filters, search and page.
+            list_query=_list_query(filters, _search(query), _page_number(query.get("page"))),
             session_id=session_id,
             events=events,
             truncated=truncated,

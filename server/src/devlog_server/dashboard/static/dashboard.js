@@ -9,8 +9,18 @@
   var formatters = {
     USD: function (v) { return "$" + Number(v).toLocaleString(undefined, {minimumFractionDigits: 2, maximumFractionDigits: 2}); }
   };
+  // Axis ticks: whole dollars from $100 up ("$14,000", not "$14,000.00"); cents below.
+  var tickFormatters = {
+    USD: function (v) {
+      var digits = Math.abs(Number(v)) >= 100 ? 0 : 2;
+      return "$" + Number(v).toLocaleString(undefined, {minimumFractionDigits: digits, maximumFractionDigits: digits});
+    }
+  };
   function format(unit, value) {
     return formatters[unit] ? formatters[unit](value) : Number(value).toLocaleString();
+  }
+  function formatTick(unit, value) {
+    return tickFormatters[unit] ? tickFormatters[unit](value) : format(unit, value);
   }
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
@@ -37,8 +47,11 @@
     var spec = JSON.parse(source.textContent);
     var horizontal = !!spec.horizontal;
     var ink = css("--muted") || "#6b7280", grid = css("--line") || "#e3e6eb";
-    var valueAxis = {stacked: true, beginAtZero: true, grid: {color: grid}, ticks: {color: ink, callback: function (v) { return format(spec.unit, v); }}};
-    var categoryAxis = {stacked: true, grid: {display: false}, ticks: {color: ink, maxRotation: 0, autoSkipPadding: 12}};
+    var valueAxis = {stacked: true, beginAtZero: true, grid: {color: grid}, ticks: {color: ink, callback: function (v) { return formatTick(spec.unit, v); }}};
+    // A horizontal chart's bars are named on the y axis: every name is shown (Chart.js skips every
+    // other one when they are tight, and a bar then reads as the named one above it); the page sizes
+    // the chart's box to its number of bars. Dates on an x axis may still be skipped.
+    var categoryAxis = {stacked: true, grid: {display: false}, ticks: {color: ink, maxRotation: 0, autoSkipPadding: 12, autoSkip: !horizontal}};
     var chart = new window.Chart(canvas, {
       type: "bar",
       data: {labels: spec.labels, datasets: spec.datasets.map(function (d) {
