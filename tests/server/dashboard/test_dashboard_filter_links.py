@@ -18,25 +18,19 @@ from litestar.testing import TestClient
 
 from devlog_server.dashboard.filters import parse_filters, subfolder_counts
 from devlog_server.dashboard.links import session_path
-from tests.server.conftest import auth, batch
+from tests.server.conftest import auth, batch, event
 from tests.server.dashboard.conftest import seed_team, sign_in
 
 RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
 def _event(n: int, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "id": f"fl-{n:04d}",
-        "ts": (RECENT + timedelta(minutes=n)).isoformat(),
-        "agent": "claude",
-        "kind": "prompt",
-        "session_id": f"fl-session-{n}",
-        "workspace": "/root/other",
-        "user": "alice",
-        "text": f"prompt {n}",
-    }
-    doc.update(fields)
-    return doc
+    """`event(n)` of the server tests, recent (the default 30-day period shows it), in its own session."""
+    ours: dict[str, Any] = {
+        "id": f"fl-{n:04d}", "ts": (RECENT + timedelta(minutes=n)).isoformat(), "session_id": f"fl-session-{n}",
+        "workspace": "/root/other", "user": "alice", "text": f"prompt {n}",
+    }  # fmt: skip
+    return event(n, **{**ours, **fields})
 
 
 def _post(client: TestClient[Any], events: list[dict[str, Any]], machine: str = "laptop-1") -> None:
