@@ -171,13 +171,16 @@ def test_canceled_request_keeps_prompt_and_partial_response(user_dir: Path) -> N
     assert response.usage is None
 
 
-def test_unparsable_timestamp_falls_back_to_creation_date_and_says_so(user_dir: Path) -> None:
+def test_unparsable_timestamp_falls_back_to_the_request_before_and_says_so(user_dir: Path) -> None:
+    """(The session's creation date placed such a request before the ones that came first.)"""
     events, _ = parse(CopilotSource([user_dir]), session_file(user_dir, LEGACY_HASH, LEGACY_ID, ".json"))
     request_a3 = [e for e in events if e.attrs.get("request_id") == "request_a3"]
     assert {e.kind for e in request_a3} == {"prompt", "response", "error"}
     for event in request_a3:
-        assert event.ts.isoformat() == "2026-01-12T10:00:00+00:00"  # creationDate, never "now"
+        assert event.ts.isoformat() == "2026-01-12T10:05:00+00:00"  # request_a2's, never "now"
         assert event.attrs["ts_inferred"] is True
+    prompts = [e.attrs["request_id"] for e in sorted(by_kind(events, "prompt"), key=lambda e: e.ts)]
+    assert prompts.index("request_a2") < prompts.index("request_a3")
     [error] = by_kind(events, "error")
     assert error.text == "Sorry, your request failed. Please try again."
     # a request with its own timestamp is not marked

@@ -16,7 +16,8 @@ the tool call id or edited file) make re-emission harmless. When both files exis
 The original devlog failed whole files when a variable's `value` was a string or array, read
 `{value, uris}` messages as empty, used "panel" as the workspace and turned bad timestamps into
 "now"; this module tolerates every shape it meets and never invents a time (it falls back to the
-session's creation date or the file's mtime when first read, and marks `attrs.ts_inferred`).
+latest earlier request's time, else the session's creation date or the file's mtime when first
+read, and marks `attrs.ts_inferred`).
 
 Token usage: `result.metadata.promptTokens` / `outputTokens` (older builds: `result.promptTokens`)
 are the only numbers VS Code keeps. `promptTokens` is the size of the prompt sent for the turn (a
@@ -352,12 +353,19 @@ class _SessionParser:
         self._mtime: datetime | None = None
         #: Set while parsing a request whose own timestamp was unusable: its events all say so.
         self._ts_inferred = False
+        #: The latest request time so far: a request without a usable one of its own happened after it.
+        self._last_ts: datetime | None = None
         #: When a reply held back as still streaming counts as final (then read the file again).
         self.held_back_until: datetime | None = None
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _fallback_ts(self) -> datetime | None:
+        """The time of a record without a usable one: the latest request time before it (the session's
+        creation would sort it before the requests that came first), else the creation, else when
+        devlog first saw the file."""
+        if self._last_ts is not None:
+            return self._last_ts
         if self.created is not None:
             return self.created
         return first_seen_time(self.file.path, self.state)
@@ -453,6 +461,7 @@ class _SessionParser:
         if ts is None:
             yield Problem(position, "no usable timestamp")
             return
+        self._last_ts = ts if self._last_ts is None else max(self._last_ts, ts)
         model, model_attrs = _model_of(request)
         canceled = request.get("isCanceled") is True
         if canceled:
