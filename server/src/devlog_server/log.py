@@ -52,5 +52,6 @@ def configure_logging(level: str = "info", json: bool = True) -> None:
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []
     access.propagate = False
-    for name in ("sqlalchemy.engine", "aiosqlite", "asyncio"):
+    # (Alembic's plugin set-up says "setup plugin ..." seven times on every start: noise, not news.)
+    for name in ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(logging.WARNING)
