@@ -49,7 +49,7 @@ from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
 from devlog_collector.sources import load_source_class
-from devlog_collector.sources._values import FIRST_SEEN_KEY
+from devlog_collector.sources._values import FIRST_SEEN_KEY, cap_text
 from devlog_collector.sources.base import (
     DEPENDS_ON_KEY,
     RECHECK_AFTER_KEY,
@@ -1106,9 +1106,8 @@ _UNSTORABLE: Final = (OverflowError, ValueError, TypeError, sqlite3.InterfaceErr
 def _capped(event: Event) -> Event:
     """`event` with its text cut to `MAX_TEXT_CHARS` (for sources that do not cap their own: an
     80 MiB prompt was stored whole, and the server would refuse to take it)."""
-    text = event.text or ""
-    attrs = {**event.attrs, "truncated": True, "text_length": len(text)}
-    return msgspec.structs.replace(event, text=text[:MAX_TEXT_CHARS], attrs=attrs)
+    attrs = dict(event.attrs)
+    return msgspec.structs.replace(event, text=cap_text(event.text or "", MAX_TEXT_CHARS, attrs), attrs=attrs)
 
 
 def _out_of_range(event: Event) -> str | None:

@@ -39,6 +39,7 @@ __all__ = [
     "ServerError",
     "UnknownKeyError",
     "UserInputError",
+    "invalid_parameter",
     "problem_details_config",
     "problem_for",
 ]
@@ -99,6 +100,11 @@ class ApiError(ServerError):
         self.code = code
         self.headers = headers or {}
         self.extra = extra or {}
+
+
+def invalid_parameter(name: str, detail: str) -> ApiError:
+    """A 400 for the query parameter `name`, which the problem names (`parameter`) as Litestar's own do."""
+    return ApiError(400, detail, code="invalid_parameter", extra={"parameter": name})
 
 
 def _problem(

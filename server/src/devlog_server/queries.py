@@ -36,6 +36,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "list_events",
+    "prefix_folder",
     "recent_rejections",
     "stats",
     "workspace_prefix_condition",
@@ -64,9 +65,14 @@ class EventFilters:
     model: str | None = None
 
 
+def prefix_folder(prefix: str) -> str:
+    """A workspace filter as the prefix match reads it: trailing separators dropped, a root kept."""
+    return prefix.rstrip("/\\") or prefix[:1]
+
+
 def workspace_prefix_condition(column: Any, prefix: str) -> ColumnElement[bool]:
     """`column` is the folder `prefix` or below it (an index range scan; the API and dashboard share it)."""
-    stripped = prefix.rstrip("/\\") or prefix[:1]
+    stripped = prefix_folder(prefix)
     if stripped in ("/", "\\"):
         return and_(column >= stripped, column < chr(ord(stripped) + 1))
     return or_(

@@ -27,6 +27,7 @@ __all__ = [
     "as_int",
     "as_list",
     "as_str",
+    "cap_text",
     "clip",
     "file_mtime",
     "first_seen_time",
@@ -93,6 +94,15 @@ def text_of(value: Any) -> str:
         parts = [text_of(item) for item in value]
         return "\n".join(p for p in parts if p)
     return ""
+
+
+def cap_text(text: str, limit: int, attrs: dict[str, Any]) -> str:
+    """`text` cut to `limit` characters; records `truncated` and the original length in `attrs`."""
+    if len(text) <= limit:
+        return text
+    attrs["truncated"] = True
+    attrs["text_length"] = len(text)
+    return text[:limit]
 
 
 def clip(text: str, limit: int = MAX_TOOL_TEXT) -> str:

@@ -60,6 +60,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
+from devlog_collector.sources._values import cap_text
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
 from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS
@@ -168,15 +169,6 @@ def parse_iso(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
-
-
-def cap_text(text: str, limit: int, attrs: dict[str, Any]) -> str:
-    """`text` cut to `limit` characters; records `truncated` and the original length in `attrs`."""
-    if len(text) <= limit:
-        return text
-    attrs["truncated"] = True
-    attrs["text_length"] = len(text)
-    return text[:limit]
 
 
 def _is_semver_prefix(value: str) -> bool:

@@ -63,8 +63,9 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 
+from devlog_collector.sources._values import cap_text
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
-from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, cap_text, parse_iso
+from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, parse_iso
 from devlog_shared import (
     Event,
     EventKind,

@@ -24,7 +24,7 @@ from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import BaseRouteHandler
 from litestar.params import ParameterKwarg
 
-from devlog_server.errors import ApiError
+from devlog_server.errors import invalid_parameter
 
 __all__ = ["check_query_parameters", "declared_query_parameters", "empty_query_parameter", "repeated_query_parameter"]
 
@@ -65,37 +65,29 @@ def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handl
     unknown = sorted(set(connection.query_params) - known)
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
-        raise ApiError(
-            400,
+        raise invalid_parameter(
+            unknown[0],
             f"unknown query parameter {unknown[0]!r} (this endpoint takes: {allowed})",
-            code="invalid_parameter",
-            extra={"parameter": unknown[0]},
         )
     repeated = repeated_query_parameter(connection)
     if repeated is not None:
         count = len(connection.query_params.getall(repeated))
-        raise ApiError(
-            400,
+        raise invalid_parameter(
+            repeated,
             f"query parameter {repeated!r} is given {count} times; give it once (each parameter takes one value)",
-            code="invalid_parameter",
-            extra={"parameter": repeated},
         )
     empty = empty_query_parameter(connection)
     if empty is not None:
-        raise ApiError(
-            400,
+        raise invalid_parameter(
+            empty,
             f"query parameter {empty!r} is empty; give it a value or leave it out (empty is not 'any')",
-            code="invalid_parameter",
-            extra={"parameter": empty},
         )
     for name in _TIME_PARAMETERS & known:
         raw = connection.query_params.get(name)
         if raw is not None and _is_number(raw):
-            raise ApiError(
-                400,
+            raise invalid_parameter(
+                name,
                 f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",
-                code="invalid_parameter",
-                extra={"parameter": name},
             )
 
 

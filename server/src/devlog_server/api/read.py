@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from devlog_server import __version__
 from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
 from devlog_server.auth import authenticate
-from devlog_server.errors import ApiError
+from devlog_server.errors import invalid_parameter
 from devlog_server.ingest import workspace_filter_problem
 from devlog_server.queries import EventFilters, allowed_workspaces, list_events, stats
 from devlog_server.schemas import EventPage, GroupBy, StatsResponse
@@ -52,10 +52,10 @@ def _filters(
     for name, value in texts:
         problem = text_problem(value)
         if problem is not None:
-            raise _invalid(name, f"query parameter {name!r} {problem}")
+            raise invalid_parameter(name, f"query parameter {name!r} {problem}")
     problem = workspace_filter_problem(workspace) if workspace else None
     if problem is not None:
-        raise _invalid("workspace", f"query parameter 'workspace' {problem}")
+        raise invalid_parameter("workspace", f"query parameter 'workspace' {problem}")
     since, until = _utc_bound("since", since), _utc_bound("until", until)
     return EventFilters(
         workspace=workspace,
@@ -69,17 +69,12 @@ def _filters(
     )
 
 
-def _invalid(name: str, detail: str) -> ApiError:
-    """A 400 for the query parameter `name`, which the problem names (`parameter`) as Litestar's own do."""
-    return ApiError(400, detail, code="invalid_parameter", extra={"parameter": name})
-
-
 def _utc_bound(name: str, value: datetime | None) -> datetime | None:
     """A time filter in UTC, refused with a 400 outside the years events may have (not a 500 on overflow)."""
     if value is None:
         return None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise _invalid(name, f"query parameter {name!r} must be between {MIN_YEAR} and {MAX_YEAR}")
+        raise invalid_parameter(name, f"query parameter {name!r} must be between {MIN_YEAR} and {MAX_YEAR}")
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

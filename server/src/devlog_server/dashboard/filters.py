@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal
 from urllib.parse import urlencode
 
+from devlog_server.queries import prefix_folder
 from devlog_server.text import safe_text
 
 __all__ = ["PERIODS", "Filters", "parse_filters", "subfolder_counts"]
@@ -163,12 +164,6 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
     )
 
 
-def _folder(workspace: str) -> str:
-    """A workspace as the prefix filter reads it (`queries.workspace_prefix_condition`): trailing
-    separators dropped, the root kept."""
-    return workspace.rstrip("/\\") or workspace[:1]
-
-
 def subfolder_counts(workspaces: Iterable[str]) -> dict[str, int]:
     """For each of `workspaces` that has others below it, how many: the workspaces its filter adds.
 
@@ -179,7 +174,7 @@ def subfolder_counts(workspaces: Iterable[str]) -> dict[str, int]:
     by_folder: dict[str, list[str]] = {}
     for workspace in set(workspaces):
         if workspace:
-            by_folder.setdefault(_folder(workspace), []).append(workspace)
+            by_folder.setdefault(prefix_folder(workspace), []).append(workspace)
     counts: dict[str, int] = {}
     for folder in by_folder:
         ancestors = {folder[:i] for i, char in enumerate(folder) if char in "/\\" and i > 0}
