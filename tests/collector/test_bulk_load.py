@@ -299,7 +299,7 @@ def test_the_wal_starts_over_while_a_writer_commits_without_pause(
 ) -> None:
     """PASSIVE checkpoints alone never catch up with a writer that never pauses, and SQLite starts the
     log over only once all of it is copied: the log grew past the store's size in a first load."""
-    monkeypatch.setattr("devlog_collector.store.wal_checkpointer.RESTART_FRAMES", 200)  # 1.6 MiB
+    monkeypatch.setattr("devlog_collector.store.wal_checkpointer.RESTART_BYTES", 2 * 1024 * 1024)
     monkeypatch.setattr("devlog_collector.store.wal_checkpointer.CHECKPOINT_GAP_S", 0.01)
     path = tmp_path / "s.db"
     wal = Path(f"{path}-wal")

@@ -16,7 +16,7 @@ from devlog_collector.collect import Collector, build_sources
 from devlog_collector.config import parse_config
 from devlog_collector.sources.base import Problem, Source, SourceFile
 from devlog_collector.store import Store
-from devlog_collector.workspace import machine_id
+from devlog_collector.workspace import WorkspaceResolver, machine_id
 from devlog_shared import Event, decode_event, event_id
 from tests.collector.collect_helpers import (
     age,
@@ -208,6 +208,34 @@ def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Pat
     assert second.git is None
     # A blank folder is no workspace (servers refuse "" as one): it is stored as none.
     assert rows[expected_id(2)].workspace is None and rows[expected_id(3)].workspace is None
+
+
+def test_enrichment_follows_the_workspace_once_its_cached_answer_expires(logs: Path, tmp_path: Path) -> None:
+    """Events of one workspace share their enrichment, but only while the resolver's answer for the
+    workspace is the same: a checkout in between is seen once the answer expires, as before."""
+    repo = tmp_path / "work" / "acme-api"
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    (repo / ".git" / "refs" / "heads" / "other").write_text("b" * 40 + "\n")
+    now = [0.0]
+    config = make_config(logs)
+
+    def enriched(n: int) -> Event:
+        return collector.enrich(Event(id=f"e{n}", ts=datetime(2026, 1, 1, tzinfo=UTC), agent="a", kind="prompt",
+                                      session_id="s", workspace=str(repo) + "/"))  # fmt: skip
+
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config, resolver=WorkspaceResolver(ttl=5, clock=lambda: now[0]))
+        first, second = enriched(1), enriched(2)
+        assert first.git is not None and first.git.branch == "main" and first.workspace == str(repo)
+        assert second.git == first.git and second.project == "acme-api" and second.machine == machine_id()
+        (repo / ".git" / "HEAD").write_text("ref: refs/heads/other\n")
+        assert enriched(3).git == first.git  # the resolver's answer is still the cached one
+        now[0] = 6
+        later = enriched(4)
+        assert later.git is not None and (later.git.branch, later.git.commit) == ("other", "b" * 40)
+        assert later.workspace == str(repo) and later.project == "acme-api"
 
 
 def test_collect_runs_recorded(logs: Path) -> None:

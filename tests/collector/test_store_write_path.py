@@ -619,3 +619,19 @@ def test_a_lock_path_taken_by_something_else_is_one_clear_error(tmp_path: Path, 
             exporter.sync()
     finally:
         exporter.close()
+
+
+def test_new_stores_use_16_kib_pages_and_older_stores_keep_theirs(tmp_path: Path) -> None:
+    """A store's page size is fixed when it is made; the WAL checkpoint size is the same in bytes."""
+    with Store.open(tmp_path / "new.db") as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 2048  # 32 MiB
+        store.commit([ev(n, text="x" * 500) for n in range(50)])
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as db:
+        db.execute("PRAGMA page_size = 8192")
+        db.execute("CREATE TABLE before_16k (x)")  # (an 8 KiB store made by an earlier devlog)
+    with Store.open(older) as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 8192
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4096
+        assert store.commit([ev(n) for n in range(3)]) == 3

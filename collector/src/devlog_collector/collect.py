@@ -61,6 +61,7 @@ from devlog_collector.sources.base import (
 from devlog_collector.store import Store, now_ms
 from devlog_collector.store.records import CollectCursor, ParseProblem
 from devlog_collector.workspace import (
+    WorkspaceInfo,
     WorkspaceResolver,
     credential_free_git,
     current_user,
@@ -85,6 +86,8 @@ __all__ = [
 
 log = get_logger("collect")
 
+#: Workspace/project/git/machine/user combinations whose enrichment is remembered (see `enrich`).
+_ENRICHMENTS_KEPT: Final = 4096
 #: Bytes read from an append-mode file per step (one transaction per step).
 CHUNK_BYTES: Final = 4 * 1024 * 1024
 #: A pass with at least this much to read (and more than the store holds) builds the secondary
@@ -311,6 +314,9 @@ class Collector:
         self.max_line = config.collect.max_line_bytes
         self.min_free = config.storage.min_free_bytes
         self.resolver = resolver or WorkspaceResolver()
+        #: (workspace, project, git, machine, user) -> (normalised workspace, the resolver's answer
+        #: for it, the fields `enrich` changes): see `enrich`.
+        self._enrichments: dict[tuple[Any, ...], tuple[str, WorkspaceInfo | None, dict[str, Any]]] = {}
         self.machine = machine_id()
         self.user = current_user()
         self._known_problems: set[tuple[str, str, str, str]] = {
@@ -766,7 +772,7 @@ class Collector:
                     raw = raw[:-1]
                 if line_no == 1 and raw.startswith(_UTF8_BOM):
                     raw = raw[3:]  # Windows tools start UTF-8 text files with a byte-order mark
-                if raw.strip():
+                if raw and not raw.isspace():
                     lines.append((line_no, raw))
             del data
             events = self._parse_lines(item, lines, state, problems)
@@ -944,7 +950,32 @@ class Collector:
     # -- enrichment ----------------------------------------------------------------------------
 
     def enrich(self, event: Event) -> Event:
-        """Normalised workspace and file path; project, git, machine and user (fields the source left unset)."""
+        """Normalised workspace and file path; project, git, machine and user (fields the source left unset).
+
+        The changes depend only on the event's workspace, project, git, machine and user (and its file,
+        when it names one), and a history's events share a handful of those: they are worked out once
+        per combination and reused while the resolver's answer for the workspace stays the same.
+        """
+        file = event.file
+        if file is not None and file.path:
+            return self._enrich(event)
+        workspace = event.workspace
+        key = (workspace, event.project, event.git, event.machine, event.user)
+        known = self._enrichments.get(key)
+        if known is not None:
+            normalised, info, changes = known
+            if info is None or self.resolver.resolve(normalised) is info:
+                return msgspec.structs.replace(event, **changes) if changes else event
+        enriched = self._enrich(event)
+        if not workspace or workspace.lstrip().startswith(("/", "\\\\", "file://")):  # not `~` or relative
+            normalised = enriched.workspace or ""
+            info = self.resolver.resolve(normalised) if normalised else None
+            if len(self._enrichments) >= _ENRICHMENTS_KEPT:
+                self._enrichments.clear()
+            self._enrichments[key] = (normalised, info, _changed_fields(event, enriched))
+        return enriched
+
+    def _enrich(self, event: Event) -> Event:
         changes: dict[str, Any] = {}
         git = event.git
         if git is not None and git.remote:
@@ -1101,6 +1132,15 @@ _TOKEN_FIELDS: Final = (
 #: What storing a value SQLite cannot hold raises (an integer past 64 bits, a lone surrogate, a type
 #: the driver cannot bind, an attribute msgspec cannot encode).
 _UNSTORABLE: Final = (OverflowError, ValueError, TypeError, sqlite3.InterfaceError, msgspec.EncodeError)
+
+
+def _changed_fields(before: Event, after: Event) -> dict[str, Any]:
+    """The fields `enrich` set on `before` to make `after` (it never touches the others)."""
+    return {
+        name: getattr(after, name)
+        for name in ("workspace", "project", "git", "machine", "user")
+        if getattr(after, name) is not getattr(before, name)
+    }
 
 
 def _capped(event: Event) -> Event:

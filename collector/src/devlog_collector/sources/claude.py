@@ -51,6 +51,7 @@ decoded); the git branch is `gitBranch`; `agent_version` is `version`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -102,6 +103,9 @@ _INPUT_SUMMARY_KEYS: Final = (
     "offset",
     "limit",
 )
+#: Each summary key's place in `_INPUT_SUMMARY_KEYS`: the summary lists them in that order.
+_INPUT_SUMMARY_KEY_ORDER: Final = {key: place for place, key in enumerate(_INPUT_SUMMARY_KEYS)}
+_SCALARS: Final = (bool, int, float)
 _SUMMARY_VALUE_LIMIT: Final = 300
 _LOCAL_OUTPUT_PREFIXES: Final = ("<local-command-stdout>", "<local-command-stderr>")
 _TOKEN_FIELDS: Final = (
@@ -208,12 +212,15 @@ def _summarise_input(tool_input: Any) -> dict[str, Any]:
     """The short, telling fields of a tool input (paths, patterns, command), for `attrs.input`."""
     if not isinstance(tool_input, dict):
         return {}
+    present = [key for key in tool_input if key in _INPUT_SUMMARY_KEY_ORDER]
+    if len(present) > 1:
+        present.sort(key=_INPUT_SUMMARY_KEY_ORDER.__getitem__)
     summary: dict[str, Any] = {}
-    for key in _INPUT_SUMMARY_KEYS:
-        value = tool_input.get(key)
+    for key in present:
+        value = tool_input[key]
         if isinstance(value, str):
             summary[key] = value if len(value) <= _SUMMARY_VALUE_LIMIT else value[:_SUMMARY_VALUE_LIMIT] + "..."
-        elif isinstance(value, bool | int | float):
+        elif isinstance(value, _SCALARS):
             summary[key] = value
     return summary
 
@@ -299,7 +306,7 @@ class ClaudeCodeSource(Source):
 class _TranscriptParser:
     """Parses the lines of one transcript file; `state` carries the session-start flag and tool names."""
 
-    __slots__ = ("file_session", "git_cache", "path_ref", "pending", "state", "usage")
+    __slots__ = ("file_session", "path_ref", "pending", "shared_fields", "state", "usage", "valid_versions")
 
     def __init__(self, file: SourceFile, state: dict[str, Any]) -> None:
         self.state = state
@@ -310,7 +317,10 @@ class _TranscriptParser:
             pending = {}
             state["tools"] = pending
         self.pending: dict[str, str] = pending
-        self.git_cache: dict[str, GitInfo] = {}
+        #: (session, version, cwd, git branch) -> the event fields they make (`_fields`).
+        self.shared_fields: dict[tuple[Any, ...], dict[str, Any]] = {}
+        #: `version` values already checked to be semver (`_usage`).
+        self.valid_versions: set[str] = set()
         #: Usage records of this read, largest copy per id: the lines of one streamed response
         #: reach the store as one row instead of one per content block.
         self.usage: dict[str, Event] = {}
@@ -545,7 +555,7 @@ class _TranscriptParser:
         if record.get("isSidechain") is True:
             attrs["is_sidechain"] = True
         return Event(
-            id=event_id(AGENT, line_key, index),
+            id=event_id(AGENT, line_key, str(index)),
             ts=ts,
             kind="response",
             model=model,
@@ -572,7 +582,7 @@ class _TranscriptParser:
             self._remember_tool(call_id, name)
         else:
             call_id = None
-            call_event = event_id(AGENT, line_key, index)
+            call_event = event_id(AGENT, line_key, str(index))
         tool_input = block.get("input")
         attrs: dict[str, Any] = {}
         summary = _summarise_input(tool_input)
@@ -640,8 +650,8 @@ class _TranscriptParser:
         counts: dict[str, int] = {}
         for field, target in _TOKEN_FIELDS:
             if field in usage:
-                value = _token(usage[field])
-                if value is None:
+                value = usage[field]
+                if type(value) is not int or value < 0:  # (bool is not a count either)
                     yield Problem(position, f"usage not counted: `{field}` is not a non-negative integer")
                     return
                 counts[target] = value
@@ -664,7 +674,7 @@ class _TranscriptParser:
             reason = "empty or non-string requestId"
         elif model is not None and not (isinstance(model, str) and model):
             reason = "empty model"
-        elif version is not None and not (isinstance(version, str) and _is_semver_prefix(version)):
+        elif version is not None and not (isinstance(version, str) and self._is_semver(version)):
             reason = "version is not semver"
         if reason:
             yield Problem(position, f"usage not counted: {reason}")
@@ -686,6 +696,9 @@ class _TranscriptParser:
         else:
             uuid = record.get("uuid")
             usage_id = event_id(AGENT, "usage-line", uuid if isinstance(uuid, str) and uuid else content_hash(raw))
+        previous = self.usage.get(usage_id)
+        if previous is not None and previous.usage is not None and previous.usage.total >= sum(counts.values()):
+            return  # an earlier line of this read already carries this response's (larger) usage
         attrs: dict[str, Any] = {"usage_record": True}
         if message_id:
             attrs["message_id"] = message_id
@@ -708,9 +721,6 @@ class _TranscriptParser:
             searches = _token(server_tools.get("web_search_requests"))
             if searches:
                 attrs["web_search_requests"] = searches
-        previous = self.usage.get(usage_id)
-        if previous is not None and previous.usage is not None and previous.usage.total >= sum(counts.values()):
-            return  # an earlier line of this read already carries this response's (larger) usage
         cost = record.get("costUSD")
         self.usage[usage_id] = Event(
             id=usage_id,
@@ -724,6 +734,14 @@ class _TranscriptParser:
             attrs=attrs,
             **fields,
         )
+
+    def _is_semver(self, version: str) -> bool:
+        if version in self.valid_versions:
+            return True
+        if _is_semver_prefix(version):
+            self.valid_versions.add(version)
+            return True
+        return False
 
     # -- system and progress lines -------------------------------------------------------------
 
@@ -778,25 +796,24 @@ class _TranscriptParser:
         session = record.get("sessionId")
         if not isinstance(session, str) or not session:
             session = self.file_session
-        ts = parse_iso(record.get("timestamp"))
-        fields: dict[str, Any] = {
-            "agent": AGENT,
-            "session_id": session,
-            "source": SourceRef(path=self.path_ref, key=f"line {line_no}"),
-        }
-        version = record.get("version")
-        if isinstance(version, str) and version:
-            fields["agent_version"] = version
-        cwd = record.get("cwd")
-        if isinstance(cwd, str) and cwd:
-            fields["workspace"] = cwd
-        branch = record.get("gitBranch")
-        if isinstance(branch, str) and branch:
-            git = self.git_cache.get(branch)
-            if git is None:
-                git = self.git_cache[branch] = GitInfo(branch=branch)
-            fields["git"] = git
-        return session, ts, fields
+        version, cwd, branch = record.get("version"), record.get("cwd"), record.get("gitBranch")
+        try:  # the lines of a file share a few combinations of these: their fields are built once
+            shared = self.shared_fields.get((session, version, cwd, branch))
+        except TypeError:  # (a list or object where a string belongs)
+            shared = None
+        if shared is None:
+            shared = {"agent": AGENT, "session_id": session}
+            if isinstance(version, str) and version:
+                shared["agent_version"] = version
+            if isinstance(cwd, str) and cwd:
+                shared["workspace"] = cwd
+            if isinstance(branch, str) and branch:
+                shared["git"] = GitInfo(branch=branch)
+            with contextlib.suppress(TypeError):
+                self.shared_fields[(session, version, cwd, branch)] = shared
+        fields = shared.copy()
+        fields["source"] = SourceRef(path=self.path_ref, key=f"line {line_no}")
+        return session, parse_iso(record.get("timestamp")), fields
 
 
 def _line_key(record: dict[str, Any], session: str, ts: datetime, line_no: int) -> str:

@@ -8,7 +8,7 @@ runs them instead, on its own connection: SQLite lets a PASSIVE checkpoint copy 
 while the writer goes on appending, and Python's sqlite3 releases the GIL while SQLite works, so the
 parser keeps the core busy while the disk syncs. Once the log is long, a FULL checkpoint finishes
 the copy (the writer waits for the last few frames only) so that the log starts over, keeping its
-size bounded (`RESTART_FRAMES`). Durability is unchanged: commits are exactly as durable as before
+size bounded (`RESTART_BYTES`). Durability is unchanged: commits are exactly as durable as before
 (WAL, `synchronous = NORMAL`); only the copying into the main file moves.
 """
 
@@ -28,14 +28,14 @@ log = get_logger("store")
 #: Least time between two checkpoints (seconds): commits come every few milliseconds in a load, and
 #: a checkpoint per commit would sync the same hot index pages over and over.
 CHECKPOINT_GAP_S: Final = 0.25
-#: WAL frames (8 KiB pages) past which a checkpoint also makes the log start over. A PASSIVE checkpoint
+#: WAL size past which a checkpoint also makes the log start over. A PASSIVE checkpoint
 #: never waits for the writer, so while it copies, the writer appends more: the log is never all
 #: copied when the writer begins its next transaction, and SQLite only starts a log over then. Left
 #: alone, the `-wal` grew past the store's own size in a first load (417 MiB for a 419 MiB store).
 #: Past this size (32 MiB, the writer's own auto-checkpoint size) a FULL checkpoint copies the few
 #: frames the PASSIVE one left (the writer waits for that much only), and the writer's next
 #: transaction starts the log over: 44-46 MiB at most in a 150 MB load (51 MiB before all this).
-RESTART_FRAMES: Final = 4000
+RESTART_BYTES: Final = 32 * 1024 * 1024
 
 
 class WalCheckpointer:
@@ -44,6 +44,7 @@ class WalCheckpointer:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA busy_timeout = 30000")
+        self._restart_frames = RESTART_BYTES // int(self._db.execute("PRAGMA page_size").fetchone()[0])
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._failed = False
@@ -69,7 +70,7 @@ class WalCheckpointer:
             self._wake.clear()
             try:
                 _, log_frames, _ = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if log_frames > RESTART_FRAMES:
+                if log_frames > self._restart_frames:
                     self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
             except sqlite3.Error as exc:  # e.g. a full disk: the writer's own commits report it
                 if not self._failed:
