@@ -306,7 +306,17 @@ class ClaudeCodeSource(Source):
 class _TranscriptParser:
     """Parses the lines of one transcript file; `state` carries the session-start flag and tool names."""
 
-    __slots__ = ("file_session", "path_ref", "pending", "shared_fields", "state", "usage", "valid_versions")
+    __slots__ = (
+        "call_events",
+        "file_session",
+        "path_ref",
+        "pending",
+        "shared_fields",
+        "state",
+        "usage",
+        "usage_ids",
+        "valid_versions",
+    )
 
     def __init__(self, file: SourceFile, state: dict[str, Any]) -> None:
         self.state = state
@@ -324,6 +334,10 @@ class _TranscriptParser:
         #: Usage records of this read, largest copy per id: the lines of one streamed response
         #: reach the store as one row instead of one per content block.
         self.usage: dict[str, Event] = {}
+        #: message id -> its usage record's id, for the responses of this read.
+        self.usage_ids: dict[str, str] = {}
+        #: tool_use id -> its call's event id, for the results later in this read.
+        self.call_events: dict[str, str] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -370,13 +384,14 @@ class _TranscriptParser:
                 attrs[attr] = value
         return Event(id=event_id(AGENT, "session", session), ts=ts, kind="session_start", attrs=attrs, **fields)
 
-    def _start_events(
+    def _start_event(
         self, record: dict[str, Any], session: str, ts: datetime | None, fields: dict[str, Any]
-    ) -> Iterator[Event]:
+    ) -> Event | None:
         # A sub-agent's lines carry the parent's session id: its file does not start a session.
         if ts is not None and not self.state.get("started") and record.get("isSidechain") is not True:
             self.state["started"] = True
-            yield self._session_start(record, session, ts, fields)
+            return self._session_start(record, session, ts, fields)
+        return None
 
     # -- user lines ----------------------------------------------------------------------------
 
@@ -389,7 +404,8 @@ class _TranscriptParser:
         if ts is None:
             yield Problem(f"line {line_no}", "user line without a usable timestamp")
             return
-        yield from self._start_events(record, session, ts, fields)
+        if (start := self._start_event(record, session, ts, fields)) is not None:
+            yield start
         line_key = _line_key(record, session, ts, line_no)
         content = message.get("content")
         if isinstance(content, str):
@@ -450,7 +466,7 @@ class _TranscriptParser:
         text = _block_text(block.get("content"))
         if isinstance(structured, dict) and structured.get("interrupted") is True:
             attrs["interrupted"] = True
-        call_event = event_id(AGENT, "tool_call", call_id)
+        call_event = self.call_events.pop(call_id, None) or event_id(AGENT, "tool_call", call_id)
         tool = ToolInfo(name=name, call_id=call_id, status="error" if failed else "ok")
         yield Event(
             id=event_id(AGENT, "tool_result", call_id),
@@ -487,7 +503,8 @@ class _TranscriptParser:
         if ts is None:
             yield Problem(f"line {line_no}", "assistant line without a usable timestamp")
             return
-        yield from self._start_events(record, session, ts, fields)
+        if (start := self._start_event(record, session, ts, fields)) is not None:
+            yield start
         model = message.get("model")
         model = model if isinstance(model, str) and model and model != SYNTHETIC_MODEL else None
         line_key = _line_key(record, session, ts, line_no)
@@ -580,6 +597,7 @@ class _TranscriptParser:
         if isinstance(call_id, str) and call_id:
             call_event = event_id(AGENT, "tool_call", call_id)
             self._remember_tool(call_id, name)
+            self.call_events[call_id] = call_event
         else:
             call_id = None
             call_event = event_id(AGENT, line_key, str(index))
@@ -690,7 +708,9 @@ class _TranscriptParser:
         else:
             session, ts, fields = base
         if message_id and request_id:
-            usage_id = event_id(AGENT, "usage", message_id)
+            usage_id = self.usage_ids.get(message_id)  # (the lines of a streamed response share it)
+            if usage_id is None:
+                usage_id = self.usage_ids[message_id] = event_id(AGENT, "usage", message_id)
         elif message_id:
             usage_id = event_id(AGENT, "usage", message_id, session, int(ts.timestamp() * 1000))
         else:
@@ -752,7 +772,8 @@ class _TranscriptParser:
         session, ts, fields = self._fields(record, line_no)
         if ts is None:
             return
-        yield from self._start_events(record, session, ts, fields)
+        if (start := self._start_event(record, session, ts, fields)) is not None:
+            yield start
         attrs: dict[str, Any] = {"subtype": subtype} if isinstance(subtype, str) else {}
         for name, attr in (
             ("retryAttempt", "retry_attempt"),
