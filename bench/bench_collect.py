@@ -288,12 +288,17 @@ def main() -> None:
         size = generate(data, args.mb, args.files)
         home = base / "home"
         _config(home, data, args.source)
+        # The 300 MB just generated would otherwise be written back to disk by the kernel during the
+        # collects (about 30 s after it was written), which is not the collector's work: an agent's
+        # history on a user's disk is old files.
+        os.sync()
         results["load_avg_before"] = [round(x, 2) for x in os.getloadavg()]
         _run_measured(["--help"], home)  # warm-up: bytecode cache
         if args.source == "claude":  # Claude Code 2.1+ transcripts (progress lines), first
             data21, home21 = base / "claude-2.1", base / "home-2.1"
             size21 = generate(data21, args.mb, args.files, era="2.1")
             _config(home21, data21, args.source)
+            os.sync()  # (as above)
             results["initial_2_1"] = _initial_collects(home21, size21, args.runs)
         results["initial_unpinned"] = _initial_collects(home, size, 1, one_core=False)
         results["initial"] = _initial_collects(home, size, args.runs)
