@@ -534,18 +534,19 @@ def _open_store(path: str) -> str:
 def test_processes_opening_a_new_store_at_once_apply_each_migration_once(tmp_path: Path) -> None:
     """Migrations were chosen before taking the write lock: a second process starting on a new store
     (`devlog start` and `devlog collect` together) could run one again and fail ('table usage_rollup
-    already exists')."""
+    already exists'). And SQLite answers "database is locked" at once, without waiting, to a process
+    that switches a new store to WAL while another one is switching or migrating it."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    for attempt in range(3):
-        path = str(tmp_path / f"store-{attempt}" / "events.db")
-        Path(path).parent.mkdir()
-        with context.Pool(4) as pool:
-            assert pool.map(_open_store, [path] * 4) == ["ok"] * 4
-        with sqlite3.connect(path) as db:
-            names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
-        assert len(names) == len(set(names)) == len(MIGRATIONS)
+    with context.Pool(6) as pool:
+        for attempt in range(20):
+            path = str(tmp_path / f"store-{attempt}" / "events.db")
+            Path(path).parent.mkdir()
+            assert pool.map(_open_store, [path] * 6) == ["ok"] * 6
+            with sqlite3.connect(path) as db:
+                names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
+            assert len(names) == len(set(names)) == len(MIGRATIONS)
 
 
 def test_a_store_is_not_upgraded_while_a_collector_holds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,6 +86,8 @@ SHELL_TOOLS: Final = frozenset({"Bash"})
 SYNTHETIC_MODEL: Final = "<synthetic>"
 #: Tool-use ids remembered per file to name the tool on its result (oldest dropped beyond this).
 MAX_PENDING_TOOLS: Final = 256
+#: Combinations of a line's session, version, cwd and branch whose event fields a read keeps built.
+_SHARED_FIELDS_KEPT: Final = 256
 #: Input keys copied (when short scalars) into a tool call's `attrs.input` summary.
 _INPUT_SUMMARY_KEYS: Final = (
     "file_path",
@@ -759,7 +761,8 @@ class _TranscriptParser:
         if version in self.valid_versions:
             return True
         if _is_semver_prefix(version):
-            self.valid_versions.add(version)
+            if len(self.valid_versions) < _SHARED_FIELDS_KEPT:
+                self.valid_versions.add(version)
             return True
         return False
 
@@ -830,6 +833,8 @@ class _TranscriptParser:
                 shared["workspace"] = cwd
             if isinstance(branch, str) and branch:
                 shared["git"] = GitInfo(branch=branch)
+            if len(self.shared_fields) >= _SHARED_FIELDS_KEPT:  # (a hostile file: a new cwd per line)
+                self.shared_fields.clear()
             with contextlib.suppress(TypeError):
                 self.shared_fields[(session, version, cwd, branch)] = shared
         fields = shared.copy()

@@ -183,6 +183,32 @@ def _no_collector_running(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: How long opening a store waits for another process that holds the lock SQLite needs to switch a
+#: new store to WAL mode (the connection's busy timeout, which SQLite does not apply to that switch).
+WAL_SWITCH_WAIT_S: Final = 30.0
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while another process holds the store's lock.
+
+    Two processes opening a store that does not exist yet (`devlog start` and `devlog collect`
+    started together) both switch it to WAL: SQLite answers "database is locked" at once, without
+    waiting out the busy timeout, to the one that finds the other mid-switch or mid-migration.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_WAIT_S
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def wal_autocheckpoint_pages(db: sqlite3.Connection) -> int:
     """`WRITER_WAL_AUTOCHECKPOINT_BYTES` in pages of this store (8 KiB in stores made before 16 KiB)."""
     page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
@@ -439,7 +465,7 @@ class Store:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             if path.stat().st_size == 0:
                 db.execute(f"PRAGMA page_size = {NEW_STORE_PAGE_SIZE}")  # only before the first table
-            db.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA busy_timeout = 30000")

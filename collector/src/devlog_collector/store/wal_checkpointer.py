@@ -34,7 +34,8 @@ CHECKPOINT_GAP_S: Final = 0.25
 #: alone, the `-wal` grew past the store's own size in a first load (417 MiB for a 419 MiB store).
 #: Past this size (32 MiB, the writer's own auto-checkpoint size) a FULL checkpoint copies the few
 #: frames the PASSIVE one left (the writer waits for that much only), and the writer's next
-#: transaction starts the log over: 44-46 MiB at most in a 150 MB load (51 MiB before all this).
+#: transaction starts the log over: 44-46 MiB at most in a 150 MB load with 8 KiB pages, 46-53 MiB
+#: with 16 KiB ones (51 MiB before all this). Set in frames, from the store's page size.
 RESTART_BYTES: Final = 32 * 1024 * 1024
 
 
