@@ -82,7 +82,8 @@ def test_collect_fails_clearly_when_another_collector_holds_the_lock(logs: Path)
         store.acquire_writer_lock()
         result = CliRunner().invoke(cli, ["collect"])
     assert result.exit_code == 1
-    assert "another devlog process is collecting" in result.output
+    assert f"another devlog process (pid {os.getpid()}) is collecting" in result.output
+    assert "a `devlog start` is running, or a `devlog collect` has not finished yet" in result.output
 
 
 def test_status_reports_sources_files_events_and_problems(logs: Path) -> None:

@@ -579,6 +579,44 @@ def test_a_store_is_not_upgraded_while_a_collector_holds_it(tmp_path: Path, monk
     old.close()
 
 
+def test_a_process_that_finds_the_lock_holder_migrating_a_new_store_waits_for_it_not_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`devlog start` and `devlog collect` started together on a new store: the one that found the
+    other migrating waited the whole 10 s and then said an older devlog was in the way of an upgrade.
+    It goes on as soon as nothing is pending; its own lock attempt then says who is collecting."""
+    import fcntl
+
+    import devlog_collector.store as store_module
+    from devlog_collector.errors import StoreLocked
+    from devlog_collector.store.migrations import migrate
+
+    path = tmp_path / "events.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # `devlog start`, this version
+    other.execute("PRAGMA journal_mode = WAL")
+    other.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    monkeypatch.setattr(store_module, "MIGRATION_LOCK_WAIT_S", 5.0)
+    with open(f"{path}.lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(b"4242")  # (the holder's pid, as `acquire_writer_lock` writes it)
+        held.flush()
+        finishing = threading.Timer(0.3, migrate, args=(other,))
+        finishing.start()
+        started = time.monotonic()
+        store = Store.open(path)
+        waited = time.monotonic() - started
+        finishing.join()
+        try:
+            assert waited < 2.5, f"waited {waited:.1f} s for a migration that ended after 0.3 s"
+            with pytest.raises(
+                StoreLocked, match=r"another devlog process \(pid 4242\) is collecting into .*: a `devlog st"
+            ):
+                store.acquire_writer_lock()
+        finally:
+            store.close()
+    other.close()
+
+
 def test_a_store_left_in_rollback_journal_mode_is_not_taken_for_one_that_lost_its_wal(tmp_path: Path) -> None:
     """Where WAL cannot run (some network mounts) there is never a `-wal` file: `devlog start` must
     not stop over its absence; in WAL mode, a deleted `-wal` is noticed."""

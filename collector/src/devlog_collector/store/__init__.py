@@ -155,13 +155,15 @@ def _cursors(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], CollectCu
 MIGRATION_LOCK_WAIT_S: Final = 10.0
 
 
-@contextlib.contextmanager
-def _no_collector_running(path: Path) -> Iterator[None]:
-    """Hold the writer lock while the store is migrated; refuse if a collector holds it.
+def _migrate_unless_collected_into(db: sqlite3.Connection, path: Path) -> None:
+    """Apply the pending migrations holding the writer lock; refuse if a collector holds it.
 
     A collector that holds it (an older devlog's `start`, in the middle of an upgrade) would go on
     writing rows the way its own version knows into the changed schema, and leave the columns this
     version adds empty for good. So this version upgrades a store only while nobody collects into it.
+    The holder may also be a process of this version that is migrating the same new store (`devlog
+    start` and `devlog collect` started together): once nothing is pending any more, there is nothing
+    to refuse, and the caller's own lock attempt says who is collecting.
     """
     lock_path = Path(f"{path}.lock")
     deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S  # another process's migration is brief
@@ -171,6 +173,8 @@ def _no_collector_running(path: Path) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not pending_migrations(db):
+                    return  # the lock's holder migrated it meanwhile
                 if time.monotonic() >= deadline:
                     raise StoreLocked(
                         f"another devlog process is collecting into {path} (perhaps an older devlog's "
@@ -178,7 +182,7 @@ def _no_collector_running(path: Path) -> Iterator[None]:
                     ) from None
                 time.sleep(0.1)
         try:
-            yield
+            migrate(db)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -474,8 +478,7 @@ class Store:
             db.execute(f"PRAGMA wal_autocheckpoint = {wal_autocheckpoint_pages(db)}")
             db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             if pending_migrations(db):
-                with _no_collector_running(path):
-                    migrate(db)
+                _migrate_unless_collected_into(db, path)
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
                     Path(f"{path}{suffix}").chmod(0o600)
@@ -506,9 +509,15 @@ class Store:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = ""
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                holder = handle.read(32).decode("ascii", "replace").strip()
             handle.close()
+            who = f"another devlog process (pid {holder})" if holder.isdigit() else "another devlog process"
             raise StoreLocked(
-                f"another devlog process is collecting into {self.path} (is `devlog start` running?)"
+                f"{who} is collecting into {self.path}: a `devlog start` is running, or a `devlog collect` "
+                "has not finished yet"
             ) from None
         handle.seek(0)
         handle.truncate()
