@@ -141,6 +141,29 @@ def test_bad_lines_of_a_fixture_are_reported_with_their_line() -> None:
     ]
 
 
+def test_user_lines_with_unusable_content_or_result_ids_are_problems_not_silence() -> None:
+    """A user line whose content is a number, and tool results with no usable `tool_use_id`, were
+    dropped without a word (a new-user test): their output is not kept, and `devlog status` says so."""
+    base = {"type": "user", "sessionId": "s1", "timestamp": "2026-03-01T09:00:00.000Z", "cwd": "/w"}
+    lines = [
+        {**base, "uuid": "u1", "message": {"role": "user", "content": 42}},
+        {**base, "uuid": "u2", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": None, "content": "out"},
+            {"type": "tool_result", "tool_use_id": ["toolu_1"], "content": "out"},
+            {"type": "tool_result", "tool_use_id": "toolu_2", "content": "kept"},
+        ]}},
+        {**base, "uuid": "u3", "message": {"role": "user"}},  # no content at all: nothing to say
+    ]  # fmt: skip
+    raw = [(n, json.dumps(line).encode()) for n, line in enumerate(lines, start=1)]
+    events, problems = split(ClaudeCodeSource([]).parse_lines(SourceFile(Path("x.jsonl"), "append"), raw, {}))
+    assert [(p.position, p.message) for p in problems] == [
+        ("line 1", "user line whose content is neither text nor a list of blocks"),
+        ("line 2", "tool_result without a tool_use_id: its output is not kept"),
+        ("line 2", "tool_result without a tool_use_id: its output is not kept"),
+    ]
+    assert [e.text for e in events if e.kind == "tool_result"] == ["kept"]
+
+
 # -- content events ----------------------------------------------------------------------------
 
 

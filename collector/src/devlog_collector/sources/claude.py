@@ -415,6 +415,8 @@ class _TranscriptParser:
                 yield self._prompt(line_key, content, 0, ts, fields, record)
             return
         if not isinstance(content, list):
+            if content is not None:
+                yield Problem(f"line {line_no}", "user line whose content is neither text nor a list of blocks")
             return
         texts: list[str] = []
         images = 0
@@ -458,9 +460,10 @@ class _TranscriptParser:
 
     def _tool_result(
         self, block: dict[str, Any], structured: Any, ts: datetime, fields: dict[str, Any]
-    ) -> Iterator[Event]:
+    ) -> Iterator[Event | Problem]:
         call_id = block.get("tool_use_id")
         if not isinstance(call_id, str) or not call_id:
+            yield Problem(fields["source"].key, "tool_result without a tool_use_id: its output is not kept")
             return
         name = self.pending.pop(call_id, None) or "unknown"
         failed = block.get("is_error") is True
