@@ -68,6 +68,7 @@ from devlog_collector.workspace import (
     machine_id,
     normalise_file_path,
     normalise_workspace,
+    spelling_depends_on_environment,
 )
 from devlog_shared import Event, GitInfo
 from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS, MAX_TOKENS, MAX_YEAR, MIN_YEAR
@@ -967,7 +968,7 @@ class Collector:
             if info is None or self.resolver.resolve(normalised) is info:
                 return msgspec.structs.replace(event, **changes) if changes else event
         enriched = self._enrich(event)
-        if not workspace or workspace.lstrip().startswith(("/", "\\\\", "file://")):  # not `~` or relative
+        if not workspace or not spelling_depends_on_environment(workspace):
             normalised = enriched.workspace or ""
             info = self.resolver.resolve(normalised) if normalised else None
             if len(self._enrichments) >= _ENRICHMENTS_KEPT:

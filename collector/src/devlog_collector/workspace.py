@@ -52,6 +52,7 @@ __all__ = [
     "normalise_remote",
     "normalise_workspace",
     "read_git_info",
+    "spelling_depends_on_environment",
 ]
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:(?:[\\/]|$)")
@@ -80,11 +81,18 @@ def normalise_workspace(path: str, *, relative_to_cwd: bool = True) -> str:
         The normalised path, or "" for an empty/blank input (or a relative one, see above).
     """
     path = path.strip()
-    if path.startswith("~") or not (path.startswith(("/", "\\\\", "file://")) or _WINDOWS_DRIVE.match(path)):
+    if spelling_depends_on_environment(path):
         if not relative_to_cwd and not path.startswith("~"):
             return ""
         return _normalise(path)  # depends on $HOME / the working directory: not cacheable
     return _normalise_cached(path)
+
+
+def spelling_depends_on_environment(path: str) -> bool:
+    """Whether `normalise_workspace`'s answer for `path` depends on `$HOME` or the working directory
+    (a `~` or relative path), so it may not be remembered; an absolute path's spelling never changes."""
+    path = path.strip()
+    return path.startswith("~") or not (path.startswith(("/", "\\\\", "file://")) or _WINDOWS_DRIVE.match(path))
 
 
 @functools.lru_cache(maxsize=4096)

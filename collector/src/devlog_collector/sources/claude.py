@@ -51,7 +51,6 @@ decoded); the git branch is `gitBranch`; `agent_version` is `version`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -824,10 +823,12 @@ class _TranscriptParser:
         if not isinstance(session, str) or not session:
             session = self.file_session
         version, cwd, branch = record.get("version"), record.get("cwd"), record.get("gitBranch")
+        key = (session, version, cwd, branch)
         try:  # the lines of a file share a few combinations of these: their fields are built once
-            shared = self.shared_fields.get((session, version, cwd, branch))
-        except TypeError:  # (a list or object where a string belongs)
-            shared = None
+            shared = self.shared_fields.get(key)
+            keep = True
+        except TypeError:  # (a list or object where a string belongs: not kept)
+            shared, keep = None, False
         if shared is None:
             shared = {"agent": AGENT, "session_id": session}
             if isinstance(version, str) and version:
@@ -836,10 +837,10 @@ class _TranscriptParser:
                 shared["workspace"] = cwd
             if isinstance(branch, str) and branch:
                 shared["git"] = GitInfo(branch=branch)
-            if len(self.shared_fields) >= _SHARED_FIELDS_KEPT:  # (a hostile file: a new cwd per line)
-                self.shared_fields.clear()
-            with contextlib.suppress(TypeError):
-                self.shared_fields[(session, version, cwd, branch)] = shared
+            if keep:
+                if len(self.shared_fields) >= _SHARED_FIELDS_KEPT:  # (a hostile file: a new cwd per line)
+                    self.shared_fields.clear()
+                self.shared_fields[key] = shared
         fields = shared.copy()
         fields["source"] = SourceRef(path=self.path_ref, key=f"line {line_no}")
         return session, parse_iso(record.get("timestamp")), fields

@@ -213,7 +213,7 @@ def _switch_to_wal(db: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.1)
 
 
-def wal_autocheckpoint_pages(db: sqlite3.Connection) -> int:
+def _wal_autocheckpoint_pages(db: sqlite3.Connection) -> int:
     """`WRITER_WAL_AUTOCHECKPOINT_BYTES` in pages of this store (8 KiB in stores made before 16 KiB)."""
     page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
     return max(1000, WRITER_WAL_AUTOCHECKPOINT_BYTES // page_size)
@@ -389,6 +389,8 @@ class Store:
         self._loaded_ids: LoadedIds | None = None
         self._id_index_dropped = False
         self._checkpointer: WalCheckpointer | None = None
+        #: The writer's auto-checkpoint size (pages) that a history load turns off and restores.
+        self._wal_autocheckpoint = 0
         try:
             opened = path.stat()
             self._identity: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
@@ -475,7 +477,7 @@ class Store:
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             db.execute("PRAGMA temp_store = MEMORY")
-            db.execute(f"PRAGMA wal_autocheckpoint = {wal_autocheckpoint_pages(db)}")
+            db.execute(f"PRAGMA wal_autocheckpoint = {_wal_autocheckpoint_pages(db)}")
             db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             if pending_migrations(db):
                 _migrate_unless_collected_into(db, path)
@@ -559,6 +561,7 @@ class Store:
         if self._wal:
             from devlog_collector.store.wal_checkpointer import WalCheckpointer
 
+            self._wal_autocheckpoint = int(self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
             self.db.execute("PRAGMA wal_autocheckpoint = 0")
             self._checkpointer = WalCheckpointer(self.path)
 
@@ -567,7 +570,7 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {wal_autocheckpoint_pages(self.db)}")
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {self._wal_autocheckpoint}")
         self._loaded_ids = None
         self.restore_secondary_indexes()
 
