@@ -54,10 +54,12 @@ from devlog_collector.store.migrations import (
     SECONDARY_INDEXES,
     id_index_is_named,
     migrate,
+    usage_rollup_add_sql,
     usage_rollup_batch_sql,
     usage_rollup_insert_trigger_sql,
 )
 from devlog_collector.store.migrations import pending as pending_migrations
+from devlog_collector.store.rollup_rows import RollupOfRows
 
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
@@ -102,6 +104,7 @@ WAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 _SELECT_WATERMARK: Final = f"SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{FTS_WATERMARK_KEY}'"
 _SET_WATERMARK: Final = f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{FTS_WATERMARK_KEY}', ?)"
 _ROLLUP_BATCH: Final = usage_rollup_batch_sql()
+_ROLLUP_ADD: Final = usage_rollup_add_sql()
 #: Commits with at least this many events maintain the usage rollup once per commit (see
 #: `_store_events`); smaller (live) ones leave it to the per-row trigger and change no schema.
 ROLLUP_BATCH_MIN_EVENTS: Final = 64
@@ -119,6 +122,8 @@ _EVENT_COLUMNS = (
     "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, reasoning_tokens, "
     "cost_usd, text, body, collected_at, cache_creation_1h_tokens, web_search_requests, fast"
 )
+#: The rollup rows of a batch of `_INSERT` rows, worked out before they are stored (see `_store_events`).
+_ROLLUP_OF_ROWS: Final = RollupOfRows([column.strip() for column in _EVENT_COLUMNS.split(",")])
 #: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
 _ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
 _INSERT_NEW = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)})"
@@ -377,6 +382,8 @@ class Store:
         self._lock_file: IO[bytes] | None = None
         self._added = 0
         self._replaced = 0
+        #: The rows the last `_insert_events` stored, when it can name exactly those (for the rollup).
+        self._inserted_rows: list[tuple[Any, ...]] | None = None
         #: Stored copies replaced by a newer one (the insert policy), over this connection's life.
         self.replaced = 0
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
@@ -708,10 +715,12 @@ class Store:
 
         The usage rollup (m030) is kept by a per-row insert trigger, about a third of the cost of
         storing an event. For a large commit the trigger is dropped inside this transaction, the
-        batch's rollup rows are added with one grouped upsert (the same expressions, summed), and the
-        trigger is re-created from its own stored SQL before the commit. Other connections never see
-        the store without it (transactions are atomic, DDL included); a failure rolls all of it back.
-        Rows deleted meanwhile (a replaced usage copy) are subtracted by the delete trigger as usual.
+        batch's rollup rows are added grouped and summed, and the trigger is re-created from its own
+        stored SQL before the commit. Other connections never see the store without it (transactions
+        are atomic, DDL included); a failure rolls all of it back. Rows deleted meanwhile (a replaced
+        usage copy) are subtracted by the delete trigger as usual. The grouping is done on the rows
+        just stored (`RollupOfRows`) when the insert can name exactly those, else by one grouped
+        upsert over the rows stored after `before` (the same expressions in SQL).
         """
         before = db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
         watermark = self._watermark(db) if search_index else None
@@ -720,7 +729,10 @@ class Store:
             db.execute("DROP TRIGGER usage_rollup_insert")
         self._added = self._insert_events(db, events, current_state, replaces)
         if trigger is not None:
-            db.execute(_ROLLUP_BATCH, (before,))
+            if self._inserted_rows is not None:
+                db.executemany(_ROLLUP_ADD, _ROLLUP_OF_ROWS.rows(self._inserted_rows))
+            else:
+                db.execute(_ROLLUP_BATCH, (before,))
             db.execute(trigger)
         if watermark is not None and watermark >= before:
             self._index_range(db, watermark, None)  # the index was caught up: keep it so
@@ -746,6 +758,7 @@ class Store:
         if self._loaded_ids is not None:
             return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
         added: int = db.executemany(_INSERT, rows).rowcount
+        self._inserted_rows = rows if added == len(rows) else None  # (else which ones is not known)
         if added < len(rows):
             self._replaced += self._supersede(db, unique, rows, current_state, replaces)
         return added
@@ -762,6 +775,7 @@ class Store:
         """`_insert_events` without the id index: `loaded` says which ids are stored (and where)."""
         fresh: list[tuple[str, tuple[Any, ...]]] = []
         known: list[tuple[Event, tuple[Any, ...], int]] = []
+        inserted: list[tuple[Any, ...]] = []
         for event, row in zip(events, rows, strict=True):
             seq = loaded.seq(event.id)
             if seq is None:
@@ -769,7 +783,8 @@ class Store:
             elif current_state or (event.usage is not None and event.usage.total > 0):
                 known.append((event, row, seq))
         if fresh:
-            db.executemany(_INSERT_NEW, [row for _, row in fresh])
+            inserted = [row for _, row in fresh]
+            db.executemany(_INSERT_NEW, inserted)
             # One writer, AUTOINCREMENT: the rows got consecutive seqs ending at the last one.
             first = db.execute("SELECT last_insert_rowid()").fetchone()[0] - len(fresh) + 1
             for offset, (event_id, _) in enumerate(fresh):
@@ -783,7 +798,9 @@ class Store:
                 db.execute("DELETE FROM events WHERE seq = ?", (seq,))
                 db.execute(_INSERT_NEW, row)
                 loaded.stage(event.id, db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                inserted.append(row)
                 self._replaced += 1
+        self._inserted_rows = inserted
         return len(fresh)
 
     @staticmethod

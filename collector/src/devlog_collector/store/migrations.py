@@ -32,7 +32,10 @@ __all__ = [
     "migrate",
     "migration",
     "pending",
+    "rollup_columns",
+    "rollup_kinds",
     "run_script",
+    "usage_rollup_add_sql",
 ]
 
 #: The secondary indexes of `events` (name, CREATE statement), exactly as m001 created them. A large
@@ -421,6 +424,26 @@ def usage_rollup_insert_trigger_sql() -> str:
     later migration that changes the trigger turns batching off instead of double counting.
     """
     return f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON events BEGIN {_rollup_upsert_sql('new')} END"
+
+
+def rollup_columns() -> tuple[list[str], list[str]]:
+    """(key columns, value columns) of the current `usage_rollup` (m050), in the table's order."""
+    return _rollup_columns_v2()
+
+
+def rollup_kinds() -> list[str]:
+    """The event kinds the rollup counts, in the order of their value columns (after `events`)."""
+    return [kind for _, kind in _ROLLUP_KINDS]
+
+
+def usage_rollup_add_sql() -> str:
+    """Add one rollup row worked out elsewhere (`rollup_columns()` order, one parameter each)."""
+    key_columns, value_columns = _rollup_columns_v2()
+    return (
+        f"INSERT INTO usage_rollup ({', '.join(key_columns + value_columns)}) "
+        f"VALUES ({', '.join('?' * (len(key_columns) + len(value_columns)))}) "
+        "ON CONFLICT DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in value_columns)
+    )
 
 
 def usage_rollup_batch_sql() -> str:
