@@ -298,6 +298,58 @@ def test_legacy_rollout_without_envelopes() -> None:
     assert all(e.ts.isoformat() == "2025-08-01T12:00:00+00:00" for e in events)
 
 
+def _legacy_lines(*, environment: bool) -> list[dict[str, Any]]:
+    context = (
+        "<environment_context>\n  <cwd>/home/dev/old proj</cwd>\n  <approval_policy>on-request</approval_policy>\n"
+    )
+    lines: list[dict[str, Any]] = [
+        {"id": "5973b6c0-94b8-487b-a530-2aeb6098ae0f", "timestamp": "2025-07-20T09:00:00.000Z", "instructions": None},
+        {"record_type": "state"},
+    ]
+    if environment:
+        lines.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": context}]})
+    lines += [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]},
+        {"type": "message", "id": "m1", "role": "assistant", "content": [{"type": "output_text", "text": "Two."}]},
+    ]
+    return lines
+
+
+def test_an_older_rollout_takes_its_workspace_from_the_environment_context(tmp_path: Path) -> None:
+    """Rollouts from before `cwd` was in the meta name the folder only in `<environment_context>`:
+    every event, the session start included, carries it (export rules select by workspace)."""
+    path = tmp_path / "rollout-2025-07-20T09-00-00-5973b6c0-94b8-487b-a530-2aeb6098ae0f.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in _legacy_lines(environment=True)))
+    file = SourceFile(path=path, mode="append")
+    events, problems = parse(CodexSource([]), file)
+    assert problems == []
+    assert [e.kind for e in events] == ["session_start", "prompt", "response"]
+    assert {e.workspace for e in events} == {"/home/dev/old proj"}
+    assert events[0].ts.isoformat() == "2025-07-20T09:00:00+00:00" and events[0].source.key == "line 1"
+    # read a line at a time (the meta alone first), the state saved in between: the same events
+    assert parse_chunked(CodexSource([]), file) == (events, [])
+
+
+def test_an_older_rollout_without_an_environment_context_still_starts_its_session(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2025-07-20T09-00-00-5973b6c0-94b8-487b-a530-2aeb6098ae0f.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in _legacy_lines(environment=False)))
+    events, _ = parse(CodexSource([]), SourceFile(path=path, mode="append"))
+    assert [(e.kind, e.workspace) for e in events] == [("session_start", None), ("prompt", None), ("response", None)]
+
+
+def test_the_meta_cwd_wins_over_the_environment_context(tmp_path: Path) -> None:
+    path = tmp_path / "rollout-2026-03-05T10-00-00-5973b6c0-94b8-487b-a530-2aeb6098ae0f.jsonl"
+    lines = _legacy_lines(environment=True)
+    lines[0] = {"timestamp": "2026-03-05T10:00:00.000Z", "type": "session_meta",
+                "payload": {"id": "5973b6c0-94b8-487b-a530-2aeb6098ae0f", "cwd": "/home/dev/api"}}  # fmt: skip
+    lines[2:] = [{"timestamp": "2026-03-05T10:00:01.000Z", "type": "response_item", "payload": p} for p in lines[2:]]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    events, _ = parse(CodexSource([]), SourceFile(path=path, mode="append"))
+    assert [(e.kind, e.workspace) for e in events] == [
+        ("session_start", "/home/dev/api"), ("prompt", "/home/dev/api"), ("response", "/home/dev/api"),
+    ]  # fmt: skip
+
+
 def test_user_context_is_not_a_prompt(tmp_path: Path) -> None:
     path = tmp_path / "rollout-x.jsonl"
     item = {

@@ -10,6 +10,10 @@ Events and ids:
 
 * `session_start` once per session (the first `session_meta`; a forked child's file also holds its
   parent's meta, which is ignored).
+* The workspace is the `cwd` of `session_meta`, then of each `turn_context`. Rollouts older than
+  those fields (mid-2025) name it only in the injected `<environment_context>` message (`<cwd>`):
+  it is taken from there when nothing else gave one, and a session start whose meta had no cwd waits
+  for the next line, so that it carries the workspace too (export rules select by workspace).
 * `prompt` / `response` from `event_msg` `user_message` / `agent_message`, and from `response_item`
   messages (older rollouts have only those). Newer rollouts write every message twice, once per
   channel, a few milliseconds apart: both copies get the same id (session, role, hash of the text,
@@ -112,6 +116,9 @@ _LEGACY_ITEM_TYPES: Final = frozenset(
         "web_search_call",
     }
 )
+#: The working folder in an injected `<environment_context>` message (the only place older rollouts
+#: name it).
+_ENVIRONMENT_CWD: Final = re.compile(r"<cwd>\s*([^<]+?)\s*</cwd>")
 _UUID_TAIL: Final = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _USAGE_FIELDS: Final = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 
@@ -269,6 +276,12 @@ class _RolloutParser:
             if ts is None:
                 yield Problem(f"line {line_no}", f"`{kind}` line without a usable timestamp")
                 return
+        if kind != "session_meta" and "start_pending" in self.state:
+            if kind == "response_item":
+                self._environment_cwd(payload)
+            elif kind == "turn_context":
+                self._turn_context(payload)
+            yield self._pending_start(ts)
         if kind == "session_meta":
             yield from self._session_meta(payload, ts, line_no)
         elif kind == "turn_context":
@@ -340,7 +353,33 @@ class _RolloutParser:
             value = payload.get(key)
             if isinstance(value, str) and value:
                 attrs[target] = value
+        if not state.get("cwd"):
+            # an older rollout: its workspace comes with the environment_context (see the docstring)
+            state["start_pending"] = {"line": line_no, "attrs": attrs}
+            return
         yield self._event("session_start", ("session",), started, line_no, attrs=attrs)
+
+    def _pending_start(self, ts: datetime) -> Event:
+        """The session start that waited for a line after a meta without a cwd (`_session_meta`)."""
+        pending = _dict(self.state.pop("start_pending"))
+        line = pending.get("line")
+        return self._event(
+            "session_start",
+            ("session",),
+            parse_iso(self.state.get("start")) or ts,
+            line if isinstance(line, int) else 0,
+            attrs=_dict(pending.get("attrs")),
+        )
+
+    def _environment_cwd(self, payload: dict[str, Any]) -> None:
+        """Take the workspace from an injected `<environment_context>` user message, if none is known."""
+        if self.state.get("cwd") or payload.get("role") != "user":
+            return
+        text = _content_text(payload.get("content")).lstrip()
+        if text.startswith("<environment_context>"):
+            match = _ENVIRONMENT_CWD.search(text)
+            if match:
+                self.state["cwd"] = match.group(1)
 
     def _turn_context(self, payload: dict[str, Any]) -> None:
         model = _model_of(payload)
@@ -426,6 +465,8 @@ class _RolloutParser:
         kind = _kind(payload)
         if kind == "message" or (kind is None and "role" in payload):
             role = payload.get("role")
+            if role == "user":
+                self._environment_cwd(payload)
             if role in ("user", "assistant"):
                 text = _content_text(payload.get("content"))
                 event = self._message("item", str(role), text, ts, line_no, {})
