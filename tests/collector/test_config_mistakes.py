@@ -165,3 +165,64 @@ def test_good_remote_urls_still_pass() -> None:
     ):
         code, _, err = run(f"export:\n  remotes:\n    t: {{url: '{url}'}}\n")
         assert code == 0, (url, err)
+
+
+def test_a_root_a_level_off_or_a_file_is_named_with_the_folder_meant(tmp_path: Path) -> None:
+    """Users point at the folder that visibly holds the logs (`~/.claude/projects`) or above the
+    agent's home (`~` for `~/.gemini`): `config check`, `collect` and `status` say what was meant."""
+    agents = tmp_path / "agents"
+    (agents / "claude" / "projects" / "-w").mkdir(parents=True)
+    (agents / "codex" / "sessions").mkdir(parents=True)
+    (agents / "home" / ".gemini" / "tmp").mkdir(parents=True)
+    (agents / "a-file").write_text("x")
+    text = (
+        "collect:\n  roots:\n"
+        f"    claude: ['{agents}/claude/projects', '{agents}/claude']\n"
+        f"    codex: ['{agents}/codex/sessions']\n"
+        f"    gemini: ['{agents}/home']\n"
+        f"    cursor: ['{agents}/a-file']\n"
+        f"    copilot: ['{agents}/nowhere']\n"
+    )
+    code, out, err = run(text)
+    assert code == 0 and out.startswith("ok:")
+    assert err.splitlines() == [
+        f"warning: collect.roots.claude[0]: {agents}/claude/projects holds no projects/: did you mean {agents}/claude?",
+        f"warning: collect.roots.copilot[0]: {agents}/nowhere does not exist",
+        f"warning: collect.roots.cursor[0]: {agents}/a-file is not a folder",
+        f"warning: collect.roots.codex[0]: {agents}/codex/sessions holds no sessions/ or archived_sessions/: "
+        f"did you mean {agents}/codex?",
+        f"warning: collect.roots.gemini[0]: {agents}/home holds no tmp/: did you mean {agents}/home/.gemini?",
+    ]
+    code, _, err = run(text, "collect")
+    assert code == 0 and "did you mean" in err and err.rstrip().endswith("no agent logs found: see the warnings above")
+    code, out, _ = run(text, "status", "--json")
+    sources = {source["source"]: source for source in json.loads(out)["sources"]}
+    assert sources["claude"]["found"] is True  # its second root is right
+    assert sources["claude"]["roots"][0]["problem"].startswith("holds no projects/: did you mean")
+    assert "problem" not in sources["claude"]["roots"][1]
+    assert [sources[name]["found"] for name in ("codex", "gemini", "cursor", "copilot")] == [False] * 4
+    assert sources["cursor"]["roots"][0]["problem"] == "not a folder"
+
+
+def test_no_agent_enabled_is_warned_about() -> None:
+    code, _, err = run("collect:\n  agents: []\n")
+    assert code == 0
+    assert "warning: collect.agents is empty, so no agent's logs are collected" in err
+
+
+def test_a_misspelt_key_is_named_with_the_key_meant() -> None:
+    code, _, err = run("collect:\n  rootz: {}\n  agnets: [claude]\nexport_defualt: none\nstorage:\n  pathh: /x\n")
+    assert code == 2
+    assert "collect.rootz: unknown key (did you mean `roots`?)" in err
+    assert "collect.agnets: unknown key (did you mean `agents`?)" in err
+    assert "export_defualt: unknown key (did you mean `export_default`?)" in err
+    assert "storage.pathh: unknown key (did you mean `path`?)" in err
+    code, _, err = run("collect:\n  frobnicate: 1\n")
+    assert "collect.frobnicate: unknown key\n" in err  # nothing close: no guess
+
+
+def test_problems_are_listed_in_the_order_of_their_keys() -> None:
+    """Unset variables were listed before the walk's problems, so [1] came before [0]."""
+    text = "collect:\n  roots:\n    claude: ['~nosuchuser-devlog/x', '${DEVLOG_TEST_UNSET}/x']\n  agents: [claude]\n"
+    items = [line for line in run(text)[2].splitlines() if line.startswith("  - ")]
+    assert [item.split(":")[0] for item in items] == ["  - collect.roots.claude[0]", "  - collect.roots.claude[1]"]

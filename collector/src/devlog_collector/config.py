@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -386,6 +386,14 @@ def _join(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
+def _did_you_mean(key: object, known: Iterable[str]) -> str:
+    """` (did you mean `x`?)` for a key close to a known one (a typo), else nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.75)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _struct_of(typ: Any) -> type[Struct] | None:
     return typ if isinstance(typ, type) and issubclass(typ, Struct) else None
 
@@ -414,7 +422,7 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
         for key, item in value.items():
             info = fields.get(key)
             if info is None:
-                problems.append(f"{_join(where, key)}: unknown key")
+                problems.append(f"{_join(where, key)}: unknown key{_did_you_mean(key, fields)}")
                 continue
             before = len(problems)
             checked = _walk(item, info.type, _join(where, key), problems)
@@ -573,6 +581,12 @@ def _case_clashes(remotes: dict[str, Any]) -> list[str]:
     return clashes
 
 
+def _position_order(problem: str) -> list[tuple[int, int | str]]:
+    """Sort key of a `where: message` problem: its dotted path, list indices compared as numbers."""
+    where = problem.partition(": ")[0]
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\[\]]+", where) if part]
+
+
 def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple[Config, list[str]]:
     """Validate raw (already loaded) YAML data; returns the config and env-interpolation warnings."""
     if raw is None:
@@ -586,6 +600,7 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple
     checked = _walk(data, Config, "", walked)
     # A path whose variable is unset has that as its one problem (not also "is empty" or "is relative").
     problems = [*env_errors.values(), *(p for p in walked if p.partition(": ")[0] not in env_errors)]
+    problems.sort(key=_position_order)  # (the two passes each found some: one list, by position)
     if not problems:
         default = checked.get("export_default", "none")
         remotes = (checked.get("export") or {}).get("remotes") or {}

@@ -93,8 +93,14 @@ def collect(as_json: bool) -> None:
     else:
         _print_table(result)
     if not any(totals.files for totals in result.agents.values()):
+        from devlog_collector.cli.config_warnings import collection_warnings, echo_warnings
+
+        warnings = collection_warnings(config)
+        echo_warnings(warnings)
         click.echo(
-            "no agent logs found: `devlog status` shows where devlog looked; add other folders under "
+            "no agent logs found: see the warnings above"
+            if warnings
+            else "no agent logs found: `devlog status` shows where devlog looked; add other folders under "
             "collect.roots in the config (`devlog config path`), or try `devlog demo DIR`",
             err=True,
         )

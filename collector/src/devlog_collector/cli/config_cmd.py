@@ -76,6 +76,9 @@ def check() -> None:
         from devlog_collector.export.routing import Router
 
         Router(config)  # a glob rule it cannot compile is a UserError too
+    from devlog_collector.cli.config_warnings import collection_warnings
+
     echo_warnings(warnings)
+    echo_warnings(collection_warnings(config))
     where = str(path) if path.exists() else f"{path} (not present: defaults)"
     click.echo(f"ok: {where}")

@@ -16,7 +16,7 @@ import click
 if TYPE_CHECKING:
     from devlog_collector.config import Config
 
-__all__ = ["echo_warnings", "load_config_warned", "warn_missing_config"]
+__all__ = ["collection_warnings", "echo_warnings", "load_config_warned", "warn_missing_config"]
 
 
 def echo_warnings(warnings: Iterable[str]) -> None:
@@ -40,3 +40,20 @@ def warn_missing_config() -> None:
     from devlog_collector.paths import missing_config_warnings
 
     echo_warnings(missing_config_warnings())
+
+
+def collection_warnings(config: Config) -> list[str]:
+    """What in a valid config keeps logs from being found: roots that cannot hold the agent's logs
+    (missing, a file, a level too deep or too high), or no agent enabled at all."""
+    from devlog_collector.config import BUILTIN_AGENTS
+    from devlog_collector.sources import configured_root_problems
+
+    if not config.collect.enabled:
+        return []
+    warnings = configured_root_problems(config)
+    if not config.collect.agents and not config.collect.generic:
+        warnings.append(
+            "collect.agents is empty, so no agent's logs are collected: remove the key to collect every "
+            f"built-in agent, or name some ({', '.join(BUILTIN_AGENTS)})"
+        )
+    return warnings

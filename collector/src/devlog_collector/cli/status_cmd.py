@@ -39,10 +39,14 @@ def _sources(config: Any) -> list[dict[str, Any]]:
         import os
 
         roots = [Path(os.path.expandvars(r)).expanduser() for r in configured] if configured else cls.default_roots()
+        checked = []
+        for root in roots:
+            problem = cls.root_problem(root)
+            checked.append({"path": str(root), "exists": root.exists(), **({"problem": problem} if problem else {})})
         entry = {
             "source": name,
-            "roots": [{"path": str(r), "exists": r.exists()} for r in roots],
-            "found": any(r.exists() for r in roots),
+            "roots": checked,
+            "found": any(r["exists"] and "problem" not in r for r in checked),
             "configured": bool(configured),
         }
         if cls.env_var:
@@ -62,6 +66,13 @@ def _sources(config: Any) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _shown_root(root: dict[str, Any]) -> str:
+    if not root["exists"]:
+        return f"{root['path']} (missing)"
+    problem = root.get("problem")
+    return f"{root['path']} ({problem})" if problem else root["path"]
 
 
 def _collector_running(db_path: Path) -> bool | None:
@@ -327,7 +338,7 @@ def _render(facts: dict[str, Any]) -> None:
     for source in facts["sources"]:
         name = source["source"]
         agent = name.split(":", 1)[1] if name.startswith("generic:") else name
-        roots = "\n".join(f"{r['path']}{'' if r['exists'] else ' (missing)'}" for r in source["roots"])
+        roots = "\n".join(_shown_root(r) for r in source["roots"])
         if source.get("error"):
             roots = source["error"]
         table.add_row(

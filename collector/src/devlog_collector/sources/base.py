@@ -139,6 +139,9 @@ class Source(ABC):
     name: ClassVar[str]
     #: The agent's own environment variable that relocates its home folder, if any.
     env_var: ClassVar[str | None] = None
+    #: The sub-folders a root (the agent's home folder) holds its logs in, one of them at least: what
+    #: tells a root given one level too deep or too high (`root_problem`). Empty: not checked.
+    root_layout: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [Path(r).expanduser() for r in roots]
@@ -146,6 +149,29 @@ class Source(ABC):
         self.unlisted: list[tuple[Path, str]] = []
 
     # -- where ---------------------------------------------------------------------------------
+
+    @classmethod
+    def root_problem(cls, root: Path) -> str | None:
+        """Why `root`, which exists, cannot hold this agent's logs (None when it can, or is missing).
+
+        A root is the agent's home folder (`~/.claude`, holding `projects/`), and the folder users
+        point at instead is often the one that visibly holds the logs (`~/.claude/projects`) or the
+        one above the home (`~` for `~/.gemini`): both are named with the folder that was meant.
+        """
+        try:
+            if not root.exists():
+                return None
+            if not root.is_dir():
+                return "not a folder"
+            if not cls.root_layout or any((root / name).is_dir() for name in cls.root_layout):
+                return None
+            wanted = " or ".join(f"{name}/" for name in cls.root_layout)
+            for guess in (root.parent, root / f".{cls.name}", root / "User"):
+                if guess != root and any((guess / name).is_dir() for name in cls.root_layout):
+                    return f"holds no {wanted}: did you mean {guess}?"
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        return f"holds no {wanted} (yet)"
 
     @classmethod
     @abstractmethod

@@ -256,6 +256,7 @@ class ClaudeCodeSource(Source):
 
     name: ClassVar[str] = "claude"
     env_var: ClassVar[str | None] = "CLAUDE_CONFIG_DIR"
+    root_layout: ClassVar[tuple[str, ...]] = ("projects",)
 
     @classmethod
     def default_roots(cls) -> list[Path]:

@@ -171,6 +171,7 @@ class CodexSource(Source):
 
     name: ClassVar[str] = "codex"
     env_var: ClassVar[str | None] = "CODEX_HOME"
+    root_layout: ClassVar[tuple[str, ...]] = ("sessions", "archived_sessions")
 
     @classmethod
     def default_roots(cls) -> list[Path]:

@@ -236,6 +236,7 @@ class CopilotSource(Source):
 
     name: ClassVar[str] = "copilot"
     env_var: ClassVar[str | None] = None
+    root_layout: ClassVar[tuple[str, ...]] = ("workspaceStorage", "globalStorage")
 
     def __init__(self, roots: Any) -> None:
         super().__init__(roots)

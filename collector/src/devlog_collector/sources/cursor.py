@@ -205,6 +205,7 @@ class CursorSource(Source):
 
     name: ClassVar[str] = "cursor"
     env_var: ClassVar[str | None] = None
+    root_layout: ClassVar[tuple[str, ...]] = ("workspaceStorage", "globalStorage")
     #: Seconds to wait for a lock held by Cursor before giving up until the next pass.
     busy_timeout: ClassVar[float] = 0.25
 

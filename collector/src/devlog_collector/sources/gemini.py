@@ -227,6 +227,7 @@ class GeminiSource(Source):
     """Gemini CLI sessions."""
 
     name: ClassVar[str] = "gemini"
+    root_layout: ClassVar[tuple[str, ...]] = ("tmp",)
     #: Gemini CLI's home-directory override: its data lives in `$GEMINI_CLI_HOME/.gemini`.
     env_var: ClassVar[str | None] = "GEMINI_CLI_HOME"
 
