@@ -171,7 +171,7 @@ class Source(ABC):
                     return f"holds no {wanted}: did you mean {guess}?"
         except OSError as exc:
             return f"cannot be read: {exc.strerror or exc}"
-        return f"holds no {wanted} (yet)"
+        return f"holds no {wanted} yet"
 
     @classmethod
     @abstractmethod
