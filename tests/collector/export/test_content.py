@@ -123,6 +123,39 @@ SECRETS = [
     ("env-secret", '"env": ["DB_PASSWORD=envpw-4455667788"]', "envpw-4455667788"),
     ("env-secret", '    environment:\n      - "DB_PASSWORD=composepw-123456"\n', "composepw-123456"),
     ("env-secret", "x DB_PASSWORD=commapw-98765, y", "commapw-98765"),
+    # A `#` inside a value is not a comment (shell, .env and YAML start one after a blank only);
+    # quoted values end at their quote, spaces included.
+    ("env-secret", "DB_PASSWORD=abc#Secret99", "abc#Secret99"),
+    ("env-secret", "export DB_PASSWORD=Tr0ub#4dor&3", "4dor&3"),
+    ("env-secret", 'export DB_PASSWORD="Tr0ub4dor 3xyz"', "Tr0ub4dor 3xyz"),
+    ("env-secret", "DB_PASSWORD='my pass phrase 1'", "my pass phrase 1"),
+    ("env-secret", "PASSWORD=abc;def123", "def123"),
+    ("env-secret", "kubectl create secret generic db --from-literal=password=KubePw123", "KubePw123"),
+    ("config-secret", "Username: admin\nPassword: LabelPass#42", "LabelPass#42"),
+    ("config-secret", 'password: "Label Pass#42"', "Label Pass#42"),
+    ("config-secret", "db:\n  password: p@ss,word!23  # rotated\n", "word!23"),
+    # One-line JSON and code: the key names the secret, whatever the layout.
+    ("secret-field", '{"refresh_token": "1//0gLkq8HxJv2mN7bR4tY6pW9zQ3sE5dF0aC8uI"}', "0gLkq8HxJv2mN7bR4tY6pW9z"),
+    ("secret-field", '{"accessKeyId": "x", "secretAccessKey": "9dRkT3p+Vx7wQz2LmN8bYc4Hs6Jf1Ga0EiUoKq5W"}', "9dRkT3p"),
+    ("secret-field", 'resp = {"token": "9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a", "ok": true}', "9b1d3f5a7c9e"),
+    ("secret-field", "x = {'auth_token': 'tok-55aa66bb77cc'}", "tok-55aa66bb77cc"),
+    ("secret-field", 'headers={"X-API-KEY": "3c6e0b8a9c15224a8228b9a98ca1531d"}', "3c6e0b8a9c15224a"),
+    ("secret-field", 'log: {"password": "ab\\"cdXYZ123"} sent', "cdXYZ123"),
+    ("header-secret", "curl -H 'x-api-key: 3c6e0b8a9c15224a8228b9a98ca1531d' https://x", "3c6e0b8a9c15224a"),
+    ("header-secret", "curl --header 'X-Auth-Token: 77aa88bb99cc00dd' https://x", "77aa88bb99cc00dd"),
+    ("authorization", '{"headers": {"Authorization": "Token 8f14e45fceea167a5a36dedd4bea2543"}}', "8f14e45fceea"),
+    ("devlog-key", "tried the token dvl_" + "6GxxQ9BKwZBn_SOIaohq9wUzVShjL5AK3kQnHmZCKqMnQ directly", "SOIaohq9wUz"),
+    ("cli-secret", "mongosh --username admin --password Mong0Pass99x --host db", "Mong0Pass99x"),
+    ("env-secret", "psql --password=PgCliPass77 -h db", "PgCliPass77"),
+    ("cli-secret", "deploy --client-secret 'cs-1234abcd5678' --env prod", "cs-1234abcd5678"),
+    ("cli-secret", "redis-cli -h cache.internal -a R3disP4ssw0rdX ping", "R3disP4ssw0rdX"),
+    ("cli-secret", "htpasswd -b -c .htpasswd admin HtPass123", "HtPass123"),
+    ("cli-secret", "aws configure set aws_secret_access_key 9dRkT3p+Vx7wQz2LmN8bYc4Hs6Jf1Ga0EiUoKq5W", "Vx7wQz2L"),
+    ("sql-password", "ALTER USER app WITH PASSWORD 'SqlAlterPw9';", "SqlAlterPw9"),
+    ("sql-password", "CREATE ROLE devlog LOGIN PASSWORD 'RoleCreatePw';", "RoleCreatePw"),
+    ("sql-password", "CREATE USER 'u'@'%' IDENTIFIED BY 'MyS3cret!';", "MyS3cret!"),
+    ("pgpass", "db.internal:5432:app:appuser:PgpassLinePw9", "PgpassLinePw9"),
+    ("netrc", "machine api.heroku.com\n  login me@x.com\n  password 01234567-89ab-cdef", "01234567-89ab-cdef"),
 ]
 
 NEAR_MISSES = [
@@ -169,6 +202,18 @@ NEAR_MISSES = [
     "export npm_config_cache=/tmp/npm; hf_hub_download(repo_id='x')",
     "The Authorization: Basic scheme sends base64 of user:password",
     "dapi is short for data API; shpat_ prefixes Shopify tokens",
+    # Settings about secrets in JSON and code, and options that only name one.
+    '{"token_type": "bearer", "expires_in": 3600, "max_tokens": 4096, "input_tokens": 1234}',
+    '{"secretName": "db-credentials", "password": "", "token": null, "auth_method": "oauth2"}',
+    '{"password": "<your-password>", "api_key": "${API_KEY}", "token": "undefined"}',
+    'git commit -m "fix token: refresh on 401"',
+    "answer = input('Password: ')",
+    "def login(token: str = DEFAULT) -> None: ...",
+    "gh auth login --with-token < token.txt; curl --token-file ~/.tok https://x",
+    "docker login -u me --password-stdin < ~/pw.txt",
+    "cat /etc/passwd | grep root:x:0:0:root:/root:/bin/bash",
+    "ALTER USER app WITH PASSWORD NULL; -- reset the password later",
+    '{"authorization_url": "https://example.org/oauth/authorize", "token_url": "https://example.org/t"}',
 ]
 
 
@@ -184,6 +229,22 @@ def test_each_secret_is_masked_with_its_label(label: str, text: str, secret: str
 def test_near_misses_stay_intact(text: str) -> None:
     redacted, count = default_redactor().redact(text)
     assert (redacted, count) == (text, 0)
+
+
+def test_a_json_document_has_the_values_of_secret_named_keys_masked_whatever_they_hold() -> None:
+    """A tool call's input decoded as JSON: the key says it is a secret, even a value no rule knows."""
+    from devlog_collector.export.content import _redact_text
+
+    document = msgspec.json.encode(
+        {"client_id": "app-42", "refresh_token": "plain words 12", "nested": [{"db_password": "x y z w"}],
+         "max_tokens": "4096", "token_type": "bearer"}
+    ).decode()  # fmt: skip
+    redacted, count = _redact_text(default_redactor(), document)
+    assert msgspec.json.decode(redacted) == {
+        "client_id": "app-42", "refresh_token": "[REDACTED:secret-field]",
+        "nested": [{"db_password": "[REDACTED:secret-field]"}], "max_tokens": "4096", "token_type": "bearer",
+    }  # fmt: skip
+    assert count == 2
 
 
 def test_redacted_policy_masks_text_and_attrs_and_counts() -> None:
@@ -258,3 +319,24 @@ def test_no_policy_sends_the_credentials_of_a_git_remote(policy: ContentPolicy) 
     assert shaped.git == GitInfo(remote="https://github.com/acme/api", branch="main", commit="a" * 40)
     assert GH not in msgspec.json.encode(shaped).decode()
     assert event.git is not None and event.git.remote == remote  # the stored event is untouched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password" * 10_000 + "=x",  # one long run of key characters: a secret word at every 8th
+        "password" * 10_000 + ": xxxxxxxx",
+        "'" + "x-api-key" * 5_000 + ": " + "y" * 1_000,
+        "--" + "password" * 10_000 + " xxxx",
+        '"' + "token" * 10_000 + '": "x',
+    ],
+    ids=["env", "yaml", "header", "cli", "field"],
+)
+def test_no_rule_backtracks_without_bound(text: str) -> None:
+    """Unbounded key patterns tried every split of a long run: 80,000 characters took 32 s. Bounded,
+    it takes milliseconds; the limit only catches the quadratic case, not a slow machine."""
+    import time
+
+    started = time.perf_counter()
+    default_redactor().redact(text)
+    assert time.perf_counter() - started < 10

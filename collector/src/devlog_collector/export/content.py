@@ -87,9 +87,11 @@ class RedactionRule:
     label: str
     pattern: re.Pattern[str]
     group: int | str = 0
-    #: The regex only runs on text containing one of these (lower-cased when `hint_ci`).
+    #: The regex only runs on text containing one of these (lower-cased when `hint_ci`)...
     hints: tuple[str, ...] = ()
     hint_ci: bool = False
+    #: ... and each of these (as written).
+    requires: tuple[str, ...] = ()
     #: A match is masked only when this says so (None: always).
     accept: Callable[[re.Match[str]], bool] | None = None
 
@@ -165,24 +167,42 @@ _NOT_SECRET_LAST_WORDS: Final = frozenset({
     "type", "method", "name", "url", "uri", "endpoint", "host", "file", "path", "dir", "ttl", "expiry",
     "expires", "expiration", "lifetime", "length", "size", "count", "id", "header", "prefix", "format",
     "kind", "mode", "provider", "scope", "scopes", "version", "enabled", "required", "timeout", "limit",
-    "max", "min", "policy", "strategy", "field", "env", "var", "hint", "label",
+    "max", "min", "policy", "strategy", "field", "env", "var", "hint", "label", "stdin", "command", "cmd",
 })  # fmt: skip
 _KEY_PARTS: Final = re.compile(r"[_.\-]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _names_a_secret(match: re.Match[str]) -> bool:
-    """Whether a `KEY=value` / `key: value` match is a secret: a secret word is a whole part of the key,
-    its last part is not a setting's (`_NOT_SECRET_LAST_WORDS`), and the value is not a small number."""
-    parts = [part.lower() for part in _KEY_PARTS.split(match.group("key")) if part]
+    """Whether a `KEY=value` / `key: value` match is a secret (`is_secret_setting`)."""
+    return is_secret_setting(match.group("key"), match.group("value"))
+
+
+def is_secret_setting(key: str, value: str) -> bool:
+    """Whether `key` set to `value` is a secret: a secret word is a whole part of the key, its last
+    part is not a setting's (`_NOT_SECRET_LAST_WORDS`), and the value is neither a small number nor
+    a placeholder word (`true`, `null`, `required`, ...)."""
+    parts = [part.lower() for part in _KEY_PARTS.split(key) if part]
     if not parts or parts[-1] in _NOT_SECRET_LAST_WORDS:
         return False
     joined = {a + b for a, b in itertools.pairwise(parts)}
     glued = any(part.endswith(_GLUED_SECRET_WORDS) for part in parts)  # PGPASSWORD, GITHUBTOKEN
     if not (glued or _SECRET_WORDS.intersection(parts) or _SECRET_WORDS.intersection(joined)):
         return False
-    value = match.group("value")
+    value = value.strip()
+    if value.lower() in _PLACEHOLDER_VALUES or value.startswith(("[REDACTED", "${", "<")):
+        return False
     return not (value.isdigit() and len(value) < 8)  # ports, sizes, TTLs; not a password
 
+
+#: Values of a secret-named key that are not secrets.
+_PLACEHOLDER_VALUES: Final = frozenset({
+    "", "true", "false", "null", "none", "nil", "yes", "no", "string", "required", "optional", "undefined",
+})  # fmt: skip
+
+
+#: Lower-case words one of which any key `is_secret_setting` accepts contains: rules that look for
+#: such a key first check the text holds one (most text holds none, and the regexes are costly).
+_SECRET_WORD_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 
 #: Passwords in URLs (`scheme://user:password@host`), also with an empty user (`redis://:pw@host`)
 #: and with `@` inside the password (the last `@` before the host ends it). Runs before
@@ -267,42 +287,155 @@ _EXTRA_RULES: Final = [
             ("vault-token", "hvs.", r"hvs\.[A-Za-z0-9_-]{24,}"),
             ("databricks-token", "dapi", r"dapi[a-f0-9]{32}(?:-[0-9])?"),
             ("age-secret-key", "AGE-SECRET-KEY-1", r"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
+            ("devlog-key", "dvl_", r"dvl_[A-Za-z0-9]{12}_[A-Za-z0-9]{20,128}"),
         )
     ),
-    RedactionRule(
-        "env-secret",
-        re.compile(
-            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,]))[ \t]*(?:export[ \t]+)?"
-            rf"(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)"
-            r"[ \t]*=[ \t]*(?!\[REDACTED|\$)(?P<q>[\"']?)(?P<value>[^\s\"'#()\[\]{}&;,]{4,})(?P=q)"
-            r"(?=[\s#&;,)\]}\"'|]|$)"
-        ),
-        group="value",
-        hints=("=",),
-        accept=_names_a_secret,
+    *(
+        RedactionRule(
+            "env-secret",
+            re.compile(
+                rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,=]))[ \t]*(?:export[ \t]+)?"
+                rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})[ \t]*=[ \t]*{value}"
+            ),
+            group="value",
+            hints=_SECRET_WORD_HINTS,
+            hint_ci=True,
+            requires=("=",),
+            accept=_names_a_secret,
+        )
+        for value in (
+            # quoted: everything up to the closing quote (spaces and `#` included)
+            r"(?P<q>[\"'])(?P<value>(?!\[REDACTED|\$)[^\"'\n]{4,}?)(?P=q)",
+            # unquoted: up to a blank or a quote, `#`, `&`, `;` inside included (a shell or .env value
+            # ends at a blank), trailing `;,)]}` left out, and `&` before another `name=` ends it (URLs)
+            r"(?P<value>(?!\[REDACTED|\$)[^\s\"'#()\[\]{}&;,][^\s\"'()\[\]{}]{3,}?)"
+            r"(?=[;,)\]}&]*(?:[\s\"'|]|$)|&[\w.\-\[\]]+=)",
+        )
     ),
-    RedactionRule(
-        "config-secret",
-        re.compile(
-            rf"(?im)^[+]?[ \t]*(?:-[ \t]+)?[\"']?(?P<key>[A-Z0-9_.-]*{_ENV_KEYWORDS}[A-Z0-9_.-]*)[\"']?[ \t]*:[ \t]+"
-            r"(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
-            r"(?P<q>[\"']?)(?P<value>[^\s\"'#{}\[\],]{4,})(?P=q)[ \t]*(?:#.*)?$"
-        ),
-        group="value",
-        hints=(":",),
-        accept=_names_a_secret,
+    *(
+        RedactionRule(
+            "config-secret",
+            re.compile(
+                r"(?im)^[+]?[ \t]*(?:-[ \t]+)?[\"']?"
+                rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})[\"']?[ \t]*:"
+                r"[ \t]+(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
+                rf"{value}[ \t]*(?:[ \t]#.*)?$"
+            ),
+            group="value",
+            hints=_SECRET_WORD_HINTS,
+            hint_ci=True,
+            requires=(":",),
+            accept=_names_a_secret,
+        )
+        for value in (
+            r"(?P<q>[\"'])(?P<value>[^\"'\n]{4,}?)(?P=q),?",  # quoted: spaces and `#` included
+            r"(?P<value>[^\s\"'#{}\[\],][^\s\"']{3,}?),?",  # plain: a `#` after a blank starts a comment
+        )
     ),
     RedactionRule(
         "password-field",
         re.compile(
             r"(?i)[\"']?(?:password|passwd|secret|api_?key|access_?token|client_?secret)[\"']?\s*[:=]\s*"
-            r"[\"']((?!\[REDACTED)[^\"'\s]{4,})[\"']"
+            r"[\"']((?!\[REDACTED|<|\$\{)[^\"'\s]{4,})[\"']"
         ),
         group=1,
         hints=("password", "passwd", "secret", "api_key", "apikey", "access_token", "accesstoken"),
         hint_ci=True,
     ),
+    *(
+        RedactionRule(  # "refresh_token": "...", 'X-API-KEY': '...', {token: "..."} on one line (compact JSON, code)
+            "secret-field",
+            re.compile(
+                r"(?P<kq>[\"']?)(?<![\w-])(?=[A-Za-z])(?P<key>[A-Za-z0-9_.-]{2,64})(?P=kq)[ \t]*[:=][ \t]*"
+                rf"{quote}(?P<value>(?!\[REDACTED)(?:\\.|[^{quote}\\\n]){{4,}}?){quote}"
+            ),
+            group="value",
+            hints=_SECRET_WORD_HINTS,
+            hint_ci=True,
+            requires=(quote,),
+            accept=_names_a_secret,
+        )
+        for quote in ('"', "'")
+    ),
+    RedactionRule(  # curl -H 'x-api-key: ...', "X-Auth-Token: ..." (a header inside quotes)
+        "header-secret",
+        re.compile(r"(?<=[\"'])(?P<key>[A-Za-z][A-Za-z0-9-]{1,60})[ \t]*:[ \t]*(?P<value>(?!\[REDACTED)[^\s\"']{8,})"),
+        group="value",
+        hints=_SECRET_WORD_HINTS,
+        hint_ci=True,
+        requires=(":",),
+        accept=_names_a_secret,
+    ),
+    RedactionRule(  # Authorization: Token ..., or a bare credential (Bearer and Basic have rules of their own)
+        "authorization",
+        re.compile(
+            r"(?i)\bauthorization[\"']?[ \t]*[:=][ \t]*[\"']?[ \t]*(?:token[ \t]+)?"
+            r"(?P<value>(?!\[REDACTED|bearer\b|basic\b|negotiate\b|digest\b)[A-Za-z0-9_\-.~+/]{16,}=*)"
+        ),
+        group="value",
+        hints=("authorization",),
+        hint_ci=True,
+    ),
+    RedactionRule(  # --password VALUE, --api-key=VALUE, --client-secret VALUE (not --token-file PATH)
+        "cli-secret",
+        re.compile(
+            r"(?i)(?<![\w-])--(?P<key>[a-z0-9-]{0,64}(?:password|passwd|passphrase|token|secret|api-?key)[a-z0-9-]{0,64})"
+            r"(?:[ \t]+|=)(?P<q>[\"']?)(?P<value>(?!\[REDACTED|\$|[-<>|&;])[^\s\"']{3,})(?P=q)"
+        ),
+        group="value",
+        hints=("--",),
+        accept=_names_a_secret,
+    ),
+    RedactionRule(
+        "cli-secret",  # redis-cli -a PASSWORD
+        re.compile(r"\bredis-cli\b[^\n|;&]{0,300}?\s-a[ \t]+[\"']?(?P<value>(?!\[REDACTED)[^\s\"'-][^\s\"']{2,})"),
+        group="value",
+        hints=("redis-cli",),
+    ),
+    RedactionRule(
+        "cli-secret",  # htpasswd -b [-c ...] FILE USER PASSWORD
+        re.compile(
+            r"\bhtpasswd(?:[ \t]+-\w+)*[ \t]+-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+\S+[ \t]+[\"']?"
+            r"(?P<value>(?!\[REDACTED)[^\s\"']{3,})"
+        ),
+        group="value",
+        hints=("htpasswd",),
+    ),
+    RedactionRule(
+        "cli-secret",  # aws configure set aws_secret_access_key VALUE (and session tokens)
+        re.compile(
+            r"\baws[ \t]+configure[ \t]+set[ \t]+(?P<key>[\w.]{0,64}(?:secret|token)[\w.]{0,64})[ \t]+[\"']?"
+            r"(?P<value>(?!\[REDACTED)[^\s\"']{8,})"
+        ),
+        group="value",
+        hints=("configure",),
+    ),
+    RedactionRule(  # ALTER USER x WITH PASSWORD '...', CREATE ROLE ... PASSWORD '...', IDENTIFIED BY '...'
+        "sql-password",
+        re.compile(
+            r"(?i)\b(?:password|identified[ \t]+by)[ \t]+(?P<q>['\"])(?P<value>(?!\[REDACTED)[^'\"\n]{3,}?)(?P=q)"
+        ),
+        group="value",
+        hints=("password", "identified"),
+        hint_ci=True,
+    ),
+    RedactionRule(  # ~/.pgpass: host:port:database:user:password
+        "pgpass",
+        re.compile(r"(?m)^[^\s:#]+:(?:\d{1,5}|\*):[^\s:]+:[^\s:]+:(?P<value>(?!\[REDACTED)\S{3,})$"),
+        group="value",
+        hints=(":",),
+    ),
+    RedactionRule(  # ~/.netrc: machine HOST login USER password PASSWORD
+        "netrc",
+        re.compile(r"\bmachine\s+\S+(?:\s+(?:login|account)\s+\S+)*\s+password\s+(?P<value>(?!\[REDACTED)\S{3,})"),
+        group="value",
+        hints=("machine",),
+    ),
 ]
+
+
+#: What replaces the value of a secret-named key in a JSON document (`Redactor.redact_value`).
+_SECRET_FIELD_MARKER: Final = "[REDACTED:secret-field]"  # noqa: S105 (the marker, not a password)
 
 
 class Redactor:
@@ -316,6 +449,8 @@ class Redactor:
         count = 0
         lowered: str | None = None
         for rule in self.rules:
+            if rule.requires and not all(literal in text for literal in rule.requires):
+                continue
             if rule.hints:
                 if rule.hint_ci:
                     if lowered is None:
@@ -361,7 +496,10 @@ class Redactor:
             total = 0
             out: dict[str, Any] = {}
             for key, item in value.items():
-                out[key], n = self.redact_value(item)
+                if isinstance(item, str) and isinstance(key, str) and is_secret_setting(key, item):
+                    out[key], n = _SECRET_FIELD_MARKER, 1  # {"refresh_token": "..."}: the key says what it is
+                else:
+                    out[key], n = self.redact_value(item)
                 total += n
             return out, total
         if isinstance(value, list):
