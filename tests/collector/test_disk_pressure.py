@@ -204,3 +204,42 @@ def test_a_pause_is_logged_once_not_on_every_retry(tmp_path: Path, monkeypatch: 
         for _ in range(3):  # the daemon retries every second or so
             assert collector.collect().paused is not None
     assert [level for level, event in logged if event == "collection_paused"] == ["warning", "debug", "debug"]
+
+
+def test_a_store_that_cannot_be_opened_for_want_of_space_says_so(tmp_path: Path, tiny_fs: Path) -> None:
+    """A closed WAL store needs a new `-shm` file to be opened at all: on a full disk SQLite says only
+    "disk I/O error", which read like damage (and the advice for damage resets every export cursor)."""
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(20)))
+    home = tiny_fs / "home"
+    home.mkdir()
+    mapping = "{id: uuid, ts: ts, session_id: sid, kind: kind, text: text, workspace: cwd}"
+    (home / "config.yaml").write_text(
+        "collect:\n  agents: []\n  generic:\n"
+        f"    - {{name: testagent, glob: '{logs}/**/*.jsonl', mapping: {mapping}}}\n"
+        "storage:\n  min_free_bytes: 0\n"
+    )
+    env = {"DEVLOG_HOME": str(home), "DEVLOG_CONFIG": str(home / "config.yaml")}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["collect"], env=env).exit_code == 0
+    with (tiny_fs / "filler").open("wb") as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+    (logs / "a.jsonl").open("ab").write(b"".join(line(n) for n in range(20, 40)))
+
+    collected = runner.invoke(cli, ["collect"], env=env)
+    assert collected.exit_code == 1
+    assert "the store's disk is full (0 bytes free): free some space and run it again" in collected.stderr
+    status = json.loads(runner.invoke(cli, ["status", "--json"], env=env).stdout)["store"]
+    assert "the store's disk is full" in status["error"] and "damaged" not in status["error"]
+    assert "disk was full" in status["paused"]
+
+    (tiny_fs / "filler").unlink()
+    assert runner.invoke(cli, ["collect"], env=env).exit_code == 0
+    assert len(_ids(home / "data" / "events.db")) == 40

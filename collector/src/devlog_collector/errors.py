@@ -12,6 +12,11 @@ CollectorError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "CollectorError",
     "ExportError",
@@ -21,6 +26,7 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "UserError",
+    "disk_free",
     "store_failure",
 ]
 
@@ -79,14 +85,29 @@ class RemoteRejected(ExportError):
 _DAMAGED: tuple[str, ...] = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "malformed", "not a database")
 
 
-def store_failure(message: str, exc: BaseException) -> str:
-    """`message`, plus what to do when SQLite calls the store damaged (`exc` is an sqlite3 error).
+#: What SQLite says when a write (or making the `-shm` file a WAL store needs to be opened at all)
+#: finds no space: "database or disk is full", or only "disk I/O error".
+_NO_SPACE: tuple[str, ...] = ("SQLITE_FULL", "SQLITE_IOERR", "disk is full", "disk I/O error")
+#: Free bytes under which a failed write is put down to a full disk.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def store_failure(message: str, exc: BaseException, path: Path | None = None) -> str:
+    """`message`, plus what to do when SQLite calls the store damaged (`exc` is an sqlite3 error),
+    or when the store's disk (`path`'s) is full.
 
     The store is a copy of what the agents' logs held, so moving it aside and collecting again
     rebuilds it (as far as the agents have kept their logs); export cursors restart, and servers
-    skip what they already hold.
+    skip what they already hold. A full disk is not damage: SQLite then often says only "disk I/O
+    error" (it cannot make the `-shm` file a store in WAL mode is opened with), which read like it.
     """
     text = f"{getattr(exc, 'sqlite_errorname', '')} {exc}"
+    free = disk_free(path) if path is not None and any(mark in text for mark in _NO_SPACE) else None
+    if free is not None and free < NEARLY_FULL_BYTES:
+        return (
+            f"{message}: the store's disk is full ({free:,} bytes free): free some space and run it again "
+            "(nothing collected is lost; collection goes on from where it stopped)"
+        )
     if not any(mark in text for mark in _DAMAGED):
         return message
     return (
@@ -94,3 +115,17 @@ def store_failure(message: str, exc: BaseException) -> str:
         "`devlog collect` to rebuild it from the agents' logs (exports then start over; servers skip what "
         "they already hold)"
     )
+
+
+def disk_free(path: Path) -> int | None:
+    """Bytes free for this user on the file system holding `path` (or its nearest existing folder)."""
+    import os
+
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize

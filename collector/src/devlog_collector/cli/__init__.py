@@ -97,8 +97,13 @@ class LazyGroup(click.Group):
             if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
                 raise
             from devlog_collector.errors import store_failure
+            from devlog_collector.storage_location import configured_db_path
 
-            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc)}", err=True)
+            try:
+                where = configured_db_path()
+            except Exception:  # noqa: BLE001 (only for the message: a config that cannot be read says so elsewhere)
+                where = None
+            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc, where)}", err=True)
             ctx.exit(1)
 
 

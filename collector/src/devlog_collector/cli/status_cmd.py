@@ -129,7 +129,7 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     try:
         db = connect_read_only(db_path)
     except sqlite3.Error as exc:
-        facts["error"] = _unreadable(exc)
+        facts["error"] = _unreadable(exc, db_path)
         return facts
     try:
         facts["events"] = {
@@ -169,18 +169,18 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
             }
         facts["parse_errors"] = errors
     except sqlite3.Error as exc:
-        facts["error"] = _unreadable(exc)
+        facts["error"] = _unreadable(exc, db_path)
     finally:
         db.close()
     return facts
 
 
-def _unreadable(exc: sqlite3.Error) -> str:
+def _unreadable(exc: sqlite3.Error, db_path: Path) -> str:
     from devlog_collector.errors import store_failure
     from devlog_collector.read_only_store import FOLDER_READ_ONLY_HINT, shared_memory_refused
 
     hint = FOLDER_READ_ONLY_HINT if shared_memory_refused(exc) else ""
-    return store_failure(f"cannot read the store: {exc}{hint}", exc)
+    return store_failure(f"cannot read the store: {exc}{hint}", exc, db_path)
 
 
 def default_config_view() -> Any:

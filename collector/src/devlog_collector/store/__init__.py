@@ -492,7 +492,12 @@ class Store:
                 with contextlib.suppress(OSError):
                     Path(f"{path}{suffix}").chmod(0o600)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(store_failure(f"cannot open the store at {path}: {exc}", exc)) from exc
+            message = store_failure(f"cannot open the store at {path}: {exc}", exc, path)
+            if "disk is full" in message:
+                from devlog_collector import disk_full_marker
+
+                disk_full_marker.mark(path)  # `devlog status` says "paused", as for a write that failed
+            raise StoreError(message) from exc
         except OSError as exc:
             raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from exc
         return cls(db, path, readonly=False)
