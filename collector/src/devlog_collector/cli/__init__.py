@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -99,11 +102,12 @@ class LazyGroup(click.Group):
             from devlog_collector.errors import store_failure
             from devlog_collector.storage_location import configured_db_path
 
+            store_path: Path | None
             try:
-                where = configured_db_path()
+                store_path = configured_db_path()
             except Exception:  # noqa: BLE001 (only for the message: a config that cannot be read says so elsewhere)
-                where = None
-            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc, where)}", err=True)
+                store_path = None
+            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc, store_path)}", err=True)
             ctx.exit(1)
 
 

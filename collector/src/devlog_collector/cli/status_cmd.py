@@ -381,7 +381,7 @@ def _print_problems(as_json: bool) -> None:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        raise StoreError(_unreadable(exc)) from exc
+        raise StoreError(_unreadable(exc, db_path)) from exc
     listed = [
         {"source": source, "path": path, "position": position, "message": message, "count": count,
          "last_seen": _iso(last_seen)}
