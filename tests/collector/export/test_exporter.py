@@ -190,6 +190,40 @@ def test_413_splits_the_batch_and_a_single_oversized_event_is_dead_lettered(db: 
         assert max(counts) < 64  # it was split
 
 
+@pytest.mark.parametrize("status", [413, 400])
+def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_lettering(db: Path, status: int) -> None:
+    """A proxy's body-size limit or a firewall answers every request alike: splitting down to single
+    events then dead-lettered all of them, and the remote read `synced` with nothing delivered."""
+    events = make_events(40, [f"{WORK}/a"])
+    fill_store(db, events)
+    with FaultServer() as srv:
+        srv.script(*[Fault("status", status, body=b'{"title":"blocked by the proxy"}')] * 200)
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        outcome = run("team", cfg, db)
+        assert outcome.paused and not outcome.caught_up
+        assert "refused 3 events in a row one by one with the same answer" in (outcome.paused_reason or "")
+        assert dead_letters(db, "team") == []
+        assert srv.events == {}
+        row = cursor_row(db, "team")
+        assert row is not None and row[0] == 0 and row[1] == "paused"
+        with srv.lock:
+            srv.faults.clear()  # the proxy is fixed
+        outcome = run("team", cfg, db, resume=True)
+        assert outcome.caught_up and outcome.sent == 40
+        assert set(srv.events) == {e.id for e in events} and dead_letters(db, "team") == []
+
+
+def test_events_refused_alone_among_accepted_ones_are_dead_lettered(db: Path) -> None:
+    """Two oversized events side by side, and one beyond the server's limits: not a blanket refusal."""
+    events = make_events(30, [f"{WORK}/a"])
+    big = make_events(3, [f"{WORK}/a"], start=1000, attrs={"blob": "x" * 300_000})
+    fill_store(db, events[:10] + big + events[10:])
+    with FaultServer(max_body_bytes=200_000) as srv:
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"])}), db)
+    assert outcome.caught_up and outcome.dead_lettered == 3
+    assert {eid for eid, _ in dead_letters(db, "team")} == {e.id for e in big}
+
+
 def test_rejected_items_are_dead_lettered_and_the_rest_continue(db: Path) -> None:
     events = make_events(50, [f"{WORK}/a"])
     bad = {events[7].id, events[31].id}

@@ -86,6 +86,10 @@ SCAN_PAGE: Final = 5000
 #: A pass commits its scan progress at least every this many rows, even when nothing matched.
 MAX_SCAN_PER_BATCH: Final = 100_000
 GZIP_LEVEL: Final = 5
+#: Events refused alone in a row, with one same answer, that pause the remote instead of being
+#: dead-lettered (`RemoteExporter._deliver`): one event too large or invalid is that event's problem;
+#: three in a row, each refused alike, is the remote's.
+BLANKET_REFUSALS: Final = 3
 
 
 @dataclass
@@ -153,6 +157,11 @@ class Batch:
     def idempotency_key(self, remote: str) -> str:
         raw = f"{remote}\x1f{self.seqs[0]}\x1f{self.seqs[-1]}\x1f{len(self)}".encode()
         return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _answer(exc: ExportError) -> tuple[int | None, str]:
+    """What a refusal said: its status and message."""
+    return exc.status_code, str(exc)
 
 
 def rules_hash(config: Config, remote: str) -> str:
@@ -529,8 +538,16 @@ class RemoteExporter:
         return fit_event(shared, self.max_event_bytes)
 
     def _deliver(self, batch: Batch, outcome: SyncOutcome, progress: Callable[[int], None] | None) -> None:
-        """Send `batch`, splitting on 413/400/422; commits after every confirmed part."""
+        """Send `batch`, splitting on 413/400/422; commits after every confirmed part.
+
+        An event refused alone is dead-lettered, unless `BLANKET_REFUSALS` events in a row, each no
+        larger than the server says it takes, are refused alone with one same answer: then the answer
+        is not about the events (a proxy's body-size limit, a firewall, a server that refuses every
+        request) and the remote pauses with it, those events left pending instead of dead-lettered.
+        """
         pending = [batch]
+        refused: list[tuple[Batch, PayloadTooLarge | BatchInvalid]] = []  # alone, since the last accepted part
+        in_a_row = 0  # of them, the last ones refused alike though within the server's limits
         while pending:
             part = pending.pop(0)
             try:
@@ -546,13 +563,23 @@ class RemoteExporter:
                     pending[:0] = [first, second]
                     log.info("export_batch_split", remote=self.name, size=len(part), status_code=exc.status_code)
                     continue
-                letters = [(part.ids[0], part.seqs[0], str(exc)[:4096], exc.status_code)]
-                self._commit(part.scanned_to, letters, outcome, final=False)
-                outcome.dead_lettered += 1
-                if progress:
-                    progress(1)
+                within_limits = len(part.blobs[0]) <= min(self.max_event_bytes, self.max_bytes)
+                alike = bool(refused) and _answer(refused[-1][1]) == _answer(exc)
+                in_a_row = (in_a_row + 1 if alike else 1) if within_limits else 0
+                refused.append((part, exc))
+                if in_a_row >= BLANKET_REFUSALS:
+                    self._dead_letter(refused[:-in_a_row], outcome, progress)  # (refused before the run began)
+                    raise RemotePaused(
+                        f"{self.remote.url} refused {in_a_row} events in a row one by one with the same answer "
+                        f"({exc}): that is not about the events; something in front of the server (a proxy's "
+                        "body-size limit, a firewall) or the server itself refuses them. Nothing was dead-lettered: "
+                        f"fix it, then `devlog export --remote {self.name}` resumes",
+                        status_code=exc.status_code,
+                    ) from exc
                 continue
-            letters = []
+            self._dead_letter(refused, outcome, progress)
+            refused, in_a_row = [], 0
+            letters: list[tuple[str, int, str, int | None]] = []
             for item in response.results:
                 if item.status == "rejected" and 0 <= item.index < len(part):
                     reason = (item.reason or "rejected")[:4096]
@@ -570,6 +597,21 @@ class RemoteExporter:
             outcome.sent += len(part) - len(letters)
             if progress:
                 progress(len(part))
+        self._dead_letter(refused, outcome, progress)
+
+    def _dead_letter(
+        self,
+        refused: list[tuple[Batch, PayloadTooLarge | BatchInvalid]],
+        outcome: SyncOutcome,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """Dead-letter the events refused alone (`_deliver`), each in its own commit, in order."""
+        for part, exc in refused:
+            letters = [(part.ids[0], part.seqs[0], str(exc)[:4096], exc.status_code)]
+            self._commit(part.scanned_to, letters, outcome, final=False)
+            outcome.dead_lettered += 1
+            if progress:
+                progress(1)
 
     # -- recording -----------------------------------------------------------------------------
 
