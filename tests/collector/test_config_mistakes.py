@@ -226,3 +226,17 @@ def test_problems_are_listed_in_the_order_of_their_keys() -> None:
     text = "collect:\n  roots:\n    claude: ['~nosuchuser-devlog/x', '${DEVLOG_TEST_UNSET}/x']\n  agents: [claude]\n"
     items = [line for line in run(text)[2].splitlines() if line.startswith("  - ")]
     assert [item.split(":")[0] for item in items] == ["  - collect.roots.claude[0]", "  - collect.roots.claude[1]"]
+
+
+def test_an_empty_roots_list_reads_nothing_and_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It fell back to the agent's standard folders while `config show` printed `codex: []`."""
+    codex_home = tmp_path / "codex"
+    (codex_home / "sessions").mkdir(parents=True)
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    text = "collect:\n  agents: [codex]\n  roots:\n    codex: []\n"
+    code, _, err = run(text)
+    assert code == 0
+    assert "warning: collect.roots.codex is empty, so codex's logs are not collected" in err
+    code, out, _ = run(text, "status", "--json")
+    (codex,) = json.loads(out)["sources"]
+    assert codex["roots"] == [] and codex["found"] is False and codex["configured"] is True

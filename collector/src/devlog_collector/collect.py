@@ -48,7 +48,7 @@ from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
-from devlog_collector.sources import load_source_class
+from devlog_collector.sources import load_source_class, source_roots
 from devlog_collector.sources._values import FIRST_SEEN_KEY, cap_text
 from devlog_collector.sources.base import (
     DEPENDS_ON_KEY,
@@ -155,9 +155,7 @@ def build_sources(config: Config) -> tuple[list[Source], list[str]]:
         except (ImportError, AttributeError) as exc:
             warnings.append(f"{name}: source not available ({exc})")
             continue
-        configured = config.collect.roots.get(name)
-        roots = [Path(os.path.expandvars(r)).expanduser() for r in configured] if configured else cls.default_roots()
-        sources.append(cls(roots))
+        sources.append(cls(source_roots(cls, config)))
     sources.extend(GenericJsonlSource(entry) for entry in config.collect.generic)
     return sources, warnings
 

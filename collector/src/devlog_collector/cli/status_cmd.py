@@ -24,7 +24,7 @@ __all__ = ["gather_status", "status"]
 
 
 def _sources(config: Any) -> list[dict[str, Any]]:
-    from devlog_collector.sources import load_source_class
+    from devlog_collector.sources import load_source_class, source_roots
 
     found: list[dict[str, Any]] = []
     if not config.collect.enabled:
@@ -36,9 +36,7 @@ def _sources(config: Any) -> list[dict[str, Any]]:
         except (ImportError, AttributeError) as exc:
             found.append({"source": name, "roots": [], "found": False, "error": f"source not available: {exc}"})
             continue
-        import os
-
-        roots = [Path(os.path.expandvars(r)).expanduser() for r in configured] if configured else cls.default_roots()
+        roots = source_roots(cls, config)
         checked = []
         for root in roots:
             problem = cls.root_problem(root)
@@ -47,7 +45,7 @@ def _sources(config: Any) -> list[dict[str, Any]]:
             "source": name,
             "roots": checked,
             "found": any(r["exists"] and "problem" not in r for r in checked),
-            "configured": bool(configured),
+            "configured": configured is not None,
         }
         if cls.env_var:
             entry["env_var"] = cls.env_var
