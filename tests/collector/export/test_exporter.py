@@ -96,12 +96,14 @@ def test_remote_down_then_back_nothing_lost(db: Path) -> None:
     events = make_events(500, [f"{WORK}/a"])
     fill_store(db, events[:200])
     srv = FaultServer().start()
-    cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+    url = srv.url
+    cfg = config({"team": remote(url, [f"{WORK}/**"])})
     run("team", cfg, db)
     srv.stop()  # connections are now refused
     fill_store(db, events[200:400])  # collection goes on
     outcome = run("team", cfg, db, max_failures=3)
     assert outcome.error is not None and not outcome.caught_up
+    assert str(outcome.error).startswith(f"cannot reach {url}: ConnectError")  # names where
     assert cursor_row(db, "team")[1] == "error"
     fill_store(db, events[400:])
     srv.start()  # same port

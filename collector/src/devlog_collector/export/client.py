@@ -72,6 +72,12 @@ class RemotePaused(RemoteRejected):
     """Retrying cannot help (bad key, wrong URL, ...): pause the remote and tell the user."""
 
 
+def _origin(url: httpx.URL) -> str:
+    """`scheme://host:port` of `url`: what a failure to connect is about, without a password or query."""
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}"
+
+
 def user_agent() -> str:
     """`devlog/<version>`."""
     try:
@@ -231,9 +237,9 @@ class RemoteClient:
         try:
             return self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.TimeoutException as exc:
-            raise RemoteUnavailable(f"timed out ({type(exc).__name__})") from None
+            raise RemoteUnavailable(f"{_origin(url)} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise RemoteUnavailable(f"{type(exc).__name__}: {exc}"[:500]) from None
+            raise RemoteUnavailable(f"cannot reach {_origin(url)}: {type(exc).__name__}: {exc}"[:500]) from None
 
     def _raise_for(self, response: httpx.Response) -> None:
         status = response.status_code
