@@ -19,6 +19,7 @@ import io
 import os
 import stat
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from devlog_collector.config_cache import yaml_problem
 from devlog_collector.errors import UserError
 from devlog_collector.paths import ensure_private_dir
 
-__all__ = ["add_remote", "load_document", "remove_remote", "save_document"]
+__all__ = ["RemoteEdit", "add_remote", "edit_remote", "load_document", "remove_remote", "save_document"]
 
 
 def _yaml() -> YAML:
@@ -159,6 +160,63 @@ def remove_remote(path: Path, name: str) -> Config:
     del remotes[name]
     if not remotes:
         _keep_comments_of_emptied(doc["export"], "remotes")
+    return save_document(path, doc)
+
+
+@dataclass
+class RemoteEdit:
+    """Changes to one remote (`devlog remote edit`): None / empty leaves a setting as it is."""
+
+    settings: dict[str, Any] = field(default_factory=dict)  # url, api_key, auto_sync, sync_interval, content
+    #: "include" / "exclude" -> the new list (replacing the old), and globs to add to / remove from it.
+    globs: dict[str, list[str]] = field(default_factory=dict)
+    add: dict[str, list[str]] = field(default_factory=dict)
+    remove: dict[str, list[str]] = field(default_factory=dict)
+
+
+def edit_remote(path: Path, name: str, edit: RemoteEdit) -> Config:
+    """Change remote `name` in place (its other settings and comments kept); returns the new config.
+
+    A glob to remove that the list does not hold is refused by name (a typo would otherwise leave
+    the workspace it meant exported).
+    """
+    doc = load_document(path)
+    remotes = (doc.get("export") or {}).get("remotes") or {}
+    if name not in remotes:
+        known = ", ".join(str(other) for other in remotes) or "none configured"
+        raise UserError(f"no remote named {name!r} in {path} (remotes: {known})")
+    spec = remotes[name]
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: `export.remotes.{name}` must be a mapping")
+    for key, value in edit.settings.items():
+        spec[key] = value
+    for kind in ("include", "exclude"):
+        if kind not in edit.globs and not edit.add.get(kind) and not edit.remove.get(kind):
+            continue
+        workspaces = spec.get("workspaces")
+        if workspaces is None:
+            workspaces = spec["workspaces"] = CommentedMap()
+        if not isinstance(workspaces, dict):
+            raise UserError(f"{path}: `export.remotes.{name}.workspaces` must be a mapping")
+        current = list(edit.globs[kind]) if kind in edit.globs else list(workspaces.get(kind) or [])
+        missing = [glob for glob in edit.remove.get(kind, []) if glob not in current]
+        if missing:
+            listed = ", ".join(repr(glob) for glob in current) or "none"
+            raise UserError(
+                f"remote {name!r} has no {kind} glob {', '.join(repr(g) for g in missing)} (its {kind} globs: {listed})"
+            )
+        current = [glob for glob in current if glob not in edit.remove.get(kind, [])]
+        current += [glob for glob in edit.add.get(kind, []) if glob not in current]
+        held = workspaces.get(kind)
+        if not current:
+            workspaces.pop(kind, None)
+        elif kind not in edit.globs and isinstance(held, list):
+            # changed in place: the list keeps its style (`[...]` or one per line) and its comments
+            for glob in [glob for glob in held if glob not in current]:
+                held.remove(glob)
+            held.extend(glob for glob in current if glob not in held)
+        else:
+            workspaces[kind] = current
     return save_document(path, doc)
 
 

@@ -418,3 +418,61 @@ def test_a_paused_export_is_one_human_line_unless_logs_are_asked_for(monkeypatch
         records = [json.loads(ln) for ln in err.splitlines() if ln.startswith("{")]
         paused = [r for r in records if r["event"] == "export_paused"]
         assert len(paused) == 1 and paused[0]["remote"] == "team" and paused[0]["status_code"] == 401
+
+
+def test_remote_edit_changes_only_what_it_names_and_keeps_comments_and_style() -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    globs = 'include: ["/nowhere/**"]  # work only\n'
+    globs += "        exclude:\n          - '**/scratch/**'   # never\n          - '**/tmp/**'"
+    path.write_text(USER_CONFIG.replace('include: ["/nowhere/**"]', globs))
+    code, _, err = invoke(
+        "remote", "edit", "team", "--add-include", f"{WORK}/**", "--remove-exclude", "**/tmp/**",
+        "--content", "metadata", "--auto-sync", "--interval", "2m",
+    )  # fmt: skip
+    assert code == 0, err
+    text = path.read_text()
+    for comment in ("# the team server (keep!)", "# placeholder", "# privacy first", "# work only", "# never"):
+        assert comment in text
+    assert f"""include: ["/nowhere/**", {WORK}/**]""" in text  # the list kept its [...] style
+    remote = load_config()[0].export.remotes["team"]
+    assert remote.workspaces.include == ["/nowhere/**", f"{WORK}/**"]
+    assert remote.workspaces.exclude == ["**/scratch/**"]
+    assert (remote.content, remote.auto_sync, remote.sync_interval.total_seconds()) == ("metadata", True, 120)
+    assert remote.url == "http://127.0.0.1:9"  # untouched
+
+    assert invoke("remote", "edit", "team", "--include", "/a/**", "--include", "/b/**", "--manual")[0] == 0
+    remote = load_config()[0].export.remotes["team"]
+    assert (remote.workspaces.include, remote.auto_sync) == (["/a/**", "/b/**"], False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nope", "--url", "http://x"), "no remote named 'nope' in"),
+        (("team",), "nothing to change: give at least one option"),
+        (("team", "--remove-include", "/typo/**"), "remote 'team' has no include glob '/typo/**' (its include globs: "),
+        (("team", "--url", "ftp://x"), "not changed: the change would make it invalid"),
+        (("team", "--api-key-env", "dvl_abcdefghijkl_abcdefghijklmnopqrstuvwxyz"), "not the key"),
+    ],
+)
+def test_remote_edit_refuses_what_it_cannot_do_and_leaves_the_file(args: tuple[str, ...], message: str) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(USER_CONFIG)
+    code, _, err = invoke("remote", "edit", *args)
+    assert code == 2 and message in err
+    assert path.read_text() == USER_CONFIG
+
+
+def test_remote_edit_of_the_globs_backfills_what_they_now_select(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_store(db_path(), make_events(30, [f"{WORK}/a", f"{WORK}/b", "/home/dev/private"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        assert invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/a")[0] == 0
+        assert invoke("export", "--remote", "team")[0] == 0
+        assert len(srv.events) == 10
+        code, _, err = invoke("remote", "edit", "team", "--add-include", f"{WORK}/b")
+        assert code == 0 and "it selects 2 of the 3 collected workspaces (20 events)" in err
+        assert invoke("export", "--remote", "team")[0] == 0
+        assert len(srv.events) == 20  # the newly selected workspace's history; the other one's only once

@@ -1,4 +1,4 @@
-"""`devlog remote add|list|remove|test`: manage export remotes in config.yaml, keeping its comments.
+"""`devlog remote add|edit|list|remove|test`: manage export remotes in config.yaml, keeping its comments.
 
 Edits go through `config_edit.py` (round-trip, validated, atomic, 0600). API keys are never written
 or printed: `--api-key-env VAR` writes `api_key: ${VAR}`, and listings mask resolved keys. A remote's
@@ -25,7 +25,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 @click.group()
 def remote() -> None:
-    """Add, list, test or remove export remotes (edits config.yaml, keeping comments)."""
+    """Add, edit, list, test or remove export remotes (edits config.yaml, keeping comments)."""
 
 
 @remote.command("add")
@@ -81,6 +81,73 @@ def add(
     if not include:
         click.echo("note: it has no --include globs, so nothing is exported to it yet", err=True)
     else:
+        _say_what_it_selects(config, name)
+    if api_key_env and config.export.remotes[name].api_key in (None, ""):
+        click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
+
+
+@remote.command("edit")
+@click.argument("name")
+@click.option("--url", default=None, help="New URL of the ingest server.")
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key (written as ${VAR}).")
+@click.option("--include", multiple=True, metavar="GLOB", help="Replace the include globs (repeatable).")
+@click.option("--add-include", multiple=True, metavar="GLOB", help="Add an include glob (repeatable).")
+@click.option("--remove-include", multiple=True, metavar="GLOB", help="Remove an include glob (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Replace the exclude globs (repeatable).")
+@click.option("--add-exclude", multiple=True, metavar="GLOB", help="Add an exclude glob (repeatable).")
+@click.option("--remove-exclude", multiple=True, metavar="GLOB", help="Remove an exclude glob (repeatable).")
+@click.option("--auto-sync/--manual", default=None, help="Export in the background of `devlog start`, or not.")
+@click.option("--interval", default=None, metavar="DURATION", help="Auto-sync interval, e.g. 30s, 5m.")
+@click.option("--content", type=click.Choice(["full", "redacted", "metadata"]), default=None,
+              help="What of each event is sent.")  # fmt: skip
+def edit(
+    name: str,
+    url: str | None,
+    api_key_env: str | None,
+    include: tuple[str, ...],
+    add_include: tuple[str, ...],
+    remove_include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    add_exclude: tuple[str, ...],
+    remove_exclude: tuple[str, ...],
+    auto_sync: bool | None,
+    interval: str | None,
+    content: str | None,
+) -> None:
+    """Change settings of remote NAME, keeping the rest (and the file's comments).
+
+    Changing what it selects (globs, content) restarts its export cursor: history the new rules
+    select is sent, and the server skips what it already holds.
+    """
+    from devlog_collector.config import mask_url
+    from devlog_collector.config_edit import RemoteEdit, edit_remote
+    from devlog_collector.paths import config_path
+
+    if api_key_env is not None:
+        _check_api_key_env(api_key_env)
+    settings: dict[str, Any] = {}
+    if url is not None:
+        settings["url"] = url
+    if api_key_env is not None:
+        settings["api_key"] = "${" + api_key_env + "}"
+    if auto_sync is not None:
+        settings["auto_sync"] = auto_sync
+    if interval is not None:
+        settings["sync_interval"] = interval
+    if content is not None:
+        settings["content"] = content
+    change = RemoteEdit(
+        settings,
+        globs={kind: list(given) for kind, given in (("include", include), ("exclude", exclude)) if given},
+        add={"include": list(add_include), "exclude": list(add_exclude)},
+        remove={"include": list(remove_include), "exclude": list(remove_exclude)},
+    )
+    if not (settings or change.globs or any(change.add.values()) or any(change.remove.values())):
+        raise UserError("nothing to change: give at least one option (see `devlog remote edit --help`)")
+    path = config_path()
+    config = edit_remote(path, name, change)
+    click.echo(f"changed remote {name} ({mask_url(config.export.remotes[name].url)}) in {path}", err=True)
+    if change.globs or any(change.add.values()) or any(change.remove.values()):
         _say_what_it_selects(config, name)
     if api_key_env and config.export.remotes[name].api_key in (None, ""):
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
