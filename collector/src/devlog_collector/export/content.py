@@ -204,6 +204,25 @@ _PLACEHOLDER_VALUES: Final = frozenset({
 #: such a key first check the text holds one (most text holds none, and the regexes are costly).
 _SECRET_WORD_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 
+#: A `NAME` / `name` that may name a secret (bounded either side of the word, so that a long run of
+#: key characters costs linear time; `is_secret_setting` decides).
+_SECRET_KEY: Final = rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})"
+
+
+def _keyed_rule(label: str, pattern: str, separator: str) -> RedactionRule:
+    """A rule that masks the `value` of a `key` (`_SECRET_KEY`) set with `separator`, when the key
+    names a secret; it only runs on text holding the separator and a secret word."""
+    return RedactionRule(
+        label,
+        re.compile(pattern),
+        group="value",
+        hints=_SECRET_WORD_HINTS,
+        hint_ci=True,
+        requires=(separator,),
+        accept=_names_a_secret,
+    )
+
+
 #: Passwords in URLs (`scheme://user:password@host`), also with an empty user (`redis://:pw@host`)
 #: and with `@` inside the password (the last `@` before the host ends it). Runs before
 #: detect-secrets' own URL rule, which stops at the first `@` and would leave the rest of the password.
@@ -291,17 +310,10 @@ _EXTRA_RULES: Final = [
         )
     ),
     *(
-        RedactionRule(
+        _keyed_rule(
             "env-secret",
-            re.compile(
-                rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,=]))[ \t]*(?:export[ \t]+)?"
-                rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})[ \t]*=[ \t]*{value}"
-            ),
-            group="value",
-            hints=_SECRET_WORD_HINTS,
-            hint_ci=True,
-            requires=("=",),
-            accept=_names_a_secret,
+            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,=]))[ \t]*(?:export[ \t]+)?{_SECRET_KEY}[ \t]*=[ \t]*{value}",
+            "=",
         )
         for value in (
             # quoted: everything up to the closing quote (spaces and `#` included)
@@ -313,19 +325,12 @@ _EXTRA_RULES: Final = [
         )
     ),
     *(
-        RedactionRule(
+        _keyed_rule(
             "config-secret",
-            re.compile(
-                r"(?im)^[+]?[ \t]*(?:-[ \t]+)?[\"']?"
-                rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})[\"']?[ \t]*:"
-                r"[ \t]+(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
-                rf"{value}[ \t]*(?:[ \t]#.*)?$"
-            ),
-            group="value",
-            hints=_SECRET_WORD_HINTS,
-            hint_ci=True,
-            requires=(":",),
-            accept=_names_a_secret,
+            rf"(?im)^[+]?[ \t]*(?:-[ \t]+)?[\"']?{_SECRET_KEY}[\"']?[ \t]*:"
+            r"[ \t]+(?!\[REDACTED|\$\{|<|(?:true|false|null|none|yes|no|string|required|optional)\b)"
+            rf"{value}[ \t]*(?:[ \t]#.*)?$",
+            ":",
         )
         for value in (
             r"(?P<q>[\"'])(?P<value>[^\"'\n]{4,}?)(?P=q),?",  # quoted: spaces and `#` included
