@@ -6,8 +6,9 @@ first sign is SQLite's "database or disk is full": the collector pauses, but `de
 later in another process, had no way to know. Recording it in the store is no answer, since that
 write is exactly what fails. So the writer creates an empty file, `<store>.disk-full`: an empty
 file takes an inode and no data block, so it can be made on a full disk, and its mtime says when.
-The writer removes it once a pass completes without a pause. Only the writer (one at a time, the
-store's lock) makes or removes it; readers only look.
+The writer removes it once a pass completes without a pause. Only a writer makes it (the lock's
+holder, or a process that could not even open the store to write for want of space) and only the
+lock's holder removes it; readers only look.
 """
 
 from __future__ import annotations
