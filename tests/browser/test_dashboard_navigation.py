@@ -168,3 +168,23 @@ def test_the_cost_axis_has_no_cents_above_100_dollars(page: Any, live_server: Li
     big = [label for value, label in ticks if value >= 100]
     assert big, ticks  # the costly session puts the axis in the thousands
     assert all(re.fullmatch(r"\$[\d,]+", label) for label in big), big
+
+
+def test_a_date_range_typed_from_then_to_applies_both(page: Any, live_server: LiveServer) -> None:
+    """Leaving From for To reloaded the page and put the cursor back in From, so the To digits went
+    into From (`12/02/0026`) and To stayed empty."""
+    sign_in(page, live_server, path="/dashboard?period=30d")
+    _bound(page)
+    page.eval_on_selector("form[data-autosubmit]", "form => { form.dataset.old = '1'; }")
+    page.locator("input[name=from]").focus()
+    page.keyboard.type("11012026", delay=20)
+    page.locator("input[name=to]").focus()  # on to To (a click lands in whichever part it hits)
+    assert page.evaluate("() => document.activeElement.name") == "to"
+    page.keyboard.type("11302026", delay=20)
+    assert page.eval_on_selector("form[data-autosubmit]", "form => form.dataset.old") == "1"  # not reloaded yet
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form[data-autosubmit][data-bound]:not([data-old])", state="attached")
+    query = _query(page.url)
+    assert (query.get("from"), query.get("to")) == ("2026-11-01", "2026-11-30"), page.url
+    assert page.input_value("input[name=from]") == "2026-11-01"
+    assert page.input_value("input[name=to]") == "2026-11-30"

@@ -80,24 +80,28 @@
       form.dataset.bound = "1";
       // A pointer choice applies at once. A typed one (arrow keys in a select, digits in a date box,
       // which fires `change` at its first year digit) waits for Enter or for focus to leave the
-      // control, so a keyboard user can move through the options and type a whole date.
+      // filters, so a keyboard user can move through the options and type a whole date range
+      // (From, then To: moving from one box to the other applies nothing yet).
       var lastKey = 0;
       var pending = null;
-      function apply(control) {
+      function apply(control, keepFocus) {
         pending = null;
-        if (control && control.name) {
+        if (keepFocus && control && control.name) {
           try { sessionStorage.setItem("devlog-filter-focus", control.name); } catch (e) { /* private mode */ }
         }
         if (form.requestSubmit) form.requestSubmit(); else form.submit();
       }
       function incompleteDate(control) {
-        return control.type === "date" && control.value !== "" && Number(control.value.slice(0, 4)) < 1970;
+        if (control.type !== "date") return false;
+        if (control.validity && control.validity.badInput) return true;  // some parts typed, not all
+        return control.value !== "" && Number(control.value.slice(0, 4)) < 1970;
       }
       form.addEventListener("keydown", function (event) {
         lastKey = Date.now();
         if (event.key === "Enter" && pending) {
           event.preventDefault();
-          if (!incompleteDate(pending)) apply(pending);
+          var typing = event.target && event.target.name ? event.target : pending;
+          if (!incompleteDate(pending) && !incompleteDate(typing)) apply(typing, true);
         }
       }, true);
       form.addEventListener("change", function (event) {
@@ -111,10 +115,13 @@
         }
         var typed = control.type === "date" || (control.tagName === "SELECT" && Date.now() - lastKey < 1000);
         if (typed) { pending = control; return; }
-        apply(control);
+        apply(control, true);
       });
       form.addEventListener("focusout", function (event) {
-        if (pending && event.target === pending && !incompleteDate(pending)) apply(pending);
+        if (!pending || incompleteDate(pending)) return;
+        var next = event.relatedTarget;
+        if (next && form.contains(next)) return;  // still in the filters: From to To, say
+        apply(pending, false);  // focus went elsewhere on the page: leave it there
       });
       var focusName = null;
       try { focusName = sessionStorage.getItem("devlog-filter-focus"); sessionStorage.removeItem("devlog-filter-focus"); } catch (e) { /* private mode */ }
