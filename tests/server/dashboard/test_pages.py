@@ -667,3 +667,23 @@ def test_errors_under_the_dashboard_are_html_pages_and_the_api_keeps_problems(da
     assert_problem(dash.get("/api/v1/nope"), 404)
     assert_problem(dash.delete("/api/v1/events", headers=auth("full")), 405)
     assert_problem(dash.get("/nowhere"), 404)
+
+
+@pytest.mark.parametrize("metric", ["developers", "sessions"])
+def test_distinct_counts_are_not_stacked_by_agent_or_model(dash: TestClient[Any], metric: str) -> None:
+    """A developer on three models counted three times in a stacked bar: a week of 6 developers drew
+    a bar of 34. The chart is the per-bucket distinct count, whatever the split."""
+    seed_team(dash)
+    sign_in(dash, "read")
+    drawn = []
+    for split in ("agent", "model"):
+        page = dash.get("/dashboard", params={"period": "30d", "every": "week", "metric": metric, "split": split})
+        assert page.status_code == 200
+        spec = chart_spec(page.text)
+        assert [d["label"] for d in spec["datasets"]] == [metric]
+        values = spec["datasets"][0]["data"]
+        assert max(values) <= kpis(page.text)[metric]  # no week has more than the whole period
+        assert spec["total"] == sum(values)
+        assert f"by {split}" not in spec["title"] and 'aria-label="Split"' not in page.text
+        drawn.append(values)
+    assert drawn[0] == drawn[1]

@@ -129,6 +129,10 @@ class Rest:
     totals: Totals
 
 
+#: Metrics counted distinct per bucket: their per-bucket values do not add up across agents or models.
+DISTINCT_METRICS: Final = frozenset({"sessions", "developers"})
+
+
 @dataclass(frozen=True)
 class Series:
     """Values per bucket for each value of a split dimension (a stacked chart's datasets)."""
@@ -219,7 +223,15 @@ class SliceSet:
         return head, Rest(count=len(tail), keys=[b.key for b in tail], totals=totals)
 
     def series(self, split: Literal["agent", "model"], metric: Metric, *, max_stacks: int = 8) -> Series:
-        """`metric` per bucket split by agent or model; small stacks are summed as 'other'."""
+        """`metric` per bucket split by agent or model; small stacks are summed as 'other'.
+
+        Sessions and developers are counted distinct per bucket, and one of them on several agents or
+        models would count once per stack if they were stacked (a week of 6 developers drew a bar of
+        34): those are one series, the bucket's distinct count (`DISTINCT_METRICS`).
+        """
+        if metric in DISTINCT_METRICS:
+            values = [float(t.metric(metric)) for t in self.per_bucket()]
+            return Series(labels=self.labels, stacks={metric: values} if any(values) else {}, metric=metric)
         groups: dict[str, dict[int, list[Slice]]] = defaultdict(lambda: defaultdict(list))
         for s in self.slices:
             position = self._index.get(self._bucket_of(s.day))
@@ -230,7 +242,7 @@ class SliceSet:
             for name, buckets in groups.items()
         }
         ordered = sorted(((k, v) for k, v in per_stack.items() if any(v)), key=lambda item: (-sum(item[1]), item[0]))
-        if len(ordered) > max_stacks and metric not in ("sessions", "developers"):
+        if len(ordered) > max_stacks:
             head, tail = ordered[: max_stacks - 1], ordered[max_stacks - 1 :]
             other = [sum(values[i] for _, values in tail) for i in range(len(self.labels))]
             ordered = [*head, ("other", other)]

@@ -44,7 +44,7 @@ from devlog_server.dashboard.session import (
     tokens_match,
     verify_key,
 )
-from devlog_server.dashboard.slices import Dimension, Totals, load_slices
+from devlog_server.dashboard.slices import DISTINCT_METRICS, Dimension, Totals, load_slices
 from devlog_server.errors import DATABASE_ERRORS, problem_for
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.state import server_state
@@ -342,7 +342,7 @@ class DashboardController(Controller):
             kpi_series=_kpi_series(slices.per_bucket()),
             chart=chart_payload(
                 slices.series(split, metric),
-                title=f"{title} per {filters.bucket}, by {split}",
+                title=f"{title} per {filters.bucket}" + ("" if metric in DISTINCT_METRICS else f", by {split}"),
                 unit=unit,
                 colours=model_colours if split == "model" else None,
             ),
