@@ -18,7 +18,7 @@ from devlog_server.keys import ApiKey, find_key, touch_key
 from devlog_server.ratelimit import RateLimiter
 from devlog_server.state import server_state
 
-__all__ = ["authenticate"]
+__all__ = ["authenticate", "record_key_use"]
 
 _TOUCH_EVERY_SECONDS: Final = 60.0
 _log = structlog.get_logger("devlog_server.auth")
@@ -66,11 +66,13 @@ async def authenticate(request: Any, scope: str | None) -> ApiKey:
             code="rate_limited",
             headers={"Retry-After": RateLimiter.retry_after(wait)},
         )
-    await _touch(state, key)
+    await record_key_use(state, key)
     return key
 
 
-async def _touch(state: Any, key: ApiKey) -> None:
+async def record_key_use(state: Any, key: ApiKey) -> None:
+    """Set the key's `last_used_at` (at most once a minute per key and process): an API request, or a
+    dashboard page of a session signed in with it, both use it (the rotation advice watches it)."""
     now = time.monotonic()
     if now - state.last_touch.get(key.id, -_TOUCH_EVERY_SECONDS * 2) < _TOUCH_EVERY_SECONDS:
         return

@@ -687,3 +687,17 @@ def test_distinct_counts_are_not_stacked_by_agent_or_model(dash: TestClient[Any]
         assert f"by {split}" not in spec["title"] and 'aria-label="Split"' not in page.text
         drawn.append(values)
     assert drawn[0] == drawn[1]
+
+
+def test_a_key_used_on_the_dashboard_shows_as_used(dash: TestClient[Any]) -> None:
+    """Only API requests set `last_used_at`: a key a lead signs in with every day read as unused, and
+    the rotation advice (revoke a key once its "last used" stops moving) would revoke it."""
+
+    def last_used(name: str) -> Any:
+        keys = dash.get("/api/v1/keys", headers=auth("admin")).json()
+        return next(key["last_used_at"] for key in keys if key["name"] == name)
+
+    assert last_used("read") is None  # (the bootstrap keys are named as the conftest's KEYS)
+    sign_in(dash, "read")
+    assert last_used("read") is not None
+    assert dash.get("/dashboard").status_code == 200

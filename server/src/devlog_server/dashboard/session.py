@@ -30,6 +30,7 @@ from litestar import Request
 from litestar.exceptions import HTTPException
 from sqlalchemy import delete, insert, select
 
+from devlog_server.auth import record_key_use
 from devlog_server.dashboard.tables import DashboardSessionModel
 from devlog_server.db.models import ApiKeyModel
 from devlog_server.keys import ApiKey, find_key
@@ -129,7 +130,8 @@ async def verify_key(state: ServerState, token: str) -> ApiKey | None:
 
 
 async def create_session(state: ServerState, key: ApiKey) -> tuple[str, datetime]:
-    """Store a new session for `key`; returns the cookie token and its expiry."""
+    """Store a new session for `key`; returns the cookie token and its expiry (signing in uses the key)."""
+    await record_key_use(state, key)
     token = secrets.token_urlsafe(32)
     now = _now()
     expires = now + SESSION_LIFETIME
@@ -177,6 +179,7 @@ async def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
         if key.revoked or not key.has_scope(READ_SCOPE):
             return None
         allowed = await allowed_workspaces(conn, key.matcher)
+    await record_key_use(state, key)
     return Viewer(key=key, csrf_token=row.csrf_token, allowed=allowed, token_hash=hashed)
 
 
