@@ -210,6 +210,10 @@ def test_an_automatic_bucket_stays_out_of_links(dash: TestClient[Any]) -> None:
     assert parse_filters({"period": "7d", "every": ""}, today=today).bucket == "day"
     assert parse_filters({"period": "7d"}, today=today).params() == {"period": "7d"}
     assert parse_filters({"period": "7d", "every": "week"}, today=today).params() == {"period": "7d", "every": "week"}
+    # A range with only a start runs to today: 16 days are drawn per day (it was always weeks), 200 per week.
+    assert parse_filters({"from": "2026-11-19"}, today=today).bucket == "day"
+    assert parse_filters({"from": "2026-05-18"}, today=today).bucket == "week"
+    assert parse_filters({"to": "2026-11-19"}, today=today).bucket == "week"  # from the beginning
 
 
 # ------------------------------------------------------------------ 9. rejections

@@ -149,7 +149,8 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
     if every is not None:
         bucket = every
     else:
-        span = (until_day - since_day).days if since_day and until_day else None
+        # An open end (From only) runs to today: its span is known too.
+        span = ((until_day or today + timedelta(days=1)) - since_day).days if since_day else None
         bucket = "week" if span is None or span > 120 else "day"
     return Filters(
         period=period,
