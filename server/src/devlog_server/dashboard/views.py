@@ -525,7 +525,10 @@ class DashboardController(Controller):
                 rejections = await recent_rejections(conn, limit=100)
                 slices = await load_slices(conn, filters, None)
             series = slices.series("agent", "events")
-            chart = chart_payload(series, title=f"Events stored per {filters.bucket}, by agent", unit="events")
+            # Events by their own time (when the agent did the work), not by arrival: an export of a
+            # month's history lands in one day. Whether collectors still send: their "last seen".
+            title = f"Events per {filters.bucket} of their own time, by agent"
+            chart = chart_payload(series, title=title, unit="events")
         reasons = Counter(r.reason.split(":", 1)[0] for r in rejections)
         context = await _page(
             request,
