@@ -346,3 +346,13 @@ def test_a_bad_parameter_is_named_without_echoing_the_url(client: TestClient[Any
 
 def test_bad_group_is_400(client: TestClient[Any]) -> None:
     assert_problem(client.get("/api/v1/stats", params={"by": "session"}, headers=auth("full")), 400)
+
+
+def test_a_windows_drive_is_a_root_of_its_own(client: TestClient[Any]) -> None:
+    """`/` is the POSIX root (UNC shares included); `C:/` is another one, as docs/server.md says."""
+    docs = [event(n, workspace=w) for n, w in enumerate(["C:/Users/dev/app", "/home/dev/app", "//files/share/app"])]
+    assert post(client, docs).status_code == 200
+    by_workspace = {d["workspace"]: d["id"] for d in docs}
+    assert set(_all_pages(client, workspace="/")) == {by_workspace["/home/dev/app"], by_workspace["//files/share/app"]}
+    assert _all_pages(client, workspace="C:/") == [by_workspace["C:/Users/dev/app"]]
+    assert _all_pages(client, workspace="C:/Users") == [by_workspace["C:/Users/dev/app"]]
