@@ -345,6 +345,10 @@ def test_people_tools_and_sessions_pages_agree_with_stats(dash: TestClient[Any])
     # Sorting by events ascending puts the smallest first.
     ascending = table_rows(dash.get("/dashboard/people", params={"period": "all", "usort": "events"}).text, "users")
     assert [v["events"] for v in ascending.values()] == sorted(v["events"] for v in users.values())
+    # A sort the page does not know is the default (most cost first), not the default reversed.
+    for unknown in ("bogus", "-bogus"):
+        page = dash.get("/dashboard/people", params={"period": "all", "usort": unknown}).text
+        assert list(table_rows(page, "users")) == list(users), unknown
 
     tools = dash.get("/dashboard/tools", params={"period": "all"})
     assert tools.status_code == 200

@@ -388,9 +388,10 @@ class DashboardController(Controller):
         for name, param, dimension in dimensions:
             rows, lines = slices.breakdown(dimension), slices.sparklines(dimension)
             raw = query.get(param) or "-cost"
+            if raw.lstrip("-") not in sort_keys:
+                raw = "-cost"  # a value this page cannot use: the default, not its direction
             descending = raw.startswith("-")
             field = raw.lstrip("-")
-            field = field if field in sort_keys else "cost"
             rows = sorted(rows, key=sort_keys[field], reverse=descending)
             tables[name] = {
                 "name": name,
