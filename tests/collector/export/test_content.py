@@ -50,6 +50,10 @@ PRIVATE_KEY = (
     "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Fj0sAmPlEfakefakefake\nZm9vYmFyYmF6\n"
     "-----END " + "RSA PRIVATE KEY-----"
 )
+AZURE_CONNECTION = (
+    "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
+    "SharedAccessKey=AbCdEfGh0123456789abcdefGHIJKLMNopqrstuvwxyz="
+)
 OPENSSH_KEY = (
     "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA\n-----END OPENSSH PRIVATE KEY-----"
 )
@@ -69,7 +73,8 @@ SECRETS = [
     ("anthropic-key", f"ANTHROPIC_API_KEY is {ANTHROPIC}", ANTHROPIC),
     ("google-api-key", f"maps?key={GOOGLE}&q=x", GOOGLE),
     ("sendgrid-key", f"SENDGRID {SENDGRID}", SENDGRID),
-    ("jwt", f"cookie: session={JWT}", JWT),
+    ("jwt", f"the session was {JWT}", JWT),
+    ("cookie", f"cookie: session={JWT}", JWT),
     ("pypi-token", f"password = {PYPI}", PYPI),
     ("npm-token", NPM, "npm_abcdefghijklmnopqrstuvwxyz0123456789"),
     ("private-key", f"here is the key:\n{PRIVATE_KEY}\nthanks", "MIIEowIBAAKCAQEA7bq9Fj0sAmPlEfakefakefake"),
@@ -94,7 +99,7 @@ SECRETS = [
     ("env-secret", "PGPASSWORD=hunter22x psql -h db", "hunter22x"),
     ("env-secret", "DB_PASS=plainDbPass42", "plainDbPass42"),
     ("config-secret", "X-Api-Key: 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
-    ("env-secret", "https://api.example.com/cb?access_token=ya29.a0AfH6SMBxyz1234567890&x=1", "ya29.a0AfH6SMBxyz"),
+    ("url-signature", "https://api.example.com/cb?access_token=ya29.a0AfH6SMBxyz1234567890&x=1", "ya29.a0AfH6SMBxyz"),
     ("basic-auth", "curl -H 'Authorization: Basic " + BASIC + "' https://api.example.com", BASIC),
     ("cli-password", "curl -sS -u deploy:Tr0ub4dor3x https://ci.example.com/api", "Tr0ub4dor3x"),
     ("cli-password", "curl --user=admin:s3cr3t-admin -X POST https://x.example.com", "s3cr3t-admin"),
@@ -156,6 +161,32 @@ SECRETS = [
     ("sql-password", "CREATE USER 'u'@'%' IDENTIFIED BY 'MyS3cret!';", "MyS3cret!"),
     ("pgpass", "db.internal:5432:app:appuser:PgpassLinePw9", "PgpassLinePw9"),
     ("netrc", "machine api.heroku.com\n  login me@x.com\n  password 01234567-89ab-cdef", "01234567-89ab-cdef"),
+    # A setting about a secret first does not hide the secret after it (Azure connection strings).
+    ("env-secret", AZURE_CONNECTION, "AbCdEfGh0123456789"),
+    ("env-secret", "TOKEN_TYPE=bearer;ACCESS_TOKEN=AbCdEf1234567890xyz", "AbCdEf1234567890xyz"),
+    ("env-secret", "https://x.io/api?token_type=key&api_key=AbCdEf1234567890xyz", "AbCdEf1234567890xyz"),
+    ("env-secret", "//registry.npmjs.org/:_auth=dXNlcjpwYXNzd29yZDEyMw==", "dXNlcjpwYXNzd29yZDEyMw"),
+    ("env-secret", "APP_KEY=base64:q7Jx0m3Rn1Zt6kLw9s2Xv5Yb8Pc4Hd0Ge7Ff1Ia3Jb6=", "q7Jx0m3Rn1Zt6kLw9s2X"),
+    ("cli-password", "curl -u me@acme.io:ATAT-jira-token-12345 https://acme.atlassian.net", "ATAT-jira-token-12345"),
+    ("basic-auth", "headers = {'Authorization': 'Basic " + BASIC + "'}", BASIC),
+    ("url-signature", "https://b.s3.example.com/k?X-Amz-Date=2026&X-Amz-Signature=0a1b2c3d4e5f60718293", "0a1b2c3d4e"),
+    ("url-signature", "https://acct.blob.core.windows.net/c/f?sv=2024&sig=AbCdEf%2B123456789%3D", "AbCdEf%2B1234"),
+    ("url-signature", "http://localhost/cb#access_token=ya29.AbCdEfGhIj123&token_type=Bearer", "ya29.AbCdEfGhIj123"),
+    ("cookie", "Cookie: session=9f8e7d6c5b4a39281706; theme=dark", "9f8e7d6c5b4a39281706"),
+    ("private-key", "  user:\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt", "LS0tLS1CRUdJTiBSU0E"),
+    ("docker-config", ".dockerconfigjson: eyJhdXRocyI6eyJnaGNyLmlvIjp7ImF1dGgiOiJkWE5sY2pwbmF9fX0=", "eyJhdXRoc"),
+    ("xml-secret", "<server><id>repo</id><password>MvnRepoPw123</password></server>", "MvnRepoPw123"),
+    ("config-secret", '<add key="ApiKey" value="dotnet-9f8e7d6c5b4a" />', "dotnet-9f8e7d6c5b4a"),
+    ("config-secret", "define('DB_PASSWORD', 'WpConfigPw9x');", "WpConfigPw9x"),
+    ("secret-field", "$db = ['password' => 'PhpArrayPw7z'];", "PhpArrayPw7z"),
+    ("webhook-url", "https://discord.com/api/webhooks/1234567/AbCdEfGhIjKlMnOpQrStUvWxYz-012345", "AbCdEfGhIjKl"),
+    ("cli-secret", "docker login -u me -p DockerHubPw1 registry.example.org", "DockerHubPw1"),
+    ("cli-secret", "ldapsearch -x -D cn=admin,dc=acme -w LdapAdminPw1 -b dc=acme", "LdapAdminPw1"),
+    ("cli-secret", "openssl pkcs12 -export -in c.pem -out c.p12 -passout pass:P12ExportPw", "P12ExportPw"),
+    ("cli-secret", "gh secret set NPM_TOKEN --body 'gh-secret-value-123'", "gh-secret-value-123"),
+    ("sql-password", "CREATE USER 'u'@'%' IDENTIFIED WITH caching_sha2_password BY 'Mysql8Pw!';", "Mysql8Pw!"),
+    ("stripe-webhook-secret", "the endpoint secret is whsec_" + "AbCdEfGhIjKlMnOpQrStUvWx12", "AbCdEfGhIjKlMnOp"),
+    ("mailgun-key", "api:key-" + "3ax6xnjp29jd6fds4gc373sgvjxteol0", "3ax6xnjp29jd6fds4gc373sgvjxteol0"),
 ]
 
 NEAR_MISSES = [
@@ -214,6 +245,20 @@ NEAR_MISSES = [
     "cat /etc/passwd | grep root:x:0:0:root:/root:/bin/bash",
     "ALTER USER app WITH PASSWORD NULL; -- reset the password later",
     '{"authorization_url": "https://example.org/oauth/authorize", "token_url": "https://example.org/t"}',
+    # Code that handles secrets without holding one.
+    "client = OpenAI(api_key=api_key)",
+    "self.password = password",
+    "requests.get(url, auth=auth)",
+    "api_key = settings.API_KEY",
+    "const token = await getToken();",
+    "const key = process.env.API_KEY;",
+    "  password: process.env.DB_PASSWORD,",
+    "  password: z.string().min(8),",
+    "AUTH_USER_MODEL = 'accounts.User'",
+    "AUTH_DOMAIN=acme.auth0.com",
+    'PASSWORD="$DB_PASSWORD"',
+    "PWD=/home/dev/work/api",
+    "cache_key = f'user:{uid}'",
 ]
 
 

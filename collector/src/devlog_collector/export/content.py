@@ -151,13 +151,14 @@ def _detect_secrets_rules() -> list[RedactionRule]:
 
 
 _ENV_KEYWORDS = (
-    r"(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|TOKEN|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIALS?|AUTH)"
+    r"(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|TOKEN|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIALS?|AUTH"
+    r"|(?:ENCRYPTION|APP|SIGNING|MASTER|LICENSE)[_-]?KEY)"
 )
 #: Words that make a key name a secret's when they are a whole part of it (`DB_PASSWORD`, `apiKey`,
 #: `x-auth-token`), not inside another word (`MAX_TOKENS`, `--author`, `tokenizer`).
 _SECRET_WORDS: Final = frozenset({
     "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "accesskey", "privatekey",
-    "credential", "credentials", "auth", "pass",
+    "credential", "credentials", "auth", "pass", "encryptionkey", "appkey", "signingkey", "masterkey", "licensekey",
 })  # fmt: skip
 #: Secret words that also count at the end of a longer part (`PGPASSWORD`, `GITHUBTOKEN`).
 _GLUED_SECRET_WORDS: Final = ("password", "passwd", "passphrase", "secret", "token", "apikey")
@@ -168,6 +169,7 @@ _NOT_SECRET_LAST_WORDS: Final = frozenset({
     "expires", "expiration", "lifetime", "length", "size", "count", "id", "header", "prefix", "format",
     "kind", "mode", "provider", "scope", "scopes", "version", "enabled", "required", "timeout", "limit",
     "max", "min", "policy", "strategy", "field", "env", "var", "hint", "label", "stdin", "command", "cmd",
+    "model", "domain", "realm", "issuer", "audience", "backend", "backends", "class", "module", "handler",
 })  # fmt: skip
 _KEY_PARTS: Final = re.compile(r"[_.\-]+|(?<=[a-z0-9])(?=[A-Z])")
 
@@ -189,9 +191,27 @@ def is_secret_setting(key: str, value: str) -> bool:
     if not (glued or _SECRET_WORDS.intersection(parts) or _SECRET_WORDS.intersection(joined)):
         return False
     value = value.strip()
-    if value.lower() in _PLACEHOLDER_VALUES or value.startswith(("[REDACTED", "${", "<")):
+    if value.lower() in _PLACEHOLDER_VALUES or value.startswith(("[REDACTED", "$", "<")):
         return False
+    if _is_code_reference(key, value) or (parts[-1] in ("pwd", "oldpwd") and value.startswith(("/", "~"))):
+        return False  # (`PWD=/home/dev/api` in `env` output is the working folder)
     return not (value.isdigit() and len(value) < 8)  # ports, sizes, TTLs; not a password
+
+
+#: Words a value of code takes where a secret would be a literal (`const token = await getToken()`).
+_CODE_WORDS: Final = frozenset({
+    "await", "new", "this", "self", "function", "lambda", "async", "yield", "require", "import", "return",
+})  # fmt: skip
+_DOTTED_NAME: Final = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
+
+
+def _is_code_reference(key: str, value: str) -> bool:
+    """Whether `value` names a variable rather than holding a secret: the key's own name (`api_key=api_key`,
+    `self.password = password`), a code word, or a dotted name (`settings.API_KEY`, `process.env.TOKEN`,
+    `acme.auth0.com`)."""
+    bare = value.rstrip(";,")
+    last = key.rsplit(".", 1)[-1].lstrip("-_$").lower()
+    return bare.lower() in (last, key.lower()) or bare in _CODE_WORDS or _DOTTED_NAME.fullmatch(bare) is not None
 
 
 #: Values of a secret-named key that are not secrets.
@@ -262,7 +282,7 @@ _EXTRA_RULES: Final = [
     ),
     RedactionRule(
         "basic-auth",
-        re.compile(r"(?i)\bauthorization\s*[:=]\s*[\"']?\s*basic\s+((?!\[REDACTED)[A-Za-z0-9+/]{8,}={0,2})"),
+        re.compile(r"(?i)\bauthorization[\"']?\s*[:=]\s*[\"']?\s*basic\s+((?!\[REDACTED)[A-Za-z0-9+/]{8,}={0,2})"),
         group=1,
         hints=("basic",),
         hint_ci=True,
@@ -271,7 +291,7 @@ _EXTRA_RULES: Final = [
         "cli-password",  # curl -u user:password (wget's --password=... is env-secret's); gaps bounded
         re.compile(
             r"\b(?:curl|wget)\b[^\n|;&]{0,300}?\s(?:-u|--user|--proxy-user|-U)(?:\s+|=)[\"']?"
-            r"[^\s:\"'@]+:(?P<value>(?!\[REDACTED)[^\s\"']{3,})"
+            r"[^\s:\"']+:(?P<value>(?!\[REDACTED)[^\s\"']{3,})"
         ),
         group="value",
         hints=("curl", "wget"),
@@ -307,21 +327,27 @@ _EXTRA_RULES: Final = [
             ("databricks-token", "dapi", r"dapi[a-f0-9]{32}(?:-[0-9])?"),
             ("age-secret-key", "AGE-SECRET-KEY-1", r"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
             ("devlog-key", "dvl_", r"dvl_[A-Za-z0-9]{12}_[A-Za-z0-9]{20,128}"),
+            ("stripe-webhook-secret", "whsec_", r"whsec_[A-Za-z0-9+/=]{24,}"),
+            ("atlassian-token", "ATATT", r"ATATT[A-Za-z0-9_\-=]{40,}"),
+            ("pulumi-token", "pul-", r"pul-[a-f0-9]{40}"),
+            ("doppler-token", "dp.", r"dp\.(?:st|ct|sa|scim|audit)\.[A-Za-z0-9_.\-]{20,}"),
+            ("mailgun-key", "key-", r"key-[0-9a-z]{32}"),
         )
     ),
     *(
         _keyed_rule(
             "env-secret",
-            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,=]))[ \t]*(?:export[ \t]+)?{_SECRET_KEY}[ \t]*=[ \t]*{value}",
+            rf"(?im)(?:^[+-]?|(?<=[\s;&|(?\"'\[,=:#]))[ \t]*(?:export[ \t]+)?{_SECRET_KEY}[ \t]*=[ \t]*{value}",
             "=",
         )
         for value in (
             # quoted: everything up to the closing quote (spaces and `#` included)
             r"(?P<q>[\"'])(?P<value>(?!\[REDACTED|\$)[^\"'\n]{4,}?)(?P=q)",
             # unquoted: up to a blank or a quote, `#`, `&`, `;` inside included (a shell or .env value
-            # ends at a blank), trailing `;,)]}` left out, and `&` before another `name=` ends it (URLs)
-            r"(?P<value>(?!\[REDACTED|\$)[^\s\"'#()\[\]{}&;,][^\s\"'()\[\]{}]{3,}?)"
-            r"(?=[;,)\]}&]*(?:[\s\"'|]|$)|&[\w.\-\[\]]+=)",
+            # ends at a blank), trailing `;,)]}` left out, and a `;` or `&` before another `name=` ends
+            # it (URLs, connection strings: `...KeyName=x;SharedAccessKey=...`)
+            r"(?P<value>(?!\[REDACTED|\$)[^\s\"'#()\[\]{}&;,](?:(?![;&][\w.\-\[\]]+=)[^\s\"'()\[\]{}]){3,}?)"
+            r"(?=[;,)\]}&]*(?:[\s\"'|]|$)|[;&][\w.\-\[\]]+=)",
         )
     ),
     *(
@@ -334,14 +360,14 @@ _EXTRA_RULES: Final = [
         )
         for value in (
             r"(?P<q>[\"'])(?P<value>[^\"'\n]{4,}?)(?P=q),?",  # quoted: spaces and `#` included
-            r"(?P<value>[^\s\"'#{}\[\],][^\s\"']{3,}?),?",  # plain: a `#` after a blank starts a comment
+            r"(?P<value>[^\s\"'#{}\[\],()][^\s\"'()]{3,}?),?",  # plain: a `#` after a blank starts a comment
         )
     ),
     RedactionRule(
         "password-field",
         re.compile(
             r"(?i)[\"']?(?:password|passwd|secret|api_?key|access_?token|client_?secret)[\"']?\s*[:=]\s*"
-            r"[\"']((?!\[REDACTED|<|\$\{)[^\"'\s]{4,})[\"']"
+            r"[\"']((?!\[REDACTED|<|\$)[^\"'\s]{4,})[\"']"
         ),
         group=1,
         hints=("password", "passwd", "secret", "api_key", "apikey", "access_token", "accesstoken"),
@@ -351,7 +377,7 @@ _EXTRA_RULES: Final = [
         RedactionRule(  # "refresh_token": "...", 'X-API-KEY': '...', {token: "..."} on one line (compact JSON, code)
             "secret-field",
             re.compile(
-                r"(?P<kq>[\"']?)(?<![\w-])(?=[A-Za-z])(?P<key>[A-Za-z0-9_.-]{2,64})(?P=kq)[ \t]*[:=][ \t]*"
+                r"(?P<kq>[\"']?)(?<![\w-])(?=[A-Za-z])(?P<key>[A-Za-z0-9_.-]{2,64})(?P=kq)[ \t]*(?:=>|[:=])[ \t]*"
                 rf"{quote}(?P<value>(?!\[REDACTED)(?:\\.|[^{quote}\\\n]){{4,}}?){quote}"
             ),
             group="value",
@@ -418,11 +444,89 @@ _EXTRA_RULES: Final = [
     RedactionRule(  # ALTER USER x WITH PASSWORD '...', CREATE ROLE ... PASSWORD '...', IDENTIFIED BY '...'
         "sql-password",
         re.compile(
-            r"(?i)\b(?:password|identified[ \t]+by)[ \t]+(?P<q>['\"])(?P<value>(?!\[REDACTED)[^'\"\n]{3,}?)(?P=q)"
+            r"(?i)\b(?:password|identified(?:[ \t]+with[ \t]+\w+)?[ \t]+by)[ \t]+(?P<q>['\"])"
+            r"(?P<value>(?!\[REDACTED)[^'\"\n]{3,}?)(?P=q)"
         ),
         group="value",
         hints=("password", "identified"),
         hint_ci=True,
+    ),
+    RedactionRule(  # signed URLs and tokens in a URL's query or fragment (S3, GCS, Azure SAS, CloudFront, OAuth)
+        "url-signature",
+        re.compile(
+            r"(?i)[?&#;](?:x-amz-signature|x-goog-signature|sig|signature|access_token|id_token|refresh_token)="
+            r"(?P<value>(?!\[REDACTED)[^&#\s\"'<>]{8,})"
+        ),
+        group="value",
+        hints=("sig", "access_token", "id_token", "refresh_token"),
+        hint_ci=True,
+    ),
+    RedactionRule(  # Cookie: / Set-Cookie: values (session cookies are credentials)
+        "cookie",
+        re.compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*:[ \t]*[\"']?(?P<value>(?!\[REDACTED)[^\n\"']{8,})"),
+        group="value",
+        hints=("cookie",),
+        hint_ci=True,
+    ),
+    RedactionRule(  # kubeconfig: a client's private key, base64 (a PEM block once decoded)
+        "private-key",
+        re.compile(r"(?m)\bclient-key-data:[ \t]*(?P<value>(?!\[REDACTED)[A-Za-z0-9+/=]{16,})"),
+        group="value",
+        hints=("client-key-data",),
+    ),
+    RedactionRule(  # a Kubernetes pull secret: base64 of a Docker config with its registry passwords
+        "docker-config",
+        re.compile(r"\.dockerconfigjson[\"']?[ \t]*:[ \t]*[\"']?(?P<value>(?!\[REDACTED)[A-Za-z0-9+/=]{16,})"),
+        group="value",
+        hints=(".dockerconfigjson",),
+    ),
+    RedactionRule(  # <password>...</password> (Maven settings.xml and other XML)
+        "xml-secret",
+        re.compile(
+            r"<(?P<key>[\w.:-]{0,64}(?i:password|passwd|secret|token|api-?key|apikey)[\w.:-]{0,64})>"
+            r"(?P<value>(?!\[REDACTED)[^<\s]{3,})</(?P=key)>"
+        ),
+        group="value",
+        hints=_SECRET_WORD_HINTS,
+        hint_ci=True,
+        requires=("</",),
+        accept=_names_a_secret,
+    ),
+    RedactionRule(  # <add key="ApiKey" value="..."/> (.NET config) and PHP define('DB_PASSWORD', '...')
+        "config-secret",
+        re.compile(
+            r"(?i)(?:\bkey=|\bdefine\([ \t]*)(?P<kq>[\"'])(?P<key>[\w.:-]{1,64})(?P=kq)[ \t]*(?:value=|,)[ \t]*"
+            r"(?P<q>[\"'])(?P<value>(?!\[REDACTED)[^\"'\n]{3,}?)(?P=q)"
+        ),
+        group="value",
+        hints=_SECRET_WORD_HINTS,
+        hint_ci=True,
+        accept=_names_a_secret,
+    ),
+    RedactionRule(  # webhooks whose URL is the credential (Discord, Microsoft Teams)
+        "webhook-url",
+        re.compile(
+            r"https://(?:(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/|[\w.-]+\.webhook\.office\.com/"
+            r"webhookb2/)(?P<value>(?!\[REDACTED)[^\s\"'<>]{16,})"
+        ),
+        group="value",
+        hints=("/api/webhooks/", "webhook.office.com"),
+    ),
+    RedactionRule(
+        "cli-secret",  # docker login -p PASSWORD, ldapsearch/ldapmodify -w PASSWORD, gh secret set X --body VALUE
+        re.compile(
+            r"\b(?:docker[ \t]+login\b[^\n|;&]{0,200}?\s(?:-p|--password)|ldap\w*\b[^\n|;&]{0,300}?\s-w"
+            r"|gh[ \t]+secret[ \t]+set\b[^\n|;&]{0,200}?\s(?:--body|-b))(?:[ \t]+|=)(?P<q>[\"']?)"
+            r"(?P<value>(?!\[REDACTED|-)[^\s\"']{3,})(?P=q)"
+        ),
+        group="value",
+        hints=("docker", "ldap", "gh "),
+    ),
+    RedactionRule(
+        "cli-secret",  # openssl -passin pass:PASSWORD / -passout pass:PASSWORD
+        re.compile(r"-pass(?:in|out)[ \t]+pass:(?P<value>(?!\[REDACTED)\S{3,})"),
+        group="value",
+        hints=("pass:",),
     ),
     RedactionRule(  # ~/.pgpass: host:port:database:user:password
         "pgpass",
