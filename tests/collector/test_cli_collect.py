@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -279,6 +280,27 @@ def test_start_collects_history_then_live_lines_and_new_files_and_stops_cleanly(
     assert db_ids() == {expected_id(n) for n in range(3)}
     # the lock was released
     assert subprocess.run(_devlog("collect"), env=env, capture_output=True, timeout=60).returncode == 0
+
+
+def test_start_watches_a_log_folder_deleted_and_made_again(logs: Path) -> None:
+    """The watch went with the deleted folder: lines in the new one waited for the 30 s safety pass,
+    for the rest of the daemon's life."""
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), stderr=subprocess.PIPE, text=True)
+    try:
+        db = Config().storage.db_path()
+        assert _wait_for(lambda: db.exists() and expected_id(0) in db_ids())
+        shutil.rmtree(logs)
+        time.sleep(1.5)
+        logs.mkdir()
+        (logs / "a.jsonl").write_bytes(line(1))
+        assert _wait_for(lambda: expected_id(1) in db_ids(), timeout=10)  # well within the 30 s pass
+        append(logs / "a.jsonl", line(2))
+        assert _wait_for(lambda: expected_id(2) in db_ids(), timeout=5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
 
 
 def test_start_no_history_and_once(logs: Path) -> None:

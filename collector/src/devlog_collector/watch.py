@@ -502,6 +502,7 @@ class CollectDaemon:
                 look_for_new = True  # (files made between that discovery and the watcher's start)
                 continue
             polling = bool(self.options.force_polling)
+            watched = _identities(roots)  # a root deleted and made again is another folder to watch
             log.info("watching", roots=[str(r) for r in roots], polling=polling)
             try:
                 for changes in watch(
@@ -562,9 +563,11 @@ class CollectDaemon:
                     self._apply_retention(store)
                     if rescan and self._watch_roots(collector) != roots:
                         break  # a new agent folder appeared (or one vanished): watch the new set
-                    if missing and now - last_root_check >= MISSING_ROOT_CHECK_S:
+                    if now - last_root_check >= MISSING_ROOT_CHECK_S:
                         last_root_check = now
-                        if _any_appeared(missing):  # an agent's home appeared: read it, then watch it
+                        # An agent's home appeared, or a watched folder was deleted and made again
+                        # (the watch went with the old one): read what is there, then watch anew.
+                        if (missing and _any_appeared(missing)) or _identities(roots) != watched:
                             tracked = collector.discover(self.totals)
                             by_path = _index(tracked)
                             last_discover = now
@@ -612,6 +615,19 @@ def _missing_roots(collector: Collector) -> list[Path]:
                 if not root.is_dir():
                     missing.append(root)
     return missing
+
+
+def _identities(roots: list[Path]) -> list[tuple[int, int] | None]:
+    """(device, inode) of each root, None for one that is gone."""
+    found: list[tuple[int, int] | None] = []
+    for root in roots:
+        try:
+            st = root.stat()
+        except OSError:
+            found.append(None)
+        else:
+            found.append((st.st_dev, st.st_ino))
+    return found
 
 
 def _any_appeared(roots: list[Path]) -> bool:
