@@ -104,9 +104,13 @@ def test_a_collect_setting_edited_while_running_is_said_to_need_a_restart(tmp_pa
     logs.mkdir()
     config = write_config(logs)
     (logs / "a.jsonl").write_bytes(line(0))
+    original = config.read_text()
     with _daemon(dict(os.environ, DEVLOG_FORCE_POLLING="1")) as (proc, lines):
-        config.write_text(config.read_text().replace("collect:\n", "collect:\n  max_line_bytes: 123456\n", 1))
+        config.write_text(original.replace("collect:\n", "collect:\n  max_line_bytes: 123456\n", 1))
         assert _wait_for(lambda: any("collect and storage settings apply when" in line for line in lines)), lines
+        config.write_text(original + "# reverted\n")  # back to what runs: said so, not "needs a restart" again
+        assert _wait_for(lambda: any("are the ones running again" in line for line in lines)), lines
+        assert sum("collect and storage settings apply when" in line for line in lines) == 1, lines
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
 

@@ -294,11 +294,14 @@ class CollectDaemon:
             return
         if (fresh.collect, fresh.storage) != self._collect_seen:
             self._collect_seen = (fresh.collect, fresh.storage)
-            log.warning("collect_config_changed")
-            self._say(
-                "config changed: the collect and storage settings apply when `devlog start` is started again "
-                "(it goes on with the ones it started with)"
-            )
+            if (fresh.collect, fresh.storage) == (self.config.collect, self.config.storage):
+                self._say("config changed back: the collect and storage settings are the ones running again")
+            else:
+                log.warning("collect_config_changed")
+                self._say(
+                    "config changed: the collect and storage settings apply when `devlog start` is started "
+                    "again (it goes on with the ones it started with)"
+                )
         if fresh.export == self.config.export and fresh.export_default == self.config.export_default:
             return
         import msgspec
