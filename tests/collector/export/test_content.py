@@ -259,6 +259,17 @@ NEAR_MISSES = [
     'PASSWORD="$DB_PASSWORD"',
     "PWD=/home/dev/work/api",
     "cache_key = f'user:{uid}'",
+    # Code read by an agent (a corpus of installed packages masked these before).
+    "token = Name",
+    "self._token = value",
+    "final_token = token",
+    'SECRET = "%(secret)s";',
+    'Token:              "#cccccc",',
+    "    cookie: str | None = None,",
+    "    token: str,",
+    '(icon, style), ("Auth: ", Style(color="bright_white", bold=True))',
+    '"password": "string",',
+    'for token: "{self.token_string}"',
 ]
 
 

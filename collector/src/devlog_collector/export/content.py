@@ -175,8 +175,16 @@ _KEY_PARTS: Final = re.compile(r"[_.\-]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _names_a_secret(match: re.Match[str]) -> bool:
-    """Whether a `KEY=value` / `key: value` match is a secret (`is_secret_setting`)."""
-    return is_secret_setting(match.group("key"), match.group("value"))
+    """Whether a `KEY=value` / `key: value` match is a secret (`is_secret_setting`).
+
+    `name = word` with blanks around `=` and a bare word without digits for a value is an assignment
+    in code (`token = Name`, `self._token = value`): a shell or `.env` line has no blanks there, and
+    code writes a literal secret in quotes."""
+    value = match.group("value")
+    quoted = match.string[match.start("value") - 1 : match.start("value")] in ("'", '"')
+    if not quoted and _CODE_ASSIGNMENT.search(match.group(0)) and _BARE_WORD.fullmatch(value):
+        return False
+    return is_secret_setting(match.group("key"), value)
 
 
 def is_secret_setting(key: str, value: str) -> bool:
@@ -191,7 +199,9 @@ def is_secret_setting(key: str, value: str) -> bool:
     if not (glued or _SECRET_WORDS.intersection(parts) or _SECRET_WORDS.intersection(joined)):
         return False
     value = value.strip()
-    if value.lower() in _PLACEHOLDER_VALUES or value.startswith(("[REDACTED", "$", "<")):
+    if value.lower() in _PLACEHOLDER_VALUES or value.startswith(("[REDACTED", "$", "<", "{", "%")):
+        return False  # (a `{template}`, `%(name)s` or `{self.token}` is code)
+    if _HEX_COLOUR.fullmatch(value):
         return False
     if _is_code_reference(key, value) or (parts[-1] in ("pwd", "oldpwd") and value.startswith(("/", "~"))):
         return False  # (`PWD=/home/dev/api` in `env` output is the working folder)
@@ -202,6 +212,9 @@ def is_secret_setting(key: str, value: str) -> bool:
 _CODE_WORDS: Final = frozenset({
     "await", "new", "this", "self", "function", "lambda", "async", "yield", "require", "import", "return",
 })  # fmt: skip
+_HEX_COLOUR: Final = re.compile(r"#[0-9A-Fa-f]{3,8}")
+_CODE_ASSIGNMENT: Final = re.compile(r"[ \t]=|=[ \t]")
+_BARE_WORD: Final = re.compile(r"[A-Za-z_][A-Za-z_]*")
 _DOTTED_NAME: Final = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 
 
@@ -360,7 +373,8 @@ _EXTRA_RULES: Final = [
         )
         for value in (
             r"(?P<q>[\"'])(?P<value>[^\"'\n]{4,}?)(?P=q),?",  # quoted: spaces and `#` included
-            r"(?P<value>[^\s\"'#{}\[\],()][^\s\"'()]{3,}?),?",  # plain: a `#` after a blank starts a comment
+            # plain: a `#` after a blank starts a comment; a `,` only inside it; no brackets (code)
+            r"(?P<value>[^\s\"'#{}\[\],()|](?:[^\s\"'(),{}\[\]|]|,(?=\S)){3,}?),?",
         )
     ),
     RedactionRule(
@@ -372,12 +386,14 @@ _EXTRA_RULES: Final = [
         group=1,
         hints=("password", "passwd", "secret", "api_key", "apikey", "access_token", "accesstoken"),
         hint_ci=True,
+        accept=lambda match: is_secret_setting("password", match.group(1)),
     ),
     *(
         RedactionRule(  # "refresh_token": "...", 'X-API-KEY': '...', {token: "..."} on one line (compact JSON, code)
             "secret-field",
             re.compile(
-                r"(?P<kq>[\"']?)(?<![\w-])(?=[A-Za-z])(?P<key>[A-Za-z0-9_.-]{2,64})(?P=kq)[ \t]*(?:=>|[:=])[ \t]*"
+                r"(?:(?P<kq>[\"'])|(?<![\w\"'-]))(?=[A-Za-z])(?P<key>[A-Za-z0-9_.-]{2,64})(?(kq)(?P=kq))"
+                r"[ \t]*(?:=>|[:=])[ \t]*"
                 rf"{quote}(?P<value>(?!\[REDACTED)(?:\\.|[^{quote}\\\n]){{4,}}?){quote}"
             ),
             group="value",
@@ -463,7 +479,7 @@ _EXTRA_RULES: Final = [
     ),
     RedactionRule(  # Cookie: / Set-Cookie: values (session cookies are credentials)
         "cookie",
-        re.compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*:[ \t]*[\"']?(?P<value>(?!\[REDACTED)[^\n\"']{8,})"),
+        re.compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*:[ \t]*[\"']?(?P<value>(?!\[REDACTED)[\w.%-]+=[^\n\"']{4,})"),
         group="value",
         hints=("cookie",),
         hint_ci=True,
