@@ -705,3 +705,12 @@ def test_a_key_used_on_the_dashboard_shows_as_used(dash: TestClient[Any]) -> Non
     sign_in(dash, "read")
     assert last_used("read") is not None
     assert dash.get("/dashboard").status_code == 200
+
+
+def test_a_server_that_never_received_an_event_says_how_events_arrive(dash: TestClient[Any]) -> None:
+    sign_in(dash, "read")
+    empty = dash.get("/dashboard", params={"period": "7d"}).text
+    assert "No events have arrived yet" in empty
+    seed_team(dash)
+    quiet = dash.get("/dashboard", params={"from": "2001-01-01", "to": "2001-01-31"}).text
+    assert "No events have arrived yet" not in quiet and "in this period" in quiet

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devlog_server.dashboard.filters import Filters
@@ -294,6 +294,14 @@ def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite returns aggregates of DateTime columns as text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def has_any_events(conn: AsyncConnection, allowed: Sequence[str] | None) -> bool:
+    """Whether any event the key may read has ever arrived (an empty page then says how data comes)."""
+    query = select(R.day).limit(1)
+    if allowed is not None:
+        query = query.where(R.workspace.in_(list(allowed))) if allowed else query.where(false())
+    return (await conn.execute(query)).first() is not None
 
 
 async def load_slices(conn: AsyncConnection, filters: Filters, allowed: Sequence[str] | None) -> SliceSet:

@@ -44,7 +44,7 @@ from devlog_server.dashboard.session import (
     tokens_match,
     verify_key,
 )
-from devlog_server.dashboard.slices import DISTINCT_METRICS, Dimension, Totals, load_slices
+from devlog_server.dashboard.slices import DISTINCT_METRICS, Dimension, Totals, has_any_events, load_slices
 from devlog_server.errors import DATABASE_ERRORS, problem_for
 from devlog_server.queries import collectors_health, recent_rejections
 from devlog_server.state import server_state
@@ -328,6 +328,7 @@ class DashboardController(Controller):
         state = server_state(request)
         async with state.db.read() as conn:
             slices = await load_slices(conn, filters, viewer.allowed)
+            never_received = not slices.slices and not await has_any_events(conn, viewer.allowed)
         by_model, more_models = slices.breakdown_with_rest("model", limit=MODEL_ROWS)
         title, unit = METRICS[metric]
         model_colours = colour_map([b.key for b in by_model])
@@ -350,6 +351,7 @@ class DashboardController(Controller):
             metric=metric,
             split=split,
             metrics=METRICS,
+            never_received=never_received,
             extra_params={"metric": metric, "split": split},
             by_agent=slices.breakdown("agent"),
             by_model=by_model,
