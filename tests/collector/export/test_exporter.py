@@ -204,6 +204,7 @@ def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_letterin
         outcome = run("team", cfg, db)
         assert outcome.paused and not outcome.caught_up
         assert "refused 3 events in a row one by one with the same answer" in (outcome.paused_reason or "")
+        assert "were not dead-lettered" in (outcome.paused_reason or "")
         assert dead_letters(db, "team") == []
         assert srv.events == {}
         row = cursor_row(db, "team")

@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Final
 import httpx
 import msgspec
 
-from devlog_collector.config import Config, RemoteConfig
+from devlog_collector.config import Config, RemoteConfig, mask_url
 from devlog_collector.errors import ExportError, RemoteUnavailable, StoreError, UserError
 from devlog_collector.export.client import (
     Backoff,
@@ -570,9 +570,9 @@ class RemoteExporter:
                 if in_a_row >= BLANKET_REFUSALS:
                     self._dead_letter(refused[:-in_a_row], outcome, progress)  # (refused before the run began)
                     raise RemotePaused(
-                        f"{self.remote.url} refused {in_a_row} events in a row one by one with the same answer "
-                        f"({exc}): that is not about the events; something in front of the server (a proxy's "
-                        "body-size limit, a firewall) or the server itself refuses them. Nothing was dead-lettered: "
+                        f"{mask_url(self.remote.url)} refused {in_a_row} events in a row one by one with the same "
+                        f"answer ({exc}): that is not about the events; something in front of the server (a proxy's "
+                        "body-size limit, a firewall) or the server itself refuses them. They were not dead-lettered: "
                         f"fix it, then `devlog export --remote {self.name}` resumes",
                         status_code=exc.status_code,
                     ) from exc
