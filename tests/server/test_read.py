@@ -256,6 +256,8 @@ def test_an_empty_query_parameter_is_400_naming_it(client: TestClient[Any], path
         ("/api/v1/stats", "since=1e9", "since", "RFC 3339 date-time"),
         ("/api/v1/events", "since=inf", "since", "RFC 3339 date-time"),  # (was "Invalid epoch timestamp")
         ("/api/v1/stats", "until=nan", "until", "RFC 3339 date-time"),
+        ("/api/v1/stats", "since=2026-12-02", "since", "a date alone is not one: its start is 2026-12-02T00:00:00Z"),
+        ("/api/v1/events", "since=2026-12-02T00:00:00+05:00", "since", "write the offset's + as %2B"),
         ("/api/v1/events", "until=3000-01-01T00:00:00Z", "until", "must be between"),
         ("/api/v1/events", "user=a%00b", "user", "user"),
     ],

@@ -15,6 +15,7 @@ for an invalid value of a known parameter.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any, Final
@@ -84,10 +85,20 @@ def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handl
         )
     for name in _TIME_PARAMETERS & known:
         raw = connection.query_params.get(name)
-        if raw is not None and _is_number(raw):
+        if raw is None:
+            continue
+        hint = None
+        if _is_number(raw):
+            hint = ""
+        elif _BARE_DATE.fullmatch(raw):
+            hint = f" (a date alone is not one: its start is {raw}T00:00:00Z)"
+        elif " " in raw and _DATE_TIME_WITH_BLANK.fullmatch(raw):
+            hint = " (a '+' in a URL's query is read as a space: write the offset's + as %2B)"
+        if hint is not None:
             raise invalid_parameter(
                 name,
-                f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, got {raw!r}",
+                f"query parameter {name!r} must be an RFC 3339 date-time such as 2026-12-02T00:00:00Z, "
+                f"got {raw!r}{hint}",
             )
 
 
@@ -95,6 +106,10 @@ def check_query_parameters(connection: ASGIConnection[Any, Any, Any, Any], handl
 #: 1970 plus 20 million seconds, never what was meant), and `inf` or `nan` as a failed epoch: a number
 #: is refused here, before parsing, with the format to use.
 _TIME_PARAMETERS: Final = frozenset({"since", "until"})
+#: A date without its time (`since=2026-12-02`), which the date-time parser refuses without saying why.
+_BARE_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: A date-time whose offset's `+` arrived as a space (`...T00:00:00 05:00`, the `+` not URL-encoded).
+_DATE_TIME_WITH_BLANK: Final = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:?\d{2}")
 
 
 def _is_number(text: str) -> bool:
