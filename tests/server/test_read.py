@@ -358,3 +358,15 @@ def test_a_windows_drive_is_a_root_of_its_own(client: TestClient[Any]) -> None:
     assert set(_all_pages(client, workspace="/")) == {by_workspace["/home/dev/app"], by_workspace["//files/share/app"]}
     assert _all_pages(client, workspace="C:/") == [by_workspace["C:/Users/dev/app"]]
     assert _all_pages(client, workspace="C:/Users") == [by_workspace["C:/Users/dev/app"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "choices"),
+    [("by=week", "one of: day, agent, workspace, project, model, user"), ("order=newest", "one of: asc, desc")],
+)
+def test_a_value_outside_a_parameters_choices_is_answered_with_them(
+    client: TestClient[Any], query: str, choices: str
+) -> None:
+    path = "/api/v1/stats" if query.startswith("by=") else "/api/v1/events"
+    body = assert_problem(client.get(f"{path}?{query}", headers=auth("full")), 400)
+    assert choices in body["detail"], body

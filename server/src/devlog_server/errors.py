@@ -144,10 +144,33 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     detail = str(exc.detail)
     errors = extra.get("errors") if extra else None
     if exc.status_code == 400 and detail.startswith("Validation failed for") and isinstance(errors, list):
-        # Litestar's detail repeats the whole URL (kilobytes for a long value); name the parameters.
-        named = [f"{e.get('key')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+        # Litestar's detail repeats the whole URL (kilobytes for a long value); name the parameters,
+        # and for a value outside a parameter's choices, the choices.
+        named = [
+            f"{e.get('key')}: {e.get('message')}{_choices_of(e.get('key'), e.get('message'))}"
+            for e in errors
+            if isinstance(e, dict)
+        ]
         detail = "invalid request parameter" + ("s" if len(named) > 1 else "") + ": " + "; ".join(named)
     return _problem(exc.status_code, detail[:1000], headers=exc.headers, extra=extra)
+
+
+def _choices_of(parameter: Any, message: Any) -> str:
+    """` (one of: a, b, c)` for a value refused as not one of `parameter`'s choices, else nothing."""
+    if not (isinstance(message, str) and message.startswith("Invalid enum value")):
+        return ""
+    choices = enum_parameter_choices().get(str(parameter))
+    return f" (one of: {', '.join(choices)})" if choices else ""
+
+
+def enum_parameter_choices() -> dict[str, tuple[str, ...]]:
+    """The query parameters of the API that take one of a few values, and those values."""
+    from typing import get_args
+
+    from devlog_server.schemas import GroupBy
+    from devlog_shared import EventKind
+
+    return {"by": get_args(GroupBy), "kind": get_args(EventKind), "order": ("asc", "desc")}
 
 
 #: The problem type of an error that names no code of its own (Litestar's, and a few of ours).
