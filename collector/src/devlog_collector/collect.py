@@ -31,7 +31,6 @@ import errno
 import gc
 import hashlib
 import os
-import shutil
 import sqlite3
 import stat as stat_mod
 import time
@@ -47,7 +46,7 @@ from devlog_collector import disk_full_marker
 from devlog_collector.config import Config
 from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
-from devlog_collector.sizes import human_bytes
+from devlog_collector.sizes import disk_free, human_bytes
 from devlog_collector.sources import load_source_class, source_roots
 from devlog_collector.sources._values import FIRST_SEEN_KEY, cap_text
 from devlog_collector.sources.base import (
@@ -1016,11 +1015,8 @@ class Collector:
     def _check_disk(self) -> None:
         if self.min_free <= 0:
             return
-        try:
-            free = shutil.disk_usage(self.store.path.parent).free
-        except OSError:
-            return
-        if free < self.min_free:
+        free = disk_free(self.store.path)
+        if free is not None and free < self.min_free:
             raise DiskPressure(
                 f"only {human_bytes(free)} free on the store's disk ({self.store.path.parent}), "
                 f"below storage.min_free_bytes ({human_bytes(self.min_free)})"

@@ -26,7 +26,6 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "UserError",
-    "disk_free",
     "store_failure",
 ]
 
@@ -102,6 +101,8 @@ def store_failure(message: str, exc: BaseException, path: Path | None = None) ->
     error" (it cannot make the `-shm` file a store in WAL mode is opened with), which read like it.
     """
     text = f"{getattr(exc, 'sqlite_errorname', '')} {exc}"
+    from devlog_collector.sizes import disk_free
+
     free = disk_free(path) if path is not None and any(mark in text for mark in _NO_SPACE) else None
     if free is not None and free < NEARLY_FULL_BYTES:
         return (
@@ -116,16 +117,3 @@ def store_failure(message: str, exc: BaseException, path: Path | None = None) ->
         "they already hold)"
     )
 
-
-def disk_free(path: Path) -> int | None:
-    """Bytes free for this user on the file system holding `path` (or its nearest existing folder)."""
-    import os
-
-    folder = path
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        stat = os.statvfs(folder)
-    except OSError:
-        return None
-    return stat.f_bavail * stat.f_frsize

@@ -7,14 +7,13 @@ answers quickly.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import click
 
-from devlog_collector.sizes import human_bytes
+from devlog_collector.sizes import disk_free, human_bytes
 
 #: `storage.min_free_bytes`'s default (status reads no config module without a config file; a test
 #: keeps the two equal).
@@ -228,13 +227,8 @@ def _disk_pause(db_path: Path, min_free: int) -> str | None:
     """Why collection is paused for disk space right now (the collector's own test), or None."""
     if min_free <= 0:
         return None
-    try:
-        # (statvfs, not shutil.disk_usage: importing shutil costs status ~2 ms of start-up)
-        fs = os.statvfs(db_path.parent if db_path.parent.exists() else db_path.parent.parent)
-    except (OSError, AttributeError):  # (no statvfs on Windows: no pause shown there)
-        return None
-    free = fs.f_bavail * fs.f_frsize
-    if free >= min_free:
+    free = disk_free(db_path)
+    if free is None or free >= min_free:  # (unreadable, or no statvfs on Windows: no pause shown)
         return None
     return (
         f"collection is paused: only {human_bytes(free)} free on the store's disk, below storage.min_free_bytes "
