@@ -173,6 +173,11 @@ class RemoteEdit:
     add: dict[str, list[str]] = field(default_factory=dict)
     remove: dict[str, list[str]] = field(default_factory=dict)
 
+    def changes_globs(self, kind: str | None = None) -> bool:
+        """Whether it changes the `kind` ("include"/"exclude") globs, or any globs when None."""
+        kinds = (kind,) if kind else ("include", "exclude")
+        return any(k in self.globs or self.add.get(k) or self.remove.get(k) for k in kinds)
+
 
 def edit_remote(path: Path, name: str, edit: RemoteEdit) -> Config:
     """Change remote `name` in place (its other settings and comments kept); returns the new config.
@@ -191,7 +196,7 @@ def edit_remote(path: Path, name: str, edit: RemoteEdit) -> Config:
     for key, value in edit.settings.items():
         spec[key] = value
     for kind in ("include", "exclude"):
-        if kind not in edit.globs and not edit.add.get(kind) and not edit.remove.get(kind):
+        if not edit.changes_globs(kind):
             continue
         workspaces = spec.get("workspaces")
         if workspaces is None:

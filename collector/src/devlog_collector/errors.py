@@ -116,4 +116,3 @@ def store_failure(message: str, exc: BaseException, path: Path | None = None) ->
         "`devlog collect` to rebuild it from the agents' logs (exports then start over; servers skip what "
         "they already hold)"
     )
-

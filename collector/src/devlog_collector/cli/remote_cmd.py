@@ -142,12 +142,12 @@ def edit(
         add={"include": list(add_include), "exclude": list(add_exclude)},
         remove={"include": list(remove_include), "exclude": list(remove_exclude)},
     )
-    if not (settings or change.globs or any(change.add.values()) or any(change.remove.values())):
+    if not (settings or change.changes_globs()):
         raise UserError("nothing to change: give at least one option (see `devlog remote edit --help`)")
     path = config_path()
     config = edit_remote(path, name, change)
     click.echo(f"changed remote {name} ({mask_url(config.export.remotes[name].url)}) in {path}", err=True)
-    if change.globs or any(change.add.values()) or any(change.remove.values()):
+    if change.changes_globs():
         _say_what_it_selects(config, name)
     if api_key_env and config.export.remotes[name].api_key in (None, ""):
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
