@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import case, false, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from devlog_server.dashboard.filters import Filters
+from devlog_server.dashboard.filters import Filters, parse_filters
 from devlog_server.dashboard.queries import R, conditions
 
 __all__ = ["Breakdown", "Rest", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "load_slices"]
@@ -298,10 +298,8 @@ def _utc(value: datetime | str) -> datetime:
 
 async def has_any_events(conn: AsyncConnection, allowed: Sequence[str] | None) -> bool:
     """Whether any event the key may read has ever arrived (an empty page then says how data comes)."""
-    query = select(R.day).limit(1)
-    if allowed is not None:
-        query = query.where(R.workspace.in_(list(allowed))) if allowed else query.where(false())
-    return (await conn.execute(query)).first() is not None
+    every_event = conditions(parse_filters({"period": "all"}), allowed)  # (only the key's workspaces)
+    return (await conn.execute(select(R.day).where(*every_event).limit(1))).first() is not None
 
 
 async def load_slices(conn: AsyncConnection, filters: Filters, allowed: Sequence[str] | None) -> SliceSet:

@@ -352,6 +352,7 @@ class DashboardController(Controller):
             split=split,
             metrics=METRICS,
             never_received=never_received,
+            distinct_metric=metric in DISTINCT_METRICS,
             extra_params={"metric": metric, "split": split},
             by_agent=slices.breakdown("agent"),
             by_model=by_model,
