@@ -159,18 +159,10 @@ def _choices_of(parameter: Any, message: Any) -> str:
     """` (one of: a, b, c)` for a value refused as not one of `parameter`'s choices, else nothing."""
     if not (isinstance(message, str) and message.startswith("Invalid enum value")):
         return ""
-    choices = enum_parameter_choices().get(str(parameter))
+    from devlog_server.api.read import CHOICE_PARAMETERS  # (the parameters' own types; only on this error)
+
+    choices = CHOICE_PARAMETERS.get(str(parameter))
     return f" (one of: {', '.join(choices)})" if choices else ""
-
-
-def enum_parameter_choices() -> dict[str, tuple[str, ...]]:
-    """The query parameters of the API that take one of a few values, and those values."""
-    from typing import get_args
-
-    from devlog_server.schemas import GroupBy
-    from devlog_shared import EventKind
-
-    return {"by": get_args(GroupBy), "kind": get_args(EventKind), "order": ("asc", "desc")}
 
 
 #: The problem type of an error that names no code of its own (Litestar's, and a few of ours).

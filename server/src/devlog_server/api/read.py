@@ -4,7 +4,7 @@ except whoami which any valid key may call). Results never include workspaces ou
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from litestar import Request, get
 from litestar.params import Parameter
@@ -21,11 +21,14 @@ from devlog_server.text import text_problem
 from devlog_shared import EventKind, ServerLimits, WhoAmI
 from devlog_shared.limits import MAX_YEAR, MIN_YEAR
 
-__all__ = ["get_events", "get_stats", "whoami"]
+__all__ = ["CHOICE_PARAMETERS", "get_events", "get_stats", "whoami"]
 
+Order = Literal["asc", "desc"]
 Kind = Annotated[EventKind | None, Parameter(description="Only events of this kind.")]
-OrderParam = Annotated[Literal["asc", "desc"], Parameter(description="Oldest first (asc) or newest first (desc).")]
+OrderParam = Annotated[Order, Parameter(description="Oldest first (asc) or newest first (desc).")]
 By = Annotated[GroupBy, Parameter(description="What to group by.")]
+#: The query parameters that take one of a few values, and those values (a 400 lists them, `errors.py`).
+CHOICE_PARAMETERS: Final = {"by": get_args(GroupBy), "kind": get_args(EventKind), "order": get_args(Order)}
 _ERRORS = problem_responses(400, 401, 403, 429, 503)
 Text = Annotated[str | None, Parameter(max_length=4096)]
 Workspace = Annotated[
