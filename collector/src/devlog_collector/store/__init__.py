@@ -59,12 +59,15 @@ from devlog_collector.store.migrations import (
     usage_rollup_insert_trigger_sql,
 )
 from devlog_collector.store.migrations import pending as pending_migrations
+from devlog_collector.store.null_binding import register_identity_adapters
 from devlog_collector.store.rollup_rows import RollupOfRows
 
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
     from devlog_collector.store.wal_checkpointer import WalCheckpointer
     from devlog_shared import Event, Usage
+
+register_identity_adapters()
 
 __all__ = [
     "DEFERRED_INDEXES_KEY",
