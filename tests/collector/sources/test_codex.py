@@ -438,3 +438,69 @@ def test_no_history_keeps_the_session_context_of_lines_appended_later(tmp_path: 
     later = stored(marked)
     assert later and later <= stored(full)  # same ids, folder, model and token deltas as a full collect
     assert any(row[4] for row in later) and {row[1] for row in later} != {None}
+
+
+def _rollout(tmp_path: Path, payloads: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+    """Events of a current-format rollout made of a meta line and (type, payload) lines."""
+    sid = "019cae20-0000-7000-8000-000000000001"
+    meta = {"id": sid, "cwd": "/home/dev/api"}
+    lines: list[dict[str, Any]] = [{"timestamp": "2026-03-05T10:00:00.000Z", "type": "session_meta", "payload": meta}]
+    lines += [
+        {"timestamp": f"2026-03-05T10:00:{n:02d}.000Z", "type": kind, "payload": payload}
+        for n, (kind, payload) in enumerate(payloads, start=1)
+    ]
+    path = tmp_path / f"rollout-2026-03-05T10-00-00-{sid}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    events, problems = parse(CodexSource([]), SourceFile(path=path, mode="append"))
+    assert problems == []
+    return events
+
+
+def test_a_prompt_with_an_image_is_one_prompt_on_both_channels(tmp_path: Path) -> None:
+    """Newer builds wrap an attached image in `<image name=[Image #1]>` ... `</image>` text parts in the
+    response item; the event copy has only the typed text. Both are the same prompt."""
+    typed = "[Image #1]\n\nwhy is it unknown?"
+    item = {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "<image name=[Image #1]>"},
+        {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+        {"type": "input_text", "text": "</image>"},
+        {"type": "input_text", "text": typed},
+    ]}  # fmt: skip
+    message = {"type": "user_message", "message": typed, "images": ["data:image/png;base64,iVBORw0KGgo="]}
+    prompts = of(_rollout(tmp_path, [("response_item", item), ("event_msg", message)]), "prompt")
+    assert {e.id: e.text for e in prompts} == {prompts[0].id: typed}  # one id: stored once
+
+
+def test_an_aborted_turn_notice_is_not_a_prompt(tmp_path: Path) -> None:
+    notice = "<turn_aborted>\nThe user interrupted the previous turn on purpose.\n</turn_aborted>"
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": notice}]}
+    assert of(_rollout(tmp_path, [("response_item", item)]), "prompt") == []
+
+
+PATCH = "*** Begin Patch\n*** Update File: src/a.py\n@@\n-x\n+y\n*** Add File: src/b.py\n+b\n*** End Patch\n"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"command": ["apply_patch", PATCH]},
+        {"command": ["bash", "-lc", f"apply_patch <<'EOF'\n{PATCH}EOF\n"], "workdir": "/home/dev/api"},
+    ],
+    ids=["argv", "heredoc"],
+)
+def test_an_apply_patch_run_through_the_shell_tool_edits_files(tmp_path: Path, arguments: dict[str, Any]) -> None:
+    call = {"type": "function_call", "name": "shell", "call_id": "call_sh1", "arguments": json.dumps(arguments)}
+    events = _rollout(tmp_path, [("response_item", call)])
+    assert [e.kind for e in events] == ["session_start", "tool_call", "command", "file_edit", "file_edit"]
+    edits = of(events, "file_edit")
+    assert [(e.attrs["action"], e.file) for e in edits] == [
+        ("update", FileInfo(path="/home/dev/api/src/a.py", lines_added=1, lines_removed=1)),
+        ("add", FileInfo(path="/home/dev/api/src/b.py", lines_added=1, lines_removed=0)),
+    ]
+    assert {e.parent_id for e in edits} == {of(events, "tool_call")[0].id}
+
+
+def test_a_shell_command_that_only_mentions_apply_patch_edits_nothing(tmp_path: Path) -> None:
+    arguments = {"command": ["bash", "-lc", "grep -rn apply_patch docs/"]}
+    call = {"type": "function_call", "name": "shell", "call_id": "call_sh2", "arguments": json.dumps(arguments)}
+    assert of(_rollout(tmp_path, [("response_item", call)]), "file_edit") == []

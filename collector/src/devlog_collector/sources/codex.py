@@ -102,6 +102,7 @@ _INJECTED_PREFIXES: Final = (
     "<user_shell_command>",
     "# AGENTS.md instructions",
     "# Context from my IDE setup:",
+    "<turn_aborted>",
 )
 #: Item types written unwrapped (no `payload`) by pre-September-2025 rollouts.
 _LEGACY_ITEM_TYPES: Final = frozenset(
@@ -119,6 +120,12 @@ _LEGACY_ITEM_TYPES: Final = frozenset(
 #: The working folder in an injected `<environment_context>` message (the only place older rollouts
 #: name it).
 _ENVIRONMENT_CWD: Final = re.compile(r"<cwd>\s*([^<]+?)\s*</cwd>")
+#: The text parts newer Codex builds put around an attached image in a `response_item` user message
+#: (`<image name=[Image #1]>`, the image, `</image>`); the `user_message` copy has only the typed text.
+_IMAGE_MARKER: Final = re.compile(r"<image(?: name=[^>\n]*)?>|</image>")
+#: An `apply_patch` run through the shell tool: `apply_patch <<'EOF' ... EOF` in a script (the patch
+#: itself is the `*** Begin Patch` ... `*** End Patch` block).
+_SHELL_PATCH: Final = re.compile(r"\*\*\* Begin Patch\n.*?\n\*\*\* End Patch", re.S)
 _UUID_TAIL: Final = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _USAGE_FIELDS: Final = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 
@@ -469,7 +476,7 @@ class _RolloutParser:
             if role == "user":
                 self._environment_cwd(payload)
             if role in ("user", "assistant"):
-                text = _content_text(payload.get("content"))
+                text = _content_text(payload.get("content"), without_image_markers=role == "user")
                 event = self._message("item", str(role), text, ts, line_no, {})
                 if event is not None:
                     yield event
@@ -515,9 +522,11 @@ class _RolloutParser:
         if summary:
             attrs["input"] = summary
         command = None
-        if name in SHELL_TOOLS:
-            command = _command_text(args.get("cmd") if "cmd" in args else args.get("command"))
         patch = None
+        if name in SHELL_TOOLS:
+            argv = args.get("cmd") if "cmd" in args else args.get("command")
+            command = _command_text(argv)
+            patch = _shell_patch(argv, command)
         if name in PATCH_TOOLS:
             patch = arguments if payload.get("type") == "custom_tool_call" else args.get("input") or args.get("patch")
         text = arguments if isinstance(arguments, str) and arguments else None
@@ -828,13 +837,34 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _content_text(content: Any) -> str:
-    """Text of a response_item message's content parts (`input_text`/`output_text`)."""
+def _content_text(content: Any, *, without_image_markers: bool = False) -> str:
+    """Text of a response_item message's content parts (`input_text`/`output_text`).
+
+    `without_image_markers`: leave out the parts that only mark where an attached image sits, so a
+    user message reads as its `user_message` copy does (one prompt, not two).
+    """
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
         return ""
-    return "\n".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+    texts = [part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)]
+    if without_image_markers:
+        texts = [text for text in texts if not _IMAGE_MARKER.fullmatch(text.strip())]
+    return "\n".join(texts)
+
+
+def _shell_patch(argv: Any, script: str | None) -> str | None:
+    """The patch of an `apply_patch` run through the shell tool, else None.
+
+    Codex's prompt has long told the model to edit files this way: `["apply_patch", "<patch>"]`, or
+    `apply_patch <<'EOF' ... EOF` inside `bash -lc`.
+    """
+    if isinstance(argv, list) and len(argv) == 2 and argv[0] in ("apply_patch", "applypatch"):
+        return argv[1] if isinstance(argv[1], str) else None
+    if script and "apply_patch" in script and "*** Begin Patch" in script:
+        found = _SHELL_PATCH.search(script)
+        return found.group(0) if found else None
+    return None
 
 
 def _command_text(command: Any) -> str | None:
