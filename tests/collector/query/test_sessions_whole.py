@@ -98,3 +98,20 @@ def test_a_session_is_titled_by_its_agent_or_else_by_its_first_prompt(tmp_path: 
     assert {row["session_id"]: row["title"] for row in json.loads(listed.output)} == found
     table = CliRunner().invoke(cli, ["sessions"], env={"COLUMNS": "200"})
     assert "Fix the flaky login test" in table.output and "Add retries to the client" in table.output
+
+
+def test_a_sub_agent_task_prompt_titles_a_session_only_when_nothing_was_typed(tmp_path: Path) -> None:
+    """Older Claude Code files hold a sub-agent's lines inline: its task prompt can come first."""
+    task = {"is_sidechain": True}
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", session="mixed", text="search the repo for retries", attrs=task,
+           ident="m1"),
+        ev("2026-03-01T10:00:05", "prompt", session="mixed", text="make the client retry", ident="m2"),
+        ev("2026-03-01T11:00:00", "prompt", session="tasks", text="list the tests", attrs=task, ident="t1"),
+    ]  # fmt: skip
+    store = store_with(default_db(), events)
+    try:
+        found = {s.session_id: s.title for s in list_sessions(store, Filters(), pricer=Pricer.load())}
+    finally:
+        store.close()
+    assert found == {"mixed": "make the client retry", "tasks": "list the tests"}

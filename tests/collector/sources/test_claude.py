@@ -401,6 +401,31 @@ def test_a_slash_command_is_stored_as_typed(tmp_path: Path) -> None:
     assert [(p.text, p.attrs.get("slash_command")) for p in prompts] == expected
 
 
+def test_shell_mode_and_interrupt_markers(tmp_path: Path) -> None:
+    """`!ls` is stored as typed; its output and the marker of an interrupted reply are nobody's prompt."""
+    envelope = {"sessionId": "s1", "cwd": "/w", "timestamp": "2026-03-01T10:00:00.000Z"}
+    contents: list[object] = [
+        "<bash-input>ls -la</bash-input>",
+        "<bash-stdout>total 0\ndrwxr-xr-x 2 dev dev 40 .</bash-stdout><bash-stderr></bash-stderr>",
+        [{"type": "text", "text": "[Request interrupted by user]"}],
+        [{"type": "text", "text": "[Request interrupted by user for tool use]"}],
+        "<bash-input>  </bash-input>",  # nothing typed: kept as written
+        "please look at [Request interrupted by user] in the logs",  # typed text that mentions it
+    ]
+    lines = [
+        {**envelope, "type": "user", "uuid": f"u{n}", "message": {"role": "user", "content": content}}
+        for n, content in enumerate(contents)
+    ]
+    path = tmp_path / "s1.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    prompts = of(events_of(path), "prompt")
+    assert [(p.text, p.attrs.get("shell_mode")) for p in prompts] == [
+        ("!ls -la", True),
+        ("<bash-input>  </bash-input>", None),
+        ("please look at [Request interrupted by user] in the logs", None),
+    ]
+
+
 def test_a_lone_surrogate_escape_costs_one_character_not_the_line(tmp_path: Path) -> None:
     """JavaScript writes a string cut mid-emoji as `\\ud83d`: the line is read with U+FFFD there."""
     base = {"parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/dev/x",

@@ -108,7 +108,16 @@ _INPUT_SUMMARY_KEYS: Final = (
 _INPUT_SUMMARY_KEY_ORDER: Final = {key: place for place, key in enumerate(_INPUT_SUMMARY_KEYS)}
 _SCALARS: Final = (bool, int, float)
 _SUMMARY_VALUE_LIMIT: Final = 300
-_LOCAL_OUTPUT_PREFIXES: Final = ("<local-command-stdout>", "<local-command-stderr>")
+#: User lines Claude Code writes that nobody typed: a local command's output, a `!` shell command's
+#: output, and the marker left when the user interrupts a reply or a tool call.
+_LOCAL_OUTPUT_PREFIXES: Final = (
+    "<local-command-stdout>",
+    "<local-command-stderr>",
+    "<bash-stdout>",
+    "<bash-stderr>",
+    "[Request interrupted by user",
+)
+_BASH_INPUT: Final = re.compile(r"\s*<bash-input>(.*?)</bash-input>\s*", re.S)
 _TOKEN_FIELDS: Final = (
     ("input_tokens", "input_tokens"),
     ("output_tokens", "output_tokens"),
@@ -449,6 +458,8 @@ class _TranscriptParser:
             attrs["is_sidechain"] = True
         if "<command-name>" in text:
             text = _slash_command(text, attrs)
+        elif text.startswith("<bash-input>"):
+            text = _shell_mode_command(text, attrs)
         return Event(
             id=event_id(AGENT, key),
             ts=ts,
@@ -868,6 +879,15 @@ def _slash_command(text: str, attrs: dict[str, Any]) -> str:
     args = _COMMAND_ARGS.search(text)
     attrs["slash_command"] = command
     return f"{command} {args.group(1).strip()}".strip() if args else command
+
+
+def _shell_mode_command(text: str, attrs: dict[str, Any]) -> str:
+    """A `!` shell-mode command as typed (`!ls -la`) instead of its `<bash-input>` markup."""
+    found = _BASH_INPUT.fullmatch(text)
+    if found is None or not found.group(1).strip():
+        return text
+    attrs["shell_mode"] = True
+    return "!" + found.group(1).strip()
 
 
 def _is_injected(record: dict[str, Any], text: str) -> bool:
