@@ -252,6 +252,26 @@ def test_session_start_once_per_session_not_for_sub_agents() -> None:
     assert [s.session_id for s in of(events_of(PROJECT / f"{S2}.jsonl"), "session_start")] == [S2]
 
 
+def test_a_file_that_begins_with_another_sessions_lines_starts_its_own_session(tmp_path: Path) -> None:
+    envelope = {"type": "user", "cwd": "/w", "message": {"role": "user", "content": "hello"}}
+    copied = [{**envelope, "sessionId": "old", "uuid": f"o{n}", "timestamp": f"2026-03-01T10:00:0{n}.000Z"}
+              for n in range(3)]  # fmt: skip
+    own = [{**envelope, "sessionId": "new", "uuid": f"n{n}", "timestamp": f"2026-03-02T08:00:0{n}.000Z"}
+           for n in range(2)]  # fmt: skip
+    path = tmp_path / "new.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in copied + own))
+    starts = of(events_of(path), "session_start")
+    assert [(s.session_id, s.ts.isoformat()) for s in starts] == [
+        ("old", "2026-03-01T10:00:00+00:00"),  # the same id as the old session's own start: stored once
+        ("new", "2026-03-02T08:00:00+00:00"),
+    ]
+    # a file read before sessions were told apart (its state says only "started") starts none again
+    later = [(9, json.dumps({**own[0], "sessionId": "newer", "uuid": "x9"}).encode())]
+    file = SourceFile(path=path, mode="append")
+    assert of(split(ClaudeCodeSource([]).parse_lines(file, later, {"started": True}))[0], "session_start") == []
+    assert of(split(ClaudeCodeSource([]).parse_lines(file, later, {"started": ["new"]}))[0], "session_start") != []
+
+
 def test_tool_output_is_capped(tmp_path: Path) -> None:
     line = {
         "type": "user",

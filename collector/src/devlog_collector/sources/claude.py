@@ -117,6 +117,9 @@ _LOCAL_OUTPUT_PREFIXES: Final = (
     "<bash-stderr>",
     "[Request interrupted by user",
 )
+#: Sessions a file has started, remembered in its state (a file holds one, or a few when it begins
+#: with lines copied from other sessions).
+_STARTED_KEPT: Final = 16
 _BASH_INPUT: Final = re.compile(r"\s*<bash-input>(.*?)</bash-input>\s*", re.S)
 _TOKEN_FIELDS: Final = (
     ("input_tokens", "input_tokens"),
@@ -398,11 +401,18 @@ class _TranscriptParser:
     def _start_event(
         self, record: dict[str, Any], session: str, ts: datetime | None, fields: dict[str, Any]
     ) -> Event | None:
-        # A sub-agent's lines carry the parent's session id: its file does not start a session.
-        if ts is not None and not self.state.get("started") and record.get("isSidechain") is not True:
-            self.state["started"] = True
-            return self._session_start(record, session, ts, fields)
-        return None
+        # A sub-agent's lines carry the parent's session id: its file does not start a session. A file
+        # can hold more than one session (a new one that begins with lines copied from another): each
+        # starts at its own first line. (`True`: a state saved before sessions were told apart, when
+        # only the file's first session was started.)
+        if ts is None or record.get("isSidechain") is True:
+            return None
+        started = self.state.get("started")
+        if started is True or (isinstance(started, list) and session in started):
+            return None
+        kept = started if isinstance(started, list) else []
+        self.state["started"] = [*kept[-(_STARTED_KEPT - 1) :], session]
+        return self._session_start(record, session, ts, fields)
 
     # -- user lines ----------------------------------------------------------------------------
 
