@@ -678,3 +678,35 @@ def test_new_stores_use_16_kib_pages_and_older_stores_keep_theirs(tmp_path: Path
         assert store.db.execute("PRAGMA page_size").fetchone()[0] == 8192
         assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4096
         assert store.commit([ev(n) for n in range(3)]) == 3
+
+
+def test_search_through_a_store_that_cannot_be_written_says_what_it_misses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only mount or a backup copy: the index cannot be brought up to date, and a search that
+    quietly found nothing read as "no such text"."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(line(1, text="alpha webhook") + line(2, text="beta route"))
+    config = make_config(logs)
+    collect(config)
+    import devlog_collector.store as store_module
+
+    real_connect = sqlite3.connect
+
+    def read_only_file_system(database: object, *args: object, **kwargs: object) -> sqlite3.Connection:
+        if kwargs.get("uri"):  # the read-only connection itself opens by URI
+            return real_connect(database, *args, **kwargs)  # type: ignore[arg-type]
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", read_only_file_system)
+    with Store.open(config.storage.db_path(), readonly=True) as ro:
+        filters = build_filters(ro, FilterArgs(search="webhook"))
+        assert query_events(ro, filters) == []
+        assert ro.search_index_error == "attempt to write a readonly database"
+    err = capsys.readouterr().err
+    assert "warning: --search does not see the 2 newest events" in err and "readonly database" in err
+    monkeypatch.setattr(store_module.sqlite3, "connect", real_connect)
+    with Store.open(config.storage.db_path(), readonly=True) as ro:  # writable again: indexed, no warning
+        assert [e.text for e in query_events(ro, build_filters(ro, FilterArgs(search="webhook")))] == ["alpha webhook"]
+    assert "warning" not in capsys.readouterr().err

@@ -256,14 +256,32 @@ def _search_filters(store: Store, text: str | None) -> dict[str, str | None]:
     if not needs_mixed_search(text):
         return {"search": _check_search(store, text)}
     if needs_index(parse_mixed_search(text)):
-        store.update_search_index()  # the index is filled behind the events (docs/collector.md)
+        _update_search_index(store)
     return {"mixed_search": text}
+
+
+def _update_search_index(store: Store) -> None:
+    """Index what the full-text index does not cover yet (it is filled behind the events, see
+    docs/collector.md); where the store cannot be written, say which events the search will miss."""
+    store.update_search_index()
+    if store.search_index_error is None:
+        return
+    missed = store.search_index_backlog()
+    if missed:
+        import click
+
+        click.echo(
+            f"warning: --search does not see the {missed} newest events: the search index is behind and this "
+            f"store cannot be written here to bring it up to date ({store.search_index_error}); a `devlog "
+            "collect` or `devlog start` with write access to the store indexes them",
+            err=True,
+        )
 
 
 def _check_search(store: Store, text: str) -> str:
     if not text.strip():
         raise UserError("--search: empty search text")
-    store.update_search_index()  # the index is filled behind the events (docs/collector.md)
+    _update_search_index(store)
     try:
         store.db.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT 1", (text,)).fetchall()
     except sqlite3.OperationalError as exc:

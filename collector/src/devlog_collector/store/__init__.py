@@ -389,6 +389,8 @@ class Store:
         self._inserted_rows: list[tuple[Any, ...]] | None = None
         #: Stored copies replaced by a newer one (the insert policy), over this connection's life.
         self.replaced = 0
+        #: Why the last `update_search_index` could not write the index (a read-only store), or None.
+        self.search_index_error: str | None = None
         #: The rollup's insert trigger, when it is m030's (then large commits may batch; see
         #: `_store_events`); None when a later migration changed it: then the trigger always runs.
         self._rollup_trigger = None if readonly else _batchable_rollup_trigger(db)
@@ -933,22 +935,26 @@ class Store:
         Returns:
             The number of events the index now covers that it did not before.
         """
+        self.search_index_error = None
         if not self.readonly:
             return self._update_search_index(self.db, limit, should_stop)
         try:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
-            log.warning("search_index_not_updated", path=str(self.path), error=str(exc))
-            return 0
+            return self._search_index_not_updated(exc)
         try:
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             return self._update_search_index(db, limit, should_stop)
         except sqlite3.Error as exc:
-            log.warning("search_index_not_updated", path=str(self.path), error=str(exc))
-            return 0
+            return self._search_index_not_updated(exc)
         finally:
             db.close()
+
+    def _search_index_not_updated(self, exc: sqlite3.Error) -> int:
+        self.search_index_error = str(exc)
+        log.info("search_index_not_updated", path=str(self.path), error=str(exc))
+        return 0
 
     def _update_search_index(
         self, db: sqlite3.Connection, limit: int | None, should_stop: Callable[[], bool] | None
