@@ -109,6 +109,9 @@ def test_unknown_workspace_is_named(store: Store) -> None:
 
 def test_time_filters(store: Store) -> None:
     assert ids(store, last="2d") == ["p2", "p3", "r2", "r3"]
+    # --last ends now: an event dated later (a clock ahead) is not in it
+    earlier = build_filters(store, FilterArgs(last="2d"), now=at("2026-03-09T08:30:00"))
+    assert [e.id for e in query_events(store, earlier)] == ["p2", "p3"]  # not r2 (09:00) or r3 (09:30)
     assert ids(store, since="2026-03-09T08:30:00+00:00") == ["r2", "r3"]
     assert ids(store, until="2026-03-01") == ["p1", "r1", "t1", "f1"]  # a bare date includes the whole day
     assert ids(store, since="20260301", until="20260301") == ["p1", "r1", "t1", "f1"]  # as ccusage writes dates

@@ -312,7 +312,9 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
             start = int((now - span).timestamp() * 1000)
         except (OverflowError, ValueError):  # further back than datetime goes: everything
             start = 0
-        return max(start, 0), None
+        # Up to now: an event dated in the future (a clock ahead on the machine that wrote it) is
+        # not in "the last 30 minutes".
+        return max(start, 0), int(now.timestamp() * 1000) + 1
     since = until = None
     # Dates and naive times are read in the zone with its rules (not today's fixed offset), so a
     # bare date is that day's first local instant even on a daylight-saving change.
