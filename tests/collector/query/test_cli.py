@@ -248,3 +248,31 @@ def test_remote_filter_shows_what_a_remote_gets() -> None:
     unknown = CliRunner().invoke(cli, ["stats", "--remote", "tema"])
     assert unknown.exit_code == 2
     assert "--remote: unknown remote 'tema' (remotes: nobody, personal, team)" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],  # rich output
+        ["stats"],
+        ["sessions", "--format", "csv"],
+        ["query", "--format", "jsonl"],
+        ["sql", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) SELECT i FROM n"],
+    ],
+    ids=lambda args: " ".join(args[:3])[:30],
+)
+def test_a_reader_that_goes_away_is_not_a_failure(args: list[str]) -> None:
+    """`devlog stats | head -1` under `set -o pipefail`: some commands exited 1, others 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devlog_collector", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has written anything: every write fails
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == b""

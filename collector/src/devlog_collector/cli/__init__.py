@@ -95,6 +95,11 @@ class LazyGroup(click.Group):
         except CollectorError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
+        except BrokenPipeError:
+            # The reader went away (`devlog stats | head -1`): what it wanted was written. Exit 0 as
+            # for any command whose output was cut short, so `set -o pipefail` scripts do not fail.
+            _discard_stdout()
+            ctx.exit(0)
         except Exception as exc:
             sqlite3 = sys.modules.get("sqlite3")  # (only a command that opened the store can raise its errors)
             if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
@@ -109,6 +114,18 @@ class LazyGroup(click.Group):
                 store_path = None
             click.echo(f"error: {store_failure(f'the store failed: {exc}', exc, store_path)}", err=True)
             ctx.exit(1)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail on the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # (no real stdout: nothing left to flush there)
+        pass
 
 
 def _usage_error(exc: click.UsageError, where: str) -> None:

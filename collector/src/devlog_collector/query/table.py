@@ -70,8 +70,14 @@ def rich_console(*, stderr: bool = False, highlight: bool = True) -> Any:
     `terminal_width` says): rich alone would wrap at 80 columns there, splitting names and paths."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 itself; the CLI treats a reader that went away alike for every command
+            self.quiet = True
+            raise BrokenPipeError
+
     width = terminal_width(sys.stderr if stderr else sys.stdout)
-    return Console(stderr=stderr, highlight=highlight, width=width if width is not None else 100_000)
+    return _Console(stderr=stderr, highlight=highlight, width=width if width is not None else 100_000)
 
 
 def clean_text(text: str, *, newlines: bool = False) -> str:
