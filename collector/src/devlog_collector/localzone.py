@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,13 +36,16 @@ def local_zone() -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             # A POSIX rule string (EST5EDT,M3.2.0,M11.1.0) or a zone this Python cannot load: the C
             # library's reading of it, with its daylight-saving rules.
-            if not _POSIX_RULE.match(name) and name not in _warned:
-                _warned.add(name)  # (a typo such as Europe/Pari: the C library quietly takes UTC)
-                from devlog_collector.log import get_logger
-
-                get_logger("localzone").warning(
-                    "unknown_time_zone", tz=name, effect="times are in UTC under that name; fix TZ or use --timezone"
-                )
+            if not _POSIX_RULE.match(name):
+                # A typo such as Europe/Pari: the C library quietly takes UTC. So does devlog, under
+                # UTC's own name (a report labelled "Europe/Pari" would claim a zone it did not use).
+                if name not in _warned:
+                    _warned.add(name)
+                    sys.stderr.write(
+                        f"warning: TZ={name} is not a time zone this machine knows: times are in UTC "
+                        "(fix TZ, or use --timezone)\n"
+                    )
+                return timezone.utc
             time.tzset()
             return CLibraryZone(name)
     try:
