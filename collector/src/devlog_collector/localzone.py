@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,7 +45,7 @@ def local_zone() -> tzinfo:
                         f"warning: TZ={name} is not a time zone this machine knows: times are in UTC "
                         "(fix TZ, or use --timezone)\n"
                     )
-                return timezone.utc
+                return UTC
             time.tzset()
             return CLibraryZone(name)
     try:
