@@ -224,3 +224,39 @@ def test_status_shows_a_broken_export_section_as_warnings(config_file: Path) -> 
     assert result.exit_code == 0, result.stderr
     warnings = json.loads(result.stdout)["config"]["warnings"]
     assert any("export.remotes.team.url" in w for w in warnings), warnings
+
+
+def test_a_store_path_naming_the_store_file_points_at_its_folder(config_file: Path, tmp_path: Path) -> None:
+    """The docs print `~/.devlog/data/events.db`; `storage.path` set to it used to pass `config check`
+    and look for `.../events.db/events.db`."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "events.db").write_bytes(b"")
+    write_settled(config_file, f"storage:\n  path: {folder / 'events.db'}\n")
+    expected = f"storage.path: names a file ({folder / 'events.db'}), not the folder that holds the store"
+    expected += f": did you mean {folder}?"
+    with pytest.raises(UserError) as full:
+        load_config()
+    assert expected in full.value.problems
+    write_settled(config_file, f"storage:\n  path: {folder / 'events.db'}/data\n")
+    with pytest.raises(UserError) as below:
+        configured_db_path()
+    assert f"storage.path: cannot be a folder: {folder / 'events.db'} is a file" in below.value.problems
+
+
+def test_a_devlog_home_that_is_a_file_is_named(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    home_file = isolated_home / "afile"
+    home_file.write_text("")
+    monkeypatch.setenv("DEVLOG_HOME", str(home_file))
+    collected = CliRunner().invoke(cli, ["collect"])
+    assert collected.exit_code == 1
+    assert f"{home_file} is a file, not a folder" in collected.output
+    status = CliRunner().invoke(cli, ["status", "--json"])
+    assert (
+        json.loads(status.output)["store"]["error"]
+        == f"the store cannot be created: {home_file} is a file, not a folder"
+    )

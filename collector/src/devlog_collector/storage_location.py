@@ -77,9 +77,27 @@ def storage_path_problem(path: str) -> str | None:
     problem = path_user_problem(expanded)
     if problem is not None:
         return problem
-    if not Path(os.path.expanduser(expanded)).is_absolute():  # noqa: PTH111
+    folder = Path(os.path.expanduser(expanded))  # noqa: PTH111
+    if not folder.is_absolute():
         hint = " (an unset $VAR?)" if "$" in expanded else ""
         return f"must be an absolute folder or start with ~, got {path!r}{hint}"
+    blocking = file_in_the_way(folder)
+    if blocking == folder:
+        return f"names a file ({folder}), not the folder that holds the store: did you mean {folder.parent}?"
+    if blocking is not None:
+        return f"cannot be a folder: {blocking} is a file"
+    return None
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The first of `folder` and its parents that exists but is not a folder (the store cannot be
+    made under it), or None."""
+    for candidate in (*reversed(folder.parents), folder):
+        try:
+            if not candidate.is_dir():
+                return candidate if candidate.exists() else None
+        except OSError:  # (unreadable: whoever opens the store says so)
+            return None
     return None
 
 

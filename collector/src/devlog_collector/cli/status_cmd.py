@@ -212,6 +212,12 @@ def gather_status() -> dict[str, Any]:
         config, warnings = default_config_view(), missing_config_warnings()
     db_path = config.storage.db_path()
     store = _store_facts(db_path)
+    if not store["exists"] and not store.get("error"):
+        from devlog_collector.storage_location import file_in_the_way
+
+        blocking = file_in_the_way(db_path.parent)
+        if blocking is not None:
+            store["error"] = f"the store cannot be created: {blocking} is a file, not a folder"
     paused = _disk_pause(db_path, config.storage.min_free_bytes) or _disk_was_full(db_path)
     if paused:
         store["paused"] = paused

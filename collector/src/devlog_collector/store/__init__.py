@@ -504,7 +504,11 @@ class Store:
                 disk_full_marker.mark(path)  # `devlog status` says "paused", as for a write that failed
             raise StoreError(message) from exc
         except OSError as exc:
-            raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from exc
+            from devlog_collector.storage_location import file_in_the_way
+
+            blocking = file_in_the_way(path.parent)
+            reason = f"{blocking} is a file, not a folder" if blocking is not None else exc.strerror
+            raise StoreError(f"cannot create the store at {path}: {reason}") from exc
         return cls(db, path, readonly=False)
 
     def close(self) -> None:
