@@ -38,6 +38,7 @@ from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
 from devlog_collector.stop_signals import stop_on_signals
 from devlog_collector.store import Store
+from devlog_collector.wording import counted
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
 
@@ -213,7 +214,7 @@ class CollectDaemon:
                 self._run(store)
         finally:
             store.close()
-        self._say(f"stopped: {self.totals.events_added} events collected in this session")
+        self._say(f"stopped: {counted(self.totals.events_added, 'event')} collected in this session")
         return self.totals
 
     def _run(self, store: Store) -> None:
@@ -369,7 +370,7 @@ class CollectDaemon:
                 "the rest is collected when space returns"
             )
         else:
-            self._say(f"history collected: {self.totals.events_added} events added")
+            self._say(f"history collected: {counted(self.totals.events_added, 'event')} added")
 
     def _pass_with_progress(
         self,

@@ -311,8 +311,12 @@ def _render(facts: dict[str, Any]) -> None:
             when = f"{started} (interrupted)"
         else:
             when = f"{started} (running or interrupted)"
-        reads = "file reads" if running_now else "files"  # a daemon reads a file again each time it grows
-        console.print(f"[bold]last collect[/] {when}: {last['events_added']} events from {last['files_read']} {reads}")
+        from devlog_collector.wording import counted
+
+        # (a daemon reads a file again each time it grows)
+        files = last["files_read"]
+        reads = counted(files, "file read", "file reads") if running_now else counted(files, "file")
+        console.print(f"[bold]last collect[/] {when}: {counted(last['events_added'], 'event')} from {reads}")
     else:
         console.print("[bold]last collect[/] never: run `devlog collect` or `devlog start`")
 
