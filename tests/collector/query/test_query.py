@@ -105,6 +105,10 @@ def test_workspace_relative_and_home_paths(store: Store, monkeypatch: pytest.Mon
 def test_unknown_workspace_is_named(store: Store) -> None:
     with pytest.raises(UserError, match="no events recorded in /w/nowhere"):
         build_filters(store, FilterArgs(workspace="/w/nowhere"))
+    with pytest.raises(
+        UserError, match="--workspace: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/w'"
+    ):
+        build_filters(store, FilterArgs(workspace="~devlog-no-such-user/w"))
 
 
 def test_time_filters(store: Store) -> None:

@@ -171,6 +171,11 @@ def resolve_workspace(store: Store, text: str) -> str:
     """The normalised absolute path for `--workspace`; UserError if no stored event is in or under it."""
     if not text.strip():
         raise UserError("--workspace: empty path")
+    from devlog_collector.paths import path_user_problem
+
+    problem = path_user_problem(text.strip())
+    if problem is not None:  # (it would be read as a folder named `~nobody` in the current one)
+        raise UserError(f"--workspace: {problem}")
     path = _normalise_path(text)
     sql, params = workspace_condition(path)
     if store.db.execute(f"SELECT 1 FROM events WHERE {sql} LIMIT 1", params).fetchone() is None:
