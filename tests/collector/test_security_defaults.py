@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from devlog_collector.cli import cli
@@ -77,3 +78,26 @@ def test_a_relative_devlog_home_is_refused(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code != 0
     assert "DEVLOG_HOME must be an absolute path" in result.output
     assert not (tmp_path / "rel").exists()
+
+
+def _read_only_mount() -> Path | None:
+    """A folder on a file system mounted read-only on this machine, if there is one."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 3 and "ro" in fields[3].split(",") and Path(fields[1]).is_dir():
+            return Path(fields[1])
+    return None
+
+
+def test_a_store_that_cannot_be_written_says_why(tmp_path: Path) -> None:
+    from devlog_collector.store import _why_read_only
+
+    assert _why_read_only(tmp_path) == "it is read-only for this user (check its owner and mode)"
+    mount = _read_only_mount()
+    if mount is None:
+        pytest.skip("no read-only mount on this machine")
+    assert _why_read_only(mount) == "its file system is mounted read-only"

@@ -320,6 +320,17 @@ def price_extras(event: Event) -> tuple[int, int, int]:
     )
 
 
+def _why_read_only(path: Path) -> str:
+    """Why `path` cannot be written: its file system is mounted read-only, or its owner and mode."""
+    try:
+        mounted_read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # (no statvfs on Windows)
+        mounted_read_only = False
+    if mounted_read_only:
+        return "its file system is mounted read-only"
+    return "it is read-only for this user (check its owner and mode)"
+
+
 def _total(event: Event) -> int:
     return event.usage.total if event.usage is not None else 0
 
@@ -477,9 +488,7 @@ class Store:
                 with contextlib.suppress(OSError):
                     path.chmod(0o600)
                 if not os.access(path, os.W_OK):
-                    raise StoreError(
-                        f"cannot write the store at {path}: it is read-only for this user (check its owner and mode)"
-                    )
+                    raise StoreError(f"cannot write the store at {path}: {_why_read_only(path)}")
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             if path.stat().st_size == 0:
                 db.execute(f"PRAGMA page_size = {NEW_STORE_PAGE_SIZE}")  # only before the first table
