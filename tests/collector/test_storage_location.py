@@ -189,7 +189,7 @@ def test_devlog_home_naming_an_unknown_user_is_one_line(monkeypatch: pytest.Monk
     ("make", "message"),
     [
         (lambda p: p.write_text("not sqlite"), "file is not a database"),
-        (lambda p: p.write_bytes(b""), "is not a devlog store (it has no events table)"),
+        (lambda p: p.write_bytes(b""), "is empty: run `devlog collect` (or `devlog start`) to set it up"),
         (lambda p: p.mkdir(), "is a folder, not a devlog store"),
     ],
 )
@@ -208,7 +208,7 @@ def test_a_store_file_that_is_not_a_store_is_one_line(
         assert result.exit_code == 1 and message in result.stderr and result.stderr.count("\n") == 1, (command, result)
     status = CliRunner().invoke(cli, ["status", "--json"])
     store = json.loads(status.stdout)["store"]
-    if message.startswith("is not a devlog store"):  # an empty file: a collector about to migrate it
+    if message.startswith("is empty"):  # an empty file: a collector about to migrate it
         assert status.exit_code == 0 and "error" not in store
     else:
         assert status.exit_code == 1 and store["error"].startswith("cannot read the store")

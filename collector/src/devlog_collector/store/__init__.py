@@ -320,6 +320,13 @@ def price_extras(event: Event) -> tuple[int, int, int]:
     )
 
 
+def _is_empty_file(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
 def _why_read_only(path: Path) -> str:
     """Why `path` cannot be written: its file system is mounted read-only, or its owner and mode."""
     try:
@@ -470,6 +477,8 @@ class Store:
                 raise StoreError(store_failure(message, exc)) from exc
             if is_store is None:
                 db.close()
+                if _is_empty_file(path):  # (created, then never set up: a collect interrupted at once)
+                    raise StoreError(f"the store at {path} is empty: run `devlog collect` (or `devlog start`) to set it up")
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
             return cls(db, path, readonly=True)
         if path.is_dir():
