@@ -478,7 +478,9 @@ class Store:
             if is_store is None:
                 db.close()
                 if _is_empty_file(path):  # (created, then never set up: a collect interrupted at once)
-                    raise StoreError(f"the store at {path} is empty: run `devlog collect` (or `devlog start`) to set it up")
+                    raise StoreError(
+                        f"the store at {path} is empty: run `devlog collect` (or `devlog start`) to set it up"
+                    )
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
             return cls(db, path, readonly=True)
         if path.is_dir():
