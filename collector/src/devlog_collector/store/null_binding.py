@@ -21,11 +21,11 @@ from typing import Final
 
 __all__ = ["register_identity_adapters"]
 
-#: `None` -> `None`: a C-level callable of one argument that returns None (no Python frame per NULL).
-_NONE_TO_NONE: Final = {}.get
+#: Looked up with `.get`: `None` -> `None`, a C-level callable of one argument (no Python frame per NULL).
+_NOTHING: Final[dict[object, None]] = {}
 
 
 def register_identity_adapters() -> None:
     """Make `None` and `bytes` parameters skip the failing part of the adaptation protocol."""
-    sqlite3.register_adapter(type(None), _NONE_TO_NONE)
+    sqlite3.register_adapter(type(None), _NOTHING.get)
     sqlite3.register_adapter(bytes, bytes)  # bytes(b) is b itself for an exact `bytes`
