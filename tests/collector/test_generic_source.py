@@ -85,6 +85,39 @@ def test_unknown_kind_falls_back_and_keeps_original(tmp_path: Path) -> None:
     assert event.session_id == "7"
 
 
+def test_times_without_an_offset_are_in_the_configured_zone(tmp_path: Path) -> None:
+    """aider and other local tools write local times without an offset: UTC unless `timezone` says."""
+    lines = [json.dumps({"time": t, "conv": {"id": 1}, "type": "user"}).encode() for t in (
+        "2026-05-01 10:00:00", "2026-01-15T10:00:00", "2026-05-01T10:00:00+02:00", 1_777_629_600)]  # fmt: skip
+    stamps = lambda src: [e.ts.isoformat() for e in parse(src, lines) if isinstance(e, Event)]  # noqa: E731
+    assert stamps(source(tmp_path)) == [
+        "2026-05-01T10:00:00+00:00", "2026-01-15T10:00:00+00:00", "2026-05-01T08:00:00+00:00",
+        "2026-05-01T10:00:00+00:00",
+    ]  # fmt: skip
+    assert stamps(source(tmp_path, timezone="Europe/Berlin")) == [
+        "2026-05-01T08:00:00+00:00",  # summer time: +02:00
+        "2026-01-15T09:00:00+00:00",  # winter: +01:00
+        "2026-05-01T08:00:00+00:00",  # an offset of its own wins
+        "2026-05-01T10:00:00+00:00",  # epoch seconds are UTC anyway
+    ]
+
+
+def test_an_unknown_time_zone_is_a_config_error() -> None:
+    import pytest
+
+    from devlog_collector.config import parse_config
+    from devlog_collector.errors import UserError
+
+    def config(zone: str) -> dict[str, Any]:
+        entry = {"name": "aider", "glob": "/l/*.jsonl", "mapping": {"ts": "t", "session_id": "s"}, "timezone": zone}
+        return {"collect": {"generic": [entry]}}
+
+    with pytest.raises(UserError) as caught:
+        parse_config(config("Europe/Pari"))
+    assert any("timezone: unknown time zone 'Europe/Pari'" in p for p in caught.value.problems), caught.value.problems
+    assert parse_config(config("local"))[0].collect.generic[0].timezone == "local"
+
+
 def test_problems_for_unusable_lines(tmp_path: Path) -> None:
     lines = [
         b"{broken",

@@ -84,6 +84,8 @@ class GenericSourceConfig(_Model, frozen=True):
     mapping: dict[str, str]
     kind_map: dict[str, str] = field(default_factory=dict)
     kind_default: str = "response"
+    #: The zone of timestamps written without an offset (an IANA name, or `local`); UTC by default.
+    timezone: str = "UTC"
 
 
 class CollectConfig(_Model, frozen=True):
@@ -229,6 +231,18 @@ def _storage_path(value: str) -> str:
     return value
 
 
+def _time_zone_name(value: str) -> str:
+    if value == "local":
+        return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin, UTC, or local)") from None
+    return value
+
+
 def _events_db_name(value: str) -> str:
     problem = events_db_name_problem(value)
     if problem is not None:
@@ -366,6 +380,7 @@ _FIELD_RULES: dict[tuple[type[Struct], str], Callable[[Any], Any]] = {
     (GenericSourceConfig, "mapping"): _required_mapping,
     (GenericSourceConfig, "kind_default"): _event_kind,
     (GenericSourceConfig, "kind_map"): _event_kind_map,
+    (GenericSourceConfig, "timezone"): _time_zone_name,
     (CollectConfig, "generic"): _unique_generic_names,
     (RemoteConfig, "url"): _http_url,
     (RemoteConfig, "sync_interval"): _sync_interval,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
@@ -112,11 +112,11 @@ def clip(text: str, limit: int = MAX_TOOL_TEXT) -> str:
     return text[:limit] + f"\n[... {len(text) - limit} characters clipped by devlog]"
 
 
-def parse_ts(value: Any) -> datetime | None:
+def parse_ts(value: Any, naive_zone: tzinfo | None = None) -> datetime | None:
     """A UTC datetime from epoch seconds/milliseconds or an ISO-8601 string; None if unusable.
 
-    Naive ISO strings are taken as UTC (the agents handled here write UTC). Numbers are
-    milliseconds when large enough to be, else seconds.
+    Naive ISO strings are taken as UTC (the agents handled here write UTC), or as times in
+    `naive_zone` when one is given. Numbers are milliseconds when large enough to be, else seconds.
     """
     if isinstance(value, bool):
         return None
@@ -130,7 +130,14 @@ def parse_ts(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
         except ValueError:
             return None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            if naive_zone is None:
+                return parsed.replace(tzinfo=UTC)
+            try:
+                return parsed.replace(tzinfo=naive_zone).astimezone(UTC)
+            except (OverflowError, ValueError):  # (year 1 or 9999 moved past the calendar's ends)
+                return None
+        return parsed.astimezone(UTC)
     if isinstance(value, int | float):
         if value != value or value <= 0:
             return None

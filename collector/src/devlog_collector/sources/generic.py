@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -85,6 +86,8 @@ class GenericJsonlSource(Source):
         self.agent = config.name
         #: The key of this source's cursors and parse errors in the store.
         self.source_id = f"generic:{config.name}"
+        #: The zone of timestamps written without an offset (None: UTC).
+        self.naive_zone = _naive_zone(config.timezone)
 
     @classmethod
     def default_roots(cls) -> list[Path]:
@@ -130,7 +133,7 @@ class GenericJsonlSource(Source):
             dotted = mapping.get(name)
             return _MISSING if dotted is None else lookup(record, dotted)
 
-        ts = parse_ts(field("ts"))
+        ts = parse_ts(field("ts"), self.naive_zone)
         if ts is None:
             return Problem(where, f"no usable timestamp at {mapping['ts']!r}")
         session = field("session_id")
@@ -183,3 +186,16 @@ class GenericJsonlSource(Source):
 def _short(value: Any, limit: int = 1024) -> str | None:
     text = as_str(value)
     return text[:limit] if text else None
+
+
+def _naive_zone(name: str) -> tzinfo | None:
+    """The zone `timezone` names (validated by the config); None for UTC."""
+    if name == "UTC":
+        return None
+    if name == "local":
+        from devlog_collector.localzone import local_zone
+
+        return local_zone()
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
