@@ -71,3 +71,43 @@ def test_stop_returns_promptly_with_nothing_to_do(tmp_path: Path) -> None:
         daemon.stop(timeout=10)
         assert time.monotonic() - started < 5
         assert all(not w.thread.is_alive() for w in daemon._workers)
+
+
+class _RecordingBackoff(Backoff):
+    """Records the schedule's step at each wait it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(0.01, 10.0, rng=random.Random(3))
+        self.steps: list[int] = []
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.steps.append(self.attempt)
+        return super().next_delay(retry_after)
+
+
+def test_a_rate_limited_backfill_goes_at_the_servers_pace(tmp_path: Path) -> None:
+    """Every pass delivered a batch before its 429, yet the daemon's wait grew pass by pass (to
+    minutes): a 27,000-event backfill crawled where `devlog export` took 30 s."""
+    from tests.collector.export.faultserver import Fault
+
+    db = tmp_path / "events.db"
+    fill_store(db, make_events(300, [f"{WORK}/a"]))
+    limited = Fault("status", 429, headers={"Retry-After": "0"})
+    backoffs: list[_RecordingBackoff] = []
+
+    def factory() -> Backoff:
+        backoffs.append(_RecordingBackoff())
+        return backoffs[-1]
+
+    with FaultServer(max_events=50) as server:
+        for _ in range(5):
+            server.script(Fault("ok"), limited)
+        cfg = config({"team": remote(server.url, [f"{WORK}/**"], auto_sync=True, sync_interval="60s")})
+        daemon = ExportDaemon(cfg, db, backoff_factory=factory)
+        daemon.start()
+        try:
+            assert wait_for(lambda: len(server.events) == 300, timeout=30)
+        finally:
+            daemon.stop(timeout=10)
+    (backoff,) = backoffs
+    assert len(backoff.steps) == 5 and set(backoff.steps) == {0}, backoff.steps  # never past the first step

@@ -4,7 +4,8 @@ Each remote gets its own thread, its own store connection and its own HTTP clien
 is down, slow or backfilling a million events never holds up collection or the other remotes
 (the fan-out head-of-line blocking that Fluent Bit and Vector users report). A worker exports at
 its remote's `sync_interval`, and sooner when the collector calls `notify_new_events()`; after a
-transient failure it waits out its backoff (new events do not cut a backoff short). A paused remote
+transient failure it waits out its backoff (new events do not cut a backoff short), which starts over
+when the failed pass had delivered batches first (a server rate-limiting a long backfill). A paused remote
 (401/403/404) is re-checked each interval and resumes once `devlog export` or a config change
 un-pauses it.
 
@@ -87,6 +88,10 @@ class _Worker:
                 if outcome.paused or outcome.busy:
                     self._wait(self.interval, wakeable=False)
                 elif outcome.error is not None:
+                    if outcome.batches:
+                        # It delivered batches before failing (a server that rate-limits a long
+                        # backfill): wait what the server asks, not a backoff grown pass by pass.
+                        self.backoff.reset()
                     delay = self.backoff.next_delay(outcome.retry_after)
                     log.info("export_retry_scheduled", remote=self.name, delay_s=round(delay, 3))
                     self._wait(delay, wakeable=False)
