@@ -102,3 +102,12 @@ def test_an_empty_key_pepper_is_warned_about_like_an_unset_one(monkeypatch: pyte
 def test_settings_errors_are_pydantic_errors_for_embedders() -> None:
     with pytest.raises(pydantic.ValidationError, match="names no Postgres database"):
         ServerSettings(database_url="postgresql+asyncpg://u@h")
+
+
+def test_a_body_limit_below_the_event_limit_is_warned_about() -> None:
+    def said(**limits: int) -> list[str]:
+        return [w for w in startup_warnings(ServerSettings(host="127.0.0.1", **limits)) if "MAX_BODY_BYTES" in w]
+
+    assert said() == []  # 16 MiB bodies, 1 MiB events
+    (warning,) = said(max_body_bytes=300_000)
+    assert warning.startswith("DEVLOG_SERVER_MAX_BODY_BYTES (300000) is below DEVLOG_SERVER_MAX_EVENT_BYTES (1048576)")

@@ -69,7 +69,7 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
 
 
 def startup_warnings(settings: ServerSettings) -> list[str]:
-    """Security warnings for this configuration (logged at start-up)."""
+    """Warnings about this configuration (logged at start-up): security, and limits that contradict."""
     warnings = []
     if settings.certfile is None and not is_loopback(settings.host):
         warnings.append(
@@ -80,6 +80,12 @@ def startup_warnings(settings: ServerSettings) -> list[str]:
         warnings.append("DEVLOG_SERVER_KEY_PEPPER is not set: key hashes are salted but not peppered")
     if "*" in settings.trusted_proxies:
         warnings.append("DEVLOG_SERVER_TRUSTED_PROXIES=*: forwarded headers are trusted from any client")
+    if settings.max_body_bytes < settings.max_event_bytes:
+        warnings.append(
+            f"DEVLOG_SERVER_MAX_BODY_BYTES ({settings.max_body_bytes}) is below DEVLOG_SERVER_MAX_EVENT_BYTES "
+            f"({settings.max_event_bytes}): collectors cut event text to fit the body limit, so the event limit "
+            "never applies; lower it to match, or raise the body limit"
+        )
     return warnings
 
 

@@ -57,6 +57,7 @@ class FaultServer:
         api_key: str = "k-test",
         max_events: int = 10_000,
         max_body_bytes: int = 64 * 1024 * 1024,
+        max_event_bytes: int | None = None,
         reject: Callable[[dict[str, Any]], str | None] | None = None,
         port: int = 0,
         base_path: str = "",
@@ -67,6 +68,8 @@ class FaultServer:
         self.whoami_location: str | None = None
         self.max_events = max_events
         self.max_body_bytes = max_body_bytes
+        #: What `whoami` says of one event's size (default: the body limit).
+        self.max_event_bytes = max_event_bytes if max_event_bytes is not None else max_body_bytes
         #: What `/api/v1/whoami` says of the key.
         self.key_scopes = ["ingest"]
         self.key_workspaces = ["**"]
@@ -215,7 +218,7 @@ def _make_handler(srv: FaultServer) -> type[BaseHTTPRequestHandler]:
                     limits=ServerLimits(
                         max_events_per_batch=srv.max_events,
                         max_body_bytes=srv.max_body_bytes,
-                        max_event_bytes=srv.max_body_bytes,
+                        max_event_bytes=srv.max_event_bytes,
                     ),
                 )
                 self._log(200)

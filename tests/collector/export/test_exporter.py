@@ -192,6 +192,20 @@ def test_413_splits_the_batch_and_a_single_oversized_event_is_dead_lettered(db: 
         assert max(counts) < 64  # it was split
 
 
+def test_a_text_is_cut_to_fit_a_body_limit_below_the_event_limit(db: Path) -> None:
+    """An operator who lowers the body limit to match a proxy (300 kB) but keeps 1 MiB per event:
+    a 900 kB prompt was refused with 413 and dead-lettered instead of arriving with its text cut."""
+    events = make_events(3, [f"{WORK}/a"])
+    big = make_events(1, [f"{WORK}/a"], start=1000, text="y" * 900_000)
+    fill_store(db, events + big)
+    with FaultServer(max_body_bytes=300_000, max_event_bytes=1024 * 1024) as srv:
+        outcome = run("team", config({"team": remote(srv.url, [f"{WORK}/**"], content="full")}), db)
+        assert outcome.caught_up and outcome.dead_lettered == 0, outcome
+        assert dead_letters(db, "team") == []
+        arrived = srv.events[big[0].id]
+        assert arrived["attrs"]["truncated"] is True and 0 < len(arrived["text"]) < 300_000
+
+
 @pytest.mark.parametrize("status", [413, 400])
 def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_lettering(db: Path, status: int) -> None:
     """A proxy's body-size limit or a firewall answers every request alike: splitting down to single

@@ -425,6 +425,10 @@ class RemoteExporter:
             self.max_bytes = max(1024, min(self.max_bytes, limits.max_body_bytes - 4096))
         if limits.max_event_bytes > 0:
             self.max_event_bytes = limits.max_event_bytes
+        if limits.max_body_bytes > 0:
+            # An event is sent alone when it must: it has to fit in a request body too (an operator
+            # may set the body limit below the event limit, to match a proxy in front).
+            self.max_event_bytes = min(self.max_event_bytes, max(1024, limits.max_body_bytes - 4096))
 
     def _next_batch(self, cursor: int) -> Batch:
         """Up to `max_events` / `max_bytes` of routed events after `cursor`, and how far the scan got.
