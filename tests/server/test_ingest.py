@@ -501,3 +501,23 @@ def test_unpaired_surrogate_escapes_are_stored_as_replacement_characters(client:
     broken = body.replace(b'"schema_version":1', b'"schema_version":"1"')
     problem = assert_problem(client.post("/api/v1/events", content=broken, headers=headers), 400)
     assert "schema_version" in problem["detail"]
+
+
+def test_a_connection_lost_in_use_is_logged_with_its_reason() -> None:
+    """Its backend terminated mid-request: the 503 was right, but the warning said only `InterfaceError`."""
+    import structlog
+    from sqlalchemy.exc import InterfaceError
+
+    from devlog_server.errors import _from_database_error
+
+    class ConnectionDoesNotExistError(Exception):  # (the shape of asyncpg's, under SQLAlchemy's wrapper)
+        pass
+
+    cause = ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    lost = InterfaceError("SELECT 1", {}, cause)
+    with structlog.testing.capture_logs() as logs:
+        problem = _from_database_error(lost)
+    assert problem.status_code == 503
+    assert [(r["event"], r["error"], r["reason"]) for r in logs] == [
+        ("database_unavailable", "ConnectionDoesNotExistError", "connection was closed in the middle of operation")
+    ]

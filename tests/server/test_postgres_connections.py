@@ -120,6 +120,7 @@ def test_a_database_that_refuses_connections_is_a_503_then_recovers(tmp_path: Pa
     refused = [r for r in outages if "not currently accepting connections" in r.get("reason", "")]
     assert refused and {r["error"] for r in refused} == {"ObjectNotInPrerequisiteStateError"}
     assert all(r["level"] == "warning" and "exception" not in r for r in outages)
+    assert all(r.get("reason") for r in outages), outages  # a connection killed in use names its reason too
     assert "request_failed" not in {r.get("event") for r in records}
     assert "Traceback" not in log.read_text()
 

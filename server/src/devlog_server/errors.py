@@ -182,11 +182,11 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 def _from_database_error(exc: Exception) -> ProblemDetailsException:
-    error = type(_driver_error(exc)).__name__
-    if isinstance(exc, DatabaseUnreachableError):
-        _log.warning("database_unavailable", error=error, reason=exc.reason)
-    else:
-        _log.warning("database_unavailable", error=error)
+    from devlog_server.db.engine import connect_failure_reason
+
+    driver_error = _driver_error(exc)
+    reason = exc.reason if isinstance(exc, DatabaseUnreachableError) else connect_failure_reason(driver_error)
+    _log.warning("database_unavailable", error=type(driver_error).__name__, reason=reason)
     return _problem(
         503,
         "the database is unavailable; retry later",
