@@ -346,7 +346,15 @@ def test_a_401_without_an_api_key_says_the_key_is_not_set(db: Path, monkeypatch:
         unset, warnings = parse_config(raw)
         assert warnings == ["export.remotes.team.api_key: environment variable DEVLOG_TEST_UNSET_KEY is not set"]
         outcome = run("team", unset, db)
-        assert outcome.paused and "this remote has no API key" in (outcome.paused_reason or "")
+        assert outcome.paused and "this remote's api_key is empty: is the ${VAR} it names set" in (
+            outcome.paused_reason or ""
+        )
+        keyless = remote(srv.url, [f"{WORK}/**"])
+        del keyless["api_key"]  # none in its config at all: there is no ${VAR} to ask about
+        outcome = run("team", config({"team": keyless}), db, resume=True)
+        assert outcome.paused and "this remote has no api_key: add one, e.g. `devlog remote edit NAME" in (
+            outcome.paused_reason or ""
+        )
         wrong = config({"team": remote(srv.url, [f"{WORK}/**"], api_key="wrong")})
         outcome = run("team", wrong, db, resume=True)
         assert outcome.paused and "missing, wrong or revoked" in (outcome.paused_reason or "")

@@ -148,6 +148,15 @@ class Backoff:
         self.attempt = 0
 
 
+def _missing_key_hint(api_key: str | None) -> str:
+    """What to do about a 401, by what the remote's config holds as its key."""
+    if api_key:
+        return "the API key is missing, wrong or revoked"
+    if api_key is None:  # no `api_key` in its config at all
+        return "this remote has no api_key: add one, e.g. `devlog remote edit NAME --api-key-env VAR`"
+    return "this remote's api_key is empty: is the ${VAR} it names set where devlog runs?"
+
+
 def api_url(base: str, api_path: str) -> httpx.URL:
     """`api_path` appended to the path of the remote url `base`, its query kept (see the module docstring)."""
     url = httpx.URL(base)
@@ -258,9 +267,7 @@ class RemoteClient:
             raise BatchInvalid(reason, status_code=status)
         if status in _PAUSE_STATUS:
             hint = {
-                401: "the API key is missing, wrong or revoked"
-                if self.remote.api_key
-                else "this remote has no API key: set its api_key (is the ${VAR} it names set where devlog runs?)",
+                401: _missing_key_hint(self.remote.api_key),
                 403: "the API key may not do this",
                 404: "no devlog ingest API at this URL",
             }[status]
