@@ -87,11 +87,7 @@ def test_a_session_is_titled_by_its_agent_or_else_by_its_first_prompt(tmp_path: 
         ev("2026-03-01T11:00:02", "prompt", session="cli", text="\n  Add retries to the client\nmore", ident="a2"),
         ev("2026-03-01T12:00:00", "response", session="quiet", text="no prompt here", ident="q1"),
     ]  # fmt: skip
-    store = store_with(default_db(), events)
-    try:
-        found = {s.session_id: s.title for s in list_sessions(store, Filters(), pricer=Pricer.load())}
-    finally:
-        store.close()
+    found = _titles(events)
     assert found == {"chat": "Fix the flaky login test", "cli": "Add retries to the client", "quiet": None}
     listed = CliRunner().invoke(cli, ["sessions", "--format", "json"])
     assert listed.exit_code == 0, listed.output
@@ -109,9 +105,13 @@ def test_a_sub_agent_task_prompt_titles_a_session_only_when_nothing_was_typed(tm
         ev("2026-03-01T10:00:05", "prompt", session="mixed", text="make the client retry", ident="m2"),
         ev("2026-03-01T11:00:00", "prompt", session="tasks", text="list the tests", attrs=task, ident="t1"),
     ]  # fmt: skip
+    assert _titles(events) == {"mixed": "make the client retry", "tasks": "list the tests"}
+
+
+def _titles(events: list[Event]) -> dict[str, str | None]:
+    """Each session's title as `devlog sessions` lists it, from a store holding `events`."""
     store = store_with(default_db(), events)
     try:
-        found = {s.session_id: s.title for s in list_sessions(store, Filters(), pricer=Pricer.load())}
+        return {s.session_id: s.title for s in list_sessions(store, Filters(), pricer=Pricer.load())}
     finally:
         store.close()
-    assert found == {"mixed": "make the client retry", "tasks": "list the tests"}
