@@ -133,3 +133,40 @@ def test_a_store_deleted_or_losing_its_wal_under_the_daemon_stops_it_with_one_li
         assert not any("Traceback" in line for line in lines), lines
         if lose:  # what the lost WAL held was checkpointed first
             assert {expected_id(0), expected_id(1)} <= _stored_ids()
+
+
+def test_a_daemon_paused_for_disk_space_resumes_when_min_free_bytes_is_lowered(tmp_path: Path) -> None:
+    """Paused, it checked neither its config nor its store: lowering the limit changed nothing until
+    a restart (while `devlog status`, reading the new config, said it was not paused)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = write_config(logs)
+    paused_config = config.read_text().replace("min_free_bytes: 0", f"min_free_bytes: {10**18}")
+    config.write_text(paused_config)
+    (logs / "a.jsonl").write_bytes(line(0))
+    with _daemon(dict(os.environ, DEVLOG_FORCE_POLLING="1")) as (proc, lines):
+        assert any("collection paused" in line for line in lines), lines
+        with (logs / "a.jsonl").open("ab") as handle:
+            handle.write(line(1))
+        config.write_text(paused_config.replace(f"min_free_bytes: {10**18}", "min_free_bytes: 0"))
+        assert _wait_for(lambda: any("storage.min_free_bytes is now 0 (no check)" in line for line in lines)), lines
+        assert _wait_for(lambda: {expected_id(0), expected_id(1)} <= _stored_ids()), lines
+        assert any("collection resumed" in line for line in lines), lines
+        assert not any("apply when `devlog start` is started again" in line for line in lines), lines
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_a_store_deleted_while_the_daemon_is_paused_still_stops_it(tmp_path: Path) -> None:
+    from devlog_collector.config import Config
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = write_config(logs)
+    config.write_text(config.read_text().replace("min_free_bytes: 0", f"min_free_bytes: {10**18}"))
+    (logs / "a.jsonl").write_bytes(line(0))
+    with _daemon(dict(os.environ, DEVLOG_FORCE_POLLING="1")) as (proc, lines):
+        assert any("collection paused" in line for line in lines), lines
+        Config().storage.db_path().unlink()
+        assert proc.wait(timeout=30) == 1
+    assert any(line.startswith("error:") and "was deleted" in line for line in lines), lines

@@ -270,11 +270,12 @@ class CollectDaemon:
             }.get(problem, "the store is intact: start it again to go on")
             raise StoreError(f"the store {store.path} {problem} while devlog start was running: stopped; {then}")
 
-    def _reload_exports(self) -> None:
+    def _reload_config(self, collector: Collector) -> None:
         """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
 
-        Only the `export` and `export_default` sections are reloaded; collection settings need a
-        restart. An invalid file keeps the previous settings and says why.
+        The `export` and `export_default` sections are reloaded, and `storage.min_free_bytes` (a
+        collection paused for disk space resumes once it is lowered); other collection settings
+        need a restart. An invalid file keeps the previous settings and says why.
         """
         stamp = _config_stamp()
         if stamp == self._config_seen:
@@ -293,6 +294,15 @@ class CollectDaemon:
             log.warning("config_reload_failed", detail=exc.message)
             self._say(f"config changed but is not valid, keeping the previous settings: {exc}")
             return
+        import msgspec
+
+        if fresh.storage.min_free_bytes != self.config.storage.min_free_bytes:
+            self._apply_min_free(collector, fresh.storage.min_free_bytes)
+            seen_collect, seen_storage = self._collect_seen
+            self._collect_seen = (
+                seen_collect,
+                msgspec.structs.replace(seen_storage, min_free_bytes=fresh.storage.min_free_bytes),
+            )
         if (fresh.collect, fresh.storage) != self._collect_seen:
             self._collect_seen = (fresh.collect, fresh.storage)
             if (fresh.collect, fresh.storage) == (self.config.collect, self.config.storage):
@@ -305,8 +315,6 @@ class CollectDaemon:
                 )
         if fresh.export == self.config.export and fresh.export_default == self.config.export_default:
             return
-        import msgspec
-
         if self._exporter is not None:
             self._exporter.stop()
         self.config = msgspec.structs.replace(self.config, export=fresh.export, export_default=fresh.export_default)
@@ -316,6 +324,17 @@ class CollectDaemon:
         names = ", ".join(sorted(self.config.export.remotes)) or "none"
         log.info("export_config_reloaded", remotes=names)
         self._say(f"export settings reloaded (remotes: {names})")
+
+    def _apply_min_free(self, collector: Collector, min_free: int) -> None:
+        import msgspec
+
+        self.config = msgspec.structs.replace(
+            self.config, storage=msgspec.structs.replace(self.config.storage, min_free_bytes=min_free)
+        )
+        collector.min_free = min_free
+        shown = human_bytes(min_free) if min_free > 0 else "0 (no check)"
+        log.info("min_free_bytes_reloaded", min_free_bytes=min_free)
+        self._say(f"storage.min_free_bytes is now {shown}")
 
     def _apply_retention(self, store: Store) -> None:
         if self.config.storage.retention_days is None:
@@ -533,14 +552,15 @@ class CollectDaemon:
                             look_for_new = look_for_new or _may_hold_logs(collector, raw_path)
                         elif item not in changed:
                             changed.append(item)
+                    if now - last_config_check >= CONFIG_CHECK_INTERVAL_S:
+                        # (also while paused: a deleted store, or a lowered min_free_bytes, matters then)
+                        self._check_store(store)
+                        self._reload_config(collector)
+                        last_config_check = now
                     if self._paused is not None:
                         if not collector.disk_ok():
                             continue
                         rescan = True
-                    if now - last_config_check >= CONFIG_CHECK_INTERVAL_S:
-                        self._check_store(store)
-                        self._reload_exports()
-                        last_config_check = now
                     if rescan or (look_for_new and now - last_discover >= DISCOVER_MIN_INTERVAL_S):
                         tracked = collector.discover(self.totals)
                         by_path = _index(tracked)
