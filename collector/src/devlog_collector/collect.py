@@ -880,10 +880,13 @@ class Collector:
         size, mtime = self._document_signature(item.file, st)
         same_file = cursor is not None and cursor.dev == st.st_dev and cursor.ino == st.st_ino
         state = dict(cursor.state) if cursor is not None and same_file else {}
-        if cursor is not None and not same_file and FIRST_SEEN_KEY in cursor.state:
-            # Replaced by a save through a temporary file + rename: the same document, so records
-            # without a time of their own keep the one they were first given (not the new mtime).
-            state[FIRST_SEEN_KEY] = cursor.state[FIRST_SEEN_KEY]
+        if cursor is not None and not same_file:
+            # Replaced by a save through a temporary file + rename (VS Code compacting a chat log):
+            # the same document, so records without a time of their own keep the one they were
+            # first given (not the new mtime), and a `--no-history` start's cutoff still holds.
+            for key in (FIRST_SEEN_KEY, ENGINE_STATE_KEY):
+                if key in cursor.state:
+                    state[key] = cursor.state[key]
         engine_state = state.pop(ENGINE_STATE_KEY, None)
         not_before = engine_state.get("not_before_ms") if isinstance(engine_state, dict) else None
         events: list[Event] = []

@@ -338,3 +338,35 @@ def test_an_edit_without_a_diff_stat_counts_the_lines_of_its_file_diff(tmp_path:
     assert problems == []
     [edit] = of(events, "file_edit")
     assert edit.file is not None and (edit.file.lines_added, edit.file.lines_removed) == (2, 1)
+
+
+def test_a_no_history_start_still_skips_the_history_of_a_document_saved_by_rename(tmp_path: Path) -> None:
+    """`devlog start --no-history`, then the chat is saved through a temporary file and a rename (as
+    VS Code compacts a Copilot log): the new inode dropped the cutoff, and the whole history came in."""
+    import os
+
+    from devlog_collector.collect import Collector
+    from devlog_collector.store import Store
+    from tests.collector.collect_helpers import agent_config, collect
+
+    chats_dir = tmp_path / "gemini" / "tmp" / "proj" / "chats"
+    chats_dir.mkdir(parents=True)
+    (chats_dir.parent / ".project_root").write_text("/home/dev/web-app")
+    old = {"id": "u1", "type": "user", "content": "an old prompt", "timestamp": "2020-01-01T10:00:00Z"}
+    record = {"sessionId": "5e1c2a00-0000-4000-8000-0000000000fe", "projectHash": "x", "messages": [old]}
+    path = chats_dir / "session-2026-12-03T18-00-5e1c2a00.json"
+    path.write_text(json.dumps(record))
+    config = agent_config("gemini", tmp_path / "gemini", tmp_path / "store")
+    with Store.open(config.storage.db_path()) as store:
+        collector = Collector(store, config)
+        assert collector.mark_current(collector.discover()) == 1
+    new = {"id": "u2", "type": "user", "content": "a new prompt", "timestamp": "2099-01-01T10:00:00Z"}
+    record["messages"] = [old, new]
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, path)
+    collect(config)
+    db = sqlite3.connect(config.storage.db_path())
+    texts = [row[0] for row in db.execute("SELECT text FROM events WHERE kind = 'prompt'")]
+    db.close()
+    assert texts == ["a new prompt"]
