@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -281,6 +282,39 @@ def test_start_collects_history_then_live_lines_and_new_files_and_stops_cleanly(
     assert db_ids() == {expected_id(n) for n in range(3)}
     # the lock was released
     assert subprocess.run(_devlog("collect"), env=env, capture_output=True, timeout=60).returncode == 0
+
+
+def test_start_sees_a_log_folder_made_beside_the_watched_one(tmp_path: Path) -> None:
+    """Codex's `archived_sessions/` made after the daemon began watching `sessions/`: its rollouts
+    waited for the 30 s safety pass (lines arrived up to 25 s late)."""
+    home = tmp_path / "codex-home"
+    (home / "sessions").mkdir(parents=True)
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"collect:\n  agents: [codex]\n  roots: {{codex: ['{home}']}}\nstorage:\n  min_free_bytes: 0\n")
+    proc = subprocess.Popen(_devlog("start", "--no-progress"), stderr=subprocess.PIPE, text=True)
+    try:
+        db = Config().storage.db_path()
+        assert _wait_for(lambda: db.exists())
+        time.sleep(1.0)  # (watching by now)
+        sid = "019cae20-0000-7000-8000-0000000000a1"
+        folder = home / "archived_sessions" / "2026" / "06" / "01"
+        folder.mkdir(parents=True)
+        meta = {"timestamp": "2026-06-01T10:00:00.000Z", "type": "session_meta", "payload": {"id": sid, "cwd": "/w"}}
+        said = {"timestamp": "2026-06-01T10:00:01.000Z", "type": "event_msg",
+                "payload": {"type": "user_message", "message": "archived hello"}}  # fmt: skip
+        (folder / f"rollout-2026-06-01T10-00-00-{sid}.jsonl").write_text(
+            "".join(json.dumps(record) + "\n" for record in (meta, said))
+        )
+
+        def prompts() -> list[str]:
+            with contextlib.closing(sqlite3.connect(db)) as conn:
+                return [r[0] for r in conn.execute("SELECT text FROM events WHERE kind = 'prompt'")]
+
+        assert _wait_for(lambda: prompts() == ["archived hello"], timeout=10)  # well within the 30 s pass
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
 
 
 def test_start_watches_a_log_folder_deleted_and_made_again(logs: Path) -> None:

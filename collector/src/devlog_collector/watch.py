@@ -631,13 +631,16 @@ def _config_stamp() -> tuple[int, int] | None:
 
 
 def _missing_roots(collector: Collector) -> list[Path]:
-    """The configured roots of every source that are not folders (yet)."""
+    """The configured roots of every source that are not folders (yet), and the log folders not made
+    yet beside ones that are watched (Codex's `archived_sessions/` once `sessions/` exists)."""
     missing: list[Path] = []
     for source in collector.sources:
         for root in source.roots:
             with contextlib.suppress(OSError):
                 if not root.is_dir():
                     missing.append(root)
+        with contextlib.suppress(OSError):
+            missing.extend(source.awaited_paths())
     return missing
 
 

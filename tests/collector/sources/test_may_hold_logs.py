@@ -84,3 +84,25 @@ def test_the_daemon_watches_only_where_logs_live(
         (tmp_path / name).mkdir(parents=True)
     source = load_source_class(agent)([tmp_path, tmp_path / "missing-root"])
     assert source.watch_paths() == [tmp_path / name for name in watched]  # (tmp_path / "." is tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("agent", "present", "awaited"),
+    [
+        ("claude", ["projects"], []),
+        ("claude", ["todos"], []),  # the home itself is watched: projects/ appearing is seen
+        ("codex", ["sessions"], ["archived_sessions"]),
+        ("codex", ["sessions", "archived_sessions"], []),
+        ("copilot", ["workspaceStorage"], ["globalStorage/emptyWindowChatSessions"]),
+        ("cursor", ["globalStorage"], ["workspaceStorage"]),
+    ],
+)
+def test_a_log_folder_not_made_yet_beside_a_watched_one_is_looked_for(
+    tmp_path: Path, agent: str, present: list[str], awaited: list[str]
+) -> None:
+    """Codex's `archived_sessions/` made after the daemon started watching `sessions/` was only found
+    by the 30 s rescan: its lines arrived up to 25 s late."""
+    for name in present:
+        (tmp_path / name).mkdir(parents=True)
+    source = load_source_class(agent)([tmp_path, tmp_path / "missing-root"])
+    assert source.awaited_paths() == [tmp_path / name for name in awaited]

@@ -97,6 +97,20 @@ def watch_folders(roots: Iterable[Path], names: Iterable[str]) -> list[Path]:
     return watched
 
 
+def awaited_folders(roots: Iterable[Path], names: Iterable[str]) -> list[Path]:
+    """The subfolders `names` not made yet under roots where `watch_folders` watches another one: the
+    watch does not see them appear (it is on the others), so the daemon looks for them every second."""
+    awaited: list[Path] = []
+    names = list(names)
+    for root in roots:
+        if not root.is_dir():
+            continue
+        missing = [root / name for name in names if not (root / name).is_dir()]
+        if len(missing) < len(names):
+            awaited.extend(missing)
+    return awaited
+
+
 def under_any(path: Path, folders: Iterable[Path]) -> bool:
     """Whether `path` is one of `folders` or inside one."""
     return any(path == folder or path.is_relative_to(folder) for folder in folders)
@@ -195,9 +209,19 @@ class Source(ABC):
             self.unlisted.append((path.parent, exc.strerror or str(exc)))
             return False
 
+    #: The subfolders of a root where the agent writes its logs (the rest of its home is not watched:
+    #: see `watch_folders`); empty: the whole root.
+    log_folders: ClassVar[tuple[str, ...]] = ()
+
     def watch_paths(self) -> list[Path]:
-        """Folders to watch for changes (existing roots by default)."""
+        """Folders to watch for changes: each existing root's `log_folders` that exist, or the root."""
+        if self.log_folders:
+            return watch_folders(self.roots, self.log_folders)
         return [r for r in self.roots if r.exists()]
+
+    def awaited_paths(self) -> list[Path]:
+        """Log folders not made yet, whose creation `watch_paths` would not see (see `awaited_folders`)."""
+        return awaited_folders(self.roots, self.log_folders)
 
     def may_hold_logs(self, path: Path) -> bool:
         """Whether a change at `path` (not a file already tracked) may concern this source: a new log,

@@ -61,7 +61,7 @@ from typing import Any, ClassVar, Final
 import msgspec
 
 from devlog_collector.sources._values import cap_text
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
 from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS
 
@@ -308,9 +308,8 @@ class ClaudeCodeSource(Source):
         """Events of complete transcript lines (see the module docstring)."""
         return _TranscriptParser(file, state).parse(lines)
 
-    def watch_paths(self) -> list[Path]:
-        """`projects/` of each root (not `todos/`, `shell-snapshots/`, `file-history/`, ...)."""
-        return watch_folders(self.roots, ("projects",))
+    #: `projects/` of each root (not `todos/`, `shell-snapshots/`, `file-history/`, ...).
+    log_folders: ClassVar[tuple[str, ...]] = ("projects",)
 
     def may_hold_logs(self, path: Path) -> bool:
         """Only `projects/` holds transcripts (not `history.jsonl`, `todos/`, `shell-snapshots/`, ...)."""

@@ -68,7 +68,7 @@ from typing import Any, ClassVar, Final
 import msgspec
 
 from devlog_collector.sources._values import cap_text
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, watch_folders
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, parse_iso
 from devlog_shared import (
     Event,
@@ -208,9 +208,8 @@ class CodexSource(Source):
                         seen.add(path)
                         yield SourceFile(path=path, mode="append")
 
-    def watch_paths(self) -> list[Path]:
-        """`sessions/` and `archived_sessions/` of each root (new day folders appear under them)."""
-        return watch_folders(self.roots, ("sessions", "archived_sessions"))
+    #: `sessions/` and `archived_sessions/` of each root (new day folders appear under them).
+    log_folders: ClassVar[tuple[str, ...]] = ("sessions", "archived_sessions")
 
     def may_hold_logs(self, path: Path) -> bool:
         """Rollouts live under `sessions/` and `archived_sessions/` (not `log/`, `history.jsonl`, ...)."""

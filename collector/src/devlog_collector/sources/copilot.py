@@ -56,7 +56,6 @@ from devlog_collector.sources.base import (
     SourceFile,
     under_any,
     vscode_user_dirs,
-    watch_folders,
 )
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
@@ -259,10 +258,9 @@ class CopilotSource(Source):
             for folder in folders:
                 yield from self._session_files(folder)
 
-    def watch_paths(self) -> list[Path]:
-        """`workspaceStorage/` (new workspaces appear as new `<hash>` folders) and the empty-window
-        sessions of each root; not the rest of VS Code's `User` folder."""
-        return watch_folders(self.roots, ("workspaceStorage", "globalStorage/emptyWindowChatSessions"))
+    #: `workspaceStorage/` (new workspaces appear as new `<hash>` folders) and the empty-window
+    #: sessions of each root; not the rest of VS Code's `User` folder.
+    log_folders: ClassVar[tuple[str, ...]] = ("workspaceStorage", "globalStorage/emptyWindowChatSessions")
 
     def may_hold_logs(self, path: Path) -> bool:
         """A workspace folder (new), its `workspace.json` or `chatSessions/`, or the empty-window sessions;

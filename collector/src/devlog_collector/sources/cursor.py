@@ -65,7 +65,6 @@ from devlog_collector.sources.base import (
     SourceFile,
     file_signature,
     vscode_user_dirs,
-    watch_folders,
 )
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
@@ -226,10 +225,9 @@ class CursorSource(Source):
             if self.is_log_file(db):
                 yield SourceFile(path=db, mode="sqlite")
 
-    def watch_paths(self) -> list[Path]:
-        """`globalStorage/` (the chats' database) and `workspaceStorage/` (the databases that map chats
-        to folders) of each root; not the rest of Cursor's `User` folder."""
-        return watch_folders(self.roots, ("globalStorage", "workspaceStorage"))
+    #: `globalStorage/` (the chats' database) and `workspaceStorage/` (the databases that map chats to
+    #: folders) of each root; not the rest of Cursor's `User` folder.
+    log_folders: ClassVar[tuple[str, ...]] = ("globalStorage", "workspaceStorage")
 
     def may_hold_logs(self, path: Path) -> bool:
         """The global database, or a workspace's database or `workspace.json` (they map chats to folders)."""

@@ -56,7 +56,7 @@ from devlog_collector.sources._values import (
     parse_ts,
     text_of,
 )
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, watch_folders
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
 __all__ = ["GeminiSource", "gemini_usage", "message_key", "read_conversation", "replay_jsonl"]
@@ -258,9 +258,8 @@ class GeminiSource(Source):
                         # A legacy session resumed by a newer Gemini CLI continues as `.jsonl`.
                         yield SourceFile(path=path, mode="document", replaces=(path.with_suffix(".json"),))
 
-    def watch_paths(self) -> list[Path]:
-        """`tmp/` of each root (the project folders and their chats)."""
-        return watch_folders(self.roots, ("tmp",))
+    #: `tmp/` of each root (the project folders and their chats).
+    log_folders: ClassVar[tuple[str, ...]] = ("tmp",)
 
     def may_hold_logs(self, path: Path) -> bool:
         """A project folder under `tmp/` (new), its `.project_root`, or anything under its `chats/`."""
