@@ -111,6 +111,7 @@ def test_a_collect_setting_edited_while_running_is_said_to_need_a_restart(tmp_pa
         config.write_text(original + "# reverted\n")  # back to what runs: said so, not "needs a restart" again
         assert _wait_for(lambda: any("are the ones running again" in line for line in lines)), lines
         assert sum("collect and storage settings apply when" in line for line in lines) == 1, lines
+        assert not any("collect_config_changed" in line for line in lines), lines  # said once, not also as JSON
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tracked
 from devlog_collector.config import Config
@@ -199,6 +199,12 @@ class CollectDaemon:
         if self.options.announce is not None:
             self.options.announce(message)
 
+    def _warn(self, event: str, message: str, **fields: Any) -> None:
+        """A warning said once: as a line on stderr where the daemon announces (`devlog start`; the
+        structured record then only at -v), else as the log record."""
+        (log.info if self.options.announce is not None else log.warning)(event, **fields)
+        self._say(message)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def run(self) -> CollectResult:
@@ -253,8 +259,7 @@ class CollectDaemon:
         try:
             exporter = ExportDaemon(self.config, self.db_path)
         except UserError as exc:  # e.g. a glob the router cannot compile: collection goes on
-            log.warning("export_disabled", detail=exc.message)
-            self._say(f"nothing is exported until the config is fixed: {exc}")
+            self._warn("export_disabled", f"nothing is exported until the config is fixed: {exc}", detail=exc.message)
             return None
         exporter.start()
         return exporter
@@ -291,8 +296,11 @@ class CollectDaemon:
 
                 Router(fresh)  # refuses rules it cannot compile, naming them
         except UserError as exc:
-            log.warning("config_reload_failed", detail=exc.message)
-            self._say(f"config changed but is not valid, keeping the previous settings: {exc}")
+            self._warn(
+                "config_reload_failed",
+                f"config changed but is not valid, keeping the previous settings: {exc}",
+                detail=exc.message,
+            )
             return
         import msgspec
 
@@ -308,10 +316,10 @@ class CollectDaemon:
             if (fresh.collect, fresh.storage) == (self.config.collect, self.config.storage):
                 self._say("config changed back: the collect and storage settings are the ones running again")
             else:
-                log.warning("collect_config_changed")
-                self._say(
+                self._warn(
+                    "collect_config_changed",
                     "config changed: the collect and storage settings apply when `devlog start` is started "
-                    "again (it goes on with the ones it started with)"
+                    "again (it goes on with the ones it started with)",
                 )
         if fresh.export == self.config.export and fresh.export_default == self.config.export_default:
             return
@@ -608,14 +616,20 @@ class CollectDaemon:
                     # stops it at every start): collect by plain passes until the next attempt.
                     if str(exc) != self._watch_error:
                         self._watch_error = str(exc)
-                        log.warning("watch_failed", error=str(exc))
-                        self._say(f"file watching failed ({exc}); checking the logs every second instead")
+                        self._warn(
+                            "watch_failed",
+                            f"file watching failed ({exc}); checking the logs every second instead",
+                            error=str(exc),
+                        )
                     tracked = self._passes_without_watcher(collector, tracked, indexer)
                     by_path = _index(tracked)
                     last_scan = time.monotonic()
                 else:
-                    log.warning("watch_fallback_polling", error=str(exc))
-                    self._say(f"native file watching failed ({exc}); polling instead")
+                    self._warn(
+                        "watch_fallback_polling",
+                        f"native file watching failed ({exc}); polling instead",
+                        error=str(exc),
+                    )
                     self.options.force_polling = True
 
 
