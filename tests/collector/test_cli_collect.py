@@ -467,6 +467,25 @@ def test_an_interrupted_history_pass_does_not_claim_to_be_complete(logs: Path) -
     assert not any(message.startswith("history collected") for message in said), said
 
 
+def test_a_daemon_stopped_during_the_history_pass_is_shown_as_interrupted(logs: Path) -> None:
+    """`devlog status` showed the run as finished, with half the history still unread."""
+    import threading
+
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    write_config(logs)
+    (logs / "a.jsonl").write_bytes(line(0))
+    stop = threading.Event()
+    stop.set()  # as after Ctrl-C during the history pass
+    CollectDaemon(Config(), DaemonOptions(), stop_event=stop).run()
+    last = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["store"]["last_collect"]
+    assert last["finished_at"] is None
+    assert "(interrupted)" in CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
+    CollectDaemon(Config(), DaemonOptions(once=True), stop_event=threading.Event()).run()  # read to its end
+    last = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["store"]["last_collect"]
+    assert last["finished_at"] is not None
+
+
 def test_collect_counts_the_stored_copies_a_rewritten_document_replaced(logs: Path) -> None:
     write_config(logs)
     chat = logs.parent / "gemini-home" / "tmp" / "acme" / "chats" / "session-2026-03-01T09-00-abcdef12.json"

@@ -229,10 +229,12 @@ class CollectDaemon:
             log.warning("source_unavailable", detail=warning)
         run_id = collector.begin_run()
         indexer = _SearchIndexer(self.db_path)
+        history_read = False
         try:
             self._apply_retention(store)
             self._exporter = self._start_exporter()
             self._history(collector, self._exporter, run_id)
+            history_read = not self.stopping.is_set()
             _give_back_memory(store)
             collector.record_progress(run_id, self.totals)
             indexer.start()
@@ -241,7 +243,10 @@ class CollectDaemon:
                 self._say("watching agent logs for changes (Ctrl-C to stop)")
                 self._watch(collector, store, run_id, indexer)
         finally:
-            collector.finish_run(run_id, self.totals)
+            if history_read:
+                collector.finish_run(run_id, self.totals)
+            else:  # stopped before the history was read: left unfinished, `devlog status` says "interrupted"
+                collector.record_progress(run_id, self.totals)
             indexer.stop()
             if self._exporter is not None:
                 self._exporter.stop()
