@@ -201,6 +201,10 @@ def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.Monke
         (row,) = json.loads(out)
         assert (row["status"], row["pending"]) == ("paused", 5)
         assert "401" in row["paused_reason"]
+        # a new key (or url) resumes it at the next pass: shown as what it will be then, not still paused
+        monkeypatch.setenv("TEAM_KEY", "k-test")
+        (row,) = json.loads(invoke("export", "--status", "--json")[1])
+        assert (row["status"], row["pending"], row["paused_reason"]) == ("pending", 5, None)
 
 
 def test_export_gives_up_after_retries_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,8 @@ written, the cursor will restart at 0 on the next pass, so pending counts from 0
 
 Status values:
 
-* `paused`   a 401/403/404 (or similar) stopped it; `devlog export` or a url/key change resumes it.
+* `paused`   a 401/403/404 (or similar) stopped it; `devlog export` or a url/key change resumes it
+             (after such a change it is shown as the next pass will find it: pending or synced).
 * `synced`   nothing routed to it is waiting.
 * `error`    events are waiting and the last attempt failed transiently (it is being retried).
 * `pending`  events are waiting (not yet sent, or sending now).
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from devlog_collector.config import Config, mask_url
-from devlog_collector.export.exporter import rules_hash
+from devlog_collector.export.exporter import connection_fingerprint, rules_hash
 from devlog_collector.export.routing import Router
 from devlog_collector.store import Store, ms_to_datetime
 
@@ -66,8 +67,8 @@ def _cursor(store: Store | None, config: Config, remote: str) -> tuple[int, dict
     if store is None:
         return 0, {}
     row = store.db.execute(
-        "SELECT last_seq, rules_hash, status, paused_reason, last_success_at, last_error, last_error_at, sent_total "
-        "FROM export_cursors WHERE remote = ?",
+        "SELECT last_seq, rules_hash, status, paused_reason, last_success_at, last_error, last_error_at, sent_total, "
+        "paused_fingerprint FROM export_cursors WHERE remote = ?",
         (remote,),
     ).fetchone()
     if row is None:
@@ -75,6 +76,9 @@ def _cursor(store: Store | None, config: Config, remote: str) -> tuple[int, dict
     keys = ("last_seq", "rules_hash", "status", "paused_reason", "last_success_at", "last_error", "last_error_at")
     data = dict(zip(keys, row, strict=False))
     data["sent_total"] = row[7]
+    if data["status"] == "paused" and row[8] != connection_fingerprint(config.export.remotes[remote]):
+        # Paused under another url or key: the next pass resumes it (shown as what it will be then).
+        data["status"], data["paused_reason"] = "pending", None
     last_seq = int(row[0]) if row[1] == rules_hash(config, remote) else 0
     return last_seq, data
 
