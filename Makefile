@@ -5,7 +5,9 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV ?= uv
+# uv on PATH, else the one `make install` puts in the user's site-packages (run as a module: pip's
+# --user scripts folder is often not on PATH).
+UV ?= $(if $(shell command -v uv 2>/dev/null),uv,$(PY) -m uv)
 EXPORT := $(UV) export --format requirements-txt --all-packages --no-emit-workspace --all-groups --no-header --no-annotate --quiet
 # Per-image hashed locks for the container images: each app's runtime dependencies, and the build backend.
 DOCKER_EXPORT := $(UV) export --format requirements-txt --no-emit-workspace --no-header --no-annotate --quiet
@@ -22,7 +24,10 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.lock shared/pyproject.toml collector/pyproject.toml server/pyproject.toml
-	@command -v $(UV) >/dev/null || $(PY) -m pip install --quiet 'uv==0.13.9'
+	@# (a system Python that refuses installs outside a venv, PEP 668, gets it in the user's site-packages)
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet 'uv==0.13.9' 2>/dev/null \
+		|| $(PY) -m pip install --quiet --user 'uv==0.13.9' 2>/dev/null \
+		|| $(PY) -m pip install --quiet --user --break-system-packages 'uv==0.13.9'
 	$(UV) venv --quiet --allow-existing --python $(PY) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e shared -e collector -e server
