@@ -107,6 +107,13 @@ def test_a_key_pasted_as_api_key_env_is_refused_without_echoing_it(config_file: 
     assert config_file.read_text() == ORIGINAL
 
 
+def test_the_example_variable_is_named_after_the_remote(config_file: Path) -> None:
+    """It said DEVLOG_TEAM_API_KEY whatever the remote was called."""
+    code, _, err = add("--api-key-env", PASTED_KEY, name="my-personal.box")
+    assert code == 2
+    assert "export DEVLOG_MY_PERSONAL_BOX_API_KEY=<key>, then pass --api-key-env DEVLOG_MY_PERSONAL_BOX_API_KEY" in err
+
+
 def test_ordinary_variable_names_are_still_accepted(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEVLOG_TEAM_API_KEY", raising=False)
     code, _, err = add("--api-key-env", "DEVLOG_TEAM_API_KEY")

@@ -60,7 +60,7 @@ def add(
     if not _NAME.match(name):
         raise UserError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
     if api_key_env is not None:
-        _check_api_key_env(api_key_env)
+        _check_api_key_env(api_key_env, name)
     spec: dict[str, Any] = {"url": url}
     if api_key_env:
         spec["api_key"] = "${" + api_key_env + "}"
@@ -124,7 +124,7 @@ def edit(
     from devlog_collector.paths import config_path
 
     if api_key_env is not None:
-        _check_api_key_env(api_key_env)
+        _check_api_key_env(api_key_env, name)
     settings: dict[str, Any] = {}
     if url is not None:
         settings["url"] = url
@@ -153,14 +153,15 @@ def edit(
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
 
 
-def _check_api_key_env(value: str) -> None:
+def _check_api_key_env(value: str, remote: str) -> None:
     """Refuse a `--api-key-env` value that is not a variable's name; the value is never echoed (it
-    may be the key itself)."""
+    may be the key itself). The example variable is named after the remote."""
     from devlog_collector.config import looks_like_a_key
 
+    variable = "DEVLOG_" + re.sub(r"[^A-Z0-9]+", "_", remote.upper()).strip("_") + "_API_KEY"
     usage = (
         "--api-key-env takes the name of the environment variable that holds the key, not the key: "
-        "export DEVLOG_TEAM_API_KEY=<key>, then pass --api-key-env DEVLOG_TEAM_API_KEY"
+        f"export {variable}=<key>, then pass --api-key-env {variable}"
     )
     if looks_like_a_key(value):
         raise UserError(f"{usage} (the value given looks like a key, so it was not written anywhere)")
