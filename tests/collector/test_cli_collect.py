@@ -781,3 +781,17 @@ def test_a_database_locked_when_read_is_read_again_soon_after_the_lock_ends(tmp_
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_status_lists_the_stored_events_of_an_agent_no_longer_collected() -> None:
+    """Once `codex` left `collect.agents`, its 1,343 stored events vanished from `status`."""
+    from tests.collector.query.helpers import ev, store_with
+
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("collect:\n  agents: [claude]\n")
+    store_with(Config().storage.db_path(), [ev("2026-03-01T10:00:00", "prompt", agent="codex", text="hi")]).close()
+    table = CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
+    row = next(line for line in table.splitlines() if "codex" in line)
+    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    assert cells == ["codex", "-", "not collected now (not in the config's sources)", "0", "1", "0"], table

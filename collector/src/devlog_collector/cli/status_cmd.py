@@ -351,6 +351,14 @@ def _render(facts: dict[str, Any]) -> None:
             str(events.get(agent, {}).get("events", 0)),
             str(errors.get(name, {}).get("problems", 0)),
         )
+    collected = {
+        s["source"].split(":", 1)[1] if s["source"].startswith("generic:") else s["source"] for s in facts["sources"]
+    }
+    for agent in sorted(set(events) - collected):  # stored before it left the config: still there, still queried
+        table.add_row(
+            escape(agent), "-", "not collected now (not in the config's sources)", str(tracked.get(agent, 0)),
+            str(events[agent]["events"]), str(errors.get(agent, {}).get("problems", 0)),
+        )  # fmt: skip
     console.print(table)
     for name, info in sorted(errors.items()):
         latest = info["latest"]
