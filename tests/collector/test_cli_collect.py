@@ -795,3 +795,20 @@ def test_status_lists_the_stored_events_of_an_agent_no_longer_collected() -> Non
     row = next(line for line in table.splitlines() if "codex" in line)
     cells = [cell.strip() for cell in row.split("│") if cell.strip()]
     assert cells == ["codex", "-", "not collected now (not in the config's sources)", "0", "1", "0"], table
+
+
+def test_start_says_what_retention_keeps(logs: Path) -> None:
+    """With `retention_days`, older lines in the agents' logs are skipped: the history pass found
+    "0 events" without a word of why."""
+    import threading
+
+    from devlog_collector.config import load_config
+    from devlog_collector.watch import CollectDaemon, DaemonOptions
+
+    write_config(logs, "  retention_days: 10\n")
+    (logs / "a.jsonl").write_bytes(line(0))  # (October 2025: older than 10 days)
+    config, _ = load_config()
+    said: list[str] = []
+    CollectDaemon(config, DaemonOptions(announce=said.append, once=True), stop_event=threading.Event()).run()
+    assert "retention: events older than 10 days are not kept (storage.retention_days)" in said, said
+    assert db_ids() == set()

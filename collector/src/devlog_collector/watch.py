@@ -184,6 +184,7 @@ class CollectDaemon:
         self.db_path = config.storage.db_path()
         self._paused: str | None = None
         self._last_retention = 0.0
+        self._retention_said = False
         self._exporter: _Exporter | None = None
         self._watch_error: str | None = None
         self._config_seen = _config_stamp()
@@ -358,6 +359,8 @@ class CollectDaemon:
         self._last_retention = now
         from devlog_collector.query.retention import apply_retention
 
+        days = self.config.storage.retention_days
+        first = not self._retention_said
         try:
             deleted = apply_retention(store, self.config)
         except Exception:  # retention must never stop collection
@@ -365,6 +368,14 @@ class CollectDaemon:
             return
         if deleted:
             log.info("retention_applied", deleted=deleted)
+        if deleted or first:
+            # Said once at start (older lines in the agents' logs are skipped from here on, which
+            # would otherwise read as a history pass that found nothing), then whenever it deletes.
+            self._retention_said = True
+            removed = f": {counted(deleted, 'event')} removed" if deleted else ""
+            self._say(
+                f"retention: events older than {counted(days, 'day')} are not kept (storage.retention_days){removed}"
+            )
 
     # -- history -------------------------------------------------------------------------------
 
