@@ -98,8 +98,17 @@ class _SearchIndexer:
         self._wake = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="devlog-search-index", daemon=True)
+        self._store: Store | None = None
 
     def start(self) -> None:
+        # The connection is opened here, before the daemon says it is watching, not in the thread:
+        # opened later, it could find the store's `-wal` deleted and make a new one, which hid the
+        # deletion from `_check_store` (and the daemon went on writing into the unlinked log).
+        try:
+            self._store = Store.open(self.db_path)
+        except Exception:  # noqa: BLE001 - indexing must never stop collection
+            log.warning("search_index_unavailable", path=str(self.db_path))
+            return
         self._thread.start()
 
     def notify(self) -> None:
@@ -113,11 +122,8 @@ class _SearchIndexer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            store = Store.open(self.db_path)
-        except Exception:  # noqa: BLE001 - indexing must never stop collection
-            log.warning("search_index_unavailable", path=str(self.db_path))
-            return
+        store = self._store
+        assert store is not None  # (set by `start` before the thread runs)
         try:
             while not self._done.is_set():
                 self._wake.wait()
