@@ -337,9 +337,11 @@ def _render(facts: dict[str, Any]) -> None:
             no_wrap=column == "source",  # (a narrow terminal cut copilot, codex and cursor alike to "co…")
             min_width=7 if column == "source" else None,
         )
+    collected: set[str] = set()
     for source in facts["sources"]:
         name = source["source"]
         agent = name.split(":", 1)[1] if name.startswith("generic:") else name
+        collected.add(agent)
         roots = "\n".join(_shown_root(r) for r in source["roots"])
         if source.get("error"):
             roots = source["error"]
@@ -351,9 +353,6 @@ def _render(facts: dict[str, Any]) -> None:
             str(events.get(agent, {}).get("events", 0)),
             str(errors.get(name, {}).get("problems", 0)),
         )
-    collected = {
-        s["source"].split(":", 1)[1] if s["source"].startswith("generic:") else s["source"] for s in facts["sources"]
-    }
     for agent in sorted(set(events) - collected):  # stored before it left the config: still there, still queried
         table.add_row(
             escape(agent), "-", "not collected now (not in the config's sources)", str(tracked.get(agent, 0)),
