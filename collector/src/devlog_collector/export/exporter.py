@@ -188,6 +188,11 @@ def connection_fingerprint(remote: RemoteConfig) -> str:
     return hashlib.sha256(f"{remote.url}\x1f{remote.api_key or ''}".encode()).hexdigest()[:32]
 
 
+def pause_lifted(paused_fingerprint: str | None, remote: RemoteConfig) -> bool:
+    """Whether a pause recorded under `paused_fingerprint` ends now: the remote's url or key changed."""
+    return paused_fingerprint != connection_fingerprint(remote)
+
+
 def ensure_cursor(db: sqlite3.Connection, config: Config, remote: str) -> tuple[int, str]:
     """Create or refresh the remote's cursor row (inside a transaction); returns (last_seq, status).
 
@@ -364,7 +369,7 @@ class RemoteExporter:
                 row = db.execute(
                     "SELECT paused_reason, paused_fingerprint FROM export_cursors WHERE remote = ?", (self.name,)
                 ).fetchone()
-                if resume or row[1] != connection_fingerprint(self.remote):
+                if resume or pause_lifted(row[1], self.remote):
                     db.execute(
                         "UPDATE export_cursors SET status = 'pending', paused_reason = NULL, paused_fingerprint = NULL "
                         "WHERE remote = ?",

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from devlog_collector.config import Config, mask_url
-from devlog_collector.export.exporter import connection_fingerprint, rules_hash
+from devlog_collector.export.exporter import pause_lifted, rules_hash
 from devlog_collector.export.routing import Router
 from devlog_collector.store import Store, ms_to_datetime
 
@@ -76,7 +76,7 @@ def _cursor(store: Store | None, config: Config, remote: str) -> tuple[int, dict
     keys = ("last_seq", "rules_hash", "status", "paused_reason", "last_success_at", "last_error", "last_error_at")
     data = dict(zip(keys, row, strict=False))
     data["sent_total"] = row[7]
-    if data["status"] == "paused" and row[8] != connection_fingerprint(config.export.remotes[remote]):
+    if data["status"] == "paused" and pause_lifted(row[8], config.export.remotes[remote]):
         # Paused under another url or key: the next pass resumes it (shown as what it will be then).
         data["status"], data["paused_reason"] = "pending", None
     last_seq = int(row[0]) if row[1] == rules_hash(config, remote) else 0
