@@ -210,6 +210,31 @@ def test_enrichment_workspace_project_git_machine_user(logs: Path, tmp_path: Pat
     assert rows[expected_id(2)].workspace is None and rows[expected_id(3)].workspace is None
 
 
+def test_enrichment_of_each_event_follows_its_own_workspace_within_one_read(logs: Path, tmp_path: Path) -> None:
+    """A read's events share their enrichment only while their workspace stays the same: events whose
+    folder changes from one line to the next (and back) are each enriched from their own."""
+    repo = tmp_path / "work" / "acme-api"
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    plain = tmp_path / "notes"
+    plain.mkdir()
+    folders = [repo, repo, plain, repo, None, None, plain, repo]
+    config = make_config(logs)
+    (logs / "a.jsonl").write_bytes(
+        b"".join(line(n, cwd=str(folder) if folder else None) for n, folder in enumerate(folders))
+    )
+    collect(config)
+    db = sqlite3.connect(config.storage.db_path())
+    rows = {r[0]: decode_event(r[1]) for r in db.execute("SELECT id, body FROM events")}
+    for n, folder in enumerate(folders):
+        event = rows[expected_id(n)]
+        assert event.workspace == (str(folder) if folder else None), n
+        assert event.project == (folder.name if folder else None), n
+        assert (event.git.commit if event.git else None) == ("a" * 40 if folder == repo else None), n
+        assert event.machine == machine_id() and event.user, n
+
+
 def test_enrichment_follows_the_workspace_once_its_cached_answer_expires(logs: Path, tmp_path: Path) -> None:
     """Events of one workspace share their enrichment, but only while the resolver's answer for the
     workspace is the same: a checkout in between is seen once the answer expires, as before."""
