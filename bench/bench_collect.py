@@ -231,7 +231,7 @@ def storage_floor(db_path: Path, commits: int, size: int) -> dict[str, float]:
     """Seconds SQLite alone takes to store the collected rows again (see item 4 of the docstring)."""
     import sqlite3
 
-    from devlog_collector.store import _INSERT_NEW, SECONDARY_INDEXES, Store
+    from devlog_collector.store import _INSERT_NEW, _INSERT_NEW_ROWS, SECONDARY_INDEXES, Store
     from devlog_collector.store.migrations import ID_INDEX
 
     columns = _INSERT_NEW.split("(", 1)[1].split(")", 1)[0]
@@ -248,7 +248,7 @@ def storage_floor(db_path: Path, commits: int, size: int) -> dict[str, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), step):
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(_INSERT_NEW, rows[start : start + step])
+            _INSERT_NEW_ROWS.run(db, rows[start : start + step])
             db.execute("COMMIT")
         db.execute(ID_INDEX[1])
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

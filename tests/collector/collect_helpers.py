@@ -111,6 +111,10 @@ def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
     patch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] not in skipped])
     if "m050_price_extras" in skipped:
         row_values = store_module._row_values
-        insert = store_module._INSERT.replace(", cache_creation_1h_tokens, web_search_requests, fast", "")
-        patch.setattr(store_module, "_INSERT", insert.replace(", ?, ?, ?)", ")", 1))
+        from devlog_collector.store.row_batches import RowBatchInsert
+
+        head = store_module._INSERT_ROWS.head.replace(", cache_creation_1h_tokens, web_search_requests, fast", "")
+        rows = RowBatchInsert(head, 20, store_module._INSERT_ROWS.tail)
+        patch.setattr(store_module, "_INSERT_ROWS", rows)
+        patch.setattr(store_module, "_INSERT", rows.one_row)
         patch.setattr(store_module, "_row_values", lambda event, collected: row_values(event, collected)[:20])

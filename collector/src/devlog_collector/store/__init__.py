@@ -61,6 +61,7 @@ from devlog_collector.store.migrations import (
 from devlog_collector.store.migrations import pending as pending_migrations
 from devlog_collector.store.null_binding import register_identity_adapters
 from devlog_collector.store.rollup_rows import RollupOfRows
+from devlog_collector.store.row_batches import RowBatchInsert
 
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
@@ -129,8 +130,12 @@ _EVENT_COLUMNS = (
 _ROLLUP_OF_ROWS: Final = RollupOfRows([column.strip() for column in _EVENT_COLUMNS.split(",")])
 #: Positions in an `_INSERT` row (`_row_values`) that the insert policy compares.
 _ROW_TS, _ROW_TEXT, _ROW_BODY = 1, 17, 18
-_INSERT_NEW = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 23)})"
-_INSERT = f"{_INSERT_NEW} ON CONFLICT (id) DO NOTHING"
+#: Rows into `events`, several per statement (`RowBatchInsert`); `_INSERT_NEW` and `_INSERT` are the
+#: one-row statements. `_INSERT_ROWS` skips an id already stored, `_INSERT_NEW_ROWS` is for ids known new.
+_INSERT_NEW_ROWS = RowBatchInsert(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES", 23)
+_INSERT_ROWS = RowBatchInsert(_INSERT_NEW_ROWS.head, 23, " ON CONFLICT (id) DO NOTHING")
+_INSERT_NEW = _INSERT_NEW_ROWS.one_row
+_INSERT = _INSERT_ROWS.one_row
 _SELECT_STORED_COPY: Final = (
     "SELECT input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
     "FROM events WHERE seq = ?"
@@ -791,7 +796,7 @@ class Store:
         rows = [_row_values(event, collected) for event in unique]
         if self._loaded_ids is not None:
             return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
-        added: int = db.executemany(_INSERT, rows).rowcount
+        added = _INSERT_ROWS.run(db, rows)
         self._inserted_rows = rows if added == len(rows) else None  # (else which ones is not known)
         if added < len(rows):
             self._replaced += self._supersede(db, unique, rows, current_state, replaces)
@@ -818,7 +823,7 @@ class Store:
                 known.append((event, row, seq))
         if fresh:
             inserted = [row for _, row in fresh]
-            db.executemany(_INSERT_NEW, inserted)
+            _INSERT_NEW_ROWS.run(db, inserted)
             # One writer, AUTOINCREMENT: the rows got consecutive seqs ending at the last one.
             first = db.execute("SELECT last_insert_rowid()").fetchone()[0] - len(fresh) + 1
             for offset, (event_id, _) in enumerate(fresh):
