@@ -117,4 +117,4 @@ def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
         rows = RowBatchInsert(head, 20, store_module._INSERT_ROWS.tail)
         patch.setattr(store_module, "_INSERT_ROWS", rows)
         patch.setattr(store_module, "_INSERT", rows.one_row)
-        patch.setattr(store_module, "_row_values", lambda event, collected: row_values(event, collected)[:20])
+        patch.setattr(store_module, "_row_values", lambda event, *args: row_values(event, *args)[:20])

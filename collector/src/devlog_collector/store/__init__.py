@@ -66,7 +66,7 @@ from devlog_collector.store.row_batches import RowBatchInsert
 if TYPE_CHECKING:
     from devlog_collector.store.records import CollectCursor, ParseProblem
     from devlog_collector.store.wal_checkpointer import WalCheckpointer
-    from devlog_shared import Event, Usage
+    from devlog_shared import Event
 
 register_identity_adapters()
 
@@ -264,45 +264,48 @@ _replace: Any = None  # msgspec.structs.replace, set by _schema()
 _encode_event: Any = None  # devlog_shared.encode_event, set by _schema()
 
 
-def _row_values(event: Event, collected_at: int) -> tuple[Any, ...]:
+def _row_values(event: Event, collected_at: int, ts_ms: int | None = None) -> tuple[Any, ...]:
+    """The `_INSERT` row of `event`; `ts_ms` is its time in epoch ms when the caller has it already
+    (the events of one record share their `ts`, and working it out costs ~3,000 instructions)."""
     if _SCHEMA is None:
         _schema()
     usage = event.usage
     text = event.text
     tool = event.tool
     file = event.file
+    if ts_ms is None:
+        ts_ms = int(event.ts.timestamp() * 1000)
+    body = _encode_event(_replace(event, text=None) if text is not None else event)
+    # Two spellings of one row, without `*` unpacking (which builds a list first): most events
+    # carry no usage, and their token and price columns are zeros.
+    if usage is None:
+        return (
+            event.id, ts_ms, event.agent, event.kind, event.session_id, event.workspace, event.project,
+            event.model, event.user, tool.name if tool is not None else None,
+            file.path if file is not None else None, 0, 0, 0, 0, 0, event.cost_usd, text, body, collected_at,
+            0, 0, 0,
+        )  # fmt: skip
+    one_hour, searches, fast = price_extras(event) if event.attrs else _NO_PRICE_EXTRAS
     return (
-        event.id,
-        int(event.ts.timestamp() * 1000),
-        event.agent,
-        event.kind,
-        event.session_id,
-        event.workspace,
-        event.project,
-        event.model,
-        event.user,
-        tool.name if tool is not None else None,
-        file.path if file is not None else None,
-        *(_NO_TOKENS if usage is None else _tokens(usage)),
-        event.cost_usd,
-        text,
-        _encode_event(_replace(event, text=None) if text is not None else event),
-        collected_at,
-        *(price_extras(event) if usage is not None and event.attrs else _NO_PRICE_EXTRAS),
-    )
+        event.id, ts_ms, event.agent, event.kind, event.session_id, event.workspace, event.project, event.model,
+        event.user, tool.name if tool is not None else None, file.path if file is not None else None,
+        usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens, usage.cache_read_tokens,
+        usage.reasoning_tokens, event.cost_usd, text, body, collected_at, one_hour, searches, fast,
+    )  # fmt: skip
 
 
-_NO_TOKENS: Final = (0, 0, 0, 0, 0)
-
-
-def _tokens(usage: Usage) -> tuple[int, int, int, int, int]:
-    return (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_creation_tokens,
-        usage.cache_read_tokens,
-        usage.reasoning_tokens,
-    )
+def _rows(events: Iterable[Event], collected_at: int) -> list[tuple[Any, ...]]:
+    """The `_INSERT` rows of `events`; consecutive events with the same `ts` object (one record's)
+    share the work of turning it into epoch ms."""
+    rows: list[tuple[Any, ...]] = []
+    last_ts: datetime | None = None
+    ts_ms = 0
+    for event in events:
+        ts = event.ts
+        if ts is not last_ts:
+            last_ts, ts_ms = ts, int(ts.timestamp() * 1000)
+        rows.append(_row_values(event, collected_at, ts_ms))
+    return rows
 
 
 _NO_PRICE_EXTRAS: Final = (0, 0, 0)
@@ -793,7 +796,7 @@ class Store:
                 chosen[event.id] = event
         collected = now_ms()
         unique = self._not_pruned(db, list(chosen.values()), self._loaded_ids)
-        rows = [_row_values(event, collected) for event in unique]
+        rows = _rows(unique, collected)
         if self._loaded_ids is not None:
             return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
         added = _INSERT_ROWS.run(db, rows)
