@@ -507,3 +507,51 @@ def test_cache_writes_given_only_as_their_split_are_counted_as_its_sum(tmp_path:
     [counted] = usage_records(events_of(path))
     assert counted.usage is not None and counted.usage.cache_creation_tokens == 9000
     assert counted.attrs["cache_creation_1h_tokens"] == 5000
+
+
+_BAD_COUNT = "usage not counted: `{}` is not a non-negative integer"
+_MISSING = "usage not counted: `input_tokens`/`output_tokens` missing"
+_SPLIT = {"ephemeral_5m_input_tokens": 4, "ephemeral_1h_input_tokens": 6}
+
+
+@pytest.mark.parametrize(
+    ("usage", "counted"),
+    [
+        ({"input_tokens": 3, "output_tokens": 5}, (3, 5, 0, 0)),
+        ({"input_tokens": 3, "output_tokens": 5, "cache_read_input_tokens": 7, "service_tier": "x"}, (3, 5, 0, 7)),
+        ({"input_tokens": 1, "output_tokens": 2, "cache_creation": _SPLIT}, (1, 2, 10, 0)),
+        ({"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 9, "cache_creation": {}}, (1, 2, 9, 0)),
+        ({"input_tokens": 2**70, "output_tokens": 1}, (2**70, 1, 0, 0)),  # (refused later, by the engine's bound)
+        ({"input_tokens": True, "output_tokens": 1}, _BAD_COUNT.format("input_tokens")),
+        ({"input_tokens": 1, "output_tokens": 1.0}, _BAD_COUNT.format("output_tokens")),
+        (
+            {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": None},
+            _BAD_COUNT.format("cache_creation_input_tokens"),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 1, "cache_read_input_tokens": -1},
+            _BAD_COUNT.format("cache_read_input_tokens"),
+        ),
+        ({"input_tokens": "1", "output_tokens": -1}, _BAD_COUNT.format("input_tokens")),  # the first bad one
+        ({"output_tokens": 1}, _MISSING),
+        ({"input_tokens": 1, "cache_read_input_tokens": 1}, _MISSING),
+    ],
+)
+def test_token_counts_are_checked_as_ccusage_counts_them(
+    tmp_path: Path, usage: dict[str, object], counted: tuple[int, ...] | str
+) -> None:
+    record = {
+        "type": "assistant", "sessionId": "s1", "timestamp": "2026-03-01T09:00:00.000Z", "cwd": "/w", "uuid": "u1",
+        "version": "2.0.1", "requestId": "r1",
+        "message": {"id": "m1", "model": "claude-x", "role": "assistant", "content": [], "usage": usage},
+    }  # fmt: skip
+    path = tmp_path / "s1.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    events, problems = parse(ClaudeCodeSource([]), SourceFile(path, "append"))
+    usages = [e.usage for e in events if e.usage is not None]
+    if isinstance(counted, str):
+        assert usages == [] and [(p.position, p.message) for p in problems] == [("line 1", counted)]
+    else:
+        assert problems == [] and len(usages) == 1
+        u = usages[0]
+        assert (u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens) == counted

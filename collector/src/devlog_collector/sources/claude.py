@@ -56,9 +56,10 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from devlog_collector.sources._values import cap_text
 from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
@@ -121,12 +122,53 @@ _LOCAL_OUTPUT_PREFIXES: Final = (
 #: with lines copied from other sessions).
 _STARTED_KEPT: Final = 16
 _BASH_INPUT: Final = re.compile(r"\s*<bash-input>(.*?)</bash-input>\s*", re.S)
-_TOKEN_FIELDS: Final = (
-    ("input_tokens", "input_tokens"),
-    ("output_tokens", "output_tokens"),
-    ("cache_creation_input_tokens", "cache_creation_tokens"),
-    ("cache_read_input_tokens", "cache_read_tokens"),
-)
+#: The token counts of a usage object, in the order their problems are reported.
+_TOKEN_FIELDS: Final = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _TokenCounts(msgspec.Struct):
+    """A usage object's four counts, checked by one conversion (a dict walk in Python cost ~3,000
+    instructions more per assistant line); msgspec refuses a bool, a float, a null and a negative
+    count here as the walk does."""
+
+    input_tokens: _Count
+    output_tokens: _Count
+    cache_creation_input_tokens: _Count | UnsetType = UNSET
+    cache_read_input_tokens: _Count | UnsetType = UNSET
+
+
+def _token_counts(usage: dict[str, Any]) -> tuple[int, int, int | None, int | None] | str:
+    """(input, output, cache creation, cache read) tokens of a usage object, None where a count is
+    not given; or why its usage is not counted (the first bad count, or a missing one)."""
+    try:
+        counts = msgspec.convert(usage, _TokenCounts)
+    except msgspec.ValidationError:
+        pass  # a bad count, or one past what msgspec converts: the walk below finds which
+    else:
+        creation, read = counts.cache_creation_input_tokens, counts.cache_read_input_tokens
+        return (
+            counts.input_tokens,
+            counts.output_tokens,
+            None if isinstance(creation, UnsetType) else creation,
+            None if isinstance(read, UnsetType) else read,
+        )
+    found: dict[str, int] = {}
+    for field in _TOKEN_FIELDS:
+        if field in usage:
+            value = usage[field]
+            if type(value) is not int or value < 0:  # (bool is not a count either)
+                return f"usage not counted: `{field}` is not a non-negative integer"
+            found[field] = value
+    if "input_tokens" not in found or "output_tokens" not in found:
+        return "usage not counted: `input_tokens`/`output_tokens` missing"
+    return (
+        found["input_tokens"],
+        found["output_tokens"],
+        found.get("cache_creation_input_tokens"),
+        found.get("cache_read_input_tokens"),
+    )
+
 
 _decode = msgspec.json.Decoder().decode
 
@@ -747,23 +789,18 @@ class _TranscriptParser:
         usage = message.get("usage")
         if not isinstance(usage, dict):
             return
-        position = f"line {line_no}"
-        counts: dict[str, int] = {}
-        for field, target in _TOKEN_FIELDS:
-            if field in usage:
-                value = usage[field]
-                if type(value) is not int or value < 0:  # (bool is not a count either)
-                    yield Problem(position, f"usage not counted: `{field}` is not a non-negative integer")
-                    return
-                counts[target] = value
-        if "input_tokens" not in counts or "output_tokens" not in counts:
-            yield Problem(position, "usage not counted: `input_tokens`/`output_tokens` missing")
+        counted = _token_counts(usage)
+        if isinstance(counted, str):
+            yield Problem(f"line {line_no}", counted)
             return
-        split = usage.get("cache_creation")
-        if "cache_creation_tokens" not in counts and isinstance(split, dict):
-            # Only the 5 min / 1 h split of the cache writes: their sum is the total (as ccusage counts it).
-            parts = [_token(split.get(key)) for key in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
-            counts["cache_creation_tokens"] = sum(part or 0 for part in parts)
+        inputs, outputs, creation, read = counted
+        if creation is None:
+            split = usage.get("cache_creation")
+            if isinstance(split, dict):
+                # Only the 5 min / 1 h split of the cache writes: their sum is the total (as ccusage counts it).
+                parts = [_token(split.get(key)) for key in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
+                creation = sum(part or 0 for part in parts)
+        total = inputs + outputs + (creation or 0) + (read or 0)
         message_id = message.get("id")
         request_id = record.get("requestId")
         model = message.get("model")
@@ -778,14 +815,14 @@ class _TranscriptParser:
         elif version is not None and not (isinstance(version, str) and self._is_semver(version)):
             reason = "version is not semver"
         if reason:
-            yield Problem(position, f"usage not counted: {reason}")
+            yield Problem(f"line {line_no}", f"usage not counted: {reason}")
             return
-        if model == SYNTHETIC_MODEL and not any(counts.values()):
+        if model == SYNTHETIC_MODEL and not total:
             return  # locally generated message (API error notice): nothing was billed
         if base is None:
             session, maybe_ts, fields = self._fields(record, line_no)
             if maybe_ts is None:
-                yield Problem(position, "usage not counted: no usable timestamp")
+                yield Problem(f"line {line_no}", "usage not counted: no usable timestamp")
                 return
             ts = maybe_ts
         else:
@@ -800,7 +837,7 @@ class _TranscriptParser:
             uuid = record.get("uuid")
             usage_id = event_id(AGENT, "usage-line", uuid if isinstance(uuid, str) and uuid else content_hash(raw))
         previous = self.usage.get(usage_id)
-        if previous is not None and previous.usage is not None and previous.usage.total >= sum(counts.values()):
+        if previous is not None and previous.usage is not None and previous.usage.total >= total:
             return  # an earlier line of this read already carries this response's (larger) usage
         attrs: dict[str, Any] = {"usage_record": True}
         if message_id:
@@ -830,7 +867,12 @@ class _TranscriptParser:
             ts=ts,
             kind="response",
             model=model if model and model != SYNTHETIC_MODEL else None,
-            usage=Usage(**counts),
+            usage=Usage(
+                input_tokens=inputs,
+                output_tokens=outputs,
+                cache_creation_tokens=creation or 0,
+                cache_read_tokens=read or 0,
+            ),
             cost_usd=float(cost)
             if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost <= MAX_COST_USD
             else None,  # (a cost past the bound, NaN or a 400-digit integer: dropped, the usage kept)
