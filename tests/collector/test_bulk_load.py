@@ -319,3 +319,19 @@ def test_the_wal_starts_over_while_a_writer_commits_without_pause(
             checkpointer.stop()
     assert path.stat().st_size > 15 * 1024 * 1024  # the events reached the store itself
     assert largest < 96 * 1024 * 1024, f"the -wal grew to {largest / 2**20:.0f} MiB (it never started over)"
+
+
+def test_loaded_ids_answer_for_a_whole_commit_and_stage_a_run_of_seqs() -> None:
+    from devlog_collector.store.loaded_ids import LoadedIds
+
+    loaded = LoadedIds()
+    loaded.begin()
+    loaded.stage_run(["a", "b", "c"], 10)
+    assert loaded.seqs(["c", "x", "a"]) == [12, None, 10]  # the open transaction's additions count
+    loaded.committed()
+    loaded.begin()
+    loaded.stage_run(["d"], 13)
+    loaded.stage("a", 14)  # a replaced copy, stored again
+    assert loaded.seqs(["a", "b", "d", "e"]) == [14, 11, 13, None]
+    loaded.begin()  # that transaction rolled back: its additions are forgotten
+    assert loaded.seqs(["a", "d"]) == [10, None] and len(loaded) == 3

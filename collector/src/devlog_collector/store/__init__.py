@@ -815,22 +815,21 @@ class Store:
         replaces: frozenset[str],
     ) -> int:
         """`_insert_events` without the id index: `loaded` says which ids are stored (and where)."""
-        fresh: list[tuple[str, tuple[Any, ...]]] = []
-        known: list[tuple[Event, tuple[Any, ...], int]] = []
+        fresh_ids: list[str] = []
         inserted: list[tuple[Any, ...]] = []
-        for event, row in zip(events, rows, strict=True):
-            seq = loaded.seq(event.id)
+        known: list[tuple[Event, tuple[Any, ...], int]] = []
+        ids = [event.id for event in events]
+        for event_id, seq, event, row in zip(ids, loaded.seqs(ids), events, rows, strict=True):
             if seq is None:
-                fresh.append((event.id, row))
+                fresh_ids.append(event_id)
+                inserted.append(row)
             elif current_state or (event.usage is not None and event.usage.total > 0):
                 known.append((event, row, seq))
+        fresh = len(fresh_ids)
         if fresh:
-            inserted = [row for _, row in fresh]
             _INSERT_NEW_ROWS.run(db, inserted)
             # One writer, AUTOINCREMENT: the rows got consecutive seqs ending at the last one.
-            first = db.execute("SELECT last_insert_rowid()").fetchone()[0] - len(fresh) + 1
-            for offset, (event_id, _) in enumerate(fresh):
-                loaded.stage(event_id, first + offset)
+            loaded.stage_run(fresh_ids, db.execute("SELECT last_insert_rowid()").fetchone()[0] - fresh + 1)
         for event, row, seq in known:
             stored = db.execute(_SELECT_STORED_COPY, (seq,)).fetchone()
             if stored is None:
@@ -843,7 +842,7 @@ class Store:
                 inserted.append(row)
                 self._replaced += 1
         self._inserted_rows = inserted
-        return len(fresh)
+        return fresh
 
     @staticmethod
     def _not_pruned(db: sqlite3.Connection, events: list[Event], loaded: LoadedIds | None = None) -> list[Event]:

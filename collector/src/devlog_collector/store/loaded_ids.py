@@ -32,6 +32,17 @@ class LoadedIds:
         staged = self._staged.get(event_id)
         return staged if staged is not None else self._seqs.get(event_id)
 
+    def seqs(self, event_ids: list[str]) -> list[int | None]:
+        """`seq` of each of `event_ids` (one call for a commit's events instead of one per event)."""
+        staged, stored = self._staged, self._seqs
+        if not staged:
+            return [stored.get(event_id) for event_id in event_ids]
+        return [staged.get(event_id, stored.get(event_id)) for event_id in event_ids]
+
+    def stage_run(self, event_ids: list[str], first_seq: int) -> None:
+        """Record that the open transaction stored `event_ids` at consecutive seqs from `first_seq`."""
+        self._staged.update(zip(event_ids, range(first_seq, first_seq + len(event_ids)), strict=True))
+
     def stage(self, event_id: str, seq: int) -> None:
         """Record that the open transaction stored `event_id` at `seq`."""
         self._staged[event_id] = seq
