@@ -78,15 +78,19 @@ class RollupOfRows:
             slot = kind_slot.get(row[kind_at])
             if slot is not None:
                 sums[slot] += 1
-            if request + output > 0:
+            if request + output > 0:  # (else all four are 0: most rows are not model calls)
                 sums[9] += 1
-            sums[10] += inputs
-            sums[11] += output
-            sums[12] += creation
-            sums[13] += read
-            sums[14] += row[reasoning_at]
+                sums[10] += inputs
+                sums[11] += output
+                sums[12] += creation
+                sums[13] += read
+            reasoning, one_hour, searches = row[reasoning_at], row[one_hour_at], row[searches_at]
+            if reasoning:
+                sums[14] += reasoning
             if cost is not None:
                 sums[15] += cost
-            sums[16] += row[one_hour_at]
-            sums[17] += row[searches_at]
+            if one_hour:
+                sums[16] += one_hour
+            if searches:
+                sums[17] += searches
         return [(*key, *sums) for key, sums in groups.items()]
