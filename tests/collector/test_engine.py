@@ -108,6 +108,45 @@ def test_copytruncate_and_rename_rotation_converge(logs: Path) -> None:
     assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(5))
 
 
+def test_lines_appended_just_before_a_rotation_to_an_unmatched_name_are_read(logs: Path) -> None:
+    """`x.jsonl` -> `x.jsonl.1` with a glob that matches only `*.jsonl`: the lines written after the
+    last read and before the rename were lost (a new-user test); the file is followed by its inode."""
+    config = make_config(logs)  # **/*.jsonl: the rotated names are not collected on their own
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1))
+    collect(config)
+    append(path, line(2) + line(3))
+    path.rename(logs / "a.jsonl.1")
+    path.write_bytes(line(4))
+    assert collect(config).events_added == 3
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(5))
+    # Renamed away before the new file is made: its last lines are read once the name is back.
+    append(path, line(5))
+    path.rename(logs / "a.jsonl.2")
+    collect(config)
+    path.write_bytes(line(6))
+    assert collect(config).events_added == 2
+    assert collect(config).events_added == 0
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(7))
+
+
+def test_a_file_that_took_a_rotated_files_inode_is_not_read_as_its_tail(logs: Path) -> None:
+    """The inode number of a deleted log can be reused by another file in the same folder: only a
+    file whose first bytes and the bytes before the cursor are the log's own is read as its tail."""
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1))
+    collect(config)
+    other = logs / "notes.txt"  # (not a log: the glob does not match it)
+    other.write_bytes(line(7) + line(8) + line(9))
+    path.unlink()
+    path.write_bytes(line(2))  # the log's new file
+    with sqlite3.connect(config.storage.db_path()) as db:  # as if the deleted log's inode were the other's
+        db.execute("UPDATE collect_cursors SET ino = ? WHERE path = ?", (other.stat().st_ino, str(path)))
+    assert collect(config).events_added == 1
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in range(3))
+
+
 def test_atomic_replace_and_delete_recreate(logs: Path) -> None:
     config = make_config(logs)
     path = logs / "a.jsonl"

@@ -686,6 +686,8 @@ class Collector:
             fd = handle.fileno()
             self._forget_file_problems(sid, path)  # (it opens now: "cannot open" is past)
             try:
+                if cursor is not None and cursor.offset and _identity(os.fstat(fd)) != (cursor.dev, cursor.ino):
+                    self._drain_renamed(item, cursor, totals)  # (the file the cursor was in: rotated?)
                 self._tail(item, cursor, fd, totals)
             except OSError as exc:
                 totals.problems += self._record_standalone(
@@ -698,20 +700,41 @@ class Collector:
         """(offset, lines before it, source state) to continue from; (0, 0, {}) to re-read."""
         if cursor is None or cursor.offset == 0:
             return 0, 0, {}
-        if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
-            reason = "replaced"
-        elif st.st_size < cursor.offset:
-            reason = "truncated"
-        elif not _head_matches(cursor.head_hash, head):
-            reason = "rewritten"
-        else:
-            length = min(MARKER_BYTES, cursor.offset)
-            if cursor.marker is not None and _sha(_pread(fd, length, cursor.offset - length)) != cursor.marker:
-                reason = "rewritten"
-            else:
-                return cursor.offset, cursor.line_no, dict(cursor.state)
+        reason = _not_read_up_to(cursor, st, fd, head)
+        if reason is None:
+            return cursor.offset, cursor.line_no, dict(cursor.state)
         log.info("file_reread", path=cursor.path, reason=reason)
         return 0, 0, {}
+
+    def _drain_renamed(self, item: Tracked, cursor: CollectCursor, totals: AgentTotals) -> None:
+        """Read what was appended to a log file after our last read and before it was renamed away.
+
+        A log rotated by rename (`x.jsonl` -> `x.jsonl.1`, then a new `x.jsonl`) leaves its last
+        lines under a name the source may not match: they would be lost (pipeline-reliability §3:
+        tailers follow the file by its identity, not its name). The file is looked for by its
+        (device, inode) in its folder and read on from the cursor when it is provably the file the
+        cursor was in (size, first bytes and the bytes before the offset, as for any resume: an
+        inode number reused by another file is not read). Its lines keep their file's name and
+        numbering; the new file at the name is then read from its start as usual.
+        """
+        if cursor.dev is None or cursor.ino is None:
+            return
+        renamed = _find_by_identity(item.file.path.parent, cursor.dev, cursor.ino)
+        if renamed is None:
+            return
+        try:
+            handle = open(renamed, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except OSError:
+            return
+        with handle:
+            fd = handle.fileno()
+            st = os.fstat(fd)
+            if st.st_size <= cursor.offset or (st.st_dev, st.st_ino) != (cursor.dev, cursor.ino):
+                return
+            if _not_read_up_to(cursor, st, fd, _pread(fd, HEAD_BYTES, 0)) is not None:
+                return
+            log.info("renamed_file_drained", path=cursor.path, renamed=str(renamed), bytes=st.st_size - cursor.offset)
+            self._tail(item, cursor, fd, totals)
 
     def _tail(self, item: Tracked, cursor: CollectCursor | None, fd: int, totals: AgentTotals) -> None:
         sid, path = item.key
@@ -1189,6 +1212,41 @@ def _capped(event: Event) -> Event:
     80 MiB prompt was stored whole, and the server would refuse to take it)."""
     attrs = dict(event.attrs)
     return msgspec.structs.replace(event, text=cap_text(event.text or "", MAX_TEXT_CHARS, attrs), attrs=attrs)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _not_read_up_to(cursor: CollectCursor, st: os.stat_result, fd: int, head: bytes) -> str | None:
+    """None when the open file (`st`, `fd`, its first bytes `head`) is the one `cursor` read up to its
+    offset; else why not ("replaced", "truncated", "rewritten")."""
+    if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
+        return "replaced"
+    if st.st_size < cursor.offset:
+        return "truncated"
+    if not _head_matches(cursor.head_hash, head):
+        return "rewritten"
+    length = min(MARKER_BYTES, cursor.offset)
+    if cursor.marker is not None and _sha(_pread(fd, length, cursor.offset - length)) != cursor.marker:
+        return "rewritten"
+    return None
+
+
+def _find_by_identity(folder: Path, dev: int, ino: int) -> Path | None:
+    """The regular file in `folder` (not below it) whose (device, inode) is (`dev`, `ino`), if any."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.inode() != ino:
+                    continue
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_dev == dev and stat_mod.S_ISREG(st.st_mode):
+                        return Path(entry.path)
+    except OSError:
+        return None
+    return None
 
 
 def _out_of_range(event: Event) -> str | None:
