@@ -555,3 +555,29 @@ def test_token_counts_are_checked_as_ccusage_counts_them(
         assert problems == [] and len(usages) == 1
         u = usages[0]
         assert (u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens) == counted
+
+
+def test_each_lines_session_folder_version_and_branch_are_its_own_when_they_change_line_by_line(
+    tmp_path: Path,
+) -> None:
+    """Consecutive lines usually share these (and reuse the previous line's fields): a change in any
+    one of them, and a change back, is each line's own."""
+    contexts = [("s1", "/a", "main", "2.0.1"), ("s1", "/a", "main", "2.0.1"), ("s1", "/b", "main", "2.0.1"),
+                ("s1", "/a", "main", "2.0.1"), ("s1", "/a", "dev", "2.0.1"), ("s2", "/a", "dev", "2.0.1"),
+                ("s2", "/a", "dev", "2.0.2"), ("s1", "/a", "main", "2.0.1"), ("s1", "/b", "main", "2.0.1")]  # fmt: skip
+    lines = [
+        {"type": "user", "sessionId": session, "cwd": cwd, "gitBranch": branch, "version": version,
+         "uuid": f"u{n}", "timestamp": f"2026-03-01T09:00:{n:02d}.000Z",
+         "message": {"role": "user", "content": f"prompt {n}"}}
+        for n, (session, cwd, branch, version) in enumerate(contexts)
+    ]  # fmt: skip
+    path = tmp_path / "s1.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    events, problems = parse(ClaudeCodeSource([]), SourceFile(path, "append"))
+    prompts = {e.text: e for e in events if e.kind == "prompt"}
+    assert problems == []
+    for n, (session, cwd, branch, version) in enumerate(contexts):
+        event = prompts[f"prompt {n}"]
+        assert (event.session_id, event.workspace, event.git.branch if event.git else None, event.agent_version) == (
+            session, cwd, branch, version,
+        ), n  # fmt: skip

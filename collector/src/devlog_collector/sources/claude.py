@@ -376,6 +376,8 @@ class _TranscriptParser:
     __slots__ = (
         "call_events",
         "file_session",
+        "last_key",
+        "last_shared",
         "path_ref",
         "pending",
         "shared_fields",
@@ -396,6 +398,10 @@ class _TranscriptParser:
         self.pending: dict[str, str] = pending
         #: (session, version, cwd, git branch) -> the event fields they make (`_fields`).
         self.shared_fields: dict[tuple[Any, ...], tuple[str, str | None, str | None, GitInfo | None]] = {}
+        #: The previous line's key and fields: consecutive lines nearly always share them, and four
+        #: comparisons cost less than hashing the key's freshly decoded strings for the lookup.
+        self.last_key: tuple[Any, ...] = ()
+        self.last_shared: tuple[str, str | None, str | None, GitInfo | None] = ("", None, None, None)
         #: `version` values already checked to be semver (`_usage`).
         self.valid_versions: set[str] = set()
         #: Usage records of this read, largest copy per id: the lines of one streamed response
@@ -961,23 +967,29 @@ class _TranscriptParser:
         if not isinstance(session, str) or not session:
             session = self.file_session
         version, cwd, branch = record.get("version"), record.get("cwd"), record.get("gitBranch")
-        key = (session, version, cwd, branch)
-        try:  # the lines of a file share a few combinations of these: their fields are built once
-            shared = self.shared_fields.get(key)
-            keep = True
-        except TypeError:  # (a list or object where a string belongs: not kept)
-            shared, keep = None, False
-        if shared is None:
-            shared = (
-                session,
-                version if isinstance(version, str) and version else None,
-                cwd if isinstance(cwd, str) and cwd else None,
-                GitInfo(branch=branch) if isinstance(branch, str) and branch else None,
-            )
-            if keep:
-                if len(self.shared_fields) >= _SHARED_FIELDS_KEPT:  # (a hostile file: a new cwd per line)
-                    self.shared_fields.clear()
-                self.shared_fields[key] = shared
+        last = self.last_key
+        if last and session == last[0] and version == last[1] and cwd == last[2] and branch == last[3]:
+            shared = self.last_shared
+        else:
+            key = (session, version, cwd, branch)
+            try:  # the lines of a file share a few combinations of these: their fields are built once
+                found = self.shared_fields.get(key)
+                keep = True
+            except TypeError:  # (a list or object where a string belongs: not kept)
+                found, keep = None, False
+            if found is None:
+                found = (
+                    session,
+                    version if isinstance(version, str) and version else None,
+                    cwd if isinstance(cwd, str) and cwd else None,
+                    GitInfo(branch=branch) if isinstance(branch, str) and branch else None,
+                )
+                if keep:
+                    if len(self.shared_fields) >= _SHARED_FIELDS_KEPT:  # (a hostile file: a new cwd per line)
+                        self.shared_fields.clear()
+                    self.shared_fields[key] = found
+            shared = self.last_shared = found
+            self.last_key = key
         fields = _LineFields(*shared, SourceRef(path=self.path_ref, key=f"line {line_no}"))
         return session, parse_iso(record.get("timestamp")), fields
 
