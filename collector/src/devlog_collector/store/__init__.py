@@ -788,14 +788,17 @@ class Store:
     ) -> int:
         # One copy per id first: the first copy, unless a later one carries a strictly larger token
         # total (what inserting them one by one under the insert policy would leave stored).
-        chosen: dict[str, Event] = {}
-        for event in events:
-            kept = chosen.get(event.id)
-            larger = kept is not None and event.usage is not None and event.usage.total > _total(kept)
-            if kept is None or larger:
-                chosen[event.id] = event
+        unique = list(events)
+        if len({event.id for event in events}) < len(unique):  # (usually every id is once)
+            chosen: dict[str, Event] = {}
+            for event in events:
+                kept = chosen.get(event.id)
+                larger = kept is not None and event.usage is not None and event.usage.total > _total(kept)
+                if kept is None or larger:
+                    chosen[event.id] = event
+            unique = list(chosen.values())
         collected = now_ms()
-        unique = self._not_pruned(db, list(chosen.values()), self._loaded_ids)
+        unique = self._not_pruned(db, unique, self._loaded_ids)
         rows = _rows(unique, collected)
         if self._loaded_ids is not None:
             return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
