@@ -1,10 +1,10 @@
 """Insert rows several at a time: one `INSERT ... VALUES (...), (...), ...` per batch of rows.
 
-`executemany` runs its statement once per row, and each run costs as much again around the row as
-SQLite spends storing it: Python's `sqlite3` releases and retakes the GIL around every step, resets
-and re-binds the statement, and SQLite begins and ends a statement (its mutexes and journal checks
-included). A first history load stores ~140,000 rows; one statement per 64 of them ran ~3,700
-fewer instructions per row (about 2 % of a collect, docs/benchmarks.md "Collector").
+`executemany` runs its statement once per row, and each run has a cost of its own besides storing
+the row: Python's `sqlite3` releases and retakes the GIL around every step and resets the statement,
+and SQLite begins and ends a statement (its mutexes and journal checks included). A first history
+load stores ~140,000 rows; one statement per 64 of them ran ~3,300 fewer instructions per row (about
+a tenth of storing one; 1.6 % of a whole collect, docs/benchmarks.md "Collector").
 
 The rows of a multi-row statement are inserted in their order, so they get consecutive `seq`s as
 they would one by one, fire the same per-row triggers, and a conflict clause applies to each row.
