@@ -204,12 +204,12 @@ def test_overlong_line_is_skipped_not_loaded(logs: Path) -> None:
 
 
 def test_a_line_of_exactly_max_line_bytes_is_kept_and_one_byte_more_is_not(logs: Path) -> None:
-    config = make_config(logs, collect={"max_line_bytes": 300})
+    config = make_config(logs, collect={"max_line_bytes": 1024})
     fits, over = line(0).rstrip(b"\n"), line(1).rstrip(b"\n")
-    fits = fits[:-1] + b" " * (300 - len(fits)) + b"}"  # (JSON allows the spaces before the brace)
-    over = over[:-1] + b" " * (301 - len(over)) + b"}"
+    fits = fits[:-1] + b" " * (1024 - len(fits)) + b"}"  # (JSON allows the spaces before the brace)
+    over = over[:-1] + b" " * (1025 - len(over)) + b"}"
     (logs / "a.jsonl").write_bytes(fits + b"\n" + over + b"\n" + line(2))
-    assert (len(fits), len(over)) == (300, 301)
+    assert (len(fits), len(over)) == (1024, 1025)
     assert collect(config).events_added == 2
     assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in (0, 2))
     assert [p[1] for p in problems(config)] == ["line 2"]
