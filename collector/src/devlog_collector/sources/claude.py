@@ -440,7 +440,9 @@ class _TranscriptParser:
                 yield from self._progress(record, line_no, raw)
             elif kind is None and isinstance(record.get("message"), dict):
                 # Very old transcripts (and ccusage's fixtures) have usage lines without a type.
-                yield from self._usage(record, record["message"], line_no, raw, None)
+                problem = self._usage(record, record["message"], line_no, raw, None)
+                if problem is not None:
+                    yield problem
             # summary, file-history-snapshot, queue-operation, attachment, ... carry no activity
         yield from self.usage.values()
 
@@ -646,7 +648,9 @@ class _TranscriptParser:
             yield from self._blocks(content, line_key, ts, model, message, record, fields)
         elif isinstance(content, str) and content:
             yield self._text_response(line_key, 0, content, ts, model, message, record, fields)
-        yield from self._usage(record, message, line_no, raw, (session, ts, fields))
+        problem = self._usage(record, message, line_no, raw, (session, ts, fields))
+        if problem is not None:
+            yield problem
 
     def _blocks(
         self,
@@ -791,14 +795,15 @@ class _TranscriptParser:
         line_no: int,
         raw: bytes,
         base: tuple[str, datetime, _LineFields] | None,
-    ) -> Iterator[Event | Problem]:
+    ) -> Problem | None:
+        """Keep the line's usage record in `self.usage` (the largest copy per response); a Problem
+        when its usage is not counted."""
         usage = message.get("usage")
         if not isinstance(usage, dict):
-            return
+            return None
         counted = _token_counts(usage)
         if isinstance(counted, str):
-            yield Problem(f"line {line_no}", counted)
-            return
+            return Problem(f"line {line_no}", counted)
         inputs, outputs, creation, read = counted
         if creation is None:
             split = usage.get("cache_creation")
@@ -821,15 +826,13 @@ class _TranscriptParser:
         elif version is not None and not (isinstance(version, str) and self._is_semver(version)):
             reason = "version is not semver"
         if reason:
-            yield Problem(f"line {line_no}", f"usage not counted: {reason}")
-            return
+            return Problem(f"line {line_no}", f"usage not counted: {reason}")
         if model == SYNTHETIC_MODEL and not total:
-            return  # locally generated message (API error notice): nothing was billed
+            return None  # locally generated message (API error notice): nothing was billed
         if base is None:
             session, maybe_ts, fields = self._fields(record, line_no)
             if maybe_ts is None:
-                yield Problem(f"line {line_no}", "usage not counted: no usable timestamp")
-                return
+                return Problem(f"line {line_no}", "usage not counted: no usable timestamp")
             ts = maybe_ts
         else:
             session, ts, fields = base
@@ -844,7 +847,7 @@ class _TranscriptParser:
             usage_id = event_id(AGENT, "usage-line", uuid if isinstance(uuid, str) and uuid else content_hash(raw))
         previous = self.usage.get(usage_id)
         if previous is not None and previous.usage is not None and previous.usage.total >= total:
-            return  # an earlier line of this read already carries this response's (larger) usage
+            return None  # an earlier line of this read already carries this response's (larger) usage
         attrs: dict[str, Any] = {"usage_record": True}
         if message_id:
             attrs["message_id"] = message_id
@@ -890,6 +893,7 @@ class _TranscriptParser:
             git=fields.git,
             source=fields.source,
         )
+        return None
 
     def _is_semver(self, version: str) -> bool:
         if version in self.valid_versions:
@@ -958,7 +962,9 @@ class _TranscriptParser:
             if key not in merged and key in record:
                 merged[key] = record[key]
         merged.pop("version", None)  # ccusage ignores the parent line's version here
-        yield from self._usage(merged, message, line_no, raw, None)
+        problem = self._usage(merged, message, line_no, raw, None)
+        if problem is not None:
+            yield problem
 
     # -- helpers -------------------------------------------------------------------------------
 
