@@ -36,6 +36,7 @@ only when they are regular files (`_side_files`: a FIFO there must not hang the 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -106,8 +107,10 @@ def replay_jsonl(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], lis
     messages: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
     first = True
-    for index, raw in enumerate(data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]):
-        if not raw.strip():
+    # Complete lines only, each with its newline (`readlines` finds them with memchr; `bytes.split`
+    # compares byte by byte).
+    for index, raw in enumerate(io.BytesIO(data[: data.rfind(b"\n") + 1]).readlines()):
+        if raw.isspace():
             continue
         position = f"line {index + 1}"
         is_first, first = first, False
