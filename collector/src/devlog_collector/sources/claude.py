@@ -381,6 +381,7 @@ class _TranscriptParser:
         "path_ref",
         "pending",
         "shared_fields",
+        "started_session",
         "state",
         "usage",
         "usage_ids",
@@ -402,6 +403,8 @@ class _TranscriptParser:
         #: comparisons cost less than hashing the key's freshly decoded strings for the lookup.
         self.last_key: tuple[Any, ...] = ()
         self.last_shared: tuple[str, str | None, str | None, GitInfo | None] = ("", None, None, None)
+        #: The session of the last line that started one or found it started (`_start_event`).
+        self.started_session: str | None = None
         #: `version` values already checked to be semver (`_usage`).
         self.valid_versions: set[str] = set()
         #: Usage records of this read, largest copy per id: the lines of one streamed response
@@ -477,8 +480,9 @@ class _TranscriptParser:
         # can hold more than one session (a new one that begins with lines copied from another): each
         # starts at its own first line. (`True`: a state saved before sessions were told apart, when
         # only the file's first session was started.)
-        if ts is None or record.get("isSidechain") is True:
+        if ts is None or session == self.started_session or record.get("isSidechain") is True:
             return None
+        self.started_session = session  # (the lines that follow are mostly this session's)
         started = self.state.get("started")
         if started is True or (isinstance(started, list) and session in started):
             return None
