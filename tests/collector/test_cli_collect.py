@@ -166,7 +166,7 @@ def test_status_shows_times_in_local_time_with_the_zone_named(logs: Path, monkey
     finally:
         monkeypatch.setenv("TZ", "UTC")
         time.tzset()
-    shown = r"last collect \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST: 1 event from 1 file\b"
+    shown = r"last collect \d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST: 1 event from 1 file read\b"
     assert re.search(shown, table.output), table.output
     facts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)
     assert facts["store"]["last_collect"]["finished_at"].endswith("+00:00")  # JSON stays ISO 8601 UTC
@@ -480,7 +480,10 @@ def test_a_daemon_stopped_during_the_history_pass_is_shown_as_interrupted(logs: 
     CollectDaemon(Config(), DaemonOptions(), stop_event=stop).run()
     last = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["store"]["last_collect"]
     assert last["finished_at"] is None
-    assert "(interrupted)" in CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
+    shown = CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
+    assert "(interrupted)" in shown
+    # It stopped before it stored or recorded anything: no "0 events from 0 files" beside the table.
+    assert "no counts recorded (stopped before its first record" in shown and "0 events" not in shown, shown
     CollectDaemon(Config(), DaemonOptions(once=True), stop_event=threading.Event()).run()  # read to its end
     last = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["store"]["last_collect"]
     assert last["finished_at"] is not None

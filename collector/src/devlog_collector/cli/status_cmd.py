@@ -313,10 +313,15 @@ def _render(facts: dict[str, Any]) -> None:
             when = f"{started} (running or interrupted)"
         from devlog_collector.wording import counted
 
-        # (a daemon reads a file again each time it grows)
-        files = last["files_read"]
-        reads = counted(files, "file read", "file reads") if running_now else counted(files, "file")
-        console.print(f"[bold]last collect[/] {when}: {counted(last['events_added'], 'event')} from {reads}")
+        # Reads, not files: a daemon reads a file again each time it grows (and a pass follows a
+        # rotated log into its renamed file). A run records its counts every few seconds: one killed
+        # before its first record has none, though what it stored is in the table below.
+        added, files = last["events_added"], last["files_read"]
+        if not last["finished_at"] and not running_now and not added and not files:
+            said = "no counts recorded (stopped before its first record; the table shows what the store holds)"
+        else:
+            said = f"{counted(added, 'event')} from {counted(files, 'file read', 'file reads')}"
+        console.print(f"[bold]last collect[/] {when}: {said}")
     else:
         console.print("[bold]last collect[/] never: run `devlog collect` or `devlog start`")
 
