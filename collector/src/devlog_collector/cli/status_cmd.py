@@ -317,7 +317,7 @@ def _render(facts: dict[str, Any]) -> None:
         # rotated log into its renamed file). A run records its counts every few seconds: one killed
         # before its first record has none, though what it stored is in the table below.
         added, files = last["events_added"], last["files_read"]
-        if not last["finished_at"] and not running_now and not added and not files:
+        if not last["finished_at"] and running_now is False and not added and not files:
             said = "no counts recorded (stopped before its first record; the table shows what the store holds)"
         else:
             said = f"{counted(added, 'event')} from {counted(files, 'file read', 'file reads')}"
