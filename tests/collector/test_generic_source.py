@@ -135,6 +135,28 @@ def test_problems_for_unusable_lines(tmp_path: Path) -> None:
     assert "session id" in out[4].message  # type: ignore[union-attr]
 
 
+def test_token_counts_that_cannot_be_used_are_problems_beside_the_stored_event(tmp_path: Path) -> None:
+    """A negative or non-numeric count was stored as 0 without a word (a new-user test)."""
+    base = {"time": 1_760_000_000, "conv": {"id": "c"}, "type": "assistant"}
+    lines = [
+        json.dumps({**base, "usage": {"in": "12", "out": -1, "cached": "lots"}}).encode(),
+        json.dumps({**base, "usage": {"in": 0, "out": "0", "cached": None}}).encode(),  # zeros and null: fine
+        json.dumps({**base, "usage": {"in": True, "out": 7, "cached": [1]}}).encode(),
+    ]
+    out = parse(source(tmp_path), lines)
+    events = [e for e in out if isinstance(e, Event)]
+    assert [(e.usage.input_tokens, e.usage.output_tokens) if e.usage else None for e in events] == [
+        (12, 0), None, (0, 7),
+    ]  # fmt: skip
+    problems = [(p.position, p.message) for p in out if isinstance(p, Problem)]
+    assert problems == [
+        ("line 1", "`output_tokens` at 'usage.out' is not a non-negative count (-1): counted as 0"),
+        ("line 1", "`cache_read_tokens` at 'usage.cached' is not a non-negative count ('lots'): counted as 0"),
+        ("line 3", "`input_tokens` at 'usage.in' is not a non-negative count (True): counted as 0"),
+        ("line 3", "`cache_read_tokens` at 'usage.cached' is not a non-negative count (list): counted as 0"),
+    ]
+
+
 def test_content_hash_ids_with_occurrence_index(tmp_path: Path) -> None:
     src = source(tmp_path, mapping={"ts": "time", "session_id": "s"})
     raw = json.dumps({"time": 1_760_000_000, "s": "x"}).encode()

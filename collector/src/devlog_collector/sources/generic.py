@@ -44,6 +44,15 @@ _USAGE_FIELDS: Final = (
 )
 
 
+def _is_zero(value: Any) -> bool:
+    """A count of zero as a number or a numeric string (`0`, `0.0`, `"0"`), not `false`."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return value == 0
+    return isinstance(value, str) and value.strip() in ("0", "0.0")
+
+
 def lookup(record: Any, dotted: str) -> Any:
     """The value at a dotted path (`a.b.0.c`; digits index lists), or `_MISSING`."""
     value = record
@@ -123,9 +132,15 @@ class GenericJsonlSource(Source):
             if not isinstance(record, dict):
                 yield Problem(f"line {line_no}", f"expected a JSON object, got {type(record).__name__}")
                 continue
-            yield self._event(record, line_no, digest, occurrence, path)
+            problems: list[Problem] = []
+            yield self._event(record, line_no, digest, occurrence, path, problems)
+            yield from problems
 
-    def _event(self, record: dict[str, Any], line_no: int, digest: str, occurrence: int, path: str) -> Event | Problem:
+    def _event(
+        self, record: dict[str, Any], line_no: int, digest: str, occurrence: int, path: str, problems: list[Problem]
+    ) -> Event | Problem:
+        """The line's event, or the Problem that keeps it from being one; `problems` gets what is
+        wrong with an event that is still stored (a token count that cannot be used)."""
         mapping = self.config.mapping
         where = f"line {line_no}"
 
@@ -153,7 +168,19 @@ class GenericJsonlSource(Source):
             eid = event_id(self.agent, "id", str(record_id))
         else:
             eid = event_id(self.agent, "line", digest, occurrence)
-        usage_values = {name: as_int(field(name)) for name in _USAGE_FIELDS if name in mapping}
+        usage_values: dict[str, int] = {}
+        for name in _USAGE_FIELDS:
+            if name in mapping:
+                value = field(name)
+                usage_values[name] = count = as_int(value)
+                if not count and value is not _MISSING and value is not None and not _is_zero(value):
+                    shown = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+                    problems.append(
+                        Problem(
+                            where,
+                            f"`{name}` at {mapping[name]!r} is not a non-negative count ({shown[:40]}): counted as 0",
+                        )
+                    )
         usage = Usage(**usage_values) if any(usage_values.values()) else None
         text_value = field("text")
         text = text_of(text_value) if text_value is not _MISSING else ""
