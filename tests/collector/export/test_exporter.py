@@ -413,11 +413,10 @@ def test_exported_events_carry_estimated_cost_unless_the_agent_recorded_one(db: 
         assert got["cost_usd"] == pytest.approx(expected)
         assert got["attrs"]["cost_estimated"] is True
         assert "cost_usd" not in team.events["unknown-model"]
-        standard = Pricer.load().event_cost(
-            opus, base.ts, TokenSums(usage.input_tokens, usage.output_tokens, web_searches=2)
-        )
-        assert standard is not None and fast_multiplier(opus) == 6.0
-        assert team.events["fast-search"]["cost_usd"] == pytest.approx(standard * 6)
+        tokens_only = Pricer.load().event_cost(opus, base.ts, TokenSums(usage.input_tokens, usage.output_tokens))
+        assert tokens_only is not None and fast_multiplier(opus) == 6.0
+        # fast mode's premium is on the tokens; the two searches stay at $10 per 1,000
+        assert team.events["fast-search"]["cost_usd"] == pytest.approx(tokens_only * 6 + 2 * 0.01)
         assert team.events["recorded-cost"]["cost_usd"] == 1.25
         assert "cost_estimated" not in team.events["recorded-cost"].get("attrs", {})
 

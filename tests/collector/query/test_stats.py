@@ -469,7 +469,8 @@ def test_a_range_inside_two_partial_buckets_is_still_cut_at_midnight(tmp_path: P
 
 def test_one_hour_cache_writes_web_searches_and_fast_mode_are_priced(tmp_path: Path, pricer: Pricer) -> None:
     """Hand-computed from the published prices: Sonnet 4.5 $3 in / $15 out / $6 per M 1-hour cache
-    writes / $10 per 1,000 web searches; Opus 4.6 (from 2026-03-13) $5 in / $25 out, fast mode 6x."""
+    writes / $10 per 1,000 web searches; Opus 4.6 (from 2026-03-13) $5 in / $25 out, fast mode 6x its
+    token rates."""
     from devlog_collector.query.sessions import list_sessions
     from devlog_collector.store import price_extras
 
@@ -478,11 +479,13 @@ def test_one_hour_cache_writes_web_searches_and_fast_mode_are_priced(tmp_path: P
         ev(noon, model=SONNET, usage=(10, 10, 100_000, 0), attrs={"cache_creation_1h_tokens": 100_000}),
         ev(noon, model=SONNET, usage=(100, 100, 0, 0), attrs={"web_search_requests": 5}),
         ev(noon, model="claude-opus-4-6", usage=(1000, 1000, 0, 0), attrs={"speed": "fast"}),
+        # fast mode's premium is on the token rates, not on the searches' fee
+        ev(noon, model="claude-opus-4-6", usage=(1000, 1000, 0, 0), attrs={"speed": "fast", "web_search_requests": 2}),
         ev(noon, model="claude-opus-4-6", usage=(1000, 1000, 0, 0), attrs={"speed": "fast"}, cost=0.01),  # recorded
     ]
-    expected = [0.00003 + 0.00015 + 0.6, 0.0003 + 0.0015 + 0.05, (0.005 + 0.025) * 6, 0.01]
+    expected = [0.00003 + 0.00015 + 0.6, 0.0003 + 0.0015 + 0.05, (0.005 + 0.025) * 6, (0.005 + 0.025) * 6 + 0.02, 0.01]
     store = store_with(tmp_path / "events.db", events)
-    for event, usd in zip(events[:3], expected, strict=False):
+    for event, usd in zip(events[:4], expected, strict=False):
         one_hour, searches, fast = price_extras(event)
         assert event.usage is not None
         tokens = TokenSums(event.usage.input_tokens, event.usage.output_tokens, event.usage.cache_creation_tokens,
@@ -494,7 +497,8 @@ def test_one_hour_cache_writes_web_searches_and_fast_mode_are_priced(tmp_path: P
     assert rollup.total.cost_usd == pytest.approx(sum(expected))
     assert_same_report(rollup, scan)
     by_model = {g.key: g.cost_usd for g in compute_stats(store, Filters(), by="model", tz=UTC, pricer=pricer).groups}
-    assert by_model == pytest.approx({SONNET: expected[0] + expected[1], "claude-opus-4-6": expected[2] + 0.01})
+    opus = expected[2] + expected[3] + 0.01
+    assert by_model == pytest.approx({SONNET: expected[0] + expected[1], "claude-opus-4-6": opus})
     [session] = list_sessions(store, Filters(), pricer=pricer)
     assert session.cost_usd == pytest.approx(sum(expected))
 

@@ -22,8 +22,8 @@ input) = input + cache creation + cache read; `cache_write_tokens` = cache creat
 priced at the 1-hour write price); `cache_read_tokens` = cache read; `output_tokens` = output
 (reasoning is part of output and not priced separately); `web_searches` = Claude's server-side web
 searches (`attrs.web_search_requests`, priced per search). Claude's fast mode (`attrs.speed: "fast"`)
-costs a multiple of the standard price that genai-prices does not carry: `FAST_MULTIPLIERS` (the
-published premiums; 1 for a model without one).
+costs a multiple of the standard token rates that genai-prices does not carry: `FAST_MULTIPLIERS`
+(the published premiums; 1 for a model without one). Web searches keep their per-search price.
 """
 
 from __future__ import annotations
@@ -292,7 +292,8 @@ class Pricer:
     ) -> float | None:
         """USD for `tokens` (all requests in `band`) of `model_ref` at time `at`; None if unpriced.
 
-        `fast`: the requests ran in Claude's fast mode (priced at `fast_multiplier` times the rate).
+        `fast`: the requests ran in Claude's fast mode (their tokens priced at `fast_multiplier` times
+        the rate; per-request and per-search fees are not part of the premium).
         """
         if model_ref is None:
             return None
@@ -301,16 +302,16 @@ class Pricer:
             return None
         c = prices.coefficients(band, at)
         one_hour = min(tokens.cache_creation_1h, tokens.cache_creation)
-        usd = (
+        token_usd = (
             c[0] * tokens.input
             + c[1] * (tokens.cache_creation - one_hour)
             + c[5] * one_hour
             + c[2] * tokens.cache_read
             + c[3] * tokens.output
-            + c[4] * tokens.requests
-            + c[6] * tokens.web_searches
         )
-        return usd * fast_multiplier(model_ref) if fast else usd
+        if fast:  # the premium is on the token rates; a request fee and a search fee stay as they are
+            token_usd *= fast_multiplier(model_ref)
+        return token_usd + c[4] * tokens.requests + c[6] * tokens.web_searches
 
     def event_cost(self, model_ref: str | None, at: datetime, tokens: TokenSums, *, fast: bool = False) -> float | None:
         """USD for one model call."""
