@@ -710,3 +710,44 @@ def test_search_through_a_store_that_cannot_be_written_says_what_it_misses(
     with Store.open(config.storage.db_path(), readonly=True) as ro:  # writable again: indexed, no warning
         assert [e.text for e in query_events(ro, build_filters(ro, FilterArgs(search="webhook")))] == ["alpha webhook"]
     assert "warning" not in capsys.readouterr().err
+
+
+def _order(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT id FROM events ORDER BY ts, seq")]
+
+
+@pytest.mark.parametrize("padding", [0, ROLLUP_BATCH_MIN_EVENTS])
+def test_a_re_read_document_keeps_its_order_among_events_of_the_same_time(tmp_path: Path, padding: int) -> None:
+    """A tool call whose status changed is stored again; it stays before its command and result (same
+    time), as in a store that read the final document once. `padding` events make the commit large
+    enough for the batched usage rollup."""
+    doc = "/logs/session.jsonl"
+
+    def event(ident: str, minute: int, **changes: object) -> Event:
+        return _from(ev(minute, ident=ident), doc, **changes)
+
+    filler = [event(f"f{n}", 100 + n, usage=Usage(input_tokens=n + 1, output_tokens=1)) for n in range(padding)]
+    prompt = event("prompt", 1)
+    call = event("call", 2, attrs={"status": "executing"})
+    command = event("command", 2)
+    later = event("later", 3)
+    done = event("call", 2, attrs={"status": "success"}, usage=Usage(input_tokens=3, output_tokens=2))
+    result = event("result", 2)
+    final = [prompt, done, command, result, later, *filler]
+    with Store.open(tmp_path / "fresh.db") as fresh:
+        fresh.commit(final, current_state=True)
+        expected = _order(fresh)
+    assert expected[:5] == ["prompt", "call", "command", "result", "later"]
+    with Store.open(tmp_path / "grown.db") as store:
+        store.commit([prompt, call, command, later, *filler], current_state=True)
+        seqs = dict(store.db.execute("SELECT id, seq FROM events").fetchall())
+        assert store.commit(final, current_state=True) == 1  # the result
+        assert store.replaced == 1  # the call; the command was only moved behind it
+        assert _order(store) == expected
+        now = dict(store.db.execute("SELECT id, seq FROM events").fetchall())
+        assert now["prompt"] == seqs["prompt"] and now["later"] == seqs["later"]  # other times keep their place
+        assert now["command"] > now["call"] > seqs["command"]
+        assert _stored(store, "call")[1] == done and _stored(store, "command")[1] == command
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        assert store.commit(final, current_state=True) == 0  # read again unchanged: nothing moves
+        assert dict(store.db.execute("SELECT id, seq FROM events").fetchall()) == now

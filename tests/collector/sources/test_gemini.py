@@ -370,3 +370,47 @@ def test_a_no_history_start_still_skips_the_history_of_a_document_saved_by_renam
     texts = [row[0] for row in db.execute("SELECT text FROM events WHERE kind = 'prompt'")]
     db.close()
     assert texts == ["a new prompt"]
+
+
+def test_a_tool_call_completed_later_stays_before_its_result(tmp_path: Path) -> None:
+    """Gemini appends a message again when its tool call completes: the call (changed) is stored
+    again, and it must still come before its result and command, as in a store that read the
+    finished file once (`devlog show` lists a session by time, then by insertion)."""
+    from tests.collector.collect_helpers import agent_config, collect
+
+    session = "31313131-0000-4000-8000-000000000031"
+    chats_dir = tmp_path / "gemini" / "tmp" / "proj" / "chats"
+    chats_dir.mkdir(parents=True)
+    (chats_dir.parent / ".project_root").write_text("/home/dev/g31")
+    call = {"id": "sh1", "name": "run_shell_command", "args": {"command": "ls"}, "status": "executing",
+            "timestamp": "2026-03-01T00:00:02.500Z"}  # fmt: skip
+    reply = {"id": "g1", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "",
+             "model": "gemini-2.5-pro", "toolCalls": [call],
+             "tokens": {"input": 100, "output": 5, "cached": 0, "thoughts": 0, "tool": 0, "total": 105}}  # fmt: skip
+    result = [{"functionResponse": {"id": "sh1", "name": "run_shell_command", "response": {"output": "a.txt"}}}]
+    done = {**reply, "content": "Listed.", "toolCalls": [{**call, "status": "success", "result": result}],
+            "tokens": {**reply["tokens"], "output": 20, "total": 120}}  # fmt: skip
+    lines = [
+        {"sessionId": session, "projectHash": "x", "startTime": "2026-03-01T00:00:00.000Z", "kind": "main"},
+        {"id": "u1", "timestamp": "2026-03-01T00:00:01.000Z", "type": "user", "content": "list the files"},
+        reply,
+    ]
+    path = chats_dir / "session-2026-03-01T00-00-31313131.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    grown = agent_config("gemini", tmp_path / "gemini", tmp_path / "grown")
+    collect(grown)
+    with path.open("a") as handle:
+        handle.write(json.dumps(done) + "\n")
+    assert collect(grown).events_updated >= 1
+    fresh = agent_config("gemini", tmp_path / "gemini", tmp_path / "fresh")
+    collect(fresh)
+
+    def listing(config: object) -> list[tuple[str, str]]:
+        db = sqlite3.connect(config.storage.db_path())  # type: ignore[attr-defined]
+        rows = db.execute("SELECT kind, id FROM events ORDER BY ts, seq").fetchall()
+        db.close()
+        return rows
+
+    kinds = [kind for kind, _ in listing(fresh)]
+    assert kinds.index("tool_call") < kinds.index("tool_result")
+    assert listing(grown) == listing(fresh)

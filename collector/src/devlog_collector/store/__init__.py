@@ -20,8 +20,10 @@ A copy supersedes the stored one when
 * with an equal, non-zero total and another time, it comes from a file whose path sorts first: the
   copy a clean collect and ccusage keep (files are read in path order), so a store filled
   incrementally puts a resumed session's copied usage on the same day as a fresh one.
-Rows go in with one `executemany` per commit; only when some ids were already present does the
-check look at the stored copies (a history load almost never pays for it).
+Rows go in several per statement; only when some ids were already present does the check look at
+the stored copies (a history load almost never pays for it). A document read again as a whole keeps
+its order: events it lists at the same time as a superseding copy, after it, are stored again behind
+it (`_insert_in_document_order`), so `ORDER BY ts, seq` lists the document as a fresh read would.
 
 The full-text index (`events_fts`) is filled *behind* the events, up to a watermark (meta key
 `fts_indexed_seq`: every event with `seq` <= it is indexed, none above it). Tokenising `text` was
@@ -136,6 +138,7 @@ _INSERT_NEW_ROWS = RowBatchInsert(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES
 _INSERT_ROWS = RowBatchInsert(_INSERT_NEW_ROWS.head, 23, " ON CONFLICT (id) DO NOTHING")
 _INSERT_NEW = _INSERT_NEW_ROWS.one_row
 _INSERT = _INSERT_ROWS.one_row
+_SELECT_STORED_ROW: Final = f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?"
 _SELECT_STORED_COPY: Final = (
     "SELECT input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
     "FROM events WHERE seq = ?"
@@ -802,6 +805,8 @@ class Store:
         rows = _rows(unique, collected)
         if self._loaded_ids is not None:
             return self._insert_loading(db, self._loaded_ids, unique, rows, current_state, replaces)
+        if current_state:
+            return self._insert_in_document_order(db, unique, rows, replaces)
         added = _INSERT_ROWS.run(db, rows)
         self._inserted_rows = rows if added == len(rows) else None  # (else which ones is not known)
         if added < len(rows):
@@ -868,6 +873,71 @@ class Store:
             marks = ", ".join("?" * len(chunk))
             stored.update(r[0] for r in db.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
         return [event for event in events if event.ts >= cutoff or event.id in stored]
+
+    def _insert_in_document_order(
+        self, db: sqlite3.Connection, events: list[Event], rows: list[tuple[Any, ...]], replaces: frozenset[str]
+    ) -> int:
+        """`_insert_events` for a document read again as a whole (`current_state`): new, superseding
+        and moved rows are stored in the document's order.
+
+        Events with the same time are listed by `seq`. A superseding copy gets a new `seq`, so on its
+        own it would move behind the events that follow it in the document at that same time (a tool
+        call whose status changed behind its result, a cancelled prompt behind its tool calls), and a
+        store filled as the document grew would list them otherwise than a store that read it once.
+        So, from the first superseding copy of a session and time on, every later event of the
+        document with that session and time is stored again behind it, in the document's order (an
+        unchanged one as it is stored: same content, a new `seq`). Nothing inserted here is deleted
+        here, so the usage rollup's triggers and batch sums stay exact.
+        """
+        stored = self._stored_copies(db, [event.id for event in events])
+        if not stored:  # (every id is new: the writer holds the transaction, so none can appear meanwhile)
+            added = _INSERT_NEW_ROWS.run(db, rows)
+            self._inserted_rows = rows
+            return added
+        inserted: list[tuple[Any, ...]] = []
+        pending: list[tuple[Any, ...]] = []
+        moved_from: set[tuple[str, datetime]] = set()
+        added = 0
+        for event, row in zip(events, rows, strict=True):
+            copy = stored.get(event.id)
+            if copy is None:
+                pending.append(row)
+                added += 1
+                continue
+            at = (event.session_id, event.ts)
+            if _supersedes(event, row, *copy, True, replaces):
+                moved_from.add(at)
+                self._replaced += 1
+            elif at in moved_from:
+                row = db.execute(_SELECT_STORED_ROW, (event.id,)).fetchone()
+            else:
+                continue  # stored and unchanged, before any change at its time: it keeps its place
+            if pending:
+                _INSERT_NEW_ROWS.run(db, pending)
+                inserted += pending
+                pending = []
+            db.execute("DELETE FROM events WHERE id = ?", (event.id,))
+            db.execute(_INSERT_NEW, row)
+            inserted.append(row)
+        if pending:
+            _INSERT_NEW_ROWS.run(db, pending)
+            inserted += pending
+        self._inserted_rows = inserted
+        return added
+
+    @staticmethod
+    def _stored_copies(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, int, bytes, str | None]]:
+        """The stored copies of `ids` that exist: id -> (token total, ts, body, text)."""
+        found: dict[str, tuple[int, int, bytes, str | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for event_id, total, ts, body, text in db.execute(
+                "SELECT id, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
+                f"FROM events WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[event_id] = (total, ts, body, text)
+        return found
 
     @staticmethod
     def _supersede(
