@@ -524,3 +524,57 @@ def test_tool_messages_read_as_vscode_shows_them() -> None:
     assert _shown_links("Read [](file:///c%3A/w/x.py#L1-L20), lines 1 to 20") == "Read x.py, lines 1 to 20"
     assert _shown_links("Ran [pytest](command:run) in [the terminal]()") == "Ran pytest in the terminal"
     assert _shown_links("no links [here]") == "no links [here]"
+
+
+def _request(request_id: str, minute: int, prompt: str, tokens: tuple[int, int]) -> dict[str, object]:
+    return {
+        "requestId": request_id, "timestamp": 1771402100000 + minute * 60_000, "modelId": "copilot/gpt-5-mini",
+        "message": {"text": prompt}, "response": [{"value": f"answer to {prompt}"}],
+        "result": {"metadata": {"promptTokens": tokens[0], "outputTokens": tokens[1]}},
+    }  # fmt: skip
+
+
+def test_a_request_undone_in_the_chat_is_kept_however_the_log_was_read(tmp_path: Path) -> None:
+    """An undo truncates `requests` and pushes the new one (`kind:2` with `i`); the undone request
+    was typed, answered and billed: a store that read the log before the undo and one that reads it
+    only after hold the same events, the undone prompt marked `attrs.removed`."""
+    import sqlite3
+
+    from tests.collector.collect_helpers import collect
+
+    user = tmp_path / "Code" / "User"
+    chats = user / "workspaceStorage" / "abc" / "chatSessions"
+    chats.mkdir(parents=True)
+    (chats.parent / "workspace.json").write_text(json.dumps({"folder": "file:///home/me/undo"}))
+    snapshot = {"version": 3, "sessionId": OPLOG_ID, "creationDate": 1771402100000, "requests": []}
+    log = [
+        {"kind": 0, "v": snapshot},
+        {"kind": 2, "k": ["requests"], "v": [_request("r1", 1, "first", (1000, 10))]},
+        {"kind": 2, "k": ["requests"], "v": [_request("r2", 2, "second", (2000, 20))]},
+    ]
+    path = chats / f"{OPLOG_ID}.jsonl"
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in log))
+    _age(user)
+    grown = agent_config("copilot", user, tmp_path / "grown")
+    collect(grown)
+    with path.open("a") as handle:  # undo "second", ask "third" instead
+        handle.write(json.dumps({"kind": 2, "k": ["requests"], "v": [_request("r3", 3, "third", (3000, 30))], "i": 1}))
+        handle.write("\n")
+    _age(user)
+    collect(grown)
+    fresh = agent_config("copilot", user, tmp_path / "fresh")
+    collect(fresh)
+
+    def stored(config: object) -> list[tuple[object, ...]]:
+        db = sqlite3.connect(config.storage.db_path())  # type: ignore[attr-defined]
+        rows = db.execute(
+            "SELECT id, kind, text, input_tokens + output_tokens, json_extract(body, '$.attrs.removed') "
+            "FROM events ORDER BY ts, seq"
+        ).fetchall()
+        db.close()
+        return rows
+
+    assert stored(grown) == stored(fresh)
+    prompts = [(text, removed) for _, kind, text, _, removed in stored(fresh) if kind == "prompt"]
+    assert prompts == [("first", None), ("second", 1), ("third", None)]
+    assert sum(tokens for *_, tokens, _ in stored(fresh)) == 6060

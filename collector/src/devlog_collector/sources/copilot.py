@@ -11,7 +11,9 @@ VS Code stores each chat session under a `User` folder, in one of two shapes:
 Both are read in document mode: the whole session is rebuilt whenever the file changes (an op-log
 cannot be tailed, compaction rewrites it), and deterministic ids (`sessionId` + `requestId`, plus
 the tool call id or edited file) make re-emission harmless. When both files exist for a session the
-`.jsonl` one is current and the `.json` one is skipped.
+`.jsonl` one is current and the `.json` one is skipped. A request the log takes out of the session
+(undo, edit and resend) is still emitted, marked `attrs.removed`: it was typed, answered and billed,
+and a store that read the log before the undo holds it, so one that reads it after must too.
 
 The original devlog failed whole files when a variable's `value` was a string or array, read
 `{value, uris}` messages as empty, used "panel" as the workspace and turned bad timestamps into
@@ -127,14 +129,19 @@ class _OpLogError(Exception):
     pass
 
 
-def replay_operation_log(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+def replay_operation_log(
+    data: bytes, removed: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Rebuild a session from a VS Code `.jsonl` mutation log.
 
     A last line without a newline may be half-written and is ignored if it does not parse; a bad
     line elsewhere is reported and skipped. Returns `(None, problems)` if no snapshot was found.
+    `removed` (when given) receives the requests the log held and then took out of the session (an
+    undo, an edit and resend), in the order they first appeared, as they were when removed.
     """
     problems: list[Problem] = []
     state: Any = None
+    requests_seen: dict[str, dict[str, Any]] = {}
     lines = io.BytesIO(data).readlines()  # (memchr per line; `bytes.split` compares byte by byte)
     last = len(lines) - 1
     for index, raw in enumerate(lines):
@@ -149,6 +156,9 @@ def replay_operation_log(data: bytes) -> tuple[dict[str, Any] | None, list[Probl
             continue
         kind = entry.get("kind")
         op = kind if type(kind) is int else None  # (`false == 0` and `0.0 == 0` in Python)
+        changes_requests = removed is not None and (op == 0 or _names_requests(entry.get("k")))
+        if changes_requests:
+            _remember_requests(state, requests_seen)
         try:
             if op == 0:
                 state = entry.get("v")
@@ -164,10 +174,37 @@ def replay_operation_log(data: bytes) -> tuple[dict[str, Any] | None, list[Probl
                 raise _OpLogError(f"unknown operation kind {kind!r}")
         except _OpLogError as exc:
             problems.append(Problem(f"line {line_no}", str(exc)))
+        if changes_requests:
+            _remember_requests(state, requests_seen)
     if not isinstance(state, dict):
         problems.append(Problem("file", "no session snapshot (kind 0) in the operation log"))
         return None, problems
+    if removed is not None and requests_seen:
+        current = {request_id for request_id, _ in _identified_requests(state)}
+        removed.extend(request for request_id, request in requests_seen.items() if request_id not in current)
     return state, problems
+
+
+def _names_requests(path: Any) -> bool:
+    """Whether an operation on `path` can add, replace or remove whole requests (`requests` itself
+    or one of its items); deeper paths change a request in place."""
+    return isinstance(path, list) and 1 <= len(path) <= 2 and path[0] == "requests"
+
+
+def _identified_requests(state: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    requests = state.get("requests") if isinstance(state, dict) else None
+    for request in requests if isinstance(requests, list) else ():
+        if isinstance(request, dict):
+            request_id = request.get("requestId")
+            if isinstance(request_id, str) and request_id:
+                yield request_id, request
+
+
+def _remember_requests(state: Any, seen: dict[str, dict[str, Any]]) -> None:
+    """Keep (a reference to) every request of `state` by id: one taken out later is still known as
+    it was then (later operations change the objects still in the session in place)."""
+    for request_id, request in _identified_requests(state):
+        seen[request_id] = request
 
 
 def _walk(state: Any, path: Any) -> tuple[Any, Any]:
@@ -312,8 +349,9 @@ class CopilotSource(Source):
         except OSError as exc:
             yield Problem("file", f"cannot read: {exc.strerror or exc}")
             return
+        removed: list[dict[str, Any]] = []
         if file.path.suffix == ".jsonl":
-            session, problems = replay_operation_log(data)
+            session, problems = replay_operation_log(data, removed)
             yield from problems
         else:
             session, problem = load_json_file_document(data)
@@ -325,7 +363,7 @@ class CopilotSource(Source):
             if session is not None:
                 yield Problem("file", "session is not a JSON object")
             return
-        parser = _SessionParser(file, session, self._workspace_of(file.path), state)
+        parser = _SessionParser(file, session, self._workspace_of(file.path), state, removed)
         yield from parser.parse()
         if parser.held_back_until is not None:
             state[RECHECK_AFTER_KEY] = int(parser.held_back_until.timestamp() * 1000) + 1000
@@ -342,9 +380,16 @@ class _SessionParser:
     """Turns one rebuilt session document into events."""
 
     def __init__(
-        self, file: SourceFile, session: dict[str, Any], workspace: WorkspaceInfo, state: dict[str, Any] | None = None
+        self,
+        file: SourceFile,
+        session: dict[str, Any],
+        workspace: WorkspaceInfo,
+        state: dict[str, Any] | None = None,
+        removed: list[dict[str, Any]] | None = None,
     ) -> None:
         self.file = file
+        #: Requests the operation log took out of the session (see `replay_operation_log`).
+        self.removed = removed or []
         self.state = {} if state is None else state
         self.session = session
         self.workspace = workspace
@@ -420,6 +465,16 @@ class _SessionParser:
                 yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
             finally:
                 self._ts_inferred = False
+        # Taken out of the chat (undo, edit and resend) but typed, answered and billed: kept, marked.
+        for request in self.removed:
+            try:
+                yield from self._request(-1, request, is_last=False, removed=True)
+            except Exception as exc:  # noqa: BLE001
+                yield Problem(
+                    f"removed request {request.get('requestId')}", f"unexpected shape: {type(exc).__name__}: {exc}"
+                )
+            finally:
+                self._ts_inferred = False
 
     def _session_start(self, requests: list[Any]) -> Iterator[Event | Problem]:
         attrs: dict[str, Any] = dict(self.workspace.attrs)
@@ -452,10 +507,14 @@ class _SessionParser:
 
     # -- request -----------------------------------------------------------------------------
 
-    def _request(self, index: int, request: dict[str, Any], *, is_last: bool) -> Iterator[Event | Problem]:
+    def _request(
+        self, index: int, request: dict[str, Any], *, is_last: bool, removed: bool = False
+    ) -> Iterator[Event | Problem]:
         request_id = as_str(request.get("requestId")) or f"index-{index}"
-        position = f"request {index}"
+        position = f"removed request {request_id}" if removed else f"request {index}"
         prompt_attrs: dict[str, Any] = {"request_id": request_id}
+        if removed:
+            prompt_attrs["removed"] = True
         ts = self._ts(request.get("timestamp"), prompt_attrs)
         self._ts_inferred = bool(prompt_attrs.get("ts_inferred"))
         if ts is None:
