@@ -10,6 +10,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,32 +158,20 @@ def test_graceful_shutdown_finishes_the_in_flight_batch(tmp_path: Path, stop: li
     assert process.wait(timeout=30) in _CLEAN_EXIT
 
 
+def _certificate(folder: Path, name: str, *extra: str) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (`extra`: more `openssl req` options)."""
+    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert), *extra],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
 def test_serve_tls(tmp_path: Path, stop: list[Any]) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, key = _certificate(tmp_path, "server", "-nodes")
     trust = ssl.create_default_context(cafile=str(cert))
     process, url, _ = _start(tmp_path, "--certfile", str(cert), "--keyfile", str(key), scheme="https", verify=trust)
     stop.append(process)
@@ -190,6 +179,39 @@ def test_serve_tls(tmp_path: Path, stop: list[Any]) -> None:
     assert response.status_code == 200 and response.json()["key_name"] == "team"
     with pytest.raises(httpx.HTTPError):
         httpx.get(url.replace("https", "http") + "/healthz", timeout=5)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
+def test_serve_names_tls_files_it_cannot_use_in_one_line(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path, "server", "-nodes")
+    other_cert, _ = _certificate(tmp_path, "other", "-nodes")
+    locked_cert, locked_key = _certificate(tmp_path, "locked", "-passout", "pass:a-passphrase")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    cases = {
+        (junk, key): f"certfile {junk} holds no PEM certificate",
+        (cert, cert): f"keyfile {cert} holds no PEM private key",
+        (other_cert, key): f"keyfile {key} is not the private key of certfile {other_cert}",
+        (locked_cert, locked_key): f"the TLS key {locked_key} is encrypted",
+    }
+    env = {**os.environ, "DEVLOG_SERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}"}
+    for (certfile, keyfile), expected in cases.items():
+        for how in ("options", "environment"):
+            args, run_env = ["--certfile", str(certfile), "--keyfile", str(keyfile)], env
+            if how == "environment":  # (these skip click's own check that the files exist)
+                args = []
+                run_env = {**env, "DEVLOG_SERVER_CERTFILE": str(certfile), "DEVLOG_SERVER_KEYFILE": str(keyfile)}
+            done = subprocess.run(
+                [sys.executable, "-m", "devlog_server", "serve", "--port", "0", *args],
+                env=run_env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 2, (how, done.stderr)
+            assert "Traceback" not in done.stderr
+            assert done.stderr.startswith(f"error: invalid DEVLOG_SERVER_* settings: {expected}"), done.stderr
+    missing = {**env, "DEVLOG_SERVER_CERTFILE": str(tmp_path / "nope.pem"), "DEVLOG_SERVER_KEYFILE": str(key)}
+    done = subprocess.run([sys.executable, "-m", "devlog_server", "serve", "--port", "0"], env=missing,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "No such file or directory" in done.stderr and "nope.pem" in done.stderr
 
 
 def test_uvicorn_options_trust_forwarded_headers_only_from_configured_proxies() -> None:

@@ -44,9 +44,8 @@ def _settings(**overrides: Any) -> Any:
 def _setting_problem(error: Any) -> str:
     """`DEVLOG_SERVER_PORT: <what is wrong>`: operators set variables, so the line names the variable."""
     loc = error["loc"]
-    where = f"DEVLOG_SERVER_{str(loc[0]).upper()}" if loc else "settings"
     message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
-    return f"{where}: {message}"
+    return f"DEVLOG_SERVER_{str(loc[0]).upper()}: {message}" if loc else message
 
 
 def _handle_errors(func: Callable[..., T]) -> Callable[..., T]:

@@ -157,9 +157,48 @@ class ServerSettings(BaseSettings):
     def _check_tls(self) -> ServerSettings:
         if (self.certfile is None) != (self.keyfile is None):
             raise ValueError("certfile and keyfile must be given together")
+        if self.certfile is not None and self.keyfile is not None:
+            problem = tls_files_problem(self.certfile, self.keyfile)
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     @property
     def pepper_bytes(self) -> bytes:
         """The key pepper as bytes (empty when none is configured)."""
         return self.key_pepper.get_secret_value().encode() if self.key_pepper else b""
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_password() -> bytes:
+    raise _EncryptedKey
+
+
+def tls_files_problem(certfile: Path, keyfile: Path) -> str | None:
+    """Why the server could not speak TLS with `certfile` and `keyfile`, or None: checked with the
+    settings, so a bad pair is one line naming the files instead of a traceback from uvicorn."""
+    import ssl
+
+    try:
+        certificate, key = certfile.read_bytes(), keyfile.read_bytes()
+    except OSError as exc:
+        return f"cannot read the TLS files: {exc.strerror or exc}: {exc.filename}"
+    if b"-----BEGIN CERTIFICATE-----" not in certificate:
+        return f"certfile {certfile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    if b"PRIVATE KEY-----" not in key:
+        return f"keyfile {keyfile} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile, password=_no_password)
+    except _EncryptedKey:
+        return f"the TLS key {keyfile} is encrypted (protected by a passphrase): give the key unencrypted"
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            return f"keyfile {keyfile} is not the private key of certfile {certfile}"
+        return f"certfile {certfile} and keyfile {keyfile} cannot be used for TLS: {exc.reason or exc}"
+    except OSError as exc:
+        return f"cannot read the TLS files: {exc.strerror or exc}: {exc.filename or certfile}"
+    return None
