@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import signal
 import socket
 from typing import Any
 
@@ -147,4 +148,13 @@ def run_server(settings: ServerSettings, reserved: socket.socket | None = None) 
     _log.info("server_starting", url=f"{scheme}://{settings.host}:{settings.port}", workers=settings.workers)
     if reserved is not None:
         reserved.close()
+    # uvicorn handles SIGTERM/SIGINT itself while it runs; a single process then raises the signal
+    # again under the handlers it found, which would end it as killed by the signal (status -15) or
+    # with a KeyboardInterrupt. Found these, it stops with status 0, as the worker supervisor does.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped_gracefully)
     uvicorn.run("devlog_server.runner:worker_app", **uvicorn_options(settings))
+
+
+def _stopped_gracefully(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
