@@ -85,6 +85,32 @@ def test_every_problem_is_named_at_once() -> None:
         assert any(key in line for line in found), (key, found)
 
 
+def test_a_value_made_invalid_by_an_unset_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unset-variable warning is only printed for a valid file: an invalid one says it in the problem."""
+    monkeypatch.delenv("DEVLOG_TEST_NOPE_A", raising=False)
+    monkeypatch.delenv("DEVLOG_TEST_NOPE_P", raising=False)
+    found = problems({"collect": {"agents": ["${DEVLOG_TEST_NOPE_A}"], "poll_interval": "${DEVLOG_TEST_NOPE_P}"}})
+    assert found == [
+        "collect.agents: unknown agent(s) ''; known: claude, copilot, cursor, codex, gemini "
+        "(environment variable DEVLOG_TEST_NOPE_A is not set)",
+        "collect.poll_interval: not a duration: '' (use e.g. 30s, 5m, 12h, 7d) "
+        "(environment variable DEVLOG_TEST_NOPE_P is not set)",
+    ]
+
+
+def test_an_unknown_default_remote_is_named_beside_the_remotes_own_problems() -> None:
+    found = problems(
+        {
+            "export": {"remotes": {"team": {"url": "htp://x", "api_key": "k", "auto_synk": True}}},
+            "export_default": "nobody",
+        }
+    )
+    assert found[-1] == "export_default: names unknown remote 'nobody' (remotes: team)"
+    assert len(found) == 3
+    # a remote with problems of its own is still a remote the default may name
+    assert len(problems({"export": {"remotes": {"team": {"url": "htp://x"}}}, "export_default": "team"})) == 1
+
+
 def test_a_problem_inside_a_named_entry_or_a_list_names_that_entry() -> None:
     found = problems(
         {

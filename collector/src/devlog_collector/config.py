@@ -157,10 +157,15 @@ class Config(_Model, frozen=True):
 # dotted path), durations parsed (`30s`), field rules applied, and only then converted as a whole.
 
 
+def _names(names: list[str]) -> str:
+    """Names for a message: as written, an empty or blank one quoted (it would read as nothing)."""
+    return ", ".join(name if name.strip() else repr(name) for name in names)
+
+
 def _known_agents(value: list[str]) -> list[str]:
     unknown = [a for a in value if a not in BUILTIN_AGENTS]
     if unknown:
-        raise ValueError(f"unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
+        raise ValueError(f"unknown agent(s) {_names(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
     return value
 
 
@@ -182,7 +187,7 @@ _ROOT_EXAMPLES: Final = {"claude": "~/.claude", "codex": "~/.codex", "gemini": "
 def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
     unknown = [a for a in value if a not in BUILTIN_AGENTS]
     if unknown:
-        raise ValueError(f"roots for unknown agent(s) {', '.join(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
+        raise ValueError(f"roots for unknown agent(s) {_names(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
     entries = [
         (f".{agent}[{index}]", problem)
         for agent, roots in value.items()
@@ -616,20 +621,51 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "config") -> tuple
     # A path whose variable is unset has that as its one problem (not also "is empty" or "is relative").
     problems = [*env_errors.values(), *(p for p in walked if p.partition(": ")[0] not in env_errors)]
     problems.sort(key=_position_order)  # (the two passes each found some: one list, by position)
+    if not any(problem.startswith("export_default") for problem in problems):
+        problems += _unknown_default_remote(data)
     if not problems:
-        default = checked.get("export_default", "none")
         remotes = (checked.get("export") or {}).get("remotes") or {}
-        if default != "none" and default not in remotes:
-            names = ", ".join(sorted(remotes)) or "none configured"
-            problems.append(f"export_default: names unknown remote {default!r} (remotes: {names})")
         problems += _case_clashes(remotes)
         problems += _credentials_clash(remotes, (raw.get("export") or {}).get("remotes") or {})
     if problems:
-        raise UserError(f"{source} is not valid", problems)
+        raise UserError(f"{source} is not valid", _naming_unset_variables(problems, env_problems))
     try:
         return msgspec.convert(checked, Config, strict=False), env_problems
     except msgspec.ValidationError as exc:  # pragma: no cover - the walk reports every problem first
         raise UserError(f"{source} is not valid", [_leaf_message(exc)]) from None
+
+
+def _unknown_default_remote(data: Any) -> list[str]:
+    """`export_default` naming no remote of the file (checked against the names written, valid or not,
+    so it is reported beside the remotes' own problems)."""
+    default = data.get("export_default", "none") if isinstance(data, dict) else "none"
+    export = data.get("export") if isinstance(data, dict) else None
+    remotes = export.get("remotes") if isinstance(export, dict) else None
+    names = sorted(str(name) for name in remotes) if isinstance(remotes, dict) else []
+    if not isinstance(default, str) or default == "none" or default in names:
+        return []
+    return [f"export_default: names unknown remote {default!r} (remotes: {', '.join(names) or 'none configured'})"]
+
+
+def _naming_unset_variables(problems: list[str], unset: list[str]) -> list[str]:
+    """`problems`, each followed by the unset `${VAR}`s of its key (a blank agent name or duration is
+    otherwise a riddle: the warning about the variable is only printed for a valid file)."""
+    if not unset:
+        return problems
+    named = []
+    for problem in problems:
+        key = problem.partition(": ")[0]
+        notes = [
+            warning.partition(": ")[2]
+            for warning in unset
+            if _same_or_nested(key, warning.partition(": ")[0]) and warning.partition(": ")[2] not in problem
+        ]
+        named.append(f"{problem} ({'; '.join(notes)})" if notes else problem)
+    return named
+
+
+def _same_or_nested(key: str, other: str) -> bool:
+    return key == other or other.startswith((key + ".", key + "[")) or key.startswith((other + ".", other + "["))
 
 
 def load_config(path: Path | None = None, *, for_collection: bool = False) -> tuple[Config, list[str]]:
