@@ -248,6 +248,16 @@ def test_chinese_japanese_and_korean_words_are_found_inside_sentences(tmp_path: 
         assert ids(cjk, search="fixed") == ["en"]  # other scripts still use the index
 
 
+def test_a_cjk_search_returns_the_most_recently_collected_matches_like_any_search(tmp_path: Path) -> None:
+    first = ev("2026-03-01T10:00:05", text="バグを修正します migration", ident="a")
+    with store_with(tmp_path / "events.db", [first]) as s:
+        s.commit([ev("2026-03-01T09:00:00", text="古い修正 migration", ident="backfilled")])  # collected later
+        assert ids(s, limit=1, search="migration") == ["backfilled"]
+        assert ids(s, limit=1, search="修正") == ["backfilled"]
+        assert ids(s, limit=1, search="修正 OR nothing") == ["backfilled"]
+        assert ids(s, limit=2, search="修正") == ["backfilled", "a"]  # shown in time order
+
+
 def test_a_cjk_search_keeps_the_full_text_syntax(tmp_path: Path) -> None:
     """Words, phrases, AND/OR/NOT and parentheses work with CJK leaves; other leaves use the index."""
     events = [

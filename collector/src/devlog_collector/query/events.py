@@ -5,8 +5,9 @@ terminal shows them the way a log reads, like `llm logs`.
 
 With `--search`, the full-text index is walked from the most recently *collected* match backwards
 (FTS5 rowid = the store's insertion order) and stops after `limit` hits that pass the other filters;
-ordering a common word's hundreds of thousands of matches by time first would take seconds. The hits
-are then shown in time order.
+ordering a common word's hundreds of thousands of matches by time first would take seconds. A search
+with CJK text (`mixed_search`, matched leaf by leaf) walks the events the same way, newest collected
+first. The hits are then shown in time order.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def query_events(store: Store, filters: Filters, *, limit: int | None = 50) -> l
         params.insert(0, filters.search)
     else:
         where, params = filters.where()
-        sql = f"SELECT body, text, ts, seq FROM events {where} ORDER BY ts DESC, seq DESC"
+        # A CJK search (matched leaf by leaf) returns the most recently collected matches too.
+        newest = "seq DESC" if filters.mixed_search is not None else "ts DESC, seq DESC"
+        sql = f"SELECT body, text, ts, seq FROM events {where} ORDER BY {newest}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
