@@ -38,6 +38,11 @@ def _one_settings_line(env: dict[str, str], *command: str) -> str:
         ("postgresql://", "names no Postgres host"),
         ("postgresql+asyncpg://postgres:s3cret@127.0.0.1:5432", "names no Postgres database"),
         ("postgresql+asyncpg://postgres:s3cret@127.0.0.1:5432/", "names no Postgres database"),
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:5432/x?sslrootcert=/ca.pem",
+            "takes no sslrootcert= parameter: set PGSSLROOTCERT in the server's environment instead",
+        ),
+        ("postgresql://postgres:s3cret@127.0.0.1/x?sslmode=require&connect_timeout=5", "takes no connect_timeout="),
     ],
 )
 @pytest.mark.parametrize("command", [["migrate"], ["keys", "list"], ["serve"]])
@@ -61,6 +66,7 @@ def test_sqlite_urls_keep_working(tmp_path: Path) -> None:
         "postgresql+asyncpg://devlog:s3cret@db.internal/devlog",
         "postgresql+asyncpg://devlog@[::1]:5432/devlog?sslmode=require",
         "postgresql+asyncpg://devlog@/devlog?host=/run/postgresql",
+        "postgresql+asyncpg://devlog@db/devlog?application_name=api&target_session_attrs=read-write",
     ],
 )
 def test_complete_postgres_urls_are_accepted(url: str) -> None:

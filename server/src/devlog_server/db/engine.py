@@ -65,6 +65,29 @@ def asyncpg_url(url: str | URL) -> URL:
     return parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
 
 
+#: Query parameters a Postgres URL may carry: asyncpg takes each as a text connect argument (`sslmode`
+#: becomes `ssl`, `application_name` a server setting). Any other would reach asyncpg's `connect()` as
+#: an unknown or mistyped argument and fail every connection.
+URL_PARAMETERS: Final = frozenset({
+    "sslmode", "ssl", "host", "application_name", "passfile", "target_session_attrs", "krbsrvname", "gsslib",
+    "service", "servicefile", "prepared_statement_cache_size",
+})  # fmt: skip
+#: libpq parameters asyncpg reads from the environment instead of the URL.
+_FROM_ENVIRONMENT: Final = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+                            "sslcrl": "PGSSLCRL", "sslpassword": "PGSSLPASSWORD"}  # fmt: skip
+
+
+def _unknown_parameter_problem(names: list[str]) -> str | None:
+    """Why the URL's query parameters cannot be used, or None."""
+    unknown = sorted(name for name in names if name not in URL_PARAMETERS)
+    if not unknown:
+        return None
+    name = unknown[0]
+    if name in _FROM_ENVIRONMENT:
+        return f"takes no {name}= parameter: set {_FROM_ENVIRONMENT[name]} in the server's environment instead"
+    return f"takes no {name}= parameter (a Postgres URL may carry: {', '.join(sorted(URL_PARAMETERS))})"
+
+
 #: The user info of a URL as SQLAlchemy reads it (`user[:password]@`; the password may hold `:` and `/`).
 _USERINFO_RE: Final = re.compile(r"[^:/]*(?::[^@]*)?@")
 
@@ -109,6 +132,9 @@ def check_database_url(url: str) -> None:
         raise ValueError("names no Postgres host: write postgresql+asyncpg://user:password@host/database")
     if not parsed.database:
         raise ValueError("names no Postgres database: end the URL with /<database name>")
+    problem = _unknown_parameter_problem(list(parsed.query))
+    if problem is not None:
+        raise ValueError(problem)
     asyncpg_url(parsed)
 
 
