@@ -100,7 +100,8 @@ def append(path: Path, data: bytes) -> None:
 
 
 def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
-    """Make `Store` behave as a devlog from before the named migrations (m050 among them or later).
+    """Make `Store` behave as a devlog from before the named migrations (and every later one; m050
+    among them or later).
 
     The store then migrates without them and writes events with the 20 columns it had before m050
     (no price extras), as an older devlog did, so a later `Store.open` migrates a realistic old store.
@@ -108,7 +109,10 @@ def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
     import devlog_collector.store as store_module
     from devlog_collector.store import migrations
 
-    patch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] not in skipped])
+    # (a devlog from before a migration has none of the later ones either)
+    names = [name for name, _ in migrations.MIGRATIONS]
+    first = min(names.index(name) for name in skipped)
+    patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:first])
     if "m050_price_extras" in skipped:
         row_values = store_module._row_values
         from devlog_collector.store.row_batches import RowBatchInsert

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,11 @@ def test_select_and_views(ro: Store) -> None:
     assert result.columns == ["id", "kind"] and result.rows == [("a", "prompt"), ("b", "response")]
     v = run_readonly_sql(ro, "SELECT time, total_tokens FROM v_events WHERE id = 'b'")
     assert v.rows == [("2026-03-01T10:05:00.000Z", 10)]
+    columns = {row[0] for row in run_readonly_sql(ro, "SELECT name FROM pragma_table_info('events')").rows}
+    view = {row[0] for row in run_readonly_sql(ro, "SELECT name FROM pragma_table_info('v_events')").rows}
+    assert view == columns | {"time", "collected_time", "total_tokens"}  # every column (query.md says so)
+    collected = run_readonly_sql(ro, "SELECT collected_at, collected_time FROM v_events WHERE id = 'b'").rows[0]
+    assert collected[1].startswith(datetime.fromtimestamp(collected[0] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S."))
     s = run_readonly_sql(ro, "SELECT session_id, events, prompts, total_tokens, duration_s FROM v_sessions")
     assert s.rows == [("sess-a", 2, 1, 10, 300.0)]
     assert run_readonly_sql(ro, "SELECT id FROM events WHERE text = 'hi; there'").rows == [("a",)]

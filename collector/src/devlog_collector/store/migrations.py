@@ -618,3 +618,24 @@ def id_index_is_named(db: sqlite3.Connection) -> bool:
     """Whether this store keeps its event ids unique by m060's named index (not m001's constraint)."""
     row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
     return row is not None and _ID_COLUMN_UNIQUE not in row[0]
+
+
+@migration
+def m070_v_events_every_column(db: sqlite3.Connection) -> None:
+    """Query: `v_events` shows every column of `events` (m001's view predates `collected_at`'s use in
+    queries and m050's price columns), `collected_at` also as ISO 8601 text (`collected_time`)."""
+    run_script(
+        db,
+        """
+        DROP VIEW IF EXISTS v_events;
+        CREATE VIEW v_events AS
+            SELECT seq, id, strftime('%Y-%m-%dT%H:%M:%fZ', ts / 1000.0, 'unixepoch') AS time, ts, agent, kind,
+                   session_id, workspace, project, model, user, tool_name, file_path, input_tokens, output_tokens,
+                   cache_creation_tokens, cache_read_tokens, reasoning_tokens,
+                   input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens AS total_tokens,
+                   cost_usd, text, json(body) AS body, collected_at,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', collected_at / 1000.0, 'unixepoch') AS collected_time,
+                   cache_creation_1h_tokens, web_search_requests, fast
+            FROM events;
+        """,
+    )
