@@ -176,3 +176,13 @@ def test_an_interrupted_demo_is_recorded_for_force(tmp_path: Path, monkeypatch: 
     demo.generate(directory, sessions=2, home=home, end=END, force=True)
     demo.generate(tmp_path / "fresh", sessions=2, home=home, end=END)
     assert tree(directory) == tree(tmp_path / "fresh")
+
+
+def test_the_summary_counts_only_workspaces_that_got_a_session(tmp_path: Path) -> None:
+    args = ["demo", str(tmp_path / "demo"), "--sessions", "1", "--home", str(tmp_path), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    by_workspace = json.loads(result.stdout)["sessions_by_workspace"]
+    used = sum(1 for count in by_workspace.values() if count)
+    assert 0 < used < len(by_workspace)  # (one session per agent leaves some workspaces empty)
+    assert f" in {used} workspaces under " in result.stderr

@@ -101,7 +101,8 @@ def demo(
             summary = result.to_json()
             click.echo(
                 f"wrote {result.sessions} sessions ({result.turns} turns) of {len(demo_module.AGENTS)} agents "
-                f"in {len(result.by_workspace)} workspaces under {result.home} to {result.directory}",
+                f"in {sum(1 for count in result.by_workspace.values() if count)} workspaces under {result.home} "
+                f"to {result.directory}",
                 err=True,
             )
         if not as_json:
