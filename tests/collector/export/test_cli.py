@@ -201,6 +201,10 @@ def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.Monke
         (row,) = json.loads(out)
         assert (row["status"], row["pending"]) == ("paused", 5)
         assert "401" in row["paused_reason"]
+        # a shell without the key's variable (the daemon that paused has it) cannot tell a new key: paused
+        monkeypatch.delenv("TEAM_KEY")
+        (row,) = json.loads(invoke("export", "--status", "--json")[1])
+        assert (row["status"], row["pending"]) == ("paused", 5) and "401" in row["paused_reason"]
         # a new key (or url) resumes it at the next pass: shown as what it will be then, not still paused
         monkeypatch.setenv("TEAM_KEY", "k-test")
         (row,) = json.loads(invoke("export", "--status", "--json")[1])

@@ -76,8 +76,11 @@ def _cursor(store: Store | None, config: Config, remote: str) -> tuple[int, dict
     keys = ("last_seq", "rules_hash", "status", "paused_reason", "last_success_at", "last_error", "last_error_at")
     data = dict(zip(keys, row, strict=False))
     data["sent_total"] = row[7]
-    if data["status"] == "paused" and pause_lifted(row[8], config.export.remotes[remote]):
-        # Paused under another url or key: the next pass resumes it (shown as what it will be then).
+    settings = config.export.remotes[remote]
+    # Paused under another url or key: the next pass resumes it (shown as what it will be then). With
+    # no key here (a `${VAR}` this shell does not set, while the daemon that paused has it), nothing
+    # says the key changed: still paused.
+    if data["status"] == "paused" and settings.api_key and pause_lifted(row[8], settings):
         data["status"], data["paused_reason"] = "pending", None
     last_seq = int(row[0]) if row[1] == rules_hash(config, remote) else 0
     return last_seq, data
