@@ -206,6 +206,29 @@ def test_a_text_is_cut_to_fit_a_body_limit_below_the_event_limit(db: Path) -> No
         assert arrived["attrs"]["truncated"] is True and 0 < len(arrived["text"]) < 300_000
 
 
+def test_a_text_full_of_json_escapes_is_cut_to_the_longest_start_that_fits(db: Path) -> None:
+    """Colour codes and backslashes take six and two bytes each in JSON: the cut was worked out from
+    the text's UTF-8 bytes, and a 65,536-character test log arrived with no text at all at 20 kB."""
+    import msgspec
+
+    from devlog_collector.export.event_size import fit_event
+
+    log = "".join(f"\x1b[32mPASS\x1b[0m tests\\test_mod_{n}.py::test_case\n" for n in range(1500))[:65_536]
+    big = make_events(1, [f"{WORK}/a"], start=1000, text=log)[0]
+    blob = fit_event(big, 20_000)
+    sent = msgspec.json.decode(blob)
+    assert len(blob) <= 20_000 and sent["attrs"] == {**big.attrs, "truncated": True, "text_length": len(log)}
+    kept = len(sent["text"])
+    assert log.startswith(sent["text"]) and kept > 2_000  # (~6,000 of these characters fit in 20 kB)
+    longer = msgspec.structs.replace(big, text=log[: kept + 1], attrs=sent["attrs"])
+    assert len(msgspec.json.encode(longer)) > 20_000  # the longest start that fits
+    fill_store(db, [big])
+    with FaultServer(max_body_bytes=65_536, max_event_bytes=20_000) as srv:
+        assert run("team", config({"team": remote(srv.url, [f"{WORK}/**"], content="full")}), db).caught_up
+        arrived = srv.events[big.id]["text"]  # (the exported copy carries a few more attrs)
+        assert log.startswith(arrived) and abs(len(arrived) - kept) < 200
+
+
 @pytest.mark.parametrize("status", [413, 400])
 def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_lettering(db: Path, status: int) -> None:
     """A proxy's body-size limit or a firewall answers every request alike: splitting down to single

@@ -21,24 +21,33 @@ __all__ = ["DEFAULT_MAX_EVENT_BYTES", "fit_event"]
 
 #: The server's default `max_event_bytes` (used until `whoami` has said otherwise).
 DEFAULT_MAX_EVENT_BYTES: Final = 1024 * 1024
-#: Room left below the limit for what cutting adds (the two attrs) and JSON escapes in the text.
-_MARGIN_BYTES: Final = 4096
-
-
 def fit_event(event: Event, max_bytes: int) -> bytes:
     """The JSON of `event`, its text cut so that the whole is at most `max_bytes` where that is
-    possible (an event too large without any text is left as it is: the server says why)."""
+    possible (an event too large without any text is sent with none: the server says why).
+
+    The cut keeps the longest start of the text that fits, found by bisection on its length in
+    characters: JSON escapes make a text's encoded size anything from its UTF-8 size to six times it
+    (terminal colour codes, backslashes), so no count of bytes to drop can be worked out beforehand.
+    """
     blob = encode(event)
     if len(blob) <= max_bytes or not event.text:
         return blob
     text = event.text
     whole = event.attrs.get("text_length")
     attrs = {**event.attrs, "truncated": True, "text_length": whole if isinstance(whole, int) else len(text)}
-    excess = len(blob) - max_bytes + _MARGIN_BYTES
-    while True:
-        raw = text.encode("utf-8", "surrogatepass")
-        text = raw[: max(0, len(raw) - excess)].decode("utf-8", "ignore")
-        blob = encode(msgspec.structs.replace(event, text=text, attrs=attrs))
-        if len(blob) <= max_bytes or not text:
-            return blob
-        excess = len(blob) - max_bytes + _MARGIN_BYTES  # (escapes made the text longer than its bytes)
+
+    def encoded(length: int) -> bytes:
+        return encode(msgspec.structs.replace(event, text=text[:length], attrs=attrs))
+
+    fitting, fitting_blob = 0, encoded(0)
+    if len(fitting_blob) > max_bytes:
+        return fitting_blob
+    too_long = len(text)  # (the whole text does not fit)
+    while too_long - fitting > 1:
+        middle = (fitting + too_long) // 2
+        candidate = encoded(middle)
+        if len(candidate) <= max_bytes:
+            fitting, fitting_blob = middle, candidate
+        else:
+            too_long = middle
+    return fitting_blob
