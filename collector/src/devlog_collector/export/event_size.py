@@ -21,6 +21,8 @@ __all__ = ["DEFAULT_MAX_EVENT_BYTES", "fit_event"]
 
 #: The server's default `max_event_bytes` (used until `whoami` has said otherwise).
 DEFAULT_MAX_EVENT_BYTES: Final = 1024 * 1024
+
+
 def fit_event(event: Event, max_bytes: int) -> bytes:
     """The JSON of `event`, its text cut so that the whole is at most `max_bytes` where that is
     possible (an event too large without any text is sent with none: the server says why).
