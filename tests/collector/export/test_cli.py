@@ -211,6 +211,23 @@ def test_export_reports_pause_and_keeps_events_pending(monkeypatch: pytest.Monke
         assert (row["status"], row["pending"], row["paused_reason"]) == ("pending", 5, None)
 
 
+def test_status_prints_a_long_pause_reason_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reason ends with what to do; it was cut at 300 characters, mid-word."""
+    import sqlite3
+
+    fill_store(db_path(), make_events(2, [f"{WORK}/a"]))
+    with FaultServer() as srv:
+        monkeypatch.setenv("TEAM_KEY", "wrong")
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        assert invoke("export", "--remote", "team")[0] == 1  # paused (401)
+    reason = "HTTP 413 Request Entity Too Large: " + "the proxy said no. " * 20 + "then `devlog export` resumes"
+    with sqlite3.connect(db_path()) as db:
+        db.execute("UPDATE export_cursors SET paused_reason = ? WHERE remote = 'team'", (reason,))
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = invoke("export", "--status")
+    assert code == 0 and f"team: paused: {reason}\n" in out
+
+
 def test_export_gives_up_after_retries_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     fill_store(db_path(), make_events(5, [f"{WORK}/a"]))
     with FaultServer() as srv:

@@ -77,13 +77,14 @@ def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] 
             r.last_success_at.isoformat(timespec="seconds") if r.last_success_at else "-",
             str(r.dead_letters),
         )
+        # Whole (the exporter stores at most 1,000 characters): a pause reason ends with what to do.
         if r.status == "paused" and r.paused_reason:
-            errors.append(f"{r.name}: paused: {r.paused_reason[:300]}")
+            errors.append(f"{r.name}: paused: {r.paused_reason}")
         elif r.last_error and r.last_error_at is not None:
             when = r.last_error_at.isoformat(timespec="seconds")
             recovered = r.last_success_at is not None and r.last_success_at >= r.last_error_at
             label = "recovered since the last error" if recovered else "last error"
-            errors.append(f"{r.name}: {label}, {when}: {r.last_error[:300]}")
+            errors.append(f"{r.name}: {label}, {when}: {r.last_error}")
     rich_console().print(table)
     for line in errors:  # below the table: a whole sentence at any terminal width
         click.echo(line)
