@@ -253,6 +253,7 @@ def test_an_empty_query_parameter_is_400_naming_it(client: TestClient[Any], path
         ("/api/v1/events", "workspace=~/work", "workspace", "the server expands no ~"),
         ("/api/v1/stats", "workspace=root/work", "workspace", "must be an absolute folder"),
         ("/api/v1/events", "workspace=/root/work/acme-api/..", "workspace", "'.' or '..' segments"),
+        ("/api/v1/stats", "workspace=/root//work", "workspace", "must not have an empty segment ('//'"),
         ("/api/v1/stats", "since=1e9", "since", "RFC 3339 date-time"),
         ("/api/v1/events", "since=inf", "since", "RFC 3339 date-time"),  # (was "Invalid epoch timestamp")
         ("/api/v1/stats", "until=nan", "until", "RFC 3339 date-time"),

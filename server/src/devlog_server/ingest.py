@@ -210,8 +210,8 @@ def workspace_filter_problem(prefix: str) -> str | None:
     """Why a `workspace` query filter can match no stored workspace, or None.
 
     Stored workspaces are absolute and resolved (`workspace_problem`), so `~/work` (the server holds
-    many users' homes and expands no `~`), `work` or `/srv/x/../app` would answer "no events" for
-    folders that have some. A trailing `/` or `//` is harmless: the filter's match ignores it.
+    many users' homes and expands no `~`), `work`, `/srv//app` or `/srv/x/../app` would answer "no
+    events" for folders that have some. A trailing `/` is harmless: the filter's match ignores it.
     """
     shown = prefix if len(prefix) <= 80 else prefix[:79] + "…"
     if not _ABSOLUTE_FOLDER.match(prefix):
@@ -220,9 +220,11 @@ def workspace_filter_problem(prefix: str) -> str | None:
             "must be an absolute folder as collectors send it: /home/…, C:/… (upper-case drive, forward "
             f"slashes) or //server/share{home}, got {shown!r}"
         )
-    segments = (prefix[2:] if prefix.startswith("//") else prefix).split("/")
+    segments = (prefix[2:] if prefix.startswith("//") else prefix).rstrip("/").split("/")
     if "." in segments or ".." in segments:
         return f"must not have '.' or '..' segments (stored workspaces are resolved), got {shown!r}"
+    if "" in segments[1:]:
+        return f"must not have an empty segment ('//'; stored workspaces have none), got {shown!r}"
     return None
 
 
