@@ -511,6 +511,27 @@ def test_session_page_shows_direction_controls_instead_of_obeying_them(dash: Tes
     assert "\u202e" not in page
 
 
+def test_names_with_direction_controls_read_as_markers_on_every_page(dash: TestClient[Any]) -> None:
+    """A user, workspace or model name sent with U+202E reversed the session page's header and the
+    People page; every value a page writes shows markers, while a filter's form value stays exact."""
+    from urllib.parse import quote
+
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    names = {"user": "bob\u202eyllaer", "workspace": "/srv/\u202etxt.exe", "model": "m\u202eevil"}
+    event = {**an_event(1, session_id="rlo-sess", ts=now.isoformat(), kind="response"), **names}
+    assert dash.post("/api/v1/events", json=batch([event]), headers=auth("full")).status_code == 200
+    sign_in(dash, "read")
+    for path in [*PAGES, "/dashboard/sessions/rlo-sess"]:
+        page = dash.get(path).text
+        visible = re.sub(r'(value|data-key)="[^"]*"', "", page)  # (what the page sends back, not shows)
+        assert "\u202e" not in visible, path
+    header = dash.get("/dashboard/sessions/rlo-sess").text
+    assert "bob\u27e6U+202E\u27e7yllaer" in header and "/srv/\u27e6U+202E\u27e7txt.exe" in header
+    assert 'value="/srv/\u202etxt.exe"' in dash.get("/dashboard/sessions").text  # the filter's value: exact
+    filtered = dash.get(f"/dashboard/sessions?workspace={quote(names['workspace'])}").text
+    assert "rlo-sess" in filtered
+
+
 def test_session_page_totals_cover_the_whole_session_not_only_the_events_listed(dash: TestClient[Any]) -> None:
     """The timeline lists the first 2,000 events; the header's totals are the whole session's."""
     base = datetime.now(UTC) - timedelta(days=1)

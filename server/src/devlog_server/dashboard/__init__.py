@@ -22,7 +22,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from devlog_server import __version__
-from devlog_server.dashboard.present import FILTERS
+from devlog_server.dashboard.present import FILTERS, shown
 from devlog_server.dashboard.views import DashboardController, error_page
 from devlog_server.settings import ServerSettings
 
@@ -71,6 +71,7 @@ class DashboardPlugin(InitPluginProtocol):
 
         def engine_callback(engine: JinjaTemplateEngine) -> None:
             engine.engine.filters.update(FILTERS)
+            engine.engine.finalize = shown  # (read when a template is compiled: on its first use)
             engine.engine.globals["static_version"] = __version__
 
         app_config.template_config = TemplateConfig(

@@ -179,6 +179,29 @@ def chart_payload(series: Series, *, title: str, unit: str, colours: dict[str, s
     }
 
 
+class Verbatim(Markup):
+    """An escaped value to be written exactly as stored (a form value the server reads back)."""
+
+    __slots__ = ()
+
+
+def verbatim(value: Any) -> Verbatim:
+    """`value` escaped and exempt from `shown` (`{{ w | verbatim }}` in a `value="..."`)."""
+    return Verbatim(escape("" if value is None else value))
+
+
+def shown(value: Any) -> Any:
+    """Every value a template writes (Jinja's `finalize`): direction controls made visible markers.
+
+    A name, workspace or model sent by any ingest key can carry U+202E and the like and make a whole
+    heading or table row read reversed; markers show them instead (docs/dashboard.md). Form values
+    the server reads back (`verbatim`) keep them, so a filter still selects what it names.
+    """
+    if isinstance(value, Verbatim) or not isinstance(value, str):
+        return value
+    return visible_direction_controls(value)  # (Markup's own `translate`: still Markup, still escaped)
+
+
 FILTERS: Final = {
     "number": number,
     "compact": compact,
@@ -189,5 +212,6 @@ FILTERS: Final = {
     "duration": duration,
     "colour": colour,
     "visible_controls": visible_direction_controls,
+    "verbatim": verbatim,
     "session_path": session_path,
 }

@@ -132,9 +132,9 @@ def check_database_url(url: str) -> None:
         raise ValueError("names no Postgres host: write postgresql+asyncpg://user:password@host/database")
     if not parsed.database:
         raise ValueError("names no Postgres database: end the URL with /<database name>")
-    problem = _unknown_parameter_problem(list(parsed.query))
-    if problem is not None:
-        raise ValueError(problem)
+    unknown = _unknown_parameter_problem(list(parsed.query))
+    if unknown is not None:
+        raise ValueError(unknown)
     asyncpg_url(parsed)
 
 
