@@ -104,7 +104,8 @@ def remote_statuses(config: Config, store: Store | None) -> list[RemoteStatus]:
         counts = workspace_counts(store, last_seq)
         pending = sum(n for ws, n in counts.items() if router.matches(name, ws))
         dead = 0
-        if store is not None:
+        # Rules changed since the last pass: it forgets the dead letters (re-sends what is still selected).
+        if store is not None and data.get("rules_hash") in (None, rules_hash(config, name)):
             dead = int(store.db.execute("SELECT count(*) FROM dead_letters WHERE remote = ?", (name,)).fetchone()[0])
         stored_status = data.get("status")
         if stored_status == "paused":
