@@ -108,6 +108,19 @@ def test_a_sub_agent_task_prompt_titles_a_session_only_when_nothing_was_typed(tm
     assert _titles(events) == {"mixed": "make the client retry", "tasks": "list the tests"}
 
 
+def test_a_slash_or_shell_command_titles_a_session_only_when_nothing_else_was_typed(tmp_path: Path) -> None:
+    """A Claude Code session opened with `/model opus` was titled "/model opus"."""
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", session="s", text="/model opus", attrs={"slash_command": "/model"},
+           ident="s1"),
+        ev("2026-03-01T10:00:01", "prompt", session="s", text="!git status", attrs={"shell_mode": True}, ident="s2"),
+        ev("2026-03-01T10:00:05", "prompt", session="s", text="review the screenshot diff", ident="s3"),
+        ev("2026-03-01T11:00:00", "prompt", session="only", text="/clear", attrs={"slash_command": "/clear"},
+           ident="o1"),
+    ]  # fmt: skip
+    assert _titles(events) == {"s": "review the screenshot diff", "only": "/clear"}
+
+
 def _titles(events: list[Event]) -> dict[str, str | None]:
     """Each session's title as `devlog sessions` lists it, from a store holding `events`."""
     store = store_with(default_db(), events)

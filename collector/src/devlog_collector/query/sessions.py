@@ -166,7 +166,8 @@ TITLE_CHARS = 200
 
 def _add_titles(store: Store, sessions: dict[str, SessionSummary]) -> None:
     """Each session's title: the one its agent recorded on its start, else its first prompt's first line
-    (the first typed one: a Claude Code sub-agent's task prompt, `attrs.is_sidechain`, only if there is none)."""
+    (the first typed one: a Claude Code sub-agent's task prompt, `attrs.is_sidechain`, only if there is none;
+    a slash command such as `/model opus` or a `!` shell command only if the session has no other prompt)."""
     ids = list(sessions)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
@@ -176,10 +177,11 @@ def _add_titles(store: Store, sessions: dict[str, SessionSummary]) -> None:
             "json_extract(CAST(body AS TEXT), '$.attrs.summary')) FROM events "
             f"WHERE kind = 'session_start' AND session_id IN ({marks})"
         )
-        first_prompt = (  # a sub-agent's task prompt only when the session has no other
+        first_prompt = (  # a sub-agent's task prompt, a slash or `!` command, only when the session has no other
             f"SELECT session_id, substr(text, 1, {TITLE_CHARS * 4}) FROM (SELECT session_id, text, row_number() "
             "OVER (PARTITION BY session_id ORDER BY coalesce(json_extract(CAST(body AS TEXT), "
-            "'$.attrs.is_sidechain'), 0), ts, seq) AS n FROM events "
+            "'$.attrs.is_sidechain'), 0), json_extract(CAST(body AS TEXT), '$.attrs.slash_command') IS NOT NULL "
+            "OR json_extract(CAST(body AS TEXT), '$.attrs.shell_mode') IS NOT NULL, ts, seq) AS n FROM events "
             f"WHERE kind = 'prompt' AND text IS NOT NULL AND session_id IN ({marks})) WHERE n = 1"
         )
         for sid, title in store.db.execute(recorded, chunk):
