@@ -58,7 +58,7 @@ from devlog_collector.sources.base import (
     SourceFile,
     file_signature,
 )
-from devlog_collector.store import Store, now_ms
+from devlog_collector.store import Store, now_ms, store_gone_error
 from devlog_collector.store.records import CollectCursor, ParseProblem
 from devlog_collector.workspace import (
     WorkspaceInfo,
@@ -99,6 +99,8 @@ DOCUMENT_BATCH: Final = 5000
 #: Problems listed per commit (a chunk of a log, or a whole document); the rest are summed up in one
 #: more problem. A file of garbage (millions of bad lines) must not become millions of rows.
 MAX_PROBLEMS_PER_COMMIT: Final = 100
+#: Seconds between two checks that the store is still the file this writer opened (`_check_store`).
+STORE_CHECK_SECONDS: Final = 2.0
 HEAD_BYTES: Final = 1024
 MARKER_BYTES: Final = 64
 #: A file modified less than this long before we stat it is "racy" (file-system timestamps are
@@ -329,6 +331,7 @@ class Collector:
         self._bytes_done = 0
         #: True while `mark_current` reads a file only for its cursor and parser state.
         self._discarding = False
+        self._next_store_check = time.monotonic() + STORE_CHECK_SECONDS
         #: The current disk-pressure pause has been logged (reset when a pass completes).
         self._pause_logged = False
         #: Databases that were locked when read: `devlog start` reads them again soon (a lock that ends
@@ -1065,6 +1068,19 @@ class Collector:
             return False
         return True
 
+    def _check_store(self) -> None:
+        """Stop (StoreError) when the store's files are no longer the ones open (deleted, moved,
+        replaced): a history pass went on writing into a deleted file for its whole length and then
+        reported every event added. One stat every `STORE_CHECK_SECONDS`, before a commit."""
+        now = time.monotonic()
+        if now < self._next_store_check:
+            return
+        self._next_store_check = now + STORE_CHECK_SECONDS
+        problem = self.store.gone_from_disk()
+        if problem is not None:
+            log.info("store_gone", problem=problem)  # (the CLI prints the one error line)
+            raise store_gone_error(self.store.path, problem)
+
     def _check_disk(self) -> None:
         if self.min_free <= 0:
             return
@@ -1127,6 +1143,7 @@ class Collector:
         # half-written file's "invalid JSON" goes away once a read of it is clean).
         replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
         self._check_disk()
+        self._check_store()
         replaced_before = self.store.replaced
         try:
             added = self.store.commit(

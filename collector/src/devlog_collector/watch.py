@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -33,11 +34,10 @@ from typing import Any, Final, Protocol
 
 from devlog_collector.collect import Collector, CollectResult, DiskPressure, Tracked
 from devlog_collector.config import Config
-from devlog_collector.errors import StoreError
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
 from devlog_collector.stop_signals import stop_on_signals
-from devlog_collector.store import Store
+from devlog_collector.store import Store, store_gone_error
 from devlog_collector.wording import counted
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
@@ -104,6 +104,9 @@ class _SearchIndexer:
         # The connection is opened here, before the daemon says it is watching, not in the thread:
         # opened later, it could find the store's `-wal` deleted and make a new one, which hid the
         # deletion from `_check_store` (and the daemon went on writing into the unlinked log).
+        if not self.db_path.is_file():  # deleted under the writer: never make a new, empty one here
+            log.warning("search_index_unavailable", path=str(self.db_path))
+            return
         try:
             self._store = Store.open(self.db_path)
         except Exception:  # noqa: BLE001 - indexing must never stop collection
@@ -195,6 +198,10 @@ class CollectDaemon:
         self._watch_error: str | None = None
         self._config_seen = _config_stamp()
         self.totals = CollectResult()
+        #: A stop came before the history pass was through (the command then exits 128 + the signal).
+        self.history_interrupted = False
+        #: The signal that stopped an unfinished history pass (set by `run`), else None.
+        self.stopped_by: int | None = None
         if self.options.force_polling is None and os.environ.get("DEVLOG_FORCE_POLLING", "").lower() in (
             "1",
             "true",
@@ -223,11 +230,13 @@ class CollectDaemon:
         store = Store.open(self.db_path)
         try:
             store.acquire_writer_lock()
-            with stop_on_signals(self.stopping):
+            with stop_on_signals(self.stopping) as received:
                 self._run(store)
         finally:
             store.close()
         self._say(f"stopped: {counted(self.totals.events_added, 'event')} collected in this session")
+        if self.history_interrupted:  # (as `devlog collect`: a script must not take a partial load as done)
+            self.stopped_by = received[0] if received else signal.SIGINT
         return self.totals
 
     def _run(self, store: Store) -> None:
@@ -281,18 +290,14 @@ class CollectDaemon:
         problem = store.gone_from_disk()
         if problem is not None:
             log.info("store_gone", problem=problem)  # (the CLI prints the one error line)
-            then = {
-                "was deleted": "start it again to create a new store, collected again from the agents' logs",
-                "was replaced by another file": "start it again to use the new file",
-            }.get(problem, "the store is intact: start it again to go on")
-            raise StoreError(f"the store {store.path} {problem} while devlog start was running: stopped; {then}")
+            raise store_gone_error(store.path, problem)
 
     def _reload_config(self, collector: Collector) -> None:
         """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
 
         The `export` and `export_default` sections are reloaded, and `storage.min_free_bytes` (a
         collection paused for disk space resumes once it is lowered); other collection settings
-        need a restart. An invalid file keeps the previous settings and says why.
+        need a restart. An invalid file keeps the previous settings and says why; so does a removed one.
         """
         stamp = _config_stamp()
         if stamp == self._config_seen:
@@ -300,6 +305,15 @@ class CollectDaemon:
         self._config_seen = stamp
         from devlog_collector.config import load_config
         from devlog_collector.errors import UserError
+        from devlog_collector.paths import config_path
+
+        if stamp is None:  # removed (or moved away): not a wish to run on the defaults, most likely
+            self._warn(
+                "config_removed",
+                f"config file {config_path()} no longer exists: keeping the settings devlog start is running "
+                "with (it applies the file again when it comes back; restart it to run on the defaults)",
+            )
+            return
 
         try:
             fresh, _warnings = load_config()
@@ -409,6 +423,7 @@ class CollectDaemon:
         if exporter is not None and self.totals.events_added:
             exporter.notify_new_events()
         if self.stopping.is_set():  # Ctrl-C during the history pass: what is stored stays, the rest waits
+            self.history_interrupted = True
             self._say(
                 f"history pass interrupted: {self.totals.events_added} events added so far; "
                 "the rest is collected at the next start"

@@ -50,7 +50,10 @@ def start(no_history: bool, once: bool, poll: bool, no_progress: bool) -> None:
         force_polling=True if poll else None,
         announce=announce_to_stderr,
     )
-    CollectDaemon(config, options).run()
+    daemon = CollectDaemon(config, options)
+    daemon.run()
+    if daemon.stopped_by is not None:  # stopped before the history was all in: 130 for Ctrl-C, 143 for SIGTERM
+        raise SystemExit(128 + daemon.stopped_by)
 
 
 @click.command("collect")

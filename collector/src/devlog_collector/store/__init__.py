@@ -83,6 +83,7 @@ __all__ = [
     "event_from_row",
     "now_ms",
     "price_extras",
+    "store_gone_error",
 ]
 
 log = get_logger("store")
@@ -349,6 +350,20 @@ def _why_read_only(path: Path) -> str:
     return "it is read-only for this user (check its owner and mode)"
 
 
+def store_gone_error(path: Path, problem: str) -> StoreError:
+    """The one error a writer stops with when its store's files are no longer the ones it opened
+    (`Store.gone_from_disk`): what happened and what to do about it."""
+    if problem == "was deleted":
+        then = "the events collected into it went with it; run devlog again to collect into a new store"
+    elif problem.startswith("was moved to"):
+        then = "nothing is lost: set DEVLOG_HOME (or storage.path) to its new folder and run devlog again"
+    elif problem == "was replaced by another file":
+        then = "run devlog again to use the new file"
+    else:
+        then = "the store is intact: run devlog again to go on"
+    return StoreError(f"the store {path} {problem} while devlog was collecting into it: stopped; {then}")
+
+
 def _total(event: Event) -> int:
     return event.usage.total if event.usage is not None else 0
 
@@ -452,7 +467,8 @@ class Store:
         try:
             current = self.path.stat()
         except FileNotFoundError:
-            return "was deleted"
+            moved = self._moved_to()
+            return f"was moved to {moved}" if moved is not None else "was deleted"
         except OSError:
             return None
         if self._identity is not None and (current.st_dev, current.st_ino) != self._identity:
@@ -462,6 +478,20 @@ class Store:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return "lost its write-ahead log (its -wal file was deleted; what it held is now in the store)"
         return None
+
+    def _moved_to(self) -> Path | None:
+        """Where the store is now if its folder was moved (not deleted) while this writer held it:
+        the writer's lock file moved with it, and Linux names an open file's current path."""
+        if self._lock_file is None:
+            return None
+        try:
+            where = str(Path(f"/proc/self/fd/{self._lock_file.fileno()}").readlink())
+        except (OSError, ValueError):  # (no /proc: macOS; a closed handle)
+            return None
+        if not where.endswith(".lock"):  # (ends with " (deleted)" when the folder went with it)
+            return None
+        moved = Path(where.removesuffix(".lock"))
+        return moved if moved != self.path and moved.is_file() else None
 
     # -- opening -----------------------------------------------------------------------------
 
