@@ -136,3 +136,32 @@ def test_a_config_file_removed_under_start_keeps_its_settings_and_says_so(tmp_pa
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     assert str(config_file) in "".join(lines)
+
+
+def test_files_gone_from_disk_are_no_longer_tracked_and_come_back_without_duplicates(tmp_path: Path) -> None:
+    """`devlog status` counted deleted and renamed-away files as tracked for good."""
+    import sqlite3
+
+    from tests.collector.collect_helpers import collect
+
+    logs = _logs(tmp_path, 4)
+    (logs / "bad.jsonl").write_bytes(b"not json\n" + line(50))
+    config, _ = load_config()
+
+    def tracked() -> tuple[set[str], set[str], int]:
+        with sqlite3.connect(config.storage.db_path()) as db:
+            paths = {Path(row[0]).name for row in db.execute("SELECT path FROM collect_cursors")}
+            problems = {Path(row[0]).name for row in db.execute("SELECT path FROM parse_errors")}
+            events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        return paths, problems, events
+
+    collect(config)
+    assert tracked() == ({"f000.jsonl", "f001.jsonl", "f002.jsonl", "f003.jsonl", "bad.jsonl"}, {"bad.jsonl"}, 9)
+    (logs / "bad.jsonl").unlink()
+    (logs / "f001.jsonl").rename(tmp_path / "f001.jsonl")  # out of the glob
+    (logs / "f002.jsonl").rename(logs / "f002-renamed.jsonl")  # still in it
+    collect(config)
+    assert tracked() == ({"f000.jsonl", "f002-renamed.jsonl", "f003.jsonl"}, set(), 9)
+    (tmp_path / "f001.jsonl").rename(logs / "f001.jsonl")  # back again: read again, stored once
+    assert collect(config).events_added == 0
+    assert tracked()[0] == {"f000.jsonl", "f001.jsonl", "f002-renamed.jsonl", "f003.jsonl"}

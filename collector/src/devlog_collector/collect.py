@@ -465,6 +465,8 @@ class Collector:
             if bulk:
                 self._end_bulk_load()
         self._progress = None
+        if tracked is None and not (result.interrupted or result.paused or result.remaining):
+            self.forget_vanished(items)
         if result.paused is None:
             self._pause_logged = False
         if self._disk_full:
@@ -472,6 +474,26 @@ class Collector:
         elif self._wrote and result.paused is None:
             disk_full_marker.clear(self.store.path)
         return result
+
+    def forget_vanished(self, discovered: list[Tracked]) -> int:
+        """Drop the cursors and recorded problems of files that are gone: not in `discovered` (a
+        whole discovery, after the pass over it) and not on disk. `devlog status` counted a deleted
+        or renamed-away file as tracked for good. A file that comes back is read again from its
+        start, which stores nothing twice (deterministic ids). Returns how many were dropped."""
+        found = {item.key for item in discovered}
+        enabled = {source_id(source) for source in self.sources}
+        rows = self.store.db.execute("SELECT source, path FROM collect_cursors").fetchall()
+        gone = [key for key in map(tuple, rows) if key[0] in enabled and key not in found and not Path(key[1]).exists()]
+        if not gone:
+            return 0
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM collect_cursors WHERE source = ? AND path = ?", gone)
+            db.executemany("DELETE FROM parse_errors WHERE source = ? AND path = ?", gone)
+        vanished = set(gone)
+        self._known_problems = {k for k in self._known_problems if (k[0], k[1]) not in vanished}
+        self._problem_files -= vanished
+        log.info("vanished_files_forgotten", files=len(gone))
+        return len(gone)
 
     def _large_load(self, items: list[Tracked], cursors: dict[tuple[str, str], CollectCursor]) -> bool:
         """Whether this pass should build the secondary indexes once at its end (see `Store`).
