@@ -477,13 +477,21 @@ class Collector:
 
     def forget_vanished(self, discovered: list[Tracked]) -> int:
         """Drop the cursors and recorded problems of files that are gone: not in `discovered` (a
-        whole discovery, after the pass over it) and not on disk. `devlog status` counted a deleted
-        or renamed-away file as tracked for good. A file that comes back is read again from its
-        start, which stores nothing twice (deterministic ids). Returns how many were dropped."""
+        whole discovery, after the pass over it), not on disk, and not renamed to an untracked name
+        in the same folder (a rotation: its last lines are read once the name is back, by that
+        cursor). `devlog status` counted a deleted or renamed-away file as tracked for good. A file
+        that comes back is read again from its start, which stores nothing twice (deterministic
+        ids). Returns how many were dropped."""
         found = {item.key for item in discovered}
         enabled = {source_id(source) for source in self.sources}
-        rows = self.store.db.execute("SELECT source, path FROM collect_cursors").fetchall()
-        gone = [key for key in map(tuple, rows) if key[0] in enabled and key not in found and not Path(key[1]).exists()]
+        rows = self.store.db.execute("SELECT source, path, dev, ino FROM collect_cursors").fetchall()
+        gone: list[tuple[str, str]] = []
+        for source, path, dev, ino in rows:
+            if source not in enabled or (source, path) in found or Path(path).exists():
+                continue
+            renamed = _find_by_identity(Path(path).parent, dev, ino) if dev is not None and ino is not None else None
+            if renamed is None or (source, str(renamed)) in found:
+                gone.append((source, path))
         if not gone:
             return 0
         with self.store.transaction() as db:

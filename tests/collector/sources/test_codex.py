@@ -450,6 +450,7 @@ def _rollout(tmp_path: Path, payloads: list[tuple[str, dict[str, Any]]]) -> list
         for n, (kind, payload) in enumerate(payloads, start=1)
     ]
     path = tmp_path / f"rollout-2026-03-05T10-00-00-{sid}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     events, problems = parse(CodexSource([]), SourceFile(path=path, mode="append"))
     assert problems == []
@@ -490,14 +491,47 @@ PATCH = "*** Begin Patch\n*** Update File: src/a.py\n@@\n-x\n+y\n*** Add File: s
 )
 def test_an_apply_patch_run_through_the_shell_tool_edits_files(tmp_path: Path, arguments: dict[str, Any]) -> None:
     call = {"type": "function_call", "name": "shell", "call_id": "call_sh1", "arguments": json.dumps(arguments)}
-    events = _rollout(tmp_path, [("response_item", call)])
-    assert [e.kind for e in events] == ["session_start", "tool_call", "command", "file_edit", "file_edit"]
+    applied = json.dumps({"output": "Success. Updated the following files:\nM src/a.py\nA src/b.py\n",
+                          "metadata": {"exit_code": 0}})  # fmt: skip
+    output = {"type": "function_call_output", "call_id": "call_sh1", "output": applied}
+    events = _rollout(tmp_path, [("response_item", call), ("response_item", output)])
+    kinds = ["session_start", "tool_call", "command", "file_edit", "file_edit", "tool_result"]
+    assert [e.kind for e in events] == kinds
     edits = of(events, "file_edit")
     assert [(e.attrs["action"], e.file) for e in edits] == [
         ("update", FileInfo(path="/home/dev/api/src/a.py", lines_added=1, lines_removed=1)),
         ("add", FileInfo(path="/home/dev/api/src/b.py", lines_added=1, lines_removed=0)),
     ]
     assert {e.parent_id for e in edits} == {of(events, "tool_call")[0].id}
+
+
+def test_a_patch_that_did_not_apply_is_no_edit(tmp_path: Path) -> None:
+    """The edits wait for the output: a failed patch (exit code 1) was counted as edits."""
+    call = {"type": "custom_tool_call", "name": "apply_patch", "call_id": "call_p1", "input": PATCH}
+    failed = json.dumps({"output": "apply_patch verification failed: context not found", "metadata": {"exit_code": 1}})
+    output = {"type": "custom_tool_call_output", "call_id": "call_p1", "output": failed}
+    events = _rollout(tmp_path, [("response_item", call), ("response_item", output)])
+    assert [e.kind for e in events] == ["session_start", "tool_call", "tool_result"]
+    assert of(events, "tool_result")[0].tool.status == "error"  # type: ignore[union-attr]
+    # and one with no output (the file ends at the call): no edit is claimed yet
+    assert of(_rollout(tmp_path / "open", [("response_item", call)]), "file_edit") == []
+
+
+def test_the_exit_code_of_the_unified_exec_tool_is_read_from_its_header(tmp_path: Path) -> None:
+    """Current Codex writes `Chunk ID:` and `Wall time:` before `Process exited with code N`: a failed
+    command was shown as ok."""
+    call = {"type": "function_call", "name": "exec_command", "call_id": "call_x1",
+            "arguments": json.dumps({"cmd": "pytest -q"})}  # fmt: skip
+    header = "Chunk ID: 9a1f2c\nWall time: 5.7301 seconds\nProcess exited with code 1\nOriginal token count: 31\n"
+    results = []
+    for n, body in enumerate(
+        [header + "Output:\nF....\n1 failed, 4 passed", "aborted", "Output:\nProcess exited with code 3"]
+    ):
+        output = {"type": "function_call_output", "call_id": "call_x1", "output": body}
+        [result] = of(_rollout(tmp_path / str(n), [("response_item", call), ("response_item", output)]), "tool_result")
+        results.append((result.tool.status, result.attrs.get("exit_code")))  # type: ignore[union-attr]
+    # (a line that only looks like a header inside the command's output says nothing)
+    assert results == [("error", 1), ("cancelled", None), ("ok", None)]
 
 
 def test_a_shell_command_that_only_mentions_apply_patch_edits_nothing(tmp_path: Path) -> None:

@@ -579,22 +579,43 @@ class _RolloutParser:
                 attrs=command_attrs,
             )
         if patch:
-            cwd = self.state.get("cwd")
-            for action, path, added, removed, moved_from in patch_files(patch):
-                edit_attrs: dict[str, Any] = {"action": action}
-                if moved_from is not None:
-                    edit_attrs["moved_from"] = _in_workspace(moved_from, cwd)
-                yield self._event(
-                    "file_edit",
-                    ("file_edit", key, path),  # (the path as written: ids stay what they were)
-                    ts,
-                    line_no,
-                    parent_id=call_id_event,
-                    model=model,
-                    tool=tool,
-                    file=FileInfo(path=_in_workspace(path, cwd), lines_added=added, lines_removed=removed),
-                    attrs=edit_attrs,
-                )
+            files = [list(entry) for entry in patch_files(patch)]
+            if call_id:  # emitted with its output, once it says the patch applied (a failed one is no edit)
+                edits = self.state.setdefault("edits", {})
+                edits[call_id] = {"files": files, "ts": ts.isoformat(), "line": line_no, "model": model}
+                if len(edits) > MAX_PENDING_TOOLS:
+                    for stale in list(edits)[: len(edits) - MAX_PENDING_TOOLS]:
+                        del edits[stale]
+            else:
+                yield from self._file_edits(files, key, ts, line_no, model, tool, call_id_event)
+
+    def _file_edits(
+        self,
+        files: list[list[Any]],
+        key: str,
+        ts: datetime,
+        line_no: int,
+        model: str | None,
+        tool: ToolInfo,
+        call_event: str,
+    ) -> Iterator[Event]:
+        """One `file_edit` per file of an applied patch ((action, path, +, -, moved from) each)."""
+        cwd = self.state.get("cwd")
+        for action, path, added, removed, moved_from in files:
+            edit_attrs: dict[str, Any] = {"action": action}
+            if moved_from is not None:
+                edit_attrs["moved_from"] = _in_workspace(moved_from, cwd)
+            yield self._event(
+                "file_edit",
+                ("file_edit", key, path),  # (the path as written: ids stay what they were)
+                ts,
+                line_no,
+                parent_id=call_event,
+                model=model,
+                tool=tool,
+                file=FileInfo(path=_in_workspace(path, cwd), lines_added=added, lines_removed=removed),
+                attrs=edit_attrs,
+            )
 
     def _tool_output(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
         call_id = _str(payload.get("call_id"))
@@ -607,12 +628,26 @@ class _RolloutParser:
         if exit_code is not None:
             attrs["exit_code"] = exit_code
         status = "error" if (exit_code not in (None, 0)) or _dict(output).get("success") is False else "ok"
+        if text == "aborted":  # (what Codex records for a call its interrupted turn cut off)
+            status = "cancelled"
+        call_event = event_id(AGENT, self.state["sid"], "tool_call", call_id)
+        pending_edit = self.state.get("edits", {}).pop(call_id, None)
+        if pending_edit is not None and status == "ok":
+            yield from self._file_edits(
+                pending_edit["files"],
+                call_id,
+                datetime.fromisoformat(pending_edit["ts"]),
+                pending_edit["line"],
+                pending_edit["model"],
+                ToolInfo(name=name, call_id=call_id),
+                call_event,
+            )
         yield self._event(
             "tool_result",
             ("tool_result", call_id),
             ts,
             line_no,
-            parent_id=event_id(AGENT, self.state["sid"], "tool_call", call_id),
+            parent_id=call_event,
             tool=ToolInfo(name=name, call_id=call_id, status=status),
             text=cap_text(text, TOOL_TEXT_LIMIT, attrs) if text else None,
             attrs=attrs,
@@ -902,12 +937,25 @@ def _output_text(output: Any) -> tuple[str, int | None]:
         if isinstance(parsed, dict) and isinstance(parsed.get("output"), str):
             code = _dict(parsed.get("metadata")).get("exit_code")
             return parsed["output"], code if type(code) is int else None
-    if output.startswith(("Exit code: ", "Process exited with code ")):
-        first = output.split("\n", 1)[0]
-        digits = first.rsplit(" ", 1)[-1]
-        if digits.lstrip("-").isdigit():
-            return output, int(digits)
-    return output, None
+    return output, _exit_code_in_header(output)
+
+
+#: Lines of a shell output's header that may name its exit code: older builds begin with it; the
+#: unified exec tool writes `Chunk ID:`, `Wall time:`, then `Process exited with code N`, then
+#: `Original token count:` and `Output:` before the command's own output.
+_HEADER_LINES: Final = 6
+_EXIT_CODE_PREFIXES: Final = ("Exit code: ", "Process exited with code ")
+
+
+def _exit_code_in_header(output: str) -> int | None:
+    """The exit code a shell tool's output names in its header lines, if any."""
+    for line in output.split("\n", _HEADER_LINES)[:_HEADER_LINES]:
+        if line == "Output:":
+            break
+        if line.startswith(_EXIT_CODE_PREFIXES):
+            digits = line.rsplit(" ", 1)[-1]
+            return int(digits) if digits.lstrip("-").isdigit() and len(digits) < 12 else None
+    return None
 
 
 def _decode_problem(raw: bytes, exc: ValueError) -> str:
