@@ -6,11 +6,13 @@ port that is already in use."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +167,74 @@ def test_serve_no_migrate_names_the_migration_a_database_is_at(tmp_path: Path) -
     newer = _serve({"DEVLOG_SERVER_DATABASE_URL": url}, "--no-migrate")
     assert newer.returncode == 2, newer.stderr
     assert "is at migration 0099future, which this devlog-server release does not know" in _error_line(newer.stderr)
+
+
+def _at_future_revision(url: str) -> None:
+    """Make the database at `url` look migrated by a newer release."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from devlog_server.db.engine import Database
+
+    async def bump() -> None:
+        db = Database(url)
+        try:
+            async with db.write() as conn:
+                await conn.execute(text("UPDATE alembic_version SET version_num = '0099future'"))
+        finally:
+            await db.dispose()
+
+    upgrade_sync(url)
+    asyncio.run(bump())
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_database_a_newer_release_migrated_is_one_line_for_every_command(tmp_path: Path, dialect: str) -> None:
+    """`migrate`, `serve` and `keys` printed Alembic's 112-line traceback ("Can't locate revision")."""
+    with contextlib.ExitStack() as stack:
+        if dialect == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'newer.db'}"
+        else:
+            url = stack.enter_context(throwaway_database())
+        _at_future_revision(url)
+        expected = (
+            "is at migration 0099future, which this devlog-server release does not know (a newer release "
+            "migrated it): run that release or a newer one"
+        )
+        for command in (["migrate"], ["keys", "list"]):
+            result = CliRunner().invoke(main, command, env={"DEVLOG_SERVER_DATABASE_URL": url})
+            assert result.exit_code == 2, result.output
+            assert "Traceback" not in result.output and expected in result.output, result.output
+        served = _serve({"DEVLOG_SERVER_DATABASE_URL": url})
+        assert served.returncode == 2 and expected in _error_line(served.stderr), served.stderr
+
+
+def test_two_migrates_at_once_on_sqlite_take_turns(tmp_path: Path) -> None:
+    """From an older release's database, the second one replayed the first's steps and failed with a
+    traceback ("trigger events_dashboard_unrollup already exists"). A third connection holds the write
+    lock while both start, so both are surely at the same point when it is released."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade_sync(url, "0002dashboard")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DEVLOG_SERVER_")},
+        "DEVLOG_SERVER_DATABASE_URL": url,
+    }
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "devlog_server", "migrate"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    time.sleep(3)  # (both started and waiting for the lock; each waits up to 10 s)
+    holder.execute("COMMIT")
+    holder.close()
+    for run in runs:
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0 and "Traceback" not in err, err
+        assert out.strip() == f"database at revision {head_revision()}"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -1,8 +1,9 @@
 """Alembic, run programmatically: `devlog-server migrate`, `serve` at start-up, and the tests.
 
 The Alembic config is built in code (no alembic.ini to find); the migration scripts live in
-`devlog_server/db/migrations`. Upgrading is idempotent. On Postgres the upgrade holds an advisory
-lock so several replicas starting at once migrate one after the other.
+`devlog_server/db/migrations`. Upgrading is idempotent. The upgrade is one write transaction (an
+advisory lock on Postgres, `BEGIN IMMEDIATE` on SQLite), so several processes starting at once
+migrate one after the other.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from devlog_server.db.engine import Database
+from devlog_server.errors import UserInputError
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -58,14 +60,43 @@ def _upgrade_with(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def _stored_revision(connection: Connection) -> str | None:
+    """The revision recorded in `alembic_version` (None when there is none), read without Alembic's
+    migration context, which logs two lines of its own on every start."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _current_with(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply every pending migration up to `revision` in one transaction."""
-    async with db.engine.begin() as conn:
+    """Apply every pending migration up to `revision` in one transaction.
+
+    The transaction is a write one from its start (`Database.write`: `BEGIN IMMEDIATE` on SQLite, the
+    advisory lock on Postgres), so two processes migrating one database at once take turns: on SQLite
+    the second read the old revision before the first had written the new one, replayed its steps
+    and failed with a traceback ("trigger ... already exists"). A database a newer release migrated
+    is refused in one line (Alembic's own answer was a traceback: "Can't locate revision").
+    """
+    async with db.write() as conn:
+        current = await conn.run_sync(_stored_revision)
+        if current is not None and current not in _known_revisions():
+            raise UserInputError(_newer_release(db.display_url, current))
         await conn.run_sync(_upgrade_with, revision)
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _newer_release(display_url: str, current: str) -> str:
+    return (
+        f"the database {display_url} is at migration {current}, which this devlog-server release does "
+        "not know (a newer release migrated it): run that release or a newer one"
+    )
 
 
 async def current_revision(db: Database) -> str | None:
@@ -88,12 +119,8 @@ async def schema_problem(db: Database) -> str | None:
             f"the database {db.display_url} is not migrated (it has no devlog tables): run "
             "`devlog-server migrate` first, or start `serve` without --no-migrate"
         )
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if current not in known:
-        return (
-            f"the database {db.display_url} is at migration {current}, which this devlog-server release does "
-            "not know (a newer release migrated it): run that release or a newer one"
-        )
+    if current not in _known_revisions():
+        return _newer_release(db.display_url, current)
     return (
         f"the database {db.display_url} is at migration {current}, not {head} as this release needs: run "
         "`devlog-server migrate` first, or start `serve` without --no-migrate"
