@@ -165,3 +165,47 @@ def test_files_gone_from_disk_are_no_longer_tracked_and_come_back_without_duplic
     (tmp_path / "f001.jsonl").rename(logs / "f001.jsonl")  # back again: read again, stored once
     assert collect(config).events_added == 0
     assert tracked()[0] == {"f000.jsonl", "f001.jsonl", "f002-renamed.jsonl", "f003.jsonl"}
+
+
+def test_a_store_a_newer_devlog_migrated_is_refused_for_writing_and_flagged_for_reading(tmp_path: Path) -> None:
+    """An older devlog wrote into a newer one's store without a word (rows without the newer columns)."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+
+    _logs(tmp_path, 1)
+    config, _ = load_config()
+    path = config.storage.db_path()
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == (
+        f"the store {path} was upgraded by a newer devlog (its migration m999_from_the_future): this version "
+        "would write rows without what that one added; run that version or a newer one"
+    )
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: the store {path} was upgraded by a newer devlog (m999_from_the_future)" in result.stderr
+
+
+def test_read_commands_say_when_the_store_is_not_upgraded_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """They never migrate, so an older store's figures (1-hour cache writes priced at the 5-minute
+    rate before m050) differed from the upgraded store's without a word."""
+    from click.testing import CliRunner
+
+    from devlog_collector.cli import cli
+    from tests.collector.collect_helpers import collect, write_as_before
+
+    _logs(tmp_path, 1)
+    config, _ = load_config()
+    with monkeypatch.context() as patch:
+        write_as_before(patch, "m050_price_extras")
+        collect(config)
+    said = CliRunner().invoke(cli, ["stats"]).stderr
+    assert "was made by an older devlog and is not upgraded yet" in said
+    collect(config)  # a writer upgrades it
+    assert "warning" not in CliRunner().invoke(cli, ["stats"]).stderr

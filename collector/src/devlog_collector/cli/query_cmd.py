@@ -93,7 +93,10 @@ def _db_path() -> Path:
 def _open_readonly() -> Any:
     from devlog_collector.store import Store
 
-    return Store.open(_db_path(), readonly=True)
+    store = Store.open(_db_path(), readonly=True)
+    if store.version_note is not None:  # (read commands never migrate: say why figures may differ)
+        click.echo(f"warning: {store.version_note}", err=True)
+    return store
 
 
 def _filters(store: Any, tz: tzinfo | None, **flags: Any) -> Any:

@@ -61,6 +61,7 @@ from devlog_collector.store.migrations import (
     usage_rollup_insert_trigger_sql,
 )
 from devlog_collector.store.migrations import pending as pending_migrations
+from devlog_collector.store.migrations import unknown as unknown_migrations
 from devlog_collector.store.null_binding import register_identity_adapters
 from devlog_collector.store.rollup_rows import RollupOfRows
 from devlog_collector.store.row_batches import RowBatchInsert
@@ -413,6 +414,20 @@ def _batchable_rollup_trigger(db: sqlite3.Connection) -> str | None:
     return str(row[0])
 
 
+def _version_note(db: sqlite3.Connection, path: Path) -> str | None:
+    """Why a read-only command's answers may differ from what an up-to-date store gives (read-only
+    opens never migrate: the next `devlog collect` or `devlog start` does)."""
+    newer = unknown_migrations(db)
+    if newer:
+        return f"the store {path} was upgraded by a newer devlog ({newer[-1]}): this version may show it incompletely"
+    if pending_migrations(db):
+        return (
+            f"the store {path} was made by an older devlog and is not upgraded yet: some figures (costs among them) "
+            "may differ until `devlog collect` (or a restarted `devlog start`) upgrades it"
+        )
+    return None
+
+
 def event_from_row(body: bytes, text: str | None) -> Event:
     """Rebuild the full event from its stored `body` and `text` columns."""
     event: Event = _schema().decode_event(body)
@@ -427,6 +442,9 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._lock_file: IO[bytes] | None = None
+        #: For a read-only store: why what it shows may differ from an up-to-date store's (made by an
+        #: older devlog and not upgraded yet, or by a newer one), else None.
+        self.version_note: str | None = None
         self._added = 0
         self._replaced = 0
         #: The rows the last `_insert_events` stored, when it can name exactly those (for the rollup).
@@ -523,7 +541,9 @@ class Store:
                         f"the store at {path} is empty: run `devlog collect` (or `devlog start`) to set it up"
                     )
                 raise StoreError(f"{path} is not a devlog store (it has no events table)")
-            return cls(db, path, readonly=True)
+            readable = cls(db, path, readonly=True)
+            readable.version_note = _version_note(db, path)
+            return readable
         if path.is_dir():
             raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
         try:
@@ -552,6 +572,13 @@ class Store:
             db.execute("PRAGMA temp_store = MEMORY")
             db.execute(f"PRAGMA wal_autocheckpoint = {_wal_autocheckpoint_pages(db)}")
             db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+            newer = unknown_migrations(db)
+            if newer:
+                db.close()
+                raise StoreError(
+                    f"the store {path} was upgraded by a newer devlog (its migration {newer[-1]}): this version "
+                    "would write rows without what that one added; run that version or a newer one"
+                )
             if pending_migrations(db):
                 _migrate_unless_collected_into(db, path)
             for suffix in ("", "-wal", "-shm"):

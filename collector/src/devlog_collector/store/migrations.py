@@ -190,6 +190,17 @@ def pending(db: sqlite3.Connection) -> list[str]:
     return [name for name, _ in MIGRATIONS if name not in done]
 
 
+def unknown(db: sqlite3.Connection) -> list[str]:
+    """Names of migrations this store has had that this devlog does not know (a newer devlog applied
+    them; migrations are never renamed or removed, so no older name can be among them)."""
+    try:
+        done = [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY name")]
+    except sqlite3.OperationalError:  # no _migrations table: a new store
+        return []
+    known = {name for name, _ in MIGRATIONS}
+    return [name for name in done if name not in known]
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply pending migrations; returns the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
