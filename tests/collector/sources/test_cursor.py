@@ -447,3 +447,37 @@ def test_a_commit_cursor_makes_while_devlog_reads_is_collected_on_the_next_pass(
         assert texts == ["the reply committed mid-read"]
     finally:
         writer.close()
+
+
+def test_thinking_alone_failed_edits_and_an_edit_named_twice(tmp_path: Path) -> None:
+    """A bubble of thinking alone was an empty reply, a refused edit counted as an edit, and a tool's
+    edit listed again by the same bubble's `codeBlocks` counted twice."""
+    user = build_user_dir(tmp_path)
+    composer = "d0d0d0d0-2222-4333-8444-555566667777"
+    bubbles: list[dict[str, Any]] = [
+        {"type": 1, "bubbleId": "d1", "createdAt": "2025-12-26T10:00:00.000Z", "text": "fix the server"},
+        {"type": 2, "bubbleId": "d2", "createdAt": "2025-12-26T10:00:01.000Z", "text": "",
+         "thinking": {"text": "Let me look at the server first."}, "tokenCount": {"inputTokens": 0, "outputTokens": 0}},
+        {"type": 2, "bubbleId": "d3", "createdAt": "2025-12-26T10:00:02.000Z", "text": "",
+         "toolFormerData": {"name": "search_replace", "toolCallId": "t-fail", "status": "error",
+                            "rawArgs": json.dumps({"file_path": "/home/dev/web/src/a.ts", "old_string": "x"}),
+                            "result": json.dumps({"error": "old_string not found"})}},
+        {"type": 2, "bubbleId": "d4", "createdAt": "2025-12-26T10:00:03.000Z", "text": "",
+         "toolFormerData": {"name": "edit_file", "toolCallId": "t-ok", "status": "completed",
+                            "rawArgs": json.dumps({"target_file": "/home/dev/web/src/server.ts"}),
+                            "result": json.dumps({"diff": {}})},
+         "codeBlocks": [{"uri": {"fsPath": "/home/dev/web/src/server.ts"}, "codeBlockIdx": 0}]},
+    ]  # fmt: skip
+    header = [{"bubbleId": b["bubbleId"], "type": b["type"]} for b in bubbles]
+    set_row(user, f"composerData:{composer}", {
+        "_v": 10, "composerId": composer, "name": "Fix the server", "createdAt": 1766743200000,
+        "lastUpdatedAt": 1766743203000, "status": "completed", "fullConversationHeadersOnly": header,
+    })  # fmt: skip
+    for bubble in bubbles:
+        set_row(user, f"bubbleId:{composer}:{bubble['bubbleId']}", bubble)
+    events, _, _ = parse(user)
+    mine = [e for e in events if e.session_id == composer]
+    assert Counter(e.kind for e in mine) == {"session_start": 1, "prompt": 1, "tool_call": 2, "tool_result": 2,
+                                             "file_edit": 1}  # fmt: skip
+    [edit] = of(mine, "file_edit")
+    assert edit.file is not None and edit.file.path == "/home/dev/web/src/server.ts"

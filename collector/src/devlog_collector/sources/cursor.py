@@ -590,7 +590,7 @@ class _ComposerParser:
             attrs["duration_ms"] = end - start
         tool = as_dict(bubble.get("toolFormerData"))
         response_id = event_id("cursor", self.composer_id, bubble_id, "response")
-        if text or usage is not None or not tool:
+        if text or usage is not None:  # (a bubble of thinking alone, or a tool's, is no reply)
             yield self._event(
                 "response",
                 (bubble_id, "response"),
@@ -601,12 +601,16 @@ class _ComposerParser:
                 usage=usage,
                 attrs=attrs,
             )
+        edited: set[str] = set()
         if tool:
-            yield from self._tool(bubble_id, position, tool, ts, model)
+            for event in self._tool(bubble_id, position, tool, ts, model):
+                if event.kind == "file_edit" and event.file is not None:
+                    edited.add(event.file.path)
+                yield event
         for index, block in enumerate(as_list(bubble.get("codeBlocks"))):
             block = as_dict(block)
             path, _ = uri_to_path(block.get("uri"))
-            if path:
+            if path and path not in edited:  # (the tool's own edit of that file: counted once)
                 yield self._event(
                     "file_edit",
                     (bubble_id, "code_block", as_int(block.get("codeBlockIdx")) if "codeBlockIdx" in block else index),
@@ -664,7 +668,7 @@ class _ComposerParser:
                 model=model,
                 tool=info,
             )
-        if name in EDIT_TOOLS:
+        if name in EDIT_TOOLS and (status or "").lower() not in _NOT_APPLIED:
             path = next((args[k] for k in _PATH_ARGS if as_str(args.get(k))), None)
             if path:
                 yield self._event(
@@ -678,6 +682,10 @@ class _ComposerParser:
                     tool=info,
                     attrs={"from": "tool"},
                 )
+
+
+#: Tool statuses of an edit that did not happen (a failed or refused edit is no edit).
+_NOT_APPLIED: Final = frozenset({"error", "errored", "failed", "cancelled", "canceled", "rejected", "denied"})
 
 
 def _bubble_type(bubble: dict[str, Any]) -> int | None:
