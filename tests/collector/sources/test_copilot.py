@@ -224,7 +224,7 @@ def test_operation_log_is_replayed(user_dir: Path) -> None:
     responses = {e.attrs["request_id"]: e for e in by_kind(events, "response")}
     first = responses["request_b1"]
     # the kind:2 splice at index 1 replaced the incomplete tool part: no duplicate, final text
-    assert first.text == "Looking at the billing code. Patched `charge()` to round half-even."
+    assert first.text == "Looking at the billing code.\n\nPatched `charge()` to round half-even."  # (a tool between)
     assert first.model == "gpt-5-mini-2025-08-07"
     assert first.usage is not None and (first.usage.input_tokens, first.usage.output_tokens) == (9100, 230)
     [tool] = by_kind(events, "tool_call")
@@ -578,3 +578,19 @@ def test_a_request_undone_in_the_chat_is_kept_however_the_log_was_read(tmp_path:
     prompts = [(text, removed) for _, kind, text, _, removed in stored(fresh) if kind == "prompt"]
     assert prompts == [("first", None), ("second", 1), ("third", None)]
     assert sum(tokens for *_, tokens, _ in stored(fresh)) == 6060
+
+
+def test_text_on_both_sides_of_a_tool_call_stays_two_paragraphs(tmp_path: Path) -> None:
+    """`...with exponential backoff.Added retries.`: the two blocks VS Code shows were glued together."""
+    tool = {"kind": "toolInvocationSerialized", "toolId": "copilot_readFile", "toolCallId": "c1",
+            "invocationMessage": "Reading client.ts", "isComplete": True}  # fmt: skip
+    response = [{"value": "I'll wrap it "}, {"value": "in a retry loop."}, tool, {"value": "Added retries."}]
+    request = {**_request("r1", 1, "add retries", (100, 10)), "response": response}
+    snapshot = {"version": 3, "sessionId": OPLOG_ID, "creationDate": 1771402100000, "requests": [request]}
+    path = tmp_path / f"{OPLOG_ID}.json"
+    path.write_text(json.dumps(snapshot))
+    os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+    events, problems = parse(CopilotSource([tmp_path]), path)
+    assert problems == []
+    [reply] = by_kind(events, "response")
+    assert reply.text == "I'll wrap it in a retry loop.\n\nAdded retries."

@@ -567,6 +567,7 @@ class _SessionParser:
         texts: list[str] = []
         thinking = 0
         edits_seen: dict[str, int] = {}
+        broken = False  # a tool call or an edit came between two pieces of text: they are two blocks
         for number, part in enumerate(parts or []):
             if not isinstance(part, dict):
                 if isinstance(part, str):  # very old builds stored bare markdown strings
@@ -574,8 +575,16 @@ class _SessionParser:
                 continue
             kind = part.get("kind")
             if kind in _MARKDOWN_KINDS:
-                texts.append(text_of(part.get("value") if "value" in part else part.get("content")))
-            elif kind == "inlineReference":
+                text = text_of(part.get("value") if "value" in part else part.get("content"))
+                before = "".join(texts) if broken and text else ""
+                if before.strip() and not before.endswith("\n"):  # (VS Code shows two paragraphs)
+                    texts = [before.rstrip(" \t"), "\n\n"]
+                broken = broken and not text
+                texts.append(text)
+                continue
+            if kind in ("toolInvocationSerialized", "textEditGroup"):
+                broken = True
+            if kind == "inlineReference":
                 name = _reference_name(part)
                 if name:
                     texts.append(f"`{name}`")  # VS Code shows the file or symbol as a link here
