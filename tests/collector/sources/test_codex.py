@@ -538,3 +538,16 @@ def test_a_shell_command_that_only_mentions_apply_patch_edits_nothing(tmp_path: 
     arguments = {"command": ["bash", "-lc", "grep -rn apply_patch docs/"]}
     call = {"type": "function_call", "name": "shell", "call_id": "call_sh2", "arguments": json.dumps(arguments)}
     assert of(_rollout(tmp_path, [("response_item", call)]), "file_edit") == []
+
+
+def test_a_web_search_and_a_local_shell_call_carry_their_query_and_command(tmp_path: Path) -> None:
+    """Both were empty tool calls in `show` and invisible to `--search`."""
+    search = {"type": "web_search_call", "id": "ws_1", "status": "completed",
+              "action": {"type": "search", "query": "pytest KeyError dict.get idiom"}}  # fmt: skip
+    shell = {"type": "local_shell_call", "call_id": "ls_1", "status": "completed",
+             "action": {"type": "exec", "command": ["rg", "-n", "get_user", "src"]}}  # fmt: skip
+    events = _rollout(tmp_path, [("response_item", search), ("response_item", shell)])
+    calls = {e.tool.name: e.text for e in of(events, "tool_call")}  # type: ignore[union-attr]
+    assert json.loads(calls["web_search"] or "") == {"query": "pytest KeyError dict.get idiom"}
+    assert json.loads(calls["local_shell"] or "")["command"] == ["rg", "-n", "get_user", "src"]
+    assert [e.text for e in of(events, "command")] == ["rg -n get_user src"]

@@ -487,15 +487,18 @@ class _RolloutParser:
             action = _dict(payload.get("action"))
             command = _command_text(action.get("command"))
             call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
-            yield from self._call_events("local_shell", call_id, None, command, ts, line_no, {})
+            arguments = msgspec.json.encode(action).decode() if action else None  # (as a function call's)
+            yield from self._call_events("local_shell", call_id, arguments, command, ts, line_no, {})
         elif kind == "web_search_call":
             action = _dict(payload.get("action"))
             attrs: dict[str, Any] = {}
             query = action.get("query")
+            searched = None
             if isinstance(query, str) and query:
                 attrs["input"] = {"query": query[:300]}
+                searched = msgspec.json.encode({"query": query}).decode()  # (shown and searchable, as Claude's)
             call_id = _str(payload.get("id")) or _str(payload.get("call_id"))
-            yield from self._call_events("web_search", call_id, None, None, ts, line_no, attrs)
+            yield from self._call_events("web_search", call_id, searched, None, ts, line_no, attrs)
         # reasoning, ghost_snapshot, compaction and unknown item types carry no activity
 
     def _tool_call(self, payload: dict[str, Any], ts: datetime, line_no: int) -> Iterator[Event]:
