@@ -267,3 +267,24 @@ def test_direction_controls_are_shown_not_obeyed() -> None:
     tricky = "approve \u202edaolnwod\u202c and \u2067isolated\u2069"
     shown = "approve \u27e6U+202E\u27e7daolnwod\u27e6U+202C\u27e7 and \u27e6U+2067\u27e7isolated\u27e6U+2069\u27e7"
     assert clean_text(tricky) == clean_text(tricky, newlines=True) == shown
+
+
+def test_show_keeps_the_tokens_of_a_call_with_a_long_tool_name_and_marks_a_cancelled_reply() -> None:
+    """MCP tool names pushed the response's tokens off the heading (rules stop at 100 columns), and a
+    reply the user stopped looked like any other."""
+    from msgspec.structs import replace
+
+    from devlog_collector.query.render import render_conversation
+    from devlog_shared import ToolInfo, Usage
+
+    call = ev("2026-03-01T10:00:00", "tool_call", model="claude-opus-4-6", ident="c")
+    call = replace(call, tool=ToolInfo(name="mcp__playwright__browser_take_screenshot_of_the_whole_page"),
+                   usage=Usage(input_tokens=23_000, output_tokens=426))  # fmt: skip
+    stopped = replace(ev("2026-03-01T10:00:05", "response", text="Sure, I'll start by", ident="r"),
+                      attrs={"canceled": True})  # fmt: skip
+    for width in (60, 80, 100):
+        shown = render_conversation([call, stopped], width=width)
+        heading = next(line for line in shown.splitlines() if line.startswith("── TOOL CALL"))
+        assert "· 23,426 tokens" in heading and display_width(heading) == width
+        assert "mcp__p" in heading or width < 80  # (at 60 columns the time and model fill it)
+    assert "── ASSISTANT (cancelled) · " in shown

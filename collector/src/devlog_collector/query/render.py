@@ -365,6 +365,8 @@ def render_conversation(
         heading = _HEADINGS.get(e.kind, e.kind.upper())
         if e.kind == "prompt" and e.attrs.get("is_sidechain") is True:
             heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
+        if e.attrs.get("canceled") is True:  # (Copilot: stopped by the user; the reply is what came before)
+            heading += " (cancelled)"
         head = f"── {heading} · {_local(e.ts, tz)}"
         model = e.model or next((u.model for u in usage_rows if u.model), None)
         if model:
@@ -372,9 +374,9 @@ def render_conversation(
         if e.tool is not None:
             head += f" · {e.tool.name}" + (f" ({e.tool.status})" if e.tool.status else "")
         total = sum(u.usage.total for u in usage_rows if u.usage) if usage_rows else (e.usage.total if e.usage else 0)
-        if total:
-            head += f" · {total:,} tokens"
-        head = cut(clean_text(head), width - 2)
+        tokens = f" · {total:,} tokens" if total else ""
+        # A long tool name (MCP tools: `mcp__playwright__browser_take_screenshot`) is cut, not the tokens.
+        head = cut(clean_text(head), max(20, width - 2 - len(tokens))) + tokens
         lines.append(head + " " + "─" * max(0, width - display_width(head) - 1))
         if e.file is not None:
             change = ""
