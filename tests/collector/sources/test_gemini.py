@@ -414,3 +414,33 @@ def test_a_tool_call_completed_later_stays_before_its_result(tmp_path: Path) -> 
     kinds = [kind for kind, _ in listing(fresh)]
     assert kinds.index("tool_call") < kinds.index("tool_result")
     assert listing(grown) == listing(fresh)
+
+
+def test_a_shell_command_that_exited_non_zero_is_a_failed_result(tmp_path: Path) -> None:
+    """`run_shell_command` reports `success` when the tool ran; `Exit Code: 1` in its output is the
+    command's failure, which showed as `(success)`."""
+    result = [
+        {
+            "functionResponse": {
+                "id": "sh1",
+                "name": "run_shell_command",
+                "response": {"output": "Command: npm test\nStdout: 1 failing\nExit Code: 1"},
+            }
+        }
+    ]
+    call = {"id": "sh1", "name": "run_shell_command", "args": {"command": "npm test"}, "status": "success",
+            "timestamp": "2026-03-01T00:00:02.500Z", "result": result}  # fmt: skip
+    lines = [
+        {"sessionId": "51515151-0000-4000-8000-000000000051", "projectHash": "x",
+         "startTime": "2026-03-01T00:00:00.000Z", "kind": "main"},
+        {"id": "g1", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "Running the tests.",
+         "model": "gemini-2.5-pro", "toolCalls": [call]},
+    ]  # fmt: skip
+    path = tmp_path / "session-2026-03-01T00-00-51515151.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    events, problems = parse(path)
+    assert problems == []
+    [outcome] = [e for e in events if e.kind == "tool_result"]
+    assert outcome.tool is not None and outcome.tool.status == "error" and outcome.attrs["exit_code"] == 1
+    [called] = [e for e in events if e.kind == "tool_call"]
+    assert called.tool is not None and called.tool.status == "success"  # (the call itself ran)

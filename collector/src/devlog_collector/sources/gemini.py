@@ -39,10 +39,11 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from devlog_collector.sources._side_files import read_regular_file, read_side_file, without_bom
 from devlog_collector.sources._values import (
@@ -492,6 +493,13 @@ class _SessionParser:
         )
         if status in _FINAL_STATUSES:
             output = _result_text(call.get("result"))
+            result_attrs: dict[str, Any] = {"message_id": message_id}
+            result_info = info
+            exit_code = _exit_code(output) if name in SHELL_TOOLS else None
+            if exit_code is not None:
+                result_attrs["exit_code"] = exit_code
+                if exit_code != 0 and status == "success":  # (the tool ran; the command failed)
+                    result_info = ToolInfo(name=name, call_id=call_id, status="error")
             yield self._event(
                 "tool_result",
                 (message_id, "tool_result", call_key),
@@ -500,8 +508,8 @@ class _SessionParser:
                 parent_id=call_event_id,
                 text=clip(output) if output else None,
                 model=model,
-                tool=info,
-                attrs={"message_id": message_id},
+                tool=result_info,
+                attrs=result_attrs,
             )
         if name in SHELL_TOOLS and as_str(args.get("command")):
             command_attrs: dict[str, Any] = {"message_id": message_id}
@@ -542,6 +550,16 @@ class _SessionParser:
                     ),
                     attrs={"message_id": message_id},
                 )
+
+
+#: The line of `run_shell_command`'s output that gives the command's exit code.
+_EXIT_CODE_LINE: Final = re.compile(r"^Exit Code: (-?\d{1,10})\s*$", re.M)
+
+
+def _exit_code(output: str) -> int | None:
+    """The exit code a shell tool's output reports (`Exit Code: 1`), if it reports one."""
+    found = _EXIT_CODE_LINE.search(output)
+    return int(found.group(1)) if found else None
 
 
 def _content_text(content: Any) -> str:
