@@ -466,7 +466,7 @@ class Collector:
                 self._end_bulk_load()
         self._progress = None
         if tracked is None and not (result.interrupted or result.paused or result.remaining):
-            self.forget_vanished(items)
+            self.forget_vanished(items, cursors)
         if result.paused is None:
             self._pause_logged = False
         if self._disk_full:
@@ -475,7 +475,9 @@ class Collector:
             disk_full_marker.clear(self.store.path)
         return result
 
-    def forget_vanished(self, discovered: list[Tracked]) -> int:
+    def forget_vanished(
+        self, discovered: list[Tracked], cursors: dict[tuple[str, str], CollectCursor] | None = None
+    ) -> int:
         """Drop the cursors and recorded problems of files that are gone: not in `discovered` (a
         whole discovery, after the pass over it), not on disk, and not renamed to an untracked name
         in the same folder (a rotation: its last lines are read once the name is back, by that
@@ -484,7 +486,10 @@ class Collector:
         ids). Returns how many were dropped."""
         found = {item.key for item in discovered}
         enabled = {source_id(source) for source in self.sources}
-        rows = self.store.db.execute("SELECT source, path, dev, ino FROM collect_cursors").fetchall()
+        if cursors is not None:  # (the pass's own, loaded before it: files it added are in `found`)
+            rows = [(key[0], key[1], c.dev, c.ino) for key, c in cursors.items() if key not in found]
+        else:
+            rows = self.store.db.execute("SELECT source, path, dev, ino FROM collect_cursors").fetchall()
         gone: list[tuple[str, str]] = []
         for source, path, dev, ino in rows:
             if source not in enabled or (source, path) in found or Path(path).exists():
