@@ -444,3 +444,22 @@ def test_a_shell_command_that_exited_non_zero_is_a_failed_result(tmp_path: Path)
     assert outcome.tool is not None and outcome.tool.status == "error" and outcome.attrs["exit_code"] == 1
     [called] = [e for e in events if e.kind == "tool_call"]
     assert called.tool is not None and called.tool.status == "success"  # (the call itself ran)
+
+
+def test_a_shell_call_lists_call_command_result_in_that_order(tmp_path: Path) -> None:
+    """As every other agent does (Gemini and Cursor listed the result before the command)."""
+    result = [{"functionResponse": {"id": "sh2", "name": "run_shell_command", "response": {"output": "Exit Code: 0"}}}]
+    call = {"id": "sh2", "name": "run_shell_command", "args": {"command": "ls"}, "status": "success",
+            "timestamp": "2026-03-01T00:00:02.500Z", "result": result}  # fmt: skip
+    lines = [
+        {"sessionId": "52525252-0000-4000-8000-000000000052", "projectHash": "x",
+         "startTime": "2026-03-01T00:00:00.000Z", "kind": "main"},
+        {"id": "g2", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "Listing.",
+         "model": "gemini-2.5-pro", "toolCalls": [call]},
+    ]  # fmt: skip
+    path = tmp_path / "session-2026-03-01T00-00-52525252.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    events, _ = parse(path)
+    assert [e.kind for e in events if e.kind in ("tool_call", "command", "tool_result")] == [
+        "tool_call", "command", "tool_result"
+    ]  # fmt: skip

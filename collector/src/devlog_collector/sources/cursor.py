@@ -645,6 +645,17 @@ class _ComposerParser:
             model=model,
             tool=info,
         )
+        if name in TERMINAL_TOOLS and as_str(args.get("command")):
+            yield self._event(
+                "command",
+                (bubble_id, "command"),
+                ts,
+                position,
+                parent_id=tool_id,
+                text=args["command"],
+                model=model,
+                tool=info,
+            )
         result = tool.get("result")
         if result not in (None, "") and status not in (None, "loading", "pending"):
             yield self._event(
@@ -654,17 +665,6 @@ class _ComposerParser:
                 position,
                 parent_id=tool_id,
                 text=clip(result if isinstance(result, str) else json.dumps(result)),
-                model=model,
-                tool=info,
-            )
-        if name in TERMINAL_TOOLS and as_str(args.get("command")):
-            yield self._event(
-                "command",
-                (bubble_id, "command"),
-                ts,
-                position,
-                parent_id=tool_id,
-                text=args["command"],
                 model=model,
                 tool=info,
             )

@@ -491,6 +491,21 @@ class _SessionParser:
             tool=info,
             attrs=attrs,
         )
+        if name in SHELL_TOOLS and as_str(args.get("command")):
+            command_attrs: dict[str, Any] = {"message_id": message_id}
+            if as_str(args.get("directory")):
+                command_attrs["directory"] = args["directory"]
+            yield self._event(
+                "command",
+                (message_id, "command", call_key),
+                ts,
+                position,
+                parent_id=call_event_id,
+                text=args["command"],
+                model=model,
+                tool=info,
+                attrs=command_attrs,
+            )
         if status in _FINAL_STATUSES:
             output = _result_text(call.get("result"))
             result_attrs: dict[str, Any] = {"message_id": message_id}
@@ -510,21 +525,6 @@ class _SessionParser:
                 model=model,
                 tool=result_info,
                 attrs=result_attrs,
-            )
-        if name in SHELL_TOOLS and as_str(args.get("command")):
-            command_attrs: dict[str, Any] = {"message_id": message_id}
-            if as_str(args.get("directory")):
-                command_attrs["directory"] = args["directory"]
-            yield self._event(
-                "command",
-                (message_id, "command", call_key),
-                ts,
-                position,
-                parent_id=call_event_id,
-                text=args["command"],
-                model=model,
-                tool=info,
-                attrs=command_attrs,
             )
         if name in EDIT_TOOLS and status != "error":
             display = as_dict(call.get("resultDisplay"))
