@@ -416,29 +416,26 @@ def test_a_tool_call_completed_later_stays_before_its_result(tmp_path: Path) -> 
     assert listing(grown) == listing(fresh)
 
 
-def test_a_shell_command_that_exited_non_zero_is_a_failed_result(tmp_path: Path) -> None:
-    """`run_shell_command` reports `success` when the tool ran; `Exit Code: 1` in its output is the
-    command's failure, which showed as `(success)`."""
-    result = [
-        {
-            "functionResponse": {
-                "id": "sh1",
-                "name": "run_shell_command",
-                "response": {"output": "Command: npm test\nStdout: 1 failing\nExit Code: 1"},
-            }
-        }
-    ]
-    call = {"id": "sh1", "name": "run_shell_command", "args": {"command": "npm test"}, "status": "success",
+def _shell_session(tmp_path: Path, command: str, output: str) -> tuple[list[Event], list[Problem]]:
+    """A session of one reply that ran `command` through `run_shell_command`, which said `output`."""
+    result = [{"functionResponse": {"id": "sh1", "name": "run_shell_command", "response": {"output": output}}}]
+    call = {"id": "sh1", "name": "run_shell_command", "args": {"command": command}, "status": "success",
             "timestamp": "2026-03-01T00:00:02.500Z", "result": result}  # fmt: skip
     lines = [
         {"sessionId": "51515151-0000-4000-8000-000000000051", "projectHash": "x",
          "startTime": "2026-03-01T00:00:00.000Z", "kind": "main"},
-        {"id": "g1", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "Running the tests.",
+        {"id": "g1", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "Running it.",
          "model": "gemini-2.5-pro", "toolCalls": [call]},
     ]  # fmt: skip
     path = tmp_path / "session-2026-03-01T00-00-51515151.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    events, problems = parse(path)
+    return parse(path)
+
+
+def test_a_shell_command_that_exited_non_zero_is_a_failed_result(tmp_path: Path) -> None:
+    """`run_shell_command` reports `success` when the tool ran; `Exit Code: 1` in its output is the
+    command's failure, which showed as `(success)`."""
+    events, problems = _shell_session(tmp_path, "npm test", "Command: npm test\nStdout: 1 failing\nExit Code: 1")
     assert problems == []
     [outcome] = [e for e in events if e.kind == "tool_result"]
     assert outcome.tool is not None and outcome.tool.status == "error" and outcome.attrs["exit_code"] == 1
@@ -448,18 +445,7 @@ def test_a_shell_command_that_exited_non_zero_is_a_failed_result(tmp_path: Path)
 
 def test_a_shell_call_lists_call_command_result_in_that_order(tmp_path: Path) -> None:
     """As every other agent does (Gemini and Cursor listed the result before the command)."""
-    result = [{"functionResponse": {"id": "sh2", "name": "run_shell_command", "response": {"output": "Exit Code: 0"}}}]
-    call = {"id": "sh2", "name": "run_shell_command", "args": {"command": "ls"}, "status": "success",
-            "timestamp": "2026-03-01T00:00:02.500Z", "result": result}  # fmt: skip
-    lines = [
-        {"sessionId": "52525252-0000-4000-8000-000000000052", "projectHash": "x",
-         "startTime": "2026-03-01T00:00:00.000Z", "kind": "main"},
-        {"id": "g2", "timestamp": "2026-03-01T00:00:02.000Z", "type": "gemini", "content": "Listing.",
-         "model": "gemini-2.5-pro", "toolCalls": [call]},
-    ]  # fmt: skip
-    path = tmp_path / "session-2026-03-01T00-00-52525252.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    events, _ = parse(path)
+    events, _ = _shell_session(tmp_path, "ls", "Exit Code: 0")
     assert [e.kind for e in events if e.kind in ("tool_call", "command", "tool_result")] == [
         "tool_call", "command", "tool_result"
     ]  # fmt: skip
