@@ -1,4 +1,4 @@
-"""While polling, `devlog start` stats every tracked file each second itself (`_changed_since`): the
+"""`devlog start`: while polling, it stats every tracked file each second itself (`_changed_since`): the
 poller missed about 2 % of appends under a steady load over 3,445 files, which then waited for the
 5 s rescan (a new-user pass measured p99 2.7 s, max 5 s against the 2 s promise)."""
 
@@ -32,3 +32,24 @@ def test_the_sweep_names_each_file_whose_size_mtime_or_inode_changed(tmp_path: P
     gone.unlink()
     assert [item.file.path for item in _changed_since(tracked, seen)] == [appended, touched, replaced]
     assert _changed_since(tracked, seen) == []  # nothing since
+
+
+def test_the_history_progress_bar_fits_one_line_of_80_columns() -> None:
+    """A new-user pass saw `122.9/122…` and `MiB` wrapped onto a second line at 80 columns."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from devlog_collector.watch import history_progress_columns
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False, color_system=None)
+    with Progress(*history_progress_columns(), console=console, auto_refresh=False) as progress:
+        size = int(122.9 * 1024 * 1024)
+        task = progress.add_task("history", total=size, files="0/3445 files")
+        progress.update(task, completed=size // 2, files="3445/3445 files, indexing")
+        progress.refresh()
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    assert "/122.9 MiB" in lines[-1] and "3445/3445 files, indexing" in lines[-1]

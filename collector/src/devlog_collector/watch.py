@@ -451,22 +451,15 @@ class CollectDaemon:
         result: CollectResult,
     ) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress
 
-        columns = (
-            TextColumn("[bold]collecting history"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),  # as the `... MiB to read` line above
-            TextColumn("{task.fields[files]}"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        with Progress(*history_progress_columns(), console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("history", total=max(size, 1), files=f"0/{files} files")
 
             def update(files_done: int, bytes_done: int) -> None:
                 shown = f"{min(files_done, files)}/{files} files"
                 if files_done >= files:  # a large load builds its indexes now: seconds, say so
-                    shown += ", building indexes"
+                    shown += ", indexing"
                 progress.update(task, completed=min(bytes_done, size), files=shown)
                 record(files_done, bytes_done)
 
@@ -739,6 +732,21 @@ def _owner_path(raw: str) -> str:
         if raw.endswith(suffix):
             return raw[: -len(suffix)]
     return raw
+
+
+def history_progress_columns() -> tuple[Any, ...]:
+    """The history pass's progress bar: one line in an 80-column terminal at its widest (`history`,
+    a 20-column bar, `122.9/122.9 MiB`, `3445/3445 files, indexing`, the time left); the longer
+    labels it had wrapped the sizes onto a second line."""
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+
+    return (
+        TextColumn("[bold]history"),
+        BarColumn(bar_width=20),
+        DownloadColumn(binary_units=True),  # as the `... MiB to read` line above
+        TextColumn("{task.fields[files]}"),
+        TimeRemainingColumn(),
+    )
 
 
 def _changed_since(tracked: list[Tracked], seen: dict[str, tuple[int, int, int]]) -> list[Tracked]:
