@@ -99,7 +99,7 @@ DOCUMENT_BATCH: Final = 5000
 #: Problems listed per commit (a chunk of a log, or a whole document); the rest are summed up in one
 #: more problem. A file of garbage (millions of bad lines) must not become millions of rows.
 MAX_PROBLEMS_PER_COMMIT: Final = 100
-#: Seconds between two checks that the store is still the file this writer opened (`_check_store`).
+#: Seconds between two checks that the store is still the file this writer opened (`check_store`).
 STORE_CHECK_SECONDS: Final = 2.0
 HEAD_BYTES: Final = 1024
 MARKER_BYTES: Final = 64
@@ -1103,14 +1103,15 @@ class Collector:
             return False
         return True
 
-    def _check_store(self) -> None:
-        """Stop (StoreError) when the store's files are no longer the ones open (deleted, moved,
-        replaced): a history pass went on writing into a deleted file for its whole length and then
-        reported every event added. One stat every `STORE_CHECK_SECONDS`, before a commit."""
-        now = time.monotonic()
-        if now < self._next_store_check:
+    def check_store(self, *, now: bool = False) -> None:
+        """Stop (StoreError, one line at the CLI) when the store's files are no longer the ones open
+        (deleted, moved, replaced): a history pass went on writing into a deleted file for its whole
+        length and then reported every event added. Before a commit, one stat every
+        `STORE_CHECK_SECONDS`; `now` (the daemon, also while paused) checks whatever the time."""
+        moment = time.monotonic()
+        if not now and moment < self._next_store_check:
             return
-        self._next_store_check = now + STORE_CHECK_SECONDS
+        self._next_store_check = moment + STORE_CHECK_SECONDS
         problem = self.store.gone_from_disk()
         if problem is not None:
             log.info("store_gone", problem=problem)  # (the CLI prints the one error line)
@@ -1178,7 +1179,7 @@ class Collector:
         # half-written file's "invalid JSON" goes away once a read of it is clean).
         replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
         self._check_disk()
-        self._check_store()
+        self.check_store()
         replaced_before = self.store.replaced
         try:
             added = self.store.commit(

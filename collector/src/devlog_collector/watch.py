@@ -37,7 +37,7 @@ from devlog_collector.config import Config
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
 from devlog_collector.stop_signals import stop_on_signals
-from devlog_collector.store import Store, store_gone_error
+from devlog_collector.store import Store
 from devlog_collector.wording import counted
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
@@ -107,7 +107,7 @@ class _SearchIndexer:
     def start(self) -> None:
         # The connection is opened here, before the daemon says it is watching, not in the thread:
         # opened later, it could find the store's `-wal` deleted and make a new one, which hid the
-        # deletion from `_check_store` (and the daemon went on writing into the unlinked log).
+        # deletion from `Collector.check_store` (and the daemon went on writing into the unlinked log).
         if not self.db_path.is_file():  # deleted under the writer: never make a new, empty one here
             log.warning("search_index_unavailable", path=str(self.db_path))
             return
@@ -288,13 +288,6 @@ class CollectDaemon:
             return None
         exporter.start()
         return exporter
-
-    def _check_store(self, store: Store) -> None:
-        """Stop (StoreError, one line at the CLI) when the store's files are no longer the ones open."""
-        problem = store.gone_from_disk()
-        if problem is not None:
-            log.info("store_gone", problem=problem)  # (the CLI prints the one error line)
-            raise store_gone_error(store.path, problem)
 
     def _reload_config(self, collector: Collector) -> None:
         """Pick up export changes (`devlog remote add/remove`, edited rules) without a restart.
@@ -598,7 +591,7 @@ class CollectDaemon:
                             changed.append(item)
                     if now - last_config_check >= CONFIG_CHECK_INTERVAL_S:
                         # (also while paused: a deleted store, or a lowered min_free_bytes, matters then)
-                        self._check_store(store)
+                        collector.check_store(now=True)
                         self._reload_config(collector)
                         last_config_check = now
                     if self._paused is not None:

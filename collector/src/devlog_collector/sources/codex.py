@@ -550,11 +550,7 @@ class _RolloutParser:
     ) -> Iterator[Event]:
         key = call_id or f"line-{ts.isoformat()}-{name}"
         if call_id:
-            pending = self.state.setdefault("calls", {})
-            pending[call_id] = name
-            if len(pending) > MAX_PENDING_TOOLS:
-                for stale in list(pending)[: len(pending) - MAX_PENDING_TOOLS]:
-                    del pending[stale]
+            _remember(self.state.setdefault("calls", {}), call_id, name)
         model = self.state.get("model")
         tool = ToolInfo(name=name, call_id=call_id)
         call_id_event = event_id(AGENT, self.state["sid"], "tool_call", key)
@@ -584,11 +580,8 @@ class _RolloutParser:
         if patch:
             files = [list(entry) for entry in patch_files(patch)]
             if call_id:  # emitted with its output, once it says the patch applied (a failed one is no edit)
-                edits = self.state.setdefault("edits", {})
-                edits[call_id] = {"files": files, "ts": ts.isoformat(), "line": line_no, "model": model}
-                if len(edits) > MAX_PENDING_TOOLS:
-                    for stale in list(edits)[: len(edits) - MAX_PENDING_TOOLS]:
-                        del edits[stale]
+                pending_edit = {"files": files, "ts": ts.isoformat(), "line": line_no, "model": model}
+                _remember(self.state.setdefault("edits", {}), call_id, pending_edit)
             else:
                 yield from self._file_edits(files, key, ts, line_no, model, tool, call_id_event)
 
@@ -921,6 +914,15 @@ def _command_text(command: Any) -> str | None:
             return str(command[2])
         return " ".join(command)
     return None
+
+
+def _remember(pending: dict[str, Any], call_id: str, value: Any) -> None:
+    """Keep `value` for a call whose output is still to come (the oldest dropped past
+    `MAX_PENDING_TOOLS`: a file of calls without outputs must not grow the saved state for ever)."""
+    pending[call_id] = value
+    if len(pending) > MAX_PENDING_TOOLS:
+        for stale in list(pending)[: len(pending) - MAX_PENDING_TOOLS]:
+            del pending[stale]
 
 
 def _output_text(output: Any) -> tuple[str, int | None]:

@@ -156,8 +156,9 @@ def replay_operation_log(
             continue
         kind = entry.get("kind")
         op = kind if type(kind) is int else None  # (`false == 0` and `0.0 == 0` in Python)
-        changes_requests = removed is not None and (op == 0 or _names_requests(entry.get("k")))
-        if changes_requests:
+        # Before an operation that can take requests out: what it takes out is known as it was (one
+        # pushed later and still there at the end is in the session, not removed).
+        if removed is not None and (op == 0 or _names_requests(entry.get("k"))):
             _remember_requests(state, requests_seen)
         try:
             if op == 0:
@@ -174,8 +175,6 @@ def replay_operation_log(
                 raise _OpLogError(f"unknown operation kind {kind!r}")
         except _OpLogError as exc:
             problems.append(Problem(f"line {line_no}", str(exc)))
-        if changes_requests:
-            _remember_requests(state, requests_seen)
     if not isinstance(state, dict):
         problems.append(Problem("file", "no session snapshot (kind 0) in the operation log"))
         return None, problems

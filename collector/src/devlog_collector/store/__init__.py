@@ -1011,21 +1011,13 @@ class Store:
             for event, row in zip(events, rows, strict=True)
             if current_state or (event.usage is not None and event.usage.total > 0)
         }
-        ids = list(candidates)
         replaced = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            stored = db.execute(
-                "SELECT id, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, ts, body, text "
-                f"FROM events WHERE id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            for event_id, stored_total, stored_ts, body, text in stored:
-                event, row = candidates[event_id]
-                if _supersedes(event, row, stored_total, stored_ts, body, text, current_state, replaces):
-                    db.execute("DELETE FROM events WHERE id = ?", (event_id,))
-                    db.execute(_INSERT, row)
-                    replaced += 1
+        for event_id, copy in Store._stored_copies(db, list(candidates)).items():
+            event, row = candidates[event_id]
+            if _supersedes(event, row, *copy, current_state, replaces):
+                db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+                db.execute(_INSERT, row)
+                replaced += 1
         return replaced
 
     @staticmethod

@@ -14,7 +14,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
@@ -62,14 +61,10 @@ def _upgrade_with(connection: Connection, revision: str) -> None:
 
 def _stored_revision(connection: Connection) -> str | None:
     """The revision recorded in `alembic_version` (None when there is none), read without Alembic's
-    migration context, which logs two lines of its own on every start."""
+    migration context, which logs two lines of its own each time it is made."""
     if not inspect(connection).has_table("alembic_version"):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _current_with(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
@@ -102,7 +97,7 @@ def _newer_release(display_url: str, current: str) -> str:
 async def current_revision(db: Database) -> str | None:
     """The revision the database is at (None when never migrated)."""
     async with db.engine.connect() as conn:
-        return await conn.run_sync(_current_with)
+        return await conn.run_sync(_stored_revision)
 
 
 async def schema_problem(db: Database) -> str | None:
