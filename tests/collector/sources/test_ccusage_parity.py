@@ -127,6 +127,52 @@ def test_cache_writes_given_only_as_their_split_equal_ccusage(tmp_path: Path) ->
     assert devlog_daily("claude", root, tmp_path) == expected
 
 
+def test_usage_edge_cases_equal_ccusage(tmp_path: Path) -> None:
+    """One response a day: a cache-write split that disagrees with `cache_creation_input_tokens` (or is
+    empty, partial, null, malformed), an empty, null or numeric `sessionId`, and a fast-mode copy of
+    a response tied on tokens with a standard one."""
+    binary = ccusage_binary()
+    root = tmp_path / "claude-home"
+    session = "5b0e7c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5d"
+
+    def reply(day: int, n: int, usage_extra: dict[str, Any], **record_extra: Any) -> dict[str, Any]:
+        usage = {"input_tokens": 3, "output_tokens": 40, "cache_creation_input_tokens": 900,
+                 "cache_read_input_tokens": 5000, **usage_extra}  # fmt: skip
+        record = {
+            "type": "assistant", "uuid": f"u-{day}-{n}", "sessionId": session,
+            "timestamp": f"2026-04-{day:02d}T12:00:0{n}.000Z", "cwd": "/home/dev/acme-api", "version": "2.1.90",
+            "requestId": f"req_{day}", "userType": "external", "isSidechain": False,
+            "message": {"id": f"msg_{day}", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
+                        "usage": usage, "content": [{"type": "text", "text": "ok"}]},
+        }  # fmt: skip
+        record.update(record_extra)
+        return record
+
+    records = [
+        reply(1, 0, {"cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 100}}),
+        reply(2, 0, {"cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 5000}}),
+        reply(3, 0, {"cache_creation": {}}),
+        reply(4, 0, {"cache_creation": {"ephemeral_5m_input_tokens": 40}}),
+        reply(5, 0, {"cache_creation": None}),
+        reply(6, 0, {"cache_creation": {"ephemeral_5m_input_tokens": "7"}}),
+        reply(7, 0, {"cache_creation": "900"}),
+        reply(8, 0, {}, sessionId=""),
+        reply(9, 0, {}, sessionId=None),
+        reply(10, 0, {}, sessionId=5),
+        reply(11, 0, {}),
+        reply(11, 1, {"speed": "fast"}),
+    ]
+    path = root / "projects" / "-home-dev-acme-api" / f"{session}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+    expected = ccusage_daily(binary, "claude", {"HOME": str(tmp_path / "nohome"), "CLAUDE_CONFIG_DIR": str(root)})
+    assert sorted(expected) == ["2026-04-01", "2026-04-02", "2026-04-03", "2026-04-04", "2026-04-05", "2026-04-11"]
+    assert devlog_daily("claude", root, tmp_path) == expected
+    [store] = (tmp_path / "store-claude").glob("*.db")
+    with sqlite3.connect(store) as db:  # (the fast copy of the tied response is the one kept, as in ccusage)
+        assert db.execute("SELECT fast FROM events WHERE input_tokens > 0 AND ts >= 1775865600000").fetchall() == [(1,)]
+
+
 def test_codex_daily_tokens_equal_ccusage(tmp_path: Path) -> None:
     binary = ccusage_binary()
     root = tmp_path / "codex-home"

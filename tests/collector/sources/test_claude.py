@@ -88,6 +88,21 @@ def test_default_roots_honour_claude_config_dir(monkeypatch: pytest.MonkeyPatch,
     assert ClaudeCodeSource.default_roots() == [Path.home() / ".claude", Path.home() / ".config" / "claude"]
 
 
+def test_claude_config_dir_naming_the_projects_folder_stands_for_the_folder_above(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """ccusage reads `CLAUDE_CONFIG_DIR=~/.claude/projects`; devlog found no logs there."""
+    (tmp_path / "home" / ".claude" / "projects" / "-w").mkdir(parents=True)
+    (tmp_path / "home" / ".claude" / "projects" / "-w" / "s.jsonl").write_text("")
+    (tmp_path / "odd" / "projects" / "projects").mkdir(parents=True)  # (a config folder that is named projects)
+    monkeypatch.setenv(
+        "CLAUDE_CONFIG_DIR", f"{tmp_path / 'home' / '.claude' / 'projects'},{tmp_path / 'odd' / 'projects'}"
+    )
+    roots = ClaudeCodeSource.default_roots()
+    assert roots == [tmp_path / "home" / ".claude", tmp_path / "odd" / "projects"]
+    assert [f.path.name for f in ClaudeCodeSource(roots).discover()] == ["s.jsonl"]
+
+
 def test_discovers_sessions_subagents_and_sibling_agents_once(home: Path, tmp_path: Path) -> None:
     xdg = tmp_path / "xdg" / "claude"
     (xdg / "projects" / "-srv-tool").mkdir(parents=True)
@@ -520,7 +535,32 @@ _SPLIT = {"ephemeral_5m_input_tokens": 4, "ephemeral_1h_input_tokens": 6}
         ({"input_tokens": 3, "output_tokens": 5}, (3, 5, 0, 0)),
         ({"input_tokens": 3, "output_tokens": 5, "cache_read_input_tokens": 7, "service_tier": "x"}, (3, 5, 0, 7)),
         ({"input_tokens": 1, "output_tokens": 2, "cache_creation": _SPLIT}, (1, 2, 10, 0)),
-        ({"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 9, "cache_creation": {}}, (1, 2, 9, 0)),
+        # Where the split is given, its sum is the cache writes' total, as ccusage counts them.
+        ({"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 9, "cache_creation": {}}, (1, 2, 0, 0)),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 9, "cache_creation": _SPLIT},
+            (1, 2, 10, 0),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 9, "cache_creation": None},
+            (1, 2, 9, 0),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation": {"ephemeral_1h_input_tokens": 3, "other": 50}},
+            (1, 2, 3, 0),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation": {"ephemeral_5m_input_tokens": None}},
+            _BAD_COUNT.format("cache_creation.ephemeral_5m_input_tokens"),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation": {"ephemeral_1h_input_tokens": -5}},
+            _BAD_COUNT.format("cache_creation.ephemeral_1h_input_tokens"),
+        ),
+        (
+            {"input_tokens": 1, "output_tokens": 2, "cache_creation": "900"},
+            "usage not counted: `cache_creation` is not an object",
+        ),
         ({"input_tokens": 2**70, "output_tokens": 1}, (2**70, 1, 0, 0)),  # (refused later, by the engine's bound)
         ({"input_tokens": True, "output_tokens": 1}, _BAD_COUNT.format("input_tokens")),
         ({"input_tokens": 1, "output_tokens": 1.0}, _BAD_COUNT.format("output_tokens")),

@@ -256,6 +256,39 @@ def _token(value: Any) -> int | None:
     return None
 
 
+#: `record.get` default that tells a missing key from one holding null.
+_ABSENT: Final = object()
+_CACHE_WRITE_SPLIT: Final = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+
+
+def _cache_write_split_total(split: Any) -> int | str:
+    """The sum of a `usage.cache_creation` split (a missing part is 0); or why the line's usage is
+    not counted: ccusage skips a line whose split is not an object or holds a part that is not a
+    non-negative integer."""
+    if not isinstance(split, dict):
+        return "usage not counted: `cache_creation` is not an object"
+    total = 0
+    for key in _CACHE_WRITE_SPLIT:
+        if key in split:
+            part = _token(split[key])
+            if part is None:
+                return f"usage not counted: `cache_creation.{key}` is not a non-negative integer"
+            total += part
+    return total
+
+
+def _outranks(total: int, cost_usd: float | None, fast: bool, kept: Event) -> bool:
+    """Whether a copy of a response replaces the copy of it `kept` so far in this read: a larger token
+    total; with an equal one, a larger `costUSD`, then fast mode over standard (ccusage's order)."""
+    kept_total = kept.usage.total if kept.usage is not None else 0
+    if total != kept_total:
+        return total > kept_total
+    kept_cost = kept.cost_usd if kept.cost_usd is not None else -1.0
+    if (cost_usd if cost_usd is not None else -1.0) != kept_cost:
+        return (cost_usd if cost_usd is not None else -1.0) > kept_cost
+    return fast and kept.attrs.get("speed") != "fast"
+
+
 def _block_text(content: Any) -> str:
     """Text of a tool_result `content`: a string, or the text of its blocks (images noted)."""
     if isinstance(content, str):
@@ -317,6 +350,13 @@ def _line_count(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
+def _config_dir(named: Path) -> Path:
+    """The Claude config folder an entry of `CLAUDE_CONFIG_DIR` names (see `default_roots`)."""
+    if named.name == "projects" and named.is_dir() and not (named / "projects").is_dir():
+        return named.parent
+    return named
+
+
 class ClaudeCodeSource(Source):
     """Claude Code session transcripts (main sessions and sub-agents)."""
 
@@ -326,9 +366,13 @@ class ClaudeCodeSource(Source):
 
     @classmethod
     def default_roots(cls) -> list[Path]:
-        """`$CLAUDE_CONFIG_DIR` (comma-separated list allowed), else `~/.claude` and `~/.config/claude`."""
+        """`$CLAUDE_CONFIG_DIR` (comma-separated list allowed), else `~/.claude` and `~/.config/claude`.
+
+        A `CLAUDE_CONFIG_DIR` entry that names the `projects/` folder itself stands for the folder
+        above it, as ccusage reads it (a setup that works for ccusage collects here too).
+        """
         configured = os.environ.get("CLAUDE_CONFIG_DIR", "")
-        roots = [Path(part.strip()).expanduser() for part in configured.split(",") if part.strip()]
+        roots = [_config_dir(Path(part.strip()).expanduser()) for part in configured.split(",") if part.strip()]
         if roots:
             return roots
         home = Path.home()
@@ -809,19 +853,24 @@ class _TranscriptParser:
         if isinstance(counted, str):
             return Problem(f"line {line_no}", counted)
         inputs, outputs, creation, read = counted
-        if creation is None:
-            split = usage.get("cache_creation")
-            if isinstance(split, dict):
-                # Only the 5 min / 1 h split of the cache writes: their sum is the total (as ccusage counts it).
-                parts = [_token(split.get(key)) for key in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
-                creation = sum(part or 0 for part in parts)
+        split = usage.get("cache_creation")
+        if split is not None:
+            # The 5 min / 1 h split of the cache writes: where it is given, its sum is the cache
+            # writes' total, as ccusage counts them (whatever `cache_creation_input_tokens` says).
+            split_total = _cache_write_split_total(split)
+            if isinstance(split_total, str):
+                return Problem(f"line {line_no}", split_total)
+            creation = split_total
         total = inputs + outputs + (creation or 0) + (read or 0)
         message_id = message.get("id")
         request_id = record.get("requestId")
         model = message.get("model")
         version = record.get("version")
+        session_value = record.get("sessionId", _ABSENT)
         reason = None
-        if message_id is not None and not (isinstance(message_id, str) and message_id):
+        if session_value is not _ABSENT and not (isinstance(session_value, str) and session_value):
+            reason = "empty or non-string sessionId"
+        elif message_id is not None and not (isinstance(message_id, str) and message_id):
             reason = "empty or non-string message id"
         elif request_id is not None and not (isinstance(request_id, str) and request_id):
             reason = "empty or non-string requestId"
@@ -849,8 +898,15 @@ class _TranscriptParser:
         else:
             uuid = record.get("uuid")
             usage_id = event_id(AGENT, "usage-line", uuid if isinstance(uuid, str) and uuid else content_hash(raw))
+        fast = usage.get("speed") == "fast"
+        cost = record.get("costUSD")
+        cost_usd = (
+            float(cost)
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost <= MAX_COST_USD
+            else None  # (a cost past the bound, NaN or a 400-digit integer: dropped, the usage kept)
+        )
         previous = self.usage.get(usage_id)
-        if previous is not None and previous.usage is not None and previous.usage.total >= total:
+        if previous is not None and previous.usage is not None and not _outranks(total, cost_usd, fast, previous):
             return None  # an earlier line of this read already carries this response's (larger) usage
         attrs: dict[str, Any] = {"usage_record": True}
         if message_id:
@@ -860,7 +916,7 @@ class _TranscriptParser:
         stop = message.get("stop_reason")
         if isinstance(stop, str):
             attrs["stop_reason"] = stop
-        if usage.get("speed") == "fast":
+        if fast:
             attrs["speed"] = "fast"
         if record.get("isSidechain") is True:
             attrs["is_sidechain"] = True
@@ -874,7 +930,6 @@ class _TranscriptParser:
             searches = _token(server_tools.get("web_search_requests"))
             if searches:
                 attrs["web_search_requests"] = searches
-        cost = record.get("costUSD")
         self.usage[usage_id] = Event(
             id=usage_id,
             ts=ts,
@@ -886,9 +941,7 @@ class _TranscriptParser:
                 cache_creation_tokens=creation or 0,
                 cache_read_tokens=read or 0,
             ),
-            cost_usd=float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost <= MAX_COST_USD
-            else None,  # (a cost past the bound, NaN or a 400-digit integer: dropped, the usage kept)
+            cost_usd=cost_usd,
             attrs=attrs,
             agent=AGENT,
             session_id=fields.session_id,
