@@ -815,3 +815,18 @@ def test_start_says_what_retention_keeps(logs: Path) -> None:
     CollectDaemon(config, DaemonOptions(announce=said.append, once=True), stop_event=threading.Event()).run()
     assert "retention: events older than 10 days are not kept (storage.retention_days)" in said, said
     assert db_ids() == set()
+
+
+def test_status_during_a_collect_that_has_recorded_no_counts_yet_does_not_say_zero(logs: Path) -> None:
+    """`devlog collect` records its counts when it ends: status said "0 events from 0 file reads"
+    beside a table of tens of thousands of events stored so far."""
+    write_config(logs)
+    from devlog_collector.collect import Collector
+    from devlog_collector.config import load_config
+
+    config, _ = load_config()
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()  # (a collect is running: it holds the writer lock)
+        Collector(store, config).begin_run()
+        shown = CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
+    assert "running since" in shown and "no counts recorded yet" in shown and "0 events from" not in shown, shown

@@ -226,6 +226,20 @@ def test_invalid_yaml_is_named_by_line_and_column(tmp_path: Path, monkeypatch: p
     ]
 
 
+def test_an_alias_inside_its_own_anchor_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`a: &a [*a]` loads as a list that holds itself: every command died of a RecursionError."""
+    from devlog_collector.config import load_config
+
+    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
+    config = tmp_path / "config.yaml"
+    config.write_text("collect: &c\n  agents: [claude]\nstorage: {path: /x}\na: &a [*a]\n")
+    with pytest.raises(UserError) as caught:
+        load_config(config)
+    assert caught.value.problems == ["an alias (*name) refers to the anchor (&name) that holds it"]
+    config.write_text("collect: &c\n  agents: [claude]\nexport: {remotes: {}}\nstorage: {path: /x}\n")
+    assert load_config(config)[0].collect.agents == ["claude"]  # (an alias used elsewhere is fine)
+
+
 def test_export_intervals_that_would_hammer_or_never_succeed_are_refused() -> None:
     found = problems({"export": {"remotes": {"t": {"url": "http://x", "sync_interval": 0, "timeout": "0s"}}}})
     assert "export.remotes.t.sync_interval: must be at least 1s, got 0s" in found
@@ -345,3 +359,13 @@ def test_a_remote_url_with_credentials_and_an_api_key_is_refused() -> None:
     for fine in ({"url": "https://user:pw@devlog.example"}, {"url": "https://devlog.example/a@b", "api_key": "k"}):
         config, _ = parse_config({"export": {"remotes": {"t": fine}}})
         assert config.export.remotes["t"].url == fine["url"]
+
+
+def test_roots_of_an_unknown_agent_do_not_hide_bad_roots_of_known_ones() -> None:
+    """`config check` promises every problem: a relative claude root showed only once the unknown
+    agent's roots were gone."""
+    found = problems({"collect": {"roots": {"claude": ["relative"], "nosuchagent": ["/x"]}}})
+    assert found[0].startswith("collect.roots: roots for unknown agent(s) nosuchagent; known: ")
+    assert found[1:] == [
+        "collect.roots.claude[0]: root 'relative' is relative: give an absolute folder or one starting with ~"
+    ]

@@ -186,14 +186,16 @@ _ROOT_EXAMPLES: Final = {"claude": "~/.claude", "codex": "~/.codex", "gemini": "
 
 def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
     unknown = [a for a in value if a not in BUILTIN_AGENTS]
-    if unknown:
-        raise ValueError(f"roots for unknown agent(s) {_names(unknown)}; known: {', '.join(BUILTIN_AGENTS)}")
     entries = [
         (f".{agent}[{index}]", problem)
         for agent, roots in value.items()
+        if agent in BUILTIN_AGENTS
         for index, root in enumerate(roots)
         if (problem := _root_problem(root, agent)) is not None
     ]
+    if unknown:  # (reported with the bad roots of the known agents, not instead of them)
+        message = f"roots for unknown agent(s) {_names(unknown)}; known: {', '.join(BUILTIN_AGENTS)}"
+        entries.insert(0, ("", message))
     if entries:
         raise _EntryProblems(entries)
     return value

@@ -103,9 +103,26 @@ def _parse_yaml(text: str, path: Path) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        return YAML(typ="safe").load(text)
+        document = YAML(typ="safe").load(text)
     except YAMLError as exc:
         raise UserError(f"{path} is not valid YAML", [yaml_problem(exc)]) from None
+    refuse_recursive_aliases(document, path)
+    return document
+
+
+def refuse_recursive_aliases(document: Any, path: Path) -> None:
+    """UserError for a document that holds itself (`a: &a [*a]`: an alias inside its own anchor),
+    which every walk over the config would follow forever."""
+    import json
+
+    try:
+        json.dumps(document, default=str)
+    except ValueError as exc:  # "Circular reference detected"
+        if "ircular" not in str(exc):
+            raise
+        raise UserError(
+            f"{path} is not valid YAML", ["an alias (*name) refers to the anchor (&name) that holds it"]
+        ) from None
 
 
 def yaml_problem(exc: Exception) -> str:

@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from devlog_collector.config import Config, parse_config
-from devlog_collector.config_cache import yaml_problem
+from devlog_collector.config_cache import refuse_recursive_aliases, yaml_problem
 from devlog_collector.errors import UserError
 from devlog_collector.paths import ensure_private_dir
 
@@ -55,6 +55,7 @@ def load_document(path: Path) -> CommentedMap:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     if doc is None:
         return CommentedMap()
+    refuse_recursive_aliases(doc, path)
     if not isinstance(doc, CommentedMap):
         raise UserError(f"{path}: the top level must be a mapping of keys (collect, storage, export, ...)")
     return doc

@@ -60,8 +60,10 @@ def parse_time(text: str, tz: tzinfo | None = None) -> datetime:
         result.timestamp()
     except (OverflowError, ValueError, OSError):  # year 1 or 9999 moved across a zone offset, say
         result = None
-    if result is None or result < _EPOCH:
-        raise ValueError(f"{text!r} is out of range: use a time from 1970 on") from None
+    if result is None:
+        raise ValueError(f"{text!r} is out of range: use a time from 1970 to 9999") from None
+    if result < _EPOCH:
+        raise ValueError(f"{text!r} is before 1970-01-01T00:00Z: use a time from then on") from None
     return result
 
 

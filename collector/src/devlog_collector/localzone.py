@@ -3,7 +3,8 @@
 `datetime.now().astimezone().tzinfo` is a fixed offset (PST, -08:00): applied to a year of events it
 puts every event on the far side of a daylight-saving change an hour off, onto the wrong day. Day,
 week and month buckets in the local zone therefore need the zone itself: `$TZ` when it names an
-IANA zone, else `/etc/localtime` (Linux, macOS; its symlink target gives the zone's name). A `$TZ`
+IANA zone or a zone file's path, else `/etc/localtime` (Linux, macOS; its symlink target gives the
+zone's name). A `$TZ`
 that is a POSIX rule string (`EST5EDT,M3.2.0,M11.1.0`, `UTC+3`) is read the way the C library reads
 it, rules included, and named by that string. Only where none of these exists (Windows) does the
 fixed offset of this moment remain.
@@ -30,6 +31,12 @@ _warned: set[str] = set()
 def local_zone() -> tzinfo:
     """The local time zone, with its daylight-saving rules where the system provides them."""
     name = os.environ.get("TZ", "").strip().lstrip(":")
+    if name.startswith("/"):  # a zone file, as the C library takes it (`TZ=/usr/share/zoneinfo/Asia/Tokyo`)
+        try:
+            with open(name, "rb") as handle:
+                return ZoneInfo.from_file(handle, key=_zone_name(Path(name)))
+        except (OSError, ValueError):
+            pass  # (not a zone file: the C library takes UTC, and so does what follows, with a warning)
     if name:
         try:
             return ZoneInfo(name)

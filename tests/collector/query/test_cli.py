@@ -125,7 +125,18 @@ def test_show_clips_long_tool_output_unless_full(isolated_home: Path) -> None:
     assert "line 39" in clipped and "line 40" not in clipped
     assert "… (4,080 more characters, 460 more lines; `devlog show --full` shows all)" in clipped
     whole = run("show", "sess-long", "--full").stdout
-    assert "line 499" in whole and "more lines" not in whole
+    assert "line 499" in whole and "more lines" not in whole and "cut when collected" not in whole
+
+
+def test_show_full_says_when_a_text_was_cut_when_collected(isolated_home: Path) -> None:
+    """A 3 MB tool output is stored cut to 64 KiB (`attrs.truncated`); `--full` ended there silently."""
+    stored = "x" * 1000
+    store_with(default_db(), [
+        ev("2026-03-03T10:00:01", "tool_result", tool="Bash", text=stored, session="sess-cut", ident="cr",
+           attrs={"truncated": True, "text_length": 3_090_000}),
+    ]).close()  # fmt: skip
+    whole = run("show", "sess-cut", "--full").stdout
+    assert "… (cut when collected: 3,089,000 more characters were not stored)" in whole
 
 
 def test_sql_command() -> None:
@@ -276,3 +287,43 @@ def test_a_reader_that_goes_away_is_not_a_failure(args: list[str]) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0, err
     assert err == b""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["stats"], ["query", "--format", "csv"]], ids=lambda args: args[0])
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(args: list[str]) -> None:
+    """`devlog query -f csv > file` on a full disk printed an OSError traceback."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "devlog_collector", *args], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_a_closed_stdout_is_written_nowhere_without_a_traceback() -> None:
+    """`devlog start >&-` (a service manager without stdout): `sys.stdout` is None."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devlog_collector", "stats"],
+        stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_error_messages_do_not_pass_on_terminal_escapes_from_stored_values() -> None:
+    """A session id that sets the window title (OSC) reached the terminal through an error message."""
+    hostile = ["qq\x1b]0;PWNED\x07a", "qq\x1b[31mb"]
+    store_with(default_db(), [ev("2026-03-03T10:00:00", "prompt", session=s, ident=f"h{n}") for n, s in
+                              enumerate(hostile)]).close()  # fmt: skip
+    result = CliRunner().invoke(cli, ["query", "--session", "qq"])
+    assert result.exit_code == 2
+    assert "matches several sessions" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

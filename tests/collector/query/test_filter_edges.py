@@ -47,8 +47,12 @@ def test_extreme_ranges_mean_everything(args: list[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["query", "--since", "0001-01-01"], "error: --since: '0001-01-01' is out of range: use a time from 1970 on"),
-        (["query", "--until", "1969-07-20T20:17"], "error: --until: '1969-07-20T20:17' is out of range"),
+        (["query", "--since", "0001-01-01"], "error: --since: '0001-01-01' is before 1970-01-01T00:00Z"),
+        (["query", "--until", "1969-07-20T20:17"], "error: --until: '1969-07-20T20:17' is before 1970-01-01T00:00Z"),
+        (
+            ["query", "--until", "9999-12-31T20:00-05:00"],
+            "error: --until: '9999-12-31T20:00-05:00' is out of range: use a time from 1970 to 9999",
+        ),
         (["query", "--last", "7"], "error: --last: give a unit, e.g. 7d or 7h"),
         (["stats", "--last", "1e309d"], "error: --last: not a duration"),
         (["query", "--last", "99999999999d"], "error: --last: duration too large: '99999999999d'"),
@@ -66,6 +70,12 @@ def test_until_an_instant_includes_that_instant() -> None:
     assert _ids("--until", "2026-03-01T23:59:59.500Z") == ["one", "two"]
     assert _ids("--until", "2026-03-01T23:59:59.499Z") == ["one"]
     assert _ids("--since", "2026-03-01T23:59:59.500Z", "--until", "2026-03-01T23:59:59.500Z") == ["two"]
+
+
+def test_bounds_finer_than_a_millisecond_round_inwards() -> None:
+    """`--since ...59.5004Z` took in the event at ...59.500 (the bound rounded down)."""
+    assert "two" not in _ids("--since", "2026-03-01T23:59:59.5004Z")
+    assert _ids("--since", "2026-03-01T23:59:59.4996Z", "--until", "2026-03-01T23:59:59.5009Z") == ["two"]
 
 
 @pytest.mark.parametrize("given", ["E:/Workspace/src/app", "e:\\Workspace\\src", "E:/Workspace/", "E:\\"])

@@ -222,6 +222,22 @@ def _zoneinfo_file() -> Path:
     pytest.skip("no system zoneinfo database")
 
 
+@pytest.mark.parametrize("prefix", ["", ":"])
+def test_a_tz_that_names_a_zone_file_is_that_zone(
+    monkeypatch: pytest.MonkeyPatch, restore_c_library_zone: None, capsys: pytest.CaptureFixture[str], prefix: str
+) -> None:
+    """glibc reads `TZ=/usr/share/zoneinfo/America/Los_Angeles`; devlog warned and bucketed days in
+    UTC while `show` printed the C library's Los Angeles times."""
+    monkeypatch.setenv("TZ", prefix + str(_zoneinfo_file()))
+    from devlog_collector.localzone import local_zone
+
+    zone = local_zone()
+    assert capsys.readouterr().err == ""
+    assert str(zone) == "America/Los_Angeles"
+    summer = datetime(2026, 7, 1, 12, tzinfo=UTC).astimezone(zone)
+    assert summer.utcoffset() == timedelta(hours=-7)
+
+
 def test_rollup_and_event_scan_agree(store: Store, pricer: Pricer) -> None:
     fast = compute_stats(store, Filters(), by="day", tz=KOLKATA, pricer=pricer)
     slow = compute_stats(store, Filters(kinds=EVENT_KINDS), by="day", tz=KOLKATA, pricer=pricer)

@@ -90,16 +90,24 @@ class LazyGroup(click.Group):
             _usage_error(exc, where)
             ctx.exit(exc.exit_code)
         except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except CollectorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_printable(str(exc))}", err=True)
             ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`devlog stats | head -1`): what it wanted was written. Exit 0 as
             # for any command whose output was cut short, so `set -o pipefail` scripts do not fail.
             _discard_stdout()
             ctx.exit(0)
+        except OSError as exc:
+            if exc.errno not in _WRITE_FAILURES:
+                raise
+            # The output could not be written (`devlog query -f csv > file` on a full disk): one line.
+            target = exc.filename or "the output"
+            click.echo(f"error: cannot write {target}: {exc.strerror}", err=True)
+            _discard_stdout()
+            ctx.exit(1)
         except Exception as exc:
             sqlite3 = sys.modules.get("sqlite3")  # (only a command that opened the store can raise its errors)
             if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
@@ -112,8 +120,28 @@ class LazyGroup(click.Group):
                 store_path = configured_db_path()
             except Exception:  # noqa: BLE001 (only for the message: a config that cannot be read says so elsewhere)
                 store_path = None
-            click.echo(f"error: {store_failure(f'the store failed: {exc}', exc, store_path)}", err=True)
+            click.echo(f"error: {_printable(store_failure(f'the store failed: {exc}', exc, store_path))}", err=True)
             ctx.exit(1)
+
+
+def _printable(message: str) -> str:
+    """An error message without the terminal escapes and control characters that values read from
+    agent logs can carry (a session id or model name that sets the window title or the clipboard)."""
+    if message.isprintable():
+        return message
+    from devlog_collector.query.table import clean_text
+
+    return clean_text(message, newlines=True)
+
+
+def _write_failures() -> frozenset[int]:
+    import errno
+
+    return frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+#: errno values of a write that failed for want of room or a device error.
+_WRITE_FAILURES = _write_failures()
 
 
 def _discard_stdout() -> None:
@@ -149,6 +177,10 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.stdout is None:  # (started with stdout closed, `devlog start >&-`: what it prints goes nowhere)
+        import os
+
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     cli.main(prog_name="devlog")
 
 

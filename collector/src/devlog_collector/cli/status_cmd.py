@@ -319,6 +319,8 @@ def _render(facts: dict[str, Any]) -> None:
         added, files = last["events_added"], last["files_read"]
         if not last["finished_at"] and running_now is False and not added and not files:
             said = "no counts recorded (stopped before its first record; the table shows what the store holds)"
+        elif not last["finished_at"] and running_now and not added and not files:
+            said = "no counts recorded yet (the table shows what the store holds so far)"
         else:
             said = f"{counted(added, 'event')} from {counted(files, 'file read', 'file reads')}"
         console.print(f"[bold]last collect[/] {when}: {said}")

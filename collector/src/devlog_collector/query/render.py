@@ -337,6 +337,17 @@ def _clipped_tool_text(text: str) -> str:
     return f"{kept.rstrip()}\n… ({more}; `devlog show --full` shows all)"
 
 
+def _cut_at_collection(event: Event) -> str | None:
+    """The note under a text the collector cut to its size limit (`attrs.truncated`): what the
+    agent wrote went on past what the store holds, and even `--full` ends there."""
+    if event.attrs.get("truncated") is not True or not event.text:
+        return None
+    whole = event.attrs.get("text_length")
+    if type(whole) is int and whole > len(event.text):
+        return f"… (cut when collected: {whole - len(event.text):,} more characters were not stored)"
+    return "… (cut when collected: the rest was not stored)"
+
+
 def render_conversation(
     events: Sequence[Event], *, tz: tzinfo | None = None, width: int = 100, full: bool = False
 ) -> str:
@@ -386,6 +397,10 @@ def render_conversation(
         if e.text:
             text = e.text if full or e.kind in _CONVERSATION_KINDS else _clipped_tool_text(e.text)
             lines.append(clean_text(text, newlines=True).rstrip())
+            if full or e.kind in _CONVERSATION_KINDS:
+                cut_note = _cut_at_collection(e)
+                if cut_note:
+                    lines.append(cut_note)
         lines.append("")
     return "\n".join(lines)
 
