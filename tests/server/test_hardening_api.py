@@ -86,6 +86,13 @@ def test_a_cursor_the_server_made_still_pages(client: TestClient[Any]) -> None:
 # ------------------------------------------------------------------ 7: key names, revoking by name or id
 
 
+def test_an_unknown_field_in_a_request_body_is_named_as_the_bodys(client: TestClient[Any]) -> None:
+    """It read "invalid request parameter: data: ...", `data` being Litestar's name for the body."""
+    body = assert_problem(client.post("/api/v1/keys", json={"name": "x", "foo": 1}, headers=ADMIN), 400)
+    assert body["detail"].startswith("invalid request body: Object contains unknown field"), body["detail"]
+    assert "foo" in body["detail"] and "data" not in body["detail"]
+
+
 def test_a_key_name_ending_in_a_newline_is_refused(client: TestClient[Any], database_url: str) -> None:
     body = assert_problem(client.post("/api/v1/keys", json={"name": "nl-x\n"}, headers=ADMIN), 400)
     assert body["type"].endswith("/problems/invalid_key") and "invalid key name" in body["detail"]

@@ -361,6 +361,17 @@ def test_a_windows_drive_is_a_root_of_its_own(client: TestClient[Any]) -> None:
     assert _all_pages(client, workspace="C:/Users") == [by_workspace["C:/Users/dev/app"]]
 
 
+def test_a_backslash_is_part_of_a_folder_name_not_a_separator(client: TestClient[Any]) -> None:
+    """`?workspace=/srv/app` returned `/srv/app\\notes`, a sibling folder on POSIX (stored workspaces
+    separate folders with `/` only), while key globs and the collector's filter treat it as one."""
+    docs = [event(n, workspace=w) for n, w in enumerate(["/srv/app", "/srv/app\\notes", "/srv/app/api"])]
+    assert post(client, docs).status_code == 200
+    ids = {d["workspace"]: d["id"] for d in docs}
+    assert set(_all_pages(client, workspace="/srv/app")) == {ids["/srv/app"], ids["/srv/app/api"]}
+    stats = client.get("/api/v1/stats?workspace=/srv/app&by=workspace", headers=auth("admin")).json()
+    assert {g["key"] for g in stats["groups"]} == {"/srv/app", "/srv/app/api"}
+
+
 @pytest.mark.parametrize(
     ("query", "choices"),
     [("by=week", "one of: day, agent, workspace, project, model, user"), ("order=newest", "one of: asc, desc")],

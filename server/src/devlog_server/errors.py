@@ -148,10 +148,14 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         # and for a value outside a parameter's choices, the choices.
         named = [
             f"{e.get('key')}: {e.get('message')}{_choices_of(e.get('key'), e.get('message'))}"
+            if e.get("key") != "data"  # (Litestar's name for the request body)
+            else f"request body: {e.get('message')}"
             for e in errors
             if isinstance(e, dict)
         ]
-        detail = "invalid request parameter" + ("s" if len(named) > 1 else "") + ": " + "; ".join(named)
+        body_only = all(isinstance(e, dict) and e.get("key") == "data" for e in errors)
+        what = "invalid request body" if body_only else "invalid request parameter" + ("s" if len(named) > 1 else "")
+        detail = what + ": " + "; ".join(n.removeprefix("request body: ") if body_only else n for n in named)
     return _problem(exc.status_code, detail[:1000], headers=exc.headers, extra=extra)
 
 

@@ -66,20 +66,20 @@ class EventFilters:
 
 
 def prefix_folder(prefix: str) -> str:
-    """A workspace filter as the prefix match reads it: trailing separators dropped, a root kept."""
-    return prefix.rstrip("/\\") or prefix[:1]
+    """A workspace filter as the prefix match reads it: a trailing `/` dropped, the root kept."""
+    return prefix.rstrip("/") or prefix[:1]
 
 
 def workspace_prefix_condition(column: Any, prefix: str) -> ColumnElement[bool]:
-    """`column` is the folder `prefix` or below it (an index range scan; the API and dashboard share it)."""
+    """`column` is the folder `prefix` or below it (an index range scan; the API and dashboard share it).
+
+    Stored workspaces separate folders with `/` only (Windows ones too: `C:/…`, see ingest), so a
+    `\\` is part of a folder's name: `/srv/app\\notes` is a sibling of `/srv/app`, not below it.
+    """
     stripped = prefix_folder(prefix)
-    if stripped in ("/", "\\"):
-        return and_(column >= stripped, column < chr(ord(stripped) + 1))
-    return or_(
-        column == stripped,
-        and_(column >= stripped + "/", column < stripped + "0"),
-        and_(column >= stripped + "\\", column < stripped + "]"),
-    )
+    if stripped == "/":
+        return and_(column >= "/", column < "0")  # (every POSIX and UNC workspace; not `C:/…`)
+    return or_(column == stripped, and_(column >= stripped + "/", column < stripped + "0"))
 
 
 def _conditions(filters: EventFilters, allowed: Sequence[str] | None) -> list[ColumnElement[bool]]:

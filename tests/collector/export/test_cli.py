@@ -108,6 +108,21 @@ def test_remote_add_says_how_many_collected_workspaces_its_rules_select() -> Non
     assert "select none of the 3 collected workspaces yet (a typo in a glob?)" in err
 
 
+def test_the_default_remotes_summary_counts_the_events_without_a_workspace() -> None:
+    """`remote edit` said 7 workspaces (280 events) where `remote test` said 8 and 284: the events
+    without a workspace, which the `export_default` remote receives, were left out."""
+    fill_store(db_path(), make_events(8, [f"{WORK}/a", None, "/home/dev/private", None]))
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "export_default: personal\nexport:\n  remotes:\n    personal:\n      url: http://127.0.0.1:9\n"
+        "      workspaces:\n        include: ['/home/dev/**']\n"
+    )
+    code, _, err = invoke("remote", "edit", "personal", "--add-include", "/nothing/**")
+    assert code == 0, err
+    assert "it selects 2 of the 2 collected workspaces and the events without one (8 events)" in err
+
+
 def test_invalid_edit_is_refused_and_the_file_is_untouched() -> None:
     path = config_path()
     path.parent.mkdir(parents=True)

@@ -137,6 +137,10 @@ SECRETS = [
     ("env-secret", "PASSWORD=abc;def123", "def123"),
     ("env-secret", "kubectl create secret generic db --from-literal=password=KubePw123", "KubePw123"),
     ("config-secret", "Username: admin\nPassword: LabelPass#42", "LabelPass#42"),
+    # `name: value` in prose, with more text after it on the line (a new-user pass: sent in clear)
+    ("inline-secret", "here is the config -> password: Zx9qLm2Rt7vB (turn 0)", "Zx9qLm2Rt7vB"),
+    ("inline-secret", "my api_key: q8Wz3kP9vL2mN7xR4tY6 for staging", "q8Wz3kP9vL2mN7xR4tY6"),
+    ("inline-secret", "set DB_PASSWORD: hunter22 and restart", "hunter22"),
     ("config-secret", 'password: "Label Pass#42"', "Label Pass#42"),
     ("config-secret", "db:\n  password: p@ss,word!23  # rotated\n", "word!23"),
     # One-line JSON and code: the key names the secret, whatever the layout.
@@ -207,6 +211,9 @@ NEAR_MISSES = [
     "SECRET_KEY=${SECRET_KEY}",
     "The Stripe test mode uses keys starting with sk_test_ (never commit them).",
     "password: required",
+    "The token: expired yesterday, so refresh it",
+    "auth_method: oauth2 is what we use; secret_path: /etc/app/secret2.txt",
+    "Set the password: https://example.org/reset2 explains it",
     "token: null",
     "  secret: ${APP_SECRET}",
     "The password: use a long one",
@@ -285,6 +292,12 @@ def test_each_secret_is_masked_with_its_label(label: str, text: str, secret: str
 def test_near_misses_stay_intact(text: str) -> None:
     redacted, count = default_redactor().redact(text)
     assert (redacted, count) == (text, 0)
+
+
+def test_an_npm_token_is_masked_without_the_rest_of_its_line() -> None:
+    """detect-secrets' npm rule ends in `.*`: the words after the token were lost."""
+    redacted, count = default_redactor().redact(NPM + " end (turn 0)")
+    assert redacted == "//registry.example.org/:_authToken=[REDACTED:npm-token] end (turn 0)" and count == 1
 
 
 def test_a_json_document_has_the_values_of_secret_named_keys_masked_whatever_they_hold() -> None:

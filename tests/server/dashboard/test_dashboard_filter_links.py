@@ -79,16 +79,17 @@ def test_subfolder_counts_mirror_the_prefix_filter() -> None:
             "/root/company/billing/api/v2",
             "/root/company/billing-old",  # a sibling with a longer name, not a sub-folder
             "/root/company/",  # a trailing separator reads as the folder
-            "C:\\work",
-            "C:\\work\\app",
+            "/root/company/billing\\notes",  # a `\\` is part of a name: a sibling, not a sub-folder
+            "C:/work",
+            "C:/work/app",
             "/",
         ]
     )
     assert counts["/root/company/billing"] == 2
     assert counts["/root/company/billing/api"] == 1
-    assert counts["/root/company/"] == 4
-    assert counts["C:\\work"] == 1
-    assert counts["/"] == 5  # the root covers every path that starts with it
+    assert counts["/root/company/"] == 5
+    assert counts["C:/work"] == 1
+    assert counts["/"] == 6  # the root covers every path that starts with it (not a Windows drive)
     assert "/root/company/billing-old" not in counts and "/root/company/billing/api/v2" not in counts
 
 

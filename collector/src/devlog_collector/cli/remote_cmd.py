@@ -181,15 +181,19 @@ def _say_what_it_selects(config: Any, name: str) -> None:
     if not db.exists():
         return
     with Store.open(db, readonly=True) as store:
-        counts = {ws: n for ws, n in workspace_counts(store).items() if ws is not None}
+        every = workspace_counts(store)
+    counts = {ws: n for ws, n in every.items() if ws is not None}
     if not counts:
         return
     router = Router(config)
     selected = {ws: n for ws, n in counts.items() if router.matches(name, ws)}
-    if selected:
+    # Events without a workspace go to the `export_default` remote (as `remote test` counts them).
+    unplaced = every.get(None, 0) if router.matches(name, None) else 0
+    if selected or unplaced:
+        also = " and the events without one" if unplaced else ""
         click.echo(
-            f"it selects {len(selected)} of the {len(counts)} collected workspaces ({sum(selected.values()):,} events);"
-            f" `devlog remote test {name}` lists them",
+            f"it selects {len(selected)} of the {len(counts)} collected workspaces{also} "
+            f"({sum(selected.values()) + unplaced:,} events); `devlog remote test {name}` lists them",
             err=True,
         )
     else:

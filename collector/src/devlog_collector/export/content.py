@@ -106,7 +106,6 @@ def _detect_secrets_rules() -> list[RedactionRule]:
         github_token,
         gitlab_token,
         mailchimp,
-        npm,
         openai,
         pypi_token,
         sendgrid,
@@ -126,7 +125,6 @@ def _detect_secrets_rules() -> list[RedactionRule]:
         ("github-token", github_token.GitHubTokenDetector, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
         ("gitlab-token", gitlab_token.GitLabTokenDetector, ("gl", "GR1348941")),
         ("mailchimp-key", mailchimp.MailchimpDetector, ("-us",)),
-        ("npm-token", npm.NpmDetector, ("_authToken",)),
         ("openai-key", openai.OpenAIDetector, ("T3BlbkFJ",)),
         ("pypi-token", pypi_token.PypiTokenDetector, ("pypi-",)),
         ("sendgrid-key", sendgrid.SendGridDetector, ("SG.",)),
@@ -139,7 +137,7 @@ def _detect_secrets_rules() -> list[RedactionRule]:
     rules = []
     for label, detector, hints in plugins:
         for pattern in detector.denylist:
-            group = 1 if pattern.groups >= 1 and label in ("url-password", "npm-token") else 0
+            group = 1 if pattern.groups >= 1 and label == "url-password" else 0
             if label == "aws-access-key" and pattern.groups >= 1:
                 rules.append(RedactionRule("aws-secret-key", pattern, 1, ("aws",), hint_ci=True))
                 continue
@@ -240,6 +238,16 @@ _SECRET_WORD_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credentia
 #: A `NAME` / `name` that may name a secret (bounded either side of the word, so that a long run of
 #: key characters costs linear time; `is_secret_setting` decides).
 _SECRET_KEY: Final = rf"(?P<key>[A-Z0-9_.-]{{0,64}}{_ENV_KEYWORDS}[A-Z0-9_.-]{{0,64}})"
+
+
+def _looks_like_a_credential(value: str) -> bool:
+    """Whether a word after `name:` in prose is a credential rather than a word of the sentence: it
+    mixes letters and digits, and is no path or URL (`token: expired`, `password: required` are
+    prose; `password: Zx9qLm2Rt7vB` is not)."""
+    bare = value.rstrip(".,:!?")
+    if len(bare) < 6 or "://" in bare or bare.startswith(("/", "~", ".")):
+        return False
+    return any(c.isdigit() for c in bare) and any(c.isalpha() for c in bare)
 
 
 def _keyed_rule(label: str, pattern: str, separator: str) -> RedactionRule:
@@ -376,6 +384,12 @@ _EXTRA_RULES: Final = [
             # plain: a `#` after a blank starts a comment; a `,` only inside it; no brackets (code)
             r"(?P<value>[^\s\"'#{}\[\],()|](?:[^\s\"'(),{}\[\]|]|,(?=\S)){3,}?),?",
         )
+    ),
+    RedactionRule(  # .npmrc `//registry/:_authToken=…` (detect-secrets' own rule took the rest of the line)
+        "npm-token",
+        re.compile(r":_authToken=[ \t]*(?P<value>(?!\[REDACTED|\$\{)[^\s\"']{8,})"),
+        group="value",
+        hints=("_authToken",),
     ),
     RedactionRule(
         "password-field",
@@ -555,6 +569,20 @@ _EXTRA_RULES: Final = [
         re.compile(r"\bmachine\s+\S+(?:\s+(?:login|account)\s+\S+)*\s+password\s+(?P<value>(?!\[REDACTED)\S{3,})"),
         group="value",
         hints=("machine",),
+    ),
+    # Prose, last (a specific rule labels what it knows first): "here is the config -> password:
+    # Zx9qLm2Rt7vB", "my api_key: q8Wz… for staging".
+    RedactionRule(
+        "inline-secret",
+        re.compile(
+            rf"(?i)(?<![\w.-]){_SECRET_KEY}[\"']?[ \t]*:[ \t]+(?!\[REDACTED)"
+            r"(?P<value>[^\s\"'`(),;{}\[\]|<>$%]{6,})"
+        ),
+        group="value",
+        hints=_SECRET_WORD_HINTS,
+        hint_ci=True,
+        requires=(":",),
+        accept=lambda match: _looks_like_a_credential(match.group("value")) and _names_a_secret(match),
     ),
 ]
 

@@ -170,7 +170,7 @@ def subfolder_counts(workspaces: Iterable[str]) -> dict[str, int]:
 
     The workspace filter is a folder prefix (sub-folders included, as in the API), so a link that
     filters on `/w` also counts `/w/sub`; the pages use this to say so. Mirrors
-    `workspace_prefix_condition`: `/w` covers `/w` itself and whatever starts with `/w/` or `/w\\`.
+    `workspace_prefix_condition`: `/w` covers `/w` itself and whatever starts with `/w/`.
     """
     by_folder: dict[str, list[str]] = {}
     for workspace in set(workspaces):
@@ -178,8 +178,8 @@ def subfolder_counts(workspaces: Iterable[str]) -> dict[str, int]:
             by_folder.setdefault(prefix_folder(workspace), []).append(workspace)
     counts: dict[str, int] = {}
     for folder in by_folder:
-        ancestors = {folder[:i] for i, char in enumerate(folder) if char in "/\\" and i > 0}
-        if folder[:1] in ("/", "\\") and len(folder) > 1:
+        ancestors = {folder[:i] for i, char in enumerate(folder) if char == "/" and i > 0}
+        if folder[:1] == "/" and len(folder) > 1:
             ancestors.add(folder[:1])  # the root covers every path that starts with it
         for ancestor in ancestors & by_folder.keys():
             for workspace in by_folder[ancestor]:
