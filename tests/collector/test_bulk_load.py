@@ -1,5 +1,4 @@
-"""A first history load without the event-id index (m060, `LoadedIds`), through the rollback journal
-into an empty store and with background WAL checkpoints into one that holds events.
+"""A first history load without the event-id index (m060, `LoadedIds`) and with background checkpoints.
 
 Everything is checked against what the indexed write path stores for the same files: the same
 rows, the same replaced copies, the same rollup. Real SQLite files in tmp_path, real forks for kill -9.
@@ -227,81 +226,6 @@ def test_the_background_checkpointer_copies_the_wal_into_the_store(tmp_path: Pat
         finally:
             checkpointer.stop()
         assert path.stat().st_size > size_before + 500 * 2000
-
-
-def _journal_mode(store: Store) -> str:
-    return str(store.db.execute("PRAGMA journal_mode").fetchone()[0])
-
-
-def test_a_first_load_into_an_empty_store_writes_through_the_rollback_journal(tmp_path: Path) -> None:
-    """Each page once instead of twice (WAL, then the checkpoint); WAL again when the load ends."""
-    path = tmp_path / "s.db"
-    with Store.open(path) as store:
-        store.begin_bulk_load()
-        assert _journal_mode(store) == "truncate"
-        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL while loading
-        assert store._checkpointer is None
-        store.commit([Event(id=f"e{n}", ts=T0, agent="a", kind="prompt", session_id="s", text="x" * 500)
-                      for n in range(2000)])  # fmt: skip
-        assert not Path(f"{path}-wal").exists()
-        assert store.gone_from_disk() is None  # (no -wal is expected now)
-        store.end_bulk_load()
-        assert _journal_mode(store) == "wal"
-        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        assert store.commit([Event(id="late", ts=T0, agent="a", kind="prompt", session_id="s")]) == 1
-        assert Path(f"{path}-wal").exists()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 2001
-        assert len(_named_indexes(path)) == 6
-
-
-def test_a_first_load_keeps_wal_while_another_connection_reads_the_store(tmp_path: Path) -> None:
-    """SQLite cannot leave WAL mode while a reader has the store open: the load checkpoints on a thread."""
-    path = tmp_path / "s.db"
-    with Store.open(path) as store:
-        reader = Store.open(path, readonly=True)
-        try:
-            store.begin_bulk_load()
-            assert _journal_mode(store) == "wal"
-            assert store._checkpointer is not None
-            store.commit([Event(id="e", ts=T0, agent="a", kind="prompt", session_id="s")])
-            assert reader.db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
-            store.end_bulk_load()
-        finally:
-            reader.close()
-        assert _journal_mode(store) == "wal"
-
-
-def test_a_reader_finishes_undoing_a_first_load_commit_cut_off_by_kill_9(tmp_path: Path) -> None:
-    """A writer killed mid-commit in rollback mode leaves a hot `-journal`; a read-only connection
-    cannot undo it (SQLITE_READONLY_ROLLBACK), so readers did until the next collect failed."""
-    path = tmp_path / "s.db"
-    with Store.open(path) as store:
-        store.commit([Event(id="kept", ts=T0, agent="a", kind="prompt", session_id="s")])
-        store.db.execute("DELETE FROM events")  # (empty again: the next load is a first load)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            store = Store.open(path)
-            store.begin_bulk_load()
-            store.db.execute("PRAGMA cache_size = 10")  # (pages spill into the store before the commit)
-            store.db.execute("BEGIN IMMEDIATE")
-            for n in range(3000):
-                store.db.execute(
-                    "INSERT INTO events (id, ts, agent, kind, session_id, body, collected_at) "
-                    "VALUES (?, 0, 'a', 'prompt', 's', ?, 0)",
-                    (f"lost{n}", b"x" * 400),
-                )
-        finally:
-            os._exit(0)  # (no rollback, no unlock: as a kill -9 leaves it)
-    os.waitpid(pid, 0)
-    assert Path(f"{path}-journal").stat().st_size > 0
-    with Store.open(path, readonly=True) as reader:
-        assert reader.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
-    assert not Path(f"{path}-journal").exists() or Path(f"{path}-journal").stat().st_size == 0
-    with Store.open(path) as store, sqlite3.connect(path) as db:
-        assert _journal_mode(store) == "wal"
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_kill_9_during_a_first_history_load_converges_to_a_clean_run(

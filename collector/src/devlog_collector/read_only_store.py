@@ -34,39 +34,9 @@ def connect_read_only(path: Path, *, timeout: float = 5.0) -> sqlite3.Connection
     try:
         return _open(uri, timeout)
     except sqlite3.Error as exc:
-        if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
-            _roll_back_interrupted_commit(path, timeout)
-            return _open(uri, timeout)
         if not shared_memory_refused(exc) or _wal_holds_frames(path):
             raise
         return _open(f"{uri}&immutable=1", timeout)
-
-
-def _roll_back_interrupted_commit(path: Path, timeout: float) -> None:
-    """Roll back the commit a killed writer left half-written, as any SQLite writer would on open.
-
-    A first history load runs with the rollback journal (`Store.begin_bulk_load`): a writer killed
-    during one of its commits leaves a "hot" `-journal` with the pages to restore, and a read-only
-    connection cannot restore them (SQLITE_READONLY_ROLLBACK). SQLite calls a journal hot only when
-    no live process holds the store's write lock, so restoring it here is safe; it needs write access
-    to the store's folder, else the error stands.
-    """
-    try:
-        db = sqlite3.connect(path, isolation_level=None, timeout=timeout)
-    except sqlite3.Error as exc:
-        raise sqlite3.OperationalError(f"{_INTERRUPTED_COMMIT} ({exc})") from exc
-    try:
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # (reading it rolls the journal back)
-    except sqlite3.Error as exc:
-        raise sqlite3.OperationalError(f"{_INTERRUPTED_COMMIT} ({exc})") from exc
-    finally:
-        db.close()
-
-
-_INTERRUPTED_COMMIT: Final = (
-    "the store holds a commit that a stopped devlog left unfinished, and this user cannot undo it: "
-    "run `devlog collect` once as the store's owner"
-)
 
 
 def shared_memory_refused(exc: sqlite3.Error) -> bool:

@@ -465,8 +465,6 @@ class Store:
         self._checkpointer: WalCheckpointer | None = None
         #: The writer's auto-checkpoint size (pages) that a history load turns off and restores.
         self._wal_autocheckpoint = 0
-        #: Whether a first history load runs with the rollback journal (`_leave_wal_for_first_load`).
-        self._first_load_journal = False
         try:
             opened = path.stat()
             self._identity: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
@@ -661,18 +659,14 @@ class Store:
 
         The secondary indexes are dropped (`defer_secondary_indexes`); on an empty store with m060's
         id index that index is dropped too, and the ids stored are kept in memory (`LoadedIds`)
-        instead. An empty store is loaded with SQLite's rollback journal (`_leave_wal_for_first_load`);
-        otherwise WAL checkpoints move to a thread of their own (`WalCheckpointer`).
+        instead; WAL checkpoints move to a thread of their own (`WalCheckpointer`).
         """
         self.defer_secondary_indexes()
-        empty = self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
-        if self._named_id_index and empty:
+        if self._named_id_index and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             with self.transaction() as db:
                 db.execute(f"DROP INDEX IF EXISTS {ID_INDEX[0]}")
             self._id_index_dropped = True
             self._loaded_ids = LoadedIds()
-        if self._wal and empty and self._leave_wal_for_first_load():
-            return
         if self._wal:
             from devlog_collector.store.wal_checkpointer import WalCheckpointer
 
@@ -687,46 +681,7 @@ class Store:
             self._checkpointer = None
             self.db.execute(f"PRAGMA wal_autocheckpoint = {self._wal_autocheckpoint}")
         self._loaded_ids = None
-        try:
-            self.restore_secondary_indexes()
-        finally:
-            if self._first_load_journal:
-                self._back_to_wal()
-
-    def _leave_wal_for_first_load(self) -> bool:
-        """Switch an empty store from WAL to SQLite's rollback journal for its first history load;
-        False (WAL kept) when another connection has the store open.
-
-        In WAL mode every page of a load is written twice: into the `-wal` at each commit, then into
-        the store by a checkpoint (about 300 MB of writes and copying for 150 MB of logs). A rollback
-        journal keeps only the original content of the pages a commit changes, and the pages a load
-        adds past the end of the file have none: they are written once. Commits stay atomic (a crash
-        leaves a journal that the next open rolls back) and are synced in full (`synchronous =
-        FULL`). The cost is concurrency: readers and the writer's commits wait for each other, which
-        matters little while the store holds nothing yet. `end_bulk_load` switches back to WAL.
-        """
-        try:
-            mode = str(self.db.execute("PRAGMA journal_mode = TRUNCATE").fetchone()[0]).lower()
-        except sqlite3.OperationalError:  # another connection has it open ("database is locked")
-            return False
-        if mode != "truncate":
-            return False
-        self.db.execute("PRAGMA synchronous = FULL")
-        self._wal = False
-        self._first_load_journal = True
-        return True
-
-    def _back_to_wal(self) -> None:
-        """WAL mode again after a first load (`_leave_wal_for_first_load`); when readers keep the
-        store busy past `WAL_SWITCH_WAIT_S`, it stays in rollback mode until the next writer opens it."""
-        try:
-            _switch_to_wal(self.db)
-        except sqlite3.OperationalError as exc:
-            log.warning("store_left_in_rollback_journal_mode", path=str(self.path), error=str(exc))
-            return
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self._wal = True
-        self._first_load_journal = False
+        self.restore_secondary_indexes()
 
     def defer_secondary_indexes(self) -> None:
         """Drop the secondary indexes of `events` for a large history load (the writer only).
