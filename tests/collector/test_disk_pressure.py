@@ -173,6 +173,15 @@ def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_retur
         assert result.paused is not None and "full" in result.paused
         # No room to build them either: the pass says so in a warning and leaves the marker.
         assert store.get_meta(DEFERRED_INDEXES_KEY) is not None and secondary_indexes(store.db) == 0
+    # A new process while the disk is still full: it cannot build the id index when it takes the
+    # lock, and its inserts (which need that index) failed with "ON CONFLICT clause does not match
+    # any PRIMARY KEY or UNIQUE constraint" instead of pausing as for any full disk.
+    with (logs / "a.jsonl").open("ab") as more:
+        more.write(b"".join(_random_text_records(4100)[4000:]))
+    with Store.open(config.storage.db_path()) as store:
+        store.acquire_writer_lock()
+        again = Collector(store, config, chunk_bytes=64 * 1024).collect()
+        assert again.paused is not None and "full" in again.paused
     monkeypatch.setattr(Store, "restore_secondary_indexes", original_restore)
     subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_fs)], check=True)
     with Store.open(config.storage.db_path()) as store:
@@ -181,7 +190,7 @@ def test_a_large_load_that_fills_the_disk_gets_its_indexes_back_when_space_retur
         resumed = Collector(store, config, chunk_bytes=64 * 1024).collect()
         assert resumed.paused is None
         assert secondary_indexes(store.db) == 6
-    assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4000)}
+    assert _ids(config.storage.db_path()) == {expected_id(n) for n in range(4100)}
 
 
 def test_a_pause_is_logged_once_not_on_every_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

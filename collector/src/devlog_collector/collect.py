@@ -457,7 +457,11 @@ class Collector:
         # Not in a sliced pass (the daemon's backlog, `deadline`): each slice would rebuild the indexes.
         bulk = deadline is None and self._large_load(items, cursors)
         if bulk:
-            self.store.begin_bulk_load()
+            try:
+                self.store.begin_bulk_load()
+            except sqlite3.OperationalError as exc:  # a full disk: read on as usual, and its commits pause
+                log.warning("history_load_not_prepared", error=str(exc))
+                bulk = False
         try:
             with _fewer_gc_passes():
                 self._collect_items(items, cursors, result, progress, deadline)

@@ -36,9 +36,11 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     previous: dict[int, Any] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("stop_requested", signal=signal.Signals(signum).name)
         received.append(signum)
         stop.set()
+        # (A signal during structlog's first import, under `-v`, cannot log: the stop counts, not its line.)
+        with contextlib.suppress(Exception):
+            log.info("stop_requested", signal=signal.Signals(signum).name)
         for sig, old in previous.items():  # a second signal acts as usual
             signal.signal(sig, old)
 

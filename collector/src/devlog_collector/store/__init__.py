@@ -643,6 +643,14 @@ class Store:
                 log.info("secondary_indexes_restored_after_interrupted_load", path=str(self.path))
             except sqlite3.Error as exc:
                 log.warning("secondary_indexes_not_restored", path=str(self.path), error=str(exc))
+                # Without the event-id index an insert cannot skip a stored id (its conflict clause
+                # names the index): each commit tries to build it first, and a full disk pauses
+                # collection as any full disk does, instead of failing every insert.
+                self._id_index_dropped = self._named_id_index and not self._has_id_index()
+
+    def _has_id_index(self) -> bool:
+        found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (ID_INDEX[0],))
+        return found.fetchone() is not None
 
     def release_writer_lock(self) -> None:
         """Give up the writer lock."""
