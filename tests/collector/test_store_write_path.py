@@ -751,3 +751,15 @@ def test_a_re_read_document_keeps_its_order_among_events_of_the_same_time(tmp_pa
         assert rollup(store.db) == recomputed_rollup(store.db)
         assert store.commit(final, current_state=True) == 0  # read again unchanged: nothing moves
         assert dict(store.db.execute("SELECT id, seq FROM events").fetchall()) == now
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """COMMIT can fail itself (a full disk, a deferred constraint): the transaction stayed open and
+    every later `BEGIN IMMEDIATE` failed with "cannot start a transaction within a transaction"."""
+    with Store.open(tmp_path / "s.db") as store:
+        store.db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        store.db.execute("CREATE TABLE child (parent REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
+            db.execute("INSERT INTO child VALUES (5)")  # (checked at COMMIT)
+        assert not store.db.in_transaction
+        assert store.commit([ev(1)]) == 1

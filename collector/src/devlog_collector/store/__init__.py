@@ -748,11 +748,14 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            if self.db.in_transaction:  # (SQLite may have rolled back itself, e.g. on a full disk)
-                self.db.execute("ROLLBACK")
+            # (Also when COMMIT itself failed, say on a full disk: the transaction would stay open and
+            # every later BEGIN fail. SQLite may have rolled back itself already.)
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     # -- the collect write path ----------------------------------------------------------------
 
