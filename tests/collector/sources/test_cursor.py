@@ -111,7 +111,10 @@ def test_discover_finds_the_global_database(user: Path, tmp_path: Path) -> None:
 def test_modern_composer_bubbles(user: Path) -> None:
     events, problems, _ = parse(user)
     check_events(events)
-    mine = [e for e in events if e.session_id == A]
+    removed = [e for e in events if e.attrs.get("removed") is True]
+    # The bubble an edit left out of the header list: kept, marked, as Copilot's undone requests.
+    assert [(e.kind, e.text) for e in removed] == [("response", "ORPHAN FROM AN EDITED MESSAGE")]
+    mine = [e for e in events if e.session_id == A and e.attrs.get("removed") is not True]
     assert {e.workspace for e in mine} == {"/home/dev/shop"}  # via the workspace DB + workspace.json
     assert Counter(e.kind for e in mine) == {
         "session_start": 1,
@@ -135,7 +138,7 @@ def test_modern_composer_bubbles(user: Path) -> None:
     assert second_prompt.text == "thanks, ship it"
     assert second_prompt.attrs["ts_inferred"] is True and second_prompt.ts == start.ts  # composer createdAt
 
-    answer, readme, shipped = of(events, "response", A)
+    answer, readme, shipped = of(mine, "response", A)
     assert answer.text == "I'll add a GET /health route."
     assert answer.model == "claude-4.5-sonnet-thinking"  # the bubble's modelInfo beats the composer's
     assert answer.usage == Usage(input_tokens=1200, output_tokens=340)
@@ -158,7 +161,7 @@ def test_modern_composer_bubbles(user: Path) -> None:
     results = {e.tool.name: e.text for e in of(events, "tool_result", A) if e.tool}
     assert results["run_terminal_cmd"] == '{"output":"1 passed","exitCode":0}'
 
-    assert "ORPHAN" not in json.dumps([e.text for e in events])  # bubbles not in the header list
+    assert "ORPHAN" not in json.dumps([e.text for e in mine])  # bubbles not in the header list
     [half_written] = [p for p in problems if p.position == f"key bubbleId:{A}:a-b6"]
     assert "invalid bubble JSON" in half_written.message
 
@@ -481,3 +484,61 @@ def test_thinking_alone_failed_edits_and_an_edit_named_twice(tmp_path: Path) -> 
                                              "file_edit": 1}  # fmt: skip
     [edit] = of(mine, "file_edit")
     assert edit.file is not None and edit.file.path == "/home/dev/web/src/server.ts"
+
+
+def _composer(user: Path, composer_id: str) -> dict[str, Any]:
+    db = sqlite3.connect(user / "globalStorage" / "state.vscdb")
+    try:
+        return json.loads(db.execute("SELECT value FROM cursorDiskKV WHERE key = ?", (f"composerData:{composer_id}",))
+                          .fetchone()[0])  # fmt: skip
+    finally:
+        db.close()
+
+
+def test_a_composer_rewritten_without_a_new_stamp_is_read_again(user: Path) -> None:
+    """A title set later left `lastUpdatedAt` alone: the change was never collected (a live-daemon pass)."""
+    _, _, state = parse(user)
+    assert B in state["composers"]  # (seen: not read again while its stamp stays)
+    assert not [e for e in parse(user, json.loads(json.dumps(state)))[0] if e.session_id == B]
+    composer = _composer(user, B)
+    set_row(user, f"composerData:{B}", {**composer, "name": "Health and readiness endpoints"})
+    later, _, _ = parse(user, json.loads(json.dumps(state)))
+    [start] = of(later, "session_start", B)
+    assert start.attrs["title"] == "Health and readiness endpoints"
+
+
+def test_a_recent_composers_bubble_rewritten_alone_is_read_again(user: Path) -> None:
+    """Cursor stamped the composer `completed`, then wrote the reply's final text and tokens: the
+    reply stayed cut, with no tokens, for good (its stamp never moved again)."""
+    now = int(time.time() * 1000)
+    set_row(user, f"bubbleId:{A}:a-b7", {"type": 2, "text": "late", "createdAt": "2025-12-25T19:48:30Z"})
+    composer = _composer(user, A)
+    set_row(user, f"composerData:{A}", {**composer, "lastUpdatedAt": now})
+    _, _, state = parse(user)
+    assert A in state["composers"]  # (every bubble there: seen)
+    bubble = {"type": 2, "bubbleId": "a-b2", "text": "The final reply.", "createdAt": "2025-12-25T19:35:12Z",
+              "tokenCount": {"inputTokens": 900, "outputTokens": 60}}  # fmt: skip
+    set_row(user, f"bubbleId:{A}:a-b2", bubble)
+    later, _, _ = parse(user, state)
+    [reply] = [e for e in later if e.id == event_id("cursor", A, "a-b2", "response")]
+    assert reply.text == "The final reply." and reply.usage == Usage(input_tokens=900, output_tokens=60)
+
+
+def test_bubbles_an_edit_left_out_of_the_header_list_are_kept_marked_removed(user: Path) -> None:
+    """Edit and resend: the daemon, which read the chat before, kept the old turn unmarked; a fresh
+    collect skipped it. Both now hold it, marked `removed`."""
+    _, _, state = parse(user)
+    composer = _composer(user, A)
+    headers = composer["fullConversationHeadersOnly"]
+    kept = [h for h in headers if h["bubbleId"] not in ("a-b4", "a-b5")]
+    set_row(
+        user, f"composerData:{A}", {**composer, "fullConversationHeadersOnly": kept, "lastUpdatedAt": 1766692200000}
+    )
+    reread, _, _ = parse(user, state)
+    fresh, _, _ = parse(user)
+    for events in (reread, fresh):
+        gone = {e.id: e for e in events if e.session_id == A and e.attrs.get("removed") is True}
+        assert {e.source.key.split(":")[-1] for e in gone.values() if e.source} >= {"a-b4", "a-b5"}
+    assert sorted(e.id for e in reread if e.attrs.get("removed")) == sorted(
+        e.id for e in fresh if e.attrs.get("removed")
+    )

@@ -38,11 +38,13 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
+
+import msgspec
 
 from devlog_collector.sources._side_files import NotARegularFile, is_regular_file
 from devlog_collector.sources._values import (
@@ -79,6 +81,10 @@ TERMINAL_TOOLS = frozenset({"run_terminal_cmd", "run_terminal_command", "run_ter
 _PATH_ARGS = ("target_file", "file_path", "relative_workspace_path", "path", "filePath")
 #: A composer still marked `generating` after this long is treated as finished (Cursor crashed).
 STALE_GENERATING_MS = 3_600_000
+#: A composer updated this recently is read again on every change of the database, even with its
+#: `lastUpdatedAt` unchanged: Cursor may write a bubble's final text or a tool's status after it
+#: stamped the composer, and such a write moves no stamp.
+RECENT_COMPOSER_MS: Final = 600_000
 
 
 class CursorDatabaseLocked(Exception):
@@ -271,16 +277,32 @@ class CursorSource(Source):
         if not has_table:
             return  # builds before composers: nothing this source reads
         seen: dict[str, Any] = as_dict(state.get("composers"))
+        sizes: dict[str, Any] = as_dict(state.get("composer_sizes"))
         lo, hi = _prefix_range("composerData:")
         stamps = db.execute(
             "SELECT key, CASE WHEN json_valid(CAST(value AS TEXT)) "
-            "THEN json_extract(CAST(value AS TEXT), '$.lastUpdatedAt') END "
+            "THEN json_extract(CAST(value AS TEXT), '$.lastUpdatedAt') END, length(value) "
             "FROM cursorDiskKV WHERE key >= ? AND key < ?",
             (lo, hi),
         ).fetchall()
-        changed = [key for key, stamp in stamps if stamp is None or seen.get(key[len(lo) :]) != stamp]
+        now_ms = int(time.time() * 1000)
+        changed: list[str] = []
+        size_of: dict[str, int] = {}
+        for key, stamp, size in stamps:
+            composer_id = key[len(lo) :]
+            size_of[composer_id] = size
+            if seen.get(composer_id) == stamp and composer_id not in sizes:
+                sizes[composer_id] = size  # (a state from before sizes were kept: known from now on)
+            if (
+                stamp is None
+                or seen.get(composer_id) != stamp
+                or sizes.get(composer_id) != size  # rewritten without a new stamp (a title set later)
+                or (type(stamp) is int and now_ms - stamp < RECENT_COMPOSER_MS)
+            ):
+                changed.append(key)
         unmapped = {c for c in as_list(state.get("unmapped")) if isinstance(c, str)}
         if not changed and not unmapped:
+            state["composer_sizes"] = sizes
             state.pop(RECHECK_AFTER_KEY, None)  # nothing is held back any more
             state.pop(DEPENDS_ON_KEY, None)
             return
@@ -289,7 +311,6 @@ class CursorSource(Source):
         # lazily) are read again once it does, so their events get the workspace too.
         pending = set(changed)
         late = [f"{lo}{c}" for c in sorted(unmapped) if c in workspace_of and f"{lo}{c}" not in pending]
-        now_ms = int(time.time() * 1000)
         recheck: list[int] = []
         for key in changed + late:
             composer_id = key[len(lo) :]
@@ -310,9 +331,11 @@ class CursorSource(Source):
             yield from parser.parse()
             if parser.finished and data.get("lastUpdatedAt") is not None:
                 seen[composer_id] = data["lastUpdatedAt"]
+                sizes[composer_id] = size_of.get(composer_id)
             if parser.held_back_until_ms is not None:
                 recheck.append(parser.held_back_until_ms + 1000)
         state["composers"] = seen
+        state["composer_sizes"] = sizes
         state["unmapped"] = sorted(unmapped)
         # While some composers have no folder, a workspace database naming one later must bring
         # this database back (it may not change again itself): the engine watches them for us.
@@ -416,6 +439,8 @@ class _ComposerParser:
         self.finished = True
         #: When a trailing turn held back as still generating counts as final (epoch ms).
         self.held_back_until_ms: int | None = None
+        #: Bubble rows of this composer its header list no longer names (`_bubbles`).
+        self.orphans: list[tuple[str, str, dict[str, Any]]] = []
 
     def _event(self, kind: EventKind, key: tuple[Any, ...], ts: datetime, position: str, **fields: Any) -> Event:
         return Event(
@@ -445,6 +470,17 @@ class _ComposerParser:
             try:
                 yield from self._bubble(bubble_id, position, bubble)
             except Exception as exc:  # noqa: BLE001 - one odd bubble must not stop the others
+                yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
+        # Bubbles an edit-and-resend (or a deleted message) left out of the header list: kept, marked
+        # `removed` (as Copilot's undone requests), so a store that read the chat before the edit and
+        # one that reads it after hold the same events.
+        for bubble_id, position, bubble in self.orphans:
+            try:
+                for item in self._bubble(bubble_id, position, bubble):
+                    if isinstance(item, Event):
+                        item = msgspec.structs.replace(item, attrs={**item.attrs, "removed": True})
+                    yield item
+            except Exception as exc:  # noqa: BLE001
                 yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
 
     def _session_start(self) -> Iterator[Event | Problem]:
@@ -493,7 +529,8 @@ class _ComposerParser:
     # -- bubbles -----------------------------------------------------------------------------
 
     def _bubbles(self) -> Iterator[tuple[str, str, dict[str, Any] | Problem]]:
-        """(bubbleId, position, bubble or Problem) in conversation order; orphans are skipped."""
+        """(bubbleId, position, bubble or Problem) in conversation order; bubble rows the header
+        list does not name go to `self.orphans` (oldest first)."""
         data = self.data
         inline = data.get("conversation")
         if isinstance(inline, list) and inline:
@@ -507,10 +544,18 @@ class _ComposerParser:
         headers = [as_dict(h) for h in as_list(data.get("fullConversationHeadersOnly"))]
         inline_map = as_dict(data.get("conversationMap"))
         stored = self._stored_bubbles() if not inline_map else {}
+
+        def oldest_first(ids: Iterable[str]) -> list[str]:
+            return sorted(ids, key=lambda b: (str(as_dict(stored[b][0]).get("createdAt") or ""), b))
+
         if not headers:
             # No header list: take every stored bubble, oldest first.
-            ordered = sorted(stored, key=lambda b: str(as_dict(stored[b][0]).get("createdAt") or ""))
-            headers = [{"bubbleId": b} for b in ordered]
+            headers = [{"bubbleId": b} for b in oldest_first(stored)]
+        listed = {as_str(h.get("bubbleId")) for h in headers}
+        for orphan_id in oldest_first(b for b in stored if b not in listed):
+            raw, error = stored[orphan_id]
+            if error is None and isinstance(raw, dict):  # (a broken row nobody shows any more: skipped)
+                self.orphans.append((orphan_id, f"key bubbleId:{self.composer_id}:{orphan_id}", raw))
         for header in headers:
             bubble_id = as_str(header.get("bubbleId"))
             if bubble_id is None:
