@@ -137,6 +137,9 @@ SECRETS = [
     ("env-secret", "PASSWORD=abc;def123", "def123"),
     ("env-secret", "kubectl create secret generic db --from-literal=password=KubePw123", "KubePw123"),
     ("config-secret", "Username: admin\nPassword: LabelPass#42", "LabelPass#42"),
+    # Vendor formats a new-user pass found sent in clear.
+    ("xai-key", "XAI_KEY is xai-" + "Ab1" * 28 + " (staging)", "xai-" + "Ab1" * 28),
+    ("google-oauth-token", "curl -H 'X-Goog: ya29.a0AfB_" + "byQ9" * 20 + "' ...", "ya29.a0AfB_" + "byQ9" * 20),
     # `name: value` in prose, with more text after it on the line (a new-user pass: sent in clear)
     ("inline-secret", "here is the config -> password: Zx9qLm2Rt7vB (turn 0)", "Zx9qLm2Rt7vB"),
     ("inline-secret", "my api_key: q8Wz3kP9vL2mN7xR4tY6 for staging", "q8Wz3kP9vL2mN7xR4tY6"),

@@ -128,6 +128,17 @@ def test_show_clips_long_tool_output_unless_full(isolated_home: Path) -> None:
     assert "line 499" in whole and "more lines" not in whole and "cut when collected" not in whole
 
 
+def test_show_marks_turns_taken_out_of_the_chat(isolated_home: Path) -> None:
+    """An undone Copilot request or a Cursor bubble an edit left behind read as an ordinary turn."""
+    store_with(default_db(), [
+        ev("2026-03-03T10:00:00", "prompt", text="also log every retry", session="sess-undo", ident="u1",
+           attrs={"removed": True}),
+        ev("2026-03-03T10:00:05", "prompt", text="log only the last retry", session="sess-undo", ident="u2"),
+    ]).close()  # fmt: skip
+    shown = run("show", "sess-undo").stdout
+    assert "USER (removed)" in shown and shown.count("(removed)") == 1
+
+
 def test_show_full_says_when_a_text_was_cut_when_collected(isolated_home: Path) -> None:
     """A 3 MB tool output is stored cut to 64 KiB (`attrs.truncated`); `--full` ended there silently."""
     stored = "x" * 1000

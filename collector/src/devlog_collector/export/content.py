@@ -337,6 +337,8 @@ _EXTRA_RULES: Final = [
         for label, hint, pattern in (
             ("npm-token", "npm_", r"npm_[A-Za-z0-9]{36}"),
             ("huggingface-token", "hf_", r"hf_[A-Za-z0-9]{34,40}"),
+            ("xai-key", "xai-", r"xai-[A-Za-z0-9]{70,100}"),
+            ("google-oauth-token", "ya29.", r"ya29\.[A-Za-z0-9_\-]{30,}"),
             ("digitalocean-token", "_v1_", r"do[opr]_v1_[a-f0-9]{64}"),
             ("shopify-token", "shp", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
             ("linear-key", "lin_api_", r"lin_api_[A-Za-z0-9]{40}"),

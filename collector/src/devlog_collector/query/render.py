@@ -378,6 +378,8 @@ def render_conversation(
             heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
         if e.attrs.get("canceled") is True:  # (Copilot: stopped by the user; the reply is what came before)
             heading += " (cancelled)"
+        if e.attrs.get("removed") is True:  # (undone, or left out by an edit and resend: no longer in the chat)
+            heading += " (removed)"
         head = f"── {heading} · {_local(e.ts, tz)}"
         model = e.model or next((u.model for u in usage_rows if u.model), None)
         if model:
