@@ -92,6 +92,29 @@ def test_invalid_cursor_is_400(client: TestClient[Any]) -> None:
         assert_problem(client.get("/api/v1/events", params={"cursor": cursor}, headers=auth("full")), 400)
 
 
+def test_a_cursor_is_refused_with_other_filters_or_the_other_order(client: TestClient[Any]) -> None:
+    """A `next_cursor` of an `order=asc` list, passed with `order=desc` or another filter, silently
+    paged through another list from a position in the first."""
+    _seed(client, 12)
+    first = client.get("/api/v1/events", params={"limit": 3, "order": "asc"}, headers=auth("full")).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    same = client.get("/api/v1/events", params={"limit": 3, "order": "asc", "cursor": cursor}, headers=auth("full"))
+    assert same.status_code == 200 and same.json()["events"]
+    for params in ({"order": "desc"}, {"order": "asc", "agent": "claude"}, {"order": "asc", "workspace": "/srv/app"}):
+        body = assert_problem(
+            client.get("/api/v1/events", params={"limit": 3, "cursor": cursor, **params}, headers=auth("full")), 400
+        )
+        assert "belongs to a query with other filters or the other order" in body["detail"], params
+
+
+def test_until_before_since_is_400_naming_until(client: TestClient[Any]) -> None:
+    for path in ("/api/v1/events", "/api/v1/stats"):
+        params = {"since": "2026-12-06T00:00:00Z", "until": "2026-12-05T00:00:00Z"}
+        body = assert_problem(client.get(path, params=params, headers=auth("full")), 400)
+        assert body["parameter"] == "until" and "must be later than 'since'" in body["detail"]
+
+
 def test_filters(client: TestClient[Any]) -> None:
     events = _seed(client)
 

@@ -13,8 +13,9 @@ paging never shift or repeat pages.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -44,7 +45,7 @@ __all__ = [
 
 Order = Literal["asc", "desc"]
 events_table: Final = EVENTS
-_cursor_decoder: Final = msgspec.json.Decoder(tuple[str, str])
+_cursor_decoder: Final = msgspec.json.Decoder(list[str])
 
 
 def _utc(value: datetime) -> datetime:
@@ -114,9 +115,17 @@ async def allowed_workspaces(conn: AsyncConnection, matcher: WorkspaceMatcher) -
     return [w for w in result.scalars() if matcher.allows(w)]
 
 
-def encode_cursor(ts: datetime, event_id: str) -> str:
-    """An opaque cursor for the position just after (ts, id)."""
-    raw = msgspec.json.encode([_utc(ts).isoformat(), event_id])
+def query_tag(filters: EventFilters, order: str) -> str:
+    """A short digest of the filters and order a page was read with: its cursor carries it, so a
+    cursor passed with other filters or the other order (which would page through another list from
+    a position in this one, silently) is refused."""
+    canonical = msgspec.json.encode([order, *(getattr(filters, f.name) for f in fields(filters))], enc_hook=str)
+    return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def encode_cursor(ts: datetime, event_id: str, tag: str) -> str:
+    """An opaque cursor for the position just after (ts, id) in the list `tag` names (`query_tag`)."""
+    raw = msgspec.json.encode([_utc(ts).isoformat(), event_id, tag])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -124,7 +133,7 @@ def _invalid_cursor(why: str) -> ApiError:
     return ApiError(400, f"invalid cursor: {why}; pass the next_cursor of a previous page", code="invalid_cursor")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, tag: str | None = None) -> tuple[datetime, str]:
     """The (ts, id) position of a cursor; ApiError 400 when it was not made by this server.
 
     Cursors are opaque but not signed, so a hand-made one is checked as fully as any other input:
@@ -133,9 +142,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ts_text, event_id = _cursor_decoder.decode(raw)
+        parts = _cursor_decoder.decode(raw)
     except (ValueError, msgspec.DecodeError) as exc:
         raise _invalid_cursor("it is not one this server made") from exc
+    if len(parts) not in (2, 3):  # (2: a cursor of a release before query tags; still honoured)
+        raise _invalid_cursor("it is not one this server made")
+    ts_text, event_id = parts[0], parts[1]
+    if len(parts) == 3 and tag is not None and parts[2] != tag:
+        raise _invalid_cursor("it belongs to a query with other filters or the other order; start again without one")
     try:
         ts = _utc(datetime.fromisoformat(ts_text))
     except ValueError as exc:
@@ -160,8 +174,9 @@ async def list_events(
     """One page of events matching `filters`, ordered by (ts, id)."""
     c = events_table.c
     conds = _conditions(filters, allowed)
+    tag = query_tag(filters, order)
     if cursor:
-        ts, event_id = decode_cursor(cursor)
+        ts, event_id = decode_cursor(cursor, tag)
         position = tuple_(c.ts, c.id)
         conds.append(
             position < tuple_(literal(ts, c.ts.type), literal(event_id))
@@ -174,7 +189,7 @@ async def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     events = [decode_event(row.body) for row in rows]
-    next_cursor = encode_cursor(rows[-1].ts, rows[-1].id) if more and rows else None
+    next_cursor = encode_cursor(rows[-1].ts, rows[-1].id, tag) if more and rows else None
     return EventPage(events=events, next_cursor=next_cursor)
 
 

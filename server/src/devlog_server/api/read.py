@@ -60,6 +60,9 @@ def _filters(
     if problem is not None:
         raise invalid_parameter("workspace", f"query parameter 'workspace' {problem}")
     since, until = _utc_bound("since", since), _utc_bound("until", until)
+    if since is not None and until is not None and since >= until:
+        # (an empty answer to a question nobody meant to ask: `until` is exclusive)
+        raise invalid_parameter("until", "query parameter 'until' must be later than 'since'")
     return EventFilters(
         workspace=workspace,
         agent=agent,
