@@ -14,7 +14,7 @@ import pytest
 
 from devlog_collector.sources import load_source_class
 from devlog_collector.sources.base import Problem, SourceFile
-from devlog_collector.sources.gemini import GeminiSource, gemini_usage, replay_jsonl
+from devlog_collector.sources.gemini import REWOUND, GeminiSource, gemini_usage, replay_jsonl
 from devlog_shared import Event, Usage, decode_event, encode_event, event_id
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "gemini" / "home"
@@ -243,6 +243,29 @@ def test_replay_keeps_rewound_and_replaced_messages() -> None:
     metadata, messages, problems = replay_jsonl(("\n".join(json.dumps(x) for x in log) + "\n").encode())
     assert problems == [] and metadata["summary"] == "s" and metadata["sessionId"] == "s"
     assert [(m["id"], m["content"]) for m in messages] == [("a", "one (compressed)"), ("b", "two"), ("c", "three")]
+    # `b` was taken back by the rewind; `a` was written again by the `$set` after it.
+    assert [m.get(REWOUND, False) for m in messages] == [False, True, False]
+
+
+def test_events_of_rewound_messages_are_marked_removed(root: Path) -> None:
+    """As Copilot's undone requests: kept (typed, answered, billed) and marked, so `show` heads them."""
+    path = chats(root, "rw") / "session-2026-03-01T09-00-rewind01.jsonl"
+    path.parent.mkdir(parents=True)
+    log = [
+        {"sessionId": "sess-rw", "startTime": "2026-03-01T09:00:00Z"},
+        {"id": "u1", "timestamp": "2026-03-01T09:00:01Z", "type": "user", "content": "use a real clock"},
+        {"id": "g1", "timestamp": "2026-03-01T09:00:02Z", "type": "gemini", "content": "done"},
+        {"id": "u2", "timestamp": "2026-03-01T09:00:03Z", "type": "user", "content": "use a mock clock instead"},
+        {"id": "g2", "timestamp": "2026-03-01T09:00:04Z", "type": "gemini", "content": "switched"},
+        {"$rewindTo": "u2"},
+        {"id": "u3", "timestamp": "2026-03-01T09:00:05Z", "type": "user", "content": "keep the real clock"},
+    ]
+    path.write_text("".join(json.dumps(x) + "\n" for x in log))
+    events, problems = parse(path)
+    assert problems == []
+    texts = {e.text: e.attrs.get("removed", False) for e in events if e.text}
+    assert texts == {"use a real clock": False, "done": False, "use a mock clock instead": True, "switched": True,
+                     "keep the real clock": False}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ message's final copy when collecting history.
 
 What devlog keeps: every message ever recorded in the file, last copy per id. `$rewindTo` and
 `$set.messages` change what Gemini shows and sends to the model next, not what happened: a rewound
-turn was still typed, answered and billed, so it stays (ccusage counts it too).
+turn was still typed, answered and billed, so it stays (ccusage counts it too), its events marked
+`attrs.removed` unless a later record writes the message again.
 
 Usage follows ccusage's Gemini rules: `cached` is part of `input` when `total` says so
 (`total == input + output + thoughts + tool`), then `input_tokens = input - cached`; tool-use prompt
@@ -44,6 +45,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
+
+import msgspec
 
 from devlog_collector.sources._side_files import read_regular_file, read_side_file, without_bom
 from devlog_collector.sources._values import (
@@ -107,6 +110,7 @@ def replay_jsonl(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], lis
     metadata: dict[str, Any] = {}
     messages: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
+    rewound: set[str] = set()  # ids a `$rewindTo` took back and no later record wrote again
     first = True
     # Complete lines only, each with its newline (`readlines` finds them with memchr; `bytes.split`
     # compares byte by byte).
@@ -125,21 +129,39 @@ def replay_jsonl(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], lis
             if is_first and not as_str(record.get("sessionId")):
                 problems.append(Problem(position, f"session metadata without a usable `sessionId`{_NO_SESSION_ID}"))
             _merge(metadata, messages, record, problems, position, keep_id=is_first)
+            rewound.difference_update(_listed_ids(record))
             continue
         if is_first:
             problems.append(Problem(position, f"the first record is not the session metadata{_NO_SESSION_ID}"))
         if shape == "message":
             _remember(messages, record, problems, position)
+            rewound.discard(message_key(record) or "")
         elif shape == "patch":
             patch = record["$set"]
             if isinstance(patch, dict):
                 _merge(metadata, messages, patch, problems, f"{position} $set", keep_id=False)
+                rewound.difference_update(_listed_ids(patch))
             else:
                 problems.append(Problem(position, "`$set` is not an object; skipped"))
+        elif shape == "rewind":
+            # History rewound in Gemini: what happened stays collected (module docstring), the
+            # messages from the one named on marked `removed`.
+            target = message_key({"id": record["$rewindTo"]})
+            order = list(messages)
+            if target in messages:
+                rewound.update(order[order.index(target) :])
         elif shape == "other":
             problems.append(Problem(position, "not session metadata, a message, `$set` or `$rewindTo`; skipped"))
-        # "rewind": history rewound in Gemini; what happened stays collected (module docstring)
-    return metadata, list(messages.values()), problems
+    return metadata, [{**m, REWOUND: True} if k in rewound else m for k, m in messages.items()], problems
+
+
+#: Key `replay_jsonl` adds to a message a rewind took back (not a key Gemini writes).
+REWOUND: Final = "\x00devlog_rewound"
+
+
+def _listed_ids(update: dict[str, Any]) -> set[str]:
+    """Ids of the messages a metadata record or `$set` patch writes (they are current again)."""
+    return {key for m in as_list(update.get("messages")) if isinstance(m, dict) and (key := message_key(m))}
 
 
 _NO_SESSION_ID = "; the session id is taken from the file name"
@@ -384,7 +406,13 @@ class _SessionParser:
         for index, message in enumerate(self.messages):
             position = f"message {message_key(message) or index}"
             try:
-                yield from self._message(index, message, position)
+                if message.get(REWOUND) is True:
+                    for item in self._message(index, message, position):
+                        if isinstance(item, Event):
+                            item = msgspec.structs.replace(item, attrs={**item.attrs, "removed": True})
+                        yield item
+                else:
+                    yield from self._message(index, message, position)
             except Exception as exc:  # noqa: BLE001 - one odd message must not stop the others
                 yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
 
