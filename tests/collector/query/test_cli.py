@@ -85,10 +85,11 @@ def test_sessions_and_show() -> None:
     assert [s["session_id"] for s in listed] == ["sess-one", "sess-two"]
     one = listed[0]
     assert (one["prompts"], one["total_tokens"], one["duration_s"], one["file_edits"]) == (1, 100, 8.0, 1)
-    assert listed[1]["unpriced_models"] == "unknown-model-x"
+    # Lists in JSON, as `stats` writes them (they were `;`-joined strings); joined in CSV only.
+    assert listed[1]["unpriced_models"] == ["unknown-model-x"] and listed[0]["models"] == [SONNET]
     with_rows = run("sessions", "-f", "csv", "--agent", "codex").stdout
     rows = list(csv.DictReader(io.StringIO(with_rows)))
-    assert [r["session_id"] for r in rows] == ["sess-two"]
+    assert [r["session_id"] for r in rows] == ["sess-two"] and rows[0]["unpriced_models"] == "unknown-model-x"
     # No session matching gives the same header (scripts read columns by position).
     assert run("sessions", "-f", "csv", "--agent", "gemini").stdout == with_rows.splitlines()[0] + "\n"
     assert "sess-one" in run("sessions").stdout
@@ -338,3 +339,11 @@ def test_error_messages_do_not_pass_on_terminal_escapes_from_stored_values() -> 
     assert result.exit_code == 2
     assert "matches several sessions" in result.stderr
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+
+
+def test_json_of_sessions_and_stats_writes_text_as_utf8_like_the_other_commands(isolated_home: Path) -> None:
+    """`sessions` and `stats` escaped non-ASCII (`"\\u65e5…"`) while query, sql and show wrote it raw."""
+    store_with(default_db(), [ev("2026-03-03T10:00:00", "prompt", text="日本語のテスト", session="sess-jp",
+                                 ident="jp", workspace="/w/work/日本")]).close()  # fmt: skip
+    assert "日本語のテスト" in run("sessions", "-f", "json").stdout
+    assert "/w/work/日本" in run("stats", "--by", "workspace", "-f", "json").stdout

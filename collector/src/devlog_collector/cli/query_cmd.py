@@ -277,7 +277,7 @@ def prune(older_than: str | None, dry_run: bool, force: bool, as_json: bool) -> 
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
     verb, count = ("would delete", result.would_delete) if dry_run else ("deleted", result.deleted)
     click.echo(f"{verb} {count:,} of {result.older:,} events older than {result.cutoff:%Y-%m-%d %H:%M} UTC")

@@ -209,7 +209,7 @@ _KEY_MIN_WIDTH: Final = {"workspace": 24, "project": 16, "model": 20, "session":
 def write_stats(report: StatsReport, fmt: str, out: TextIO) -> None:
     """Write a stats report as a table (with a total line and unpriced models) or json."""
     if fmt == "json":
-        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+        out.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
         return
     if not report.groups:
         sys.stderr.write("no events match\n")  # a message, not data: stdout stays empty
@@ -263,14 +263,15 @@ def _tokens(n: int) -> str:
 def write_sessions(sessions: Sequence[SessionSummary], fmt: str, out: TextIO, *, tz: tzinfo | None = None) -> None:
     """Write session summaries as table, json or csv."""
     if fmt == "json":
-        out.write(json.dumps([s.to_json() for s in sessions], indent=2) + "\n")
+        out.write(json.dumps([s.to_json() for s in sessions], indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "csv":
         import csv
 
         from devlog_collector.query.sessions import SessionSummary
 
-        records = [s.to_json() for s in sessions]
+        # (a CSV cell holds one value: the model lists are joined with `;`)
+        records = [{k: ";".join(v) if isinstance(v, list) else v for k, v in s.to_json().items()} for s in sessions]
         fields = list(SessionSummary.json_fields())  # the same header with no rows
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()

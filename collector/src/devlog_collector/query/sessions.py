@@ -86,8 +86,8 @@ class SessionSummary:
             "reasoning_tokens": self.reasoning_tokens,
             "total_tokens": self.total_tokens,
             "cost_usd": round(self.cost_usd, 6),
-            "models": ";".join(sorted(self.models)),
-            "unpriced_models": ";".join(sorted(self.unpriced_models)),
+            "models": sorted(self.models),
+            "unpriced_models": sorted(self.unpriced_models),
             "title": self.title,
         }
 
