@@ -212,15 +212,19 @@ def test_unknown_users_in_roots_and_globs_are_named() -> None:
     assert "collect.generic[0].glob: no user 'devlog-no-such-user' to expand in '~devlog-no-such-user/*.jsonl'" in found
 
 
-def test_invalid_yaml_is_named_by_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _config_file_problems(config: Path, text: str) -> list[str]:
+    """The problems `load_config` reports for a config file holding `text`."""
     from devlog_collector.config import load_config
 
-    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
-    config = tmp_path / "config.yaml"
-    config.write_text("storage:\n  path: /x\n bad: [\n")
+    config.write_text(text)
     with pytest.raises(UserError) as caught:
         load_config(config)
-    assert caught.value.problems == [
+    return list(caught.value.problems)
+
+
+def test_invalid_yaml_is_named_by_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
+    assert _config_file_problems(tmp_path / "config.yaml", "storage:\n  path: /x\n bad: [\n") == [
         "line 3, column 2: expected <block end>, but found '<block mapping start>' "
         "(while parsing a block mapping that starts at line 1)"
     ]
@@ -232,10 +236,8 @@ def test_an_alias_inside_its_own_anchor_is_a_config_error(tmp_path: Path, monkey
 
     monkeypatch.setenv("DEVLOG_HOME", str(tmp_path))
     config = tmp_path / "config.yaml"
-    config.write_text("collect: &c\n  agents: [claude]\nstorage: {path: /x}\na: &a [*a]\n")
-    with pytest.raises(UserError) as caught:
-        load_config(config)
-    assert caught.value.problems == ["an alias (*name) refers to the anchor (&name) that holds it"]
+    text = "collect: &c\n  agents: [claude]\nstorage: {path: /x}\na: &a [*a]\n"
+    assert _config_file_problems(config, text) == ["an alias (*name) refers to the anchor (&name) that holds it"]
     config.write_text("collect: &c\n  agents: [claude]\nexport: {remotes: {}}\nstorage: {path: /x}\n")
     assert load_config(config)[0].collect.agents == ["claude"]  # (an alias used elsewhere is fine)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-__all__ = ["parse_duration", "parse_time"]
+__all__ = ["epoch_us", "parse_duration", "parse_time"]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$")
@@ -68,3 +68,9 @@ def parse_time(text: str, tz: tzinfo | None = None) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (`timestamp() * 1000` is a float: 0.123 s can come out
+    as 122.99999 ms, and a bound finer than a millisecond was rounded the wrong way)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)

@@ -10,6 +10,7 @@ any other exception keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import TYPE_CHECKING, Any
@@ -134,14 +135,8 @@ def _printable(message: str) -> str:
     return clean_text(message, newlines=True)
 
 
-def _write_failures() -> frozenset[int]:
-    import errno
-
-    return frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
-
-
 #: errno values of a write that failed for want of room or a device error.
-_WRITE_FAILURES = _write_failures()
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _discard_stdout() -> None:

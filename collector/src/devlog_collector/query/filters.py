@@ -16,9 +16,9 @@ import os
 import re
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
-from devlog_collector.durations import parse_span, parse_time
+from devlog_collector.durations import epoch_us, parse_span, parse_time
 from devlog_collector.errors import UserError
 from devlog_collector.localzone import local_zone
 from devlog_collector.store import Store
@@ -326,7 +326,7 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
     zone = tz if tz is not None else local_zone()
     if args.since is not None:
         try:
-            since = -(-_epoch_us(parse_time(args.since, zone)) // 1000)  # (the first whole ms at or after it)
+            since = -(-epoch_us(parse_time(args.since, zone)) // 1000)  # (the first whole ms at or after it)
         except ValueError as exc:
             raise UserError(f"--since: {exc}") from None
     if args.until is not None:
@@ -337,23 +337,14 @@ def _time_range(args: FilterArgs, tz: tzinfo | None, now: datetime) -> tuple[int
         day = _bare_date(args.until)
         if day is not None:  # a bare date is inclusive: up to the next day's first instant
             try:
-                until = _epoch_us(parse_time((day + timedelta(days=1)).isoformat(), zone)) // 1000
+                until = epoch_us(parse_time((day + timedelta(days=1)).isoformat(), zone)) // 1000
             except (OverflowError, ValueError):  # --until 9999-12-31: no upper bound
                 until = None
         else:  # an instant is inclusive too: an event at exactly that millisecond is in
-            until = _epoch_us(end) // 1000 + 1
+            until = epoch_us(end) // 1000 + 1
     if since is not None and until is not None and since >= until:
         raise UserError(f"--since {args.since} is not before --until {args.until}")
     return since, until
-
-
-def _epoch_us(moment: datetime) -> int:
-    """Microseconds since the epoch, exactly (`timestamp() * 1000` is a float: 0.123 s can come out
-    as 122.99999 ms, and a microsecond bound was rounded the wrong way)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def build_filters(store: Store, args: FilterArgs, *, tz: tzinfo | None = None, now: datetime | None = None) -> Filters:

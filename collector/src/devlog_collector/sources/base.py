@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
+import msgspec
+
 from devlog_shared import Event
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "SourceFile",
     "file_signature",
     "find_files",
+    "marked_removed",
     "under_any",
     "vscode_user_dirs",
     "watch_folders",
@@ -144,6 +147,13 @@ class Problem:
 
     position: str
     message: str
+
+
+def marked_removed(items: Iterable[Event | Problem]) -> Iterator[Event | Problem]:
+    """`items` with `attrs.removed: true` on each event: a turn the chat no longer shows (a Cursor
+    bubble an edit left behind, a Gemini message a rewind took back), kept because it happened."""
+    for item in items:
+        yield msgspec.structs.replace(item, attrs={**item.attrs, "removed": True}) if isinstance(item, Event) else item
 
 
 class Source(ABC):

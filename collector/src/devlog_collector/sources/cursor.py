@@ -44,8 +44,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
-import msgspec
-
 from devlog_collector.sources._side_files import NotARegularFile, is_regular_file
 from devlog_collector.sources._values import (
     as_dict,
@@ -66,6 +64,7 @@ from devlog_collector.sources.base import (
     Source,
     SourceFile,
     file_signature,
+    marked_removed,
     vscode_user_dirs,
 )
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
@@ -462,25 +461,19 @@ class _ComposerParser:
         if not bubbles:
             return  # an empty composer (a new chat tab nobody typed into) is not a session
         yield from self._session_start()
-        bubbles = self._hold_back_generating_tail(bubbles)
-        for bubble_id, position, bubble in bubbles:
+        # The header list's bubbles, then those an edit-and-resend (or a deleted message) left out
+        # of it: kept, marked `removed` (as Copilot's undone requests), so a store that read the chat
+        # before the edit and one that reads it after hold the same events.
+        turns = [(bubble, False) for bubble in self._hold_back_generating_tail(bubbles)]
+        turns += [(orphan, True) for orphan in self.orphans]
+        for (bubble_id, position, bubble), removed in turns:
             if isinstance(bubble, Problem):
                 yield bubble
                 continue
             try:
-                yield from self._bubble(bubble_id, position, bubble)
+                events = self._bubble(bubble_id, position, bubble)
+                yield from marked_removed(events) if removed else events
             except Exception as exc:  # noqa: BLE001 - one odd bubble must not stop the others
-                yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
-        # Bubbles an edit-and-resend (or a deleted message) left out of the header list: kept, marked
-        # `removed` (as Copilot's undone requests), so a store that read the chat before the edit and
-        # one that reads it after hold the same events.
-        for bubble_id, position, bubble in self.orphans:
-            try:
-                for item in self._bubble(bubble_id, position, bubble):
-                    if isinstance(item, Event):
-                        item = msgspec.structs.replace(item, attrs={**item.attrs, "removed": True})
-                    yield item
-            except Exception as exc:  # noqa: BLE001
                 yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
 
     def _session_start(self) -> Iterator[Event | Problem]:

@@ -46,8 +46,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import msgspec
-
 from devlog_collector.sources._side_files import read_regular_file, read_side_file, without_bom
 from devlog_collector.sources._values import (
     as_dict,
@@ -61,10 +59,10 @@ from devlog_collector.sources._values import (
     parse_ts,
     text_of,
 )
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, marked_removed
 from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage, event_id
 
-__all__ = ["GeminiSource", "gemini_usage", "message_key", "read_conversation", "replay_jsonl"]
+__all__ = ["REWOUND", "GeminiSource", "gemini_usage", "message_key", "read_conversation", "replay_jsonl"]
 
 EDIT_TOOLS = frozenset({"replace", "write_file", "edit", "smart_edit"})
 SHELL_TOOLS = frozenset({"run_shell_command"})
@@ -406,13 +404,8 @@ class _SessionParser:
         for index, message in enumerate(self.messages):
             position = f"message {message_key(message) or index}"
             try:
-                if message.get(REWOUND) is True:
-                    for item in self._message(index, message, position):
-                        if isinstance(item, Event):
-                            item = msgspec.structs.replace(item, attrs={**item.attrs, "removed": True})
-                        yield item
-                else:
-                    yield from self._message(index, message, position)
+                events = self._message(index, message, position)
+                yield from marked_removed(events) if message.get(REWOUND) is True else events
             except Exception as exc:  # noqa: BLE001 - one odd message must not stop the others
                 yield Problem(position, f"unexpected shape: {type(exc).__name__}: {exc}")
 
