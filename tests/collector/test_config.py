@@ -371,3 +371,21 @@ def test_roots_of_an_unknown_agent_do_not_hide_bad_roots_of_known_ones() -> None
     assert found[1:] == [
         "collect.roots.claude[0]: root 'relative' is relative: give an absolute folder or one starting with ~"
     ]
+
+
+def test_a_misspelt_agent_under_roots_gets_a_suggestion() -> None:
+    found = problems({"collect": {"roots": {"copilto": ["/x"]}}})
+    assert found == [
+        "collect.roots: roots for unknown agent(s) copilto (did you mean `copilot`?); "
+        "known: claude, copilot, cursor, codex, gemini"
+    ]
+
+
+def test_a_generic_mapping_path_that_names_no_field_is_refused() -> None:
+    """`meta..time` and `""` passed `config check` and then matched no line."""
+    for dotted in ("meta..time", "", " ", "meta.", ".time"):
+        mapping = {"ts": dotted, "session_id": "s"}
+        found = problems({"collect": {"generic": [{"name": "g", "glob": "/x/*.jsonl", "mapping": mapping}]}})
+        assert found == [
+            f"collect.generic[0].mapping: `ts` maps to {dotted!r}, which names no field (use dotted keys: `meta.time`)"
+        ]

@@ -177,13 +177,95 @@ def test_bad_lines_reported_once_with_position(logs: Path) -> None:
     found = problems(config)
     assert [(p[1], p[3]) for p in found] == [("line 2", 1), ("line 3", 1), ("line 4", 1)]
     assert all(p[0] == str(path) for p in found)
-    # a re-read from the start (truncation) does not report the same problems again
+    # a re-read from the start (a replaced file) does not report the same problems again
     data = path.read_bytes()
+    tmp = logs / "a.tmp"
+    tmp.write_bytes(data + line(2))
+    tmp.replace(path)
+    result = collect(config)
+    assert (result.events_added, result.problems) == (1, 0)
+    assert [(p[1], p[3]) for p in problems(config)] == [("line 2", 1), ("line 3", 1), ("line 4", 1)]
+    # emptied, the file has no problems; written again, it has them again (each once)
     path.write_bytes(b"")
     collect(config)
+    assert problems(config) == []
     path.write_bytes(data)
-    assert collect(config).problems == 0
+    assert collect(config).problems == 3
     assert [p[3] for p in problems(config)] == [1, 1, 1]
+
+
+def test_problems_of_a_file_replaced_by_a_fixed_copy_are_forgotten(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + b"{not json\n" + line(2))
+    assert collect(config).problems == 1
+    tmp = logs / "a.tmp"
+    tmp.write_bytes(line(0) + line(1) + line(2))
+    tmp.replace(path)
+    assert collect(config).events_added == 1
+    assert problems(config) == []
+    assert sorted(stored_ids(config)) == sorted(expected_id(n) for n in (0, 1, 2))
+
+
+def _remapped(logs: Path, **mapping: str) -> Any:
+    """The helpers' config with some mapping entries changed (the same source name and glob)."""
+    config = make_config(logs)
+    generic = config.collect.generic[0]
+    raw = {"name": generic.name, "glob": generic.glob, "mapping": {**generic.mapping, **mapping}}
+    return make_config(logs, collect={"generic": [raw]})
+
+
+def test_a_corrected_mapping_reads_the_files_again_and_corrects_what_was_stored(logs: Path) -> None:
+    path = logs / "a.jsonl"
+    lines = [{**record(n), "time": 1_760_000_000_000 + n, "usage": {"in": 10 * n, "out": 5}} for n in range(3)]
+    for rec in lines:
+        del rec["ts"]
+    path.write_bytes(b"".join(json.dumps(rec).encode() + b"\n" for rec in lines))
+    age(path)  # (a file changed within the last second is looked at again on every pass)
+    wrong = _remapped(logs, ts="ts", output_tokens="usage.out")
+    result = collect(wrong)
+    assert (result.events_added, result.problems) == (0, 3)  # no usable time: nothing stored
+    assert collect(wrong).files_read == 0  # read under this mapping: skipped as unchanged
+
+    right = _remapped(logs, ts="time", output_tokens="usage.out")
+    result = collect(right)
+    assert (result.events_added, result.problems) == (3, 0)
+    assert problems(right) == []  # the wrong mapping's problems are gone with it
+    assert collect(right).files_read == 0
+
+    tokens = _remapped(logs, ts="time", output_tokens="usage.out", input_tokens="usage.in")
+    result = collect(tokens)
+    assert (result.events_added, result.events_updated) == (0, 2)  # (line 0 has no input tokens)
+    db = sqlite3.connect(tokens.storage.db_path())
+    stored = db.execute("SELECT id, input_tokens, output_tokens FROM events ORDER BY ts").fetchall()
+    db.close()
+    assert stored == [(expected_id(n), 10 * n, 5) for n in range(3)]
+
+    # the same totals and other text: replaced as well (the file's current reading)
+    texts = _remapped(logs, ts="time", output_tokens="usage.out", input_tokens="usage.in", text="sid")
+    assert collect(texts).events_updated == 3
+    db = sqlite3.connect(texts.storage.db_path())
+    assert [r[0] for r in db.execute("SELECT text FROM events ORDER BY ts")] == ["s1", "s1", "s1"]
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3
+    db.close()
+
+
+def test_a_cursor_from_before_readings_were_recorded_is_read_again_once_without_duplicates(logs: Path) -> None:
+    config = make_config(logs)
+    path = logs / "a.jsonl"
+    path.write_bytes(line(0) + line(1))
+    age(path)
+    collect(config)
+    db = sqlite3.connect(config.storage.db_path())
+    (state,) = db.execute("SELECT state FROM collect_cursors").fetchone()
+    db.execute("UPDATE collect_cursors SET state = ?", (json.dumps({k: v for k, v in json.loads(state).items()
+                                                                    if k != "__devlog"}),))  # fmt: skip
+    db.commit()
+    db.close()
+    result = collect(config)
+    assert (result.files_read, result.events_added, result.events_updated) == (1, 0, 0)
+    assert collect(config).files_read == 0
+    assert stored_ids(config) == [expected_id(0), expected_id(1)]
 
 
 def test_overlong_line_is_skipped_not_loaded(logs: Path) -> None:

@@ -157,6 +157,34 @@ def test_token_counts_that_cannot_be_used_are_problems_beside_the_stored_event(t
     ]
 
 
+def test_a_cost_that_cannot_be_used_is_a_problem_beside_the_stored_event(tmp_path: Path) -> None:
+    """A negative, boolean or non-numeric cost was dropped without a word (a new-user test)."""
+    config = GenericSourceConfig(
+        name="costly", glob=str(tmp_path / "*.jsonl"), mapping={"ts": "t", "session_id": "s", "cost_usd": "c"}
+    )
+    costs: list[Any] = [0.25, "0.5", -0.5, True, "cheap", None, {"usd": 1}]
+    lines = [json.dumps({"t": 1_760_000_000 + n, "s": "a", "c": cost}).encode() for n, cost in enumerate(costs)]
+    out = parse(GenericJsonlSource(config), lines)
+    assert [e.cost_usd for e in out if isinstance(e, Event)] == [0.25, 0.5, None, None, None, None, None]
+    assert [(p.position, p.message) for p in out if isinstance(p, Problem)] == [
+        ("line 3", "`cost_usd` at 'c' is not a non-negative number (-0.5): not kept"),
+        ("line 4", "`cost_usd` at 'c' is not a non-negative number (True): not kept"),
+        ("line 5", "`cost_usd` at 'c' is not a non-negative number ('cheap'): not kept"),
+        ("line 7", "`cost_usd` at 'c' is not a non-negative number (dict): not kept"),
+    ]
+
+
+def test_epoch_times_with_a_fraction_in_a_string_are_times(tmp_path: Path) -> None:
+    config = GenericSourceConfig(name="frac", glob=str(tmp_path / "*.jsonl"), mapping={"ts": "t", "session_id": "s"})
+    values = ["1764583301.25", "1764583301250.5", "1764583301", 1764583301.25, "1.2.3"]
+    out = parse(GenericJsonlSource(config), [json.dumps({"t": v, "s": "a"}).encode() for v in values])
+    stamps = [e.ts.isoformat() if isinstance(e, Event) else e.message for e in out]
+    assert stamps == [
+        "2025-12-01T10:01:41.250000+00:00", "2025-12-01T10:01:41.250500+00:00", "2025-12-01T10:01:41+00:00",
+        "2025-12-01T10:01:41.250000+00:00", "no usable timestamp at 't'",
+    ]  # fmt: skip
+
+
 def test_content_hash_ids_with_occurrence_index(tmp_path: Path) -> None:
     src = source(tmp_path, mapping={"ts": "time", "session_id": "s"})
     raw = json.dumps({"time": 1_760_000_000, "s": "x"}).encode()

@@ -683,6 +683,8 @@ class Collector:
         if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
             return False
         if item.file.mode == "append":
+            if item.source.reading is not None and _recorded_reading(cursor) != item.source.reading:
+                return False  # read under another mapping: read again (`Source.reading`)
             return cursor.size == st.st_size and cursor.mtime_ns == st.st_mtime_ns
         recheck = cursor.state.get(RECHECK_AFTER_KEY)
         if isinstance(recheck, int) and now_ms() >= recheck:
@@ -738,10 +740,13 @@ class Collector:
                 )
 
     def _resume_point(
-        self, cursor: CollectCursor | None, st: os.stat_result, fd: int, head: bytes
+        self, cursor: CollectCursor | None, st: os.stat_result, fd: int, head: bytes, reading: str | None
     ) -> tuple[int, int, dict[str, Any]]:
         """(offset, lines before it, source state) to continue from; (0, 0, {}) to re-read."""
         if cursor is None or cursor.offset == 0:
+            return 0, 0, {}
+        if reading is not None and _recorded_reading(cursor) != reading:
+            log.info("file_reread", path=cursor.path, reason="the source's mapping changed")
             return 0, 0, {}
         reason = _not_read_up_to(cursor, st, fd, head)
         if reason is None:
@@ -783,8 +788,16 @@ class Collector:
         sid, path = item.key
         st = os.fstat(fd)
         head = _pread(fd, HEAD_BYTES, 0)
-        offset, line_no, state = self._resume_point(cursor, st, fd, head)
+        reading = item.source.reading
+        offset, line_no, state = self._resume_point(cursor, st, fd, head, reading)
         engine_state = state.pop(ENGINE_STATE_KEY, None)
+        # Read again from the start (the file was replaced or truncated, or the mapping changed): the
+        # first step's problems replace the file's recorded ones, which may be gone now; after a
+        # mapping change the events are the file's current reading and replace differing copies.
+        restart = cursor is not None and cursor.offset > 0 and offset == 0
+        remapped = restart and cursor is not None and reading is not None and _recorded_reading(cursor) != reading
+        if reading is not None:
+            engine_state = {**(engine_state if isinstance(engine_state, dict) else {}), "reading": reading}
         os.lseek(fd, offset, os.SEEK_SET)
         base = offset  # file offset where `parts` begins
         parts: list[bytes] = []
@@ -813,9 +826,10 @@ class Collector:
                 skipping = 0
                 # Move the cursor past the skipped line now (a line boundary), reporting it once.
                 committed = self._commit_step(
-                    item, fd, st, head, base, line_no, state, engine_state, [], problems, totals
-                )
-                problems = []
+                    item, fd, st, head, base, line_no, state, engine_state, [], problems, totals,
+                    restart=restart, remapped=remapped,
+                )  # fmt: skip
+                problems, restart = [], False
             last = chunk.rfind(b"\n")
             if last < 0:
                 parts.append(chunk)
@@ -844,16 +858,19 @@ class Collector:
             del data
             events = self._parse_lines(item, lines, state, problems)
             committed = self._commit_step(
-                item, fd, st, head, end, line_no, state, engine_state, events, problems, totals
-            )
-            problems = []
+                item, fd, st, head, end, line_no, state, engine_state, events, problems, totals,
+                restart=restart, remapped=remapped,
+            )  # fmt: skip
+            problems, restart = [], False
             base, parts, parts_len = end, ([rest] if rest else []), len(rest)
             if parts_len > self.max_line:
                 skipping, base, parts, parts_len = parts_len, base + parts_len, [], 0
         if committed is None or committed.size != st.st_size or committed.mtime_ns != st.st_mtime_ns:
             # Nothing (more) to parse, but remember the file's size/mtime so the next pass skips it.
             resume = base if not skipping else base - skipping
-            self._commit_step(item, fd, st, head, resume, line_no, state, engine_state, [], [], totals, final=True)
+            self._commit_step(
+                item, fd, st, head, resume, line_no, state, engine_state, [], [], totals, final=True, restart=restart
+            )
 
     def _long_line_message(self, length: int) -> str:
         return f"line of {length} bytes is longer than collect.max_line_bytes ({self.max_line}); skipped"
@@ -942,7 +959,12 @@ class Collector:
         totals: AgentTotals,
         *,
         final: bool = False,
+        restart: bool = False,
+        remapped: bool = False,
     ) -> CollectCursor:
+        """Commit one step of a file's read. `restart`: the first step of a read again from the file's
+        start (its problems replace the recorded ones); `remapped`: a step of a read under a changed
+        mapping (its events replace differing stored copies, as a whole document's would)."""
         sid, path = item.key
         if self._discarding:  # `mark_current`: the cursor and the parser's state only
             events, problems = [], []
@@ -958,7 +980,9 @@ class Collector:
             sid, path, st.st_dev, st.st_ino, st.st_size if done else None, st.st_mtime_ns if done else None,
             offset, _head_fingerprint(head), marker, saved_state, line_no,
         )  # fmt: skip
-        added, recorded = self._commit(events, cursor, problems, totals=totals)
+        added, recorded = self._commit(
+            events, cursor, problems, current_state=remapped, restate_problems=restart, totals=totals
+        )
         totals.events_added += added
         totals.problems += recorded
         return cursor
@@ -1138,6 +1162,7 @@ class Collector:
         problems: list[ParseProblem],
         *,
         current_state: bool = False,
+        restate_problems: bool | None = None,
         replaces: tuple[Path, ...] = (),
         totals: AgentTotals | None = None,
         where: tuple[str, str] | None = None,
@@ -1146,12 +1171,15 @@ class Collector:
 
         `current_state`: the events are a whole document's current state (see `Store.commit`), also
         for copies read from the files in `replaces`. Replaced copies are counted into `totals`.
+        `restate_problems` (by default `current_state`): `problems` are all the file has now and
+        replace its recorded ones.
         An event SQLite cannot hold (a value past its integers, a string that is not Unicode: a
         parser let a hostile value through) is skipped and reported at its file (`cursor`'s, or
         `where`), and the rest stored: one record must not stop every later pass of every agent.
         """
+        restate = current_state if restate_problems is None else restate_problems
         try:
-            return self._commit_once(events, cursor, problems, current_state, replaces, totals)
+            return self._commit_once(events, cursor, problems, current_state, restate, replaces, totals)
         except _UNSTORABLE as exc:
             origin = (cursor.source, cursor.path) if cursor is not None else where
             refused = {id(e): reason for e in events if (reason := self.store.unstorable(e)) is not None}
@@ -1166,7 +1194,7 @@ class Collector:
                 for e in events
                 if id(e) in refused
             ]
-            return self._commit_once(kept, cursor, problems, current_state, replaces, totals)
+            return self._commit_once(kept, cursor, problems, current_state, restate, replaces, totals)
 
     def _commit_once(
         self,
@@ -1174,14 +1202,16 @@ class Collector:
         cursor: CollectCursor | None,
         problems: list[ParseProblem],
         current_state: bool,
+        restate_problems: bool,
         replaces: tuple[Path, ...],
         totals: AgentTotals | None,
     ) -> tuple[int, int]:
         current, hidden = _listed_problems(problems)
         fresh = [p for p in current if (p.source, p.path, p.position, p.message[:1000]) not in self._known_problems]
         # A whole document's read states all of its problems: they replace the earlier ones (a
-        # half-written file's "invalid JSON" goes away once a read of it is clean).
-        replace = (cursor.source, cursor.path) if current_state and cursor is not None else None
+        # half-written file's "invalid JSON" goes away once a read of it is clean); so does the
+        # first step of a log read again from its start.
+        replace = (cursor.source, cursor.path) if restate_problems and cursor is not None else None
         self._check_disk()
         self.check_store()
         replaced_before = self.store.replaced
@@ -1273,6 +1303,12 @@ def _capped(event: Event) -> Event:
     80 MiB prompt was stored whole, and the server would refuse to take it)."""
     attrs = dict(event.attrs)
     return msgspec.structs.replace(event, text=cap_text(event.text or "", MAX_TEXT_CHARS, attrs), attrs=attrs)
+
+
+def _recorded_reading(cursor: CollectCursor) -> Any:
+    """The source reading (`Source.reading`) `cursor`'s file was last read under, or None."""
+    engine_state = cursor.state.get(ENGINE_STATE_KEY)
+    return engine_state.get("reading") if isinstance(engine_state, dict) else None
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:

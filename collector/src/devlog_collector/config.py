@@ -194,7 +194,8 @@ def _known_roots(value: dict[str, list[str]]) -> dict[str, list[str]]:
         if (problem := _root_problem(root, agent)) is not None
     ]
     if unknown:  # (reported with the bad roots of the known agents, not instead of them)
-        message = f"roots for unknown agent(s) {_names(unknown)}; known: {', '.join(BUILTIN_AGENTS)}"
+        hints = "".join(_did_you_mean(agent, BUILTIN_AGENTS) for agent in unknown)
+        message = f"roots for unknown agent(s) {_names(unknown)}{hints}; known: {', '.join(BUILTIN_AGENTS)}"
         entries.insert(0, ("", message))
     if entries:
         raise _EntryProblems(entries)
@@ -272,6 +273,9 @@ def _required_mapping(value: dict[str, str]) -> dict[str, str]:
     unknown = [k for k in value if k not in GENERIC_MAPPING_FIELDS]
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(GENERIC_MAPPING_FIELDS)}")
+    for name, dotted in value.items():
+        if not dotted.strip() or "" in dotted.split("."):
+            raise ValueError(f"`{name}` maps to {dotted!r}, which names no field (use dotted keys: `meta.time`)")
     return value
 
 

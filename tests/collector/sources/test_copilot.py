@@ -577,6 +577,9 @@ def test_a_request_undone_in_the_chat_is_kept_however_the_log_was_read(tmp_path:
     assert stored(grown) == stored(fresh)
     prompts = [(text, removed) for _, kind, text, _, removed in stored(fresh) if kind == "prompt"]
     assert prompts == [("first", None), ("second", 1), ("third", None)]
+    # the whole undone turn is marked, its reply too (only its prompt was)
+    marked = sorted((kind, text) for _, kind, text, _, removed in stored(fresh) if removed)
+    assert marked == [("prompt", "second"), ("response", "answer to second")]
     assert sum(tokens for *_, tokens, _ in stored(fresh)) == 6060
 
 
@@ -594,3 +597,33 @@ def test_text_on_both_sides_of_a_tool_call_stays_two_paragraphs(tmp_path: Path) 
     assert problems == []
     [reply] = by_kind(events, "response")
     assert reply.text == "I'll wrap it in a retry loop.\n\nAdded retries."
+
+
+def test_a_workspace_json_written_after_the_session_was_read_gives_its_events_their_workspace(tmp_path: Path) -> None:
+    """The session's events kept an empty workspace until the session file itself changed."""
+    import sqlite3
+
+    from tests.collector.collect_helpers import collect
+
+    user = tmp_path / "Code" / "User"
+    chats = user / "workspaceStorage" / "late" / "chatSessions"
+    chats.mkdir(parents=True)
+    snapshot = {"version": 3, "sessionId": OPLOG_ID, "creationDate": 1771402100000,
+                "requests": [_request("r1", 1, "first", (1000, 10))]}  # fmt: skip
+    (chats / f"{OPLOG_ID}.json").write_text(json.dumps(snapshot))
+    _age(user)
+    config = agent_config("copilot", user, tmp_path / "store")
+    collect(config)
+
+    def workspaces() -> set[object]:
+        db = sqlite3.connect(config.storage.db_path())
+        found = {row[0] for row in db.execute("SELECT workspace FROM events")}
+        db.close()
+        return found
+
+    assert workspaces() == {None}
+    (chats.parent / "workspace.json").write_text(json.dumps({"folder": "file:///home/me/late"}))
+    _age(user)
+    assert collect(config).events_updated == 3
+    assert workspaces() == {"/home/me/late"}
+    assert collect(config).files_read == 0  # (read with it now: unchanged)

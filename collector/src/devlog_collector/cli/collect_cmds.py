@@ -104,7 +104,9 @@ def collect(as_json: bool) -> None:
             "no agent logs found: see the warnings above"
             if warnings
             else "no agent logs found: `devlog status` shows where devlog looked; add other folders under "
-            "collect.roots in the config (`devlog config path`), or try `devlog demo DIR`",
+            "collect.roots in the config (`devlog config path`)"
+            + (", check the glob of each collect.generic source" if config.collect.generic else "")
+            + ", or try `devlog demo DIR`",
             err=True,
         )
     if result.paused:

@@ -126,6 +126,9 @@ def parse_ts(value: Any, naive_zone: tzinfo | None = None) -> datetime | None:
             return None
         if _is_plain_number(text):
             return parse_ts(int(text))
+        whole, dot, fraction = text.partition(".")
+        if dot and _is_plain_number(whole) and _is_plain_number(fraction):
+            return parse_ts(float(text))  # epoch seconds or ms with a fraction, as a string
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
         except ValueError:

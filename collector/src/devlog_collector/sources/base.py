@@ -172,6 +172,13 @@ class Source(ABC):
         #: Folders the last `discover()` could not list, with the reason (`find_files`).
         self.unlisted: list[tuple[Path, str]] = []
 
+    #: What this source makes of a file's bytes, as a short fingerprint, where the user decides it
+    #: (a generic source's mapping); None for the built-in parsers. The engine records it in each
+    #: file's cursor, and a file last read under another reading is read again from its start, its
+    #: events replacing the copies stored before and its problems the old ones: a corrected mapping
+    #: corrects what was collected with the wrong one.
+    reading: str | None = None
+
     # -- where ---------------------------------------------------------------------------------
 
     @classmethod

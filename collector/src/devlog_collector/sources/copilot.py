@@ -12,7 +12,8 @@ Both are read in document mode: the whole session is rebuilt whenever the file c
 cannot be tailed, compaction rewrites it), and deterministic ids (`sessionId` + `requestId`, plus
 the tool call id or edited file) make re-emission harmless. When both files exist for a session the
 `.jsonl` one is current and the `.json` one is skipped. A request the log takes out of the session
-(undo, edit and resend) is still emitted, marked `attrs.removed`: it was typed, answered and billed,
+(undo, edit and resend) is still emitted, each of its events (prompt, reply, tool calls, edits)
+marked `attrs.removed`: it was typed, answered and billed,
 and a store that read the log before the undo holds it, so one that reads it after must too.
 
 The original devlog failed whole files when a variable's `value` was a string or array, read
@@ -53,10 +54,13 @@ from devlog_collector.sources._values import (
 )
 from devlog_collector.sources._vscode import WorkspaceInfo, WorkspaceResolver, uri_to_path, workspace_storage_change
 from devlog_collector.sources.base import (
+    DEPENDS_ON_KEY,
     RECHECK_AFTER_KEY,
     Problem,
     Source,
     SourceFile,
+    file_signature,
+    marked_removed,
     under_any,
     vscode_user_dirs,
 )
@@ -364,15 +368,27 @@ class CopilotSource(Source):
             return
         parser = _SessionParser(file, session, self._workspace_of(file.path), state, removed)
         yield from parser.parse()
+        manifest = _workspace_manifest(file.path)
+        if manifest is not None:  # (written, or changed, after the session: its workspace is learnt then)
+            state[DEPENDS_ON_KEY] = {str(manifest): file_signature(manifest)}
         if parser.held_back_until is not None:
             state[RECHECK_AFTER_KEY] = int(parser.held_back_until.timestamp() * 1000) + 1000
         else:
             state.pop(RECHECK_AFTER_KEY, None)
 
     def _workspace_of(self, path: Path) -> WorkspaceInfo:
-        if path.parent.name == "chatSessions" and path.parent.parent.parent.name == "workspaceStorage":
-            return self._workspaces.resolve(path.parent.parent)
+        manifest = _workspace_manifest(path)
+        if manifest is not None:
+            return self._workspaces.resolve(manifest.parent)
         return WorkspaceInfo(None, {"empty_window": True})
+
+
+def _workspace_manifest(session: Path) -> Path | None:
+    """The `workspace.json` naming the folder of a session under `workspaceStorage/<hash>/chatSessions/`
+    (None for an empty window's session)."""
+    if session.parent.name == "chatSessions" and session.parent.parent.parent.name == "workspaceStorage":
+        return session.parent.parent / "workspace.json"
+    return None
 
 
 class _SessionParser:
@@ -467,7 +483,7 @@ class _SessionParser:
         # Taken out of the chat (undo, edit and resend) but typed, answered and billed: kept, marked.
         for request in self.removed:
             try:
-                yield from self._request(-1, request, is_last=False, removed=True)
+                yield from marked_removed(self._request(-1, request, is_last=False, removed=True))
             except Exception as exc:  # noqa: BLE001
                 yield Problem(
                     f"removed request {request.get('requestId')}", f"unexpected shape: {type(exc).__name__}: {exc}"
@@ -512,8 +528,6 @@ class _SessionParser:
         request_id = as_str(request.get("requestId")) or f"index-{index}"
         position = f"removed request {request_id}" if removed else f"request {index}"
         prompt_attrs: dict[str, Any] = {"request_id": request_id}
-        if removed:
-            prompt_attrs["removed"] = True
         ts = self._ts(request.get("timestamp"), prompt_attrs)
         self._ts_inferred = bool(prompt_attrs.get("ts_inferred"))
         if ts is None:

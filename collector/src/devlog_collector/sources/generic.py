@@ -19,11 +19,14 @@ the file's content, so ids stay deterministic); identical lines after that share
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Final
+
+import msgspec
 
 from devlog_collector.config import GenericSourceConfig
 from devlog_collector.sources._values import as_int, as_str, load_json_bytes, parse_ts, text_of
@@ -97,6 +100,12 @@ class GenericJsonlSource(Source):
         self.source_id = f"generic:{config.name}"
         #: The zone of timestamps written without an offset (None: UTC).
         self.naive_zone = _naive_zone(config.timezone)
+        #: Everything of the config that decides what a line becomes (not the name: another name is
+        #: another source; not the glob: it decides which files, not what their lines say).
+        self.reading = hashlib.sha256(
+            msgspec.json.encode([sorted(config.mapping.items()), sorted(config.kind_map.items()),
+                                 config.kind_default, config.timezone])
+        ).hexdigest()[:16]  # fmt: skip
 
     @classmethod
     def default_roots(cls) -> list[Path]:
@@ -174,19 +183,18 @@ class GenericJsonlSource(Source):
                 value = field(name)
                 usage_values[name] = count = as_int(value)
                 if not count and value is not _MISSING and value is not None and not _is_zero(value):
-                    shown = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
-                    problems.append(
-                        Problem(
-                            where,
-                            f"`{name}` at {mapping[name]!r} is not a non-negative count ({shown[:40]}): counted as 0",
-                        )
-                    )
+                    wrong = f"is not a non-negative count ({_shown(value)}): counted as 0"
+                    problems.append(Problem(where, f"`{name}` at {mapping[name]!r} {wrong}"))
         usage = Usage(**usage_values) if any(usage_values.values()) else None
         text_value = field("text")
         text = text_of(text_value) if text_value is not _MISSING else ""
         tool_name = as_str(field("tool_name"))
         file_path = as_str(field("file_path"))
-        cost = field("cost_usd")
+        cost_value = field("cost_usd")
+        cost = _cost(cost_value)
+        if cost is None and cost_value is not _MISSING and cost_value is not None:
+            wrong = f"is not a non-negative number ({_shown(cost_value)}): not kept"
+            problems.append(Problem(where, f"`cost_usd` at {mapping['cost_usd']!r} {wrong}"))
         parent = as_str(field("parent_id"))
         return Event(
             id=eid,
@@ -199,15 +207,30 @@ class GenericJsonlSource(Source):
             workspace=_short(field("workspace"), 4096),
             model=_short(field("model")),
             usage=usage,
-            cost_usd=float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
-            else None,
+            cost_usd=cost,
             tool=ToolInfo(name=tool_name[:1024]) if tool_name else None,
             file=FileInfo(path=file_path[:4096]) if file_path else None,
             text=text or None,
             source=SourceRef(path=path[:4096], key=where),
             attrs=attrs,
         )
+
+
+def _shown(value: Any) -> str:
+    """A mapped value as a problem message shows it: a scalar's repr, else its type (40 characters)."""
+    return (repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__)[:40]
+
+
+def _cost(value: Any) -> float | None:
+    """A cost in USD: a non-negative number, or a string holding one (`"0.25"`); None otherwise."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < math.inf else None
 
 
 def _short(value: Any, limit: int = 1024) -> str | None:
