@@ -394,3 +394,22 @@ def test_a_relative_workspace_glob_is_refused_by_cli_and_api(
         client.post("/api/v1/keys", json={"name": "rel", "workspaces": [glob]}, headers=admin), 400
     )
     assert "relative" in problem["detail"]
+
+
+def test_creating_a_key_needs_an_uncompressed_json_body(client: TestClient[Any]) -> None:
+    """A form-encoded body (curl's default) was read as JSON and created the key; a gzip one was
+    called malformed JSON. Both are 415, as for `POST /api/v1/events`."""
+    import gzip
+
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    body = json.dumps({"name": "from-a-form"}).encode()
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {**admin, **({"Content-Type": content_type} if content_type else {})}
+        problem = assert_problem(client.post("/api/v1/keys", content=body, headers=headers), 415)
+        assert problem["type"].endswith("/unsupported_media_type")
+    zipped = {**admin, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    problem = assert_problem(client.post("/api/v1/keys", content=gzip.compress(body), headers=zipped), 415)
+    assert problem["type"].endswith("/unsupported_encoding")
+    assert "from-a-form" not in str(client.get("/api/v1/keys", headers=admin).json())
+    plain = {**admin, "Content-Type": "application/json; charset=utf-8"}
+    assert client.post("/api/v1/keys", content=body, headers=plain).status_code == 201

@@ -206,7 +206,8 @@ def _from_dbapi_error(exc: DBAPIError) -> ProblemDetailsException:
     if is_database_outage(exc):
         return _from_database_error(exc)
     if is_transient_conflict(exc):
-        _log.warning("database_conflict_retry", error=type(exc.orig).__name__)
+        reason = "deadlock" if _sqlstate(exc) == "40P01" else "serialization_failure"
+        _log.warning("database_conflict_retry", error=reason, sqlstate=_sqlstate(exc))
         return _problem(
             503,
             "the batch collided with another one writing the same events; retry it",

@@ -46,6 +46,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -396,7 +397,10 @@ async def _insert_events(
     if not rows:
         return set()
     if dialect == "postgresql":
-        columns = list(zip(*rows, strict=True))
+        # In id order: two batches sharing ids then take their index locks in the same order and wait
+        # for each other instead of deadlocking (in the batch's order, overlapping batches sent at once
+        # mostly failed). The sort is stable, so the first copy of an id in a batch is still the one kept.
+        columns = list(zip(*sorted(rows, key=itemgetter(0)), strict=True))
         params: dict[str, Any] = {name: list(values) for name, values in zip(_COLUMNS, columns, strict=True)}
         params.update(received_at=received_at, key_id=key_id, collector=collector)
         result = await conn.execute(_PG_INSERT, params)

@@ -217,6 +217,19 @@ def test_an_automatic_bucket_stays_out_of_links(dash: TestClient[Any]) -> None:
     assert parse_filters({"to": "2026-11-19"}, today=today).bucket == "week"  # from the beginning
 
 
+def test_a_range_with_only_a_start_ends_today_and_its_links_stay_open() -> None:
+    """Its subtitle said "– now", but the totals and the chart ran to the newest event, one dated in
+    the future included (a new-user test); "Last 30 days" stops at today."""
+    today = date(2026, 12, 4)
+    filters = parse_filters({"from": "2026-11-20"}, today=today)
+    assert (filters.since_day, filters.until_day) == (date(2026, 11, 20), date(2026, 12, 5))
+    assert filters.label == "2026-11-20 – now"
+    assert filters.params() == {"period": "custom", "from": "2026-11-20"}  # (not frozen at today)
+    closed = parse_filters({"from": "2026-11-20", "to": "2026-11-30"}, today=today)
+    assert closed.until_day == date(2026, 12, 1) and closed.params()["to"] == "2026-11-30"
+    assert closed.label == "2026-11-20 – 2026-11-30"
+
+
 # ------------------------------------------------------------------ 9. rejections
 
 

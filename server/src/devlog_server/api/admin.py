@@ -14,11 +14,14 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
+from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, Parameter
 
 from devlog_server.api.openapi import BEARER_SECURITY, problem_responses
 from devlog_server.auth import authenticate
+from devlog_server.body import check_content_type
 from devlog_server.errors import AmbiguousKeyError, ApiError, UnknownKeyError, UserInputError
 from devlog_server.keys import ApiKey, create_key, list_keys, revoke_key
 from devlog_server.queries import collectors_health, recent_rejections
@@ -29,6 +32,7 @@ from devlog_server.text import text_problem
 __all__ = ["create_key_endpoint", "ingest_health", "list_keys_endpoint", "revoke_key_endpoint"]
 
 _ERRORS = problem_responses(400, 401, 403, 429, 503)
+_CREATE_ERRORS = problem_responses(400, 401, 403, 415, 429, 503)
 _log = structlog.get_logger("devlog_server.admin")
 #: The body as JSON; `additionalProperties: false` states in the OpenAPI document what msgspec enforces
 #: (`KeyCreate` forbids unknown fields), which Litestar's schema of a Struct leaves out.
@@ -72,13 +76,25 @@ async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
         return [_info(key) for key in await list_keys(conn)]
 
 
+def _plain_json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """415 unless the request declares an uncompressed JSON body, as `POST /api/v1/events` requires
+    (run before the body is decoded: a form-encoded or gzip body was read as JSON or called malformed)."""
+    check_content_type(connection.headers.get("content-type"))
+    encoding = (connection.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", ""):
+        raise ApiError(
+            415, f"unsupported Content-Encoding {encoding!r}; send this body uncompressed", code="unsupported_encoding"
+        )
+
+
 @post(
     "/api/v1/keys",
     operation_id="createKey",
     tags=["admin"],
     security=BEARER_SECURITY,
     status_code=201,
-    responses=_ERRORS,
+    responses=_CREATE_ERRORS,
+    guards=[_plain_json_body],
 )
 async def create_key_endpoint(request: Request[Any, Any, Any], data: KeyCreateBody) -> CreatedKeyInfo:
     """Create a key; the response holds its token, shown only this once."""

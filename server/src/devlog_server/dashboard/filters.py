@@ -69,6 +69,9 @@ class Filters:
 
     Only an explicit choice goes into links: an automatic one would stick to the next period (weeks
     chosen for "all time" kept on "last 7 days")."""
+    open_end: bool = False
+    """A custom period given only a From date: it runs to today (`until_day` is tomorrow), and its
+    links leave the end open, so a bookmarked page keeps running to the day it is opened."""
 
     @property
     def since(self) -> datetime | None:
@@ -96,7 +99,7 @@ class Filters:
             "period": self.period,
             "from": self.since_key if self.period == "custom" else None,
             "to": (self.until_day - timedelta(days=1)).isoformat()
-            if self.period == "custom" and self.until_day
+            if self.period == "custom" and self.until_day and not self.open_end
             else None,
             "workspace": self.workspace,
             "agent": self.agent,
@@ -118,7 +121,7 @@ class Filters:
         if self.period in PERIODS:
             return PERIODS[self.period][0]
         start = self.since_key or "the beginning"
-        end = (self.until_day - timedelta(days=1)).isoformat() if self.until_day else "now"
+        end = (self.until_day - timedelta(days=1)).isoformat() if self.until_day and not self.open_end else "now"
         return f"{start} – {end}"
 
 
@@ -138,6 +141,9 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
             since_day, until_day = until_day - timedelta(days=1), since_day + timedelta(days=1)
         if since_day is None and until_day is None:
             period = DEFAULT_PERIOD
+    open_end = period == "custom" and until_day is None
+    if open_end:  # (From only: to today, not to the newest event, which may be dated in the future)
+        until_day = max(today, since_day or today) + timedelta(days=1)
     if period != "custom":
         if period not in PERIODS:
             period = DEFAULT_PERIOD
@@ -149,7 +155,6 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
     if every is not None:
         bucket = every
     else:
-        # An open end (From only) runs to today: its span is known too.
         span = ((until_day or today + timedelta(days=1)) - since_day).days if since_day else None
         bucket = "week" if span is None or span > 120 else "day"
     return Filters(
@@ -162,6 +167,7 @@ def parse_filters(query: dict[str, str], *, today: date | None = None) -> Filter
         model=_text(query.get("model")),
         bucket=bucket,
         every=every,
+        open_end=open_end,
     )
 
 
