@@ -53,3 +53,12 @@ def test_keys_cannot_write_or_read_across_the_unc_and_local_spellings(client_fac
         headers={"Authorization": "Bearer unc-token-0123456789"},
     )
     assert written.status_code == 422
+
+
+def test_a_server_key_glob_spelt_the_windows_way_matches_as_the_server_stores_workspaces() -> None:
+    """`keys create --workspace 'c:/Users/**'` was accepted and then refused `C:/Users/...` events."""
+    from devlog_server.globs import WorkspaceMatcher
+
+    for spelling in ("c:/Users/**", "c:\\Users\\**"):
+        matcher = WorkspaceMatcher([spelling])
+        assert matcher.allows("C:/Users/dev/work/winproj") and not matcher.allows("D:/Users/dev")

@@ -16,14 +16,30 @@ with a wildcard (`**/share/**`), matches a share.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
-__all__ = ["ANY_HOME", "key_glob_patterns", "key_glob_subject", "with_the_folder_itself"]
+__all__ = ["ANY_HOME", "key_glob_patterns", "key_glob_subject", "windows_glob_spelling", "with_the_folder_itself"]
 
 #: What a leading `~` of a key's glob stands for (a wcmatch brace expression: five patterns).
 ANY_HOME: Final = "{/home/*,/Users/*,/root,/var/home/*,?:/Users/*}"
 #: Stands for the leading `//` of a UNC share, in patterns and paths (NUL: no workspace holds one).
 _UNC: Final = "/\x00unc/"
+
+
+_WINDOWS_DRIVE: Final = re.compile(r"^[A-Za-z]:[/\\]")
+
+
+def windows_glob_spelling(pattern: str) -> str:
+    """A glob written the Windows way, spelt as devlog stores Windows workspaces: `e:\\Work\\**` is
+    `E:/Work/**` and `\\\\server\\share\\**` is `//server/share/**` (upper-case drive, forward
+    slashes). Such a glob was accepted and then never matched: an exclude written so let out what it
+    was meant to keep. Other globs are returned as they are (a `\\` in them escapes)."""
+    if _WINDOWS_DRIVE.match(pattern):
+        return pattern[0].upper() + ":" + pattern[2:].replace("\\", "/")
+    if pattern.startswith("\\\\"):
+        return "//" + pattern[2:].replace("\\", "/")
+    return pattern
 
 
 def key_glob_subject(workspace: str) -> str:
@@ -33,7 +49,7 @@ def key_glob_subject(workspace: str) -> str:
 
 def key_glob_patterns(pattern: str) -> list[str]:
     """The wcmatch globs one key pattern stands for (`~` = any home; `x/**` also matches `x`)."""
-    pattern = pattern.strip()
+    pattern = windows_glob_spelling(pattern.strip())
     if pattern == "~" or pattern.startswith("~/"):
         pattern = ANY_HOME + pattern[1:]
     elif pattern.startswith("//"):

@@ -43,3 +43,22 @@ def test_excluding_the_local_folder_leaves_the_share_and_the_other_way_round() -
 def test_a_doubled_slash_inside_a_glob_is_refused() -> None:
     with pytest.raises(UserError, match="has // inside it"):
         _router(["/server//share/**"])
+
+
+@pytest.mark.parametrize(
+    ("exclude", "kept_private"),
+    [
+        ("e:\\Workspace\\personal\\**", "E:/Workspace/personal/wintool"),
+        ("e:/Workspace/personal/**", "E:/Workspace/personal/wintool"),
+        ("E:\\Workspace\\personal", "E:/Workspace/personal"),
+        ("\\\\fileserver\\share\\private\\**", "//fileserver/share/private/notes"),
+    ],
+)
+def test_a_glob_spelt_the_windows_way_matches_as_the_workspace_is_stored(exclude: str, kept_private: str) -> None:
+    """Stored Windows workspaces have an upper-case drive and forward slashes (`E:/Workspace/...`); an
+    exclude written `e:\\Workspace\\personal\\**` was accepted and matched nothing, so the private
+    workspace was exported (a new-user test)."""
+    router = _router(["**"], [exclude])
+    assert not router.matches("r", kept_private)
+    assert router.matches("r", "E:/Workspace/work/api") and router.matches("r", "//fileserver/share/team")
+    assert _router([exclude]).matches("r", kept_private)  # (and as an include it selects it)

@@ -29,7 +29,7 @@ from wcmatch import glob
 
 from devlog_collector.config import Config, RemoteConfig
 from devlog_collector.errors import UserError
-from devlog_shared.key_globs import key_glob_patterns, key_glob_subject, with_the_folder_itself
+from devlog_shared.key_globs import key_glob_patterns, key_glob_subject, windows_glob_spelling, with_the_folder_itself
 
 __all__ = ["GLOB_FLAGS", "Router", "key_workspace_matcher", "normalise_pattern"]
 
@@ -42,8 +42,9 @@ _CACHE_LIMIT: Final = 65536
 
 
 def normalise_pattern(pattern: str) -> list[str]:
-    """The glob(s) a configured pattern stands for (`~` expanded; `x/**` also matches `x`)."""
-    pattern = pattern.strip()
+    """The glob(s) a configured pattern stands for (`~` expanded; `x/**` also matches `x`; a Windows
+    spelling as stored workspaces are spelt, `windows_glob_spelling`)."""
+    pattern = windows_glob_spelling(pattern.strip())
     if pattern.startswith("~"):
         pattern = os.path.expanduser(pattern)  # noqa: PTH111
     elif pattern.startswith("//"):  # a UNC share: matched apart from the folder /server/share
