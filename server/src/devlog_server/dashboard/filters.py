@@ -20,7 +20,10 @@ from devlog_server.text import safe_text
 
 __all__ = ["PERIODS", "Filters", "parse_filters", "subfolder_counts"]
 
-Bucket = Literal["day", "week"]
+#: A chart's bucket. Only day and week can be chosen (`every`); a period too long to draw in them
+#: (all time over decades: an event dated 1970 beside today's) is drawn in months or years
+#: (`slices.chart_bucket`).
+Bucket = Literal["day", "week", "month", "year"]
 
 #: Period choices shown in the filter bar: value -> (label, days or None for all time).
 PERIODS: Final[dict[str, tuple[str, int | None]]] = {

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from devlog_server.dashboard.filters import Filters, parse_filters
+from devlog_server.dashboard.filters import Bucket, Filters, parse_filters
 from devlog_server.dashboard.queries import R, conditions
 
-__all__ = ["Breakdown", "Rest", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "load_slices"]
+__all__ = [
+    "Breakdown", "Rest", "Series", "Slice", "SliceSet", "Totals", "bucket_labels", "bucket_start", "chart_bucket",
+    "load_slices",
+]  # fmt: skip
 
 Dimension = Literal["agent", "model", "user", "workspace", "project"]
 Metric = Literal["events", "sessions", "developers", "tokens", "cost"]
@@ -147,22 +150,69 @@ class Series:
         return sum(sum(values) for values in self.stacks.values())
 
 
-def bucket_labels(filters: Filters, first: date | None, last: date | None) -> list[str]:
-    """Every bucket of the period in order (empty days/weeks included, so the x axis is honest)."""
+#: The most buckets a chart draws: a longer period is drawn in the next coarser bucket (weeks, then
+#: months, then years), so every event of it is in the chart and its total is the cards' total.
+MAX_BUCKETS: Final = 1500
+_COARSER: Final[dict[Bucket, Bucket]] = {"day": "week", "week": "month", "month": "year"}
+
+
+def bucket_start(day: date, bucket: Bucket) -> date:
+    """The first day of the `bucket` (day, week from Monday, month, year) that holds `day`."""
+    if bucket == "day":
+        return day
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if bucket == "month" else day.replace(month=1, day=1)
+
+
+def _next_bucket(start: date, bucket: Bucket) -> date:
+    if bucket in ("day", "week"):
+        return start + timedelta(days=1 if bucket == "day" else 7)
+    if bucket == "month":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start.replace(year=start.year + 1)
+
+
+def _bucket_count(start: date, end: date, bucket: Bucket) -> int:
+    if bucket in ("day", "week"):
+        return (bucket_start(end, bucket) - bucket_start(start, bucket)).days // (1 if bucket == "day" else 7) + 1
+    if bucket == "month":
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return end.year - start.year + 1
+
+
+def _span(filters: Filters, first: date | None, last: date | None) -> tuple[date, date] | None:
     start = filters.since_day or first
     end = (filters.until_day - timedelta(days=1)) if filters.until_day else last
     if start is None or end is None or start > end:
+        return None
+    return start, end
+
+
+def chart_bucket(filters: Filters, first: date | None, last: date | None) -> Bucket:
+    """The bucket the period is drawn in: the filters' own, or a coarser one past `MAX_BUCKETS`."""
+    bucket = filters.bucket
+    span = _span(filters, first, last)
+    while span is not None and bucket in _COARSER and _bucket_count(*span, bucket) > MAX_BUCKETS:
+        bucket = _COARSER[bucket]
+    return bucket
+
+
+def bucket_labels(filters: Filters, first: date | None, last: date | None) -> list[str]:
+    """Every bucket of the period in order (empty ones included, so the x axis is honest), in the
+    filters' bucket (see `chart_bucket` for a period too long for it)."""
+    span = _span(filters, first, last)
+    if span is None:
         return []
-    if filters.bucket == "week":
-        start -= timedelta(days=start.weekday())
-        step = timedelta(days=7)
-    else:
-        step = timedelta(days=1)
+    start, end = span
     labels: list[str] = []
-    day = start
-    while day <= end and len(labels) < 4000:
+    day = bucket_start(start, filters.bucket)
+    while day <= end:
         labels.append(day.isoformat())
-        day += step
+        try:
+            day = _next_bucket(day, filters.bucket)
+        except (OverflowError, ValueError):  # (past the calendar's last year)
+            break
     return labels
 
 
@@ -171,11 +221,17 @@ class SliceSet:
 
     def __init__(self, slices: list[Slice], filters: Filters) -> None:
         self.slices = slices
-        self.filters = filters
         days = [date.fromisoformat(s.day) for s in slices]
-        self.labels = bucket_labels(filters, min(days, default=None), max(days, default=None))
+        first, last = min(days, default=None), max(days, default=None)
+        bucket = chart_bucket(filters, first, last)
+        #: The filters, their bucket the one the period is drawn in (pages title their charts with it).
+        self.filters = filters if bucket == filters.bucket else replace(filters, bucket=bucket)
+        self.labels = bucket_labels(self.filters, first, last)
         self._index = {label: i for i, label in enumerate(self.labels)}
-        self._bucket_of: Callable[[str], str] = (lambda day: day) if filters.bucket == "day" else _week_start
+        self._bucket_of: Callable[[str], str] = (lambda day: day) if bucket == "day" else self._bucket_label
+
+    def _bucket_label(self, day: str) -> str:
+        return bucket_start(date.fromisoformat(day), self.filters.bucket).isoformat()
 
     def totals(self) -> Totals:
         """Totals over the whole selection."""
@@ -283,11 +339,6 @@ class SliceSet:
                 if value:
                     seen[name].add(value)
         return {name: sorted(values) for name, values in seen.items()}
-
-
-def _week_start(day: str) -> str:
-    value = date.fromisoformat(day)
-    return (value - timedelta(days=value.weekday())).isoformat()
 
 
 def _utc(value: datetime | str) -> datetime:

@@ -332,6 +332,7 @@ class DashboardController(Controller):
         by_model, more_models = slices.breakdown_with_rest("model", limit=MODEL_ROWS)
         title, unit = METRICS[metric]
         model_colours = colour_map([b.key for b in by_model])
+        filters = slices.filters  # (its bucket: the one the period is drawn in)
         context = await _page(
             request,
             viewer,
@@ -372,6 +373,7 @@ class DashboardController(Controller):
         state = server_state(request)
         async with state.db.read() as conn:
             slices = await load_slices(conn, filters, viewer.allowed)
+        filters = slices.filters  # (its bucket: the one the trends are drawn in)
         sort_keys = {
             "name": lambda b: (b.key or "").lower(),
             "sessions": lambda b: b.totals.sessions,
@@ -529,6 +531,7 @@ class DashboardController(Controller):
                 rejections = await recent_rejections(conn, limit=100)
                 slices = await load_slices(conn, filters, None)
             series = slices.series("agent", "events")
+            filters = slices.filters  # (its bucket: the one the period is drawn in)
             # Events by their own time (when the agent did the work), not by arrival: an export of a
             # month's history lands in one day. Whether collectors still send: their "last seen".
             title = f"Events per {filters.bucket} of their own time, by agent"
