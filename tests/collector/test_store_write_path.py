@@ -246,12 +246,18 @@ def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None
         assert rollup(store.db) == recomputed_rollup(store.db)
         other_file = _from(first, "/logs/copy.json", attrs={"status": "other"})
         store.commit([other_file], current_state=True)  # another file never overrides this one's copy
-        smaller = _from(done, "/logs/chat.json", usage=Usage(input_tokens=1, output_tokens=1))
-        store.commit([smaller], current_state=True)  # a smaller usage never replaces
         appended = _from(done, "/logs/chat.json", attrs={"status": "x"})
         store.commit([appended])  # an append-mode read is not a document's current state
         assert _stored(store, "d") == (new_seq, done)
         assert store.replaced == 1
+        # the document's own smaller usage now (Gemini re-appends a message with its final usage)
+        smaller = _from(done, "/logs/chat.json", usage=Usage(input_tokens=1, output_tokens=1))
+        store.commit([smaller], current_state=True)
+        assert _stored(store, "d")[1] == smaller and store.replaced == 1
+        assert rollup(store.db) == recomputed_rollup(store.db)
+        larger = _from(done, "/logs/copy.json", usage=Usage(input_tokens=10, output_tokens=10))
+        store.commit([larger], current_state=True)  # another file's larger usage replaces, as ever
+        assert _stored(store, "d")[1] == larger
 
 
 def test_a_document_replaces_what_the_file_it_took_over_from_said(tmp_path: Path) -> None:

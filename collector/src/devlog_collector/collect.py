@@ -682,13 +682,13 @@ class Collector:
     def _unchanged(self, item: Tracked, cursor: CollectCursor, st: os.stat_result) -> bool:
         if cursor.dev != st.st_dev or cursor.ino != st.st_ino:
             return False
+        recheck = cursor.state.get(RECHECK_AFTER_KEY)
+        if isinstance(recheck, int) and now_ms() >= recheck:
+            return False  # the source held something back until then (see sources.base)
         if item.file.mode == "append":
             if item.source.reading is not None and _recorded_reading(cursor) != item.source.reading:
                 return False  # read under another mapping: read again (`Source.reading`)
             return cursor.size == st.st_size and cursor.mtime_ns == st.st_mtime_ns
-        recheck = cursor.state.get(RECHECK_AFTER_KEY)
-        if isinstance(recheck, int) and now_ms() >= recheck:
-            return False  # the source held something back until then (see sources.base)
         depends = cursor.state.get(DEPENDS_ON_KEY)
         if isinstance(depends, dict) and any(file_signature(Path(p)) != sig for p, sig in depends.items()):
             return False  # a file its events depend on changed (see sources.base)
@@ -865,20 +865,39 @@ class Collector:
             base, parts, parts_len = end, ([rest] if rest else []), len(rest)
             if parts_len > self.max_line:
                 skipping, base, parts, parts_len = parts_len, base + parts_len, [], 0
-        if committed is None or committed.size != st.st_size or committed.mtime_ns != st.st_mtime_ns:
+        held: list[Event] = []
+        recheck = state.get(RECHECK_AFTER_KEY)
+        if isinstance(recheck, int) and now_ms() >= recheck:  # nothing new: the source decides (sources.base)
+            held = self._parse_lines(item, [], state, problems, at_end=True)
+        if (
+            held
+            or problems
+            or committed is None
+            or committed.size != st.st_size
+            or committed.mtime_ns != st.st_mtime_ns
+        ):
             # Nothing (more) to parse, but remember the file's size/mtime so the next pass skips it.
             resume = base if not skipping else base - skipping
             self._commit_step(
-                item, fd, st, head, resume, line_no, state, engine_state, [], [], totals, final=True, restart=restart
-            )
+                item, fd, st, head, resume, line_no, state, engine_state, held, problems, totals, final=True,
+                restart=restart,
+            )  # fmt: skip
 
     def _long_line_message(self, length: int) -> str:
         return f"line of {length} bytes is longer than collect.max_line_bytes ({self.max_line}); skipped"
 
     def _parse_lines(
-        self, item: Tracked, lines: list[tuple[int, bytes]], state: dict[str, Any], problems: list[ParseProblem]
+        self,
+        item: Tracked,
+        lines: list[tuple[int, bytes]],
+        state: dict[str, Any],
+        problems: list[ParseProblem],
+        *,
+        at_end: bool = False,
     ) -> list[Event]:
-        if not lines:
+        """The events of `lines` (`problems` gets theirs); `at_end`: no lines, the source's look at
+        what it held back (`RECHECK_AFTER_KEY`)."""
+        if not lines and not at_end:
             return []
         sid, path = item.key
         before = msgspec.json.encode(state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,63 @@ def test_fork_without_burst_counts_its_first_row_when_a_later_line_arrives(tmp_p
     path.write_bytes(path.read_bytes() + json.dumps(later).encode() + b"\n")
     events, _ = parse_chunked(CodexSource([]), file)
     assert usage_rows(events) == [("2026-03-05T10:00:01+00:00", "gpt-5", 100, 0, 10, 0)]
+
+
+def test_a_sub_agent_thread_with_one_usage_row_counts_it_once_nothing_more_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-agent that made one model call writes one `token_count` and finishes 10 ms later: the
+    row was held for ever (ccusage counts it), however often devlog collected (a new-user test).
+    The engine asks the source again once the row is `REPLAY_QUIET_MS` old and the file holds
+    nothing new; a history read counts it in the same pass, a live read once that time has come."""
+    import os
+    import sqlite3
+
+    from devlog_collector.sources import codex
+    from tests.collector.collect_helpers import agent_config, collect
+
+    day = tmp_path / "codex" / "sessions" / "2026" / "03" / "05"
+    day.mkdir(parents=True)
+    path = day / "rollout-2026-03-05T10-00-00-c.jsonl"
+    done = {"timestamp": "2026-03-05T10:00:01.010Z", "type": "event_msg", "payload": {"type": "task_complete"}}
+    path.write_bytes(b"\n".join([_meta(True), _tc("2026-03-05T10:00:01.000Z", (9000, 0, 120, 40)),
+                                  json.dumps(done).encode()]) + b"\n")  # fmt: skip
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    config = agent_config("codex", tmp_path / "codex", tmp_path / "store")
+
+    def tokens() -> list[tuple[int, int]]:
+        db = sqlite3.connect(config.storage.db_path())
+        rows = db.execute("SELECT input_tokens, output_tokens FROM events WHERE input_tokens > 0").fetchall()
+        db.close()
+        return rows
+
+    collect(config)
+    assert tokens() == [(9000, 120)]
+    assert collect(config).files_read == 0  # (decided: nothing held any more)
+    assert tokens() == [(9000, 120)]
+
+    # live: the row is held while a replay burst could still follow it, then counted
+    live = day / "rollout-2026-03-05T11-00-00-d.jsonl"
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 2))
+    live.write_bytes(b"\n".join([_meta(True), _tc(stamp, (500, 0, 5, 0))]) + b"\n")
+    os.utime(live, (now - 5, now - 5))
+    collect(config)
+    assert tokens() == [(9000, 120)]  # held
+    assert collect(config).files_read == 0  # (not looked at again before its time)
+    # ten seconds on: the engine's time to look again has come, and the row is old enough
+    db = sqlite3.connect(config.storage.db_path())
+    (state,) = db.execute("SELECT state FROM collect_cursors WHERE path = ?", (str(live),)).fetchone()
+    held = json.loads(state)
+    assert held["recheck_after_ms"] > now * 1000
+    db.execute("UPDATE collect_cursors SET state = ? WHERE path = ?",
+               (type(state)(json.dumps({**held, "recheck_after_ms": 1}).encode()), str(live)))  # fmt: skip
+    db.commit()
+    db.close()
+    monkeypatch.setattr(codex, "REPLAY_QUIET_MS", 0)
+    assert collect(config).files_read == 1
+    assert sorted(tokens()) == [(500, 5), (9000, 120)]
+    assert collect(config).files_read == 0
 
 
 def test_no_replay_skipping_outside_forks(tmp_path: Path) -> None:

@@ -363,6 +363,24 @@ def test_an_edit_without_a_diff_stat_counts_the_lines_of_its_file_diff(tmp_path:
     assert edit.file is not None and (edit.file.lines_added, edit.file.lines_removed) == (2, 1)
 
 
+def test_a_removed_line_that_begins_with_dashes_is_a_change_not_a_file_header() -> None:
+    """`--- users table (v1)` removed from an SQL file was skipped as a header: +2 -1 instead of +2 -2."""
+    from devlog_collector.sources.gemini import _unified_diff_counts
+
+    sql = (
+        "Index: schema.sql\n===\n--- schema.sql\tCurrent\n+++ schema.sql\tProposed\n@@ -1,3 +1,3 @@\n"
+        "--- users table (v1)\n+-- users table (v2)\n-  id int\n+  id bigint\n create table users;\n"
+    )
+    assert _unified_diff_counts(sql) == (2, 2)
+    front_matter = (
+        "--- README.md\tCurrent\n+++ README.md\tProposed\n@@ -1,5 +1,2 @@\n"
+        "----\n-title: old\n----\n-draft: yes\n+title: new\n # Deploy\n\\ No newline at end of file\n"
+        "@@ -9 +7,2 @@\n-last\n+++ counter\n+end\n"
+    )
+    assert _unified_diff_counts(front_matter) == (3, 5)
+    assert _unified_diff_counts("--- a\n+++ b\n-x\n+y\n+z\n") == (2, 1)  # (no hunk headers)
+
+
 def test_a_no_history_start_still_skips_the_history_of_a_document_saved_by_rename(tmp_path: Path) -> None:
     """`devlog start --no-history`, then the chat is saved through a temporary file and a rename (as
     VS Code compacts a Copilot log): the new inode dropped the cutoff, and the whole history came in."""
@@ -472,3 +490,46 @@ def test_a_shell_call_lists_call_command_result_in_that_order(tmp_path: Path) ->
     assert [e.kind for e in events if e.kind in ("tool_call", "command", "tool_result")] == [
         "tool_call", "command", "tool_result"
     ]  # fmt: skip
+
+
+def test_a_message_re_appended_with_a_smaller_usage_replaces_the_copy_read_before(tmp_path: Path) -> None:
+    """Gemini re-appends a message whole once it is final, and its usage can be smaller than the first
+    copy's (its cached tokens counted apart). The store kept the first copy, and its empty text, after
+    an incremental read, while a clean read (and ccusage) keep the last one: the day's tokens
+    depended on when the file was read (a new-user test)."""
+    import os
+    import time
+
+    from tests.collector.collect_helpers import agent_config, collect
+
+    chats = tmp_path / "gemini" / "tmp" / "proj" / "chats"
+    chats.mkdir(parents=True)
+    path = chats / "session-2026-11-21T10-00-shrink01.jsonl"
+    meta = {"sessionId": "shrink01", "projectHash": "s", "startTime": "2026-11-21T10:00:00.000Z", "kind": "main"}
+    tokens = {"input": 5000, "output": 100, "cached": 0, "total": 5100}
+    first = {"id": "g1", "timestamp": "2026-11-21T10:00:05.000Z", "type": "gemini", "content": "",
+             "model": "gemini-2.5-pro", "tokens": tokens}  # fmt: skip
+    final = {**first, "content": "Fixed 3 lint errors.",
+             "tokens": {"input": 3000, "output": 60, "cached": 2000, "total": 3060}}  # fmt: skip
+    path.write_text(json.dumps(meta) + "\n" + json.dumps(first) + "\n")
+    then = time.time() - 60
+    os.utime(path, (then, then))
+    grown = agent_config("gemini", tmp_path / "gemini", tmp_path / "grown")
+    collect(grown)
+    with path.open("a") as handle:
+        handle.write(json.dumps(final) + "\n")
+    os.utime(path, (then + 30, then + 30))
+    assert collect(grown).events_updated == 1
+    fresh = agent_config("gemini", tmp_path / "gemini", tmp_path / "fresh")
+    collect(fresh)
+
+    def responses(config: object) -> list[tuple[object, ...]]:
+        db = sqlite3.connect(config.storage.db_path())  # type: ignore[attr-defined]
+        rows = db.execute(
+            "SELECT id, text, input_tokens, output_tokens, cache_read_tokens FROM events WHERE kind = 'response'"
+        ).fetchall()
+        db.close()
+        return rows
+
+    assert responses(grown) == responses(fresh)
+    assert [row[1:] for row in responses(fresh)] == [("Fixed 3 lint errors.", 1000, 60, 2000)]

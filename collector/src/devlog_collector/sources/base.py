@@ -9,7 +9,10 @@ Three read modes, chosen per file by the source (never by sniffing content):
 * `append`   — JSONL written by appending (Claude Code, Codex, Gemini .jsonl). The engine hands the
   source only complete lines (bytes up to the last `\\n`) from the cursor's offset on, with their
   1-based line numbers, and persists `state` (a JSON-able dict the source may use to carry context
-  across reads, e.g. Codex's previous cumulative token totals) with the offset.
+  across reads, e.g. Codex's previous cumulative token totals) with the offset. A source that holds
+  a line's meaning back until later lines decide it (Codex: a forked thread's first usage row) may
+  set `state[RECHECK_AFTER_KEY]`: once that time has passed and the file holds nothing new, the
+  engine calls `parse_lines` with no lines, and the source decides what it held.
 * `document` — a whole file rewritten in place (Copilot .json/.jsonl op-logs, Gemini legacy .json).
   The engine calls `parse_document` when size/mtime changed; ids make re-emission harmless. A
   source that held part of a document back because it looked unfinished (a reply still streaming)

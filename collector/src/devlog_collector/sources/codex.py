@@ -46,7 +46,11 @@ Tokens follow ccusage (v20) exactly, because daily totals must equal its report:
   parent's `token_count` rows in a burst: when the file's first two rows with usage are at most
   `REPLAY_GAP_MS` apart, they and every following row at most that long after the one before are
   replay and only advance the baseline (ccusage's chain, which may straddle a second boundary). The
-  first row is held in `state` until the second row (or a line dated beyond the gap) decides.
+  first row is held in `state` until the second row (or a line dated beyond the gap) decides, or
+  until `REPLAY_QUIET_MS` after its own time: a burst is written within the thread's first second,
+  so a row still alone then is the thread's own usage (a sub-agent that made one model call and
+  finished writes nothing more: its row was held for ever). A read that ends with a row held sets
+  `state[RECHECK_AFTER_KEY]`, and the engine reads the file again then even if it never changes.
 
 Discovery: `sessions/**/rollout-*.jsonl`, then `archived_sessions/**/rollout-*.jsonl` except files
 whose path relative to `archived_sessions/` also exists under `sessions/` (the active copy wins).
@@ -60,6 +64,7 @@ import ntpath
 import os
 import posixpath
 import re
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -68,7 +73,7 @@ from typing import Any, ClassVar, Final
 import msgspec
 
 from devlog_collector.sources._values import cap_text
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
+from devlog_collector.sources.base import RECHECK_AFTER_KEY, Problem, Source, SourceFile, find_files, under_any
 from devlog_collector.sources.claude import MESSAGE_TEXT_LIMIT, TOOL_TEXT_LIMIT, parse_iso
 from devlog_shared import (
     Event,
@@ -94,6 +99,9 @@ MAX_COUNTED_TEXTS: Final = 20_000
 #: A fork's or sub-agent thread's replay of its parent: leading `token_count` rows each at most this
 #: long after the one before (ccusage's rule: a chain, so a burst may straddle a second boundary).
 REPLAY_GAP_MS: Final = 1000
+#: How long after its own time (by this machine's clock) a forked thread's first usage row, still
+#: alone, counts as the thread's own (see the module docstring).
+REPLAY_QUIET_MS: Final = 10_000
 MAX_PENDING_TOOLS: Final = 256
 _INJECTED_PREFIXES: Final = (
     "<environment_context>",
@@ -239,7 +247,9 @@ class _RolloutParser:
     # -- plumbing ------------------------------------------------------------------------------
 
     def parse(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event | Problem]:
+        read_any = False
         for line_no, raw in lines:
+            read_any = True
             if not raw or raw.isspace():
                 continue
             try:
@@ -257,6 +267,7 @@ class _RolloutParser:
                 yield from self._record(record, line_no, raw)
             except _BadShape as exc:
                 yield Problem(f"line {line_no}", str(exc))
+        yield from self._resolve_pending_by_clock(at_end=not read_any)
 
     def _record(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
         kind = record.get("type")
@@ -710,6 +721,23 @@ class _RolloutParser:
             state.pop("pending")
             state["replay"] = "off"
             yield from self._count(first)
+
+    def _resolve_pending_by_clock(self, *, at_end: bool) -> Iterator[Event]:
+        """A read that leaves a first `token_count` held asks the engine to look again
+        `REPLAY_QUIET_MS` after its time (`RECHECK_AFTER_KEY`). The engine then calls with no lines
+        (`at_end`: the file holds nothing more now): a row still alone then is counted. (A read's
+        own end is no such moment: it may fall between two rows of a burst.)"""
+        state = self.state
+        if state.get("replay") != "pending":
+            state.pop(RECHECK_AFTER_KEY, None)
+            return
+        first_ms = _row_ms(state["pending"])
+        if not at_end or (first_ms is not None and time.time() * 1000 - first_ms <= REPLAY_QUIET_MS):
+            state[RECHECK_AFTER_KEY] = (first_ms or 0) + REPLAY_QUIET_MS + 1
+            return
+        state.pop(RECHECK_AFTER_KEY, None)
+        state["replay"] = "off"
+        yield from self._count(state.pop("pending"))
 
     def _skip_replayed(self, row: dict[str, Any]) -> None:
         if row["total"] is not None:

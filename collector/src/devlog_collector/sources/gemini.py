@@ -610,10 +610,34 @@ def _result_text(result: Any) -> str:
     return "\n".join(texts)
 
 
+_HUNK: Final = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
 def _unified_diff_counts(diff: str) -> tuple[int, int]:
-    """(+lines, -lines) of a unified diff (`resultDisplay.fileDiff`), not counting its `+++`/`---`
-    file headers."""
+    """(+lines, -lines) of a unified diff (`resultDisplay.fileDiff`).
+
+    Lines are counted inside the hunks, as many as each `@@ -a,b +c,d @@` header says: a removed line
+    that itself begins with `--` (an SQL comment, a Markdown rule) is a change, not a file header. A
+    diff without hunk headers is counted line by line, its `+++`/`---` lines taken for headers."""
     added = removed = 0
+    old_left = new_left = 0
+    hunks = False
+    for line in diff.splitlines():
+        if old_left > 0 or new_left > 0:
+            if line.startswith("+"):
+                added, new_left = added + 1, new_left - 1
+            elif line.startswith("-"):
+                removed, old_left = removed + 1, old_left - 1
+            elif not line.startswith("\\"):  # (not "\ No newline at end of file")
+                old_left, new_left = old_left - 1, new_left - 1
+            continue
+        hunk = _HUNK.match(line)
+        if hunk is not None:
+            hunks = True
+            old_left = int(hunk.group(1)) if hunk.group(1) is not None else 1
+            new_left = int(hunk.group(2)) if hunk.group(2) is not None else 1
+    if hunks:
+        return added, removed
     for line in diff.splitlines():
         if line.startswith("+") and not line.startswith("+++"):
             added += 1

@@ -11,12 +11,15 @@ crash inserts nothing twice.
 Insert policy: an event whose id is already stored is ignored, unless the new copy supersedes it
 (`_supersedes`); then the stored copy is replaced and gets a new `seq`, so exporters send it again.
 A copy supersedes the stored one when
+* it comes from the same file re-read as a whole document (`current_state`: Copilot, Gemini and
+  Cursor sessions are rewritten in place, so a title, a tool call's status or a workspace learnt
+  later must reach the store; a generic log read again under a changed mapping) and its content
+  differs, whatever its token total: the document's current state is what a fresh read would store
+  (Gemini re-appends a message with its final, smaller, usage);
 * it carries a larger token total (Claude Code streams one response over several lines and only
-  some carry the final usage); a smaller total never replaces;
-* with an equal total, it comes from the same file re-read as a whole document (`current_state`:
-  Copilot, Gemini and Cursor sessions are rewritten in place, so a title, a tool call's status or a
-  workspace learnt later must reach the store), or from the file that took over from the stored
-  copy's (`replaces`: a session converted from `.json` to `.jsonl`), and its content differs;
+  some carry the final usage); otherwise a smaller total never replaces;
+* with an equal total, it comes from the file that took over from the stored copy's (`replaces`:
+  a session converted from `.json` to `.jsonl`) and its content differs;
 * with an equal, non-zero total and another time, it comes from a file whose path sorts first: the
   copy a clean collect and ccusage keep (files are read in path order), so a store filled
   incrementally puts a resumed session's copied usage on the same day as a fresh one.
@@ -385,15 +388,16 @@ def _supersedes(
     current_state: bool, replaces: frozenset[str] = frozenset(),
 ) -> bool:  # fmt: skip
     """Whether a new copy (`event`, its row) replaces the stored one (the module docstring's rules)."""
+    new_path = event.source.path if event.source is not None else None
+    changed = bool(bytes(body) != row[_ROW_BODY] or text != row[_ROW_TEXT])
+    stored_path = _stored_path(body) if current_state else None
+    if current_state and new_path is not None and new_path == stored_path:
+        return changed  # what the document says now, a smaller usage too
     total = _total(event)
     if total != stored_total:
         return total > stored_total
-    new_path = event.source.path if event.source is not None else None
-    if current_state:
-        stored_path = _stored_path(body)
-        if new_path is not None and (new_path == stored_path or stored_path in replaces):
-            return bool(bytes(body) != row[_ROW_BODY] or text != row[_ROW_TEXT])
-        return False
+    if current_state:  # (a file that took over from the stored copy's: not with less usage)
+        return new_path is not None and stored_path in replaces and changed
     if total == 0 or row[_ROW_TS] == stored_ts or new_path is None:
         return False
     old_path = _stored_path(body)
