@@ -389,3 +389,11 @@ def test_a_generic_mapping_path_that_names_no_field_is_refused() -> None:
         assert found == [
             f"collect.generic[0].mapping: `ts` maps to {dotted!r}, which names no field (use dotted keys: `meta.time`)"
         ]
+
+
+def test_a_key_written_one_section_too_high_says_where_it_belongs() -> None:
+    """`include:` straight under a remote (not under its `workspaces:`) was only an unknown key."""
+    found = problems({"export": {"remotes": {"personal": {"url": "http://127.0.0.1:9", "include": ["/p/**"]}}}})
+    assert found == [
+        "export.remotes.personal.include: unknown key (it belongs under `export.remotes.personal.workspaces.include`)"
+    ]

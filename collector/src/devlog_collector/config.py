@@ -436,6 +436,16 @@ def _leaf_where(where: str, exc: msgspec.ValidationError) -> str:
     return where + at if at and "[...]" not in at else where
 
 
+def _belongs_under(key: object, fields: dict[str, Any], where: str) -> str:
+    """` (it belongs under `x.key`)` when `key` is a key of one of these fields' own sections (an
+    `include:` written straight under a remote instead of under its `workspaces:`), else nothing."""
+    for name, info in fields.items():
+        inner = _struct_of(info.type)
+        if inner is not None and key in {f.encode_name for f in msgspec.structs.fields(inner)}:
+            return f" (it belongs under `{_join(where, name)}.{key}`)"
+    return ""
+
+
 def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
     """`value` checked as `typ`; problems are appended as `dotted.path: message`."""
     struct = _struct_of(typ)
@@ -448,7 +458,8 @@ def _walk(value: Any, typ: Any, where: str, problems: list[str]) -> Any:
         for key, item in value.items():
             info = fields.get(key)
             if info is None:
-                problems.append(f"{_join(where, key)}: unknown key{_did_you_mean(key, fields)}")
+                hint = _belongs_under(key, fields, where) or _did_you_mean(key, fields)
+                problems.append(f"{_join(where, key)}: unknown key{hint}")
                 continue
             before = len(problems)
             checked = _walk(item, info.type, _join(where, key), problems)

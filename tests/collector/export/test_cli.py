@@ -264,6 +264,25 @@ def test_export_gives_up_after_retries_and_says_so(monkeypatch: pytest.MonkeyPat
         assert out.rstrip().endswith("HTTP 503 Service Unavailable: injected")
 
 
+def test_export_says_what_it_waits_for_before_each_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server answering 429 with `Retry-After: 40` kept `devlog export` silent for minutes."""
+    fill_store(db_path(), make_events(3, [f"{WORK}/a"]))
+    waits: list[float] = []
+    with FaultServer() as srv:
+        srv.script(Fault("status", 429, headers={"Retry-After": "40"}), Fault("status", 503))
+        monkeypatch.setenv("TEAM_KEY", srv.api_key)
+        invoke("remote", "add", "team", srv.url, "--api-key-env", "TEAM_KEY", "--include", f"{WORK}/**")
+        monkeypatch.setattr("devlog_collector.export.exporter.time.sleep", waits.append)
+        code, _, err = invoke("export", "--remote", "team")
+    assert code == 0 and len(srv.events) == 3
+    assert len(waits) == 2 and waits[0] >= 40
+    lines = [line for line in err.splitlines() if "retrying in" in line]
+    assert len(lines) == 2
+    assert lines[0].startswith("team: HTTP 429") and "retrying in 40 s (the server asked for it)" in lines[0]
+    assert lines[1].startswith("team: HTTP 503") and "the server asked" not in lines[1]
+    assert all(line.endswith("(Ctrl-C stops; events stay pending)") for line in lines)
+
+
 def test_remote_test_reports_key_and_selected_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:
     fill_store(db_path(), make_events(9, [f"{WORK}/a", "/elsewhere"]))
     with FaultServer() as srv:
@@ -522,3 +541,10 @@ def test_remote_edit_of_the_globs_backfills_what_they_now_select(monkeypatch: py
         assert code == 0 and "it selects 2 of the 3 collected workspaces (20 events)" in err
         assert invoke("export", "--remote", "team")[0] == 0
         assert len(srv.events) == 20  # the newly selected workspace's history; the other one's only once
+        # narrowed again, or moved to another url: said to start again, and to leave the server as it is
+        for change in (("--remove-include", f"{WORK}/b"), ("--url", srv.url.replace("127.0.0.1", "localhost"))):
+            code, _, err = invoke("remote", "edit", "team", *change)
+            assert code == 0 and "its export starts again from the first event its rules select" in err
+            assert "what was sent before stays on the server, from every workspace" in err
+        code, _, err = invoke("remote", "edit", "team", "--interval", "5m")
+        assert code == 0 and "starts again" not in err

@@ -75,7 +75,7 @@ def _show_status(config: Config, db: Path, as_json: bool, only: tuple[str, ...] 
             f"{r.pending:,}",
             f"{r.sent_total:,}",
             r.last_success_at.isoformat(timespec="seconds") if r.last_success_at else "-",
-            str(r.dead_letters),
+            f"{r.dead_letters:,}",
         )
         # Whole (the exporter stores at most 1,000 characters): a pause reason ends with what to do.
         if r.status == "paused" and r.paused_reason:
@@ -131,6 +131,25 @@ def _dry_run(config: Config, db: Path, names: list[str], from_start: bool, as_js
             click.echo(f"  {n:>10,}  {ws if ws is not None else '(no workspace)'}")
 
 
+def _seconds(delay: float) -> str:
+    """A wait as people read it: `40 s`, `2 min 30 s`, `1 h`."""
+    whole = round(delay)
+    if whole < 60:
+        return f"{max(whole, 1)} s"
+    minutes, seconds = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _say_waiting(console: Any, name: str, delay: float, failed_pass: Any) -> None:
+    """One line on stderr before each wait for a retry: a `Retry-After` may ask for up to an hour."""
+    asked = " (the server asked for it)" if failed_pass.retry_after else ""
+    line = f"{name}: {failed_pass.error}; retrying in {_seconds(delay)}{asked} (Ctrl-C stops; events stay pending)"
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: int, as_json: bool = False) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -165,6 +184,7 @@ def _run(config: Config, db: Path, names: list[str], from_start: bool, retries: 
                     resume=True,
                     lock_wait=60.0,
                     from_start=from_start,
+                    on_wait=functools.partial(_say_waiting, console, name),
                 )
         finally:
             exporter.close()

@@ -116,8 +116,9 @@ def edit(
 ) -> None:
     """Change settings of remote NAME, keeping the rest (and the file's comments).
 
-    Changing what it selects (globs, content) restarts its export cursor: history the new rules
-    select is sent, and the server skips what it already holds.
+    Changing its url or what it selects (globs, content) restarts its export cursor: history the
+    new rules select is sent, and the server skips what it already holds. What was sent before
+    stays on the server, also from workspaces the new globs leave out: devlog never deletes there.
     """
     from devlog_collector.config import mask_url
     from devlog_collector.config_edit import RemoteEdit, edit_remote
@@ -149,6 +150,12 @@ def edit(
     click.echo(f"changed remote {name} ({mask_url(config.export.remotes[name].url)}) in {path}", err=True)
     if change.changes_globs():
         _say_what_it_selects(config, name)
+    if url is not None or content is not None or change.changes_globs():
+        click.echo(
+            "its export starts again from the first event its rules select (the server keeps one copy of each);"
+            " what was sent before stays on the server, from every workspace: devlog never deletes there",
+            err=True,
+        )
     if api_key_env and config.export.remotes[name].api_key in (None, ""):
         click.echo(f"note: ${api_key_env} is not set in this environment", err=True)
 

@@ -698,16 +698,18 @@ def export_with_retries(
     *,
     max_failures: int | None,
     should_stop: Callable[[], bool] = lambda: False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     progress: Callable[[int], None] | None = None,
     resume: bool = False,
     lock_wait: float = 0.0,
     from_start: bool = False,
+    on_wait: Callable[[float, SyncOutcome], None] | None = None,
 ) -> SyncOutcome:
     """Run passes until caught up, paused, stopped, or `max_failures` failed passes in a row that sent nothing.
 
     `max_failures=None` retries forever (the daemon's policy: the store is the buffer); the CLI gives up
-    after a few attempts and reports, leaving everything pending.
+    after a few attempts and reports, leaving everything pending. `on_wait` hears of each wait before a
+    retry (its seconds, and the failed pass: a server's `Retry-After` may ask for up to an hour).
     """
     total = SyncOutcome()
     failures = 0
@@ -734,4 +736,7 @@ def export_with_retries(
         failures += 1
         if (max_failures is not None and failures >= max_failures) or should_stop():
             return total
-        sleep(backoff.next_delay(outcome.retry_after))
+        delay = backoff.next_delay(outcome.retry_after)
+        if on_wait is not None:
+            on_wait(delay, outcome)
+        (sleep or time.sleep)(delay)
