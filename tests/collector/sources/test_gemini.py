@@ -183,7 +183,8 @@ def test_legacy_hash_dir_is_mapped_through_projects_json(root: Path) -> None:
     [edit] = of(events, "file_edit")
     assert edit.file is not None and edit.file.path == "/home/dev/legacy-tool/CHANGELOG.md"
     untimed = next(e for e in of(events, "prompt") if e.attrs["message_id"] == "m3")
-    assert untimed.ts.isoformat() == "2025-09-01T12:00:00+00:00" and untimed.attrs["ts_inferred"] is True
+    # (the time of the message before it: messages are in order; it was the session's start)
+    assert untimed.ts.isoformat() == "2025-09-01T12:00:30+00:00" and untimed.attrs["ts_inferred"] is True
 
 
 @pytest.mark.parametrize(("project", "expected"), [("slug-only", "/home/dev/slug-only"), ("9d1f00aa11bb22cc", None)])
@@ -214,7 +215,7 @@ def test_bad_line_in_the_middle_is_reported_and_skipped(tmp_path: Path) -> None:
     assert problems == [Problem("line 2", problems[0].message)]
     assert [e.kind for e in events] == ["session_start", "prompt", "response"]
     assert events[2].text == "a\nb" and events[2].attrs["ts_inferred"] is True
-    assert events[2].ts.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert events[2].ts.isoformat() == "2026-01-01T00:00:01+00:00"  # (the prompt's, before it)
 
 
 def test_an_unknown_message_type_is_reported_and_notices_are_not(tmp_path: Path) -> None:
@@ -533,3 +534,27 @@ def test_a_message_re_appended_with_a_smaller_usage_replaces_the_copy_read_befor
 
     assert responses(grown) == responses(fresh)
     assert [row[1:] for row in responses(fresh)] == [("Fixed 3 lint errors.", 1000, 60, 2000)]
+
+
+def test_a_message_without_a_time_or_model_takes_those_of_the_message_before_it(tmp_path: Path) -> None:
+    """A reply without `timestamp` was dated at the session's start (listed before the question it
+    answers, its tokens on the start's day), and one without `model` was unpriced where ccusage
+    prices it as the model before it (a new-user test)."""
+    meta = {"sessionId": "nots", "projectHash": "n", "startTime": "2026-11-19T23:00:00.000Z", "kind": "main"}
+    usage = {"input": 200, "output": 20, "cached": 0, "total": 220}
+    records = [
+        meta,
+        {"id": "u1", "timestamp": "2026-11-19T23:00:01.000Z", "type": "user", "content": [{"text": "first"}]},
+        {"id": "g1", "timestamp": "2026-11-19T23:00:05.000Z", "type": "gemini", "content": "first answer",
+         "model": "gemini-2.5-pro", "tokens": usage},
+        {"id": "u2", "timestamp": "2026-11-20T00:30:00.000Z", "type": "user", "content": [{"text": "second"}]},
+        {"id": "g2", "type": "gemini", "content": "second answer", "tokens": usage},
+    ]  # fmt: skip
+    path = tmp_path / "session-2026-11-19T23-00-nots.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    events, problems = parse(path)
+    assert problems == []
+    [_, second] = of(events, "response")
+    assert second.ts.isoformat() == "2026-11-20T00:30:00+00:00" and second.attrs["ts_inferred"] is True
+    assert second.model == "gemini-2.5-pro" and second.attrs["model_inferred"] is True
+    assert [e.kind for e in sorted(events, key=lambda e: e.ts)][-2:] == ["prompt", "response"]

@@ -381,6 +381,10 @@ class _SessionParser:
         self.chats_dir = chats_dir
         self.session_id = as_str(metadata.get("sessionId")) or file.path.stem
         self.start = parse_ts(metadata.get("startTime"))
+        #: The time and model of the messages before: a message without its own takes them (messages
+        #: are in order; ccusage prices a reply without a model as the one before it).
+        self._last_ts: datetime | None = None
+        self._last_model: str | None = None
 
     def _fallback_ts(self) -> datetime | None:
         if self.start is not None:
@@ -435,8 +439,10 @@ class _SessionParser:
         attrs: dict[str, Any] = {"message_id": message_id}
         ts = parse_ts(message.get("timestamp"))
         if ts is None:
-            ts = self._fallback_ts()
+            ts = self._last_ts or self._fallback_ts()
             attrs["ts_inferred"] = True
+        else:
+            self._last_ts = ts if self._last_ts is None else max(self._last_ts, ts)
         if ts is None:
             yield Problem(position, "no usable timestamp")
             return
@@ -459,6 +465,11 @@ class _SessionParser:
         self, message_id: str, message: dict[str, Any], ts: datetime, position: str, attrs: dict[str, Any]
     ) -> Iterator[Event]:
         model = as_str(message.get("model"))
+        if model:
+            self._last_model = model
+        elif self._last_model is not None:
+            model = self._last_model
+            attrs["model_inferred"] = True
         thoughts = as_list(message.get("thoughts"))
         if thoughts:
             attrs["thoughts"] = len(thoughts)
