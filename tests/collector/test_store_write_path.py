@@ -253,7 +253,7 @@ def test_a_re_read_document_replaces_what_it_said_before(tmp_path: Path) -> None
         # the document's own smaller usage now (Gemini re-appends a message with its final usage)
         smaller = _from(done, "/logs/chat.json", usage=Usage(input_tokens=1, output_tokens=1))
         store.commit([smaller], current_state=True)
-        assert _stored(store, "d")[1] == smaller and store.replaced == 1
+        assert _stored(store, "d")[1] == smaller and store.replaced == 2
         assert rollup(store.db) == recomputed_rollup(store.db)
         larger = _from(done, "/logs/copy.json", usage=Usage(input_tokens=10, output_tokens=10))
         store.commit([larger], current_state=True)  # another file's larger usage replaces, as ever
