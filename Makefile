@@ -18,7 +18,7 @@ define docker_locks
 	$(DOCKER_EXPORT) --only-group build -o $(1)/requirements-build.lock
 endef
 
-.PHONY: help install lock lock-check lock-drift lint fmt test test-all test-slow test-docker test-browser bench schema audit clean
+.PHONY: help install venv-system lock lock-check lock-drift lint fmt test test-all test-slow test-docker test-browser bench schema audit clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,14 @@ $(BIN)/.installed: requirements.lock shared/pyproject.toml collector/pyproject.t
 	@touch $@
 
 install: $(BIN)/.installed ## create .venv with the three packages (editable) and locked dependencies
+
+SYSTEM_PY ?= /usr/bin/python3
+venv-system: install ## .venv-system: the same install on the machine's own CPython (for `bench/run_all.py --only collect-system`)
+	@$(SYSTEM_PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { echo "venv-system: $(SYSTEM_PY) is missing or older than Python 3.11 (set SYSTEM_PY=...)" >&2; exit 1; }
+	$(UV) venv --quiet --allow-existing --python $(SYSTEM_PY) .venv-system
+	$(UV) pip install --quiet --python .venv-system/bin/python --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python .venv-system/bin/python --no-deps --no-build-isolation -e shared -e collector -e server
 
 lock: ## re-resolve and rewrite requirements.lock (and the container images' docker/requirements-*.lock)
 	$(UV) lock --quiet
@@ -81,4 +89,4 @@ audit: install ## audit the locked dependencies for known vulnerabilities (pip-a
 	$(BIN)/pip-audit $(AUDIT_STRICT) --require-hashes --disable-pip -r requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-system .pytest_cache .mypy_cache .ruff_cache

@@ -208,6 +208,22 @@ def _config(home: Path, data: Path, source: str) -> Path:
     return path
 
 
+def _interpreter() -> dict[str, str]:
+    """Which CPython build ran the measured collects (they run `sys.executable`): its version, where it
+    lives, and whether the interpreter calls into a shared libpython. A build's speed depends on how it
+    was compiled: distribution, python.org, Homebrew and uv-managed builds are optimized (PGO + LTO),
+    most of them linked statically; a plain source build (pyenv's default) is neither, and on one
+    machine ran the same collect 11-22 % slower and start-up about 40 % slower (docs/benchmarks.md,
+    "Collector")."""
+    maps = Path("/proc/self/maps")
+    shared = "libpython" in maps.read_text() if maps.exists() else None
+    return {
+        "version": sys.version.split()[0],
+        "executable": os.path.realpath(os.path.join(sys.base_prefix, "bin", "python3")),
+        "libpython": "unknown" if shared is None else "shared" if shared else "static",
+    }
+
+
 def _run_measured(args: list[str], home: Path, *, one_core: bool = False) -> tuple[float, int, str, float]:
     """(wall seconds, peak RSS KiB, stdout, CPU seconds) of one devlog run (pinned to one CPU if asked)."""
     env = dict(os.environ, DEVLOG_HOME=str(home), DEVLOG_CONFIG=str(home / "config.yaml"))
@@ -336,6 +352,7 @@ def main() -> None:
         results["startup"] = startup
     results["source"] = args.source
     results["python"] = sys.version.split()[0]
+    results["interpreter"] = _interpreter()
     results["cpus"] = os.cpu_count()
     results["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))

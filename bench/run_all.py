@@ -9,6 +9,10 @@ between the `bench:begin` and `bench:end` markers. Hand-written analysis below t
     .venv/bin/python bench/run_all.py            # everything (about 15 minutes on 2 cores)
     .venv/bin/python bench/run_all.py --quick    # small sizes, to check the scripts work
     .venv/bin/python bench/run_all.py --only collect --only query
+
+`collect-system` runs the collector benchmark again under the venv `make venv-system` builds on the
+machine's own CPython (on Debian and Ubuntu an optimized PGO + LTO build, as most users' Pythons are;
+the `.venv` of a pyenv source build is not): it is skipped when that venv does not exist.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+#: The interpreter of `make venv-system`, for `collect-system`.
+SYSTEM_PYTHON = ROOT / ".venv-system" / "bin" / "python"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 #: name -> (title, full arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "collect": ("Collector: initial collect, re-collect, start-up", ["bench/bench_collect.py"],
                 ["bench/bench_collect.py", "--mb", "10", "--files", "10", "--tracked", "500"]),
+    "collect-system": ("Collector under the system's CPython build (`make venv-system`)", ["bench/bench_collect.py"],
+                       ["bench/bench_collect.py", "--mb", "10", "--files", "10", "--tracked", "500"]),
     "sources": ("Parsers alone (Claude Code)", ["bench/bench_sources.py"], ["bench/bench_sources.py", "--mb", "5"]),
     "daemon": ("Collector daemon: CPU idle, beside a busy agent home, and live (5,000 files)",
                ["bench/bench_daemon.py"], ["bench/bench_daemon.py", "--files", "500", "--seconds", "10"]),
@@ -80,12 +88,12 @@ def ccusage_binary() -> str | None:
     return path or None
 
 
-def run_one(name: str, args: list[str]) -> tuple[str, float, int]:
+def run_one(name: str, args: list[str], python: str = sys.executable) -> tuple[str, float, int]:
     load = os.getloadavg()[0]
     started = time.monotonic()
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed devlog has its bytecode cached
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, env=env)
+    proc = subprocess.run([python, *args], cwd=ROOT, capture_output=True, text=True, env=env)
     elapsed = time.monotonic() - started
     output = proc.stdout.strip()
     if output.startswith(("{", "[")):
@@ -93,7 +101,8 @@ def run_one(name: str, args: list[str]) -> tuple[str, float, int]:
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         output += f"\n\n**failed** (exit {proc.returncode}):\n\n```\n{tail}\n```"
-    header = f"Command: `{' '.join(['python', *args])}` — load average before {load:.2f}, took {elapsed:.0f} s."
+    shown = "python" if python == sys.executable else os.path.relpath(python, ROOT)
+    header = f"Command: `{' '.join([shown, *args])}` — load average before {load:.2f}, took {elapsed:.0f} s."
     return f"{header}\n\n{output}\n", elapsed, proc.returncode
 
 
@@ -153,8 +162,14 @@ def main() -> int:
                 sections.append(f"### {title}\n\nSkipped: ccusage is not installed (`scripts/install-ccusage.sh`).\n")
                 continue
             argv = [a.replace("{ccusage}", ccusage) for a in argv]
+        python = sys.executable
+        if name == "collect-system":
+            if not SYSTEM_PYTHON.exists():
+                sections.append(f"### {title}\n\nSkipped: no `.venv-system` (build it with `make venv-system`).\n")
+                continue
+            python = str(SYSTEM_PYTHON)
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        text, elapsed, code = run_one(name, argv)
+        text, elapsed, code = run_one(name, argv, python)
         failures += code != 0
         print(f"  {name}: {elapsed:.0f} s, exit {code}", file=sys.stderr, flush=True)
         sections.append(f"### {title}\n\n{text}")
