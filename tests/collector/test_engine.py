@@ -250,7 +250,8 @@ def test_a_corrected_mapping_reads_the_files_again_and_corrects_what_was_stored(
     db.close()
 
 
-def test_a_cursor_from_before_readings_were_recorded_is_read_again_once_without_duplicates(logs: Path) -> None:
+def test_a_cursor_from_before_readings_were_recorded_takes_the_current_one_without_a_re_read(logs: Path) -> None:
+    """An upgrade must not re-read (a `--no-history` start's cursors would bring the history in)."""
     config = make_config(logs)
     path = logs / "a.jsonl"
     path.write_bytes(line(0) + line(1))
@@ -264,8 +265,11 @@ def test_a_cursor_from_before_readings_were_recorded_is_read_again_once_without_
     db.close()
     result = collect(config)
     assert (result.files_read, result.events_added, result.events_updated) == (1, 0, 0)
-    assert collect(config).files_read == 0
+    assert result.agents["generic:testagent"].bytes_read == 0  # (resumed at its offset: nothing read)
+    assert collect(config).files_read == 0  # the reading is recorded now
     assert stored_ids(config) == [expected_id(0), expected_id(1)]
+    changed = _remapped(logs, text="sid")  # and a later change of mapping reads the file again
+    assert collect(changed).events_updated == 2
 
 
 def test_overlong_line_is_skipped_not_loaded(logs: Path) -> None:

@@ -745,7 +745,7 @@ class Collector:
         """(offset, lines before it, source state) to continue from; (0, 0, {}) to re-read."""
         if cursor is None or cursor.offset == 0:
             return 0, 0, {}
-        if reading is not None and _recorded_reading(cursor) != reading:
+        if _remapped(cursor, reading):
             log.info("file_reread", path=cursor.path, reason="the source's mapping changed")
             return 0, 0, {}
         reason = _not_read_up_to(cursor, st, fd, head)
@@ -795,7 +795,7 @@ class Collector:
         # first step's problems replace the file's recorded ones, which may be gone now; after a
         # mapping change the events are the file's current reading and replace differing copies.
         restart = cursor is not None and cursor.offset > 0 and offset == 0
-        remapped = restart and cursor is not None and reading is not None and _recorded_reading(cursor) != reading
+        remapped = restart and cursor is not None and _remapped(cursor, reading)
         if reading is not None:
             engine_state = {**(engine_state if isinstance(engine_state, dict) else {}), "reading": reading}
         os.lseek(fd, offset, os.SEEK_SET)
@@ -875,6 +875,7 @@ class Collector:
             or committed is None
             or committed.size != st.st_size
             or committed.mtime_ns != st.st_mtime_ns
+            or (reading is not None and _recorded_reading(committed) != reading)  # (adopted: record it)
         ):
             # Nothing (more) to parse, but remember the file's size/mtime so the next pass skips it.
             resume = base if not skipping else base - skipping
@@ -1328,6 +1329,14 @@ def _recorded_reading(cursor: CollectCursor) -> Any:
     """The source reading (`Source.reading`) `cursor`'s file was last read under, or None."""
     engine_state = cursor.state.get(ENGINE_STATE_KEY)
     return engine_state.get("reading") if isinstance(engine_state, dict) else None
+
+
+def _remapped(cursor: CollectCursor, reading: str | None) -> bool:
+    """Whether `cursor`'s file was read under another reading than `reading`. A cursor that recorded
+    none (written by a devlog from before readings were recorded, or marked by a `--no-history`
+    start then) takes the current one without a re-read: an upgrade changes nothing collected."""
+    recorded = _recorded_reading(cursor)
+    return reading is not None and recorded is not None and recorded != reading
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
