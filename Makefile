@@ -73,6 +73,11 @@ test: install ## the default suite (unit, SQLite, Postgres, loopback e2e)
 test-slow: install ## long variants of the reliability suites
 	$(BIN)/pytest -m "slow"
 
+test-browser: install ## the dashboard's headless-Chromium suite alone (needs Debian's chromium)
+	$(BIN)/pytest -m browser
+
+test-all: test test-slow ## the test suite, then the long variants of the reliability suites
+
 test-docker: install ## docker compose end-to-end suite (needs a Docker engine)
 	$(BIN)/pytest -m docker tests/docker
 

@@ -271,3 +271,20 @@ def test_serve_names_a_host_it_cannot_listen_on(tmp_path: Path) -> None:
     assert _error_line(result.stderr) == (
         "error: cannot listen on 192.0.2.1: not an address of this machine (--host or DEVLOG_SERVER_HOST)"
     )
+
+
+def test_a_new_sqlite_database_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds every event and the keys' hashes; SQLite created it 0644 (a docs-truth pass). An
+    existing file keeps the mode its owner gave it."""
+    import stat
+
+    from devlog_server.db.engine import Database
+
+    path = tmp_path / "data" / "devlog-server.db"
+    Database(f"sqlite+aiosqlite:///{path}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    shared = tmp_path / "shared.db"
+    shared.touch(mode=0o640)
+    shared.chmod(0o640)
+    Database(f"sqlite+aiosqlite:///{shared}")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640

@@ -65,6 +65,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="devlog-server", prog_name="devlog-server")
 def main() -> None:
     """devlog ingest server: receives events from devlog collectors, serves the API."""
 
@@ -173,7 +174,11 @@ def _key_dict(key: Any) -> dict[str, Any]:
     help="Scope to grant (repeatable; default ingest and read).",
 )
 @click.option(
-    "--workspace", "workspaces", multiple=True, help="Limit the key to workspaces matching GLOB (repeatable)."
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="GLOB",
+    help="Limit the key to workspaces matching GLOB (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
 @_handle_errors

@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("devlog_collector.cli.status_cmd", "status", "Show sources, tracked files, events and errors."),
     "config": ("devlog_collector.cli.config_cmd", "config", "Show, locate or check the configuration."),
     "export": ("devlog_collector.cli.export_cmd", "export", "Send stored events to remotes (or show status)."),
-    "remote": ("devlog_collector.cli.remote_cmd", "remote", "Add, list, test or remove export remotes."),
+    "remote": ("devlog_collector.cli.remote_cmd", "remote", "Add, edit, list, test or remove export remotes."),
     "query": ("devlog_collector.cli.query_cmd", "query", "List stored events with filters."),
     "stats": ("devlog_collector.cli.query_cmd", "stats", "Token, cost and activity totals, grouped."),
     "sessions": ("devlog_collector.cli.query_cmd", "sessions", "One line per agent session."),

@@ -201,7 +201,11 @@ def sessions(store: Any, limit: str | None, fmt: str, **flags: Any) -> None:
 @click.argument("session_id")
 @click.option("--format", "-f", "fmt", default="text", metavar="FORMAT", help="text, json or jsonl.")
 @click.option("--timezone", "--tz", "timezone", metavar="TZ", help="IANA time zone for times (default: local).")
-@click.option("--full", is_flag=True, help="Show tool inputs and outputs whole (text format clips them to 40 lines).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Show tool inputs and outputs whole (text format clips them to 40 lines, 4,000 characters).",
+)
 @_with_store
 def show(store: Any, session_id: str, fmt: str, timezone: str | None, full: bool) -> None:
     """Print one session as a readable conversation (a unique prefix of the id is enough)."""

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import re
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -182,8 +183,13 @@ class Database:
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
+                path = Path(database).expanduser()
                 try:
-                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    # Created readable by its owner only (SQLite would make it 0644): it holds every
+                    # event and the keys' hashes. (An existing file keeps the mode it was given.)
+                    with suppress(FileExistsError):
+                        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
                 except OSError as exc:
                     raise DatabaseUnreachableError(self.display_url, connect_failure_reason(exc)) from exc
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": timeout})
