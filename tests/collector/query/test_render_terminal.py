@@ -180,6 +180,22 @@ def test_show_heads_a_sub_agent_task_as_a_task_not_as_the_user() -> None:
     assert shown.index("review the parser") < shown.index("TASK (to a sub-agent)") < shown.index("Find every caller")
 
 
+def test_show_marks_a_sub_agents_work_and_a_prompts_pasted_images() -> None:
+    """Two sub-agents working at once interleaved their tool calls with nothing to tell them apart,
+    and an image-only prompt showed an empty USER block."""
+    from msgspec.structs import replace
+
+    from devlog_collector.query.render import render_conversation
+
+    pasted = replace(ev("2026-03-01T10:00:00", "prompt", text="", ident="p"), attrs={"images": 2})
+    call = ev("2026-03-01T10:00:02", "tool_call", text="grep -rn retry", ident="c")
+    work = replace(call, attrs={"is_sidechain": True, "agent_id": "a1b2"})
+    unnamed = replace(call, id="d", attrs={"is_sidechain": True})
+    shown = render_conversation([pasted, work, unnamed, call], width=100)
+    assert "[2 images]" in shown
+    assert shown.count("(sub-agent a1b2)") == 1 and shown.count("(sub-agent)") == 1
+
+
 @pytest.mark.parametrize(
     ("count", "shown"),
     [

@@ -108,6 +108,17 @@ def test_a_sub_agent_task_prompt_titles_a_session_only_when_nothing_was_typed(tm
     assert _titles(events) == {"mixed": "make the client retry", "tasks": "list the tests"}
 
 
+def test_a_session_opened_with_a_pasted_image_is_titled_by_its_first_typed_words(tmp_path: Path) -> None:
+    """An image-only first prompt (text "") won the first place and left the session untitled."""
+    events = [
+        ev("2026-03-01T10:00:00", "prompt", session="img", text="", attrs={"images": 1}, ident="i1"),
+        ev("2026-03-01T10:00:05", "prompt", session="img", text="Why is the header overlapping the sidebar?",
+           ident="i2"),
+        ev("2026-03-01T11:00:00", "prompt", session="blank", text="  \n", ident="b1"),
+    ]  # fmt: skip
+    assert _titles(events) == {"img": "Why is the header overlapping the sidebar?", "blank": None}
+
+
 def test_a_slash_or_shell_command_titles_a_session_only_when_nothing_else_was_typed(tmp_path: Path) -> None:
     """A Claude Code session opened with `/model opus` was titled "/model opus"."""
     events = [

@@ -621,3 +621,31 @@ def test_each_lines_session_folder_version_and_branch_are_its_own_when_they_chan
         assert (event.session_id, event.workspace, event.git.branch if event.git else None, event.agent_version) == (
             session, cwd, branch, version,
         ), n  # fmt: skip
+
+
+def test_a_sub_agents_tool_calls_results_and_edits_are_marked_as_its_replies_are(tmp_path: Path) -> None:
+    """Only a sub-agent's prompts and replies carried `is_sidechain`: its tool calls, commands,
+    results and edits could not be told from the main agent's (a new-user test)."""
+    base = {"parentUuid": None, "isSidechain": True, "agentId": "a1b2", "userType": "external",
+            "cwd": "/home/dev/x", "sessionId": S1, "version": "2.1.90"}  # fmt: skip
+    call = {**base, "type": "assistant", "uuid": "u1", "timestamp": "2026-03-01T10:00:00.000Z", "requestId": "r1",
+            "message": {"id": "m1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                        "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                                     "input": {"command": "grep -rn retry ."}}],
+                        "usage": {"input_tokens": 10, "output_tokens": 5}}}  # fmt: skip
+    result = {**base, "type": "user", "uuid": "u2", "timestamp": "2026-03-01T10:00:01.000Z",
+              "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                                       "content": "client.py:3: RETRIES = 3"}]}}  # fmt: skip
+    main = {**call, "isSidechain": False, "uuid": "u3", "requestId": "r2", "agentId": None,
+            "message": {**call["message"], "id": "m2", "content": [{"type": "tool_use", "id": "toolu_2",
+                        "name": "Bash", "input": {"command": "ls"}}]}}  # fmt: skip
+    path = tmp_path / f"{S1}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in (call, result, main)))
+    events = events_of(path)
+    marked = {(e.kind, e.tool.call_id if e.tool else None): e.attrs.get("agent_id") for e in events
+              if e.attrs.get("is_sidechain") is True}  # fmt: skip
+    assert marked == {
+        ("tool_call", "toolu_1"): "a1b2", ("command", "toolu_1"): "a1b2", ("tool_result", "toolu_1"): "a1b2",
+        ("response", None): None,  # (its usage record, marked before)
+    }  # fmt: skip
+    assert not any(e.attrs.get("is_sidechain") for e in events if e.tool and e.tool.call_id == "toolu_2")

@@ -377,6 +377,9 @@ def render_conversation(
         heading = _HEADINGS.get(e.kind, e.kind.upper())
         if e.kind == "prompt" and e.attrs.get("is_sidechain") is True:
             heading = "TASK (to a sub-agent)"  # the main agent wrote it, not the user
+        elif e.attrs.get("is_sidechain") is True:  # (a sub-agent's work: two at once interleave)
+            agent_id = e.attrs.get("agent_id")
+            heading += f" (sub-agent {agent_id})" if isinstance(agent_id, str) and agent_id else " (sub-agent)"
         if e.attrs.get("canceled") is True:  # (Copilot: stopped by the user; the reply is what came before)
             heading += " (cancelled)"
         if e.attrs.get("removed") is True:  # (undone, or left out by an edit and resend: no longer in the chat)
@@ -397,6 +400,9 @@ def render_conversation(
             if e.file.lines_added is not None or e.file.lines_removed is not None:
                 change = f" (+{e.file.lines_added or 0} −{e.file.lines_removed or 0})"
             lines.append(clean_text(f"{_home_short(e.file.path)}{change}"))
+        images = e.attrs.get("images")
+        if e.kind == "prompt" and isinstance(images, int) and images > 0:  # (pasted: their bytes are not kept)
+            lines.append(f"[{images} image{'s' if images != 1 else ''}]")
         if e.text:
             text = e.text if full or e.kind in _CONVERSATION_KINDS else _clipped_tool_text(e.text)
             lines.append(clean_text(text, newlines=True).rstrip())

@@ -182,7 +182,7 @@ def _add_titles(store: Store, sessions: dict[str, SessionSummary]) -> None:
             "OVER (PARTITION BY session_id ORDER BY coalesce(json_extract(CAST(body AS TEXT), "
             "'$.attrs.is_sidechain'), 0), json_extract(CAST(body AS TEXT), '$.attrs.slash_command') IS NOT NULL "
             "OR json_extract(CAST(body AS TEXT), '$.attrs.shell_mode') IS NOT NULL, ts, seq) AS n FROM events "
-            f"WHERE kind = 'prompt' AND text IS NOT NULL AND session_id IN ({marks})) WHERE n = 1"
+            f"WHERE kind = 'prompt' AND trim(text) != '' AND session_id IN ({marks})) WHERE n = 1"
         )
         for sid, title in store.db.execute(recorded, chunk):
             if isinstance(title, str) and title.strip():

@@ -56,7 +56,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -287,6 +287,21 @@ def _outranks(total: int, cost_usd: float | None, fast: bool, kept: Event) -> bo
     if (cost_usd if cost_usd is not None else -1.0) != kept_cost:
         return (cost_usd if cost_usd is not None else -1.0) > kept_cost
     return fast and kept.attrs.get("speed") != "fast"
+
+
+_Item = TypeVar("_Item", Event, Event | Problem)
+
+
+def _on_sidechain(items: Iterable[_Item], record: dict[str, Any]) -> Iterator[_Item]:
+    """The tool calls, commands, results and edits of a sub-agent's line, marked as its prompts and
+    replies are (`attrs.is_sidechain`, and `attrs.agent_id` when the line names its agent): two
+    sub-agents working at once are told apart in `devlog show` and in queries."""
+    marks: dict[str, Any] = {"is_sidechain": True}
+    agent_id = record.get("agentId")
+    if isinstance(agent_id, str) and agent_id:
+        marks["agent_id"] = agent_id
+    for item in items:
+        yield msgspec.structs.replace(item, attrs={**item.attrs, **marks}) if isinstance(item, Event) else item
 
 
 def _block_text(content: Any) -> str:
@@ -575,8 +590,10 @@ class _TranscriptParser:
         elif images and not results and record.get("isMeta") is not True:
             yield self._prompt(line_key, "", images, ts, fields, record)
         structured = record.get("toolUseResult") if len(results) == 1 else None
+        sidechain = record.get("isSidechain") is True
         for block in results:
-            yield from self._tool_result(block, structured, ts, fields)
+            outputs = self._tool_result(block, structured, ts, fields)
+            yield from _on_sidechain(outputs, record) if sidechain else outputs
 
     def _prompt(
         self, key: Any, text: str, images: int, ts: datetime, fields: _LineFields, record: dict[str, Any]
@@ -719,7 +736,8 @@ class _TranscriptParser:
                 if isinstance(text, str) and text:
                     yield self._text_response(line_key, index, text, ts, model, message, record, fields)
             elif kind in ("tool_use", "server_tool_use"):
-                yield from self._tool_use(block, line_key, index, ts, model, message, fields)
+                calls = self._tool_use(block, line_key, index, ts, model, message, fields)
+                yield from _on_sidechain(calls, record) if record.get("isSidechain") is True else calls
             # thinking / redacted_thinking: reasoning is counted in the tokens, its text is not kept
 
     def _text_response(
