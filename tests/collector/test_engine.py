@@ -250,6 +250,45 @@ def test_a_corrected_mapping_reads_the_files_again_and_corrects_what_was_stored(
     db.close()
 
 
+def test_a_changed_id_mapping_is_not_read_again_and_stores_nothing_twice(logs: Path) -> None:
+    """Adding, changing or removing `mapping.id` changes every event's id: a re-read stored each
+    event a second time and doubled the tokens (an adversarial test). Lines read later get the new ids."""
+    path = logs / "a.jsonl"
+    path.write_bytes(b"".join(line(n) for n in range(5)))
+    age(path)
+    config = make_config(logs)
+    assert collect(config).events_added == 5
+    without_id = _remapped(logs)
+    raw = {"name": "testagent", "glob": str(logs / "**/*.jsonl"),
+           "mapping": {k: v for k, v in without_id.collect.generic[0].mapping.items() if k != "id"}}  # fmt: skip
+    changed = make_config(logs, collect={"generic": [raw]})
+    result = collect(changed)
+    assert (result.events_added, result.events_updated) == (0, 0)
+    assert len(stored_ids(changed)) == 5 and collect(changed).files_read == 0
+    append(path, line(5))
+    age(path)
+    assert collect(changed).events_added == 1  # (with an id from the line's content now)
+
+
+def test_an_interrupted_re_read_under_a_new_mapping_goes_on_correcting_where_it_stopped(logs: Path) -> None:
+    """The first step recorded the new mapping, so after an interruption the rest of the file was
+    read as plain appends: its stored copies kept the old mapping's text for good."""
+    path = logs / "a.jsonl"
+    path.write_bytes(b"".join(line(n, text=f"old {n}") for n in range(40)))
+    age(path)
+    collect(make_config(logs))
+    changed = _remapped(logs, text="sid")
+    steps = iter(range(1000))
+    first = collect(changed, chunk_bytes=400, should_stop=lambda: next(steps) >= 3)
+    assert first.interrupted and 0 < first.events_updated < 40
+    rest = collect(changed, chunk_bytes=400)
+    assert first.events_updated + rest.events_updated == 40
+    db = sqlite3.connect(changed.storage.db_path())
+    assert {row[0] for row in db.execute("SELECT text FROM events")} == {"s1"}
+    db.close()
+    assert collect(changed).files_read == 0
+
+
 def test_a_cursor_from_before_readings_were_recorded_takes_the_current_one_without_a_re_read(logs: Path) -> None:
     """An upgrade must not re-read (a `--no-history` start's cursors would bring the history in)."""
     config = make_config(logs)

@@ -62,3 +62,12 @@ def test_a_server_key_glob_spelt_the_windows_way_matches_as_the_server_stores_wo
     for spelling in ("c:/Users/**", "c:\\Users\\**"):
         matcher = WorkspaceMatcher([spelling])
         assert matcher.allows("C:/Users/dev/work/winproj") and not matcher.allows("D:/Users/dev")
+
+
+def test_a_share_glob_written_the_windows_way_is_a_key_glob() -> None:
+    """`keys create --workspace '\\\\server\\share\\**'` was refused as relative."""
+    from devlog_server.globs import WorkspaceMatcher, glob_problem
+
+    assert glob_problem("\\\\server\\share\\**") is None
+    matcher = WorkspaceMatcher(["\\\\server\\share\\**"])
+    assert matcher.allows("//server/share/x") and not matcher.allows("/server/share/x")

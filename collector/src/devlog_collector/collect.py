@@ -795,9 +795,12 @@ class Collector:
         # first step's problems replace the file's recorded ones, which may be gone now; after a
         # mapping change the events are the file's current reading and replace differing copies.
         restart = cursor is not None and cursor.offset > 0 and offset == 0
-        remapped = restart and cursor is not None and _remapped(cursor, reading)
         if reading is not None:
             engine_state = {**(engine_state if isinstance(engine_state, dict) else {}), "reading": reading}
+            if restart and cursor is not None and _remapped(cursor, reading):
+                # Up to here the file's events replace their stored copies, also after an interruption
+                # (the cursor keeps the mark until a step reaches it; see `_remapped_step`).
+                engine_state["remap_until"] = max(st.st_size, 1)
         os.lseek(fd, offset, os.SEEK_SET)
         base = offset  # file offset where `parts` begins
         parts: list[bytes] = []
@@ -827,7 +830,7 @@ class Collector:
                 # Move the cursor past the skipped line now (a line boundary), reporting it once.
                 committed = self._commit_step(
                     item, fd, st, head, base, line_no, state, engine_state, [], problems, totals,
-                    restart=restart, remapped=remapped,
+                    restart=restart, remapped=_remapped_step(engine_state, base),
                 )  # fmt: skip
                 problems, restart = [], False
             last = chunk.rfind(b"\n")
@@ -859,7 +862,7 @@ class Collector:
             events = self._parse_lines(item, lines, state, problems)
             committed = self._commit_step(
                 item, fd, st, head, end, line_no, state, engine_state, events, problems, totals,
-                restart=restart, remapped=remapped,
+                restart=restart, remapped=_remapped_step(engine_state, end),
             )  # fmt: skip
             problems, restart = [], False
             base, parts, parts_len = end, ([rest] if rest else []), len(rest)
@@ -881,7 +884,7 @@ class Collector:
             resume = base if not skipping else base - skipping
             self._commit_step(
                 item, fd, st, head, resume, line_no, state, engine_state, held, problems, totals, final=True,
-                restart=restart,
+                restart=restart, remapped=_remapped_step(engine_state, resume),
             )  # fmt: skip
 
     def _long_line_message(self, length: int) -> str:
@@ -1331,12 +1334,29 @@ def _recorded_reading(cursor: CollectCursor) -> Any:
     return engine_state.get("reading") if isinstance(engine_state, dict) else None
 
 
+def _remapped_step(engine_state: Any, end: int) -> bool:
+    """Whether a step of a read ending at `end` is still part of a re-read under a changed mapping
+    (`remap_until` in the engine's state: the file's size when it began); the mark is dropped by the
+    step that reaches it. An interrupted re-read so goes on correcting where it stopped."""
+    until = engine_state.get("remap_until") if isinstance(engine_state, dict) else None
+    if not isinstance(until, int):
+        return False
+    if end >= until:
+        del engine_state["remap_until"]
+    return True
+
+
 def _remapped(cursor: CollectCursor, reading: str | None) -> bool:
     """Whether `cursor`'s file was read under another reading than `reading`. A cursor that recorded
     none (written by a devlog from before readings were recorded, or marked by a `--no-history`
     start then) takes the current one without a re-read: an upgrade changes nothing collected."""
     recorded = _recorded_reading(cursor)
-    return reading is not None and recorded is not None and recorded != reading
+    if reading is None or not isinstance(recorded, str) or recorded == reading:
+        return False
+    if recorded.partition(":")[0] != reading.partition(":")[0]:  # (ids would change: see `Source.reading`)
+        log.warning("mapping_id_changed", path=cursor.path, note="lines already collected keep their ids")
+        return False
+    return True
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:

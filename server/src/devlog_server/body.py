@@ -31,7 +31,7 @@ def _too_large(limit: int, what: str) -> ApiError:
     )
 
 
-def check_content_type(content_type: str | None) -> None:
+def check_content_type(content_type: str | None, *, gzip_allowed: bool = True) -> None:
     """415 unless the body is declared JSON.
 
     A missing Content-Type is refused too rather than guessed: the docs promise 415 for anything but
@@ -40,7 +40,8 @@ def check_content_type(content_type: str | None) -> None:
     if not content_type or not content_type.strip():
         raise ApiError(
             415,
-            "missing Content-Type; send application/json (gzip as Content-Encoding: gzip)",
+            "missing Content-Type; send application/json"
+            + (" (gzip as Content-Encoding: gzip)" if gzip_allowed else ""),
             code="unsupported_media_type",
         )
     media_type = content_type.split(";", 1)[0].strip().lower()

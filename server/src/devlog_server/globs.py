@@ -24,7 +24,7 @@ from functools import lru_cache
 import structlog
 from wcmatch import glob
 
-from devlog_shared.key_globs import key_glob_patterns, key_glob_subject
+from devlog_shared.key_globs import key_glob_patterns, key_glob_subject, windows_glob_spelling
 
 __all__ = ["GLOB_FLAGS", "WorkspaceMatcher", "glob_problem", "globs_problem"]
 
@@ -56,9 +56,10 @@ def glob_problem(pattern: str) -> str | None:
     """
     if not pattern.strip():
         return "is empty (leave it out for a key that may use every workspace)"
-    if "//" in pattern.strip()[1:]:
+    spelt = windows_glob_spelling(pattern.strip())  # (`\\server\share\**` is a share's glob)
+    if "//" in spelt[1:]:
         return "has `//` inside it: only a UNC share's glob may start with `//` (`//server/share/**`)"
-    if not _ABSOLUTE_START.match(pattern.strip()):
+    if not _ABSOLUTE_START.match(spelt):
         return "is relative, so it can match no workspace (they are absolute folders): start it with /, ~/ or **/"
     try:
         _compile([pattern])

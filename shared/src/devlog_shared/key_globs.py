@@ -32,13 +32,19 @@ _WINDOWS_DRIVE: Final = re.compile(r"^[A-Za-z]:[/\\]")
 
 def windows_glob_spelling(pattern: str) -> str:
     """A glob written the Windows way, spelt as devlog stores Windows workspaces: `e:\\Work\\**` is
-    `E:/Work/**` and `\\\\server\\share\\**` is `//server/share/**` (upper-case drive, forward
-    slashes). Such a glob was accepted and then never matched: an exclude written so let out what it
-    was meant to keep. Other globs are returned as they are (a `\\` in them escapes)."""
+    `E:/Work/**`, `\\\\server\\share\\**` is `//server/share/**` and `**\\scratch\\**` is
+    `**/scratch/**` (upper-case drive, forward slashes). Such a glob was accepted and then never
+    matched: an exclude written so let out what it was meant to keep.
+
+    A backslash is read as a folder separator in a glob that starts with a drive letter or `\\\\`,
+    in one that starts with `//`, and in one with no `/` at all; elsewhere it escapes the character
+    after it, as in any glob (`/logs/\\*.txt`)."""
     if _WINDOWS_DRIVE.match(pattern):
         return pattern[0].upper() + ":" + pattern[2:].replace("\\", "/")
     if pattern.startswith("\\\\"):
         return "//" + pattern[2:].replace("\\", "/")
+    if "\\" in pattern and (pattern.startswith("//") or "/" not in pattern):
+        return pattern.replace("\\", "/")
     return pattern
 
 

@@ -52,6 +52,10 @@ def test_a_doubled_slash_inside_a_glob_is_refused() -> None:
         ("e:/Workspace/personal/**", "E:/Workspace/personal/wintool"),
         ("E:\\Workspace\\personal", "E:/Workspace/personal"),
         ("\\\\fileserver\\share\\private\\**", "//fileserver/share/private/notes"),
+        ("//fileserver\\share\\private\\**", "//fileserver/share/private/notes"),
+        ("**\\personal\\**", "E:/Workspace/personal/wintool"),
+        ("?:\\Workspace\\personal\\**", "E:/Workspace/personal/wintool"),
+        ("[eE]:\\Workspace\\personal\\**", "E:/Workspace/personal/wintool"),
     ],
 )
 def test_a_glob_spelt_the_windows_way_matches_as_the_workspace_is_stored(exclude: str, kept_private: str) -> None:
@@ -62,3 +66,8 @@ def test_a_glob_spelt_the_windows_way_matches_as_the_workspace_is_stored(exclude
     assert not router.matches("r", kept_private)
     assert router.matches("r", "E:/Workspace/work/api") and router.matches("r", "//fileserver/share/team")
     assert _router([exclude]).matches("r", kept_private)  # (and as an include it selects it)
+
+
+def test_a_backslash_in_a_posix_glob_still_escapes() -> None:
+    router = _router(["/logs/\\*literal/**"])
+    assert router.matches("r", "/logs/*literal/a") and not router.matches("r", "/logs/xliteral/a")

@@ -329,6 +329,42 @@ def test_a_sub_agent_thread_with_one_usage_row_counts_it_once_nothing_more_comes
     assert collect(config).files_read == 0
 
 
+def test_a_fork_copied_in_while_it_is_read_counts_its_burst_once(tmp_path: Path) -> None:
+    """A forked rollout copied into the sessions folder holds old times while the copy still writes
+    it: a read that saw only its first row counted that row (old by its time), and the rest of the
+    burst then as usage (an adversarial test). The file's own quiet decides now, not the row's time."""
+    import os
+    import sqlite3
+
+    from tests.collector.collect_helpers import agent_config, collect
+
+    day = tmp_path / "codex" / "sessions" / "2026" / "03" / "05"
+    day.mkdir(parents=True)
+    head = [_meta(True), _tc("2026-03-05T10:00:01.000Z", (100, 0, 10, 0))]
+    rest = [_tc("2026-03-05T10:00:01.200Z", (300, 0, 30, 0)), _tc("2026-03-05T10:00:01.400Z", (500, 0, 50, 0)),
+            _tc("2026-03-05T10:00:09.000Z", (800, 0, 90, 0))]  # fmt: skip
+    copying = day / "rollout-2026-03-05T10-00-00-c.jsonl"
+    copying.write_bytes(b"\n".join(head) + b"\n")  # (written just now: the copy goes on)
+    config = agent_config("codex", tmp_path / "codex", tmp_path / "store")
+    collect(config)
+    with copying.open("ab") as handle:
+        handle.write(b"\n".join(rest) + b"\n")
+    old = time.time() - 60
+    os.utime(copying, (old, old))
+    collect(config)
+    fresh = agent_config("codex", tmp_path / "codex", tmp_path / "fresh")
+    collect(fresh)
+
+    def usage(config: Any) -> list[tuple[int, int]]:
+        db = sqlite3.connect(config.storage.db_path())
+        query = "SELECT input_tokens, output_tokens FROM events WHERE input_tokens > 0 ORDER BY ts"
+        rows = db.execute(query).fetchall()
+        db.close()
+        return rows
+
+    assert usage(config) == usage(fresh) == [(300, 40)]  # (the burst of three only moves the baseline)
+
+
 def test_no_replay_skipping_outside_forks(tmp_path: Path) -> None:
     path = tmp_path / "rollout-2026-03-05T10-00-00-c.jsonl"
     lines = [

@@ -380,6 +380,7 @@ def test_a_removed_line_that_begins_with_dashes_is_a_change_not_a_file_header() 
     )
     assert _unified_diff_counts(front_matter) == (3, 5)
     assert _unified_diff_counts("--- a\n+++ b\n-x\n+y\n+z\n") == (2, 1)  # (no hunk headers)
+    assert _unified_diff_counts("@@ -1,1 +1,1 @@\n-a\x0cb\n+c\n") == (1, 1)  # (a form feed inside a line)
 
 
 def test_a_no_history_start_still_skips_the_history_of_a_document_saved_by_rename(tmp_path: Path) -> None:

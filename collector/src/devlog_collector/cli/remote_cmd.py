@@ -145,15 +145,25 @@ def edit(
     )
     if not (settings or change.changes_globs()):
         raise UserError("nothing to change: give at least one option (see `devlog remote edit --help`)")
+    from devlog_collector.config import load_config
+    from devlog_collector.export.exporter import rules_hash
+
     path = config_path()
+    try:
+        before, _ = load_config(path)
+        old_rules = {remote: rules_hash(before, remote) for remote in before.export.remotes}
+    except UserError:  # (an invalid file: the edit below says why)
+        old_rules = {}
     config = edit_remote(path, name, change)
     click.echo(f"changed remote {name} ({mask_url(config.export.remotes[name].url)}) in {path}", err=True)
     if change.changes_globs():
         _say_what_it_selects(config, name)
-    if url is not None or content is not None or change.changes_globs():
+    restarted = [r for r in config.export.remotes if old_rules.get(r, "") != rules_hash(config, r)]
+    if restarted:  # (the default remote's rules include the others' globs: it gets what they leave)
         click.echo(
-            "its export starts again from the first event its rules select (the server keeps one copy of each);"
-            " what was sent before stays on the server, from every workspace: devlog never deletes there",
+            f"export to {', '.join(restarted)} starts again from the first event the rules select (the server"
+            " keeps one copy of each); what was sent before stays on the server, from every workspace: devlog"
+            " never deletes there",
             err=True,
         )
     if api_key_env and config.export.remotes[name].api_key in (None, ""):

@@ -179,7 +179,9 @@ class Source(ABC):
     #: (a generic source's mapping); None for the built-in parsers. The engine records it in each
     #: file's cursor, and a file last read under another reading is read again from its start, its
     #: events replacing the copies stored before and its problems the old ones: a corrected mapping
-    #: corrects what was collected with the wrong one.
+    #: corrects what was collected with the wrong one. It is `<identity>:<content>`: a change of
+    #: the part before the colon (what event ids derive from) is not read again, since every event
+    #: would then be stored a second time under its new id; lines read later get the new ids.
     reading: str | None = None
 
     # -- where ---------------------------------------------------------------------------------

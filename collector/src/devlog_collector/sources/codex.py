@@ -47,10 +47,11 @@ Tokens follow ccusage (v20) exactly, because daily totals must equal its report:
   `REPLAY_GAP_MS` apart, they and every following row at most that long after the one before are
   replay and only advance the baseline (ccusage's chain, which may straddle a second boundary). The
   first row is held in `state` until the second row (or a line dated beyond the gap) decides, or
-  until `REPLAY_QUIET_MS` after its own time: a burst is written within the thread's first second,
-  so a row still alone then is the thread's own usage (a sub-agent that made one model call and
-  finished writes nothing more: its row was held for ever). A read that ends with a row held sets
-  `state[RECHECK_AFTER_KEY]`, and the engine reads the file again then even if it never changes.
+  until the file has been left alone for `REPLAY_QUIET_MS`: a burst is written within the thread's
+  first second, so a row still alone in a quiet file is the thread's own usage (a sub-agent that
+  made one model call and finished writes nothing more: its row was held for ever). A read that
+  ends with a row held sets `state[RECHECK_AFTER_KEY]`, and the engine looks at the file again then
+  even if it never changes.
 
 Discovery: `sessions/**/rollout-*.jsonl`, then `archived_sessions/**/rollout-*.jsonl` except files
 whose path relative to `archived_sessions/` also exists under `sessions/` (the active copy wins).
@@ -99,8 +100,8 @@ MAX_COUNTED_TEXTS: Final = 20_000
 #: A fork's or sub-agent thread's replay of its parent: leading `token_count` rows each at most this
 #: long after the one before (ccusage's rule: a chain, so a burst may straddle a second boundary).
 REPLAY_GAP_MS: Final = 1000
-#: How long after its own time (by this machine's clock) a forked thread's first usage row, still
-#: alone, counts as the thread's own (see the module docstring).
+#: How long a rollout must have been left alone before a forked thread's first usage row, still
+#: alone in it, counts as the thread's own (see the module docstring).
 REPLAY_QUIET_MS: Final = 10_000
 MAX_PENDING_TOOLS: Final = 256
 _INJECTED_PREFIXES: Final = (
@@ -723,21 +724,32 @@ class _RolloutParser:
             yield from self._count(first)
 
     def _resolve_pending_by_clock(self, *, at_end: bool) -> Iterator[Event]:
-        """A read that leaves a first `token_count` held asks the engine to look again
-        `REPLAY_QUIET_MS` after its time (`RECHECK_AFTER_KEY`). The engine then calls with no lines
-        (`at_end`: the file holds nothing more now): a row still alone then is counted. (A read's
-        own end is no such moment: it may fall between two rows of a burst.)"""
+        """A read that leaves a first `token_count` held asks the engine to look again once the file
+        has been left alone for `REPLAY_QUIET_MS` (`RECHECK_AFTER_KEY`; at once for a file already
+        that quiet). The engine then calls with no lines (`at_end`: the file holds nothing more now),
+        and a row still alone in a quiet file is counted. The file's own quiet is the test, not the
+        row's time: a rollout copied into the folder holds old times while the copy still writes it,
+        and a read's end may fall between two rows of a burst."""
         state = self.state
         if state.get("replay") != "pending":
             state.pop(RECHECK_AFTER_KEY, None)
             return
-        first_ms = _row_ms(state["pending"])
-        if not at_end or (first_ms is not None and time.time() * 1000 - first_ms <= REPLAY_QUIET_MS):
-            state[RECHECK_AFTER_KEY] = (first_ms or 0) + REPLAY_QUIET_MS + 1
+        quiet_since = self._quiet_since()
+        now = time.time() * 1000
+        if quiet_since is not None and now - quiet_since > REPLAY_QUIET_MS and at_end:
+            state.pop(RECHECK_AFTER_KEY, None)
+            state["replay"] = "off"
+            yield from self._count(state.pop("pending"))
             return
-        state.pop(RECHECK_AFTER_KEY, None)
-        state["replay"] = "off"
-        yield from self._count(state.pop("pending"))
+        quiet = quiet_since is not None and now - quiet_since > REPLAY_QUIET_MS
+        state[RECHECK_AFTER_KEY] = 1 if quiet else int(max(now, quiet_since or 0)) + REPLAY_QUIET_MS + 1
+
+    def _quiet_since(self) -> float | None:
+        """When the rollout was last written (epoch ms), or None if it cannot be looked at."""
+        try:
+            return Path(self.path_ref).stat().st_mtime_ns / 1e6
+        except OSError:
+            return None
 
     def _skip_replayed(self, row: dict[str, Any]) -> None:
         if row["total"] is not None:

@@ -633,7 +633,7 @@ def _unified_diff_counts(diff: str) -> tuple[int, int]:
     added = removed = 0
     old_left = new_left = 0
     hunks = False
-    for line in diff.splitlines():
+    for line in diff.split("\n"):  # (not splitlines: a form feed or U+2028 is inside a line)
         if old_left > 0 or new_left > 0:
             if line.startswith("+"):
                 added, new_left = added + 1, new_left - 1
@@ -649,7 +649,7 @@ def _unified_diff_counts(diff: str) -> tuple[int, int]:
             new_left = int(hunk.group(2)) if hunk.group(2) is not None else 1
     if hunks:
         return added, removed
-    for line in diff.splitlines():
+    for line in diff.split("\n"):
         if line.startswith("+") and not line.startswith("+++"):
             added += 1
         elif line.startswith("-") and not line.startswith("---"):

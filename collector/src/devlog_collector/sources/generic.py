@@ -101,11 +101,14 @@ class GenericJsonlSource(Source):
         #: The zone of timestamps written without an offset (None: UTC).
         self.naive_zone = _naive_zone(config.timezone)
         #: Everything of the config that decides what a line becomes (not the name: another name is
-        #: another source; not the glob: it decides which files, not what their lines say).
-        self.reading = hashlib.sha256(
-            msgspec.json.encode([sorted(config.mapping.items()), sorted(config.kind_map.items()),
-                                 config.kind_default, config.timezone])
-        ).hexdigest()[:16]  # fmt: skip
+        #: another source; not the glob: it decides which files, not what their lines say), after
+        #: what its ids derive from (`mapping.id`; see `Source.reading`).
+        rest = {k: v for k, v in config.mapping.items() if k != "id"}
+        self.reading = (
+            hashlib.sha256(msgspec.json.encode(config.mapping.get("id"))).hexdigest()[:8] + ":" +
+            hashlib.sha256(msgspec.json.encode([sorted(rest.items()), sorted(config.kind_map.items()),
+                                                config.kind_default, config.timezone])).hexdigest()[:16]
+        )  # fmt: skip
 
     @classmethod
     def default_roots(cls) -> list[Path]:

@@ -79,7 +79,7 @@ async def list_keys_endpoint(request: Request[Any, Any, Any]) -> list[KeyInfo]:
 def _plain_json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """415 unless the request declares an uncompressed JSON body, as `POST /api/v1/events` requires
     (run before the body is decoded: a form-encoded or gzip body was read as JSON or called malformed)."""
-    check_content_type(connection.headers.get("content-type"))
+    check_content_type(connection.headers.get("content-type"), gzip_allowed=False)
     encoding = (connection.headers.get("content-encoding") or "identity").strip().lower()
     if encoding not in ("identity", ""):
         raise ApiError(
