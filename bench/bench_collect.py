@@ -213,7 +213,7 @@ def _interpreter() -> dict[str, str]:
     lives, and whether the interpreter calls into a shared libpython. A build's speed depends on how it
     was compiled: distribution, python.org, Homebrew and uv-managed builds are optimized (PGO + LTO),
     most of them linked statically; a plain source build (pyenv's default) is neither, and on one
-    machine ran the same collect 11-22 % slower and start-up about 40 % slower (docs/benchmarks.md,
+    machine ran the same collect about 10 % slower and start-up up to 40 % slower (docs/benchmarks.md,
     "Collector")."""
     maps = Path("/proc/self/maps")
     shared = "libpython" in maps.read_text() if maps.exists() else None
