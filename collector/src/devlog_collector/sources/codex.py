@@ -268,7 +268,7 @@ class _RolloutParser:
                 yield from self._record(record, line_no, raw)
             except _BadShape as exc:
                 yield Problem(f"line {line_no}", str(exc))
-        yield from self._resolve_pending_by_clock(at_end=not read_any)
+        yield from self._resolve_pending_when_quiet(at_end=not read_any)
 
     def _record(self, record: dict[str, Any], line_no: int, raw: bytes) -> Iterator[Event | Problem]:
         kind = record.get("type")
@@ -723,7 +723,7 @@ class _RolloutParser:
             state["replay"] = "off"
             yield from self._count(first)
 
-    def _resolve_pending_by_clock(self, *, at_end: bool) -> Iterator[Event]:
+    def _resolve_pending_when_quiet(self, *, at_end: bool) -> Iterator[Event]:
         """A read that leaves a first `token_count` held asks the engine to look again once the file
         has been left alone for `REPLAY_QUIET_MS` (`RECHECK_AFTER_KEY`; at once for a file already
         that quiet). The engine then calls with no lines (`at_end`: the file holds nothing more now),
@@ -734,17 +734,17 @@ class _RolloutParser:
         if state.get("replay") != "pending":
             state.pop(RECHECK_AFTER_KEY, None)
             return
-        quiet_since = self._quiet_since()
         now = time.time() * 1000
-        if quiet_since is not None and now - quiet_since > REPLAY_QUIET_MS and at_end:
+        written = self._last_written()
+        quiet = written is not None and now - written > REPLAY_QUIET_MS
+        if quiet and at_end:
             state.pop(RECHECK_AFTER_KEY, None)
             state["replay"] = "off"
             yield from self._count(state.pop("pending"))
             return
-        quiet = quiet_since is not None and now - quiet_since > REPLAY_QUIET_MS
-        state[RECHECK_AFTER_KEY] = 1 if quiet else int(max(now, quiet_since or 0)) + REPLAY_QUIET_MS + 1
+        state[RECHECK_AFTER_KEY] = 1 if quiet else int(now) + REPLAY_QUIET_MS + 1
 
-    def _quiet_since(self) -> float | None:
+    def _last_written(self) -> float | None:
         """When the rollout was last written (epoch ms), or None if it cannot be looked at."""
         try:
             return Path(self.path_ref).stat().st_mtime_ns / 1e6
