@@ -389,19 +389,23 @@ def _supersedes(
 ) -> bool:  # fmt: skip
     """Whether a new copy (`event`, its row) replaces the stored one (the module docstring's rules)."""
     new_path = event.source.path if event.source is not None else None
-    changed = bool(bytes(body) != row[_ROW_BODY] or text != row[_ROW_TEXT])
     stored_path = _stored_path(body) if current_state else None
     if current_state and new_path is not None and new_path == stored_path:
-        return changed  # what the document says now, a smaller usage too
+        return _differs(body, text, row)  # what the document says now, a smaller usage too
     total = _total(event)
     if total != stored_total:
         return total > stored_total
     if current_state:  # (a file that took over from the stored copy's: not with less usage)
-        return new_path is not None and stored_path in replaces and changed
+        return new_path is not None and stored_path in replaces and _differs(body, text, row)
     if total == 0 or row[_ROW_TS] == stored_ts or new_path is None:
         return False
     old_path = _stored_path(body)
     return old_path is not None and new_path < old_path
+
+
+def _differs(body: bytes, text: str | None, row: tuple[Any, ...]) -> bool:
+    """Whether a new copy's row says something else than the stored copy's body and text."""
+    return bool(bytes(body) != row[_ROW_BODY] or text != row[_ROW_TEXT])
 
 
 def _normalised_sql(sql: str) -> str:
