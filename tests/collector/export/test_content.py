@@ -172,7 +172,7 @@ SECRETS = [
     ("env-secret", AZURE_CONNECTION, "AbCdEfGh0123456789"),
     ("env-secret", "TOKEN_TYPE=bearer;ACCESS_TOKEN=AbCdEf1234567890xyz", "AbCdEf1234567890xyz"),
     ("env-secret", "https://x.io/api?token_type=key&api_key=AbCdEf1234567890xyz", "AbCdEf1234567890xyz"),
-    ("env-secret", "//registry.npmjs.org/:_auth=dXNlcjpwYXNzd29yZDEyMw==", "dXNlcjpwYXNzd29yZDEyMw"),
+    ("env-secret", "//npm.registry.example/:_auth=dXNlcjpwYXNzd29yZDEyMw==", "dXNlcjpwYXNzd29yZDEyMw"),
     ("env-secret", "APP_KEY=base64:q7Jx0m3Rn1Zt6kLw9s2Xv5Yb8Pc4Hd0Ge7Ff1Ia3Jb6=", "q7Jx0m3Rn1Zt6kLw9s2X"),
     ("cli-password", "curl -u me@acme.io:ATAT-jira-token-12345 https://acme.atlassian.net", "ATAT-jira-token-12345"),
     ("basic-auth", "headers = {'Authorization': 'Basic " + BASIC + "'}", BASIC),
