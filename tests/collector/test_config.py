@@ -397,3 +397,10 @@ def test_a_key_written_one_section_too_high_says_where_it_belongs() -> None:
     assert found == [
         "export.remotes.personal.include: unknown key (it belongs under `export.remotes.personal.workspaces.include`)"
     ]
+
+
+def test_a_top_level_key_written_inside_a_section_says_it_belongs_at_the_top() -> None:
+    found = problems({"export": {"export_default": "team", "remotes": {}}})
+    assert found == [
+        "export.export_default: unknown key (it belongs at the top level: `export_default:` with no indentation)"
+    ]

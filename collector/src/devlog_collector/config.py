@@ -438,11 +438,15 @@ def _leaf_where(where: str, exc: msgspec.ValidationError) -> str:
 
 def _belongs_under(key: object, fields: dict[str, Any], where: str) -> str:
     """` (it belongs under `x.key`)` when `key` is a key of one of these fields' own sections (an
-    `include:` written straight under a remote instead of under its `workspaces:`), else nothing."""
+    `include:` written straight under a remote instead of under its `workspaces:`), or ` (it
+    belongs at the top level)` for a top-level key written inside a section (`export_default:` under
+    `export:`); else nothing."""
     for name, info in fields.items():
         inner = _struct_of(info.type)
         if inner is not None and key in {f.encode_name for f in msgspec.structs.fields(inner)}:
             return f" (it belongs under `{_join(where, name)}.{key}`)"
+    if where and key in {f.encode_name for f in msgspec.structs.fields(Config)}:
+        return f" (it belongs at the top level: `{key}:` with no indentation)"
     return ""
 
 

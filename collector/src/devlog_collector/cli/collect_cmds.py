@@ -115,8 +115,9 @@ def collect(as_json: bool) -> None:
             "(it goes on from where it stopped)"
         )
     if result.interrupted:
+        updated = f" (and the {result.events_updated:,} updated)" if result.events_updated else ""
         click.echo(
-            f"interrupted: the {result.events_added} events added so far are kept; "
+            f"interrupted: the {result.events_added} events added so far are kept{updated}; "
             "`devlog collect` again goes on from there",
             err=True,
         )
