@@ -36,7 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, TypeVar
 
 import msgspec
 
@@ -52,6 +52,7 @@ __all__ = [
     "file_signature",
     "find_files",
     "marked_removed",
+    "with_attrs",
     "under_any",
     "vscode_user_dirs",
     "watch_folders",
@@ -152,11 +153,19 @@ class Problem:
     message: str
 
 
+_Item = TypeVar("_Item", Event, Event | Problem)
+
+
+def with_attrs(items: Iterable[_Item], marks: dict[str, Any]) -> Iterator[_Item]:
+    """`items` with `marks` added to the attrs of each event (problems pass as they are)."""
+    for item in items:
+        yield msgspec.structs.replace(item, attrs={**item.attrs, **marks}) if isinstance(item, Event) else item
+
+
 def marked_removed(items: Iterable[Event | Problem]) -> Iterator[Event | Problem]:
     """`items` with `attrs.removed: true` on each event: a turn the chat no longer shows (a Cursor
     bubble an edit left behind, a Gemini message a rewind took back), kept because it happened."""
-    for item in items:
-        yield msgspec.structs.replace(item, attrs={**item.attrs, "removed": True}) if isinstance(item, Event) else item
+    return with_attrs(items, {"removed": True})
 
 
 class Source(ABC):

@@ -62,7 +62,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from devlog_collector.sources._values import cap_text
-from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any
+from devlog_collector.sources.base import Problem, Source, SourceFile, find_files, under_any, with_attrs
 from devlog_shared import Event, FileInfo, GitInfo, SourceRef, ToolInfo, Usage, content_hash, decode_repaired, event_id
 from devlog_shared.limits import MAX_COST_USD, MAX_TEXT_CHARS
 
@@ -300,8 +300,7 @@ def _on_sidechain(items: Iterable[_Item], record: dict[str, Any]) -> Iterator[_I
     agent_id = record.get("agentId")
     if isinstance(agent_id, str) and agent_id:
         marks["agent_id"] = agent_id
-    for item in items:
-        yield msgspec.structs.replace(item, attrs={**item.attrs, **marks}) if isinstance(item, Event) else item
+    return with_attrs(items, marks)
 
 
 def _block_text(content: Any) -> str:
