@@ -52,10 +52,10 @@ __all__ = [
     "file_signature",
     "find_files",
     "marked_removed",
-    "with_attrs",
     "under_any",
     "vscode_user_dirs",
     "watch_folders",
+    "with_attrs",
 ]
 
 ReadMode = Literal["append", "document", "sqlite"]
