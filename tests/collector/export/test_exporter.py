@@ -253,6 +253,46 @@ def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_letterin
         assert set(srv.events) == {e.id for e in events} and dead_letters(db, "team") == []
 
 
+def test_a_trickle_refused_alike_is_held_until_three_pause_the_remote(db: Path) -> None:
+    """Auto-sync sends one or two events a pass: counted per pass, the three in a row were never
+    reached, and a proxy refusing every request had each new event dead-lettered."""
+    events = make_events(3, [f"{WORK}/a"])
+    with FaultServer() as srv:
+        srv.script(*[Fault("status", 413, body=b'{"error":"boom"}')] * 200)
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        for held, event in enumerate(events[:2], start=1):
+            fill_store(db, [event])
+            outcome = run("team", cfg, db, max_failures=1)
+            assert outcome.error is not None and not outcome.paused and outcome.dead_lettered == 0
+            assert f"refused {held} event" in str(outcome.error) and "held pending" in str(outcome.error)
+            row = cursor_row(db, "team")
+            assert row is not None and row[0] == 0 and row[1] == "error"  # (the cursor stays before them)
+        fill_store(db, [events[2]])
+        outcome = run("team", cfg, db, max_failures=1)
+        assert outcome.paused and "refused 3 events in a row" in (outcome.paused_reason or "")
+        assert dead_letters(db, "team") == []
+        with srv.lock:
+            srv.faults.clear()  # the proxy is fixed
+        outcome = run("team", cfg, db, resume=True)
+        assert outcome.caught_up and set(srv.events) == {e.id for e in events}
+
+
+def test_an_event_held_alone_is_dead_lettered_once_a_later_one_is_accepted(db: Path) -> None:
+    events = make_events(2, [f"{WORK}/a"])
+    with FaultServer() as srv:
+        cfg = config({"team": remote(srv.url, [f"{WORK}/**"])})
+        fill_store(db, events[:1])
+        srv.script(Fault("status", 422, body=b'{"detail":"bad event"}'))
+        outcome = run("team", cfg, db, max_failures=1)
+        assert outcome.error is not None and dead_letters(db, "team") == []
+        fill_store(db, events[1:])
+        srv.script(*[Fault("status", 422, body=b'{"detail":"bad event"}')] * 2)  # the batch, then the first alone
+        outcome = run("team", cfg, db, max_failures=1)
+        assert outcome.caught_up and outcome.sent == 1 and outcome.dead_lettered == 1
+        assert [eid for eid, _ in dead_letters(db, "team")] == [events[0].id]
+        assert set(srv.events) == {events[1].id}
+
+
 def test_events_refused_alone_among_accepted_ones_are_dead_lettered(db: Path) -> None:
     """Two oversized events side by side, and one beyond the server's limits: not a blanket refusal."""
     events = make_events(30, [f"{WORK}/a"])

@@ -63,6 +63,7 @@ from devlog_collector.export.shared_blobs import shared_blobs
 from devlog_collector.lock_files import open_lock_file
 from devlog_collector.log import get_logger
 from devlog_collector.store import Store, event_from_row, now_ms, price_extras
+from devlog_collector.wording import counted
 from devlog_collector.workspace import machine_id
 from devlog_shared import Event
 from devlog_shared.codec import encode
@@ -553,6 +554,8 @@ class RemoteExporter:
         larger than the server says it takes, are refused alone with one same answer: then the answer
         is not about the events (a proxy's body-size limit, a firewall, a server that refuses every
         request) and the remote pauses with it, those events left pending instead of dead-lettered.
+        Fewer such events at the end of the batch are held pending (RemoteUnavailable: retried, with
+        the events that follow them) until one or the other is known.
         """
         pending = [batch]
         refused: list[tuple[Batch, PayloadTooLarge | BatchInvalid]] = []  # alone, since the last accepted part
@@ -606,7 +609,22 @@ class RemoteExporter:
             outcome.sent += len(part) - len(letters)
             if progress:
                 progress(len(part))
-        self._dead_letter(refused, outcome, progress)
+        # The last events refused alike, fewer than `BLANKET_REFUSALS`, with none accepted after them:
+        # whether that is about them or about the remote is not known yet (an auto-sync pass often
+        # holds one or two events, so a count per pass never reached three and a proxy refusing
+        # everything had each new event dead-lettered). They stay pending, the cursor before them;
+        # the next pass sends them again with the events after them, and decides.
+        held = refused[len(refused) - in_a_row :] if in_a_row else []
+        self._dead_letter(refused[: len(refused) - len(held)], outcome, progress)
+        if held:
+            answer = held[-1][1]
+            raise RemoteUnavailable(
+                f"{mask_url(self.remote.url)} refused {counted(len(held), 'event')} one by one ({answer}); "
+                f"held pending, not dead-lettered: they are sent again with the events that follow. If "
+                f"{BLANKET_REFUSALS} in a row are refused alike, the remote pauses (the answer is not about the "
+                "events); if a later event is accepted, they are dead-lettered",
+                status_code=answer.status_code,
+            )
 
     def _dead_letter(
         self,
