@@ -96,6 +96,11 @@ class LazyGroup(click.Group):
         except CollectorError as exc:
             click.echo(f"error: {_printable(str(exc))}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt:
+            # Ctrl-C in a query (`devlog sql` over a runaway query): 130, as `collect` and `start` exit
+            # on it, not click's "Aborted!" and 1, which a script cannot tell from an SQL error.
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
         except BrokenPipeError:
             # The reader went away (`devlog stats | head -1`): what it wanted was written. Exit 0 as
             # for any command whose output was cut short, so `set -o pipefail` scripts do not fail.
