@@ -474,9 +474,9 @@ class Collector:
         if result.paused is None:
             self._pause_logged = False
         if self._disk_full:
-            disk_full_marker.mark(self.store.path)  # for `devlog status`, which runs in another process
+            disk_full_marker.mark(self.store.home)  # for `devlog status`, which runs in another process
         elif self._wrote and result.paused is None:
-            disk_full_marker.clear(self.store.path)
+            disk_full_marker.clear(self.store.home)
         return result
 
     def forget_vanished(
@@ -643,6 +643,11 @@ class Collector:
         return marked
 
     # -- run records ---------------------------------------------------------------------------
+
+    def use_store(self, store: Store) -> None:
+        """Go on in `store`: the same store under its own name, once a first load built aside is in
+        place (`store/first_load.py`)."""
+        self.store = store
 
     def begin_run(self) -> int:
         """Record the start of a collect run (shown by `devlog status`); returns its id."""

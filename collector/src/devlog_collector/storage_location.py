@@ -27,9 +27,11 @@ __all__ = [
     "DEFAULT_EVENTS_DB",
     "DEFAULT_STORAGE_PATH",
     "ENV_REF",
+    "FIRST_LOAD_SUFFIX",
     "configured_db_path",
     "events_db_name_problem",
     "events_db_path",
+    "first_load_path",
     "interpolate",
     "storage_path_problem",
 ]
@@ -40,6 +42,16 @@ DEFAULT_EVENTS_DB: Final = "events.db"
 #: The config's top-level sections and the `storage` keys (a test keeps these equal to config.py's).
 TOP_LEVEL_KEYS: Final = frozenset({"collect", "storage", "export", "export_default"})
 STORAGE_KEYS: Final = frozenset({"path", "events_db", "cursors_db", "retention_days", "min_free_bytes"})
+
+
+#: A new store's first load is built in a file named as the store with this added
+#: (`store/first_load.py`); `devlog status` looks for it there.
+FIRST_LOAD_SUFFIX: Final = ".first-load"
+
+
+def first_load_path(db_path: Path) -> Path:
+    """Where the first load into the (new) store at `db_path` is built."""
+    return Path(f"{db_path}{FIRST_LOAD_SUFFIX}")
 
 
 def interpolate(value: str, where: str, problems: list[str]) -> str:

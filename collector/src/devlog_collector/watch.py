@@ -37,7 +37,7 @@ from devlog_collector.config import Config
 from devlog_collector.log import get_logger
 from devlog_collector.sizes import human_bytes
 from devlog_collector.stop_signals import stop_on_signals
-from devlog_collector.store import Store
+from devlog_collector.store import Store, first_load
 from devlog_collector.wording import counted
 
 __all__ = ["CollectDaemon", "DaemonOptions"]
@@ -202,6 +202,8 @@ class CollectDaemon:
         self._watch_error: str | None = None
         self._config_seen = _config_stamp()
         self.totals = CollectResult()
+        #: The store collected into (a new store's first load is built aside, then replaced by it).
+        self._store: Store
         #: A stop came before the history pass was through (the command then exits 128 + the signal).
         self.history_interrupted = False
         #: The signal that stopped an unfinished history pass (set by `run`), else None.
@@ -231,13 +233,18 @@ class CollectDaemon:
         Raises:
             StoreLocked: another collector holds the store.
         """
-        store = Store.open(self.db_path)
+        aside = first_load.begin(self.db_path)  # a store that does not exist yet is built beside its name
+        self._store = aside if aside is not None else Store.open(self.db_path)
         try:
-            store.acquire_writer_lock()
+            if aside is None:
+                self._store.acquire_writer_lock()
             with stop_on_signals(self.stopping) as received:
-                self._run(store)
+                self._run(self._store)
         finally:
-            store.close()
+            if self._store.aside:  # an error ended the first load: nothing of it is kept
+                first_load.discard(self._store)
+            else:
+                self._store.close()
         self._say(f"stopped: {counted(self.totals.events_added, 'event')} collected in this session")
         if self.history_interrupted:  # (as `devlog collect`: a script must not take a partial load as done)
             self.stopped_by = received[0] if received else signal.SIGINT
@@ -251,9 +258,18 @@ class CollectDaemon:
         indexer = _SearchIndexer(self.db_path)
         history_read = False
         try:
-            self._apply_retention(store)
+            history_pending = True
+            self._apply_retention(store)  # (first: its cutoff keeps older lines out of the history pass)
+            if store.aside:  # a new store's first load: put in place before anything else opens the store
+                self._history(collector, None, run_id)
+                store, collector, run_id, history_pending = self._publish_first_load(collector, store, run_id)
+                if history_pending:
+                    self._apply_retention(store)
             self._exporter = self._start_exporter()
-            self._history(collector, self._exporter, run_id)
+            if history_pending:
+                self._history(collector, self._exporter, run_id)
+            elif self._exporter is not None and self.totals.events_added:
+                self._exporter.notify_new_events()
             history_read = not self.stopping.is_set()
             _give_back_memory(store)
             collector.record_progress(run_id, self.totals)
@@ -270,6 +286,23 @@ class CollectDaemon:
             indexer.stop()
             if self._exporter is not None:
                 self._exporter.stop()
+
+    def _publish_first_load(
+        self, collector: Collector, store: Store, run_id: int
+    ) -> tuple[Store, Collector, int, bool]:
+        """Put the first load built aside in place (`store/first_load.py`); returns the store, the
+        collector and run to go on with, and whether the history is still to be read into it (the
+        load was thrown away: a write failed, or a store was made under its name meanwhile)."""
+        store, published = first_load.publish(store)
+        self._store = store
+        if published:
+            collector.use_store(store)
+            return store, collector, run_id, False
+        self._say("the first load was not kept: reading the history again into the store")
+        self.totals = CollectResult()
+        self.history_interrupted = False
+        collector = Collector(store, self.config, should_stop=self.stopping.is_set)
+        return store, collector, collector.begin_run(), not self.stopping.is_set()
 
     def stop(self) -> None:
         """Ask the daemon to stop after the current commit."""

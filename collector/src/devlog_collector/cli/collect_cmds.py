@@ -60,37 +60,33 @@ def start(no_history: bool, once: bool, poll: bool, no_progress: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def collect(as_json: bool) -> None:
     """Read what is new in every agent's logs into the local store, then exit."""
-    from devlog_collector.collect import Collector, CollectResult
     from devlog_collector.errors import StoreError
     from devlog_collector.stop_signals import stop_on_signals
-    from devlog_collector.store import Store
+    from devlog_collector.store import Store, first_load
 
     config = _load_config()
     if not config.collect.enabled:
         click.echo("collection is disabled (collect.enabled: false); nothing to do", err=True)
         return
     stop = threading.Event()
-    with Store.open(config.storage.db_path()) as store:
-        store.acquire_writer_lock()
-        collector = Collector(store, config, should_stop=stop.is_set)
-        for warning in collector.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        run_id = collector.begin_run()
-        result = CollectResult()
-        recorded = time.monotonic()
-
-        def record(files_done: int, bytes_done: int) -> None:  # `devlog status` shows a long pass's progress
-            nonlocal recorded
-            if time.monotonic() - recorded >= PROGRESS_RECORD_S:
-                collector.record_progress(run_id, result)
-                recorded = time.monotonic()
-
+    path = config.storage.db_path()
+    aside = first_load.begin(path)  # a store that does not exist yet is built beside its name
+    store = aside if aside is not None else Store.open(path)
+    try:
+        if aside is None:
+            store.acquire_writer_lock()
         with stop_on_signals(stop) as received:  # (the signal that ended the pass, if one did)
-            collector.collect(progress=record, result=result)
-        if result.interrupted:  # left unfinished: `devlog status` says "interrupted", with what it did
-            collector.record_progress(run_id, result)
+            result = _collect_pass(store, config, stop)
+            if aside is not None:
+                store, published = first_load.publish(store)
+                if not published:  # (a write failed, or a store was made meanwhile: read into it as usual)
+                    result = _collect_pass(store, config, stop)
+            aside = None
+    finally:
+        if aside is not None:  # an error ended the first load: nothing of it is kept
+            first_load.discard(store)
         else:
-            collector.finish_run(run_id, result)
+            store.close()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -122,6 +118,31 @@ def collect(as_json: bool) -> None:
             err=True,
         )
         raise SystemExit(128 + (received[0] if received else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def _collect_pass(store: Any, config: Any, stop: threading.Event) -> Any:
+    """One collect pass into `store` (holding its writer lock), recorded for `devlog status`."""
+    from devlog_collector.collect import Collector, CollectResult
+
+    collector = Collector(store, config, should_stop=stop.is_set)
+    for warning in collector.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    run_id = collector.begin_run()
+    result = CollectResult()
+    recorded = time.monotonic()
+
+    def record(files_done: int, bytes_done: int) -> None:  # `devlog status` shows a long pass's progress
+        nonlocal recorded
+        if time.monotonic() - recorded >= PROGRESS_RECORD_S:
+            collector.record_progress(run_id, result)
+            recorded = time.monotonic()
+
+    collector.collect(progress=record, result=result)
+    if result.interrupted:  # left unfinished: `devlog status` says "interrupted", with what it did
+        collector.record_progress(run_id, result)
+    else:
+        collector.finish_run(run_id, result)
+    return result
 
 
 def _print_table(result: Any) -> None:

@@ -6,6 +6,7 @@ answers quickly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -114,6 +115,11 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     size = sum(Path(f"{db_path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db_path}{s}").exists())
     facts: dict[str, Any] = {"path": str(db_path), "exists": db_path.exists(), "size_bytes": size}
     if not db_path.exists():
+        from devlog_collector.storage_location import first_load_path
+
+        with contextlib.suppress(OSError):  # a new store's first load, built beside its name
+            if _collector_running(db_path):
+                facts["first_load_bytes"] = first_load_path(db_path).stat().st_size
         return facts
     if db_path.is_dir():
         facts["error"] = f"cannot read the store: {db_path} is a folder, not a devlog store (check storage.events_db)"
@@ -289,6 +295,11 @@ def _render(facts: dict[str, Any]) -> None:
     running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
     size = human_bytes(store["size_bytes"]) if store["exists"] else "not created yet"
     console.print(f"[bold]store[/] {escape(store['path'])} ({size}) · collector {running}")
+    if "first_load_bytes" in store:
+        console.print(
+            f"[bold]first load[/] running: {human_bytes(store['first_load_bytes'])} written so far; "
+            "the store appears when it ends"
+        )
     config = facts["config"]
     console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
     for warning in config["warnings"]:

@@ -88,6 +88,7 @@ __all__ = [
     "now_ms",
     "price_extras",
     "store_gone_error",
+    "take_writer_lock",
 ]
 
 log = get_logger("store")
@@ -232,6 +233,65 @@ def _switch_to_wal(db: sqlite3.Connection) -> None:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def _build_aside(db: sqlite3.Connection) -> None:
+    """The settings of a new store's first load, built beside its name (`store/first_load.py`).
+
+    No write-ahead log (each page is written once, not into the `-wal` and again by a checkpoint);
+    the journal in memory, so a statement or transaction that fails still rolls back; no syncs;
+    and an exclusive lock, taken at the first write and kept until the load ends (nobody else
+    opens the side file). A crash can leave the file damaged: it is then deleted, never published.
+    """
+    db.execute("PRAGMA journal_mode = MEMORY")
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
+
+
+def make_store_folder(path: Path) -> None:
+    """Make the folder of the store at `path` (and devlog's home), private: they hold everything
+    the agents saw (0700). Raises OSError."""
+    home = home_dir()
+    if home in path.parents:
+        ensure_private_dir(home)
+    ensure_private_dir(path.parent)
+
+
+def _cannot_create(path: Path, exc: OSError) -> StoreError:
+    from devlog_collector.storage_location import file_in_the_way
+
+    blocking = file_in_the_way(path.parent)
+    reason = f"{blocking} is a file, not a folder" if blocking is not None else exc.strerror
+    return StoreError(f"cannot create the store at {path}: {reason}")
+
+
+def take_writer_lock(path: Path, *, wait: bool = False) -> IO[bytes]:
+    """Become the single writer of the store at `path` (its `.lock` file, with the holder's pid);
+    raises StoreLocked if another process is, StoreError if the store's folder cannot be made.
+    Returns the lock's open handle: closing it releases it.
+    """
+    try:
+        make_store_folder(path)
+    except OSError as exc:
+        raise _cannot_create(path, exc) from exc
+    handle = open_lock_file(Path(f"{path}.lock"))
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = ""
+        with contextlib.suppress(OSError):
+            handle.seek(0)
+            holder = handle.read(32).decode("ascii", "replace").strip()
+        handle.close()
+        who = f"another devlog process (pid {holder})" if holder.isdigit() else "another devlog process"
+        raise StoreLocked(
+            f"{who} is collecting into {path}: a `devlog start` is running, or a `devlog collect` has not finished yet"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()).encode())
+    handle.flush()
+    return handle
 
 
 def _wal_autocheckpoint_pages(db: sqlite3.Connection) -> int:
@@ -445,10 +505,17 @@ def event_from_row(body: bytes, text: str | None) -> Event:
 class Store:
     """Connection to the local store. Use `Store.open(path)`; close with `close()` or `with`."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool, aside: bool = False) -> None:
         self.db = db
         self.path = path
         self.readonly = readonly
+        #: A new store's first load, built beside the store's name (`store/first_load.py`): its path
+        #: is the side file's, `home` the store's own (where status and the disk-full marker look).
+        self.aside = aside
+        self.home = path
+        #: A transaction of this connection failed. A store built aside keeps its journal in memory
+        #: and never syncs, so after a failed write it is not trusted: it is thrown away, not published.
+        self.write_failed = False
         self._lock_file: IO[bytes] | None = None
         #: For a read-only store: why what it shows may differ from an up-to-date store's (made by an
         #: older devlog and not upgraded yet, or by a newer one), else None.
@@ -522,11 +589,12 @@ class Store:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, readonly: bool = False) -> Store:
+    def open(cls, path: Path, *, readonly: bool = False, aside: bool = False) -> Store:
         """Open (creating and migrating if needed) the store at `path`.
 
         Read-only opens never create or migrate anything; they fail with StoreError if the store
-        does not exist yet.
+        does not exist yet. `aside` opens a new store's first load (`store/first_load.py`, which
+        calls it): no write-ahead log, the journal in memory, no syncs, and an exclusive lock.
         """
         path = path.expanduser()
         if readonly:
@@ -555,11 +623,7 @@ class Store:
         if path.is_dir():
             raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
         try:
-            # devlog's home (and the store's folder) hold everything the agents saw: 0700.
-            home = home_dir()
-            if home in path.parents:
-                ensure_private_dir(home)
-            ensure_private_dir(path.parent)
+            make_store_folder(path)
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
@@ -572,8 +636,11 @@ class Store:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             if path.stat().st_size == 0:
                 db.execute(f"PRAGMA page_size = {NEW_STORE_PAGE_SIZE}")  # only before the first table
-            _switch_to_wal(db)
-            db.execute("PRAGMA synchronous = NORMAL")
+            if aside:
+                _build_aside(db)
+            else:
+                _switch_to_wal(db)
+                db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
@@ -600,12 +667,8 @@ class Store:
                 disk_full_marker.mark(path)  # `devlog status` says "paused", as for a write that failed
             raise StoreError(message) from exc
         except OSError as exc:
-            from devlog_collector.storage_location import file_in_the_way
-
-            blocking = file_in_the_way(path.parent)
-            reason = f"{blocking} is a file, not a folder" if blocking is not None else exc.strerror
-            raise StoreError(f"cannot create the store at {path}: {reason}") from exc
-        return cls(db, path, readonly=False)
+            raise _cannot_create(path, exc) from exc
+        return cls(db, path, readonly=False, aside=aside)
 
     def close(self) -> None:
         """Release the writer lock (if held) and close the connection."""
@@ -624,25 +687,7 @@ class Store:
         """Become the single writer (collector); raises StoreLocked if another process is."""
         if self._lock_file is not None:
             return
-        handle = open_lock_file(Path(f"{self.path}.lock"))
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = ""
-            with contextlib.suppress(OSError):
-                handle.seek(0)
-                holder = handle.read(32).decode("ascii", "replace").strip()
-            handle.close()
-            who = f"another devlog process (pid {holder})" if holder.isdigit() else "another devlog process"
-            raise StoreLocked(
-                f"{who} is collecting into {self.path}: a `devlog start` is running, or a `devlog collect` "
-                "has not finished yet"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()).encode())
-        handle.flush()
-        self._lock_file = handle
+        self._lock_file = take_writer_lock(self.path, wait=wait)
         if self.get_meta(DEFERRED_INDEXES_KEY) is not None:
             # A history load that dropped the secondary indexes did not finish (crash, kill -9, a
             # full disk). Queries work without them, so a failure here (still no space) only warns.
@@ -659,6 +704,15 @@ class Store:
     def _has_id_index(self) -> bool:
         found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (ID_INDEX[0],))
         return found.fetchone() is not None
+
+    def adopt_writer_lock(self, handle: IO[bytes]) -> None:
+        """Hold the writer lock `take_writer_lock` (or `hand_over_writer_lock`) returned."""
+        self._lock_file = handle
+
+    def hand_over_writer_lock(self) -> IO[bytes] | None:
+        """Give the writer lock to the caller, still held (`close` then leaves it alone)."""
+        handle, self._lock_file = self._lock_file, None
+        return handle
 
     def release_writer_lock(self) -> None:
         """Give up the writer lock."""
@@ -758,6 +812,7 @@ class Store:
             yield self.db
             self.db.execute("COMMIT")
         except BaseException:
+            self.write_failed = True
             # (Also when COMMIT itself failed, say on a full disk: the transaction would stay open and
             # every later BEGIN fail. SQLite may have rolled back itself already.)
             if self.db.in_transaction:
