@@ -218,6 +218,19 @@ def test_bad_line_in_the_middle_is_reported_and_skipped(tmp_path: Path) -> None:
     assert events[2].ts.isoformat() == "2026-01-01T00:00:01+00:00"  # (the prompt's, before it)
 
 
+def test_a_jsonl_file_with_no_usable_record_is_no_session(tmp_path: Path) -> None:
+    """Garbage (or a foreign file) in `chats/` became a session dated at the file's time, counted in
+    its project's sessions for good; its problems are reported and nothing else."""
+    path = tmp_path / "session-2026-12-06T10-05-garbage0.jsonl"
+    path.write_bytes(b"\x00\x01garbage\n[1,2,3]\n")
+    events, problems = parse(path)
+    assert events == []
+    assert [p.position for p in problems] == ["line 1", "line 2"]
+    path.write_bytes(b'{"sessionId":"s2","startTime":"2026-01-01T00:00:00Z"}\n')  # a real start, no message yet
+    events, _ = parse(path)
+    assert [e.kind for e in events] == ["session_start"]
+
+
 def test_an_unknown_message_type_is_reported_and_notices_are_not(tmp_path: Path) -> None:
     path = tmp_path / "session-y.jsonl"
     path.write_text(

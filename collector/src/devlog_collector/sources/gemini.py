@@ -310,6 +310,8 @@ class GeminiSource(Source):
             if not data[: data.rfind(b"\n") + 1].strip():
                 return  # not even the metadata line is complete: no session yet (not one dated now)
             metadata, messages, problems = replay_jsonl(data)
+            if not metadata and not messages:  # (garbage, or a foreign file: its problems, but no session)
+                metadata = None
         else:
             metadata, messages, problems = read_conversation(data)
         yield from problems
