@@ -71,6 +71,11 @@ from devlog_shared import Event, EventKind, FileInfo, SourceRef, ToolInfo, Usage
 
 __all__ = ["CursorDatabaseLocked", "CursorSource", "open_readonly"]
 
+#: The problem of a database Cursor holds locked (the daemon reads it again every 2 s, `watch.py`).
+_LOCKED: Final = (
+    "locked by Cursor; read again every 2 s until it opens (`devlog start`), or at the next `devlog collect`"
+)
+
 #: Tool names (`toolFormerData.name`) that write a file named in their arguments.
 EDIT_TOOLS = frozenset(
     {"edit_file", "edit_file_v2", "search_replace", "write", "apply_patch", "multi_edit", "create_file", "MultiEdit"}
@@ -248,7 +253,7 @@ class CursorSource(Source):
         try:
             db, scratch = open_readonly(file.path, self.busy_timeout)
         except CursorDatabaseLocked:
-            yield Problem("database", "locked by Cursor; will retry when it changes again")
+            yield Problem("database", _LOCKED)
             return
         except FileNotFoundError:
             return  # deleted since discovery
@@ -259,7 +264,7 @@ class CursorSource(Source):
             yield from self._parse_db(db, file, state)
         except sqlite3.OperationalError as exc:
             if _is_locked(exc):
-                yield Problem("database", "locked by Cursor; will retry when it changes again")
+                yield Problem("database", _LOCKED)
             else:
                 yield Problem("database", f"read failed: {exc}")
         except sqlite3.DatabaseError as exc:
