@@ -79,6 +79,17 @@ def _cli(database_url: str, *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
+def test_a_key_created_without_the_pepper_says_where_it_works(database_url: str) -> None:
+    """Made in a shell without DEVLOG_SERVER_KEY_PEPPER, a key was listed `active` and answered 401
+    "invalid API key" by the server (which has one) with no word of why."""
+    env = {"DEVLOG_SERVER_DATABASE_URL": database_url}
+    bare = CliRunner().invoke(main, ["keys", "create", "no-pepper"], env=env, catch_exceptions=False)
+    assert bare.exit_code == 0 and bare.stdout.strip().startswith("dvl_")
+    assert "DEVLOG_SERVER_KEY_PEPPER is not set here" in bare.stderr
+    peppered = _cli(database_url, "keys", "create", "peppered")
+    assert peppered.exit_code == 0 and "KEY_PEPPER" not in peppered.stderr
+
+
 def test_keys_cli_create_list_revoke(database_url: str) -> None:
     created = _cli(database_url, "keys", "create", "ci-bot", "--scope", "ingest", "--workspace", "/srv/**", "--json")
     assert created.exit_code == 0, created.output

@@ -199,6 +199,14 @@ def keys_create(name: str, scopes: tuple[str, ...], workspaces: tuple[str, ...],
             )
 
     created = _run(_with_db(settings, work))
+    if settings.key_pepper is None:
+        # A key is hashed with the pepper of the process that creates it: one made here works only on
+        # a server that runs without one too (a server with a pepper answers 401 "invalid API key").
+        click.echo(
+            "warning: DEVLOG_SERVER_KEY_PEPPER is not set here, so this key works only on a server "
+            "running without one; create keys with the environment `devlog-server serve` runs with",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps({**_key_dict(created.key), "token": created.token}))
         return
