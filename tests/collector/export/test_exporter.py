@@ -229,6 +229,23 @@ def test_a_text_full_of_json_escapes_is_cut_to_the_longest_start_that_fits(db: P
         assert log.startswith(arrived) and abs(len(arrived) - kept) < 200
 
 
+def test_a_cut_redacted_text_counts_only_the_masks_it_still_holds() -> None:
+    """A 2 MB prompt of 20,559 masked passwords arrived cut to 1 MiB, holding 18,386 masks, and still
+    said `redactions: 20559`."""
+    import msgspec
+
+    from devlog_collector.export.content import apply_policy, default_redactor
+    from devlog_collector.export.event_size import REDACTION_MARK, fit_event
+
+    text = "".join(f"export DB_PASSWORD=Sup3rS3cret{n:05d}\n" for n in range(3000))
+    event = make_events(1, [f"{WORK}/a"], start=1000, text=text)[0]
+    shared = apply_policy(event, "redacted", default_redactor())
+    assert shared.attrs["redactions"] == 3000 == (shared.text or "").count(REDACTION_MARK)
+    sent = msgspec.json.decode(fit_event(shared, 20_000))
+    assert sent["attrs"]["truncated"] is True
+    assert 0 < sent["attrs"]["redactions"] == sent["text"].count(REDACTION_MARK) < 3000
+
+
 @pytest.mark.parametrize("status", [413, 400])
 def test_a_remote_that_refuses_every_event_alike_pauses_instead_of_dead_lettering(db: Path, status: int) -> None:
     """A proxy's body-size limit or a firewall answers every request alike: splitting down to single
