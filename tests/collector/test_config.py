@@ -197,6 +197,13 @@ def test_generic_source_config_names_each_bad_value(raw: dict[str, object], mess
     assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems
 
 
+def test_a_built_in_name_and_a_repeated_one_are_both_named_at_once() -> None:
+    """Only the first was said; the repeated name showed up at the next check, once it was fixed."""
+    entries = [_generic(name=name)["collect"]["generic"][0] for name in ("claude", "a", "a")]  # type: ignore[index]
+    found = problems({"collect": {"generic": entries}})
+    assert any("claude belong to built-in sources" in p and "a used more than once" in p for p in found), found
+
+
 def test_unknown_users_in_roots_and_globs_are_named() -> None:
     found = problems(
         {

@@ -302,11 +302,14 @@ def _event_kind_map(value: dict[str, str]) -> dict[str, str]:
 def _unique_generic_names(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names = [entry.get("name") for entry in value if isinstance(entry, dict)]
     builtin = sorted({n for n in names if n in BUILTIN_AGENTS})
+    repeated = sorted({n for n in names if names.count(n) > 1 and isinstance(n, str) and n not in BUILTIN_AGENTS})
+    found = []  # (both in one message: fixing one must not reveal the other only at the next check)
     if builtin:
-        raise ValueError(f"name(s) {', '.join(builtin)} belong to built-in sources; pick another")
-    repeated = sorted({n for n in names if names.count(n) > 1 and isinstance(n, str)})
+        found.append(f"name(s) {', '.join(builtin)} belong to built-in sources; pick another")
     if repeated:
-        raise ValueError(f"name(s) {', '.join(repeated)} used more than once; each source needs its own")
+        found.append(f"name(s) {', '.join(repeated)} used more than once; each source needs its own")
+    if found:
+        raise ValueError("; and ".join(found))
     return value
 
 
