@@ -304,3 +304,20 @@ def test_show_keeps_the_tokens_of_a_call_with_a_long_tool_name_and_marks_a_cance
         assert "· 23,426 tokens" in heading and display_width(heading) == width
         assert "mcp__p" in heading or width < 80  # (at 60 columns the time and model fill it)
     assert "── ASSISTANT (cancelled) · " in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [("plain ascii", 11), ("café…", 5), (CJK, 2 * 32 + 2 * 20), ("e\u0301t\u00e9", 3), ("a\u200bb", 2),
+     ("日本 and ascii 😀", 17)],
+)  # fmt: skip
+def test_display_width_counts_wide_and_zero_width_characters(text: str, columns: int) -> None:
+    """Only the characters past ASCII are looked up now (a table of 113,000 cut summaries took 20 s)."""
+    import unicodedata
+
+    def per_character(char: str) -> int:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            return 0
+        return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+    assert display_width(text) == sum(map(per_character, text)) == columns
