@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +127,21 @@ def write_as_before(patch: pytest.MonkeyPatch, *skipped: str) -> None:
         patch.setattr(store_module, "_INSERT_ROWS", rows)
         patch.setattr(store_module, "_INSERT", rows.one_row)
         patch.setattr(store_module, "_row_values", lambda event, *args: row_values(event, *args)[:20])
+
+
+def killed_mid_run(work: Callable[[], object], after: float) -> bool:
+    """Run `work` in a forked child and `kill -9` it `after` seconds in; whether the kill found it
+    still running (else it had finished, or failed: exit 0 or 1)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            work()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    time.sleep(after)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFSIGNALED(status)

@@ -6,11 +6,9 @@ rows, the same replaced copies, the same rollup. Real SQLite files in tmp_path, 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,7 +24,7 @@ from devlog_collector.store import DEFERRED_INDEXES_KEY, Store
 from devlog_collector.store.migrations import ID_INDEX, id_index_is_named
 from devlog_collector.store.wal_checkpointer import WalCheckpointer
 from devlog_shared import Event, Usage
-from tests.collector.collect_helpers import line, make_config
+from tests.collector.collect_helpers import killed_mid_run, line, make_config
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -247,21 +245,13 @@ def test_kill_9_during_a_first_history_load_converges_to_a_clean_run(
     interrupted = 0
     for attempt in range(12):
         config = make_config(logs, storage={"path": str(tmp_path / f"run{attempt}")})
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                with Store.open(config.storage.db_path()) as store:
-                    store.acquire_writer_lock(wait=True)
-                    Collector(store, config, chunk_bytes=16 * 1024).collect()
-            except BaseException:
-                code = 1
-            os._exit(code)
-        time.sleep(rng.uniform(0.05, 0.6))
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        interrupted += os.WIFSIGNALED(status)
+
+        def load(config: Config = config) -> None:
+            with Store.open(config.storage.db_path()) as store:
+                store.acquire_writer_lock(wait=True)
+                Collector(store, config, chunk_bytes=16 * 1024).collect()
+
+        interrupted += killed_mid_run(load, rng.uniform(0.05, 0.6))
         path = config.storage.db_path()
         if not path.exists():
             continue

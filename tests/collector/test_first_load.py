@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,7 @@ from devlog_collector.config import Config
 from devlog_collector.errors import StoreLocked
 from devlog_collector.storage_location import first_load_path
 from devlog_collector.store import Store, first_load
-from tests.collector.collect_helpers import line, make_config
+from tests.collector.collect_helpers import killed_mid_run, line, make_config
 from tests.collector.test_bulk_load import _config, _contents, _write_history
 
 
@@ -113,19 +110,8 @@ def test_kill_9_during_a_first_load_leaves_no_store_and_the_next_run_loads_it_wh
     for attempt in range(12):
         config = make_config(logs, storage={"path": str(tmp_path / f"run{attempt}")})
         path = config.storage.db_path()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _first_load(config)[0].close()
-            except BaseException:
-                code = 1
-            os._exit(code)
-        time.sleep(rng.uniform(0.01, 0.3))
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFSIGNALED(status) and not path.exists():
+        killed = killed_mid_run(lambda: _first_load(config)[0].close(), rng.uniform(0.01, 0.3))
+        if killed and not path.exists():
             killed_unpublished += 1
             assert first_load_path(path).exists()  # (only the side file is left; the next writer deletes it)
             store, published, result = _first_load(config)
