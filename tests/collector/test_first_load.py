@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -27,12 +28,12 @@ from tests.collector.collect_helpers import killed_mid_run, line, make_config
 from tests.collector.test_bulk_load import _config, _contents, _write_history
 
 
-def _first_load(config: Config, **collect_args: object) -> tuple[Store, bool, collect_module.CollectResult]:
+def _first_load(config: Config, **collect_args: object) -> tuple[Store, str | None, collect_module.CollectResult]:
     aside = first_load.begin(config.storage.db_path())
     assert aside is not None
     result = Collector(aside, config, chunk_bytes=16 * 1024).collect(**collect_args)  # type: ignore[arg-type]
-    store, published = first_load.publish(aside)
-    return store, published, result
+    store, not_kept = first_load.publish(aside)
+    return store, not_kept, result
 
 
 def _ids(path: Path) -> list[str]:
@@ -59,9 +60,9 @@ def test_a_first_load_built_aside_stores_exactly_what_the_usual_path_does(
     def progress(files: int, done: int) -> None:
         seen.append((path.exists(), first_load_path(path).exists()))
 
-    store, published, result = _first_load(config, progress=progress)
+    store, not_kept, result = _first_load(config, progress=progress)
     with store:
-        assert published
+        assert not_kept is None
         assert str(store.db.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
         assert Collector(store, config).collect().events_added == 0  # a re-run adds nothing
     assert seen and set(seen) == {(False, True)}  # no store under its name while it loaded
@@ -87,9 +88,9 @@ def test_a_stop_between_commits_puts_what_was_loaded_in_place(tmp_path: Path) ->
     files_read: list[int] = []
     collector = Collector(aside, config, should_stop=lambda: len(files_read) >= 3)
     result = collector.collect(progress=lambda files, done: files_read.append(files))
-    store, published = first_load.publish(aside)
+    store, not_kept = first_load.publish(aside)
     with store:
-        assert result.interrupted and published
+        assert result.interrupted and not_kept is None
         assert 0 < result.events_added < 6000
         assert len(_ids(path)) == result.events_added
         store.acquire_writer_lock()  # (held already: the lock passed on)
@@ -114,8 +115,8 @@ def test_kill_9_during_a_first_load_leaves_no_store_and_the_next_run_loads_it_wh
         if killed and not path.exists():
             killed_unpublished += 1
             assert first_load_path(path).exists()  # (only the side file is left; the next writer deletes it)
-            store, published, result = _first_load(config)
-            assert published and result.events_added == 9000
+            store, not_kept, result = _first_load(config)
+            assert not_kept is None and result.events_added == 9000
         else:
             store = Store.open(path)
             store.acquire_writer_lock()
@@ -140,9 +141,9 @@ def test_a_failed_write_throws_the_load_away(tmp_path: Path) -> None:
     Collector(aside, config).collect()
     with pytest.raises(sqlite3.OperationalError), aside.transaction() as db:
         db.execute("INSERT INTO no_such_table VALUES (1)")
-    store, published = first_load.publish(aside)
+    store, not_kept = first_load.publish(aside)
     with store:
-        assert not published
+        assert not_kept == "a write of it failed"
         assert _ids(path) == []  # a new, empty store under the name; the caller collects into it
         assert Collector(store, config).collect().events_added == 50
     assert _leftovers(path) == []
@@ -176,6 +177,7 @@ def test_a_store_made_meanwhile_is_kept_and_the_cli_collects_into_it(
     monkeypatch.setattr(first_load, "publish", made_meanwhile)
     result = CliRunner().invoke(cli, ["collect", "--json"])
     assert result.exit_code == 0, result.output
+    assert "the first load was not kept (a store was made under its name meanwhile)" in result.stderr
     assert json.loads(result.stdout)["events_added"] == 40
     with Store.open(path, readonly=True) as store:
         assert store.get_meta("made_by") == "another process"
@@ -223,3 +225,50 @@ def test_status_says_a_first_load_is_running(tmp_path: Path, monkeypatch: pytest
     finally:
         first_load.discard(aside)
     assert "first_load_bytes" not in gather_status()["store"]
+
+
+def test_a_deleted_stores_write_ahead_log_is_never_applied_to_the_new_one(tmp_path: Path) -> None:
+    """`devlog start` stops when its store is deleted and leaves the store's `-wal` and `-shm`: the
+    next first load was linked under the name and SQLite applied that log to it (a damaged store)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(300)))
+    config = make_config(logs, storage={"path": str(tmp_path / "store")})
+    path = config.storage.db_path()
+    old = Store.open(path)
+    old.acquire_writer_lock()
+    Collector(old, make_config(tmp_path / "none", storage={"path": str(tmp_path / "store")})).collect()
+    with old.transaction() as db:  # (pages in the log, not yet in the store)
+        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(f"k{n}", "x" * 3000) for n in range(200)])
+    kept = {suffix: Path(f"{path}{suffix}").read_bytes() for suffix in ("-wal", "-shm")}
+    assert len(kept["-wal"]) > 100_000
+    old.close()
+    path.unlink()
+    for suffix, data in kept.items():  # (what the deleted store left under its name)
+        Path(f"{path}{suffix}").write_bytes(data)
+    store, not_kept, result = _first_load(config)
+    store.close()
+    assert not_kept is None and result.events_added == 300
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0] == 0
+    assert len(_ids(path)) == 300
+
+
+def test_a_side_file_left_by_a_crash_after_the_link_is_removed_by_the_next_writer(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(20)))
+    monkey_env = {"DEVLOG_CONFIG": str(tmp_path / "config.yaml")}
+    (tmp_path / "config.yaml").write_text(
+        f"collect:\n  agents: []\n  generic:\n    - {{name: test, glob: '{logs}/*.jsonl', "
+        "mapping: {ts: ts, session_id: sid, kind: kind, id: uuid, text: text}}\n"
+        f"storage:\n  path: {tmp_path / 'store'}\n  min_free_bytes: 0\n"
+    )
+    assert CliRunner().invoke(cli, ["collect"], env=monkey_env).exit_code == 0
+    path = tmp_path / "store" / "events.db"
+    os.link(path, first_load_path(path))  # (killed between the link and the side file's removal)
+    Path(f"{first_load_path(path)}.lock").write_bytes(b"")
+    assert CliRunner().invoke(cli, ["collect"], env=monkey_env).exit_code == 0
+    assert _leftovers(path) == []
+    assert len(_ids(path)) == 20

@@ -238,6 +238,7 @@ class CollectDaemon:
         try:
             if aside is None:
                 self._store.acquire_writer_lock()
+                first_load.remove_leftovers(self.db_path)  # (a crash between the link and the side file's removal)
             with stop_on_signals(self.stopping) as received:
                 self._run(self._store)
         finally:
@@ -293,12 +294,12 @@ class CollectDaemon:
         """Put the first load built aside in place (`store/first_load.py`); returns the store, the
         collector and run to go on with, and whether the history is still to be read into it (the
         load was thrown away: a write failed, or a store was made under its name meanwhile)."""
-        store, published = first_load.publish(store)
+        store, not_kept = first_load.publish(store)
         self._store = store
-        if published:
+        if not_kept is None:
             collector.use_store(store)
             return store, collector, run_id, False
-        self._say("the first load was not kept: reading the history again into the store")
+        self._say(f"the first load was not kept ({not_kept}): reading the history again into the store")
         self.totals = CollectResult()
         self.history_interrupted = False
         collector = Collector(store, self.config, should_stop=self.stopping.is_set)

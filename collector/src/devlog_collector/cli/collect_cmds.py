@@ -75,11 +75,13 @@ def collect(as_json: bool) -> None:
     try:
         if aside is None:
             store.acquire_writer_lock()
+            first_load.remove_leftovers(path)  # (a crash between the link and the side file's removal)
         with stop_on_signals(stop) as received:  # (the signal that ended the pass, if one did)
             result = _collect_pass(store, config, stop)
             if aside is not None:
-                store, published = first_load.publish(store)
-                if not published:  # (a write failed, or a store was made meanwhile: read into it as usual)
+                store, not_kept = first_load.publish(store)
+                if not_kept is not None:  # read the logs again into the store, as usual
+                    click.echo(f"the first load was not kept ({not_kept}): reading the logs again", err=True)
                     result = _collect_pass(store, config, stop)
             aside = None
     finally:

@@ -28,7 +28,7 @@ from devlog_collector.log import get_logger
 from devlog_collector.storage_location import first_load_path
 from devlog_collector.store import Store, take_writer_lock
 
-__all__ = ["begin", "discard", "publish"]
+__all__ = ["begin", "discard", "publish", "remove_leftovers"]
 
 log = get_logger("store")
 
@@ -61,26 +61,24 @@ def begin(path: Path) -> Store | None:
     return store
 
 
-def publish(store: Store) -> tuple[Store, bool]:
+def publish(store: Store) -> tuple[Store, str | None]:
     """Put the store built aside in place and open it as usual; the writer lock passes on to it.
 
-    Returns the store at the store's name and whether it is the one built aside: False when a write
-    of the load failed or another process made a store under the name meanwhile, and then the side
-    file is deleted and the caller collects again into the store returned.
+    Returns the store at the store's name, and None when it is the one built aside, else why the
+    load was not kept (a write of it failed, or another process made a store under the name
+    meanwhile): then the side file is deleted and the caller collects again into the store returned.
     """
     path, side = store.home, store.path
     lock = store.hand_over_writer_lock()
-    failed = store.write_failed
+    not_kept = "a write of it failed" if store.write_failed else None
     store.close()
-    published = False
     try:
-        if failed:
-            log.warning("first_load_discarded", path=str(side), reason="a write failed")
-        else:
-            published = _link(side, path)
+        if not_kept is None:
+            not_kept = _link(side, path)
     finally:
         _remove(side)
-    if not published:
+    if not_kept is not None:
+        log.info("first_load_discarded", path=str(side), reason=not_kept)
         # A new store to make (its migrations take the lock themselves), or another process's:
         # opened as any writer opens a store, then locked again (StoreLocked if another took it).
         _release(lock)
@@ -90,7 +88,7 @@ def publish(store: Store) -> tuple[Store, bool]:
         except BaseException:
             opened.close()
             raise
-        return opened, False
+        return opened, not_kept
     try:
         opened = Store.open(path)  # (migrated already: the lock is not needed for that)
     except BaseException:
@@ -99,7 +97,7 @@ def publish(store: Store) -> tuple[Store, bool]:
     if lock is not None:
         opened.adopt_writer_lock(lock)
     log.info("first_load_published", path=str(path))
-    return opened, True
+    return opened, None
 
 
 def discard(store: Store) -> None:
@@ -108,22 +106,33 @@ def discard(store: Store) -> None:
     _remove(store.path)
 
 
-def _link(side: Path, path: Path) -> bool:
-    """Sync the side file and give it the store's name, unless a store took that name meanwhile."""
+def remove_leftovers(path: Path) -> None:
+    """Delete what a first load into the store at `path` may have left (the writer, holding the
+    lock, of a store that exists: a crash between the link and the side file's removal leaves it)."""
+    _remove(first_load_path(path))
+
+
+def _link(side: Path, path: Path) -> str | None:
+    """Sync the side file and give it the store's name; why not, if a store took the name meanwhile."""
     with open(side, "rb") as handle:
         os.fsync(handle.fileno())
+    # A write-ahead log, its index or a rollback journal under the store's name with no store there
+    # belong to a store that was deleted (`devlog start` stops when its store is, and leaves them).
+    # SQLite would apply them to the new store when it opens it: a store made of two, damaged.
+    for stale in ("-wal", "-shm", "-journal"):
+        if not os.path.lexists(path):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{path}{stale}").unlink()
     try:
         os.link(side, path)  # fails rather than replace a store another process made meanwhile
     except FileExistsError:
-        log.warning("first_load_discarded", path=str(side), reason="a store was made under its name meanwhile")
-        return False
+        return "a store was made under its name meanwhile"
     except OSError:  # a file system without hard links: a rename, only while the name is still free
         if os.path.lexists(path):
-            log.warning("first_load_discarded", path=str(side), reason="a store was made under its name meanwhile")
-            return False
+            return "a store was made under its name meanwhile"
         side.replace(path)
     _sync_folder(path.parent)
-    return True
+    return None
 
 
 def _remove(side: Path) -> None:
