@@ -610,6 +610,19 @@ def test_status_and_start_count_one_problem_and_one_file_in_the_singular(
     assert "skipping history: 1 existing file marked as read" in skipped.stderr
 
 
+def test_start_once_paused_for_disk_space_exits_1_as_collect_does(logs: Path) -> None:
+    """It exited 0 after "history pass paused for disk space: 0 events added so far"."""
+    path = write_config(logs)
+    path.write_text(path.read_text().replace("min_free_bytes: 0", "min_free_bytes: 1000000000000000"))
+    (logs / "a.jsonl").write_bytes(line(0))
+    once = CliRunner().invoke(cli, ["start", "--once", "--no-progress"])
+    assert once.exit_code == 1, once.output
+    assert "error: collection stopped: only" in once.stderr and "run `devlog start` again" in once.stderr
+    path.write_text(path.read_text().replace("min_free_bytes: 1000000000000000", "min_free_bytes: 0"))
+    assert CliRunner().invoke(cli, ["start", "--once", "--no-progress"]).exit_code == 0
+    assert db_ids() == {expected_id(0)}
+
+
 def test_lines_written_during_the_history_pass_arrive_as_soon_as_watching_starts(
     logs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -305,6 +305,11 @@ class CollectDaemon:
         collector = Collector(store, self.config, should_stop=self.stopping.is_set)
         return store, collector, collector.begin_run(), not self.stopping.is_set()
 
+    @property
+    def paused(self) -> str | None:
+        """Why collection is paused for disk space now (`--once`: the history pass stopped there)."""
+        return self._paused
+
     def stop(self) -> None:
         """Ask the daemon to stop after the current commit."""
         self.stopping.set()

@@ -54,6 +54,13 @@ def start(no_history: bool, once: bool, poll: bool, no_progress: bool) -> None:
     daemon.run()
     if daemon.stopped_by is not None:  # stopped before the history was all in: 130 for Ctrl-C, 143 for SIGTERM
         raise SystemExit(128 + daemon.stopped_by)
+    if once and daemon.paused is not None:  # (as `devlog collect`: a script must not take a partial load as done)
+        from devlog_collector.errors import StoreError
+
+        raise StoreError(
+            f"collection stopped: {daemon.paused}; free some space and run `devlog start` again "
+            "(it goes on from where it stopped)"
+        )
 
 
 @click.command("collect")
