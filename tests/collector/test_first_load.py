@@ -214,17 +214,31 @@ def test_status_says_a_first_load_is_running(tmp_path: Path, monkeypatch: pytest
 
     store_dir = tmp_path / "store"
     monkeypatch.setenv("DEVLOG_CONFIG", str(tmp_path / "config.yaml"))
-    (tmp_path / "config.yaml").write_text(f"storage:\n  path: {store_dir}\n")
+    (tmp_path / "config.yaml").write_text(
+        f"storage:\n  path: {store_dir}\nexport:\n  remotes:\n    team:\n      url: http://127.0.0.1:9\n"
+        "      api_key: dvl_x\n      workspaces: {include: ['/w/**']}\n"
+    )
     aside = first_load.begin(store_dir / "events.db")
     assert aside is not None
     try:
         facts = gather_status()["store"]
-        assert facts["exists"] is False and facts["first_load_bytes"] > 0
+        assert facts["exists"] is False and facts["first_load_bytes"] > 0 and facts["first_load_running"]
         table = CliRunner().invoke(cli, ["status"], env={"COLUMNS": "200"}).output
-        assert "first load running:" in table and "the store appears when it ends" in table
+        assert "the first load is running (" in table and "the store appears when it ends" in table
+        for command in (["query"], ["stats"], ["sql", "SELECT 1"]):  # (said "run `devlog collect` first")
+            said = CliRunner().invoke(cli, command).output
+            assert "yet: the first load is running" in said, said
+        for command in (["export", "--status"], ["export", "--dry-run"]):  # (said "0 pending", as if selecting nothing)
+            said = CliRunner().invoke(cli, command).output
+            assert "warning: no store at" in said and "the first load is running" in said, said
     finally:
         first_load.discard(aside)
     assert "first_load_bytes" not in gather_status()["store"]
+    side = first_load_path(store_dir / "events.db")
+    side.write_bytes(b"x" * 5000)  # (what a crashed first load leaves, with no collector running)
+    facts = gather_status()["store"]
+    assert facts["first_load_running"] is False and "an interrupted first load left" in facts["first_load_note"]
+    assert "deletes it and loads again" in CliRunner().invoke(cli, ["status"], env={"COLUMNS": "500"}).output
 
 
 def test_a_deleted_stores_write_ahead_log_is_never_applied_to_the_new_one(tmp_path: Path) -> None:

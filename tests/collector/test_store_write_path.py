@@ -10,9 +10,11 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
+from click.testing import CliRunner
 
 from devlog_collector.config import parse_config
 from devlog_collector.errors import StoreError
@@ -664,6 +666,29 @@ def test_a_lock_path_taken_by_something_else_is_one_clear_error(tmp_path: Path, 
             exporter.sync()
     finally:
         exporter.close()
+
+
+def test_a_lock_file_a_read_only_folder_cannot_hold_names_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only mount the first collect said to "remove" a lock file that did not exist."""
+    import errno
+
+    from devlog_collector.cli import cli
+
+    opened = Path.open
+
+    def read_only_folder(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name.endswith(".lock") and not self.exists():  # (what the kernel answers there, as root too)
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", read_only_folder)
+    monkeypatch.setenv("DEVLOG_CONFIG", str(tmp_path / "config.yaml"))
+    (tmp_path / "config.yaml").write_text(f"collect:\n  agents: []\nstorage:\n  path: {tmp_path / 'data'}\n")
+    said = CliRunner().invoke(cli, ["collect"])
+    assert said.exit_code == 1
+    assert f"its folder {tmp_path / 'data'} must be writable" in said.output and "remove it" not in said.output
 
 
 def test_new_stores_use_16_kib_pages_and_older_stores_keep_theirs(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "configured_db_path",
     "events_db_name_problem",
     "events_db_path",
+    "first_load_note",
     "first_load_path",
     "interpolate",
     "storage_path_problem",
@@ -52,6 +53,25 @@ FIRST_LOAD_SUFFIX: Final = ".first-load"
 def first_load_path(db_path: Path) -> Path:
     """Where the first load into the (new) store at `db_path` is built."""
     return Path(f"{db_path}{FIRST_LOAD_SUFFIX}")
+
+
+def first_load_note(db_path: Path) -> str | None:
+    """What to say where the store at `db_path` is not found but a first load is building it (or a
+    crashed one left its side file); None when there is no side file."""
+    side = first_load_path(db_path)
+    try:
+        size = side.stat().st_size
+    except OSError:
+        return None
+    from devlog_collector.lock_files import writer_lock_held
+    from devlog_collector.sizes import human_bytes
+
+    if writer_lock_held(db_path):
+        return f"the first load is running ({human_bytes(size)} written so far): the store appears when it ends"
+    return (
+        f"an interrupted first load left {side} ({human_bytes(size)}): the next `devlog collect` or "
+        "`devlog start` deletes it and loads again"
+    )
 
 
 def interpolate(value: str, where: str, problems: list[str]) -> str:

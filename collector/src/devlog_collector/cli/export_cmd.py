@@ -25,7 +25,14 @@ __all__ = ["export"]
 def _open_store(db: Path, *, readonly: bool = True):  # type: ignore[no-untyped-def]
     from devlog_collector.store import Store
 
-    return Store.open(db, readonly=readonly) if db.exists() else None
+    if db.exists():
+        return Store.open(db, readonly=readonly)
+    from devlog_collector.storage_location import first_load_note
+
+    note = first_load_note(db)
+    if note is not None:  # (the counts below are then of no store: say why they are zero)
+        click.echo(f"warning: no store at {db} yet: {note}", err=True)
+    return None
 
 
 def _chosen(config: Config, remotes: tuple[str, ...]) -> list[str]:

@@ -322,6 +322,12 @@ def test(name: str, as_json: bool) -> None:
         client.close()
     db = config.storage.db_path()
     store = Store.open(db, readonly=True) if db.exists() else None
+    if store is None:
+        from devlog_collector.storage_location import first_load_note
+
+        note = first_load_note(db)
+        if note is not None:  # (the counts below are then of no store: say why they are zero)
+            click.echo(f"warning: no store at {db} yet: {note}", err=True)
     try:
         counts = workspace_counts(store)
     finally:

@@ -75,21 +75,9 @@ def _shown_root(root: dict[str, Any]) -> str:
 
 def _collector_running(db_path: Path) -> bool | None:
     """True if a collector holds the store's writer lock (None if unknown)."""
-    import fcntl
+    from devlog_collector.lock_files import writer_lock_held
 
-    lock = Path(f"{db_path}.lock")
-    if not lock.exists():
-        return False
-    try:
-        with lock.open("rb") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
-    except OSError:
-        return None
+    return writer_lock_held(db_path)
 
 
 def _shown_time(iso: str) -> str:
@@ -115,11 +103,12 @@ def _store_facts(db_path: Path) -> dict[str, Any]:
     size = sum(Path(f"{db_path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db_path}{s}").exists())
     facts: dict[str, Any] = {"path": str(db_path), "exists": db_path.exists(), "size_bytes": size}
     if not db_path.exists():
-        from devlog_collector.storage_location import first_load_path
+        from devlog_collector.storage_location import first_load_note, first_load_path
 
         with contextlib.suppress(OSError):  # a new store's first load, built beside its name
-            if _collector_running(db_path):
-                facts["first_load_bytes"] = first_load_path(db_path).stat().st_size
+            facts["first_load_bytes"] = first_load_path(db_path).stat().st_size
+            facts["first_load_running"] = bool(_collector_running(db_path))
+            facts["first_load_note"] = first_load_note(db_path)
         return facts
     if db_path.is_dir():
         facts["error"] = f"cannot read the store: {db_path} is a folder, not a devlog store (check storage.events_db)"
@@ -295,11 +284,8 @@ def _render(facts: dict[str, Any]) -> None:
     running = {True: "running", False: "not running", None: "unknown"}[facts["collector_running"]]
     size = human_bytes(store["size_bytes"]) if store["exists"] else "not created yet"
     console.print(f"[bold]store[/] {escape(store['path'])} ({size}) · collector {running}")
-    if "first_load_bytes" in store:
-        console.print(
-            f"[bold]first load[/] running: {human_bytes(store['first_load_bytes'])} written so far; "
-            "the store appears when it ends"
-        )
+    if store.get("first_load_note"):
+        console.print(escape(store["first_load_note"]))
     config = facts["config"]
     console.print(f"[bold]config[/] {config['path']}" + ("" if config["exists"] else " (not present: defaults)"))
     for warning in config["warnings"]:
