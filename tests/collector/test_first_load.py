@@ -36,6 +36,14 @@ def _first_load(config: Config, **collect_args: object) -> tuple[Store, str | No
     return store, not_kept, result
 
 
+def _one_log(tmp_path: Path, lines: int) -> Config:
+    """A log of `lines` records under tmp_path/logs, and a config collecting it into tmp_path/store."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(lines)))
+    return make_config(logs, storage={"path": str(tmp_path / "store")})
+
+
 def _ids(path: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(path)) as db:
         return sorted(r[0] for r in db.execute("SELECT id FROM events"))
@@ -131,10 +139,7 @@ def test_kill_9_during_a_first_load_leaves_no_store_and_the_next_run_loads_it_wh
 
 def test_a_failed_write_throws_the_load_away(tmp_path: Path) -> None:
     """The journal is in memory and nothing is synced: after a failed write the file is not trusted."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(50)))
-    config = make_config(logs, storage={"path": str(tmp_path / "store")})
+    config = _one_log(tmp_path, 50)
     path = config.storage.db_path()
     aside = first_load.begin(path)
     assert aside is not None
@@ -244,10 +249,7 @@ def test_status_says_a_first_load_is_running(tmp_path: Path, monkeypatch: pytest
 def test_a_deleted_stores_write_ahead_log_is_never_applied_to_the_new_one(tmp_path: Path) -> None:
     """`devlog start` stops when its store is deleted and leaves the store's `-wal` and `-shm`: the
     next first load was linked under the name and SQLite applied that log to it (a damaged store)."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    (logs / "a.jsonl").write_bytes(b"".join(line(n) for n in range(300)))
-    config = make_config(logs, storage={"path": str(tmp_path / "store")})
+    config = _one_log(tmp_path, 300)
     path = config.storage.db_path()
     old = Store.open(path)
     old.acquire_writer_lock()
