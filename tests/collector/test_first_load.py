@@ -236,6 +236,10 @@ def test_status_says_a_first_load_is_running(tmp_path: Path, monkeypatch: pytest
         for command in (["export", "--status"], ["export", "--dry-run"]):  # (said "0 pending", as if selecting nothing)
             said = CliRunner().invoke(cli, command).output
             assert "warning: no store at" in said and "the first load is running" in said, said
+        statuses = json.loads(CliRunner().invoke(cli, ["export", "--status", "--json"]).stdout)
+        assert [r["status"] for r in statuses] == ["waiting"], statuses  # (it said "synced", 0 pending)
+        said = CliRunner().invoke(cli, ["export"]).output  # (the send itself: "run `devlog collect` first")
+        assert "yet: the first load is running" in said, said
     finally:
         first_load.discard(aside)
     assert "first_load_bytes" not in gather_status()["store"]

@@ -34,6 +34,7 @@ __all__ = [
     "first_load_note",
     "first_load_path",
     "interpolate",
+    "no_store_yet",
     "storage_path_problem",
 ]
 
@@ -72,6 +73,12 @@ def first_load_note(db_path: Path) -> str | None:
         f"an interrupted first load left {side} ({human_bytes(size)}): the next `devlog collect` or "
         "`devlog start` deletes it and loads again"
     )
+
+
+def no_store_yet(db_path: Path) -> str:
+    """What a command that needs the store says when there is none at `db_path` yet."""
+    note = first_load_note(db_path)
+    return f"no devlog store at {db_path} yet: " + (note or "run `devlog collect` (or `devlog start`) first")
 
 
 def interpolate(value: str, where: str, problems: list[str]) -> str:

@@ -264,5 +264,7 @@ def export(
         click.echo("no remote has routing rules (workspaces.include) or is the export_default", err=True)
         return
     if not db.exists():
-        raise UserError(f"no devlog store at {db} yet: run `devlog collect` first")
+        from devlog_collector.storage_location import no_store_yet
+
+        raise UserError(no_store_yet(db))
     click.get_current_context().exit(_run(config, db, names, from_start, retries, as_json))

@@ -377,11 +377,11 @@ def _render(facts: dict[str, Any]) -> None:
 def _print_problems(as_json: bool) -> None:
     """`status --problems`: every recorded problem, grouped by file, newest first."""
     from devlog_collector.errors import StoreError
-    from devlog_collector.storage_location import configured_db_path
+    from devlog_collector.storage_location import configured_db_path, no_store_yet
 
     db_path = configured_db_path()
     if not db_path.exists():
-        raise StoreError(f"no devlog store at {db_path} yet: run `devlog collect` (or `devlog start`) first")
+        raise StoreError(no_store_yet(db_path))
     from devlog_collector.read_only_store import connect_read_only
 
     try:

@@ -11,6 +11,8 @@ Status values:
 * `synced`   nothing routed to it is waiting.
 * `error`    events are waiting and the last attempt failed transiently (it is being retried).
 * `pending`  events are waiting (not yet sent, or sending now).
+* `waiting`  there is no store yet because its first load is running (or a crashed one left its
+             side file): what it will select is not known until the store is in place.
 """
 
 from __future__ import annotations
@@ -97,8 +99,11 @@ def pending_by_workspace(
 
 def remote_statuses(config: Config, store: Store | None) -> list[RemoteStatus]:
     """The state of every configured remote (`store` None: nothing collected yet)."""
+    from devlog_collector.storage_location import first_load_note
+
     router = Router(config)
     result = []
+    waiting = store is None and first_load_note(config.storage.db_path()) is not None
     for name, remote in sorted(config.export.remotes.items()):
         last_seq, data = _cursor(store, config, name)
         counts = workspace_counts(store, last_seq)
@@ -108,7 +113,9 @@ def remote_statuses(config: Config, store: Store | None) -> list[RemoteStatus]:
         if store is not None and data.get("rules_hash") in (None, rules_hash(config, name)):
             dead = int(store.db.execute("SELECT count(*) FROM dead_letters WHERE remote = ?", (name,)).fetchone()[0])
         stored_status = data.get("status")
-        if stored_status == "paused":
+        if waiting:
+            status = "waiting"
+        elif stored_status == "paused":
             status = "paused"
         elif pending == 0:
             status = "synced"

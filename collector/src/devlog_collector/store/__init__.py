@@ -599,12 +599,9 @@ class Store:
         path = path.expanduser()
         if readonly:
             if not path.exists():
-                from devlog_collector.storage_location import first_load_note
+                from devlog_collector.storage_location import no_store_yet
 
-                note = first_load_note(path)
-                if note is not None:
-                    raise StoreError(f"no devlog store at {path} yet: {note}")
-                raise StoreError(f"no devlog store at {path} yet: run `devlog collect` (or `devlog start`) first")
+                raise StoreError(no_store_yet(path))
             if path.is_dir():
                 raise StoreError(f"the store path {path} is a folder, not a devlog store (check storage.events_db)")
             try:
