@@ -639,13 +639,24 @@ def test_a_sub_agents_tool_calls_results_and_edits_are_marked_as_its_replies_are
     main = {**call, "isSidechain": False, "uuid": "u3", "requestId": "r2", "agentId": None,
             "message": {**call["message"], "id": "m2", "content": [{"type": "tool_use", "id": "toolu_2",
                         "name": "Bash", "input": {"command": "ls"}}]}}  # fmt: skip
+    # Its task and a text reply: they carried `is_sidechain` but not `agent_id` (a later new-user test).
+    task = {**base, "type": "user", "uuid": "u0", "timestamp": "2026-03-01T09:59:59.000Z",
+            "message": {"role": "user", "content": "Survey the retry code"}}  # fmt: skip
+    reply = {
+        **call,
+        "uuid": "u4",
+        "timestamp": "2026-03-01T10:00:02.000Z",
+        "requestId": "r3",
+        "message": {**call["message"], "id": "m3", "content": [{"type": "text", "text": "RETRIES is 3"}]},
+    }
     path = tmp_path / f"{S1}.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in (call, result, main)))
+    path.write_text("".join(json.dumps(line) + "\n" for line in (task, call, result, reply, main)))
     events = events_of(path)
-    marked = {(e.kind, e.tool.call_id if e.tool else None): e.attrs.get("agent_id") for e in events
+    marked = {(e.kind, e.tool.call_id if e.tool else e.text): e.attrs.get("agent_id") for e in events
               if e.attrs.get("is_sidechain") is True}  # fmt: skip
     assert marked == {
         ("tool_call", "toolu_1"): "a1b2", ("command", "toolu_1"): "a1b2", ("tool_result", "toolu_1"): "a1b2",
-        ("response", None): None,  # (its usage record, marked before)
+        ("prompt", "Survey the retry code"): "a1b2", ("response", "RETRIES is 3"): "a1b2",
+        ("response", None): "a1b2",  # (the usage record of the first reply)
     }  # fmt: skip
     assert not any(e.attrs.get("is_sidechain") for e in events if e.tool and e.tool.call_id == "toolu_2")

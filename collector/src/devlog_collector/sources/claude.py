@@ -292,15 +292,20 @@ def _outranks(total: int, cost_usd: float | None, fast: bool, kept: Event) -> bo
 _Item = TypeVar("_Item", Event, Event | Problem)
 
 
-def _on_sidechain(items: Iterable[_Item], record: dict[str, Any]) -> Iterator[_Item]:
-    """The tool calls, commands, results and edits of a sub-agent's line, marked as its prompts and
-    replies are (`attrs.is_sidechain`, and `attrs.agent_id` when the line names its agent): two
-    sub-agents working at once are told apart in `devlog show` and in queries."""
-    marks: dict[str, Any] = {"is_sidechain": True}
+def _sidechain_marks(record: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """`attrs` with what says a line is a sub-agent's: `is_sidechain`, and `agent_id` when the line
+    names its agent (two sub-agents working at once are told apart in `devlog show` and in queries)."""
+    attrs["is_sidechain"] = True
     agent_id = record.get("agentId")
     if isinstance(agent_id, str) and agent_id:
-        marks["agent_id"] = agent_id
-    return with_attrs(items, marks)
+        attrs["agent_id"] = agent_id
+    return attrs
+
+
+def _on_sidechain(items: Iterable[_Item], record: dict[str, Any]) -> Iterator[_Item]:
+    """The tool calls, commands, results and edits of a sub-agent's line, marked as its prompts and
+    replies are (`_sidechain_marks`)."""
+    return with_attrs(items, _sidechain_marks(record, {}))
 
 
 def _block_text(content: Any) -> str:
@@ -510,10 +515,11 @@ class _TranscriptParser:
     def _session_start(self, record: dict[str, Any], session: str, ts: datetime, fields: _LineFields) -> Event:
         attrs: dict[str, Any] = {}
         if record.get("isSidechain") is True:
-            attrs["is_sidechain"] = True
-        agent_id = record.get("agentId")
-        if isinstance(agent_id, str) and agent_id:
-            attrs["agent_id"] = agent_id
+            _sidechain_marks(record, attrs)
+        else:
+            agent_id = record.get("agentId")
+            if isinstance(agent_id, str) and agent_id:
+                attrs["agent_id"] = agent_id
         for key, attr in (("entrypoint", "entrypoint"), ("permissionMode", "permission_mode"), ("slug", "slug")):
             value = record.get(key)
             if isinstance(value, str) and value:
@@ -601,7 +607,7 @@ class _TranscriptParser:
         if images:
             attrs["images"] = images
         if record.get("isSidechain") is True:
-            attrs["is_sidechain"] = True
+            _sidechain_marks(record, attrs)
         if "<command-name>" in text:
             text = _slash_command(text, attrs)
         elif text.startswith("<bash-input>"):
@@ -755,7 +761,7 @@ class _TranscriptParser:
         if isinstance(message_id, str) and message_id:
             attrs["message_id"] = message_id
         if record.get("isSidechain") is True:
-            attrs["is_sidechain"] = True
+            _sidechain_marks(record, attrs)
         return Event(
             id=event_id(AGENT, line_key, str(index)),
             ts=ts,
@@ -936,7 +942,7 @@ class _TranscriptParser:
         if fast:
             attrs["speed"] = "fast"
         if record.get("isSidechain") is True:
-            attrs["is_sidechain"] = True
+            _sidechain_marks(record, attrs)
         cache = usage.get("cache_creation")
         if isinstance(cache, dict):
             one_hour = _token(cache.get("ephemeral_1h_input_tokens"))
