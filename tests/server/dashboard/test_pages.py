@@ -569,6 +569,27 @@ def test_session_page_totals_cover_the_whole_session_not_only_the_events_listed(
     assert f"– {last}" in page.text  # the session's last event, not the last one listed
 
 
+def test_a_replys_usage_record_follows_its_text_in_every_turn(dash: TestClient[Any]) -> None:
+    """Claude Code's reply is its text and, at the same time, its usage record: the token line came
+    before the text in some turns and after it in others (the order of their random ids)."""
+    base = datetime.now(UTC) - timedelta(days=1)
+    events = []
+    for turn in range(6):
+        ts = (base + timedelta(minutes=turn)).isoformat()
+        text_id, usage_id = (f"a-{turn}", f"b-{turn}") if turn % 2 else (f"b-{turn}", f"a-{turn}")
+        common = {"ts": ts, "agent": "claude", "kind": "response", "session_id": "turns", "workspace": "/srv/app"}
+        events += [
+            {**common, "id": text_id, "text": f"reply {turn}"},
+            {**common, "id": usage_id, "model": "claude-opus-4", "usage": {"input_tokens": 10, "output_tokens": 5}},
+        ]
+    assert dash.post("/api/v1/events", json=batch(events), headers=auth("full")).json()["created"] == 12
+    sign_in(dash, "read")
+    page = dash.get("/dashboard/sessions/turns").text
+    ids = re.findall(r'<li class="ev [a-z_]+" data-kind="[a-z_]+" data-id="([^"]+)"', page)
+    texts = {e["id"] for e in events if "text" in e}
+    assert [event_id in texts for event_id in ids] == [True, False] * 6, ids
+
+
 def test_metadata_policy_session_shows_no_text(dash: TestClient[Any]) -> None:
     base = datetime.now(UTC) - timedelta(hours=2)
     metadata_only = [

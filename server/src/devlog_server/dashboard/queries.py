@@ -342,7 +342,9 @@ async def session_events(
     bodies = list((await conn.execute(query)).scalars())
     events = [decode_event(body) for body in bodies[:limit]]
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
-    events.sort(key=lambda e: (e.ts, rank.get(e.kind, len(rank))))
+    # A reply stored as its text and, beside it at the same time, its usage record (Claude Code): the
+    # usage after the text, in every turn (the ids, random, put it before or after).
+    events.sort(key=lambda e: (e.ts, rank.get(e.kind, len(rank)), e.text is None and e.usage is not None))
     return events, len(bodies) > limit
 
 
