@@ -34,6 +34,7 @@ __all__ = [
     "first_load_note",
     "first_load_path",
     "interpolate",
+    "no_store_warning",
     "no_store_yet",
     "storage_path_problem",
 ]
@@ -73,6 +74,13 @@ def first_load_note(db_path: Path) -> str | None:
         f"an interrupted first load left {side} ({human_bytes(size)}): the next `devlog collect` or "
         "`devlog start` deletes it and loads again"
     )
+
+
+def no_store_warning(db_path: Path) -> str | None:
+    """The warning of a command that reads the store if there is one (its counts are then zero) when
+    there is none at `db_path` because of a first load; None otherwise."""
+    note = first_load_note(db_path)
+    return f"warning: no store at {db_path} yet: {note}" if note is not None else None
 
 
 def no_store_yet(db_path: Path) -> str:

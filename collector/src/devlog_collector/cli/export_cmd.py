@@ -27,11 +27,11 @@ def _open_store(db: Path, *, readonly: bool = True):  # type: ignore[no-untyped-
 
     if db.exists():
         return Store.open(db, readonly=readonly)
-    from devlog_collector.storage_location import first_load_note
+    from devlog_collector.storage_location import no_store_warning
 
-    note = first_load_note(db)
-    if note is not None:  # (the counts below are then of no store: say why they are zero)
-        click.echo(f"warning: no store at {db} yet: {note}", err=True)
+    warning = no_store_warning(db)
+    if warning is not None:  # (the counts that follow are of no store: say why they are zero)
+        click.echo(warning, err=True)
     return None
 
 

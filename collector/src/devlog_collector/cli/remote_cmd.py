@@ -323,11 +323,11 @@ def test(name: str, as_json: bool) -> None:
     db = config.storage.db_path()
     store = Store.open(db, readonly=True) if db.exists() else None
     if store is None:
-        from devlog_collector.storage_location import first_load_note
+        from devlog_collector.storage_location import no_store_warning
 
-        note = first_load_note(db)
-        if note is not None:  # (the counts below are then of no store: say why they are zero)
-            click.echo(f"warning: no store at {db} yet: {note}", err=True)
+        warning = no_store_warning(db)
+        if warning is not None:  # (the counts that follow are of no store: say why they are zero)
+            click.echo(warning, err=True)
     try:
         counts = workspace_counts(store)
     finally:

@@ -515,11 +515,10 @@ class _TranscriptParser:
     def _session_start(self, record: dict[str, Any], session: str, ts: datetime, fields: _LineFields) -> Event:
         attrs: dict[str, Any] = {}
         if record.get("isSidechain") is True:
-            _sidechain_marks(record, attrs)
-        else:
-            agent_id = record.get("agentId")
-            if isinstance(agent_id, str) and agent_id:
-                attrs["agent_id"] = agent_id
+            attrs["is_sidechain"] = True
+        agent_id = record.get("agentId")
+        if isinstance(agent_id, str) and agent_id:
+            attrs["agent_id"] = agent_id
         for key, attr in (("entrypoint", "entrypoint"), ("permissionMode", "permission_mode"), ("slug", "slug")):
             value = record.get(key)
             if isinstance(value, str) and value:
